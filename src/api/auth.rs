@@ -1,0 +1,43 @@
+//! `Authorization: Bearer <token>` for the API.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::app::App;
+use crate::service::AppError;
+use crate::storage::User;
+
+use super::ApiError;
+
+/// The person a valid personal API token belongs to.
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<App> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AppError::Unauthenticated)?;
+        match app.api_token_user(token).await? {
+            Some(user) => Ok(ApiUser(user)),
+            None => Err(AppError::Unauthenticated.into()),
+        }
+    }
+}
+
+/// JSON bodies whose parse errors come back in the API's error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query strings likewise.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

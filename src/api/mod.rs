@@ -1,0 +1,30 @@
+//! The JSON API under `/api/v1`, authenticated with personal tokens
+//! (`Authorization: Bearer oh_…`), described by `/api/v1/openapi.json`.
+
+mod accounts;
+mod advisors;
+mod auth;
+mod error;
+mod openapi;
+mod types;
+
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use crate::app::App;
+
+pub use error::ApiError;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/accounts", post(accounts::sign_up))
+        .route("/api/v1/tokens", post(accounts::create_token))
+        .route("/api/v1/me", get(accounts::me).patch(accounts::update_me))
+        .route("/api/v1/me/advisor", put(advisors::save_advisor))
+        .route("/api/v1/advisors", get(advisors::directory))
+        .route("/api/v1/advisors/{username}", get(advisors::advisor))
+        .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
+        .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
+        .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))
+}

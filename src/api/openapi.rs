@@ -1,0 +1,35 @@
+//! The OpenAPI document, generated from the handlers' annotations so it
+//! cannot drift from the code.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Officehours API", description = "Accounts, advisor profiles and the directory of an Officehours instance. Errors are `{\"error\": code, \"message\": text}`."),
+    paths(
+        super::accounts::sign_up, super::accounts::create_token, super::accounts::me, super::accounts::update_me,
+        super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
+        super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
+    ),
+    modifiers(&TokenAuth),
+    tags((name = "accounts"), (name = "directory"), (name = "admin"))
+)]
+pub struct ApiDoc;
+
+struct TokenAuth;
+
+impl Modify for TokenAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("oh_…").build()),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,44 @@
+//! The application state shared by every request: configuration, storage,
+//! mail and in-memory limiters. Services are methods on [`App`].
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::service::rate_limit::RateLimiter;
+use crate::storage::Store;
+
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+pub struct AppInner {
+    pub config: Config,
+    pub store: Store,
+    pub mailer: Mailer,
+    /// Failed log-ins per account and per client address.
+    pub login_limiter: RateLimiter,
+    /// Sign-ups and reset mails per client address.
+    pub signup_limiter: RateLimiter,
+}
+
+impl App {
+    pub fn new(config: Config, store: Store, mailer: Mailer) -> App {
+        App(Arc::new(AppInner {
+            config,
+            store,
+            mailer,
+            login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+            signup_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
+        }))
+    }
+}
+
+impl Deref for App {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}

@@ -1,0 +1,276 @@
+//! The `officehours` command line: `serve`, `migrate`, `user create`, `token create`.
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::app::App;
+use crate::config::{Config, LogFormat, Overrides};
+use crate::mail::Mailer;
+use crate::service::AppError;
+use crate::service::accounts::{Roles, SignUp};
+use crate::storage::Store;
+
+#[derive(Parser, Debug)]
+#[command(name = "officehours", version, about = "Federated office hours: short voice sessions with advisors")]
+struct Cli {
+    /// TOML configuration file (see docs/officehours.example.toml).
+    #[arg(long, global = true, env = "OFFICEHOURS_CONFIG")]
+    config: Option<PathBuf>,
+    /// sqlite://PATH?mode=rwc (default, under the data dir) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "OFFICEHOURS_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Folder for the SQLite database and the mail outbox [default: ./data].
+    #[arg(long, global = true, env = "OFFICEHOURS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (applies migrations first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage personal API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "OFFICEHOURS_BIND")]
+    bind: Option<SocketAddr>,
+    /// Public host name of this instance [default: localhost].
+    #[arg(long, env = "OFFICEHOURS_DOMAIN")]
+    domain: Option<String>,
+    /// Base URL for links, if not https://DOMAIN/ (or http://DOMAIN:PORT/ for local names).
+    #[arg(long, env = "OFFICEHOURS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Fill an empty database with sample advisors and learners.
+    #[arg(long, env = "OFFICEHOURS_DEMO")]
+    demo: bool,
+    /// Log as text (default) or JSON lines.
+    #[arg(long, env = "OFFICEHOURS_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create an account (confirmed e-mail). The password is read from standard
+    /// input when it is not a terminal; otherwise one is generated and printed.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// List the account in the advisor directory.
+        #[arg(long)]
+        advisor: bool,
+        /// Grant the Pro role (advisors may extend sessions).
+        #[arg(long)]
+        pro: bool,
+        /// Grant the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Print a new personal API token for an account.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// What the token is for.
+        #[arg(long, default_value = "CLI")]
+        label: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = Overrides {
+        config: cli.config,
+        database_url: cli.database_url,
+        data_dir: cli.data_dir,
+        ..Default::default()
+    };
+    if let Command::Serve(args) = &cli.command {
+        overrides.bind = args.bind;
+        overrides.domain = args.domain.clone();
+        overrides.public_url = args.public_url.clone();
+        overrides.demo = args.demo;
+        overrides.log_format = args.log_format;
+    }
+    let config = Config::resolve(overrides)?;
+    init_logging(config.log_format);
+    match cli.command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { username, email, advisor, pro, admin }) => {
+            let app = build_app(config).await?;
+            let (password, generated) = read_or_generate_password()?;
+            let input = SignUp { username, email, password: password.clone(), ..Default::default() };
+            let roles = Roles { advisor, pro, admin, verified: true };
+            let user = app.sign_up(&input, roles).await.map_err(describe)?;
+            println!("created @{} <{}>", user.username, user.email);
+            if generated {
+                println!("password: {password}");
+            }
+            app.store.close().await;
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { username, label }) => {
+            let app = build_app(config).await?;
+            let user = app
+                .store
+                .user_by_username(&username.to_ascii_lowercase())
+                .await
+                .map_err(|_| anyhow::anyhow!("no account named `{username}`"))?;
+            let token = app.create_api_token(&user, &label).await.map_err(describe)?;
+            println!("{token}");
+            app.store.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Turns a service error into a message naming each bad field.
+fn describe(err: AppError) -> anyhow::Error {
+    match err {
+        AppError::Invalid(errors) => anyhow::anyhow!("{errors}"),
+        AppError::Internal(cause) => cause,
+        other => anyhow::anyhow!(other.message()),
+    }
+}
+
+fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((crate::service::secrets::new_secret()[..24].to_string(), true));
+    }
+    let mut text = String::new();
+    stdin.lock().read_to_string(&mut text)?;
+    let password = text.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input (pipe one in, or run from a terminal to have one generated)");
+    }
+    Ok((password, false))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,lettre=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url, config.max_db_connections)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url)))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Storage, mail and state, ready for the services.
+pub async fn build_app(config: Config) -> anyhow::Result<App> {
+    let store = open_store(&config).await?;
+    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
+    Ok(App::new(config, store, mailer))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let demo = config.demo;
+    let bind = config.bind;
+    let app = build_app(config).await?;
+    tracing::info!(database = %crate::storage::redact_url(&app.config.database_url), "database ready");
+    tracing::info!("{}", app.mailer.describe());
+    if demo {
+        crate::demo::fill_if_empty(&app).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    tracing::info!(
+        "Officehours listening on http://{} — open {}",
+        listener.local_addr()?,
+        app.config.public_url
+    );
+    let store = app.store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions and links purged"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "purging expired sessions failed"),
+            }
+        }
+    });
+    let store = app.store.clone();
+    crate::serve(listener, app, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            sig.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,250 @@
+//! Configuration, in layers: built-in defaults, then a TOML file (`--config`),
+//! then `OFFICEHOURS_*` environment variables, then command-line flags (clap
+//! merges the last two). Secrets may also come from `*_FILE` variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::storage::redact_url;
+
+/// Everything `officehours serve` needs, resolved.
+#[derive(Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// The host name people and other servers know this instance by.
+    pub domain: String,
+    /// Where links in pages and e-mails point, e.g. `https://hours.example.org`.
+    pub public_url: url::Url,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub instance_name: String,
+    pub demo: bool,
+    pub log_format: LogFormat,
+    pub max_db_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The TOML file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<SocketAddr>,
+    pub domain: Option<String>,
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub instance_name: Option<String>,
+    pub demo: Option<bool>,
+    pub log_format: Option<LogFormat>,
+    pub max_db_connections: Option<u32>,
+}
+
+/// Values given on the command line or in the environment (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub bind: Option<SocketAddr>,
+    pub domain: Option<String>,
+    pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub demo: bool,
+    pub log_format: Option<LogFormat>,
+}
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+    }
+}
+
+/// Reads a secret from `NAME` or, failing that, from the file named by `NAME_FILE`.
+pub fn secret_from_env(name: &str) -> anyhow::Result<Option<String>> {
+    if let Ok(value) = std::env::var(name) {
+        if !value.is_empty() {
+            return Ok(Some(value));
+        }
+    }
+    match std::env::var(format!("{name}_FILE")) {
+        Ok(path) if !path.is_empty() => {
+            let value = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {name}_FILE ({path}): {e}"))?;
+            Ok(Some(value.trim().to_string()))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl Config {
+    pub fn resolve(overrides: Overrides) -> anyhow::Result<Config> {
+        let file = match &overrides.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let bind = overrides.bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default"));
+        let domain = overrides.domain.or(file.domain).unwrap_or_else(|| "localhost".to_string());
+        validate_domain(&domain)?;
+        let data_dir = overrides.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = overrides
+            .database_url
+            .or(secret_from_env("OFFICEHOURS_DATABASE_URL")?)
+            .or(file.database_url)
+            .unwrap_or_else(|| default_database_url(&data_dir));
+        crate::storage::Backend::from_url(&database_url)?;
+        let public_url = match overrides.public_url.or(file.public_url) {
+            Some(url) => url::Url::parse(&url).map_err(|e| anyhow::anyhow!("invalid public_url `{url}`: {e}"))?,
+            None => default_public_url(&domain, bind),
+        };
+        let smtp_url = secret_from_env("OFFICEHOURS_SMTP_URL")?.or(file.smtp_url);
+        let mail_from = std::env::var("OFFICEHOURS_MAIL_FROM")
+            .ok()
+            .or(file.mail_from)
+            .unwrap_or_else(|| format!("Officehours <noreply@{domain}>"));
+        Ok(Config {
+            bind,
+            public_url,
+            database_url,
+            data_dir,
+            smtp_url,
+            mail_from,
+            instance_name: std::env::var("OFFICEHOURS_INSTANCE_NAME")
+                .ok()
+                .or(file.instance_name)
+                .unwrap_or_else(|| "Officehours".to_string()),
+            demo: overrides.demo || file.demo.unwrap_or(false),
+            log_format: overrides.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            max_db_connections: file.max_db_connections.unwrap_or(8),
+            domain,
+        })
+    }
+
+    /// Cookies get `Secure` when people reach us over https.
+    pub fn https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute link to a path on this instance.
+    pub fn link(&self, path: &str) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+fn validate_domain(domain: &str) -> anyhow::Result<()> {
+    let ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+    if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
+}
+
+fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("officehours.db").display())
+}
+
+/// Local and test host names are served over plain http on the bound port;
+/// anything else is assumed to sit behind an https proxy.
+fn default_public_url(domain: &str, bind: SocketAddr) -> url::Url {
+    let host = domain.split(':').next().unwrap_or(domain);
+    let local = host == "localhost" || host.ends_with(".localhost") || host.ends_with(".test");
+    let text = if domain.contains(':') {
+        format!("{}://{domain}/", if local { "http" } else { "https" })
+    } else if local {
+        format!("http://{domain}:{}/", bind.port())
+    } else {
+        format!("https://{domain}/")
+    };
+    url::Url::parse(&text).expect("a valid host gives a valid URL")
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("domain", &self.domain)
+            .field("public_url", &self.public_url.as_str())
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("instance_name", &self.instance_name)
+            .field("demo", &self.demo)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_localhost_on_sqlite() {
+        let config = Config::resolve(Overrides::default()).unwrap();
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(config.public_url.as_str(), "http://localhost:8080/");
+        assert!(config.database_url.starts_with("sqlite://data/officehours.db"));
+        assert!(!config.https());
+    }
+
+    #[test]
+    fn public_domains_default_to_https() {
+        let overrides = Overrides { domain: Some("hours.example.org".into()), ..Default::default() };
+        let config = Config::resolve(overrides).unwrap();
+        assert_eq!(config.public_url.as_str(), "https://hours.example.org/");
+        assert!(config.https());
+        assert_eq!(config.link("/advisors"), "https://hours.example.org/advisors");
+    }
+
+    #[test]
+    fn the_example_config_file_parses_and_flags_win() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/officehours.example.toml");
+        let file = FileConfig::load(&example).unwrap();
+        assert_eq!(file.domain.as_deref(), Some("hours.example.org"));
+        let overrides =
+            Overrides { config: Some(example), domain: Some("other.example.org".into()), ..Default::default() };
+        let config = Config::resolve(overrides).unwrap();
+        assert_eq!(config.domain, "other.example.org");
+        assert_eq!(config.instance_name, "Example Office Hours");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_urls_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
+        let err = FileConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("domian"), "{err}");
+        let overrides = Overrides { database_url: Some("mysql://x".into()), ..Default::default() };
+        assert!(Config::resolve(overrides).is_err());
+        let overrides = Overrides { domain: Some("bad domain".into()), ..Default::default() };
+        assert!(Config::resolve(overrides).is_err());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let overrides =
+            Overrides { database_url: Some("postgres://oh:hunter2@db/oh".into()), ..Default::default() };
+        let config = Config::resolve(overrides).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Domain rules: pure functions and types with no I/O, unit-tested directly.
+//! They decide what a valid account, advisor profile or category is; the
+//! service layer calls them before anything reaches storage.
+
+pub mod account;
+pub mod advisor;
+pub mod category;
+pub mod time_zone;
+mod validation;
+
+pub use validation::{FieldError, FieldErrors};

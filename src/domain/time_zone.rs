@@ -1,0 +1,87 @@
+//! IANA time zones: the one source every page, e-mail and feed uses.
+
+use std::sync::LazyLock;
+
+use super::validation::{FieldError, field_error};
+
+/// Checks an IANA zone name such as `Europe/Berlin` against the bundled
+/// database and returns its canonical spelling.
+pub fn parse(field: &'static str, name: &str) -> Result<String, FieldError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok("UTC".to_string());
+    }
+    match jiff::tz::TimeZone::get(name) {
+        Ok(tz) => Ok(tz.iana_name().unwrap_or(name).to_string()),
+        Err(_) => Err(field_error(
+            field,
+            "unknown_timezone",
+            format!("`{name}` is not a time zone we know; pick one from the list, e.g. Europe/Berlin."),
+        )),
+    }
+}
+
+/// Every zone name, sorted, for the settings picker.
+pub fn all() -> &'static [String] {
+    static ZONES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let mut zones: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|name| name.to_string())
+            .filter(|name| name.contains('/') || name == "UTC")
+            .filter(|name| !name.starts_with("Etc/") && !name.starts_with("posix/") && !name.starts_with("right/"))
+            .collect();
+        zones.sort();
+        zones.dedup();
+        zones
+    });
+    &ZONES
+}
+
+/// "14 Dec 2026, 09:00 CET" for an instant in a person's zone.
+pub fn format_instant(ms: i64, zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%-d %b %Y, %H:%M %Z").to_string(),
+        Err(_) => String::from("—"),
+    }
+}
+
+/// "December 2026" for an instant in a person's zone.
+pub fn format_date(ms: i64, zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%B %Y").to_string(),
+        Err(_) => String::from("—"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_zones_pass_and_unknown_fail() {
+        assert_eq!(parse("timezone", "Europe/Berlin").unwrap(), "Europe/Berlin");
+        assert_eq!(parse("timezone", " America/New_York ").unwrap(), "America/New_York");
+        assert_eq!(parse("timezone", "").unwrap(), "UTC");
+        let err = parse("timezone", "Mars/Olympus").unwrap_err();
+        assert_eq!(err.code, "unknown_timezone");
+    }
+
+    #[test]
+    fn zone_list_is_sorted_and_includes_lord_howe() {
+        let zones = all();
+        assert!(zones.len() > 300, "only {} zones", zones.len());
+        assert!(zones.windows(2).all(|w| w[0] < w[1]));
+        assert!(zones.iter().any(|z| z == "Australia/Lord_Howe"));
+    }
+
+    #[test]
+    fn instants_shown_with_zone_abbreviation_across_dst() {
+        // 2026-03-29 is the EU switch to summer time.
+        let winter = jiff::Timestamp::from_second(1_774_684_800).unwrap().as_millisecond(); // 2026-03-28 08:00 UTC
+        let summer = jiff::Timestamp::from_second(1_774_771_200).unwrap().as_millisecond(); // 2026-03-29 08:00 UTC
+        assert_eq!(format_instant(winter, "Europe/Berlin"), "28 Mar 2026, 09:00 CET");
+        assert_eq!(format_instant(summer, "Europe/Berlin"), "29 Mar 2026, 10:00 CEST");
+    }
+}

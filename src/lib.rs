@@ -1,0 +1,67 @@
+//! Officehours: a self-hostable, federated office-hours server.
+//!
+//! Layers (see `docs/architecture.md`): `web` and `api` (HTTP) call
+//! `service` (use cases), which applies `domain` rules (pure) and calls
+//! `storage` (SQLite/PostgreSQL) and `mail` (notifications).
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+mod health;
+pub mod mail;
+pub mod service;
+pub mod storage;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{self, HeaderName};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use app::App;
+pub use config::Config;
+
+/// The whole HTTP application: web pages, JSON API and health checks.
+pub fn app(state: App) -> Router {
+    Router::new()
+        .merge(web::router(state.clone()))
+        .merge(api::router())
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+        .layer(security_header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Serves on an already-bound listener until `shutdown` resolves, so tests
+/// can bind port 0 and start as many instances as they like.
+pub async fn serve(listener: TcpListener, state: App, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let router = app(state);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Account use cases: sign-up, e-mail verification, log-in and log-out,
+//! password reset and change, settings, API tokens.
+
+use std::net::IpAddr;
+
+use crate::app::App;
+use crate::domain::{FieldErrors, account, time_zone};
+use crate::mail::messages;
+use crate::storage::{EmailTokenPurpose, NewUser, ProfileUpdate, User, now_ms};
+
+use super::AppError;
+use super::secrets::{hash_password, hash_secret, new_secret, verify_password};
+
+pub const SESSION_DAYS: i64 = 30;
+const VERIFY_HOURS: i64 = 48;
+const RESET_HOURS: i64 = 1;
+const HOUR_MS: i64 = 3_600_000;
+
+/// What someone typed into the sign-up form (or sent to the API).
+#[derive(Debug, Clone, Default)]
+pub struct SignUp {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+    pub timezone: String,
+}
+
+/// Roles an admin gives at creation (CLI); sign-up gives none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Roles {
+    pub advisor: bool,
+    pub pro: bool,
+    pub admin: bool,
+    /// Accounts made by an admin need no e-mail confirmation.
+    pub verified: bool,
+}
+
+/// A fresh log-in session: the cookie secret and who it belongs to.
+pub struct LoggedIn {
+    pub user: User,
+    pub session_secret: String,
+}
+
+impl App {
+    /// Validates every field, reports all problems at once, then creates the
+    /// account and sends the confirmation mail.
+    pub async fn sign_up(&self, input: &SignUp, roles: Roles) -> Result<User, AppError> {
+        let mut errors = FieldErrors::new();
+        let username = errors.check(account::username(&input.username));
+        let email = errors.check(account::email(&input.email));
+        let display_name = errors.check(account::display_name(&input.display_name));
+        let timezone = errors.check(time_zone::parse("timezone", &input.timezone));
+        let hints: Vec<&str> = [input.username.as_str(), input.email.as_str(), input.display_name.as_str()]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect();
+        errors.check(account::password(&input.password, &hints));
+        if let Some(name) = &username {
+            if self.store.username_taken(name).await? {
+                errors.add("username", "username_taken", "That username is taken; pick another.");
+            }
+        }
+        if let Some(address) = &email {
+            if self.store.email_taken(address).await? {
+                errors.add("email", "email_taken", "An account with that e-mail address already exists.");
+            }
+        }
+        errors.clone().into_result()?;
+        let (Some(username), Some(email), Some(display_name), Some(timezone)) =
+            (username, email, display_name, timezone)
+        else {
+            return Err(AppError::Invalid(errors));
+        };
+        let new = NewUser {
+            username,
+            email,
+            email_verified: roles.verified,
+            password_hash: hash_password(input.password.clone()).await?,
+            display_name,
+            timezone,
+            is_advisor: roles.advisor,
+            is_pro: roles.pro,
+            is_admin: roles.admin,
+        };
+        let user = self.store.create_user(&new).await?;
+        tracing::info!(username = %user.username, "account created");
+        if !user.email_verified {
+            self.send_verification(&user).await?;
+        }
+        Ok(user)
+    }
+
+    pub async fn send_verification(&self, user: &User) -> Result<(), AppError> {
+        let secret = new_secret();
+        let expires = now_ms() + VERIFY_HOURS * HOUR_MS;
+        self.store
+            .create_email_token(user.id, EmailTokenPurpose::Verify, &hash_secret(&secret), &user.email, expires)
+            .await?;
+        let link = self.config.link(&format!("/verify-email?token={secret}"));
+        self.mailer.send_later(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link));
+        Ok(())
+    }
+
+    pub async fn verify_email(&self, secret: &str) -> Result<User, AppError> {
+        let found = self.store.consume_email_token(EmailTokenPurpose::Verify, &hash_secret(secret)).await?;
+        let Some((user_id, email)) = found else {
+            return Err(AppError::Forbidden(
+                "link_expired",
+                "This confirmation link has expired or was already used. Log in to get a new one.".into(),
+            ));
+        };
+        if !self.store.mark_email_verified(user_id, &email).await? {
+            return Err(AppError::Forbidden(
+                "link_expired",
+                "This link was for an address you have since changed. Log in to get a new one.".into(),
+            ));
+        }
+        Ok(self.store.user_by_id(user_id).await?)
+    }
+
+    /// Checks the password, counting failures per account and per address,
+    /// and opens a new session (a new secret every time: sessions are rotated
+    /// at log-in, so a planted cookie is worthless).
+    pub async fn log_in(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<LoggedIn, AppError> {
+        let login = login.trim().to_lowercase();
+        let account_key = format!("login:{login}");
+        let client_key = client.map(|ip| format!("ip:{ip}"));
+        self.login_limiter.check(&account_key)?;
+        if let Some(key) = &client_key {
+            self.login_limiter.check(key)?;
+        }
+        let user = if login.contains('@') {
+            self.store.user_by_email(&login).await
+        } else {
+            self.store.user_by_username(&login).await
+        };
+        let user = match user {
+            Ok(user) => Some(user),
+            Err(crate::storage::StorageError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        };
+        // Verify against a dummy hash for unknown accounts too, so timing
+        // does not tell which usernames exist.
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
+        let ok = verify_password(password.to_string(), hash).await && user.is_some();
+        let Some(user) = user.filter(|_| ok) else {
+            self.login_limiter.record_failure(&account_key);
+            if let Some(key) = &client_key {
+                self.login_limiter.record_failure(key);
+            }
+            return Err(AppError::WrongCredentials);
+        };
+        self.login_limiter.clear(&account_key);
+        let session_secret = self.start_session(user.id).await?;
+        Ok(LoggedIn { user, session_secret })
+    }
+
+    pub async fn start_session(&self, user_id: i64) -> Result<String, AppError> {
+        let secret = new_secret();
+        let expires = now_ms() + SESSION_DAYS * 24 * HOUR_MS;
+        self.store.create_login_session(&hash_secret(&secret), user_id, expires).await?;
+        Ok(secret)
+    }
+
+    pub async fn session_user(&self, secret: &str) -> Result<Option<User>, AppError> {
+        Ok(self.store.login_session_user(&hash_secret(secret)).await?)
+    }
+
+    pub async fn log_out(&self, secret: &str) -> Result<(), AppError> {
+        Ok(self.store.delete_login_session(&hash_secret(secret)).await?)
+    }
+
+    /// Always succeeds from the outside, so the form does not reveal which
+    /// addresses have accounts; a mail goes out only for a real one.
+    pub async fn request_password_reset(&self, email: &str, client: Option<IpAddr>) -> Result<(), AppError> {
+        let email = account::email(email).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        if let Some(ip) = client {
+            let key = format!("reset:{ip}");
+            self.signup_limiter.check(&key)?;
+            self.signup_limiter.record_failure(&key);
+        }
+        let user = match self.store.user_by_email(&email).await {
+            Ok(user) => user,
+            Err(crate::storage::StorageError::NotFound) => return Ok(()),
+            Err(other) => return Err(other.into()),
+        };
+        let secret = new_secret();
+        let expires = now_ms() + RESET_HOURS * HOUR_MS;
+        self.store
+            .create_email_token(user.id, EmailTokenPurpose::Reset, &hash_secret(&secret), &user.email, expires)
+            .await?;
+        let link = self.config.link(&format!("/password/reset?token={secret}"));
+        self.mailer.send_later(messages::password_reset(&self.config.instance_name, &user.email, user.name(), &link));
+        Ok(())
+    }
+
+    /// Who a reset link belongs to, if it is still valid.
+    pub async fn reset_link_user(&self, secret: &str) -> Result<User, AppError> {
+        self.store
+            .peek_email_token(EmailTokenPurpose::Reset, &hash_secret(secret))
+            .await?
+            .ok_or_else(|| reset_link_dead())
+    }
+
+    pub async fn reset_password(&self, secret: &str, new_password: &str) -> Result<User, AppError> {
+        let user = self.reset_link_user(secret).await?;
+        account::password(new_password, &[&user.username, &user.email, &user.display_name])
+            .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        let hash = hash_password(new_password.to_string()).await?;
+        match self.store.reset_password(&hash_secret(secret), &hash).await? {
+            Some(_) => Ok(user),
+            None => Err(reset_link_dead()),
+        }
+    }
+
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        display_name: &str,
+        bio: &str,
+        timezone: &str,
+    ) -> Result<User, AppError> {
+        let mut errors = FieldErrors::new();
+        let display_name = errors.check(account::display_name(display_name));
+        let bio = errors.check(account::bio(bio));
+        let timezone = errors.check(time_zone::parse("timezone", timezone));
+        match (display_name, bio, timezone) {
+            (Some(display_name), Some(bio), Some(timezone)) => {
+                let update = ProfileUpdate { display_name, bio, timezone };
+                Ok(self.store.update_profile(user.id, &update).await?)
+            }
+            _ => Err(AppError::Invalid(errors)),
+        }
+    }
+
+    /// A new address needs the current password and a fresh confirmation.
+    pub async fn change_email(&self, user: &User, new_email: &str, password: &str) -> Result<User, AppError> {
+        let email = account::email(new_email).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        self.require_password(user, password).await?;
+        if email == user.email {
+            return Ok(user.clone());
+        }
+        if self.store.email_taken(&email).await? {
+            return Err(AppError::invalid("email", "email_taken", "An account with that e-mail address already exists."));
+        }
+        let updated = self.store.change_email(user.id, &email).await?;
+        self.send_verification(&updated).await?;
+        Ok(updated)
+    }
+
+    /// Changes the password, ends every session, and opens a new one for the
+    /// person who changed it.
+    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<String, AppError> {
+        self.require_password(user, current).await?;
+        account::password(new, &[&user.username, &user.email, &user.display_name])
+            .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        self.store.set_password(user.id, &hash_password(new.to_string()).await?).await?;
+        self.store.delete_user_login_sessions(user.id).await?;
+        self.start_session(user.id).await
+    }
+
+    async fn require_password(&self, user: &User, password: &str) -> Result<(), AppError> {
+        if verify_password(password.to_string(), user.password_hash.clone()).await {
+            Ok(())
+        } else {
+            Err(AppError::invalid("current_password", "wrong_password", "Your current password is not right."))
+        }
+    }
+
+    /// A new personal API token; the secret is shown once and stored hashed.
+    pub async fn create_api_token(&self, user: &User, label: &str) -> Result<String, AppError> {
+        let secret = format!("oh_{}", new_secret());
+        let label: String = label.trim().chars().take(100).collect();
+        self.store.create_api_token(user.id, &hash_secret(&secret), &label).await?;
+        Ok(secret)
+    }
+
+    pub async fn api_token_user(&self, secret: &str) -> Result<Option<User>, AppError> {
+        Ok(self.store.api_token_user(&hash_secret(secret)).await?)
+    }
+}
+
+fn reset_link_dead() -> AppError {
+    AppError::Forbidden(
+        "link_expired",
+        "This reset link has expired or was already used. Ask for a new one below.".into(),
+    )
+}
+
+/// An argon2id hash of a random string, verified against for unknown logins.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Hh0Mn3OQFeM6F5j3lEhmMuIbC8LoxYJ9rTr6E2dPfc";

@@ -1,0 +1,126 @@
+//! Advisor use cases: switching advisor on and editing the profile, the
+//! directory, and the admin's category list.
+
+use crate::app::App;
+use crate::domain::{FieldErrors, account, advisor, category};
+use crate::storage::{AdvisorProfile, AdvisorUpdate, Category, DirectoryPage, DirectoryQuery, StorageError, User};
+
+use super::AppError;
+
+pub const DIRECTORY_PAGE_SIZE: u32 = 20;
+const SEARCH_TERMS_MAX: usize = 8;
+const SEARCH_TERM_MAX: usize = 64;
+
+/// The advisor form as submitted (web) or sent (API).
+#[derive(Debug, Clone, Default)]
+pub struct AdvisorForm {
+    pub enabled: bool,
+    pub headline: String,
+    pub bio: String,
+    pub topics: Vec<String>,
+    pub categories: Vec<String>,
+    pub links: Vec<String>,
+}
+
+impl App {
+    pub async fn save_advisor_profile(&self, user: &User, form: &AdvisorForm) -> Result<AdvisorProfile, AppError> {
+        if form.enabled && !user.email_verified {
+            return Err(AppError::Forbidden(
+                "email_unverified",
+                "Confirm your e-mail address before you offer sessions: use the link we sent you, or ask for a new one."
+                    .into(),
+            ));
+        }
+        let known: Vec<String> = self.store.categories().await?.into_iter().map(|c| c.slug).collect();
+        let mut errors = FieldErrors::new();
+        let headline = errors.check(advisor::headline(&form.headline));
+        let bio = errors.check(account::bio(&form.bio));
+        let topics = errors.check(advisor::topics(form.topics.iter().map(String::as_str)));
+        let categories = errors.check(advisor::categories(&form.categories, &known));
+        let links = errors.check(advisor::links(form.links.iter().map(String::as_str)));
+        let (Some(headline), Some(bio), Some(topics), Some(category_slugs), Some(links)) =
+            (headline, bio, topics, categories, links)
+        else {
+            return Err(AppError::Invalid(errors));
+        };
+        let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
+        Ok(self.store.save_advisor_profile(user.id, &update).await?)
+    }
+
+    /// An advisor's public profile; people who are not advisors have none.
+    pub async fn advisor(&self, username: &str) -> Result<AdvisorProfile, AppError> {
+        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
+            Ok(profile) if profile.user.is_advisor => Ok(profile),
+            Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("advisor")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Anyone's public profile page (advisor or not).
+    pub async fn profile(&self, username: &str) -> Result<AdvisorProfile, AppError> {
+        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
+            Ok(profile) => Ok(profile),
+            Err(StorageError::NotFound) => Err(AppError::NotFound("person")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The profile (advisor or not) of a person, for their own settings page.
+    pub async fn own_profile(&self, user: &User) -> Result<AdvisorProfile, AppError> {
+        Ok(self.store.advisor_profile(&user.username).await?)
+    }
+
+    /// Searches by words (name, headline, bio, topics) and category.
+    pub async fn directory(&self, q: &str, category: Option<&str>, page: u32) -> Result<DirectoryPage, AppError> {
+        let terms: Vec<String> = q
+            .split_whitespace()
+            .take(SEARCH_TERMS_MAX)
+            .map(|t| t.chars().take(SEARCH_TERM_MAX).collect())
+            .collect();
+        let category = category.map(str::trim).filter(|c| !c.is_empty());
+        if let Some(slug) = category {
+            if !self.store.categories().await?.iter().any(|c| c.slug == slug) {
+                return Err(AppError::invalid(
+                    "category",
+                    "unknown_category",
+                    format!("There is no category \"{slug}\" on this instance."),
+                ));
+            }
+        }
+        let query = DirectoryQuery {
+            terms,
+            category: category.map(str::to_string),
+            page: page.max(1),
+            per_page: DIRECTORY_PAGE_SIZE,
+        };
+        Ok(self.store.search_advisors(&query).await?)
+    }
+
+    /// The newest advisors, for the home page.
+    pub async fn newest_advisors(&self, limit: i64) -> Result<Vec<AdvisorProfile>, AppError> {
+        Ok(self.store.newest_advisors(limit).await?)
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
+        Ok(self.store.categories().await?)
+    }
+
+    pub async fn add_category(&self, admin: &User, name: &str) -> Result<Category, AppError> {
+        require_admin(admin)?;
+        let (name, slug) = category::name_and_slug(name).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        Ok(self.store.create_category(&slug, &name).await?)
+    }
+
+    pub async fn delete_category(&self, admin: &User, slug: &str) -> Result<(), AppError> {
+        require_admin(admin)?;
+        if self.store.delete_category(slug).await? { Ok(()) } else { Err(AppError::NotFound("category")) }
+    }
+}
+
+pub fn require_admin(user: &User) -> Result<(), AppError> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("admin_only", "Only an admin of this instance can do that.".into()))
+    }
+}

@@ -1,0 +1,97 @@
+use crate::domain::FieldErrors;
+use crate::storage::StorageError;
+
+/// The one error type of the service layer. Each variant has exactly one HTTP
+/// status and machine code ([`AppError::status`], [`AppError::code`]); the web
+/// pages and the API only choose how to render it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    WrongCredentials,
+    #[error("{1}")]
+    Forbidden(&'static str, String),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid(FieldErrors::single(field, code, message))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Invalid(errors) => match errors.first() {
+                Some(e) if e.code.ends_with("_taken") => 409,
+                _ => 422,
+            },
+            AppError::NotFound(_) => 404,
+            AppError::Unauthenticated | AppError::WrongCredentials => 401,
+            AppError::Forbidden(..) => 403,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid(errors) => errors.first().map(|e| e.code).unwrap_or("invalid_input"),
+            AppError::NotFound(_) => "not_found",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::WrongCredentials => "wrong_credentials",
+            AppError::Forbidden(code, _) => code,
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// A sentence safe to show anyone: internal causes are logged, never shown.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Invalid(errors) => {
+                errors.first().map(|e| e.message.clone()).unwrap_or_else(|| "The input is not valid.".into())
+            }
+            AppError::NotFound(what) => format!("No such {what}."),
+            AppError::Unauthenticated => "Log in first (or send a valid API token).".into(),
+            AppError::WrongCredentials => "That username or e-mail and password do not match.".into(),
+            AppError::Forbidden(_, message) => message.clone(),
+            AppError::RateLimited { retry_after_secs } => format!(
+                "Too many attempts. Try again in {} minute(s).",
+                retry_after_secs.div_ceil(60).max(1)
+            ),
+            AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
+        }
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound => AppError::NotFound("record"),
+            StorageError::Duplicate(field) => {
+                let (code, message) = match field {
+                    "username" => ("username_taken", "That username is taken; pick another."),
+                    "email" => ("email_taken", "An account with that e-mail address already exists."),
+                    "category" => ("category_taken", "A category with that name already exists."),
+                    _ => ("duplicate", "That already exists."),
+                };
+                AppError::invalid(field, code, message)
+            }
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        AppError::Invalid(errors)
+    }
+}

@@ -1,0 +1,12 @@
+//! Application services: the use cases (sign up, log in, save an advisor
+//! profile, search the directory). They apply the domain rules, call storage
+//! and send mail; the web pages and the JSON API both call them, so a rule is
+//! enforced the same way whichever door a request comes through.
+
+pub mod accounts;
+pub mod advisors;
+mod error;
+pub mod rate_limit;
+pub mod secrets;
+
+pub use error::AppError;

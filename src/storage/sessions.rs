@@ -1,0 +1,68 @@
+//! Log-in sessions behind the session cookie. Only a hash of the cookie's
+//! secret is stored, so a leaked database does not log anyone in.
+
+use std::sync::LazyLock;
+
+use super::accounts::prefixed_user_columns;
+use super::{Result, Store, User, now_ms};
+
+impl Store {
+    pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The person a live session belongs to, if the session exists and has not expired.
+    pub async fn login_session_user(&self, token_hash: &str) -> Result<Option<User>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {} FROM login_sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                prefixed_user_columns("u")
+            )
+        });
+        Ok(sqlx::query_as(&SQL)
+            .bind(token_hash)
+            .bind(now_ms())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn delete_login_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a person (after a password reset or change).
+    pub async fn delete_user_login_sessions(&self, user_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let now = now_ms();
+        let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+}

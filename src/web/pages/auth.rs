@@ -1,0 +1,283 @@
+//! Sign-up, log-in and log-out, e-mail confirmation, password reset.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::domain::FieldErrors;
+use crate::service::AppError;
+use crate::service::accounts::{Roles, SESSION_DAYS, SignUp};
+use crate::web::render::{Page, WebError, redirect, redirect_with_flash, safe_next};
+use crate::web::session::{ClientIp, SESSION_COOKIE, SignedIn, Visitor, expire_cookie, make_cookie};
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUpPage {
+    v: Visitor,
+    username: String,
+    email: String,
+    display_name: String,
+    timezone: String,
+    username_hint: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SignUpForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    timezone: String,
+}
+
+fn signup_page_for(app: &App, v: Visitor, form: &SignUpForm, errors: FieldErrors) -> SignUpPage {
+    SignUpPage {
+        v,
+        username: form.username.clone(),
+        email: form.email.clone(),
+        display_name: form.display_name.clone(),
+        timezone: if form.timezone.is_empty() { "UTC".into() } else { form.timezone.clone() },
+        username_hint: format!("Letters a–z, digits and _. Your handle will be @name@{}.", app.config.domain),
+        errors,
+    }
+}
+
+pub async fn signup_page(State(app): State<App>, v: Visitor) -> Response {
+    if v.user.is_some() {
+        return redirect("/settings");
+    }
+    Page(signup_page_for(&app, v, &SignUpForm::default(), FieldErrors::new())).into_response()
+}
+
+pub async fn signup(
+    State(app): State<App>,
+    v: Visitor,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<SignUpForm>,
+) -> Result<Response, WebError> {
+    if let Some(ip) = ip {
+        app.signup_limiter.check(&format!("signup:{ip}"))?;
+    }
+    let input = SignUp {
+        username: form.username.clone(),
+        email: form.email.clone(),
+        password: form.password.clone(),
+        display_name: form.display_name.clone(),
+        timezone: form.timezone.clone(),
+    };
+    match app.sign_up(&input, Roles::default()).await {
+        Ok(user) => {
+            if let Some(ip) = ip {
+                app.signup_limiter.record_failure(&format!("signup:{ip}"));
+            }
+            let secret = app.start_session(user.id).await?;
+            let mut response = redirect_with_flash(
+                &app,
+                "/settings",
+                &format!("Welcome, {}! Check your inbox to confirm {}.", user.name(), user.email),
+            );
+            set_session(&app, &mut response, secret);
+            Ok(response)
+        }
+        Err(AppError::Invalid(errors)) => {
+            let mut response = Page(signup_page_for(&app, v, &form, errors)).into_response();
+            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn set_session(app: &App, response: &mut Response, secret: String) {
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, SESSION_COOKIE, secret, Some(SESSION_DAYS)));
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    v: Visitor,
+    login: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if v.user.is_some() {
+        return redirect(&next);
+    }
+    Page(LoginPage { v, login: String::new(), next, error: None }).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(app): State<App>,
+    v: Visitor,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let next = safe_next(form.next.as_deref());
+    match app.log_in(&form.login, &form.password, ip).await {
+        Ok(logged_in) => {
+            // The old session (if any) ends: a new secret at every log-in.
+            if let Some(old) = &v.session_secret {
+                app.log_out(old).await?;
+            }
+            let mut response = redirect(&next);
+            set_session(&app, &mut response, logged_in.session_secret);
+            Ok(response)
+        }
+        Err(err @ (AppError::WrongCredentials | AppError::RateLimited { .. })) => {
+            let status = axum::http::StatusCode::from_u16(err.status()).expect("valid status");
+            let page = LoginPage { v, login: form.login, next, error: Some(err.message()) };
+            let mut response = Page(page).into_response();
+            *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn logout(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {
+    if let Some(secret) = &v.session_secret {
+        app.log_out(secret).await?;
+    }
+    let mut response = redirect_with_flash(&app, "/", "You are logged out.");
+    response.headers_mut().append(SET_COOKIE, expire_cookie(&app, SESSION_COOKIE));
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub v: Visitor,
+    pub title: String,
+    pub message: String,
+    pub next_href: String,
+    pub next_label: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn verify_email(State(app): State<App>, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
+    let user = app.verify_email(&q.token).await?;
+    Ok(redirect_with_flash(&app, "/settings/advisor", &format!("Thank you: {} is confirmed.", user.email)))
+}
+
+pub async fn resend_verification(State(app): State<App>, SignedIn(user): SignedIn) -> Result<Response, WebError> {
+    if user.email_verified {
+        return Ok(redirect_with_flash(&app, "/settings", "Your e-mail address is already confirmed."));
+    }
+    app.send_verification(&user).await?;
+    Ok(redirect_with_flash(&app, "/settings", &format!("We sent a new link to {}.", user.email)))
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    v: Visitor,
+    email: String,
+    error: Option<String>,
+}
+
+pub async fn forgot_page(v: Visitor) -> Response {
+    Page(ForgotPage { v, email: String::new(), error: None }).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn forgot(
+    State(app): State<App>,
+    v: Visitor,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, WebError> {
+    match app.request_password_reset(&form.email, ip).await {
+        Ok(()) => Ok(Page(MessagePage {
+            v,
+            title: "Check your inbox".into(),
+            message: format!(
+                "If an account uses {}, a link to reset its password is on its way. It works for one hour.",
+                form.email.trim()
+            ),
+            next_href: "/login".into(),
+            next_label: "Back to log-in".into(),
+        })
+        .into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let error = errors.first().map(|e| e.message.clone());
+            let mut response = Page(ForgotPage { v, email: form.email, error }).into_response();
+            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    v: Visitor,
+    token: String,
+    username: String,
+    error: Option<String>,
+}
+
+pub async fn reset_page(State(app): State<App>, v: Visitor, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
+    let user = app.reset_link_user(&q.token).await?;
+    Ok(Page(ResetPage { v, token: q.token, username: user.username, error: None }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn reset(State(app): State<App>, v: Visitor, Form(form): Form<ResetForm>) -> Result<Response, WebError> {
+    match app.reset_password(&form.token, &form.password).await {
+        Ok(_) => Ok(redirect_with_flash(&app, "/login", "Your new password is saved. Log in with it.")),
+        Err(AppError::Invalid(errors)) => {
+            let user = app.reset_link_user(&form.token).await?;
+            let error = errors.first().map(|e| e.message.clone());
+            let page = ResetPage { v, token: form.token, username: user.username, error };
+            let mut response = Page(page).into_response();
+            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,114 @@
+//! The advisor directory and profile pages.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::domain::time_zone;
+use crate::service::AppError;
+use crate::service::advisors::DIRECTORY_PAGE_SIZE;
+use crate::storage::{AdvisorProfile, Category};
+use crate::web::render::{Page, WebError};
+use crate::web::session::Visitor;
+
+#[derive(Template)]
+#[template(path = "directory.html")]
+struct DirectoryPage {
+    v: Visitor,
+    q: String,
+    category: String,
+    categories: Vec<Category>,
+    advisors: Vec<AdvisorProfile>,
+    summary: String,
+    error: Option<String>,
+    page: u32,
+    pages: u32,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DirectoryQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    category: String,
+    page: Option<u32>,
+}
+
+pub async fn directory(
+    State(app): State<App>,
+    v: Visitor,
+    Query(query): Query<DirectoryQuery>,
+) -> Result<Response, WebError> {
+    let page = query.page.unwrap_or(1).max(1);
+    let categories = app.categories().await?;
+    let (advisors, total, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
+        Ok(found) => (found.advisors, found.total, None, StatusCode::OK),
+        Err(AppError::Invalid(errors)) => {
+            (Vec::new(), 0, errors.first().map(|e| e.message.clone()), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let pages = (total as u32).div_ceil(DIRECTORY_PAGE_SIZE).max(1);
+    let href = |p: u32| {
+        let mut url = url::form_urlencoded::Serializer::new(String::new());
+        if !query.q.is_empty() {
+            url.append_pair("q", &query.q);
+        }
+        if !query.category.is_empty() {
+            url.append_pair("category", &query.category);
+        }
+        url.append_pair("page", &p.to_string());
+        format!("/advisors?{}", url.finish())
+    };
+    let summary = match total {
+        0 => String::new(),
+        1 => "1 advisor".to_string(),
+        n => format!("{n} advisors"),
+    };
+    let view = DirectoryPage {
+        v,
+        q: query.q.clone(),
+        category: query.category.clone(),
+        categories,
+        advisors,
+        summary,
+        error,
+        page,
+        pages,
+        prev_href: (page > 1).then(|| href(page - 1)),
+        next_href: (page < pages).then(|| href(page + 1)),
+    };
+    let mut response = Page(view).into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    v: Visitor,
+    p: AdvisorProfile,
+    domain: String,
+    member_since: String,
+    viewer_zone: String,
+    is_self: bool,
+}
+
+/// Any person's profile; advisors show their topics and availability.
+pub async fn profile(
+    State(app): State<App>,
+    v: Visitor,
+    Path(username): Path<String>,
+) -> Result<Response, WebError> {
+    let p = app.profile(&username).await?;
+    let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".to_string());
+    let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
+    let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
+    let domain = app.config.domain.clone();
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self }).into_response())
+}

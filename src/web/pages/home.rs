@@ -1,0 +1,27 @@
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::service::AppError;
+use crate::storage::{AdvisorProfile, Category};
+use crate::web::render::{Page, WebError};
+use crate::web::session::Visitor;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    v: Visitor,
+    advisors: Vec<AdvisorProfile>,
+    categories: Vec<Category>,
+}
+
+pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {
+    let advisors = app.newest_advisors(6).await?;
+    let categories = app.categories().await?;
+    Ok(Page(HomePage { v, advisors, categories }).into_response())
+}
+
+pub async fn not_found() -> WebError {
+    WebError(AppError::NotFound("page"))
+}

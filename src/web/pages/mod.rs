@@ -1,0 +1,8 @@
+//! One file per area of the site; each handler validates through the service
+//! layer and renders a template.
+
+pub mod admin;
+pub mod auth;
+pub mod directory;
+pub mod home;
+pub mod settings;

@@ -1,0 +1,116 @@
+//! Turning templates and errors into responses.
+
+use askama::Template;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::app::App;
+use crate::service::AppError;
+
+use super::session::{FLASH_COOKIE, Visitor, make_cookie};
+
+/// A rendered page; a template error becomes a logged 500.
+pub struct Page<T>(pub T);
+
+impl<T: Template> IntoResponse for Page<T> {
+    fn into_response(self) -> Response {
+        match self.0.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, "rendering a template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+}
+
+/// An error to show as a full page; [`super::session::browser_session`]
+/// renders it with the visitor's navigation.
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ErrorPage {
+    pub fn new(status: StatusCode, message: &str) -> Self {
+        ErrorPage { status, message: message.to_string() }
+    }
+}
+
+/// The error type of web handlers: a service error shown as a page.
+pub struct WebError(pub AppError);
+
+impl From<AppError> for WebError {
+    fn from(err: AppError) -> Self {
+        WebError(err)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(cause) = &self.0 {
+            tracing::error!(error = ?cause, "request failed");
+        }
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorPage { status, message: self.0.message() });
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate<'a> {
+    v: &'a Visitor,
+    title: &'a str,
+    message: &'a str,
+    status: u16,
+}
+
+pub fn render_error_page(visitor: &Visitor, page: ErrorPage) -> Response {
+    let title = page.status.canonical_reason().unwrap_or("Error");
+    let template = ErrorTemplate { v: visitor, title, message: &page.message, status: page.status.as_u16() };
+    let mut response = Page(template).into_response();
+    *response.status_mut() = page.status;
+    response
+}
+
+/// Redirects after a successful form, with a one-line message shown on the
+/// next page.
+pub fn redirect_with_flash(app: &App, to: &str, message: &str) -> Response {
+    let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    let mut response = redirect(to);
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, FLASH_COOKIE, encoded, None));
+    response
+}
+
+/// 303 See Other: the browser follows with GET, so reloading does not resend a form.
+pub fn redirect(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
+    response
+}
+
+/// Only same-site paths are followed after log-in.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next(Some("/settings")), "/settings");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,224 @@
+//! The browser session: who is visiting (session cookie), CSRF protection for
+//! every state-changing form, and one-shot flash messages. One middleware does
+//! all three, so no form handler can forget them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::service::secrets::{new_secret, same_secret};
+use crate::storage::User;
+
+use super::render::{ErrorPage, render_error_page};
+
+pub const SESSION_COOKIE: &str = "oh_session";
+pub const CSRF_COOKIE: &str = "oh_csrf";
+pub const FLASH_COOKIE: &str = "oh_flash";
+/// Forms are small; this bounds what the CSRF check buffers.
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// Who is looking at a page, loaded once per request by [`browser_session`].
+#[derive(Clone)]
+pub struct Visitor {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub instance_name: String,
+    /// The session secret, so log-out can end exactly this session.
+    pub session_secret: Option<String>,
+}
+
+impl Visitor {
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Visitor {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Visitor>().cloned().ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// A page that needs a logged-in person; anonymous visitors are sent to log in.
+pub struct SignedIn(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Visitor>().and_then(|v| v.user.clone()) {
+            Some(user) => Ok(SignedIn(user)),
+            None => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                Err(axum::response::Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// The client's address: the peer, or the proxy's `X-Forwarded-For` when the
+/// peer is a reverse proxy on this machine.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = || {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        };
+        Ok(ClientIp(match peer {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
+            other => other,
+        }))
+    }
+}
+
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A cookie as every Officehours cookie is: HttpOnly, SameSite=Lax, whole
+/// site, and Secure whenever the instance is served over https. Values are
+/// URL-safe (random secrets, or URL-encoded text).
+pub fn make_cookie(app: &App, name: &'static str, value: String, max_age_days: Option<i64>) -> HeaderValue {
+    let max_age = max_age_days.map(|d| format!("; Max-Age={}", d * 86_400)).unwrap_or_default();
+    let secure = if app.config.https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}"))
+        .expect("cookie values are URL-safe")
+}
+
+pub fn expire_cookie(app: &App, name: &'static str) -> HeaderValue {
+    make_cookie(app, name, String::new(), Some(0))
+}
+
+/// Loads the visitor, rejects cross-site or token-less form posts, and
+/// renders error pages with the visitor's navigation.
+pub async fn browser_session(State(app): State<App>, request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let existing_csrf = cookie_value(&headers, CSRF_COOKIE).map(str::to_string);
+    let csrf = existing_csrf.clone().unwrap_or_else(new_secret);
+    let flash = cookie_value(&headers, FLASH_COOKIE).map(|raw| {
+        url::form_urlencoded::parse(format!("m={raw}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    });
+    let session_secret = cookie_value(&headers, SESSION_COOKIE).map(str::to_string);
+    let user = match &session_secret {
+        Some(secret) => match app.session_user(secret).await {
+            Ok(user) => user,
+            Err(err) => {
+                tracing::error!(error = %err, "loading session failed");
+                None
+            }
+        },
+        None => None,
+    };
+    let had_session_cookie = session_secret.is_some();
+    let stale_session = had_session_cookie && user.is_none();
+    let visitor = Visitor {
+        user,
+        csrf: csrf.clone(),
+        flash: flash.clone(),
+        instance_name: app.config.instance_name.clone(),
+        session_secret: session_secret.filter(|_| !stale_session),
+    };
+
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(visitor.clone());
+    let request = if parts.method == Method::POST {
+        let bytes = match to_bytes(body, FORM_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(_) => return rejection(&app, &visitor, StatusCode::PAYLOAD_TOO_LARGE, "That form was too large to accept."),
+        };
+        if !same_origin(&headers) {
+            return rejection(&app, &visitor, StatusCode::FORBIDDEN, "This form was sent from another site, so it was ignored.");
+        }
+        let submitted = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+        let valid = matches!((&existing_csrf, &submitted), (Some(cookie), Some(form)) if same_secret(cookie, form));
+        if !valid {
+            return rejection(
+                &app,
+                &visitor,
+                StatusCode::FORBIDDEN,
+                "This form had expired (or cookies are off). Go back, reload the page and send it again.",
+            );
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        Request::from_parts(parts, body)
+    };
+
+    let mut response = next.run(request).await;
+    if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+        response = render_error_page(&visitor, page);
+    }
+    let sets_cookie = |name: &str| {
+        response.headers().get_all(SET_COOKIE).iter().any(|v| v.to_str().is_ok_and(|v| v.starts_with(&format!("{name}="))))
+    };
+    let (sets_flash, sets_csrf, sets_session) = (sets_cookie(FLASH_COOKIE), sets_cookie(CSRF_COOKIE), sets_cookie(SESSION_COOKIE));
+    let headers = response.headers_mut();
+    if existing_csrf.is_none() && !sets_csrf {
+        headers.append(SET_COOKIE, make_cookie(&app, CSRF_COOKIE, csrf, None));
+    }
+    if flash.is_some() && !sets_flash {
+        headers.append(SET_COOKIE, expire_cookie(&app, FLASH_COOKIE));
+    }
+    if stale_session && !sets_session {
+        headers.append(SET_COOKIE, expire_cookie(&app, SESSION_COOKIE));
+    }
+    response
+}
+
+fn rejection(app: &App, visitor: &Visitor, status: StatusCode, message: &str) -> Response {
+    // (Re)issue the CSRF cookie so that the reloaded form works.
+    let mut response = render_error_page(visitor, ErrorPage::new(status, message));
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, CSRF_COOKIE, visitor.csrf.clone(), None));
+    response
+}
+
+/// Browsers send `Origin` on cross-site posts; when present it must name
+/// the host the form was posted to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(host) = headers.get(HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    match url::Url::parse(origin) {
+        Ok(url) => {
+            let origin_host = match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_string(),
+            };
+            origin_host.eq_ignore_ascii_case(host)
+        }
+        Err(_) => false,
+    }
+}
