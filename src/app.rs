@@ -17,8 +17,11 @@ pub struct AppInner {
     pub config: Config,
     pub store: Store,
     pub mailer: Mailer,
-    /// Failed log-ins per account and per client address.
+    /// Failed log-ins per account.
     pub login_limiter: RateLimiter,
+    /// Failed log-ins per client address, across accounts (higher, since
+    /// many people may share one address).
+    pub client_limiter: RateLimiter,
     /// Sign-ups and reset mails per client address.
     pub signup_limiter: RateLimiter,
 }
@@ -30,6 +33,7 @@ impl App {
             store,
             mailer,
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
+            client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
             signup_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
         }))
     }

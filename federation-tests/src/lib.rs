@@ -1,1 +1,125 @@
+//! # Federation test harness
+//!
+//! Starts several real `officehours serve` processes side by side, each with
+//! its own host name, loopback address, data directory and database, so that
+//! tests can make instances talk to each other the way they would in the wild.
+//!
+//! ```no_run
+//! use federation_tests::{Cluster, InstanceSpec};
+//!
+//! #[tokio::test]
+//! async fn alpha_sees_beta() {
+//!     // Skip (or fail on CI) when a PostgreSQL instance is wanted but absent.
+//!     if federation_tests::skip_without_postgres() {
+//!         return;
+//!     }
+//!     let mut cluster = Cluster::start([
+//!         InstanceSpec::new("alpha").demo(),            // SQLite
+//!         InstanceSpec::new("beta").postgres().demo(),  // fresh PostgreSQL database
+//!     ])
+//!     .await
+//!     .unwrap();
+//!
+//!     let alpha = &cluster["alpha"];
+//!     // Real host names work: the client maps every `<name>.test` to its address.
+//!     let page = alpha.get_json("/api/v1/advisors").await;
+//!     assert_eq!(alpha.base_url(), format!("http://alpha.test:{}", alpha.addr().port()));
+//!
+//!     // Run a CLI subcommand against beta's database.
+//!     cluster["beta"]
+//!         .cli(&["user", "create", "--username", "zoe", "--email", "zoe@example.org"], Some("a long password"))
+//!         .unwrap();
+//!
+//!     // Crash and bring back an instance (same database and data dir).
+//!     cluster["alpha"].kill();
+//!     cluster["alpha"].restart().await.unwrap();
+//! }
+//! ```
+//!
+//! * [`Cluster::start`] (or [`Cluster::builder`]) starts every instance and
+//!   waits until each answers `GET /readyz` with 200. Instances are named
+//!   `alpha`, `beta`, `gamma`, … unless named explicitly, get the domain
+//!   `<name>.test`, the public URL `http://<name>.test:<port>/`, and listen on
+//!   127.0.0.2, 127.0.0.3, … (one loopback address each).
+//! * [`Backend::Sqlite`] (default) puts the database in the instance's temp
+//!   data dir; [`Backend::Postgres`] creates `oh_fed_<random>` on
+//!   `postgres://postgres@127.0.0.1:5432` (override the server with
+//!   `FEDERATION_POSTGRES_URL`, without a database name) with `psql`, and drops
+//!   it when the instance goes away.
+//! * Each process writes stdout and stderr to `officehours.log` in its data
+//!   dir ([`Instance::log_text`]). When a test panics, or when
+//!   `FEDERATION_KEEP_LOGS=1`, dropping the [`Cluster`] copies every log to
+//!   `<target dir>/federation-logs/<test name>/<instance>.log` and prints the
+//!   path and the last lines of each log to stderr.
+//! * If an instance cannot start, [`Cluster::start`] fails with an [`Error`]
+//!   that contains the instance's log (also kept on disk, see [`Error::log_path`]).
+//! * The binary is `<target dir>/debug/officehours`, found next to the test
+//!   executable, or `OFFICEHOURS_BIN`. `cargo test --workspace` builds it;
+//!   with `cargo test -p federation-tests` run `cargo build --bin officehours`
+//!   first. Inherited `OFFICEHOURS_*` variables are not passed on; `RUST_LOG` is.
 
+mod cluster;
+mod instance;
+mod paths;
+mod postgres;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use cluster::{Cluster, ClusterBuilder};
+pub use instance::{Backend, Instance, InstanceSpec};
+pub use paths::{logs_root, officehours_bin, target_dir};
+pub use postgres::{PgDatabase, postgres_available, postgres_server_url, skip_without_postgres};
+
+/// Why the harness could not do what was asked. `Debug` shows the same text
+/// as `Display`, so `.unwrap()` prints instance logs readably.
+pub struct Error {
+    message: String,
+    log_path: Option<PathBuf>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Error { message: message.into(), log_path: None }
+    }
+
+    pub(crate) fn with_log_path(mut self, path: Option<PathBuf>) -> Self {
+        self.log_path = path;
+        self
+    }
+
+    /// Where the failing instance's log was kept, if one was.
+    pub fn log_path(&self) -> Option<&Path> {
+        self.log_path.as_deref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The last `n` lines of `text`.
+pub(crate) fn tail(text: &str, n: usize) -> &str {
+    let mut start = text.len();
+    let trimmed = text.trim_end_matches('\n');
+    for (count, (i, _)) in trimmed.rmatch_indices('\n').enumerate() {
+        if count + 1 == n {
+            return &text[i + 1..];
+        }
+        start = i;
+    }
+    let _ = start;
+    text
+}

@@ -128,7 +128,7 @@ impl App {
         let client_key = client.map(|ip| format!("ip:{ip}"));
         self.login_limiter.check(&account_key)?;
         if let Some(key) = &client_key {
-            self.login_limiter.check(key)?;
+            self.client_limiter.check(key)?;
         }
         let user = if login.contains('@') {
             self.store.user_by_email(&login).await
@@ -147,7 +147,7 @@ impl App {
         let Some(user) = user.filter(|_| ok) else {
             self.login_limiter.record_failure(&account_key);
             if let Some(key) = &client_key {
-                self.login_limiter.record_failure(key);
+                self.client_limiter.record_failure(key);
             }
             return Err(AppError::WrongCredentials);
         };

@@ -112,6 +112,13 @@ impl Store {
         Ok(())
     }
 
+    /// Runs one statement that takes no parameters (tooling and tests, e.g.
+    /// creating a database). Never pass user input.
+    pub async fn execute_raw(&self, sql: &str) -> Result<()> {
+        self.pool.execute(sql).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

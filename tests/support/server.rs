@@ -1,0 +1,113 @@
+//! An Officehours server running inside the test process on a real socket.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use officehours::config::{Config, Overrides};
+use officehours::{App, cli};
+use tokio::sync::oneshot;
+
+use super::{Browser, TestDatabase};
+
+pub struct TestServer {
+    pub app: App,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub backend: &'static str,
+    outbox: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDatabase) -> TestServer {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts with a tweak to the configuration (e.g. an https public URL).
+    pub async fn start_with(db: &TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let overrides = Overrides {
+            database_url: Some(db.url.clone()),
+            data_dir: Some(db.dir.path().to_path_buf()),
+            bind: Some(addr),
+            public_url: Some(format!("http://{addr}/")),
+            ..Default::default()
+        };
+        let mut config = Config::resolve(overrides).expect("config");
+        tweak(&mut config);
+        let outbox = config.outbox_dir();
+        let app = cli::build_app(config).await.expect("app");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = app.clone();
+        tokio::spawn(async move {
+            let _ = officehours::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestServer { app, addr, base: format!("http://{addr}"), backend: db.backend, outbox, stop: Some(stop) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A new browser with its own cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// Every mail written to the outbox so far, decoded.
+    pub fn mails(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else { return Vec::new() };
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|raw| super::decode_quoted_printable(&raw))
+            .collect()
+    }
+
+    /// Waits (mail is sent in the background) for a mail to `to` whose text
+    /// contains `needle`, and returns the first link in it.
+    pub async fn wait_for_link(&self, to: &str, needle: &str) -> String {
+        for _ in 0..100 {
+            let found = self.mails().into_iter().rev().find(|m| m.contains(&format!("To: {to}")) && m.contains(needle));
+            if let Some(mail) = found {
+                let start = mail.find("http://").expect("a link in the mail");
+                let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+                return link;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} containing {needle:?}; outbox has: {:#?}", self.mails());
+    }
+
+    /// Creates a confirmed account directly through the services.
+    pub async fn create_user(&self, username: &str, admin: bool) -> officehours::storage::User {
+        let input = officehours::service::accounts::SignUp {
+            username: username.into(),
+            email: format!("{username}@example.org"),
+            password: PASSWORD.into(),
+            display_name: String::new(),
+            timezone: "Europe/Berlin".into(),
+        };
+        let roles = officehours::service::accounts::Roles { admin, verified: true, ..Default::default() };
+        self.app.sign_up(&input, roles).await.expect("create user")
+    }
+}
+
+/// The password test accounts use: long and uncommon enough for the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
