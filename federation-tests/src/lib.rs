@@ -7,7 +7,7 @@
 //! ```no_run
 //! use federation_tests::{Cluster, InstanceSpec};
 //!
-//! #[tokio::test]
+//! // tests/my_feature.rs; mark it #[tokio::test]
 //! async fn alpha_sees_beta() {
 //!     // Skip (or fail on CI) when a PostgreSQL instance is wanted but absent.
 //!     if federation_tests::skip_without_postgres() {
@@ -34,6 +34,7 @@
 //!     cluster["alpha"].kill();
 //!     cluster["alpha"].restart().await.unwrap();
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! * [`Cluster::start`] (or [`Cluster::builder`]) starts every instance and
@@ -112,14 +113,9 @@ impl std::error::Error for Error {}
 
 /// The last `n` lines of `text`.
 pub(crate) fn tail(text: &str, n: usize) -> &str {
-    let mut start = text.len();
     let trimmed = text.trim_end_matches('\n');
-    for (count, (i, _)) in trimmed.rmatch_indices('\n').enumerate() {
-        if count + 1 == n {
-            return &text[i + 1..];
-        }
-        start = i;
+    match trimmed.rmatch_indices('\n').nth(n.saturating_sub(1)) {
+        Some((i, _)) if n > 0 => &text[i + 1..],
+        _ => text,
     }
-    let _ = start;
-    text
 }
