@@ -221,7 +221,6 @@ impl Instance {
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         let url = format!("http://{}/readyz", self.addr);
         let deadline = Instant::now() + self.ready_timeout;
-        let mut last = String::from("no answer");
         loop {
             match self.child.as_mut().map(Child::try_wait) {
                 None => return Err("is not running".into()),
@@ -232,11 +231,11 @@ impl Instance {
                 Some(Ok(None)) => {}
                 Some(Err(e)) => return Err(format!("cannot check the process: {e}")),
             }
-            match probe.get(&url).send().await {
+            let last = match probe.get(&url).send().await {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => return Ok(()),
-                Ok(response) => last = format!("status {}", response.status()),
-                Err(err) => last = err.to_string(),
-            }
+                Ok(response) => format!("status {}", response.status()),
+                Err(err) => err.to_string(),
+            };
             if Instant::now() >= deadline {
                 self.shutdown("not ready in time: killed with SIGKILL");
                 return Err(format!(
