@@ -7,15 +7,13 @@ use crate::{Error, Result};
 
 /// The Cargo profile directory the tests were built into (`target/debug`).
 fn profile_dir() -> PathBuf {
-    if let Ok(exe) = std::env::current_exe() {
-        // Integration tests run from `target/debug/deps/<test>-<hash>`.
-        if let Some(deps) = exe.parent() {
-            if deps.file_name().is_some_and(|n| n == "deps") {
-                if let Some(profile) = deps.parent() {
-                    return profile.to_path_buf();
-                }
-            }
-        }
+    // Integration tests run from `target/debug/deps/<test>-<hash>`.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(deps) = exe.parent()
+        && deps.file_name().is_some_and(|n| n == "deps")
+        && let Some(profile) = deps.parent()
+    {
+        return profile.to_path_buf();
     }
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
