@@ -17,13 +17,22 @@ use crate::service::accounts::{Roles, SignUp};
 use crate::storage::Store;
 
 #[derive(Parser, Debug)]
-#[command(name = "officehours", version, about = "Federated office hours: short voice sessions with advisors")]
+#[command(
+    name = "officehours",
+    version,
+    about = "Federated office hours: short voice sessions with advisors"
+)]
 struct Cli {
     /// TOML configuration file (see docs/officehours.example.toml).
     #[arg(long, global = true, env = "OFFICEHOURS_CONFIG")]
     config: Option<PathBuf>,
     /// sqlite://PATH?mode=rwc (default, under the data dir) or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "OFFICEHOURS_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "OFFICEHOURS_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Folder for the SQLite database and the mail outbox [default: ./data].
     #[arg(long, global = true, env = "OFFICEHOURS_DATA_DIR")]
@@ -100,7 +109,10 @@ enum TokenCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -140,11 +152,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User(UserCommand::Create { username, email, advisor, pro, admin }) => {
+        Command::User(UserCommand::Create {
+            username,
+            email,
+            advisor,
+            pro,
+            admin,
+        }) => {
             let app = build_app(config).await?;
             let (password, generated) = read_or_generate_password()?;
-            let input = SignUp { username, email, password: password.clone(), ..Default::default() };
-            let roles = Roles { advisor, pro, admin, verified: true };
+            let input = SignUp {
+                username,
+                email,
+                password: password.clone(),
+                ..Default::default()
+            };
+            let roles = Roles {
+                advisor,
+                pro,
+                admin,
+                verified: true,
+            };
             let user = app.sign_up(&input, roles).await.map_err(describe)?;
             println!("created @{} <{}>", user.username, user.email);
             if generated {
@@ -160,7 +188,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .user_by_username(&username.to_ascii_lowercase())
                 .await
                 .map_err(|_| anyhow::anyhow!("no account named `{username}`"))?;
-            let token = app.create_api_token(&user, &label).await.map_err(describe)?;
+            let token = app
+                .create_api_token(&user, &label)
+                .await
+                .map_err(describe)?;
             println!("{token}");
             app.store.close().await;
             Ok(())
@@ -180,13 +211,18 @@ fn describe(err: AppError) -> anyhow::Error {
 fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Ok((crate::service::secrets::new_secret()[..24].to_string(), true));
+        return Ok((
+            crate::service::secrets::new_secret()[..24].to_string(),
+            true,
+        ));
     }
     let mut text = String::new();
     stdin.lock().read_to_string(&mut text)?;
     let password = text.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
-        anyhow::bail!("no password on standard input (pipe one in, or run from a terminal to have one generated)");
+        anyhow::bail!(
+            "no password on standard input (pipe one in, or run from a terminal to have one generated)"
+        );
     }
     Ok((password, false))
 }
@@ -194,7 +230,9 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,lettre=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -203,12 +241,18 @@ fn init_logging(format: LogFormat) {
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
+        })?;
     }
     let store = Store::connect(&config.database_url, config.max_db_connections)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database {}: {e}",
+                crate::storage::redact_url(&config.database_url)
+            )
+        })?;
     store.migrate().await?;
     Ok(store)
 }
@@ -216,7 +260,11 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Storage, mail and state, ready for the services.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let store = open_store(&config).await?;
-    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
+    let mailer = Mailer::new(
+        config.smtp_url.as_deref(),
+        &config.mail_from,
+        config.outbox_dir(),
+    )?;
     Ok(App::new(config, store, mailer))
 }
 
@@ -262,7 +310,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             sig.recv().await;
         }
     };

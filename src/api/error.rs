@@ -28,7 +28,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError { status, body: ErrorBody { error: code.to_string(), message: message.into(), fields: BTreeMap::new() } }
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: code.to_string(),
+                message: message.into(),
+                fields: BTreeMap::new(),
+            },
+        }
     }
 }
 
@@ -37,11 +44,15 @@ impl From<AppError> for ApiError {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = ?cause, "API request failed");
         }
-        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut api = ApiError::new(status, err.code(), err.message());
         if let AppError::Invalid(errors) = &err {
             for e in &errors.0 {
-                api.body.fields.entry(e.field.to_string()).or_insert_with(|| e.message.clone());
+                api.body
+                    .fields
+                    .entry(e.field.to_string())
+                    .or_insert_with(|| e.message.clone());
             }
         }
         api
@@ -61,7 +72,11 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
     }
 }
 
@@ -69,12 +84,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
 }
 
 pub async fn unknown_endpoint() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "There is no such API endpoint; see /api/v1/openapi.json.")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "There is no such API endpoint; see /api/v1/openapi.json.",
+    )
 }

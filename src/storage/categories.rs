@@ -15,9 +15,11 @@ pub struct Category {
 
 impl Store {
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        Ok(sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY name")
-            .fetch_all(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY name")
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 
     pub async fn create_category(&self, slug: &str, name: &str) -> Result<Category> {

@@ -17,7 +17,10 @@ impl Type<Any> for DbBool {
     fn compatible(ty: &AnyTypeInfo) -> bool {
         matches!(
             ty.kind(),
-            AnyTypeInfoKind::Bool | AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt
+            AnyTypeInfoKind::Bool
+                | AnyTypeInfoKind::SmallInt
+                | AnyTypeInfoKind::Integer
+                | AnyTypeInfoKind::BigInt
         )
     }
 }

@@ -33,17 +33,17 @@ impl From<sqlx::Error> for StorageError {
         if let sqlx::Error::RowNotFound = err {
             return StorageError::NotFound;
         }
-        if let Some(db) = err.as_database_error() {
-            if db.is_unique_violation() {
-                let constraint = db.constraint().unwrap_or_default();
-                let message = db.message();
-                for (sqlite_name, pg_name, field) in UNIQUE_FIELDS {
-                    if constraint == *pg_name || message.contains(sqlite_name) {
-                        return StorageError::Duplicate(field);
-                    }
+        if let Some(db) = err.as_database_error()
+            && db.is_unique_violation()
+        {
+            let constraint = db.constraint().unwrap_or_default();
+            let message = db.message();
+            for (sqlite_name, pg_name, field) in UNIQUE_FIELDS {
+                if constraint == *pg_name || message.contains(sqlite_name) {
+                    return StorageError::Duplicate(field);
                 }
-                return StorageError::Duplicate("value");
             }
+            return StorageError::Duplicate("value");
         }
         StorageError::Database(err)
     }

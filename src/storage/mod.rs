@@ -15,7 +15,7 @@ mod sessions;
 mod tokens;
 
 pub use accounts::{NewUser, ProfileUpdate, User};
-pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryQuery, DirectoryPage};
+pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryPage, DirectoryQuery};
 pub use categories::Category;
 pub(crate) use db_bool::DbBool;
 pub use error::StorageError;
@@ -171,7 +171,15 @@ mod tests {
     #[test]
     fn backend_from_url() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert!(Backend::from_url("mysql://u:secret@h/db").unwrap_err().to_string().contains("****"));
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(
+            Backend::from_url("mysql://u:secret@h/db")
+                .unwrap_err()
+                .to_string()
+                .contains("****")
+        );
     }
 }

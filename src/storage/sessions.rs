@@ -7,7 +7,12 @@ use super::accounts::prefixed_user_columns;
 use super::{Result, Store, User, now_ms};
 
 impl Store {
-    pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+    pub async fn create_login_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )

@@ -6,7 +6,8 @@ use officehours::storage::Store;
 
 /// Where the tests find PostgreSQL (trust auth on this machine kind).
 pub fn postgres_admin_url() -> String {
-    std::env::var("OFFICEHOURS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("OFFICEHOURS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub struct TestDatabase {
@@ -21,7 +22,12 @@ impl TestDatabase {
     pub async fn sqlite() -> TestDatabase {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        TestDatabase { backend: "sqlite", url, dir, pg_name: None }
+        TestDatabase {
+            backend: "sqlite",
+            url,
+            dir,
+            pg_name: None,
+        }
     }
 
     /// A new, empty PostgreSQL database, or `None` when PostgreSQL is not
@@ -42,7 +48,10 @@ impl TestDatabase {
             COUNTER.fetch_add(1, Ordering::SeqCst),
             jiff::Timestamp::now().as_millisecond() % 1_000_000
         );
-        store.execute_raw(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        store
+            .execute_raw(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         store.close().await;
         let mut url = url::Url::parse(&admin).expect("valid admin url");
         url.set_path(&name);
@@ -64,14 +73,21 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Dropping needs a connection; do it on a short-lived thread so that
         // Drop works inside and outside a runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(store) = Store::connect(&postgres_admin_url(), 1).await {
-                    let _ = store.execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = store
+                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
                     store.close().await;
                 }
             });

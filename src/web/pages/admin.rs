@@ -22,10 +22,20 @@ struct CategoriesPage {
     error: Option<String>,
 }
 
-pub async fn categories_page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
+pub async fn categories_page(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+) -> Result<Response, WebError> {
     require_admin(&user)?;
     let categories = app.categories().await?;
-    Ok(Page(CategoriesPage { v, categories, name: String::new(), error: None }).into_response())
+    Ok(Page(CategoriesPage {
+        v,
+        categories,
+        name: String::new(),
+        error: None,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -41,11 +51,21 @@ pub async fn add_category(
     axum::Form(form): axum::Form<CategoryForm>,
 ) -> Result<Response, WebError> {
     match app.add_category(&user, &form.name).await {
-        Ok(category) => Ok(redirect_with_flash(&app, "/admin/categories", &format!("Added “{}”.", category.name))),
+        Ok(category) => Ok(redirect_with_flash(
+            &app,
+            "/admin/categories",
+            &format!("Added “{}”.", category.name),
+        )),
         Err(AppError::Invalid(errors)) => {
             let categories = app.categories().await?;
             let error = errors.first().map(|e| e.message.clone());
-            let mut response = Page(CategoriesPage { v, categories, name: form.name, error }).into_response();
+            let mut response = Page(CategoriesPage {
+                v,
+                categories,
+                name: form.name,
+                error,
+            })
+            .into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -59,5 +79,9 @@ pub async fn delete_category(
     Path(slug): Path<String>,
 ) -> Result<Response, WebError> {
     app.delete_category(&user, &slug).await?;
-    Ok(redirect_with_flash(&app, "/admin/categories", "Category deleted."))
+    Ok(redirect_with_flash(
+        &app,
+        "/admin/categories",
+        "Category deleted.",
+    ))
 }
