@@ -17,28 +17,20 @@ use crate::service::accounts::{Roles, SignUp};
 use crate::storage::Store;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "officehours",
-    version,
-    about = "Federated office hours: short voice sessions with advisors"
-)]
+#[command(name = "officehours", version, about = "Federated office hours: short voice sessions with advisors")]
 struct Cli {
     /// TOML configuration file (see docs/officehours.example.toml).
     #[arg(long, global = true, env = "OFFICEHOURS_CONFIG")]
     config: Option<PathBuf>,
     /// sqlite://PATH?mode=rwc (default, under the data dir) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "OFFICEHOURS_DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "OFFICEHOURS_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Folder for the SQLite database and the mail outbox [default: ./data].
     #[arg(long, global = true, env = "OFFICEHOURS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// What to do; `serve` when left out.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,7 +47,7 @@ enum Command {
     Token(TokenCommand),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "OFFICEHOURS_BIND")]
@@ -109,10 +101,7 @@ enum TokenCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -129,13 +118,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut overrides = Overrides {
-        config: cli.config,
-        database_url: cli.database_url,
-        data_dir: cli.data_dir,
-        ..Default::default()
-    };
-    if let Command::Serve(args) = &cli.command {
+    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeArgs::default()));
+    let mut overrides =
+        Overrides { config: cli.config, database_url: cli.database_url, data_dir: cli.data_dir, ..Default::default() };
+    if let Command::Serve(args) = &command {
         overrides.bind = args.bind;
         overrides.domain = args.domain.clone();
         overrides.public_url = args.public_url.clone();
@@ -144,7 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::resolve(overrides)?;
     init_logging(config.log_format);
-    match cli.command {
+    match command {
         Command::Serve(_) => serve(config).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
@@ -152,27 +138,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User(UserCommand::Create {
-            username,
-            email,
-            advisor,
-            pro,
-            admin,
-        }) => {
+        Command::User(UserCommand::Create { username, email, advisor, pro, admin }) => {
             let app = build_app(config).await?;
             let (password, generated) = read_or_generate_password()?;
-            let input = SignUp {
-                username,
-                email,
-                password: password.clone(),
-                ..Default::default()
-            };
-            let roles = Roles {
-                advisor,
-                pro,
-                admin,
-                verified: true,
-            };
+            let input = SignUp { username, email, password: password.clone(), ..Default::default() };
+            let roles = Roles { advisor, pro, admin, verified: true };
             let user = app.sign_up(&input, roles).await.map_err(describe)?;
             println!("created @{} <{}>", user.username, user.email);
             if generated {
@@ -188,10 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .user_by_username(&username.to_ascii_lowercase())
                 .await
                 .map_err(|_| anyhow::anyhow!("no account named `{username}`"))?;
-            let token = app
-                .create_api_token(&user, &label)
-                .await
-                .map_err(describe)?;
+            let token = app.create_api_token(&user, &label).await.map_err(describe)?;
             println!("{token}");
             app.store.close().await;
             Ok(())
@@ -211,18 +178,13 @@ fn describe(err: AppError) -> anyhow::Error {
 fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Ok((
-            crate::service::secrets::new_secret()[..24].to_string(),
-            true,
-        ));
+        return Ok((crate::service::secrets::new_secret()[..24].to_string(), true));
     }
     let mut text = String::new();
     stdin.lock().read_to_string(&mut text)?;
     let password = text.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
-        anyhow::bail!(
-            "no password on standard input (pipe one in, or run from a terminal to have one generated)"
-        );
+        anyhow::bail!("no password on standard input (pipe one in, or run from a terminal to have one generated)");
     }
     Ok((password, false))
 }
@@ -230,9 +192,7 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,lettre=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -241,18 +201,12 @@ fn init_logging(format: LogFormat) {
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
     }
-    let store = Store::connect(&config.database_url, config.max_db_connections)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the database {}: {e}",
-                crate::storage::redact_url(&config.database_url)
-            )
-        })?;
+    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
+    })?;
     store.migrate().await?;
     Ok(store)
 }
@@ -260,11 +214,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Storage, mail and state, ready for the services.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let store = open_store(&config).await?;
-    let mailer = Mailer::new(
-        config.smtp_url.as_deref(),
-        &config.mail_from,
-        config.outbox_dir(),
-    )?;
+    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
     Ok(App::new(config, store, mailer))
 }
 
@@ -277,14 +227,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if demo {
         crate::demo::fill_if_empty(&app).await?;
     }
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
-    tracing::info!(
-        "Officehours listening on http://{} — open {}",
-        listener.local_addr()?,
-        app.config.public_url
-    );
+    let listener =
+        tokio::net::TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    tracing::info!("Officehours listening on http://{} — open {}", listener.local_addr()?, app.config.public_url);
     let store = app.store.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -310,9 +255,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut sig) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             sig.recv().await;
         }
     };

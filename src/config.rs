@@ -71,8 +71,7 @@ impl FileConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
     }
 }
 
@@ -85,8 +84,8 @@ pub fn secret_from_env(name: &str) -> anyhow::Result<Option<String>> {
     }
     match std::env::var(format!("{name}_FILE")) {
         Ok(path) if !path.is_empty() => {
-            let value = std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read {name}_FILE ({path}): {e}"))?;
+            let value =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {name}_FILE ({path}): {e}"))?;
             Ok(Some(value.trim().to_string()))
         }
         _ => Ok(None),
@@ -99,19 +98,10 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        let bind = overrides
-            .bind
-            .or(file.bind)
-            .unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default"));
-        let domain = overrides
-            .domain
-            .or(file.domain)
-            .unwrap_or_else(|| "localhost".to_string());
+        let bind = overrides.bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default"));
+        let domain = overrides.domain.or(file.domain).unwrap_or_else(|| "localhost".to_string());
         validate_domain(&domain)?;
-        let data_dir = overrides
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir = overrides.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
         let database_url = overrides
             .database_url
             .or(secret_from_env("OFFICEHOURS_DATABASE_URL")?)
@@ -119,8 +109,7 @@ impl Config {
             .unwrap_or_else(|| default_database_url(&data_dir));
         crate::storage::Backend::from_url(&database_url)?;
         let public_url = match overrides.public_url.or(file.public_url) {
-            Some(url) => url::Url::parse(&url)
-                .map_err(|e| anyhow::anyhow!("invalid public_url `{url}`: {e}"))?,
+            Some(url) => url::Url::parse(&url).map_err(|e| anyhow::anyhow!("invalid public_url `{url}`: {e}"))?,
             None => default_public_url(&domain, bind),
         };
         let smtp_url = secret_from_env("OFFICEHOURS_SMTP_URL")?.or(file.smtp_url);
@@ -140,10 +129,7 @@ impl Config {
                 .or(file.instance_name)
                 .unwrap_or_else(|| "Officehours".to_string()),
             demo: overrides.demo || file.demo.unwrap_or(false),
-            log_format: overrides
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
+            log_format: overrides.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             max_db_connections: file.max_db_connections.unwrap_or(8),
             domain,
         })
@@ -168,21 +154,12 @@ impl Config {
 fn validate_domain(domain: &str) -> anyhow::Result<()> {
     let ok = !domain.is_empty()
         && domain.len() <= 253
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
-    if ok {
-        Ok(())
-    } else {
-        anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org")
-    }
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+    if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
 }
 
 fn default_database_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("officehours.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("officehours.db").display())
 }
 
 /// Local and test host names are served over plain http on the bound port;
@@ -225,27 +202,17 @@ mod tests {
         let config = Config::resolve(Overrides::default()).unwrap();
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.public_url.as_str(), "http://localhost:8080/");
-        assert!(
-            config
-                .database_url
-                .starts_with("sqlite://data/officehours.db")
-        );
+        assert!(config.database_url.starts_with("sqlite://data/officehours.db"));
         assert!(!config.https());
     }
 
     #[test]
     fn public_domains_default_to_https() {
-        let overrides = Overrides {
-            domain: Some("hours.example.org".into()),
-            ..Default::default()
-        };
+        let overrides = Overrides { domain: Some("hours.example.org".into()), ..Default::default() };
         let config = Config::resolve(overrides).unwrap();
         assert_eq!(config.public_url.as_str(), "https://hours.example.org/");
         assert!(config.https());
-        assert_eq!(
-            config.link("/advisors"),
-            "https://hours.example.org/advisors"
-        );
+        assert_eq!(config.link("/advisors"), "https://hours.example.org/advisors");
     }
 
     #[test]
@@ -253,11 +220,8 @@ mod tests {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/officehours.example.toml");
         let file = FileConfig::load(&example).unwrap();
         assert_eq!(file.domain.as_deref(), Some("hours.example.org"));
-        let overrides = Overrides {
-            config: Some(example),
-            domain: Some("other.example.org".into()),
-            ..Default::default()
-        };
+        let overrides =
+            Overrides { config: Some(example), domain: Some("other.example.org".into()), ..Default::default() };
         let config = Config::resolve(overrides).unwrap();
         assert_eq!(config.domain, "other.example.org");
         assert_eq!(config.instance_name, "Example Office Hours");
@@ -270,24 +234,15 @@ mod tests {
         std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
         let err = FileConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("domian"), "{err}");
-        let overrides = Overrides {
-            database_url: Some("mysql://x".into()),
-            ..Default::default()
-        };
+        let overrides = Overrides { database_url: Some("mysql://x".into()), ..Default::default() };
         assert!(Config::resolve(overrides).is_err());
-        let overrides = Overrides {
-            domain: Some("bad domain".into()),
-            ..Default::default()
-        };
+        let overrides = Overrides { domain: Some("bad domain".into()), ..Default::default() };
         assert!(Config::resolve(overrides).is_err());
     }
 
     #[test]
     fn debug_hides_secrets() {
-        let overrides = Overrides {
-            database_url: Some("postgres://oh:hunter2@db/oh".into()),
-            ..Default::default()
-        };
+        let overrides = Overrides { database_url: Some("postgres://oh:hunter2@db/oh".into()), ..Default::default() };
         let config = Config::resolve(overrides).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -114,22 +114,9 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
         tracing::info!("--demo: the database already has accounts, so no demo data was added");
         return Ok(());
     }
-    let roles = Roles {
-        verified: true,
-        ..Roles::default()
-    };
-    let email_domain = app
-        .config
-        .domain
-        .split(':')
-        .next()
-        .unwrap_or("localhost")
-        .to_string();
-    let email_domain = if email_domain.contains('.') {
-        email_domain
-    } else {
-        "example.org".into()
-    };
+    let roles = Roles { verified: true, ..Roles::default() };
+    let email_domain = app.config.domain.split(':').next().unwrap_or("localhost").to_string();
+    let email_domain = if email_domain.contains('.') { email_domain } else { "example.org".into() };
     for a in ADVISORS {
         let input = SignUp {
             username: a.username.into(),
@@ -138,10 +125,7 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
             display_name: a.name.into(),
             timezone: a.timezone.into(),
         };
-        let user = app
-            .sign_up(&input, roles)
-            .await
-            .map_err(|e| anyhow::anyhow!("demo advisor: {e}"))?;
+        let user = app.sign_up(&input, roles).await.map_err(|e| anyhow::anyhow!("demo advisor: {e}"))?;
         let form = AdvisorForm {
             enabled: true,
             headline: a.headline.into(),
@@ -150,9 +134,7 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
             categories: a.categories.iter().map(|c| c.to_string()).collect(),
             links: vec![a.links.into()],
         };
-        app.save_advisor_profile(&user, &form)
-            .await
-            .map_err(|e| anyhow::anyhow!("demo profile: {e}"))?;
+        app.save_advisor_profile(&user, &form).await.map_err(|e| anyhow::anyhow!("demo profile: {e}"))?;
     }
     for (username, name, timezone) in LEARNERS {
         let input = SignUp {
@@ -162,9 +144,7 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
             display_name: (*name).into(),
             timezone: (*timezone).into(),
         };
-        app.sign_up(&input, roles)
-            .await
-            .map_err(|e| anyhow::anyhow!("demo learner: {e}"))?;
+        app.sign_up(&input, roles).await.map_err(|e| anyhow::anyhow!("demo learner: {e}"))?;
     }
     let admin = SignUp {
         username: "demo_admin".into(),
@@ -173,16 +153,9 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
         display_name: "Demo admin".into(),
         timezone: "UTC".into(),
     };
-    app.sign_up(
-        &admin,
-        Roles {
-            admin: true,
-            verified: true,
-            ..Roles::default()
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("demo admin: {e}"))?;
+    app.sign_up(&admin, Roles { admin: true, verified: true, ..Roles::default() })
+        .await
+        .map_err(|e| anyhow::anyhow!("demo admin: {e}"))?;
     tracing::info!(
         "--demo: added {} advisors, {} learners and `demo_admin`; every demo account's password is \"{DEMO_PASSWORD}\"",
         ADVISORS.len(),

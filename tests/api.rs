@@ -16,19 +16,10 @@ struct Api {
 
 impl Api {
     fn new(server: &TestServer) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: server.base.clone(),
-            token: None,
-        }
+        Api { http: reqwest::Client::new(), base: server.base.clone(), token: None }
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -39,10 +30,7 @@ impl Api {
         let response = request.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -71,22 +59,11 @@ async fn sign_up_get_a_token_and_manage_your_account() {
         let (status, body) = api.get("/api/v1/me").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"], "unauthenticated");
-        let (status, body) = api
-            .post(
-                "/api/v1/tokens",
-                json!({"login": "linus", "password": "wrong wrong wrong"}),
-            )
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::UNAUTHORIZED, Some("wrong_credentials"))
-        );
-        let (status, body) = api
-            .post(
-                "/api/v1/tokens",
-                json!({"login": "linus", "password": PASSWORD, "label": "script"}),
-            )
-            .await;
+        let (status, body) =
+            api.post("/api/v1/tokens", json!({"login": "linus", "password": "wrong wrong wrong"})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("wrong_credentials")));
+        let (status, body) =
+            api.post("/api/v1/tokens", json!({"login": "linus", "password": PASSWORD, "label": "script"})).await;
         assert_eq!(status, StatusCode::CREATED);
         let token = body["token"].as_str().unwrap().to_string();
         assert!(token.starts_with("oh_") && token.len() > 40);
@@ -97,53 +74,21 @@ async fn sign_up_get_a_token_and_manage_your_account() {
         assert_eq!(body["email"], "linus@example.org");
 
         let (status, body) = api
-            .call(
-                reqwest::Method::PATCH,
-                "/api/v1/me",
-                Some(json!({"display_name": "Linus T.", "bio": "Kernels"})),
-            )
+            .call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"display_name": "Linus T.", "bio": "Kernels"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(
             (body["display_name"].as_str(), body["timezone"].as_str()),
             (Some("Linus T."), Some("Europe/Helsinki"))
         );
-        let (status, body) = api
-            .call(
-                reqwest::Method::PATCH,
-                "/api/v1/me",
-                Some(json!({"timezone": "Atlantis/Capital"})),
-            )
-            .await;
+        let (status, body) =
+            api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"timezone": "Atlantis/Capital"}))).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_timezone")));
+        assert!(body["fields"]["timezone"].as_str().unwrap().contains("not a time zone"));
+        let (status, body) = api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"colour": "blue"}))).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
         assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_timezone"))
-        );
-        assert!(
-            body["fields"]["timezone"]
-                .as_str()
-                .unwrap()
-                .contains("not a time zone")
-        );
-        let (status, body) = api
-            .call(
-                reqwest::Method::PATCH,
-                "/api/v1/me",
-                Some(json!({"colour": "blue"})),
-            )
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_json"))
-        );
-        assert_eq!(
-            server
-                .app
-                .store
-                .user_by_username("linus")
-                .await
-                .unwrap()
-                .timezone,
+            server.app.store.user_by_username("linus").await.unwrap().timezone,
             "Europe/Helsinki",
             "nothing changed"
         );
@@ -186,11 +131,7 @@ async fn bad_sign_ups_answer_4xx_with_codes_and_write_nothing() {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "too_long",
             ),
-            (
-                json!({"username": "fresh", "email": "f@example.org"}),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-            ),
+            (json!({"username": "fresh", "email": "f@example.org"}), StatusCode::BAD_REQUEST, "invalid_json"),
         ];
         for (body, status, code) in cases {
             let (got, reply) = api.post("/api/v1/accounts", body.clone()).await;
@@ -206,16 +147,8 @@ async fn bad_sign_ups_answer_4xx_with_codes_and_write_nothing() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(
-            response.json::<Value>().await.unwrap()["error"],
-            "invalid_json"
-        );
-        assert_eq!(
-            server.app.store.count_users().await.unwrap(),
-            1,
-            "[{}] nothing written",
-            db.backend
-        );
+        assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_json");
+        assert_eq!(server.app.store.count_users().await.unwrap(), 1, "[{}] nothing written", db.backend);
     }
 }
 
@@ -234,13 +167,7 @@ async fn advisor_profiles_and_directory() {
             "categories": ["programming"],
             "links": ["https://margaret.example.org"]
         });
-        let (status, body) = api
-            .call(
-                reqwest::Method::PUT,
-                "/api/v1/me/advisor",
-                Some(profile.clone()),
-            )
-            .await;
+        let (status, body) = api.call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(profile.clone())).await;
         assert_eq!(status, StatusCode::OK, "[{}] {body}", db.backend);
         assert_eq!(body["topics"], json!(["Apollo", "reliability"]));
         assert_eq!(body["handle"], "@margaret@localhost");
@@ -248,53 +175,29 @@ async fn advisor_profiles_and_directory() {
 
         let mut bad = profile.clone();
         bad["categories"] = json!(["alchemy"]);
-        let (status, body) = api
-            .call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(bad))
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_category"))
-        );
+        let (status, body) = api.call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(bad)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_category")));
         let mut bad = profile.clone();
         bad["headline"] = json!("h".repeat(500));
-        let (status, body) = api
-            .call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(bad))
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("too_long"))
-        );
+        let (status, body) = api.call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(bad)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("too_long")));
 
         let anonymous = Api::new(&server);
-        let (status, body) = anonymous
-            .get("/api/v1/advisors?q=apollo&category=programming")
-            .await;
+        let (status, body) = anonymous.get("/api/v1/advisors?q=apollo&category=programming").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["total"], 1);
         assert_eq!(body["advisors"][0]["username"], "margaret");
-        assert_eq!(
-            body["advisors"][0]["headline"], "Flight software",
-            "the bad updates changed nothing"
-        );
+        assert_eq!(body["advisors"][0]["headline"], "Flight software", "the bad updates changed nothing");
         let (_, body) = anonymous.get("/api/v1/advisors?q=cobol").await;
         assert_eq!(body["total"], 0);
         let (status, body) = anonymous.get("/api/v1/advisors?category=alchemy").await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_category"))
-        );
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_category")));
         let (status, _) = anonymous.get("/api/v1/advisors?page=minus-one").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, body) = anonymous.get("/api/v1/advisors/margaret").await;
-        assert_eq!(
-            (status, body["links"][0].as_str()),
-            (StatusCode::OK, Some("https://margaret.example.org/"))
-        );
+        assert_eq!((status, body["links"][0].as_str()), (StatusCode::OK, Some("https://margaret.example.org/")));
         let (status, body) = anonymous.get("/api/v1/advisors/nobody").await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::NOT_FOUND, Some("not_found"))
-        );
+        assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 
         let unverified = server
             .app
@@ -314,17 +217,9 @@ async fn advisor_profiles_and_directory() {
             .unwrap();
         let mut newbie = Api::new(&server);
         newbie.token = Some(server.app.create_api_token(&unverified, "t").await.unwrap());
-        let (status, body) = newbie
-            .call(
-                reqwest::Method::PUT,
-                "/api/v1/me/advisor",
-                Some(json!({"enabled": true})),
-            )
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::FORBIDDEN, Some("email_unverified"))
-        );
+        let (status, body) =
+            newbie.call(reqwest::Method::PUT, "/api/v1/me/advisor", Some(json!({"enabled": true}))).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("email_unverified")));
     }
 }
 
@@ -337,58 +232,21 @@ async fn categories_are_admin_managed() {
         let mut api = Api::new(&server);
         let (status, body) = api.get("/api/v1/categories").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(
-            body.as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c["slug"] == "design")
-        );
+        assert!(body.as_array().unwrap().iter().any(|c| c["slug"] == "design"));
 
         api.token = Some(server.app.create_api_token(&learner, "t").await.unwrap());
-        let (status, body) = api
-            .post("/api/v1/categories", json!({"name": "Gardening"}))
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::FORBIDDEN, Some("admin_only"))
-        );
+        let (status, body) = api.post("/api/v1/categories", json!({"name": "Gardening"})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("admin_only")));
 
         api.token = Some(server.app.create_api_token(&admin, "t").await.unwrap());
-        let (status, body) = api
-            .post("/api/v1/categories", json!({"name": "Gardening"}))
-            .await;
-        assert_eq!(
-            (status, body["slug"].as_str()),
-            (StatusCode::CREATED, Some("gardening")),
-            "[{}]",
-            db.backend
-        );
-        let (status, body) = api
-            .post("/api/v1/categories", json!({"name": "gardening"}))
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::CONFLICT, Some("category_taken"))
-        );
-        let (status, _) = api
-            .call(
-                reqwest::Method::DELETE,
-                "/api/v1/categories/gardening",
-                None,
-            )
-            .await;
+        let (status, body) = api.post("/api/v1/categories", json!({"name": "Gardening"})).await;
+        assert_eq!((status, body["slug"].as_str()), (StatusCode::CREATED, Some("gardening")), "[{}]", db.backend);
+        let (status, body) = api.post("/api/v1/categories", json!({"name": "gardening"})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("category_taken")));
+        let (status, _) = api.call(reqwest::Method::DELETE, "/api/v1/categories/gardening", None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = api
-            .call(
-                reqwest::Method::DELETE,
-                "/api/v1/categories/gardening",
-                None,
-            )
-            .await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (StatusCode::NOT_FOUND, Some("not_found"))
-        );
+        let (status, body) = api.call(reqwest::Method::DELETE, "/api/v1/categories/gardening", None).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     }
 }
 
@@ -413,31 +271,13 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/categories/{slug}", "delete"),
     ];
     for (path, method) in expected {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} is documented"
-        );
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
     }
-    let documented: usize = doc["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p.as_object().unwrap().len())
-        .sum();
-    assert_eq!(
-        documented,
-        expected.len(),
-        "every documented operation is listed here (and so exists)"
-    );
+    let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, expected.len(), "every documented operation is listed here (and so exists)");
     assert!(doc["components"]["schemas"]["Account"].is_object());
-    assert_eq!(
-        doc["components"]["securitySchemes"]["token"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
 
     let (status, body) = api.get("/api/v1/nothing-here").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }

@@ -24,19 +24,11 @@ impl Driver {
     /// ChromeDriver with the browser's clock in `zone`, so that time-zone
     /// detection has something to detect.
     fn start(zone: &str) -> Option<Driver> {
-        let available =
-            std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-        if !support::require(
-            "Chromium and ChromeDriver (apt-get install chromium chromium-driver)",
-            available,
-        ) {
+        let available = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+        if !support::require("Chromium and ChromeDriver (apt-get install chromium chromium-driver)", available) {
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .env("TZ", zone)
@@ -45,18 +37,9 @@ impl Driver {
             .spawn()
             .expect("start chromedriver");
         // Owned at once, so that a failed start still kills the process.
-        let driver = Driver {
-            child,
-            port,
-            profiles: Mutex::new(Vec::new()),
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(driver);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("chromedriver did not start");
+        let driver = Driver { child, port, profiles: Mutex::new(Vec::new()) };
+        support::wait_for_port(port, "chromedriver");
+        Some(driver)
     }
 
     async fn browser(&self, width: u32, height: u32) -> Client {
@@ -72,9 +55,7 @@ impl Driver {
                 ]
             }
         });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(caps) = caps else { unreachable!() };
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
@@ -93,44 +74,31 @@ impl Drop for Driver {
 }
 
 fn screenshot_dir() -> std::path::PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     let dir = std::path::Path::new(&target).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 async fn fill(browser: &Client, id: &str, value: &str) {
-    let field = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|_| panic!("field #{id}"));
+    let field = browser.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("field #{id}"));
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
 async fn submit(browser: &Client, form_action: &str) {
     let selector = format!("form[action='{form_action}'] button[type=submit]");
-    let button = browser
-        .find(Locator::Css(&selector))
-        .await
-        .unwrap_or_else(|_| panic!("{selector}"));
+    let button = browser.find(Locator::Css(&selector)).await.unwrap_or_else(|_| panic!("{selector}"));
     click_and_wait(browser, button).await;
 }
 
 /// Clicks something that loads a new page and waits until it has loaded.
 async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element) {
-    browser
-        .execute("window.__oh_old_page = true;", vec![])
-        .await
-        .unwrap();
+    browser.execute("window.__oh_old_page = true;", vec![]).await.unwrap();
     element.click().await.unwrap();
     for _ in 0..200 {
         let loaded = browser
-            .execute(
-                "return window.__oh_old_page === undefined && document.readyState === 'complete';",
-                vec![],
-            )
+            .execute("return window.__oh_old_page === undefined && document.readyState === 'complete';", vec![])
             .await;
         if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
             return;
@@ -141,13 +109,7 @@ async fn click_and_wait(browser: &Client, element: fantoccini::elements::Element
 }
 
 async fn page_text(browser: &Client) -> String {
-    browser
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
 }
 
 /// Every visible form control has a label (the pages are screen-reader friendly).
@@ -160,12 +122,7 @@ async fn assert_labelled(browser: &Client) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        unlabelled,
-        serde_json::json!([]),
-        "unlabelled controls on {}",
-        browser.current_url().await.unwrap()
-    );
+    assert_eq!(unlabelled, serde_json::json!([]), "unlabelled controls on {}", browser.current_url().await.unwrap());
 }
 
 #[tokio::test]
@@ -178,179 +135,63 @@ async fn sign_up_become_an_advisor_and_be_found() {
     let browser = driver.browser(1280, 900).await;
 
     browser.goto(&server.url("/")).await.unwrap();
-    click_and_wait(
-        &browser,
-        browser.find(Locator::LinkText("Sign up")).await.unwrap(),
-    )
-    .await;
+    click_and_wait(&browser, browser.find(Locator::LinkText("Sign up")).await.unwrap()).await;
     assert_labelled(&browser).await;
-    let detected = browser
-        .find(Locator::Css("[data-timezone-label]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        detected, "America/New_York",
-        "the browser's zone is detected"
-    );
+    let detected = browser.find(Locator::Css("[data-timezone-label]")).await.unwrap().text().await.unwrap();
+    assert_eq!(detected, "America/New_York", "the browser's zone is detected");
     fill(&browser, "f-username", "dorothy").await;
     fill(&browser, "f-email", "dorothy@example.org").await;
     fill(&browser, "f-password", "short").await;
     submit(&browser, "/signup").await;
-    assert!(
-        page_text(&browser)
-            .await
-            .contains("Use at least 10 characters")
-    );
+    assert!(page_text(&browser).await.contains("Use at least 10 characters"));
     assert_eq!(
-        browser
-            .find(Locator::Id("f-username"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
+        browser.find(Locator::Id("f-username")).await.unwrap().prop("value").await.unwrap().as_deref(),
         Some("dorothy")
     );
     fill(&browser, "f-password", "protein crystals by x-ray").await;
     submit(&browser, "/signup").await;
-    assert!(
-        page_text(&browser).await.contains("Welcome, dorothy"),
-        "{}",
-        page_text(&browser).await
-    );
-    assert_eq!(
-        server
-            .app
-            .store
-            .user_by_username("dorothy")
-            .await
-            .unwrap()
-            .timezone,
-        "America/New_York"
-    );
+    assert!(page_text(&browser).await.contains("Welcome, dorothy"), "{}", page_text(&browser).await);
+    assert_eq!(server.app.store.user_by_username("dorothy").await.unwrap().timezone, "America/New_York");
 
-    click_and_wait(
-        &browser,
-        browser
-            .find(Locator::Css("form[action='/logout'] button"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    click_and_wait(&browser, browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap()).await;
     assert!(page_text(&browser).await.contains("You are logged out"));
 
     let link = server.wait_for_link("dorothy@example.org", "Confirm").await;
     browser.goto(&link).await.unwrap();
     // The link confirmed the address and sent us to log in, back to the advisor form.
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/login")
-    );
+    assert!(browser.current_url().await.unwrap().path().starts_with("/login"));
     assert_labelled(&browser).await;
     fill(&browser, "f-login", "dorothy").await;
     fill(&browser, "f-password", "protein crystals by x-ray").await;
     submit(&browser, "/login").await;
-    assert_eq!(
-        browser.current_url().await.unwrap().path(),
-        "/settings/advisor"
-    );
+    assert_eq!(browser.current_url().await.unwrap().path(), "/settings/advisor");
     assert_labelled(&browser).await;
 
-    browser
-        .find(Locator::Id("f-enabled"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.find(Locator::Id("f-enabled")).await.unwrap().click().await.unwrap();
     fill(&browser, "f-headline", "Protein crystallography").await;
     fill(&browser, "f-topics", "X-ray, insulin, penicillin").await;
-    browser
-        .find(Locator::Css("input[name=categories][value=data-science]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.find(Locator::Css("input[name=categories][value=data-science]")).await.unwrap().click().await.unwrap();
     submit(&browser, "/settings/advisor").await;
-    assert!(
-        page_text(&browser)
-            .await
-            .contains("You are listed in the directory")
-    );
+    assert!(page_text(&browser).await.contains("You are listed in the directory"));
 
-    click_and_wait(
-        &browser,
-        browser.find(Locator::LinkText("Advisors")).await.unwrap(),
-    )
-    .await;
+    click_and_wait(&browser, browser.find(Locator::LinkText("Advisors")).await.unwrap()).await;
     fill(&browser, "q", "insulin").await;
     submit(&browser, "/advisors").await;
-    let card = browser
-        .find(Locator::Css(".card .name"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let card = browser.find(Locator::Css(".card .name")).await.unwrap().text().await.unwrap();
     assert_eq!(card, "dorothy");
-    assert!(
-        browser
-            .current_url()
-            .await
-            .unwrap()
-            .query()
-            .unwrap()
-            .contains("q=insulin")
-    );
-    std::fs::write(
-        screenshot_dir().join("directory-search.png"),
-        browser.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    assert!(browser.current_url().await.unwrap().query().unwrap().contains("q=insulin"));
+    std::fs::write(screenshot_dir().join("directory-search.png"), browser.screenshot().await.unwrap()).unwrap();
 
-    click_and_wait(
-        &browser,
-        browser.find(Locator::Css(".card-link")).await.unwrap(),
-    )
-    .await;
-    assert!(
-        page_text(&browser)
-            .await
-            .contains("Protein crystallography")
-    );
+    click_and_wait(&browser, browser.find(Locator::Css(".card-link")).await.unwrap()).await;
+    assert!(page_text(&browser).await.contains("Protein crystallography"));
     browser.close().await.unwrap();
 
     // The same pages on a phone-sized screen: nothing wider than the viewport.
     let phone = driver.browser(390, 844).await;
-    phone
-        .goto(&server.url("/advisors?q=insulin"))
-        .await
-        .unwrap();
-    let overflow = phone
-        .execute(
-            "return document.documentElement.scrollWidth > window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        serde_json::json!(false),
-        "no horizontal scrolling on a phone"
-    );
-    std::fs::write(
-        screenshot_dir().join("directory-phone.png"),
-        phone.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    phone.goto(&server.url("/advisors?q=insulin")).await.unwrap();
+    let overflow =
+        phone.execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![]).await.unwrap();
+    assert_eq!(overflow, serde_json::json!(false), "no horizontal scrolling on a phone");
+    std::fs::write(screenshot_dir().join("directory-phone.png"), phone.screenshot().await.unwrap()).unwrap();
     phone.close().await.unwrap();
 }

@@ -13,12 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_officehours");
 
 fn run(db: &TestDatabase, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
-        .args([
-            "--database-url",
-            &db.url,
-            "--data-dir",
-            db.dir.path().to_str().unwrap(),
-        ])
+        .args(["--database-url", &db.url, "--data-dir", db.dir.path().to_str().unwrap()])
         .args(args)
         .env_remove("OFFICEHOURS_DATABASE_URL")
         .stdin(Stdio::piped())
@@ -26,12 +21,7 @@ fn run(db: &TestDatabase, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run officehours");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -43,116 +33,38 @@ fn text(bytes: &[u8]) -> String {
 async fn migrate_user_create_and_token_create() {
     for db in test_databases().await {
         let out = run(&db, &["migrate"], "");
-        assert!(
-            out.status.success(),
-            "[{}] {}",
-            db.backend,
-            text(&out.stderr)
-        );
+        assert!(out.status.success(), "[{}] {}", db.backend, text(&out.stderr));
         assert!(text(&out.stdout).contains("migrations applied"));
 
         let out = run(
             &db,
-            &[
-                "user",
-                "create",
-                "--username",
-                "Ada",
-                "--email",
-                "ada@example.org",
-                "--advisor",
-                "--admin",
-            ],
+            &["user", "create", "--username", "Ada", "--email", "ada@example.org", "--advisor", "--admin"],
             "analytical engine notes\n",
         );
-        assert!(
-            out.status.success(),
-            "[{}] {}",
-            db.backend,
-            text(&out.stderr)
-        );
-        assert_eq!(
-            text(&out.stdout).trim(),
-            "created @ada <ada@example.org>",
-            "a piped password is not echoed"
-        );
+        assert!(out.status.success(), "[{}] {}", db.backend, text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "created @ada <ada@example.org>", "a piped password is not echoed");
 
         let store = db.store().await;
         let ada = store.user_by_username("ada").await.unwrap();
-        assert!(
-            ada.is_admin && ada.is_advisor && !ada.is_pro && ada.email_verified,
-            "[{}]",
-            db.backend
-        );
+        assert!(ada.is_admin && ada.is_advisor && !ada.is_pro && ada.email_verified, "[{}]", db.backend);
 
-        let weak = run(
-            &db,
-            &[
-                "user",
-                "create",
-                "--username",
-                "bob",
-                "--email",
-                "bob@example.org",
-            ],
-            "password1\n",
-        );
+        let weak = run(&db, &["user", "create", "--username", "bob", "--email", "bob@example.org"], "password1\n");
         assert!(!weak.status.success());
-        assert!(
-            text(&weak.stderr).contains("password: Use at least 10 characters"),
-            "{}",
-            text(&weak.stderr)
-        );
-        let duplicate = run(
-            &db,
-            &[
-                "user",
-                "create",
-                "--username",
-                "ada",
-                "--email",
-                "x@example.org",
-            ],
-            "a long passphrase here\n",
-        );
+        assert!(text(&weak.stderr).contains("password: Use at least 10 characters"), "{}", text(&weak.stderr));
+        let duplicate =
+            run(&db, &["user", "create", "--username", "ada", "--email", "x@example.org"], "a long passphrase here\n");
         assert!(!duplicate.status.success());
-        assert!(
-            text(&duplicate.stderr).contains("username: That username is taken"),
-            "{}",
-            text(&duplicate.stderr)
-        );
-        let empty = run(
-            &db,
-            &[
-                "user",
-                "create",
-                "--username",
-                "carl",
-                "--email",
-                "c@example.org",
-            ],
-            "",
-        );
+        assert!(text(&duplicate.stderr).contains("username: That username is taken"), "{}", text(&duplicate.stderr));
+        let empty = run(&db, &["user", "create", "--username", "carl", "--email", "c@example.org"], "");
         assert!(text(&empty.stderr).contains("no password on standard input"));
-        assert_eq!(
-            store.count_users().await.unwrap(),
-            1,
-            "failed commands write nothing"
-        );
+        assert_eq!(store.count_users().await.unwrap(), 1, "failed commands write nothing");
 
         let out = run(&db, &["token", "create", "--username", "ada"], "");
         assert!(out.status.success(), "{}", text(&out.stderr));
         let token = text(&out.stdout).trim().to_string();
         assert!(token.starts_with("oh_"));
         let hash = officehours::service::secrets::hash_secret(&token);
-        assert_eq!(
-            store
-                .api_token_user(&hash)
-                .await
-                .unwrap()
-                .map(|u| u.username),
-            Some("ada".into())
-        );
+        assert_eq!(store.api_token_user(&hash).await.unwrap().map(|u| u.username), Some("ada".into()));
         let missing = run(&db, &["token", "create", "--username", "nobody"], "");
         assert!(!missing.status.success());
         assert!(text(&missing.stderr).contains("no account named `nobody`"));
@@ -168,10 +80,8 @@ fn user_create_generates_a_password_at_a_terminal() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let command = format!(
-        "{BIN} --data-dir {} user create --username term --email term@example.org",
-        dir.path().display()
-    );
+    let command =
+        format!("{BIN} --data-dir {} user create --username term --email term@example.org", dir.path().display());
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env_remove("OFFICEHOURS_DATABASE_URL")
@@ -179,10 +89,8 @@ fn user_create_generates_a_password_at_a_terminal() {
         .unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let password = stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password: "))
-        .expect("a generated password is printed");
+    let password =
+        stdout.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("a generated password is printed");
     assert!(password.len() >= 20, "{password}");
 }
 
@@ -201,47 +109,24 @@ async fn wait_ready(base: &str, child: &mut std::process::Child) {
     panic!("officehours did not become ready");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn serve_layers_flags_over_environment_over_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let db_file = dir.path().join("secret-db.sqlite");
     let secret = dir.path().join("database-url");
-    std::fs::write(
-        &secret,
-        format!("sqlite://{}?mode=rwc\n", db_file.display()),
-    )
-    .unwrap();
+    std::fs::write(&secret, format!("sqlite://{}?mode=rwc\n", db_file.display())).unwrap();
     let config = dir.path().join("officehours.toml");
-    std::fs::write(
-        &config,
-        "domain = \"file.test\"\ninstance_name = \"From The File\"\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "domain = \"file.test\"\ninstance_name = \"From The File\"\n").unwrap();
 
     for (flag_domain, env_domain, expected) in [
         (None, None, "file.test"),
         (None, Some("env.test"), "env.test"),
         (Some("flag.test"), Some("env.test"), "flag.test"),
     ] {
-        let port = free_port();
+        let port = support::free_port();
         let mut command = Command::new(BIN);
         command
-            .args([
-                "serve",
-                "--demo",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--config",
-                config.to_str().unwrap(),
-            ])
+            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}"), "--config", config.to_str().unwrap()])
             .args(["--data-dir", dir.path().to_str().unwrap()])
             .env_remove("OFFICEHOURS_DATABASE_URL")
             .env_remove("OFFICEHOURS_DOMAIN")
@@ -257,50 +142,24 @@ async fn serve_layers_flags_over_environment_over_config_file() {
         let mut child = command.spawn().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         wait_ready(&base, &mut child).await;
-        let advisor: serde_json::Value = reqwest::get(format!("{base}/api/v1/advisors/amara"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(
-            advisor["handle"],
-            format!("@amara@{expected}"),
-            "demo data present, domain from the right layer"
-        );
+        let advisor: serde_json::Value =
+            reqwest::get(format!("{base}/api/v1/advisors/amara")).await.unwrap().json().await.unwrap();
+        assert_eq!(advisor["handle"], format!("@amara@{expected}"), "demo data present, domain from the right layer");
         let home = reqwest::get(&base).await.unwrap().text().await.unwrap();
-        assert!(
-            home.contains("From The File"),
-            "instance name from the config file"
-        );
+        assert!(home.contains("From The File"), "instance name from the config file");
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    assert!(
-        db_file.exists(),
-        "the database URL came from OFFICEHOURS_DATABASE_URL_FILE"
-    );
+    assert!(db_file.exists(), "the database URL came from OFFICEHOURS_DATABASE_URL_FILE");
 }
 
 #[test]
 fn bad_configuration_is_reported_clearly() {
-    let out = Command::new(BIN)
-        .args(["serve", "--database-url", "mysql://root@localhost/x"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(["serve", "--database-url", "mysql://root@localhost/x"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("unsupported database URL"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = Command::new(BIN)
-        .args(["serve", "--config", "/nonexistent/officehours.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        text(&out.stderr).contains("cannot read config file"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("unsupported database URL"), "{}", text(&out.stderr));
+    let out = Command::new(BIN).args(["--database-url", "mysql://root@localhost/x"]).output().unwrap();
+    assert!(text(&out.stderr).contains("unsupported database URL"), "no subcommand means serve");
+    let out = Command::new(BIN).args(["serve", "--config", "/nonexistent/officehours.toml"]).output().unwrap();
+    assert!(text(&out.stderr).contains("cannot read config file"), "{}", text(&out.stderr));
 }

@@ -17,47 +17,24 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> Option<SmtpServer> {
-        let available = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let available =
+            Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
         if !support::require("Python's aiosmtpd (pip install aiosmtpd)", available) {
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir.path().join("mail"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
         // Owned at once, so that a failed start still kills the process.
-        let server = SmtpServer {
-            child,
-            port,
-            maildir,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("aiosmtpd did not start");
+        let server = SmtpServer { child, port, maildir };
+        support::wait_for_port(port, "aiosmtpd");
+        Some(server)
     }
 
     fn messages(&self) -> Vec<String> {
@@ -93,20 +70,11 @@ async fn confirmation_mail_arrives_at_a_real_smtp_server() {
     })
     .await;
     let mut browser = server.browser();
-    assert_eq!(
-        browser
-            .sign_up("shannon", "shannon@example.org", PASSWORD)
-            .await
-            .status,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(browser.sign_up("shannon", "shannon@example.org", PASSWORD).await.status, StatusCode::SEE_OTHER);
 
     let mut mail = None;
     for _ in 0..100 {
-        mail = smtp
-            .messages()
-            .into_iter()
-            .find(|m| m.contains("shannon@example.org"));
+        mail = smtp.messages().into_iter().find(|m| m.contains("shannon@example.org"));
         if mail.is_some() {
             break;
         }
@@ -115,23 +83,9 @@ async fn confirmation_mail_arrives_at_a_real_smtp_server() {
     let mail = mail.expect("the confirmation mail reached the SMTP server");
     assert!(mail.contains("From: Hours <hours@example.org>"), "{mail}");
     assert!(mail.contains("Subject: Confirm your e-mail address for Officehours"));
-    assert!(
-        server.mails().is_empty(),
-        "nothing goes to the outbox folder when SMTP is configured"
-    );
+    assert!(server.mails().is_empty(), "nothing goes to the outbox folder when SMTP is configured");
     let start = mail.find(&server.base).expect("a link to this instance");
-    let link: String = mail[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
+    let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     assert_eq!(browser.get(&link).await.status, StatusCode::SEE_OTHER);
-    assert!(
-        server
-            .app
-            .store
-            .user_by_username("shannon")
-            .await
-            .unwrap()
-            .email_verified
-    );
+    assert!(server.app.store.user_by_username("shannon").await.unwrap().email_verified);
 }

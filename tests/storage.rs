@@ -26,17 +26,11 @@ fn new_user(name: &str) -> NewUser {
 async fn both_backends_are_tested() {
     let dbs = test_databases().await;
     if std::env::var_os("CI").is_some() {
-        assert_eq!(
-            dbs.iter().map(|d| d.backend).collect::<Vec<_>>(),
-            vec!["sqlite", "postgres"]
-        );
+        assert_eq!(dbs.iter().map(|d| d.backend).collect::<Vec<_>>(), vec!["sqlite", "postgres"]);
     }
     for db in &dbs {
         let store = db.store().await;
-        assert_eq!(
-            store.backend() == officehours::storage::Backend::Sqlite,
-            db.backend == "sqlite"
-        );
+        assert_eq!(store.backend() == officehours::storage::Backend::Sqlite, db.backend == "sqlite");
         store.ping().await.unwrap();
         store.migrate().await.expect("migrating twice is a no-op");
     }
@@ -61,20 +55,14 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
         assert!(
-            matches!(
-                store.create_user(&same_name).await,
-                Err(StorageError::Duplicate("username"))
-            ),
+            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate("username"))),
             "[{}]",
             db.backend
         );
         let mut same_mail = new_user("bob");
         same_mail.email = "ada@example.org".into();
         assert!(
-            matches!(
-                store.create_user(&same_mail).await,
-                Err(StorageError::Duplicate("email"))
-            ),
+            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate("email"))),
             "[{}]",
             db.backend
         );
@@ -82,14 +70,8 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
 
         assert!(store.username_taken("ada").await.unwrap());
         assert!(!store.email_taken("nobody@example.org").await.unwrap());
-        assert!(matches!(
-            store.user_by_username("nobody").await,
-            Err(StorageError::NotFound)
-        ));
-        assert_eq!(
-            store.user_by_email("ada@example.org").await.unwrap().id,
-            created.id
-        );
+        assert!(matches!(store.user_by_username("nobody").await, Err(StorageError::NotFound)));
+        assert_eq!(store.user_by_email("ada@example.org").await.unwrap().id, created.id);
 
         let update = ProfileUpdate {
             display_name: "Ada L.".into(),
@@ -97,10 +79,7 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
             timezone: "Europe/London".into(),
         };
         let updated = store.update_profile(created.id, &update).await.unwrap();
-        assert_eq!(
-            (updated.display_name.as_str(), updated.timezone.as_str()),
-            ("Ada L.", "Europe/London")
-        );
+        assert_eq!((updated.display_name.as_str(), updated.timezone.as_str()), ("Ada L.", "Europe/London"));
 
         store.set_roles(created.id, true, false).await.unwrap();
         let roles = store.user_by_id(created.id).await.unwrap();
@@ -113,27 +92,10 @@ async fn sessions_expire_and_end_with_the_password() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("carol")).await.unwrap();
-        store
-            .create_login_session("live", user.id, now_ms() + 60_000)
-            .await
-            .unwrap();
-        store
-            .create_login_session("expired", user.id, now_ms() - 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .login_session_user("live")
-                .await
-                .unwrap()
-                .map(|u| u.id),
-            Some(user.id)
-        );
-        assert!(
-            store.login_session_user("expired").await.unwrap().is_none(),
-            "[{}]",
-            db.backend
-        );
+        store.create_login_session("live", user.id, now_ms() + 60_000).await.unwrap();
+        store.create_login_session("expired", user.id, now_ms() - 1).await.unwrap();
+        assert_eq!(store.login_session_user("live").await.unwrap().map(|u| u.id), Some(user.id));
+        assert!(store.login_session_user("expired").await.unwrap().is_none(), "[{}]", db.backend);
         assert!(store.login_session_user("unknown").await.unwrap().is_none());
         assert_eq!(store.purge_expired().await.unwrap(), 1);
         store.delete_user_login_sessions(user.id).await.unwrap();
@@ -147,128 +109,36 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
         let store = db.store().await;
         let user = store.create_user(&new_user("dave")).await.unwrap();
         let later = now_ms() + 60_000;
-        store
-            .create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later)
-            .await
-            .unwrap();
-        store
-            .create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later)
-            .await
-            .unwrap();
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later).await.unwrap();
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later).await.unwrap();
         assert!(
-            store
-                .consume_email_token(EmailTokenPurpose::Verify, "v1")
-                .await
-                .unwrap()
-                .is_none(),
+            store.consume_email_token(EmailTokenPurpose::Verify, "v1").await.unwrap().is_none(),
             "a newer link replaces the old"
         );
-        assert!(
-            store
-                .consume_email_token(EmailTokenPurpose::Reset, "v2")
-                .await
-                .unwrap()
-                .is_none(),
-            "wrong purpose"
-        );
-        let (id, email) = store
-            .consume_email_token(EmailTokenPurpose::Verify, "v2")
-            .await
-            .unwrap()
-            .unwrap();
+        assert!(store.consume_email_token(EmailTokenPurpose::Reset, "v2").await.unwrap().is_none(), "wrong purpose");
+        let (id, email) = store.consume_email_token(EmailTokenPurpose::Verify, "v2").await.unwrap().unwrap();
         assert_eq!((id, email.as_str()), (user.id, "dave@example.org"));
-        assert!(
-            store
-                .consume_email_token(EmailTokenPurpose::Verify, "v2")
-                .await
-                .unwrap()
-                .is_none(),
-            "once"
-        );
-        assert!(
-            store
-                .mark_email_verified(user.id, "dave@example.org")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .mark_email_verified(user.id, "old@example.org")
-                .await
-                .unwrap(),
-            "only the current address"
-        );
+        assert!(store.consume_email_token(EmailTokenPurpose::Verify, "v2").await.unwrap().is_none(), "once");
+        assert!(store.mark_email_verified(user.id, "dave@example.org").await.unwrap());
+        assert!(!store.mark_email_verified(user.id, "old@example.org").await.unwrap(), "only the current address");
 
-        store
-            .create_email_token(user.id, EmailTokenPurpose::Reset, "r1", &user.email, later)
-            .await
-            .unwrap();
-        store
-            .create_login_session("s", user.id, later)
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .peek_email_token(EmailTokenPurpose::Reset, "r1")
-                .await
-                .unwrap()
-                .map(|u| u.id),
-            Some(user.id)
-        );
-        assert_eq!(
-            store.reset_password("r1", "new-hash").await.unwrap(),
-            Some(user.id)
-        );
-        assert_eq!(
-            store.user_by_id(user.id).await.unwrap().password_hash,
-            "new-hash"
-        );
-        assert!(
-            store.login_session_user("s").await.unwrap().is_none(),
-            "[{}] sessions end on reset",
-            db.backend
-        );
-        assert_eq!(
-            store.reset_password("r1", "again").await.unwrap(),
-            None,
-            "once"
-        );
+        store.create_email_token(user.id, EmailTokenPurpose::Reset, "r1", &user.email, later).await.unwrap();
+        store.create_login_session("s", user.id, later).await.unwrap();
+        assert_eq!(store.peek_email_token(EmailTokenPurpose::Reset, "r1").await.unwrap().map(|u| u.id), Some(user.id));
+        assert_eq!(store.reset_password("r1", "new-hash").await.unwrap(), Some(user.id));
+        assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
+        assert!(store.login_session_user("s").await.unwrap().is_none(), "[{}] sessions end on reset", db.backend);
+        assert_eq!(store.reset_password("r1", "again").await.unwrap(), None, "once");
 
-        store
-            .create_email_token(
-                user.id,
-                EmailTokenPurpose::Reset,
-                "old",
-                &user.email,
-                now_ms() - 1,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.reset_password("old", "x").await.unwrap(),
-            None,
-            "expired"
-        );
-        assert_eq!(
-            store.user_by_id(user.id).await.unwrap().password_hash,
-            "new-hash"
-        );
+        store.create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, now_ms() - 1).await.unwrap();
+        assert_eq!(store.reset_password("old", "x").await.unwrap(), None, "expired");
+        assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
 
-        store
-            .create_email_token(user.id, EmailTokenPurpose::Verify, "v3", &user.email, later)
-            .await
-            .unwrap();
-        let moved = store
-            .change_email(user.id, "dave2@example.org")
-            .await
-            .unwrap();
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v3", &user.email, later).await.unwrap();
+        let moved = store.change_email(user.id, "dave2@example.org").await.unwrap();
         assert!(!moved.email_verified);
         assert!(
-            store
-                .consume_email_token(EmailTokenPurpose::Verify, "v3")
-                .await
-                .unwrap()
-                .is_none(),
+            store.consume_email_token(EmailTokenPurpose::Verify, "v3").await.unwrap().is_none(),
             "links die with the address"
         );
     }
@@ -279,18 +149,8 @@ async fn api_tokens_identify_their_owner() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("erin")).await.unwrap();
-        store
-            .create_api_token(user.id, "token-hash", "ci")
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .api_token_user("token-hash")
-                .await
-                .unwrap()
-                .map(|u| u.id),
-            Some(user.id)
-        );
+        store.create_api_token(user.id, "token-hash", "ci").await.unwrap();
+        assert_eq!(store.api_token_user("token-hash").await.unwrap().map(|u| u.id), Some(user.id));
         assert!(store.api_token_user("other").await.unwrap().is_none());
     }
 }
@@ -312,22 +172,11 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
         let saved = store.save_advisor_profile(a.id, &update).await.unwrap();
         assert!(saved.user.is_advisor);
         assert_eq!(saved.topics, vec!["PostgreSQL", "SQLite"]);
-        assert_eq!(
-            saved
-                .categories
-                .iter()
-                .map(|c| c.slug.as_str())
-                .collect::<Vec<_>>(),
-            vec!["programming"]
-        );
+        assert_eq!(saved.categories.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(), vec!["programming"]);
         store
             .save_advisor_profile(
                 b.id,
-                &AdvisorUpdate {
-                    enabled: true,
-                    headline: "Design".into(),
-                    ..Default::default()
-                },
+                &AdvisorUpdate { enabled: true, headline: "Design".into(), ..Default::default() },
             )
             .await
             .unwrap();
@@ -339,86 +188,31 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
             per_page: 20,
         };
         let names = |page: officehours::storage::DirectoryPage| {
-            page.advisors
-                .into_iter()
-                .map(|p| p.user.username)
-                .collect::<Vec<_>>()
+            page.advisors.into_iter().map(|p| p.user.username).collect::<Vec<_>>()
         };
+        assert_eq!(names(store.search_advisors(&search(&[], None)).await.unwrap()), vec!["frank", "gwen"]);
         assert_eq!(
-            names(store.search_advisors(&search(&[], None)).await.unwrap()),
-            vec!["frank", "gwen"]
-        );
-        assert_eq!(
-            names(
-                store
-                    .search_advisors(&search(&["sqlite"], None))
-                    .await
-                    .unwrap()
-            ),
+            names(store.search_advisors(&search(&["sqlite"], None)).await.unwrap()),
             vec!["frank"],
             "[{}] topic",
             db.backend
         );
         assert_eq!(
-            names(
-                store
-                    .search_advisors(&search(&["QUERY", "plans"], None))
-                    .await
-                    .unwrap()
-            ),
+            names(store.search_advisors(&search(&["QUERY", "plans"], None)).await.unwrap()),
             vec!["frank"],
             "bio, all words"
         );
-        assert_eq!(
-            names(
-                store
-                    .search_advisors(&search(&[], Some("programming")))
-                    .await
-                    .unwrap()
-            ),
-            vec!["frank"]
-        );
-        assert!(
-            names(
-                store
-                    .search_advisors(&search(&["design"], Some("programming")))
-                    .await
-                    .unwrap()
-            )
-            .is_empty()
-        );
+        assert_eq!(names(store.search_advisors(&search(&[], Some("programming"))).await.unwrap()), vec!["frank"]);
+        assert!(names(store.search_advisors(&search(&["design"], Some("programming"))).await.unwrap()).is_empty());
 
         // Saving again replaces the lists rather than appending to them.
-        let again = store
-            .save_advisor_profile(
-                a.id,
-                &AdvisorUpdate {
-                    enabled: false,
-                    ..update.clone()
-                },
-            )
-            .await
-            .unwrap();
+        let again =
+            store.save_advisor_profile(a.id, &AdvisorUpdate { enabled: false, ..update.clone() }).await.unwrap();
         assert_eq!(again.topics.len(), 2);
-        assert_eq!(
-            names(store.search_advisors(&search(&[], None)).await.unwrap()),
-            vec!["gwen"]
-        );
+        assert_eq!(names(store.search_advisors(&search(&[], None)).await.unwrap()), vec!["gwen"]);
 
         assert!(store.delete_category("programming").await.unwrap());
-        assert!(
-            store
-                .advisor_profile("frank")
-                .await
-                .unwrap()
-                .categories
-                .is_empty(),
-            "[{}] cascade",
-            db.backend
-        );
-        assert!(matches!(
-            store.create_category("design", "Design").await,
-            Err(StorageError::Duplicate("category"))
-        ));
+        assert!(store.advisor_profile("frank").await.unwrap().categories.is_empty(), "[{}] cascade", db.backend);
+        assert!(matches!(store.create_category("design", "Design").await, Err(StorageError::Duplicate("category"))));
     }
 }

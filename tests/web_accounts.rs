@@ -13,62 +13,30 @@ async fn sign_up_confirm_log_out_and_back_in() {
         let server = TestServer::start(&db).await;
         let mut browser = server.browser();
         let signup = browser.page("/signup").await;
-        assert!(
-            signup.contains("name=\"timezone\""),
-            "the form carries the detected time zone"
-        );
+        assert!(signup.contains("name=\"timezone\""), "the form carries the detected time zone");
 
         let reply = browser.sign_up("ada", "Ada@Example.org", PASSWORD).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SEE_OTHER,
-            "[{}] {}",
-            db.backend,
-            reply.body
-        );
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
         assert_eq!(reply.location(), Some("/settings"));
         let first_session = reply.cookie("oh_session").expect("signed in after sign-up");
-        let cookie = reply
-            .set_cookies()
-            .into_iter()
-            .find(|c| c.starts_with("oh_session="))
-            .unwrap();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-            "{cookie}"
-        );
-        assert!(
-            !cookie.contains("Secure"),
-            "plain http test server: {cookie}"
-        );
+        let cookie = reply.set_cookies().into_iter().find(|c| c.starts_with("oh_session=")).unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "plain http test server: {cookie}");
 
         let settings = browser.page("/settings").await;
         assert!(settings.contains("Welcome"), "flash shown once");
         assert!(settings.contains("Please confirm your e-mail address"));
-        assert!(
-            !browser.page("/settings").await.contains("Welcome"),
-            "flash is shown only once"
-        );
+        assert!(!browser.page("/settings").await.contains("Welcome"), "flash is shown only once");
         let user = server.app.store.user_by_username("ada").await.unwrap();
         assert_eq!(user.email, "ada@example.org");
         assert_eq!(user.timezone, "Europe/Berlin");
         assert!(!user.email_verified);
         assert!(user.password_hash.starts_with("$argon2id$"));
 
-        let link = server
-            .wait_for_link("ada@example.org", "Confirm your e-mail")
-            .await;
+        let link = server.wait_for_link("ada@example.org", "Confirm your e-mail").await;
         let reply = browser.get(&link).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        assert!(
-            server
-                .app
-                .store
-                .user_by_username("ada")
-                .await
-                .unwrap()
-                .email_verified
-        );
+        assert!(server.app.store.user_by_username("ada").await.unwrap().email_verified);
         let again = browser.get(&link).await;
         assert_eq!(again.status, StatusCode::FORBIDDEN, "a link works once");
         assert!(again.body.contains("expired or was already used"));
@@ -82,19 +50,12 @@ async fn sign_up_confirm_log_out_and_back_in() {
         let wrong = browser.log_in("ada", "not the password at all").await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         assert!(wrong.body.contains("do not match"));
-        assert_eq!(
-            input_value(&wrong.body, "login").as_deref(),
-            Some("ada"),
-            "input kept"
-        );
+        assert_eq!(input_value(&wrong.body, "login").as_deref(), Some("ada"), "input kept");
 
         let ok = browser.log_in("ADA@example.org", PASSWORD).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
         let second_session = ok.cookie("oh_session").unwrap();
-        assert_ne!(
-            first_session, second_session,
-            "a new session secret at every log-in"
-        );
+        assert_ne!(first_session, second_session, "a new session secret at every log-in");
         assert!(browser.page("/settings").await.contains("@ada"));
     }
 }
@@ -111,56 +72,32 @@ async fn bad_sign_ups_keep_input_show_messages_and_write_nothing() {
         let long_name = "n".repeat(65);
         let cases: &[SignUpCase] = &[
             (
-                &[
-                    ("username", "taken"),
-                    ("email", "new@example.org"),
-                    ("password", PASSWORD),
-                ],
+                &[("username", "taken"), ("email", "new@example.org"), ("password", PASSWORD)],
                 "username",
                 "That username is taken",
             ),
             (
-                &[
-                    ("username", "fresh"),
-                    ("email", "TAKEN@example.org"),
-                    ("password", PASSWORD),
-                ],
+                &[("username", "fresh"), ("email", "TAKEN@example.org"), ("password", PASSWORD)],
                 "email",
                 "already exists",
             ),
             (
-                &[
-                    ("username", "fresh"),
-                    ("email", "not-an-email"),
-                    ("password", PASSWORD),
-                ],
+                &[("username", "fresh"), ("email", "not-an-email"), ("password", PASSWORD)],
                 "email",
                 "does not look like an e-mail",
             ),
             (
-                &[
-                    ("username", "fresh"),
-                    ("email", "f@example.org"),
-                    ("password", "short"),
-                ],
+                &[("username", "fresh"), ("email", "f@example.org"), ("password", "short")],
                 "password",
                 "at least 10 characters",
             ),
             (
-                &[
-                    ("username", "fresh"),
-                    ("email", "f@example.org"),
-                    ("password", "password123"),
-                ],
+                &[("username", "fresh"), ("email", "f@example.org"), ("password", "password123")],
                 "password",
                 "too easy to guess",
             ),
             (
-                &[
-                    ("username", "no spaces"),
-                    ("email", "f@example.org"),
-                    ("password", PASSWORD),
-                ],
+                &[("username", "no spaces"), ("email", "f@example.org"), ("password", PASSWORD)],
                 "username",
                 "Use only letters",
             ),
@@ -175,12 +112,7 @@ async fn bad_sign_ups_keep_input_show_messages_and_write_nothing() {
                 "at most 64 characters",
             ),
             (
-                &[
-                    ("username", "fresh"),
-                    ("email", "f@example.org"),
-                    ("password", PASSWORD),
-                    ("timezone", "Mars/Base"),
-                ],
+                &[("username", "fresh"), ("email", "f@example.org"), ("password", PASSWORD), ("timezone", "Mars/Base")],
                 "timezone",
                 "not a time zone we know",
             ),
@@ -189,37 +121,15 @@ async fn bad_sign_ups_keep_input_show_messages_and_write_nothing() {
             let mut browser = server.browser();
             browser.page("/signup").await;
             let reply = browser.post("/signup", fields).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "[{}] {field}: {}",
-                db.backend,
-                reply.body
-            );
-            assert!(
-                reply.body.contains(message),
-                "[{}] expected {message:?} for {field}",
-                db.backend
-            );
-            assert!(
-                reply.body.contains(&format!("id=\"e-{field}\"")),
-                "message next to the {field} field"
-            );
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {field}: {}", db.backend, reply.body);
+            assert!(reply.body.contains(message), "[{}] expected {message:?} for {field}", db.backend);
+            assert!(reply.body.contains(&format!("id=\"e-{field}\"")), "message next to the {field} field");
             let typed = fields.iter().find(|(k, _)| *k == "username").unwrap().1;
-            assert_eq!(
-                input_value(&reply.body, "username").as_deref(),
-                Some(typed),
-                "input kept"
-            );
+            assert_eq!(input_value(&reply.body, "username").as_deref(), Some(typed), "input kept");
             assert!(!reply.body.contains(PASSWORD), "passwords are never echoed");
             assert!(reply.cookie("oh_session").is_none());
         }
-        assert_eq!(
-            server.app.store.count_users().await.unwrap(),
-            before,
-            "[{}] nothing written",
-            db.backend
-        );
+        assert_eq!(server.app.store.count_users().await.unwrap(), before, "[{}] nothing written", db.backend);
     }
 }
 
@@ -255,28 +165,13 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
         let server = TestServer::start(&db).await;
         server.create_user("grace", false).await;
         let mut browser = server.browser();
-        assert_eq!(
-            browser.log_in("grace", PASSWORD).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(browser.log_in("grace", PASSWORD).await.status, StatusCode::SEE_OTHER);
 
-        let missing = browser
-            .post_raw(
-                "/settings",
-                &[("display_name", "Mallory"), ("timezone", "UTC")],
-            )
-            .await;
+        let missing = browser.post_raw("/settings", &[("display_name", "Mallory"), ("timezone", "UTC")]).await;
         assert_eq!(missing.status, StatusCode::FORBIDDEN);
         assert!(missing.body.contains("This form had expired"));
         let wrong = browser
-            .post_raw(
-                "/settings",
-                &[
-                    ("csrf", "forged"),
-                    ("display_name", "Mallory"),
-                    ("timezone", "UTC"),
-                ],
-            )
+            .post_raw("/settings", &[("csrf", "forged"), ("display_name", "Mallory"), ("timezone", "UTC")])
             .await;
         assert_eq!(wrong.status, StatusCode::FORBIDDEN);
 
@@ -286,11 +181,7 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
             .http
             .post(server.url("/settings"))
             .header("Origin", "https://evil.example")
-            .form(&[
-                ("csrf", token.as_str()),
-                ("display_name", "Mallory"),
-                ("timezone", "UTC"),
-            ])
+            .form(&[("csrf", token.as_str()), ("display_name", "Mallory"), ("timezone", "UTC")])
             .send()
             .await
             .unwrap();
@@ -298,47 +189,17 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
 
         let stranger = server.browser();
         let mut stranger = stranger;
-        let foreign = stranger
-            .post_raw(
-                "/login",
-                &[
-                    ("csrf", token.as_str()),
-                    ("login", "grace"),
-                    ("password", PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(
-            foreign.status,
-            StatusCode::FORBIDDEN,
-            "a token from another browser does not work"
-        );
+        let foreign =
+            stranger.post_raw("/login", &[("csrf", token.as_str()), ("login", "grace"), ("password", PASSWORD)]).await;
+        assert_eq!(foreign.status, StatusCode::FORBIDDEN, "a token from another browser does not work");
 
         let user = server.app.store.user_by_username("grace").await.unwrap();
         assert_eq!(user.display_name, "", "[{}] nothing changed", db.backend);
         assert_eq!(user.timezone, "Europe/Berlin");
 
-        let ok = browser
-            .post(
-                "/settings",
-                &[
-                    ("display_name", "Grace H."),
-                    ("bio", ""),
-                    ("timezone", "UTC"),
-                ],
-            )
-            .await;
+        let ok = browser.post("/settings", &[("display_name", "Grace H."), ("bio", ""), ("timezone", "UTC")]).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
-        assert_eq!(
-            server
-                .app
-                .store
-                .user_by_username("grace")
-                .await
-                .unwrap()
-                .display_name,
-            "Grace H."
-        );
+        assert_eq!(server.app.store.user_by_username("grace").await.unwrap().display_name, "Grace H.");
     }
 }
 
@@ -349,39 +210,24 @@ async fn log_in_is_rate_limited_per_account() {
     server.create_user("hopper", false).await;
     let mut browser = server.browser();
     for attempt in 0..10 {
-        let reply = browser
-            .log_in("hopper", &format!("wrong password {attempt}"))
-            .await;
+        let reply = browser.log_in("hopper", &format!("wrong password {attempt}")).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
     let blocked = browser.log_in("hopper", PASSWORD).await;
-    assert_eq!(
-        blocked.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     assert!(blocked.body.contains("Too many attempts"));
     // Another account from the same address is not locked out by that...
     server.create_user("lovelace", false).await;
     let mut other = server.browser();
-    assert_eq!(
-        other.log_in("lovelace", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(other.log_in("lovelace", PASSWORD).await.status, StatusCode::SEE_OTHER);
     // ...but an address guessing across many accounts is.
     let mut guesser = server.browser();
     for attempt in 0..40 {
-        let reply = guesser
-            .log_in(&format!("user{attempt}"), "some wrong password")
-            .await;
+        let reply = guesser.log_in(&format!("user{attempt}"), "some wrong password").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
     let blocked = guesser.log_in("lovelace", PASSWORD).await;
-    assert_eq!(
-        blocked.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the address is limited after 50 failures"
-    );
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "the address is limited after 50 failures");
 }
 
 #[tokio::test]
@@ -390,79 +236,34 @@ async fn password_reset_by_mail() {
         let server = TestServer::start(&db).await;
         server.create_user("turing", false).await;
         let mut old_device = server.browser();
-        assert_eq!(
-            old_device.log_in("turing", PASSWORD).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(old_device.log_in("turing", PASSWORD).await.status, StatusCode::SEE_OTHER);
 
         let mut browser = server.browser();
         browser.page("/password/forgot").await;
-        let unknown = browser
-            .post("/password/forgot", &[("email", "nobody@example.org")])
-            .await;
-        assert_eq!(
-            unknown.status,
-            StatusCode::OK,
-            "no hint whether the address exists"
-        );
-        let bad = browser
-            .post("/password/forgot", &[("email", "nonsense")])
-            .await;
+        let unknown = browser.post("/password/forgot", &[("email", "nobody@example.org")]).await;
+        assert_eq!(unknown.status, StatusCode::OK, "no hint whether the address exists");
+        let bad = browser.post("/password/forgot", &[("email", "nonsense")]).await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let reply = browser
-            .post("/password/forgot", &[("email", "turing@example.org")])
-            .await;
+        let reply = browser.post("/password/forgot", &[("email", "turing@example.org")]).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(reply.body.contains("Check your inbox"));
 
-        let link = server
-            .wait_for_link("turing@example.org", "reset your password")
-            .await;
+        let link = server.wait_for_link("turing@example.org", "reset your password").await;
         let form = browser.page(&link).await;
         assert!(form.contains("@turing"));
         let token = input_value(&form, "token").unwrap();
-        let weak = browser
-            .post(
-                "/password/reset",
-                &[("token", &token), ("password", "turing123")],
-            )
-            .await;
+        let weak = browser.post("/password/reset", &[("token", &token), ("password", "turing123")]).await;
         assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
         let new_password = "enigma rotor plugboard morning";
-        let done = browser
-            .post(
-                "/password/reset",
-                &[("token", &token), ("password", new_password)],
-            )
-            .await;
-        assert_eq!(
-            done.status,
-            StatusCode::SEE_OTHER,
-            "[{}] {}",
-            db.backend,
-            done.body
-        );
+        let done = browser.post("/password/reset", &[("token", &token), ("password", new_password)]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, done.body);
 
-        let reused = browser
-            .post(
-                "/password/reset",
-                &[("token", &token), ("password", "another fine long phrase")],
-            )
-            .await;
+        let reused =
+            browser.post("/password/reset", &[("token", &token), ("password", "another fine long phrase")]).await;
         assert_eq!(reused.status, StatusCode::FORBIDDEN, "the link works once");
-        assert_eq!(
-            old_device.get("/settings").await.status,
-            StatusCode::SEE_OTHER,
-            "other sessions ended"
-        );
-        assert_eq!(
-            browser.log_in("turing", PASSWORD).await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            browser.log_in("turing", new_password).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(old_device.get("/settings").await.status, StatusCode::SEE_OTHER, "other sessions ended");
+        assert_eq!(browser.log_in("turing", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(browser.log_in("turing", new_password).await.status, StatusCode::SEE_OTHER);
     }
 }
 
@@ -477,113 +278,54 @@ async fn settings_change_profile_email_and_password() {
         browser.page("/settings").await;
 
         let bad = browser
-            .post(
-                "/settings",
-                &[
-                    ("display_name", "Emmy"),
-                    ("bio", "Algebra"),
-                    ("timezone", "Nowhere/City"),
-                ],
-            )
+            .post("/settings", &[("display_name", "Emmy"), ("bio", "Algebra"), ("timezone", "Nowhere/City")])
             .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(bad.body.contains("not a time zone we know"));
         assert!(bad.body.contains("Algebra"), "bio kept");
         let ok = browser
-            .post(
-                "/settings",
-                &[
-                    ("display_name", "Emmy N."),
-                    ("bio", "Algebra"),
-                    ("timezone", "America/New_York"),
-                ],
-            )
+            .post("/settings", &[("display_name", "Emmy N."), ("bio", "Algebra"), ("timezone", "America/New_York")])
             .await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER);
         let user = server.app.store.user_by_username("emmy").await.unwrap();
-        assert_eq!(
-            (user.display_name.as_str(), user.timezone.as_str()),
-            ("Emmy N.", "America/New_York")
-        );
+        assert_eq!((user.display_name.as_str(), user.timezone.as_str()), ("Emmy N.", "America/New_York"));
 
-        let taken = browser
-            .post(
-                "/settings/email",
-                &[
-                    ("email", "noether@example.org"),
-                    ("current_password", PASSWORD),
-                ],
-            )
-            .await;
+        let taken =
+            browser.post("/settings/email", &[("email", "noether@example.org"), ("current_password", PASSWORD)]).await;
         assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(taken.body.contains("already exists"));
         let wrong = browser
-            .post(
-                "/settings/email",
-                &[
-                    ("email", "emmy2@example.org"),
-                    ("current_password", "nope nope nope"),
-                ],
-            )
+            .post("/settings/email", &[("email", "emmy2@example.org"), ("current_password", "nope nope nope")])
             .await;
         assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(wrong.body.contains("current password is not right"));
-        let moved = browser
-            .post(
-                "/settings/email",
-                &[
-                    ("email", "emmy2@example.org"),
-                    ("current_password", PASSWORD),
-                ],
-            )
-            .await;
+        let moved =
+            browser.post("/settings/email", &[("email", "emmy2@example.org"), ("current_password", PASSWORD)]).await;
         assert_eq!(moved.status, StatusCode::SEE_OTHER);
         let user = server.app.store.user_by_username("emmy").await.unwrap();
         assert_eq!(user.email, "emmy2@example.org");
-        assert!(
-            !user.email_verified,
-            "a new address must be confirmed again"
-        );
+        assert!(!user.email_verified, "a new address must be confirmed again");
         server.wait_for_link("emmy2@example.org", "Confirm").await;
 
         let new_password = "ring theory invariant cellar";
-        let changed = browser
-            .post(
-                "/settings/password",
-                &[("current_password", PASSWORD), ("password", new_password)],
-            )
-            .await;
+        let changed =
+            browser.post("/settings/password", &[("current_password", PASSWORD), ("password", new_password)]).await;
         assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
-        assert!(
-            browser.page("/settings").await.contains("Password changed"),
-            "this device stays logged in"
-        );
+        assert!(browser.page("/settings").await.contains("Password changed"), "this device stays logged in");
         let mut other = server.browser();
-        assert_eq!(
-            other.log_in("emmy", new_password).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(other.log_in("emmy", new_password).await.status, StatusCode::SEE_OTHER);
     }
 }
 
 #[tokio::test]
 async fn cookies_are_secure_behind_https() {
     let db = support::TestDatabase::sqlite().await;
-    let server = TestServer::start_with(&db, |c| {
-        c.public_url = url::Url::parse("https://hours.example.org/").unwrap()
-    })
-    .await;
+    let server =
+        TestServer::start_with(&db, |c| c.public_url = url::Url::parse("https://hours.example.org/").unwrap()).await;
     let mut browser = server.browser();
     let reply = browser.get("/login").await;
-    let csrf = reply
-        .set_cookies()
-        .into_iter()
-        .find(|c| c.starts_with("oh_csrf="))
-        .expect("csrf cookie");
-    assert!(
-        csrf.contains("; Secure") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"),
-        "{csrf}"
-    );
+    let csrf = reply.set_cookies().into_iter().find(|c| c.starts_with("oh_csrf=")).expect("csrf cookie");
+    assert!(csrf.contains("; Secure") && csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"), "{csrf}");
 }
 
 #[tokio::test]
@@ -591,44 +333,12 @@ async fn health_checks_report_the_database() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let client = reqwest::Client::new();
-        assert_eq!(
-            client
-                .get(server.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "ok"
-        );
-        assert_eq!(
-            client
-                .get(server.url("/readyz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            StatusCode::OK
-        );
+        assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok");
+        assert_eq!(client.get(server.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
         server.app.store.close().await;
         let down = client.get(server.url("/readyz")).send().await.unwrap();
-        assert_eq!(
-            down.status(),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "[{}]",
-            db.backend
-        );
-        assert_eq!(
-            client
-                .get(server.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            StatusCode::OK,
-            "still alive"
-        );
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE, "[{}]", db.backend);
+        assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK, "still alive");
     }
 }
 

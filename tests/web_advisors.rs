@@ -8,10 +8,7 @@ use support::server::PASSWORD;
 use support::{TestServer, test_databases};
 
 fn names_in(html: &str) -> Vec<String> {
-    html.split("class=\"name\">")
-        .skip(1)
-        .map(|s| s[..s.find('<').unwrap()].to_string())
-        .collect()
+    html.split("class=\"name\">").skip(1).map(|s| s[..s.find('<').unwrap()].to_string()).collect()
 }
 
 #[tokio::test]
@@ -19,19 +16,10 @@ async fn an_advisor_profile_appears_in_directory_search() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let mut browser = server.browser();
-        assert_eq!(
-            browser
-                .sign_up("rosalind", "rosalind@example.org", PASSWORD)
-                .await
-                .status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(browser.sign_up("rosalind", "rosalind@example.org", PASSWORD).await.status, StatusCode::SEE_OTHER);
 
         let form = browser.page("/settings/advisor").await;
-        assert!(
-            form.contains("value=\"programming\""),
-            "the admin's categories are offered"
-        );
+        assert!(form.contains("value=\"programming\""), "the admin's categories are offered");
         let fields = [
             ("enabled", "on"),
             ("headline", "Crystallography and lab careers"),
@@ -39,31 +27,15 @@ async fn an_advisor_profile_appears_in_directory_search() {
             ("topics", "X-ray, DNA structure, lab careers"),
             ("categories", "data-science"),
             ("categories", "career"),
-            (
-                "links",
-                "https://rosalind.example.org\nhttps://lab.example.org/rf",
-            ),
+            ("links", "https://rosalind.example.org\nhttps://lab.example.org/rf"),
         ];
         let unverified = browser.post("/settings/advisor", &fields).await;
         assert_eq!(unverified.status, StatusCode::FORBIDDEN, "[{}]", db.backend);
         assert!(unverified.body.contains("Confirm your e-mail address"));
-        assert!(
-            unverified.body.contains("Crystallography and lab careers"),
-            "input kept"
-        );
-        assert!(
-            !server
-                .app
-                .store
-                .user_by_username("rosalind")
-                .await
-                .unwrap()
-                .is_advisor
-        );
+        assert!(unverified.body.contains("Crystallography and lab careers"), "input kept");
+        assert!(!server.app.store.user_by_username("rosalind").await.unwrap().is_advisor);
 
-        let link = server
-            .wait_for_link("rosalind@example.org", "Confirm")
-            .await;
+        let link = server.wait_for_link("rosalind@example.org", "Confirm").await;
         browser.get(&link).await;
 
         let mut bad = fields.to_vec();
@@ -76,25 +48,10 @@ async fn an_advisor_profile_appears_in_directory_search() {
         let reply = browser.post("/settings/advisor", &bad).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(reply.body.contains("is not a web address"));
-        assert!(
-            !server
-                .app
-                .store
-                .user_by_username("rosalind")
-                .await
-                .unwrap()
-                .is_advisor,
-            "nothing saved"
-        );
+        assert!(!server.app.store.user_by_username("rosalind").await.unwrap().is_advisor, "nothing saved");
 
         let reply = browser.post("/settings/advisor", &fields).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SEE_OTHER,
-            "[{}] {}",
-            db.backend,
-            reply.body
-        );
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
         server.create_user("bystander", false).await;
 
         let mut visitor = server.browser();
@@ -106,18 +63,9 @@ async fn an_advisor_profile_appears_in_directory_search() {
             "/advisors?category=career",
         ] {
             let page = visitor.page(query).await;
-            assert_eq!(
-                names_in(&page),
-                vec!["rosalind"],
-                "[{}] {query}",
-                db.backend
-            );
+            assert_eq!(names_in(&page), vec!["rosalind"], "[{}] {query}", db.backend);
         }
-        for query in [
-            "/advisors?q=astronomy",
-            "/advisors?category=music",
-            "/advisors?q=dna+music",
-        ] {
+        for query in ["/advisors?q=astronomy", "/advisors?category=music", "/advisors?q=dna+music"] {
             let page = visitor.page(query).await;
             assert!(names_in(&page).is_empty(), "[{}] {query}", db.backend);
             assert!(page.contains("No advisor matches"));
@@ -139,14 +87,9 @@ async fn an_advisor_profile_appears_in_directory_search() {
         let home = visitor.page("/").await;
         assert_eq!(names_in(&home), vec!["rosalind"], "home lists new advisors");
 
-        let off = browser
-            .post("/settings/advisor", &[("headline", "Away")])
-            .await;
+        let off = browser.post("/settings/advisor", &[("headline", "Away")]).await;
         assert_eq!(off.status, StatusCode::SEE_OTHER);
-        assert!(
-            names_in(&visitor.page("/advisors").await).is_empty(),
-            "switched off: not listed"
-        );
+        assert!(names_in(&visitor.page("/advisors").await).is_empty(), "switched off: not listed");
     }
 }
 
@@ -158,11 +101,7 @@ async fn directory_escapes_wildcards_and_pages_results() {
             let user = server.create_user(&format!("adv{i:02}"), false).await;
             let form = officehours::service::advisors::AdvisorForm {
                 enabled: true,
-                headline: if i == 7 {
-                    "100% pure_rust".into()
-                } else {
-                    "general advice".into()
-                },
+                headline: if i == 7 { "100% pure_rust".into() } else { "general advice".into() },
                 ..Default::default()
             };
             server.app.save_advisor_profile(&user, &form).await.unwrap();
@@ -170,24 +109,11 @@ async fn directory_escapes_wildcards_and_pages_results() {
         let mut visitor = server.browser();
         let first = visitor.page("/advisors").await;
         assert_eq!(names_in(&first).len(), 20);
-        assert!(
-            first.contains("23 advisors") && first.contains("Page 1 of 2"),
-            "{first}"
-        );
+        assert!(first.contains("23 advisors") && first.contains("Page 1 of 2"), "{first}");
         let second = visitor.page("/advisors?page=2").await;
         assert_eq!(names_in(&second), vec!["adv20", "adv21", "adv22"]);
-        assert_eq!(
-            names_in(&visitor.page("/advisors?q=100%25").await),
-            vec!["adv07"],
-            "[{}] % is literal",
-            db.backend
-        );
-        assert_eq!(
-            names_in(&visitor.page("/advisors?q=e_r").await),
-            vec!["adv07"],
-            "[{}] _ is literal",
-            db.backend
-        );
+        assert_eq!(names_in(&visitor.page("/advisors?q=100%25").await), vec!["adv07"], "[{}] % is literal", db.backend);
+        assert_eq!(names_in(&visitor.page("/advisors?q=e_r").await), vec!["adv07"], "[{}] _ is literal", db.backend);
     }
 }
 
@@ -200,46 +126,23 @@ async fn admins_manage_categories_and_others_cannot() {
 
         let mut pleb = server.browser();
         pleb.log_in("pleb", PASSWORD).await;
-        assert_eq!(
-            pleb.get("/admin/categories").await.status,
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(pleb.get("/admin/categories").await.status, StatusCode::FORBIDDEN);
         pleb.page("/").await;
         let denied = pleb.post("/admin/categories", &[("name", "Cooking")]).await;
         assert_eq!(denied.status, StatusCode::FORBIDDEN);
-        assert!(
-            !pleb.page("/").await.contains("/admin/categories"),
-            "navigation shows only what works"
-        );
+        assert!(!pleb.page("/").await.contains("/admin/categories"), "navigation shows only what works");
 
         let mut boss = server.browser();
         boss.log_in("boss", PASSWORD).await;
         assert!(boss.page("/").await.contains("href=\"/admin/categories\""));
         boss.page("/admin/categories").await;
-        let added = boss
-            .post("/admin/categories", &[("name", "Home cooking")])
-            .await;
-        assert_eq!(
-            added.status,
-            StatusCode::SEE_OTHER,
-            "[{}] {}",
-            db.backend,
-            added.body
-        );
-        assert!(
-            boss.page("/admin/categories")
-                .await
-                .contains("home-cooking")
-        );
-        let duplicate = boss
-            .post("/admin/categories", &[("name", "home cooking")])
-            .await;
+        let added = boss.post("/admin/categories", &[("name", "Home cooking")]).await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, added.body);
+        assert!(boss.page("/admin/categories").await.contains("home-cooking"));
+        let duplicate = boss.post("/admin/categories", &[("name", "home cooking")]).await;
         assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(duplicate.body.contains("already exists"));
-        assert!(
-            duplicate.body.contains("value=\"home cooking\""),
-            "input kept"
-        );
+        assert!(duplicate.body.contains("value=\"home cooking\""), "input kept");
         let empty = boss.post("/admin/categories", &[("name", "  ")]).await;
         assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -250,19 +153,11 @@ async fn admins_manage_categories_and_others_cannot() {
             ..Default::default()
         };
         server.app.save_advisor_profile(&user, &form).await.unwrap();
-        let removed = boss
-            .post("/admin/categories/home-cooking/delete", &[])
-            .await;
+        let removed = boss.post("/admin/categories/home-cooking/delete", &[]).await;
         assert_eq!(removed.status, StatusCode::SEE_OTHER);
         let profile = server.app.store.advisor_profile("pleb").await.unwrap();
-        assert!(
-            profile.categories.is_empty(),
-            "[{}] advisors lose a deleted category",
-            db.backend
-        );
-        let gone = boss
-            .post("/admin/categories/home-cooking/delete", &[])
-            .await;
+        assert!(profile.categories.is_empty(), "[{}] advisors lose a deleted category", db.backend);
+        let gone = boss.post("/admin/categories/home-cooking/delete", &[]).await;
         assert_eq!(gone.status, StatusCode::NOT_FOUND);
     }
 }

@@ -10,10 +10,8 @@ use crate::paths::{log_folder_name, logs_root, officehours_bin};
 use crate::{Error, Result};
 
 /// Names given to instances by position when their spec has none.
-const NAMES: &[&str] = &[
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu",
-];
+const NAMES: &[&str] =
+    &["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"];
 
 /// How many lines of each log the drop of a failed test prints.
 const TAIL_LINES: usize = 60;
@@ -31,11 +29,7 @@ pub struct ClusterBuilder {
 
 impl Default for ClusterBuilder {
     fn default() -> Self {
-        ClusterBuilder {
-            specs: Vec::new(),
-            ready_timeout: Duration::from_secs(30),
-            label: None,
-        }
+        ClusterBuilder { specs: Vec::new(), ready_timeout: Duration::from_secs(30), label: None }
     }
 }
 
@@ -48,8 +42,7 @@ impl ClusterBuilder {
 
     /// Adds `n` unnamed SQLite instances (named by position: alpha, beta, …).
     pub fn instances(mut self, n: usize) -> Self {
-        self.specs
-            .extend(std::iter::repeat_with(InstanceSpec::unnamed).take(n));
+        self.specs.extend(std::iter::repeat_with(InstanceSpec::unnamed).take(n));
         self
     }
 
@@ -72,13 +65,7 @@ impl ClusterBuilder {
         let names = names(&self.specs)?;
         let mut instances = Vec::with_capacity(self.specs.len());
         for (index, (spec, name)) in self.specs.iter().zip(&names).enumerate() {
-            instances.push(Instance::prepare(
-                name,
-                spec,
-                free_addr(index)?,
-                &bin,
-                self.ready_timeout,
-            )?);
+            instances.push(Instance::prepare(name, spec, free_addr(index)?, &bin, self.ready_timeout)?);
         }
         for instance in &mut instances {
             instance.spawn()?;
@@ -109,21 +96,12 @@ impl ClusterBuilder {
                 return Err(instances[index].start_error(&reason, kept));
             }
         }
-        let hosts: Vec<(String, SocketAddr)> = instances
-            .iter()
-            .map(|i| (i.domain().to_string(), i.addr()))
-            .collect();
+        let hosts: Vec<(String, SocketAddr)> = instances.iter().map(|i| (i.domain().to_string(), i.addr())).collect();
         let client = build_client(&hosts, false);
         for instance in &mut instances {
             instance.join(&hosts, &client);
         }
-        Ok(Cluster {
-            instances,
-            hosts,
-            client,
-            label: self.label,
-            keep_logs: false,
-        })
+        Ok(Cluster { instances, hosts, client, label: self.label, keep_logs: false })
     }
 }
 
@@ -144,11 +122,7 @@ impl Cluster {
 
     /// Starts one instance per spec with the default options.
     pub async fn start(specs: impl IntoIterator<Item = InstanceSpec>) -> Result<Cluster> {
-        specs
-            .into_iter()
-            .fold(Cluster::builder(), ClusterBuilder::instance)
-            .start()
-            .await
+        specs.into_iter().fold(Cluster::builder(), ClusterBuilder::instance).start().await
     }
 
     /// Starts `n` SQLite instances named alpha, beta, …
@@ -237,15 +211,8 @@ impl Drop for Cluster {
             return;
         }
         let dir = fresh_log_dir(self.label.as_deref());
-        let why = if failed {
-            "the test failed"
-        } else {
-            "keeping logs"
-        };
-        eprintln!(
-            "federation-tests: {why}; instance logs are in {}",
-            dir.display()
-        );
+        let why = if failed { "the test failed" } else { "keeping logs" };
+        eprintln!("federation-tests: {why}; instance logs are in {}", dir.display());
         for instance in &self.instances {
             match instance.keep_log(&dir) {
                 Ok(path) => {
@@ -258,10 +225,7 @@ impl Drop for Cluster {
                         instance.name()
                     );
                 }
-                Err(err) => eprintln!(
-                    "federation-tests: cannot keep the log of `{}`: {err}",
-                    instance.name()
-                ),
+                Err(err) => eprintln!("federation-tests: cannot keep the log of `{}`: {err}", instance.name()),
             }
         }
     }
@@ -312,15 +276,11 @@ fn names(specs: &[InstanceSpec]) -> Result<Vec<String>> {
     for (index, spec) in specs.iter().enumerate() {
         let name = match &spec.name {
             Some(name) => name.clone(),
-            None => NAMES
-                .get(index)
-                .map_or_else(|| format!("node{index}"), |n| n.to_string()),
+            None => NAMES.get(index).map_or_else(|| format!("node{index}"), |n| n.to_string()),
         };
         let valid = !name.is_empty()
             && !name.starts_with('-')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
             return Err(Error::new(format!(
                 "instance name `{name}` must be a host label: lowercase letters, digits and '-'"
@@ -337,19 +297,10 @@ fn names(specs: &[InstanceSpec]) -> Result<Vec<String>> {
 /// A free port on the instance's own loopback address (127.0.0.2, .3, …),
 /// or on 127.0.0.1 where only that one exists.
 fn free_addr(index: usize) -> Result<SocketAddr> {
-    let own = u8::try_from(index + 2)
-        .ok()
-        .filter(|&last| last < 255)
-        .map(|last| Ipv4Addr::new(127, 0, 0, last));
+    let own = u8::try_from(index + 2).ok().filter(|&last| last < 255).map(|last| Ipv4Addr::new(127, 0, 0, last));
     let listener = own
         .and_then(|ip| TcpListener::bind((ip, 0)).ok())
         .map_or_else(|| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)), Ok)
-        .map_err(|e| {
-            Error::new(format!(
-                "cannot find a free port on the loopback interface: {e}"
-            ))
-        })?;
-    listener
-        .local_addr()
-        .map_err(|e| Error::new(format!("cannot read the free port: {e}")))
+        .map_err(|e| Error::new(format!("cannot find a free port on the loopback interface: {e}")))?;
+    listener.local_addr().map_err(|e| Error::new(format!("cannot read the free port: {e}")))
 }

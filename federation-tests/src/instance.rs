@@ -36,10 +36,7 @@ pub struct InstanceSpec {
 impl InstanceSpec {
     /// An instance called `name`, reachable as `<name>.test`.
     pub fn new(name: impl Into<String>) -> Self {
-        InstanceSpec {
-            name: Some(name.into()),
-            ..Default::default()
-        }
+        InstanceSpec { name: Some(name.into()), ..Default::default() }
     }
 
     /// An instance named after its position: alpha, beta, gamma, …
@@ -127,13 +124,9 @@ impl Instance {
             .map_err(|e| Error::new(format!("cannot make a data dir for `{name}`: {e}")))?;
         let (database_url, database) = match (&spec.database_url, spec.backend) {
             (Some(url), _) => (url.clone(), None),
-            (None, Backend::Sqlite) => (
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    data_dir.path().join("officehours.db").display()
-                ),
-                None,
-            ),
+            (None, Backend::Sqlite) => {
+                (format!("sqlite://{}?mode=rwc", data_dir.path().join("officehours.db").display()), None)
+            }
             (None, Backend::Postgres) => {
                 let db = PgDatabase::create()?;
                 (db.url().to_string(), Some(db))
@@ -211,22 +204,12 @@ impl Instance {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.args);
-        let _ = writeln!(
-            log,
-            "===== federation-tests: start #{} of `{}`: {:?} =====",
-            self.starts, self.name, command
-        );
-        let stderr = log
-            .try_clone()
-            .map_err(|e| Error::new(format!("cannot share the log file: {e}")))?;
+        let _ = writeln!(log, "===== federation-tests: start #{} of `{}`: {:?} =====", self.starts, self.name, command);
+        let stderr = log.try_clone().map_err(|e| Error::new(format!("cannot share the log file: {e}")))?;
         command.stdin(Stdio::null()).stdout(log).stderr(stderr);
-        let child = command.spawn().map_err(|e| {
-            Error::new(format!(
-                "cannot start {} for `{}`: {e}",
-                self.bin.display(),
-                self.name
-            ))
-        })?;
+        let child = command
+            .spawn()
+            .map_err(|e| Error::new(format!("cannot start {} for `{}`: {e}", self.bin.display(), self.name)))?;
         self.child = Some(child);
         Ok(())
     }
@@ -369,9 +352,7 @@ impl Instance {
 
     /// Everything the instance logged so far, restarts included.
     pub fn log_text(&self) -> String {
-        std::fs::read(&self.log_path)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default()
+        std::fs::read(&self.log_path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
     }
 
     /// The server's process id while it runs.
@@ -399,9 +380,7 @@ impl Instance {
     /// Stops the server gracefully (SIGTERM), or kills it after `grace`.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -457,17 +436,10 @@ impl Instance {
         };
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "GET {url} on `{}` answered {status}: {body}",
-            self.name
-        );
+        assert!(status.is_success(), "GET {url} on `{}` answered {status}: {body}", self.name);
         match serde_json::from_str(&body) {
             Ok(value) => value,
-            Err(err) => panic!(
-                "GET {url} on `{}` did not answer JSON ({err}): {body}",
-                self.name
-            ),
+            Err(err) => panic!("GET {url} on `{}` did not answer JSON ({err}): {body}", self.name),
         }
     }
 
@@ -482,28 +454,19 @@ impl Instance {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if std::env::var_os("RUST_LOG").is_none() && !self.env.iter().any(|(k, _)| k == "RUST_LOG")
-        {
+        if std::env::var_os("RUST_LOG").is_none() && !self.env.iter().any(|(k, _)| k == "RUST_LOG") {
             command.env("RUST_LOG", "warn");
         }
         let shown = format!("officehours {}", args.join(" "));
-        let mut child = command
-            .spawn()
-            .map_err(|e| Error::new(format!("cannot run `{shown}`: {e}")))?;
+        let mut child = command.spawn().map_err(|e| Error::new(format!("cannot run `{shown}`: {e}")))?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
                 .map_err(|e| Error::new(format!("cannot write to the stdin of `{shown}`: {e}")))?;
         }
-        let output = child
-            .wait_with_output()
-            .map_err(|e| Error::new(format!("`{shown}` failed: {e}")))?;
+        let output = child.wait_with_output().map_err(|e| Error::new(format!("`{shown}` failed: {e}")))?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() {
             Ok(stdout)
@@ -527,14 +490,9 @@ impl Drop for Instance {
 /// An HTTP client that resolves the given host names to their addresses and
 /// never uses a proxy.
 pub(crate) fn build_client(hosts: &[(String, SocketAddr)], cookies: bool) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .cookie_store(cookies);
+    let mut builder = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).cookie_store(cookies);
     for (domain, addr) in hosts {
         builder = builder.resolve(domain, *addr);
     }
-    builder
-        .build()
-        .expect("an HTTP client without TLS always builds")
+    builder.build().expect("an HTTP client without TLS always builds")
 }

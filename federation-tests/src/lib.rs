@@ -83,10 +83,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Error {
-            message: message.into(),
-            log_path: None,
-        }
+        Error { message: message.into(), log_path: None }
     }
 
     pub(crate) fn with_log_path(mut self, path: Option<PathBuf>) -> Self {

@@ -17,9 +17,7 @@ fn profile_dir() -> PathBuf {
     }
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("target"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"),
     };
     target.join("debug")
 }
@@ -40,10 +38,7 @@ pub fn logs_root() -> PathBuf {
 pub fn officehours_bin() -> Result<PathBuf> {
     let (path, origin) = match std::env::var_os("OFFICEHOURS_BIN") {
         Some(path) => (PathBuf::from(path), "OFFICEHOURS_BIN"),
-        None => (
-            profile_dir().join(format!("officehours{}", std::env::consts::EXE_SUFFIX)),
-            "the target dir",
-        ),
+        None => (profile_dir().join(format!("officehours{}", std::env::consts::EXE_SUFFIX)), "the target dir"),
     };
     if path.is_file() {
         Ok(path)
@@ -63,20 +58,12 @@ pub(crate) fn log_folder_name(label: Option<&str>) -> String {
     let name = match label.or(thread.name()) {
         Some(name) if name != "main" => name.to_string(),
         _ => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             format!("run-{}-{}", now.as_secs(), std::process::id())
         }
     };
     name.replace("::", "__")
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
         .collect()
 }

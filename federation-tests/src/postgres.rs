@@ -29,11 +29,7 @@ fn psql(sql: &str) -> Result<()> {
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .env("PGCONNECT_TIMEOUT", "5")
         .output()
-        .map_err(|e| {
-            Error::new(format!(
-                "cannot run psql (is the PostgreSQL client installed?): {e}"
-            ))
-        })?;
+        .map_err(|e| Error::new(format!("cannot run psql (is the PostgreSQL client installed?): {e}")))?;
     if output.status.success() {
         Ok(())
     } else {
@@ -48,9 +44,7 @@ fn psql(sql: &str) -> Result<()> {
 /// Whether the PostgreSQL server answers (checked once per test binary).
 pub fn postgres_available() -> bool {
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
-    AVAILABLE
-        .get_or_init(|| psql("SELECT 1").map_err(|e| e.to_string()))
-        .is_ok()
+    AVAILABLE.get_or_init(|| psql("SELECT 1").map_err(|e| e.to_string())).is_ok()
 }
 
 /// For tests that need PostgreSQL: `false` when it answers; otherwise `true`
@@ -60,20 +54,11 @@ pub fn skip_without_postgres() -> bool {
     if postgres_available() {
         return false;
     }
-    let why = psql("SELECT 1")
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let why = psql("SELECT 1").err().map(|e| e.to_string()).unwrap_or_default();
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!(
-            "PostgreSQL at {} is required on CI: {why}",
-            postgres_server_url()
-        );
+        panic!("PostgreSQL at {} is required on CI: {why}", postgres_server_url());
     }
-    eprintln!(
-        "skipping: PostgreSQL at {} is unreachable ({why})",
-        postgres_server_url()
-    );
+    eprintln!("skipping: PostgreSQL at {} is unreachable ({why})", postgres_server_url());
     true
 }
 
@@ -110,14 +95,8 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        if let Err(err) = psql(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        )) {
-            eprintln!(
-                "federation-tests: could not drop database {}: {err}",
-                self.name
-            );
+        if let Err(err) = psql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
+            eprintln!("federation-tests: could not drop database {}: {err}", self.name);
         }
     }
 }

@@ -52,11 +52,7 @@ pub async fn create_token(
     let logged_in = app.log_in(&req.login, &req.password, ip).await?;
     // The API has no use for the browser session the log-in opened.
     app.log_out(&logged_in.session_secret).await?;
-    let label = if req.label.is_empty() {
-        "API"
-    } else {
-        &req.label
-    };
+    let label = if req.label.is_empty() { "API" } else { &req.label };
     let token = app.create_api_token(&logged_in.user, label).await?;
     Ok((StatusCode::CREATED, Json(TokenResponse { token })))
 }
@@ -76,13 +72,9 @@ pub async fn update_me(
     ApiUser(user): ApiUser,
     ApiJson(patch): ApiJson<ProfilePatch>,
 ) -> Result<Json<Account>, ApiError> {
-    let display_name = patch
-        .display_name
-        .unwrap_or_else(|| user.display_name.clone());
+    let display_name = patch.display_name.unwrap_or_else(|| user.display_name.clone());
     let bio = patch.bio.unwrap_or_else(|| user.bio.clone());
     let timezone = patch.timezone.unwrap_or_else(|| user.timezone.clone());
-    let updated = app
-        .update_profile(&user, &display_name, &bio, &timezone)
-        .await?;
+    let updated = app.update_profile(&user, &display_name, &bio, &timezone).await?;
     Ok(Json(Account::from(&updated)))
 }

@@ -21,15 +21,9 @@ pub async fn directory(
     ApiQuery(params): ApiQuery<DirectoryParams>,
 ) -> Result<Json<Directory>, ApiError> {
     let page = params.page.unwrap_or(1).max(1);
-    let found = app
-        .directory(&params.q, params.category.as_deref(), page)
-        .await?;
+    let found = app.directory(&params.q, params.category.as_deref(), page).await?;
     Ok(Json(Directory {
-        advisors: found
-            .advisors
-            .iter()
-            .map(|p| Advisor::new(p, &app.config))
-            .collect(),
+        advisors: found.advisors.iter().map(|p| Advisor::new(p, &app.config)).collect(),
         total: found.total,
         page,
         per_page: DIRECTORY_PAGE_SIZE,
@@ -40,10 +34,7 @@ pub async fn directory(
 #[utoipa::path(get, path = "/api/v1/advisors/{username}", tag = "directory",
     params(("username" = String, Path, description = "Local username")),
     responses((status = 200, body = Advisor), (status = 404, body = ErrorBody)))]
-pub async fn advisor(
-    State(app): State<App>,
-    Path(username): Path<String>,
-) -> Result<Json<Advisor>, ApiError> {
+pub async fn advisor(State(app): State<App>, Path(username): Path<String>) -> Result<Json<Advisor>, ApiError> {
     let profile = app.advisor(&username).await?;
     Ok(Json(Advisor::new(&profile, &app.config)))
 }
@@ -83,10 +74,7 @@ pub async fn add_category(
     ApiUser(user): ApiUser,
     ApiJson(req): ApiJson<CategoryRequest>,
 ) -> Result<(StatusCode, Json<Category>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.add_category(&user, &req.name).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(app.add_category(&user, &req.name).await?)))
 }
 
 /// Delete a category (admins).

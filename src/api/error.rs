@@ -30,11 +30,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            body: ErrorBody {
-                error: code.to_string(),
-                message: message.into(),
-                fields: BTreeMap::new(),
-            },
+            body: ErrorBody { error: code.to_string(), message: message.into(), fields: BTreeMap::new() },
         }
     }
 }
@@ -44,15 +40,11 @@ impl From<AppError> for ApiError {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = ?cause, "API request failed");
         }
-        let status =
-            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut api = ApiError::new(status, err.code(), err.message());
         if let AppError::Invalid(errors) = &err {
             for e in &errors.0 {
-                api.body
-                    .fields
-                    .entry(e.field.to_string())
-                    .or_insert_with(|| e.message.clone());
+                api.body.fields.entry(e.field.to_string()).or_insert_with(|| e.message.clone());
             }
         }
         api
@@ -72,11 +64,7 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
     }
 }
 
@@ -84,18 +72,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
 }
 
 pub async fn unknown_endpoint() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "There is no such API endpoint; see /api/v1/openapi.json.",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "There is no such API endpoint; see /api/v1/openapi.json.")
 }

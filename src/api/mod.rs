@@ -24,16 +24,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/me/advisor", put(advisors::save_advisor))
         .route("/api/v1/advisors", get(advisors::directory))
         .route("/api/v1/advisors/{username}", get(advisors::advisor))
-        .route(
-            "/api/v1/categories",
-            get(advisors::categories).post(advisors::add_category),
-        )
-        .route(
-            "/api/v1/categories/{slug}",
-            delete(advisors::delete_category),
-        )
-        .route(
-            "/api/v1/{*rest}",
-            get(error::unknown_endpoint).post(error::unknown_endpoint),
-        )
+        .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
+        .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
+        .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))
 }

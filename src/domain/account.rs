@@ -51,10 +51,7 @@ pub fn username(value: &str) -> Result<String, FieldError> {
             format!("A username can be at most {USERNAME_MAX} characters."),
         ));
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(field_error(
             "username",
             "invalid_username",
@@ -62,11 +59,7 @@ pub fn username(value: &str) -> Result<String, FieldError> {
         ));
     }
     if RESERVED.contains(&name.as_str()) {
-        return Err(field_error(
-            "username",
-            "username_reserved",
-            "That username is reserved; pick another.",
-        ));
+        return Err(field_error("username", "username_reserved", "That username is reserved; pick another."));
     }
     Ok(name)
 }
@@ -75,29 +68,17 @@ pub fn username(value: &str) -> Result<String, FieldError> {
 pub fn email(value: &str) -> Result<String, FieldError> {
     let email = value.trim().to_lowercase();
     if email.is_empty() {
-        return Err(field_error(
-            "email",
-            "required",
-            "Enter your e-mail address.",
-        ));
+        return Err(field_error("email", "required", "Enter your e-mail address."));
     }
     if email.len() > EMAIL_MAX {
-        return Err(field_error(
-            "email",
-            "too_long",
-            "That e-mail address is too long.",
-        ));
+        return Err(field_error("email", "too_long", "That e-mail address is too long."));
     }
     let parsed: Result<lettre::Address, _> = email.parse();
     match parsed {
-        Ok(address) if address.domain().contains('.') || address.domain() == "localhost" => {
-            Ok(email)
+        Ok(address) if address.domain().contains('.') || address.domain() == "localhost" => Ok(email),
+        _ => {
+            Err(field_error("email", "invalid_email", "That does not look like an e-mail address (name@example.org)."))
         }
-        _ => Err(field_error(
-            "email",
-            "invalid_email",
-            "That does not look like an e-mail address (name@example.org).",
-        )),
     }
 }
 
@@ -121,17 +102,11 @@ pub fn password(value: &str, hints: &[&str]) -> Result<(), FieldError> {
     }
     let entropy = zxcvbn::zxcvbn(value, hints);
     if (entropy.score() as u8) < 3 {
-        let hint = entropy
-            .feedback()
-            .and_then(|f| f.warning())
-            .map(|w| format!(" ({w})"))
-            .unwrap_or_default();
+        let hint = entropy.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
         return Err(field_error(
             "password",
             "password_too_common",
-            format!(
-                "That password is too easy to guess{hint}. A few unrelated words make a strong one."
-            ),
+            format!("That password is too easy to guess{hint}. A few unrelated words make a strong one."),
         ));
     }
     Ok(())
@@ -140,11 +115,7 @@ pub fn password(value: &str, hints: &[&str]) -> Result<(), FieldError> {
 pub fn display_name(value: &str) -> Result<String, FieldError> {
     let name = bounded_text("display_name", "A display name", value, DISPLAY_NAME_MAX)?;
     if name.contains('\n') {
-        return Err(field_error(
-            "display_name",
-            "invalid_characters",
-            "A display name fits on one line.",
-        ));
+        return Err(field_error("display_name", "invalid_characters", "A display name fits on one line."));
     }
     Ok(name)
 }
@@ -161,10 +132,7 @@ mod tests {
     fn usernames_are_normalised_and_checked() {
         assert_eq!(username("  Ada_Lovelace ").unwrap(), "ada_lovelace");
         assert_eq!(username("").unwrap_err().code, "required");
-        assert_eq!(
-            username("ada lovelace").unwrap_err().code,
-            "invalid_username"
-        );
+        assert_eq!(username("ada lovelace").unwrap_err().code, "invalid_username");
         assert_eq!(username("adä").unwrap_err().code, "invalid_username");
         assert_eq!(username(&"a".repeat(31)).unwrap_err().code, "too_long");
         assert_eq!(username(&"a".repeat(30)).unwrap(), "a".repeat(30));
@@ -184,37 +152,19 @@ mod tests {
 
     #[test]
     fn weak_passwords_are_refused() {
-        assert_eq!(
-            password("short", &[]).unwrap_err().code,
-            "password_too_short"
-        );
-        assert_eq!(
-            password("password123", &[]).unwrap_err().code,
-            "password_too_common"
-        );
-        assert_eq!(
-            password("qwertyuiop", &[]).unwrap_err().code,
-            "password_too_common"
-        );
-        assert_eq!(
-            password("adalovelace1", &["adalovelace"]).unwrap_err().code,
-            "password_too_common"
-        );
+        assert_eq!(password("short", &[]).unwrap_err().code, "password_too_short");
+        assert_eq!(password("password123", &[]).unwrap_err().code, "password_too_common");
+        assert_eq!(password("qwertyuiop", &[]).unwrap_err().code, "password_too_common");
+        assert_eq!(password("adalovelace1", &["adalovelace"]).unwrap_err().code, "password_too_common");
         assert!(password("correct horse battery staple", &[]).is_ok());
-        assert_eq!(
-            password(&"x".repeat(300), &[]).unwrap_err().code,
-            "too_long"
-        );
+        assert_eq!(password(&"x".repeat(300), &[]).unwrap_err().code, "too_long");
     }
 
     #[test]
     fn profile_text_is_bounded() {
         assert_eq!(display_name("  Ada  ").unwrap(), "Ada");
         assert_eq!(display_name(&"x".repeat(65)).unwrap_err().code, "too_long");
-        assert_eq!(
-            display_name("two\nlines").unwrap_err().code,
-            "invalid_characters"
-        );
+        assert_eq!(display_name("two\nlines").unwrap_err().code, "invalid_characters");
         assert_eq!(bio("line one\r\nline two").unwrap(), "line one\nline two");
         assert_eq!(bio(&"x".repeat(2001)).unwrap_err().code, "too_long");
         assert_eq!(bio("bell\u{7}").unwrap_err().code, "invalid_characters");

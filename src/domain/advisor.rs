@@ -12,11 +12,7 @@ pub const CATEGORIES_MAX: usize = 5;
 pub fn headline(value: &str) -> Result<String, FieldError> {
     let text = bounded_text("headline", "A headline", value, HEADLINE_MAX)?;
     if text.contains('\n') {
-        return Err(field_error(
-            "headline",
-            "invalid_characters",
-            "A headline fits on one line.",
-        ));
+        return Err(field_error("headline", "invalid_characters", "A headline fits on one line."));
     }
     Ok(text)
 }
@@ -34,26 +30,16 @@ pub fn topics<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<Strin
             return Err(field_error(
                 "topics",
                 "too_long",
-                format!(
-                    "Each topic can be at most {TOPIC_MAX} characters (\"{topic}\" is longer)."
-                ),
+                format!("Each topic can be at most {TOPIC_MAX} characters (\"{topic}\" is longer)."),
             ));
         }
         if topic.chars().any(char::is_control) {
-            return Err(field_error(
-                "topics",
-                "invalid_characters",
-                "Topics cannot contain control characters.",
-            ));
+            return Err(field_error("topics", "invalid_characters", "Topics cannot contain control characters."));
         }
         out.push(topic);
     }
     if out.len() > TOPICS_MAX {
-        return Err(field_error(
-            "topics",
-            "too_many",
-            format!("List at most {TOPICS_MAX} topics."),
-        ));
+        return Err(field_error("topics", "too_many", format!("List at most {TOPICS_MAX} topics.")));
     }
     Ok(out)
 }
@@ -67,17 +53,11 @@ pub fn links<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<String
             continue;
         }
         if link.len() > LINK_MAX {
-            return Err(field_error(
-                "links",
-                "too_long",
-                format!("A link can be at most {LINK_MAX} characters."),
-            ));
+            return Err(field_error("links", "too_long", format!("A link can be at most {LINK_MAX} characters.")));
         }
-        let parsed = url::Url::parse(link).ok().filter(|u| {
-            matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some()
-                && u.username().is_empty()
-        });
+        let parsed = url::Url::parse(link)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty());
         let Some(parsed) = parsed else {
             return Err(field_error(
                 "links",
@@ -91,11 +71,7 @@ pub fn links<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<String
         }
     }
     if out.len() > LINKS_MAX {
-        return Err(field_error(
-            "links",
-            "too_many",
-            format!("Add at most {LINKS_MAX} links."),
-        ));
+        return Err(field_error("links", "too_many", format!("Add at most {LINKS_MAX} links.")));
     }
     Ok(out)
 }
@@ -118,11 +94,7 @@ pub fn categories(chosen: &[String], known: &[String]) -> Result<Vec<String>, Fi
         out.push(slug.to_string());
     }
     if out.len() > CATEGORIES_MAX {
-        return Err(field_error(
-            "categories",
-            "too_many",
-            format!("Pick at most {CATEGORIES_MAX} categories."),
-        ));
+        return Err(field_error("categories", "too_many", format!("Pick at most {CATEGORIES_MAX} categories.")));
     }
     Ok(out)
 }
@@ -133,20 +105,11 @@ mod tests {
 
     #[test]
     fn topics_are_split_trimmed_and_deduplicated() {
-        assert_eq!(
-            topics(["Rust, async  Rust ,rust,, SQL"]).unwrap(),
-            vec!["Rust", "async Rust", "SQL"]
-        );
+        assert_eq!(topics(["Rust, async  Rust ,rust,, SQL"]).unwrap(), vec!["Rust", "async Rust", "SQL"]);
         assert_eq!(topics(["x", "y", "X"]).unwrap(), vec!["x", "y"]);
         let many: Vec<String> = (0..13).map(|i| format!("topic {i}")).collect();
-        assert_eq!(
-            topics(many.iter().map(String::as_str)).unwrap_err().code,
-            "too_many"
-        );
-        assert_eq!(
-            topics([&"x".repeat(41) as &str]).unwrap_err().code,
-            "too_long"
-        );
+        assert_eq!(topics(many.iter().map(String::as_str)).unwrap_err().code, "too_many");
+        assert_eq!(topics([&"x".repeat(41) as &str]).unwrap_err().code, "too_long");
     }
 
     #[test]
@@ -155,33 +118,18 @@ mod tests {
             links(["https://example.org/me\n\nhttp://blog.example"]).unwrap(),
             vec!["https://example.org/me", "http://blog.example/"]
         );
-        assert_eq!(
-            links(["javascript:alert(1)"]).unwrap_err().code,
-            "invalid_url"
-        );
+        assert_eq!(links(["javascript:alert(1)"]).unwrap_err().code, "invalid_url");
         assert_eq!(links(["example.org"]).unwrap_err().code, "invalid_url");
-        assert_eq!(
-            links(["https://user:pw@example.org"]).unwrap_err().code,
-            "invalid_url"
-        );
-        let six = (0..6)
-            .map(|i| format!("https://e{i}.org"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        assert_eq!(links(["https://user:pw@example.org"]).unwrap_err().code, "invalid_url");
+        let six = (0..6).map(|i| format!("https://e{i}.org")).collect::<Vec<_>>().join("\n");
         assert_eq!(links([six.as_str()]).unwrap_err().code, "too_many");
     }
 
     #[test]
     fn categories_must_exist() {
         let known = vec!["design".to_string(), "programming".to_string()];
-        assert_eq!(
-            categories(&["design".into(), "design".into()], &known).unwrap(),
-            vec!["design"]
-        );
-        assert_eq!(
-            categories(&["cooking".into()], &known).unwrap_err().code,
-            "unknown_category"
-        );
+        assert_eq!(categories(&["design".into(), "design".into()], &known).unwrap(), vec!["design"]);
+        assert_eq!(categories(&["cooking".into()], &known).unwrap_err().code, "unknown_category");
     }
 
     #[test]

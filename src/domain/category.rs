@@ -12,11 +12,7 @@ pub fn name_and_slug(value: &str) -> Result<(String, String), FieldError> {
     }
     let slug = slugify(&name);
     if slug.is_empty() {
-        return Err(field_error(
-            "name",
-            "invalid_name",
-            "A category name needs at least one letter or digit.",
-        ));
+        return Err(field_error("name", "invalid_name", "A category name needs at least one letter or digit."));
     }
     Ok((name, slug))
 }
@@ -39,10 +35,7 @@ mod tests {
 
     #[test]
     fn slugs_are_derived_from_names() {
-        assert_eq!(
-            name_and_slug(" Data  science ").unwrap(),
-            ("Data  science".into(), "data-science".into())
-        );
+        assert_eq!(name_and_slug(" Data  science ").unwrap(), ("Data  science".into(), "data-science".into()));
         assert_eq!(slugify("C++ & Rust!"), "c-rust");
         assert_eq!(name_and_slug("!!!").unwrap_err().code, "invalid_name");
         assert_eq!(name_and_slug("").unwrap_err().code, "required");

@@ -16,9 +16,7 @@ pub fn parse(field: &'static str, name: &str) -> Result<String, FieldError> {
         Err(_) => Err(field_error(
             field,
             "unknown_timezone",
-            format!(
-                "`{name}` is not a time zone we know; pick one from the list, e.g. Europe/Berlin."
-            ),
+            format!("`{name}` is not a time zone we know; pick one from the list, e.g. Europe/Berlin."),
         )),
     }
 }
@@ -30,11 +28,7 @@ pub fn all() -> &'static [String] {
             .available()
             .map(|name| name.to_string())
             .filter(|name| name.contains('/') || name == "UTC")
-            .filter(|name| {
-                !name.starts_with("Etc/")
-                    && !name.starts_with("posix/")
-                    && !name.starts_with("right/")
-            })
+            .filter(|name| !name.starts_with("Etc/") && !name.starts_with("posix/") && !name.starts_with("right/"))
             .collect();
         zones.sort();
         zones.dedup();
@@ -68,10 +62,7 @@ mod tests {
     #[test]
     fn known_zones_pass_and_unknown_fail() {
         assert_eq!(parse("timezone", "Europe/Berlin").unwrap(), "Europe/Berlin");
-        assert_eq!(
-            parse("timezone", " America/New_York ").unwrap(),
-            "America/New_York"
-        );
+        assert_eq!(parse("timezone", " America/New_York ").unwrap(), "America/New_York");
         assert_eq!(parse("timezone", "").unwrap(), "UTC");
         let err = parse("timezone", "Mars/Olympus").unwrap_err();
         assert_eq!(err.code, "unknown_timezone");
@@ -88,19 +79,9 @@ mod tests {
     #[test]
     fn instants_shown_with_zone_abbreviation_across_dst() {
         // 2026-03-29 is the EU switch to summer time.
-        let winter = jiff::Timestamp::from_second(1_774_684_800)
-            .unwrap()
-            .as_millisecond(); // 2026-03-28 08:00 UTC
-        let summer = jiff::Timestamp::from_second(1_774_771_200)
-            .unwrap()
-            .as_millisecond(); // 2026-03-29 08:00 UTC
-        assert_eq!(
-            format_instant(winter, "Europe/Berlin"),
-            "28 Mar 2026, 09:00 CET"
-        );
-        assert_eq!(
-            format_instant(summer, "Europe/Berlin"),
-            "29 Mar 2026, 10:00 CEST"
-        );
+        let winter = jiff::Timestamp::from_second(1_774_684_800).unwrap().as_millisecond(); // 2026-03-28 08:00 UTC
+        let summer = jiff::Timestamp::from_second(1_774_771_200).unwrap().as_millisecond(); // 2026-03-29 08:00 UTC
+        assert_eq!(format_instant(winter, "Europe/Berlin"), "28 Mar 2026, 09:00 CET");
+        assert_eq!(format_instant(summer, "Europe/Berlin"), "29 Mar 2026, 10:00 CEST");
     }
 }

@@ -25,11 +25,7 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &'static str, code: &'static str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field,
-            code,
-            message: message.into(),
-        });
+        self.0.push(FieldError { field, code, message: message.into() });
     }
 
     /// Records the error of a field check, keeping its value when it passed.
@@ -49,10 +45,7 @@ impl FieldErrors {
 
     /// The message for one field, for forms.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
     }
 
     pub fn first(&self) -> Option<&FieldError> {
@@ -66,53 +59,25 @@ impl FieldErrors {
 
 impl fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         f.write_str(&parts.join("; "))
     }
 }
 
 impl std::error::Error for FieldErrors {}
 
-pub(crate) fn field_error(
-    field: &'static str,
-    code: &'static str,
-    message: impl Into<String>,
-) -> FieldError {
-    FieldError {
-        field,
-        code,
-        message: message.into(),
-    }
+pub(crate) fn field_error(field: &'static str, code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError { field, code, message: message.into() }
 }
 
 /// Trims a free-text field and checks its length in characters.
-pub(crate) fn bounded_text(
-    field: &'static str,
-    label: &str,
-    value: &str,
-    max: usize,
-) -> Result<String, FieldError> {
+pub(crate) fn bounded_text(field: &'static str, label: &str, value: &str, max: usize) -> Result<String, FieldError> {
     let value = value.trim();
     if value.chars().count() > max {
-        return Err(field_error(
-            field,
-            "too_long",
-            format!("{label} can be at most {max} characters."),
-        ));
+        return Err(field_error(field, "too_long", format!("{label} can be at most {max} characters.")));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(field_error(
-            field,
-            "invalid_characters",
-            format!("{label} contains control characters."),
-        ));
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(field_error(field, "invalid_characters", format!("{label} contains control characters.")));
     }
     Ok(value.replace("\r\n", "\n"))
 }

@@ -13,15 +13,8 @@ use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
-    Outbox {
-        transport: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-        from: Mailbox,
-    },
+    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Outbox { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf, from: Mailbox },
 }
 
 /// A mail ready to go: recipient, subject and a plain-text body.
@@ -34,9 +27,7 @@ pub struct Mail {
 
 impl Mailer {
     pub fn new(smtp_url: Option<&str>, from: &str, outbox: PathBuf) -> anyhow::Result<Mailer> {
-        let from: Mailbox = from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid mail_from address `{from}`: {e}"))?;
+        let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("invalid mail_from address `{from}`: {e}"))?;
         match smtp_url {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -45,14 +36,9 @@ impl Mailer {
                 Ok(Mailer::Smtp { transport, from })
             }
             None => {
-                std::fs::create_dir_all(&outbox).map_err(|e| {
-                    anyhow::anyhow!("cannot create mail outbox {}: {e}", outbox.display())
-                })?;
-                Ok(Mailer::Outbox {
-                    transport: AsyncFileTransport::new(&outbox),
-                    dir: outbox,
-                    from,
-                })
+                std::fs::create_dir_all(&outbox)
+                    .map_err(|e| anyhow::anyhow!("cannot create mail outbox {}: {e}", outbox.display()))?;
+                Ok(Mailer::Outbox { transport: AsyncFileTransport::new(&outbox), dir: outbox, from })
             }
         }
     }
@@ -72,10 +58,7 @@ impl Mailer {
         let from = match self {
             Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
         };
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid recipient: {e}"))?;
+        let to: Mailbox = mail.to.parse().map_err(|e| anyhow::anyhow!("invalid recipient: {e}"))?;
         let message = Message::builder()
             .from(from)
             .to(to)

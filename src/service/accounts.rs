@@ -51,32 +51,20 @@ impl App {
         let email = errors.check(account::email(&input.email));
         let display_name = errors.check(account::display_name(&input.display_name));
         let timezone = errors.check(time_zone::parse("timezone", &input.timezone));
-        let hints: Vec<&str> = [
-            input.username.as_str(),
-            input.email.as_str(),
-            input.display_name.as_str(),
-        ]
-        .into_iter()
-        .filter(|h| !h.is_empty())
-        .collect();
+        let hints: Vec<&str> = [input.username.as_str(), input.email.as_str(), input.display_name.as_str()]
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .collect();
         errors.check(account::password(&input.password, &hints));
         if let Some(name) = &username
             && self.store.username_taken(name).await?
         {
-            errors.add(
-                "username",
-                "username_taken",
-                "That username is taken; pick another.",
-            );
+            errors.add("username", "username_taken", "That username is taken; pick another.");
         }
         if let Some(address) = &email
             && self.store.email_taken(address).await?
         {
-            errors.add(
-                "email",
-                "email_taken",
-                "An account with that e-mail address already exists.",
-            );
+            errors.add("email", "email_taken", "An account with that e-mail address already exists.");
         }
         errors.clone().into_result()?;
         let (Some(username), Some(email), Some(display_name), Some(timezone)) =
@@ -104,44 +92,37 @@ impl App {
     }
 
     pub async fn send_verification(&self, user: &User) -> Result<(), AppError> {
-        let secret = new_secret();
-        let expires = now_ms() + VERIFY_HOURS * HOUR_MS;
-        self.store
-            .create_email_token(
-                user.id,
-                EmailTokenPurpose::Verify,
-                &hash_secret(&secret),
-                &user.email,
-                expires,
-            )
-            .await?;
-        let link = self.config.link(&format!("/verify-email?token={secret}"));
-        self.mailer.send_later(messages::verify_email(
-            &self.config.instance_name,
-            &user.email,
-            user.name(),
-            &link,
-        ));
+        let link = self.new_mail_link(user, EmailTokenPurpose::Verify, VERIFY_HOURS, "/verify-email").await?;
+        self.mailer.send_later(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link));
         Ok(())
     }
 
+    /// Stores a one-use link for `user` and returns its absolute URL.
+    async fn new_mail_link(
+        &self,
+        user: &User,
+        purpose: EmailTokenPurpose,
+        valid_hours: i64,
+        path: &str,
+    ) -> Result<String, AppError> {
+        let secret = new_secret();
+        let expires = now_ms() + valid_hours * HOUR_MS;
+        self.store.create_email_token(user.id, purpose, &hash_secret(&secret), &user.email, expires).await?;
+        Ok(self.config.link(&format!("{path}?token={secret}")))
+    }
+
     pub async fn verify_email(&self, secret: &str) -> Result<User, AppError> {
-        let found = self
-            .store
-            .consume_email_token(EmailTokenPurpose::Verify, &hash_secret(secret))
-            .await?;
+        let found = self.store.consume_email_token(EmailTokenPurpose::Verify, &hash_secret(secret)).await?;
         let Some((user_id, email)) = found else {
             return Err(AppError::Forbidden(
                 "link_expired",
-                "This confirmation link has expired or was already used. Log in to get a new one."
-                    .into(),
+                "This confirmation link has expired or was already used. Log in to get a new one.".into(),
             ));
         };
         if !self.store.mark_email_verified(user_id, &email).await? {
             return Err(AppError::Forbidden(
                 "link_expired",
-                "This link was for an address you have since changed. Log in to get a new one."
-                    .into(),
+                "This link was for an address you have since changed. Log in to get a new one.".into(),
             ));
         }
         Ok(self.store.user_by_id(user_id).await?)
@@ -150,12 +131,7 @@ impl App {
     /// Checks the password, counting failures per account and per address,
     /// and opens a new session (a new secret every time: sessions are rotated
     /// at log-in, so a planted cookie is worthless).
-    pub async fn log_in(
-        &self,
-        login: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<LoggedIn, AppError> {
+    pub async fn log_in(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<LoggedIn, AppError> {
         let login = login.trim().to_lowercase();
         let account_key = format!("login:{login}");
         let client_key = client.map(|ip| format!("ip:{ip}"));
@@ -175,10 +151,7 @@ impl App {
         };
         // Verify against a dummy hash for unknown accounts too, so timing
         // does not tell which usernames exist.
-        let hash = user
-            .as_ref()
-            .map(|u| u.password_hash.clone())
-            .unwrap_or_else(|| DUMMY_HASH.to_string());
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());
         let ok = verify_password(password.to_string(), hash).await && user.is_some();
         let Some(user) = user.filter(|_| ok) else {
             self.login_limiter.record_failure(&account_key);
@@ -189,18 +162,13 @@ impl App {
         };
         self.login_limiter.clear(&account_key);
         let session_secret = self.start_session(user.id).await?;
-        Ok(LoggedIn {
-            user,
-            session_secret,
-        })
+        Ok(LoggedIn { user, session_secret })
     }
 
     pub async fn start_session(&self, user_id: i64) -> Result<String, AppError> {
         let secret = new_secret();
         let expires = now_ms() + SESSION_DAYS * 24 * HOUR_MS;
-        self.store
-            .create_login_session(&hash_secret(&secret), user_id, expires)
-            .await?;
+        self.store.create_login_session(&hash_secret(&secret), user_id, expires).await?;
         Ok(secret)
     }
 
@@ -209,20 +177,13 @@ impl App {
     }
 
     pub async fn log_out(&self, secret: &str) -> Result<(), AppError> {
-        Ok(self
-            .store
-            .delete_login_session(&hash_secret(secret))
-            .await?)
+        Ok(self.store.delete_login_session(&hash_secret(secret)).await?)
     }
 
     /// Always succeeds from the outside, so the form does not reveal which
     /// addresses have accounts; a mail goes out only for a real one.
-    pub async fn request_password_reset(
-        &self,
-        email: &str,
-        client: Option<IpAddr>,
-    ) -> Result<(), AppError> {
-        let email = account::email(email).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+    pub async fn request_password_reset(&self, email: &str, client: Option<IpAddr>) -> Result<(), AppError> {
+        let email = account::email(email)?;
         if let Some(ip) = client {
             let key = format!("reset:{ip}");
             self.signup_limiter.check(&key)?;
@@ -233,48 +194,21 @@ impl App {
             Err(crate::storage::StorageError::NotFound) => return Ok(()),
             Err(other) => return Err(other.into()),
         };
-        let secret = new_secret();
-        let expires = now_ms() + RESET_HOURS * HOUR_MS;
-        self.store
-            .create_email_token(
-                user.id,
-                EmailTokenPurpose::Reset,
-                &hash_secret(&secret),
-                &user.email,
-                expires,
-            )
-            .await?;
-        let link = self.config.link(&format!("/password/reset?token={secret}"));
-        self.mailer.send_later(messages::password_reset(
-            &self.config.instance_name,
-            &user.email,
-            user.name(),
-            &link,
-        ));
+        let link = self.new_mail_link(&user, EmailTokenPurpose::Reset, RESET_HOURS, "/password/reset").await?;
+        self.mailer.send_later(messages::password_reset(&self.config.instance_name, &user.email, user.name(), &link));
         Ok(())
     }
 
     /// Who a reset link belongs to, if it is still valid.
     pub async fn reset_link_user(&self, secret: &str) -> Result<User, AppError> {
-        self.store
-            .peek_email_token(EmailTokenPurpose::Reset, &hash_secret(secret))
-            .await?
-            .ok_or_else(reset_link_dead)
+        self.store.peek_email_token(EmailTokenPurpose::Reset, &hash_secret(secret)).await?.ok_or_else(reset_link_dead)
     }
 
     pub async fn reset_password(&self, secret: &str, new_password: &str) -> Result<User, AppError> {
         let user = self.reset_link_user(secret).await?;
-        account::password(
-            new_password,
-            &[&user.username, &user.email, &user.display_name],
-        )
-        .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        account::password(new_password, &[&user.username, &user.email, &user.display_name])?;
         let hash = hash_password(new_password.to_string()).await?;
-        match self
-            .store
-            .reset_password(&hash_secret(secret), &hash)
-            .await?
-        {
+        match self.store.reset_password(&hash_secret(secret), &hash).await? {
             Some(_) => Ok(user),
             None => Err(reset_link_dead()),
         }
@@ -293,11 +227,7 @@ impl App {
         let timezone = errors.check(time_zone::parse("timezone", timezone));
         match (display_name, bio, timezone) {
             (Some(display_name), Some(bio), Some(timezone)) => {
-                let update = ProfileUpdate {
-                    display_name,
-                    bio,
-                    timezone,
-                };
+                let update = ProfileUpdate { display_name, bio, timezone };
                 Ok(self.store.update_profile(user.id, &update).await?)
             }
             _ => Err(AppError::Invalid(errors)),
@@ -305,14 +235,8 @@ impl App {
     }
 
     /// A new address needs the current password and a fresh confirmation.
-    pub async fn change_email(
-        &self,
-        user: &User,
-        new_email: &str,
-        password: &str,
-    ) -> Result<User, AppError> {
-        let email =
-            account::email(new_email).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+    pub async fn change_email(&self, user: &User, new_email: &str, password: &str) -> Result<User, AppError> {
+        let email = account::email(new_email)?;
         self.require_password(user, password).await?;
         if email == user.email {
             return Ok(user.clone());
@@ -331,18 +255,10 @@ impl App {
 
     /// Changes the password, ends every session, and opens a new one for the
     /// person who changed it.
-    pub async fn change_password(
-        &self,
-        user: &User,
-        current: &str,
-        new: &str,
-    ) -> Result<String, AppError> {
+    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<String, AppError> {
         self.require_password(user, current).await?;
-        account::password(new, &[&user.username, &user.email, &user.display_name])
-            .map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
-        self.store
-            .set_password(user.id, &hash_password(new.to_string()).await?)
-            .await?;
+        account::password(new, &[&user.username, &user.email, &user.display_name])?;
+        self.store.set_password(user.id, &hash_password(new.to_string()).await?).await?;
         self.store.delete_user_login_sessions(user.id).await?;
         self.start_session(user.id).await
     }
@@ -351,11 +267,7 @@ impl App {
         if verify_password(password.to_string(), user.password_hash.clone()).await {
             Ok(())
         } else {
-            Err(AppError::invalid(
-                "current_password",
-                "wrong_password",
-                "Your current password is not right.",
-            ))
+            Err(AppError::invalid("current_password", "wrong_password", "Your current password is not right."))
         }
     }
 
@@ -363,9 +275,7 @@ impl App {
     pub async fn create_api_token(&self, user: &User, label: &str) -> Result<String, AppError> {
         let secret = format!("oh_{}", new_secret());
         let label: String = label.trim().chars().take(100).collect();
-        self.store
-            .create_api_token(user.id, &hash_secret(&secret), &label)
-            .await?;
+        self.store.create_api_token(user.id, &hash_secret(&secret), &label).await?;
         Ok(secret)
     }
 
@@ -382,4 +292,5 @@ fn reset_link_dead() -> AppError {
 }
 
 /// An argon2id hash of a random string, verified against for unknown logins.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Hh0Mn3OQFeM6F5j3lEhmMuIbC8LoxYJ9rTr6E2dPfc";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Hh0Mn3OQFeM6F5j3lEhmMuIbC8LoxYJ9rTr6E2dPfc";

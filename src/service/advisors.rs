@@ -3,9 +3,7 @@
 
 use crate::app::App;
 use crate::domain::{FieldErrors, account, advisor, category};
-use crate::storage::{
-    AdvisorProfile, AdvisorUpdate, Category, DirectoryPage, DirectoryQuery, StorageError, User,
-};
+use crate::storage::{AdvisorProfile, AdvisorUpdate, Category, DirectoryPage, DirectoryQuery, StorageError, User};
 
 use super::AppError;
 
@@ -25,11 +23,7 @@ pub struct AdvisorForm {
 }
 
 impl App {
-    pub async fn save_advisor_profile(
-        &self,
-        user: &User,
-        form: &AdvisorForm,
-    ) -> Result<AdvisorProfile, AppError> {
+    pub async fn save_advisor_profile(&self, user: &User, form: &AdvisorForm) -> Result<AdvisorProfile, AppError> {
         if form.enabled && !user.email_verified {
             return Err(AppError::Forbidden(
                 "email_unverified",
@@ -37,13 +31,7 @@ impl App {
                     .into(),
             ));
         }
-        let known: Vec<String> = self
-            .store
-            .categories()
-            .await?
-            .into_iter()
-            .map(|c| c.slug)
-            .collect();
+        let known: Vec<String> = self.store.categories().await?.into_iter().map(|c| c.slug).collect();
         let mut errors = FieldErrors::new();
         let headline = errors.check(advisor::headline(&form.headline));
         let bio = errors.check(account::bio(&form.bio));
@@ -55,24 +43,13 @@ impl App {
         else {
             return Err(AppError::Invalid(errors));
         };
-        let update = AdvisorUpdate {
-            enabled: form.enabled,
-            headline,
-            bio,
-            topics,
-            category_slugs,
-            links,
-        };
+        let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
         Ok(self.store.save_advisor_profile(user.id, &update).await?)
     }
 
     /// An advisor's public profile; people who are not advisors have none.
     pub async fn advisor(&self, username: &str) -> Result<AdvisorProfile, AppError> {
-        match self
-            .store
-            .advisor_profile(&username.to_ascii_lowercase())
-            .await
-        {
+        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
             Ok(profile) if profile.user.is_advisor => Ok(profile),
             Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("advisor")),
             Err(other) => Err(other.into()),
@@ -81,11 +58,7 @@ impl App {
 
     /// Anyone's public profile page (advisor or not).
     pub async fn profile(&self, username: &str) -> Result<AdvisorProfile, AppError> {
-        match self
-            .store
-            .advisor_profile(&username.to_ascii_lowercase())
-            .await
-        {
+        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
             Ok(profile) => Ok(profile),
             Err(StorageError::NotFound) => Err(AppError::NotFound("person")),
             Err(other) => Err(other.into()),
@@ -98,25 +71,12 @@ impl App {
     }
 
     /// Searches by words (name, headline, bio, topics) and category.
-    pub async fn directory(
-        &self,
-        q: &str,
-        category: Option<&str>,
-        page: u32,
-    ) -> Result<DirectoryPage, AppError> {
-        let terms: Vec<String> = q
-            .split_whitespace()
-            .take(SEARCH_TERMS_MAX)
-            .map(|t| t.chars().take(SEARCH_TERM_MAX).collect())
-            .collect();
+    pub async fn directory(&self, q: &str, category: Option<&str>, page: u32) -> Result<DirectoryPage, AppError> {
+        let terms: Vec<String> =
+            q.split_whitespace().take(SEARCH_TERMS_MAX).map(|t| t.chars().take(SEARCH_TERM_MAX).collect()).collect();
         let category = category.map(str::trim).filter(|c| !c.is_empty());
         if let Some(slug) = category
-            && !self
-                .store
-                .categories()
-                .await?
-                .iter()
-                .any(|c| c.slug == slug)
+            && !self.store.categories().await?.iter().any(|c| c.slug == slug)
         {
             return Err(AppError::invalid(
                 "category",
@@ -144,18 +104,13 @@ impl App {
 
     pub async fn add_category(&self, admin: &User, name: &str) -> Result<Category, AppError> {
         require_admin(admin)?;
-        let (name, slug) =
-            category::name_and_slug(name).map_err(|e| AppError::Invalid(FieldErrors(vec![e])))?;
+        let (name, slug) = category::name_and_slug(name)?;
         Ok(self.store.create_category(&slug, &name).await?)
     }
 
     pub async fn delete_category(&self, admin: &User, slug: &str) -> Result<(), AppError> {
         require_admin(admin)?;
-        if self.store.delete_category(slug).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("category"))
-        }
+        if self.store.delete_category(slug).await? { Ok(()) } else { Err(AppError::NotFound("category")) }
     }
 }
 
@@ -163,9 +118,6 @@ pub fn require_admin(user: &User) -> Result<(), AppError> {
     if user.is_admin {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "admin_only",
-            "Only an admin of this instance can do that.".into(),
-        ))
+        Err(AppError::Forbidden("admin_only", "Only an admin of this instance can do that.".into()))
     }
 }

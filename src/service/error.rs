@@ -56,20 +56,16 @@ impl AppError {
     /// A sentence safe to show anyone: internal causes are logged, never shown.
     pub fn message(&self) -> String {
         match self {
-            AppError::Invalid(errors) => errors
-                .first()
-                .map(|e| e.message.clone())
-                .unwrap_or_else(|| "The input is not valid.".into()),
+            AppError::Invalid(errors) => {
+                errors.first().map(|e| e.message.clone()).unwrap_or_else(|| "The input is not valid.".into())
+            }
             AppError::NotFound(what) => format!("No such {what}."),
             AppError::Unauthenticated => "Log in first (or send a valid API token).".into(),
-            AppError::WrongCredentials => {
-                "That username or e-mail and password do not match.".into()
-            }
+            AppError::WrongCredentials => "That username or e-mail and password do not match.".into(),
             AppError::Forbidden(_, message) => message.clone(),
-            AppError::RateLimited { retry_after_secs } => format!(
-                "Too many attempts. Try again in {} minute(s).",
-                retry_after_secs.div_ceil(60).max(1)
-            ),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1))
+            }
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
     }
@@ -82,20 +78,20 @@ impl From<StorageError> for AppError {
             StorageError::Duplicate(field) => {
                 let (code, message) = match field {
                     "username" => ("username_taken", "That username is taken; pick another."),
-                    "email" => (
-                        "email_taken",
-                        "An account with that e-mail address already exists.",
-                    ),
-                    "category" => (
-                        "category_taken",
-                        "A category with that name already exists.",
-                    ),
+                    "email" => ("email_taken", "An account with that e-mail address already exists."),
+                    "category" => ("category_taken", "A category with that name already exists."),
                     _ => ("duplicate", "That already exists."),
                 };
                 AppError::invalid(field, code, message)
             }
             other => AppError::Internal(anyhow::Error::new(other)),
         }
+    }
+}
+
+impl From<crate::domain::FieldError> for AppError {
+    fn from(error: crate::domain::FieldError) -> Self {
+        AppError::Invalid(FieldErrors(vec![error]))
     }
 }
 

@@ -18,30 +18,20 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        let failures = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(window)
-            .build();
-        RateLimiter {
-            failures,
-            limit,
-            window,
-        }
+        let failures = Cache::builder().max_capacity(100_000).time_to_live(window).build();
+        RateLimiter { failures, limit, window }
     }
 
     pub fn check(&self, key: &str) -> Result<(), AppError> {
         if self.failures.get(key).unwrap_or(0) >= self.limit {
-            return Err(AppError::RateLimited {
-                retry_after_secs: self.window.as_secs(),
-            });
+            return Err(AppError::RateLimited { retry_after_secs: self.window.as_secs() });
         }
         Ok(())
     }
 
     pub fn record_failure(&self, key: &str) {
         let count = self.failures.get(key).unwrap_or(0);
-        self.failures
-            .insert(key.to_string(), count.saturating_add(1));
+        self.failures.insert(key.to_string(), count.saturating_add(1));
     }
 
     pub fn clear(&self, key: &str) {

@@ -30,20 +30,12 @@ pub struct User {
 impl User {
     /// The name to show: the display name, or the username when none is set.
     pub fn name(&self) -> &str {
-        if self.display_name.is_empty() {
-            &self.username
-        } else {
-            &self.display_name
-        }
+        if self.display_name.is_empty() { &self.username } else { &self.display_name }
     }
 
     /// The first letter of the name, for the avatar placeholder.
     pub fn initial(&self) -> String {
-        self.name()
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().collect())
-            .unwrap_or_default()
+        self.name().chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
     }
 }
 
@@ -74,11 +66,7 @@ pub(super) const USER_COLUMNS: &str = "id, username, email, email_verified, pass
 
 /// The user columns qualified with a table alias, for joins.
 pub(super) fn prefixed_user_columns(alias: &str) -> String {
-    USER_COLUMNS
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    USER_COLUMNS.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
 impl Store {
@@ -112,29 +100,18 @@ impl Store {
 
     pub async fn user_by_username(&self, username: &str) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(username)
-            .fetch_one(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(username).fetch_one(self.pool()).await?)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(email)
-            .fetch_one(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(email).fetch_one(self.pool()).await?)
     }
 
     /// Whether a username or e-mail is already taken, for friendly form errors
     /// before the insert (the unique constraints still decide races).
     pub async fn username_taken(&self, username: &str) -> Result<bool> {
-        exists(
-            self,
-            "SELECT COUNT(*) FROM users WHERE username = $1",
-            username,
-        )
-        .await
+        exists(self, "SELECT COUNT(*) FROM users WHERE username = $1", username).await
     }
 
     pub async fn email_taken(&self, email: &str) -> Result<bool> {
@@ -142,9 +119,7 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool())
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?)
     }
 
     pub async fn update_profile(&self, user_id: i64, update: &ProfileUpdate) -> Result<User> {
@@ -169,28 +144,19 @@ impl Store {
             "UPDATE users SET email = $2, email_verified = FALSE, updated_at = $3 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let user: User = sqlx::query_as(&sql)
-            .bind(user_id)
-            .bind(email)
-            .bind(now_ms())
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let user: User = sqlx::query_as(&sql).bind(user_id).bind(email).bind(now_ms()).fetch_one(&mut *tx).await?;
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
     }
 
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-                .bind(user_id)
-                .bind(password_hash)
-                .bind(now_ms())
-                .execute(self.pool())
-                .await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -210,9 +176,6 @@ impl Store {
 }
 
 async fn exists(store: &Store, sql: &str, value: &str) -> Result<bool> {
-    let count: i64 = sqlx::query_scalar(sql)
-        .bind(value)
-        .fetch_one(store.pool())
-        .await?;
+    let count: i64 = sqlx::query_scalar(sql).bind(value).fetch_one(store.pool()).await?;
     Ok(count > 0)
 }

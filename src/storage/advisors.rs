@@ -45,11 +45,7 @@ pub struct DirectoryPage {
 
 impl Store {
     /// Replaces a person's advisor profile in one transaction.
-    pub async fn save_advisor_profile(
-        &self,
-        user_id: i64,
-        update: &AdvisorUpdate,
-    ) -> Result<AdvisorProfile> {
+    pub async fn save_advisor_profile(&self, user_id: i64, update: &AdvisorUpdate) -> Result<AdvisorProfile> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE users SET is_advisor = $2, headline = $3, bio = $4, updated_at = $5 WHERE id = $1")
             .bind(user_id)
@@ -60,20 +56,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         for table in ["advisor_topics", "advisor_links", "advisor_categories"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1")).bind(user_id).execute(&mut *tx).await?;
         }
         for (position, topic) in update.topics.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO advisor_topics (user_id, position, topic) VALUES ($1, $2, $3)",
-            )
-            .bind(user_id)
-            .bind(position as i64)
-            .bind(topic)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO advisor_topics (user_id, position, topic) VALUES ($1, $2, $3)")
+                .bind(user_id)
+                .bind(position as i64)
+                .bind(topic)
+                .execute(&mut *tx)
+                .await?;
         }
         for (position, url) in update.links.iter().enumerate() {
             sqlx::query("INSERT INTO advisor_links (user_id, position, url) VALUES ($1, $2, $3)")
@@ -146,15 +137,8 @@ impl Store {
         for p in &params {
             list = list.bind(p);
         }
-        let users = list
-            .bind(per_page)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(DirectoryPage {
-            advisors: self.attach_profiles(users).await?,
-            total,
-        })
+        let users = list.bind(per_page).bind(offset).fetch_all(self.pool()).await?;
+        Ok(DirectoryPage { advisors: self.attach_profiles(users).await?, total })
     }
 
     /// The newest advisors, for the home page.
@@ -162,10 +146,7 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE is_advisor = TRUE ORDER BY created_at DESC, id DESC LIMIT $1"
         );
-        let users = sqlx::query_as(&sql)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let users = sqlx::query_as(&sql).bind(limit).fetch_all(self.pool()).await?;
         self.attach_profiles(users).await
     }
 
@@ -175,10 +156,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-        let placeholders = (1..=ids.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
 
         let topics: Vec<(i64, String)> = bind_ids(
             sqlx::query_as(&format!(
@@ -209,12 +187,8 @@ impl Store {
         let mut by_user: HashMap<i64, AdvisorProfile> = users
             .iter()
             .map(|u| {
-                let profile = AdvisorProfile {
-                    user: u.clone(),
-                    topics: Vec::new(),
-                    categories: Vec::new(),
-                    links: Vec::new(),
-                };
+                let profile =
+                    AdvisorProfile { user: u.clone(), topics: Vec::new(), categories: Vec::new(), links: Vec::new() };
                 (u.id, profile)
             })
             .collect();

@@ -15,11 +15,7 @@ pub struct Category {
 
 impl Store {
     pub async fn categories(&self) -> Result<Vec<Category>> {
-        Ok(
-            sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY name")
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY name").fetch_all(self.pool()).await?)
     }
 
     pub async fn create_category(&self, slug: &str, name: &str) -> Result<Category> {
@@ -35,10 +31,7 @@ impl Store {
 
     /// Removes a category; advisors simply lose it from their profile.
     pub async fn delete_category(&self, slug: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM categories WHERE slug = $1")
-            .bind(slug)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM categories WHERE slug = $1").bind(slug).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 }

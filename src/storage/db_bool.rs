@@ -17,10 +17,7 @@ impl Type<Any> for DbBool {
     fn compatible(ty: &AnyTypeInfo) -> bool {
         matches!(
             ty.kind(),
-            AnyTypeInfoKind::Bool
-                | AnyTypeInfoKind::SmallInt
-                | AnyTypeInfoKind::Integer
-                | AnyTypeInfoKind::BigInt
+            AnyTypeInfoKind::Bool | AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt
         )
     }
 }

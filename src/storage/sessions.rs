@@ -7,21 +7,14 @@ use super::accounts::prefixed_user_columns;
 use super::{Result, Store, User, now_ms};
 
 impl Store {
-    pub async fn create_login_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now_ms())
-        .bind(expires_at)
-        .execute(self.pool())
-        .await?;
+    pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now_ms())
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -34,40 +27,24 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        Ok(sqlx::query_as(&SQL)
-            .bind(token_hash)
-            .bind(now_ms())
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(now_ms()).fetch_optional(self.pool()).await?)
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1").bind(token_hash).execute(self.pool()).await?;
         Ok(())
     }
 
     /// Ends every session of a person (after a password reset or change).
     pub async fn delete_user_login_sessions(&self, user_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn purge_expired(&self) -> Result<u64> {
         let now = now_ms();
-        let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
+        let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         Ok(a.rows_affected() + b.rows_affected())
     }
 }

@@ -22,12 +22,7 @@ impl EmailTokenPurpose {
 }
 
 impl Store {
-    pub async fn create_api_token(
-        &self,
-        user_id: i64,
-        token_hash: &str,
-        label: &str,
-    ) -> Result<i64> {
+    pub async fn create_api_token(&self, user_id: i64, token_hash: &str, label: &str) -> Result<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -47,10 +42,7 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        let user: Option<User> = sqlx::query_as(&SQL)
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).fetch_optional(self.pool()).await?;
         if user.is_some() {
             sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
                 .bind(token_hash)
@@ -113,14 +105,12 @@ impl Store {
 
     /// Marks an address verified, only if it is still the person's address.
     pub async fn mark_email_verified(&self, user_id: i64, email: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET email_verified = TRUE, updated_at = $3 WHERE id = $1 AND email = $2",
-        )
-        .bind(user_id)
-        .bind(email)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        let done = sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $3 WHERE id = $1 AND email = $2")
+            .bind(user_id)
+            .bind(email)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -128,11 +118,7 @@ impl Store {
 impl Store {
     /// The person a still-valid link belongs to, without using it up (to show
     /// the reset form and check the new password against their name).
-    pub async fn peek_email_token(
-        &self,
-        purpose: EmailTokenPurpose,
-        token_hash: &str,
-    ) -> Result<Option<User>> {
+    pub async fn peek_email_token(&self, purpose: EmailTokenPurpose, token_hash: &str) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM email_tokens t JOIN users u ON u.id = t.user_id \
@@ -151,11 +137,7 @@ impl Store {
     /// Sets a new password through a reset link, in one transaction: the link
     /// is used up, the password replaced and every session ended, or nothing
     /// happens. Returns the person, or `None` for a dead link.
-    pub async fn reset_password(
-        &self,
-        token_hash: &str,
-        password_hash: &str,
-    ) -> Result<Option<i64>> {
+    pub async fn reset_password(&self, token_hash: &str, password_hash: &str) -> Result<Option<i64>> {
         let mut tx = self.pool().begin().await?;
         let user_id: Option<i64> = sqlx::query_scalar(
             "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = 'reset' AND expires_at > $2 \
@@ -174,10 +156,7 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(user_id))
     }

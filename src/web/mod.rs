@@ -15,49 +15,22 @@ use crate::app::App;
 pub fn router(app: App) -> Router<App> {
     Router::new()
         .route("/", get(pages::home::home))
-        .route(
-            "/signup",
-            get(pages::auth::signup_page).post(pages::auth::signup),
-        )
-        .route(
-            "/login",
-            get(pages::auth::login_page).post(pages::auth::login),
-        )
+        .route("/signup", get(pages::auth::signup_page).post(pages::auth::signup))
+        .route("/login", get(pages::auth::login_page).post(pages::auth::login))
         .route("/logout", post(pages::auth::logout))
         .route("/verify-email", get(pages::auth::verify_email))
-        .route(
-            "/verify-email/resend",
-            post(pages::auth::resend_verification),
-        )
-        .route(
-            "/password/forgot",
-            get(pages::auth::forgot_page).post(pages::auth::forgot),
-        )
-        .route(
-            "/password/reset",
-            get(pages::auth::reset_page).post(pages::auth::reset),
-        )
-        .route(
-            "/settings",
-            get(pages::settings::account_page).post(pages::settings::save_profile),
-        )
+        .route("/verify-email/resend", post(pages::auth::resend_verification))
+        .route("/password/forgot", get(pages::auth::forgot_page).post(pages::auth::forgot))
+        .route("/password/reset", get(pages::auth::reset_page).post(pages::auth::reset))
+        .route("/settings", get(pages::settings::account_page).post(pages::settings::save_profile))
         .route("/settings/email", post(pages::settings::change_email))
         .route("/settings/password", post(pages::settings::change_password))
         .route("/settings/tokens", post(pages::settings::create_token))
-        .route(
-            "/settings/advisor",
-            get(pages::settings::advisor_page).post(pages::settings::save_advisor),
-        )
+        .route("/settings/advisor", get(pages::settings::advisor_page).post(pages::settings::save_advisor))
         .route("/advisors", get(pages::directory::directory))
         .route("/users/{username}", get(pages::directory::profile))
-        .route(
-            "/admin/categories",
-            get(pages::admin::categories_page).post(pages::admin::add_category),
-        )
-        .route(
-            "/admin/categories/{slug}/delete",
-            post(pages::admin::delete_category),
-        )
+        .route("/admin/categories", get(pages::admin::categories_page).post(pages::admin::add_category))
+        .route("/admin/categories/{slug}/delete", post(pages::admin::delete_category))
         .fallback(pages::home::not_found)
         .layer(from_fn_with_state(app, session::browser_session))
         .route("/static/{*path}", get(assets::serve))

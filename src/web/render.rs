@@ -35,10 +35,7 @@ pub struct ErrorPage {
 
 impl ErrorPage {
     pub fn new(status: StatusCode, message: &str) -> Self {
-        ErrorPage {
-            status,
-            message: message.to_string(),
-        }
+        ErrorPage { status, message: message.to_string() }
     }
 }
 
@@ -56,13 +53,9 @@ impl IntoResponse for WebError {
         if let AppError::Internal(cause) = &self.0 {
             tracing::error!(error = ?cause, "request failed");
         }
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorPage {
-            status,
-            message: self.0.message(),
-        });
+        response.extensions_mut().insert(ErrorPage { status, message: self.0.message() });
         response
     }
 }
@@ -78,12 +71,7 @@ struct ErrorTemplate<'a> {
 
 pub fn render_error_page(visitor: &Visitor, page: ErrorPage) -> Response {
     let title = page.status.canonical_reason().unwrap_or("Error");
-    let template = ErrorTemplate {
-        v: visitor,
-        title,
-        message: &page.message,
-        status: page.status.as_u16(),
-    };
+    let template = ErrorTemplate { v: visitor, title, message: &page.message, status: page.status.as_u16() };
     let mut response = Page(template).into_response();
     *response.status_mut() = page.status;
     response
@@ -94,28 +82,21 @@ pub fn render_error_page(visitor: &Visitor, page: ErrorPage) -> Response {
 pub fn redirect_with_flash(app: &App, to: &str, message: &str) -> Response {
     let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
     let mut response = redirect(to);
-    response
-        .headers_mut()
-        .append(SET_COOKIE, make_cookie(app, FLASH_COOKIE, encoded, None));
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, FLASH_COOKIE, encoded, None));
     response
 }
 
 /// 303 See Other: the browser follows with GET, so reloading does not resend a form.
 pub fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(
-        LOCATION,
-        HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
-    );
+    response.headers_mut().insert(LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")));
     response
 }
 
 /// Only same-site paths are followed after log-in.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_string()
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
         _ => "/".to_string(),
     }
 }

@@ -45,11 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
     type Rejection = StatusCode;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Visitor>()
-            .cloned()
-            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+        parts.extensions.get::<Visitor>().cloned().ok_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -60,18 +56,10 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts
-            .extensions
-            .get::<Visitor>()
-            .and_then(|v| v.user.clone())
-        {
+        match parts.extensions.get::<Visitor>().and_then(|v| v.user.clone()) {
             Some(user) => Ok(SignedIn(user)),
             None => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/");
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
                 let target = format!(
                     "/login?next={}",
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
@@ -90,10 +78,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let forwarded = || {
             parts
                 .headers
@@ -123,20 +108,11 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// A cookie as every Officehours cookie is: HttpOnly, SameSite=Lax, whole
 /// site, and Secure whenever the instance is served over https. Values are
 /// URL-safe (random secrets, or URL-encoded text).
-pub fn make_cookie(
-    app: &App,
-    name: &'static str,
-    value: String,
-    max_age_days: Option<i64>,
-) -> HeaderValue {
-    let max_age = max_age_days
-        .map(|d| format!("; Max-Age={}", d * 86_400))
-        .unwrap_or_default();
+pub fn make_cookie(app: &App, name: &'static str, value: String, max_age_days: Option<i64>) -> HeaderValue {
+    let max_age = max_age_days.map(|d| format!("; Max-Age={}", d * 86_400)).unwrap_or_default();
     let secure = if app.config.https() { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}"
-    ))
-    .expect("cookie values are URL-safe")
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{max_age}"))
+        .expect("cookie values are URL-safe")
 }
 
 pub fn expire_cookie(app: &App, name: &'static str) -> HeaderValue {
@@ -182,12 +158,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         let bytes = match to_bytes(body, FORM_LIMIT).await {
             Ok(bytes) => bytes,
             Err(_) => {
-                return rejection(
-                    &app,
-                    &visitor,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "That form was too large to accept.",
-                );
+                return rejection(&app, &visitor, StatusCode::PAYLOAD_TOO_LARGE, "That form was too large to accept.");
             }
         };
         if !same_origin(&headers) {
@@ -198,9 +169,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
                 "This form was sent from another site, so it was ignored.",
             );
         }
-        let submitted = url::form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.into_owned());
+        let submitted = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
         let valid = matches!((&existing_csrf, &submitted), (Some(cookie), Some(form)) if same_secret(cookie, form));
         if !valid {
             return rejection(
@@ -226,11 +195,8 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&format!("{name}="))))
     };
-    let (sets_flash, sets_csrf, sets_session) = (
-        sets_cookie(FLASH_COOKIE),
-        sets_cookie(CSRF_COOKIE),
-        sets_cookie(SESSION_COOKIE),
-    );
+    let (sets_flash, sets_csrf, sets_session) =
+        (sets_cookie(FLASH_COOKIE), sets_cookie(CSRF_COOKIE), sets_cookie(SESSION_COOKIE));
     let headers = response.headers_mut();
     if existing_csrf.is_none() && !sets_csrf {
         headers.append(SET_COOKIE, make_cookie(&app, CSRF_COOKIE, csrf, None));
@@ -247,10 +213,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
 fn rejection(app: &App, visitor: &Visitor, status: StatusCode, message: &str) -> Response {
     // (Re)issue the CSRF cookie so that the reloaded form works.
     let mut response = render_error_page(visitor, ErrorPage::new(status, message));
-    response.headers_mut().append(
-        SET_COOKIE,
-        make_cookie(app, CSRF_COOKIE, visitor.csrf.clone(), None),
-    );
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, CSRF_COOKIE, visitor.csrf.clone(), None));
     response
 }
 

@@ -21,48 +21,26 @@ impl Reply {
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_string)
-            .collect()
+        self.headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.set_cookies()
             .iter()
             .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| {
-                c[name.len() + 1..]
-                    .split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|c| c[name.len() + 1..].split(';').next().unwrap_or_default().to_string())
     }
 }
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
-        let http = Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Browser {
-            http,
-            base: base.to_string(),
-            csrf: None,
-        }
+        let http =
+            Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Browser { http, base: base.to_string(), csrf: None }
     }
 
     fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
-        }
+        if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) }
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {
@@ -95,13 +73,7 @@ impl Browser {
 
     /// Posts exactly these fields (no CSRF token added).
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let response = self
-            .http
-            .post(self.url(path))
-            .form(fields)
-            .send()
-            .await
-            .expect("POST");
+        let response = self.http.post(self.url(path)).form(fields).send().await.expect("POST");
         let reply = to_reply(response).await;
         if let Some(token) = super::input_value(&reply.body, "csrf") {
             self.csrf = Some(token);
@@ -114,20 +86,14 @@ impl Browser {
         self.page("/signup").await;
         self.post(
             "/signup",
-            &[
-                ("username", username),
-                ("email", email),
-                ("password", password),
-                ("timezone", "Europe/Berlin"),
-            ],
+            &[("username", username), ("email", email), ("password", password), ("timezone", "Europe/Berlin")],
         )
         .await
     }
 
     pub async fn log_in(&mut self, login: &str, password: &str) -> Reply {
         self.page("/login").await;
-        self.post("/login", &[("login", login), ("password", password)])
-            .await
+        self.post("/login", &[("login", login), ("password", password)]).await
     }
 }
 
@@ -135,9 +101,5 @@ async fn to_reply(response: reqwest::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.text().await.unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply { status, headers, body }
 }

@@ -22,12 +22,7 @@ impl TestDatabase {
     pub async fn sqlite() -> TestDatabase {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        TestDatabase {
-            backend: "sqlite",
-            url,
-            dir,
-            pg_name: None,
-        }
+        TestDatabase { backend: "sqlite", url, dir, pg_name: None }
     }
 
     /// A new, empty PostgreSQL database, or `None` when PostgreSQL is not
@@ -48,10 +43,7 @@ impl TestDatabase {
             COUNTER.fetch_add(1, Ordering::SeqCst),
             jiff::Timestamp::now().as_millisecond() % 1_000_000
         );
-        store
-            .execute_raw(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
+        store.execute_raw(&format!("CREATE DATABASE {name}")).await.expect("create test database");
         store.close().await;
         let mut url = url::Url::parse(&admin).expect("valid admin url");
         url.set_path(&name);
@@ -79,15 +71,10 @@ impl Drop for TestDatabase {
         // Dropping needs a connection; do it on a short-lived thread so that
         // Drop works inside and outside a runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
                 if let Ok(store) = Store::connect(&postgres_admin_url(), 1).await {
-                    let _ = store
-                        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
+                    let _ = store.execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                     store.close().await;
                 }
             });

@@ -25,6 +25,22 @@ pub fn require(what: &str, available: bool) -> bool {
     false
 }
 
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits up to five seconds for a helper process to listen on `port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not start listening on port {port}");
+}
+
 /// The value of a hidden or text input named `name` in an HTML page.
 pub fn input_value(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\"");

@@ -26,9 +26,7 @@ impl TestServer {
 
     /// Starts with a tweak to the configuration (e.g. an https public URL).
     pub async fn start_with(db: &TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let overrides = Overrides {
             database_url: Some(db.url.clone()),
@@ -49,14 +47,7 @@ impl TestServer {
             })
             .await;
         });
-        TestServer {
-            app,
-            addr,
-            base: format!("http://{addr}"),
-            backend: db.backend,
-            outbox,
-            stop: Some(stop),
-        }
+        TestServer { app, addr, base: format!("http://{addr}"), backend: db.backend, outbox, stop: Some(stop) }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -87,25 +78,15 @@ impl TestServer {
     /// contains `needle`, and returns the first link in it.
     pub async fn wait_for_link(&self, to: &str, needle: &str) -> String {
         for _ in 0..100 {
-            let found = self
-                .mails()
-                .into_iter()
-                .rev()
-                .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle));
+            let found = self.mails().into_iter().rev().find(|m| m.contains(&format!("To: {to}")) && m.contains(needle));
             if let Some(mail) = found {
                 let start = mail.find("http://").expect("a link in the mail");
-                let link: String = mail[start..]
-                    .chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .collect();
+                let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
                 return link;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!(
-            "no mail to {to} containing {needle:?}; outbox has: {:#?}",
-            self.mails()
-        );
+        panic!("no mail to {to} containing {needle:?}; outbox has: {:#?}", self.mails());
     }
 
     /// Creates a confirmed account directly through the services.
@@ -117,11 +98,7 @@ impl TestServer {
             display_name: String::new(),
             timezone: "Europe/Berlin".into(),
         };
-        let roles = officehours::service::accounts::Roles {
-            admin,
-            verified: true,
-            ..Default::default()
-        };
+        let roles = officehours::service::accounts::Roles { admin, verified: true, ..Default::default() };
         self.app.sign_up(&input, roles).await.expect("create user")
     }
 }

@@ -29,13 +29,7 @@ pub async fn categories_page(
 ) -> Result<Response, WebError> {
     require_admin(&user)?;
     let categories = app.categories().await?;
-    Ok(Page(CategoriesPage {
-        v,
-        categories,
-        name: String::new(),
-        error: None,
-    })
-    .into_response())
+    Ok(Page(CategoriesPage { v, categories, name: String::new(), error: None }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -51,21 +45,11 @@ pub async fn add_category(
     axum::Form(form): axum::Form<CategoryForm>,
 ) -> Result<Response, WebError> {
     match app.add_category(&user, &form.name).await {
-        Ok(category) => Ok(redirect_with_flash(
-            &app,
-            "/admin/categories",
-            &format!("Added “{}”.", category.name),
-        )),
+        Ok(category) => Ok(redirect_with_flash(&app, "/admin/categories", &format!("Added “{}”.", category.name))),
         Err(AppError::Invalid(errors)) => {
             let categories = app.categories().await?;
             let error = errors.first().map(|e| e.message.clone());
-            let mut response = Page(CategoriesPage {
-                v,
-                categories,
-                name: form.name,
-                error,
-            })
-            .into_response();
+            let mut response = Page(CategoriesPage { v, categories, name: form.name, error }).into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -79,9 +63,5 @@ pub async fn delete_category(
     Path(slug): Path<String>,
 ) -> Result<Response, WebError> {
     app.delete_category(&user, &slug).await?;
-    Ok(redirect_with_flash(
-        &app,
-        "/admin/categories",
-        "Category deleted.",
-    ))
+    Ok(redirect_with_flash(&app, "/admin/categories", "Category deleted."))
 }

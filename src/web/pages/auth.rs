@@ -12,9 +12,7 @@ use crate::domain::FieldErrors;
 use crate::service::AppError;
 use crate::service::accounts::{Roles, SESSION_DAYS, SignUp};
 use crate::web::render::{Page, WebError, redirect, redirect_with_flash, safe_next};
-use crate::web::session::{
-    ClientIp, SESSION_COOKIE, SignedIn, Visitor, expire_cookie, make_cookie,
-};
+use crate::web::session::{ClientIp, SESSION_COOKIE, SignedIn, Visitor, expire_cookie, make_cookie};
 
 #[derive(Template)]
 #[template(path = "signup.html")]
@@ -48,15 +46,8 @@ fn signup_page_for(app: &App, v: Visitor, form: &SignUpForm, errors: FieldErrors
         username: form.username.clone(),
         email: form.email.clone(),
         display_name: form.display_name.clone(),
-        timezone: if form.timezone.is_empty() {
-            "UTC".into()
-        } else {
-            form.timezone.clone()
-        },
-        username_hint: format!(
-            "Letters a–z, digits and _. Your handle will be @name@{}.",
-            app.config.domain
-        ),
+        timezone: if form.timezone.is_empty() { "UTC".into() } else { form.timezone.clone() },
+        username_hint: format!("Letters a–z, digits and _. Your handle will be @name@{}.", app.config.domain),
         errors,
     }
 }
@@ -65,13 +56,7 @@ pub async fn signup_page(State(app): State<App>, v: Visitor) -> Response {
     if v.user.is_some() {
         return redirect("/settings");
     }
-    Page(signup_page_for(
-        &app,
-        v,
-        &SignUpForm::default(),
-        FieldErrors::new(),
-    ))
-    .into_response()
+    Page(signup_page_for(&app, v, &SignUpForm::default(), FieldErrors::new())).into_response()
 }
 
 pub async fn signup(
@@ -99,11 +84,7 @@ pub async fn signup(
             let mut response = redirect_with_flash(
                 &app,
                 "/settings",
-                &format!(
-                    "Welcome, {}! Check your inbox to confirm {}.",
-                    user.name(),
-                    user.email
-                ),
+                &format!("Welcome, {}! Check your inbox to confirm {}.", user.name(), user.email),
             );
             set_session(&app, &mut response, secret);
             Ok(response)
@@ -118,10 +99,7 @@ pub async fn signup(
 }
 
 fn set_session(app: &App, response: &mut Response, secret: String) {
-    response.headers_mut().append(
-        SET_COOKIE,
-        make_cookie(app, SESSION_COOKIE, secret, Some(SESSION_DAYS)),
-    );
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, SESSION_COOKIE, secret, Some(SESSION_DAYS)));
 }
 
 #[derive(Template)]
@@ -143,13 +121,7 @@ pub async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
     if v.user.is_some() {
         return redirect(&next);
     }
-    Page(LoginPage {
-        v,
-        login: String::new(),
-        next,
-        error: None,
-    })
-    .into_response()
+    Page(LoginPage { v, login: String::new(), next, error: None }).into_response()
 }
 
 #[derive(Deserialize)]
@@ -180,12 +152,7 @@ pub async fn login(
         }
         Err(err @ (AppError::WrongCredentials | AppError::RateLimited { .. })) => {
             let status = axum::http::StatusCode::from_u16(err.status()).expect("valid status");
-            let page = LoginPage {
-                v,
-                login: form.login,
-                next,
-                error: Some(err.message()),
-            };
+            let page = LoginPage { v, login: form.login, next, error: Some(err.message()) };
             let mut response = Page(page).into_response();
             *response.status_mut() = status;
             Ok(response)
@@ -199,9 +166,7 @@ pub async fn logout(State(app): State<App>, v: Visitor) -> Result<Response, WebE
         app.log_out(secret).await?;
     }
     let mut response = redirect_with_flash(&app, "/", "You are logged out.");
-    response
-        .headers_mut()
-        .append(SET_COOKIE, expire_cookie(&app, SESSION_COOKIE));
+    response.headers_mut().append(SET_COOKIE, expire_cookie(&app, SESSION_COOKIE));
     Ok(response)
 }
 
@@ -221,35 +186,17 @@ pub struct TokenQuery {
     token: String,
 }
 
-pub async fn verify_email(
-    State(app): State<App>,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, WebError> {
+pub async fn verify_email(State(app): State<App>, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
     let user = app.verify_email(&q.token).await?;
-    Ok(redirect_with_flash(
-        &app,
-        "/settings/advisor",
-        &format!("Thank you: {} is confirmed.", user.email),
-    ))
+    Ok(redirect_with_flash(&app, "/settings/advisor", &format!("Thank you: {} is confirmed.", user.email)))
 }
 
-pub async fn resend_verification(
-    State(app): State<App>,
-    SignedIn(user): SignedIn,
-) -> Result<Response, WebError> {
+pub async fn resend_verification(State(app): State<App>, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     if user.email_verified {
-        return Ok(redirect_with_flash(
-            &app,
-            "/settings",
-            "Your e-mail address is already confirmed.",
-        ));
+        return Ok(redirect_with_flash(&app, "/settings", "Your e-mail address is already confirmed."));
     }
     app.send_verification(&user).await?;
-    Ok(redirect_with_flash(
-        &app,
-        "/settings",
-        &format!("We sent a new link to {}.", user.email),
-    ))
+    Ok(redirect_with_flash(&app, "/settings", &format!("We sent a new link to {}.", user.email)))
 }
 
 #[derive(Template)]
@@ -261,12 +208,7 @@ struct ForgotPage {
 }
 
 pub async fn forgot_page(v: Visitor) -> Response {
-    Page(ForgotPage {
-        v,
-        email: String::new(),
-        error: None,
-    })
-    .into_response()
+    Page(ForgotPage { v, email: String::new(), error: None }).into_response()
 }
 
 #[derive(Deserialize)]
@@ -312,19 +254,9 @@ struct ResetPage {
     error: Option<String>,
 }
 
-pub async fn reset_page(
-    State(app): State<App>,
-    v: Visitor,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, WebError> {
+pub async fn reset_page(State(app): State<App>, v: Visitor, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
     let user = app.reset_link_user(&q.token).await?;
-    Ok(Page(ResetPage {
-        v,
-        token: q.token,
-        username: user.username,
-        error: None,
-    })
-    .into_response())
+    Ok(Page(ResetPage { v, token: q.token, username: user.username, error: None }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -335,26 +267,13 @@ pub struct ResetForm {
     password: String,
 }
 
-pub async fn reset(
-    State(app): State<App>,
-    v: Visitor,
-    Form(form): Form<ResetForm>,
-) -> Result<Response, WebError> {
+pub async fn reset(State(app): State<App>, v: Visitor, Form(form): Form<ResetForm>) -> Result<Response, WebError> {
     match app.reset_password(&form.token, &form.password).await {
-        Ok(_) => Ok(redirect_with_flash(
-            &app,
-            "/login",
-            "Your new password is saved. Log in with it.",
-        )),
+        Ok(_) => Ok(redirect_with_flash(&app, "/login", "Your new password is saved. Log in with it.")),
         Err(AppError::Invalid(errors)) => {
             let user = app.reset_link_user(&form.token).await?;
             let error = errors.first().map(|e| e.message.clone());
-            let page = ResetPage {
-                v,
-                token: form.token,
-                username: user.username,
-                error,
-            };
+            let page = ResetPage { v, token: form.token, username: user.username, error };
             let mut response = Page(page).into_response();
             *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)

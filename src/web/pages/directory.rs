@@ -46,17 +46,13 @@ pub async fn directory(
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
     let categories = app.categories().await?;
-    let (advisors, total, error, status) =
-        match app.directory(&query.q, Some(&query.category), page).await {
-            Ok(found) => (found.advisors, found.total, None, StatusCode::OK),
-            Err(AppError::Invalid(errors)) => (
-                Vec::new(),
-                0,
-                errors.first().map(|e| e.message.clone()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            Err(other) => return Err(other.into()),
-        };
+    let (advisors, total, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
+        Ok(found) => (found.advisors, found.total, None, StatusCode::OK),
+        Err(AppError::Invalid(errors)) => {
+            (Vec::new(), 0, errors.first().map(|e| e.message.clone()), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => return Err(other.into()),
+    };
     let pages = (total as u32).div_ceil(DIRECTORY_PAGE_SIZE).max(1);
     let href = |p: u32| {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
@@ -104,27 +100,11 @@ struct ProfilePage {
 }
 
 /// Any person's profile; advisors show their topics and availability.
-pub async fn profile(
-    State(app): State<App>,
-    v: Visitor,
-    Path(username): Path<String>,
-) -> Result<Response, WebError> {
+pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<String>) -> Result<Response, WebError> {
     let p = app.profile(&username).await?;
-    let viewer_zone = v
-        .user
-        .as_ref()
-        .map(|u| u.timezone.clone())
-        .unwrap_or_else(|| "UTC".to_string());
+    let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".to_string());
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
-    Ok(Page(ProfilePage {
-        v,
-        p,
-        domain,
-        member_since,
-        viewer_zone,
-        is_self,
-    })
-    .into_response())
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self }).into_response())
 }

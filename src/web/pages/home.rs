@@ -19,12 +19,7 @@ struct HomePage {
 pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {
     let advisors = app.newest_advisors(6).await?;
     let categories = app.categories().await?;
-    Ok(Page(HomePage {
-        v,
-        advisors,
-        categories,
-    })
-    .into_response())
+    Ok(Page(HomePage { v, advisors, categories }).into_response())
 }
 
 pub async fn not_found() -> WebError {

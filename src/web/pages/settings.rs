@@ -76,10 +76,7 @@ pub async fn save_profile(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<ProfileForm>,
 ) -> Result<Response, WebError> {
-    match app
-        .update_profile(&user, &form.display_name, &form.bio, &form.timezone)
-        .await
-    {
+    match app.update_profile(&user, &form.display_name, &form.bio, &form.timezone).await {
         Ok(_) => Ok(redirect_with_flash(&app, "/settings", "Profile saved.")),
         Err(AppError::Invalid(errors)) => {
             let mut page = AccountPage::for_user(v, &user);
@@ -107,22 +104,14 @@ pub async fn change_email(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<EmailForm>,
 ) -> Result<Response, WebError> {
-    match app
-        .change_email(&user, &form.email, &form.current_password)
-        .await
-    {
-        Ok(updated) if updated.email == user.email => Ok(redirect_with_flash(
-            &app,
-            "/settings",
-            "That is already your e-mail address.",
-        )),
+    match app.change_email(&user, &form.email, &form.current_password).await {
+        Ok(updated) if updated.email == user.email => {
+            Ok(redirect_with_flash(&app, "/settings", "That is already your e-mail address."))
+        }
         Ok(updated) => Ok(redirect_with_flash(
             &app,
             "/settings",
-            &format!(
-                "E-mail changed. We sent a confirmation link to {}.",
-                updated.email
-            ),
+            &format!("E-mail changed. We sent a confirmation link to {}.", updated.email),
         )),
         Err(AppError::Invalid(errors)) => {
             let mut page = AccountPage::for_user(v, &user);
@@ -149,20 +138,11 @@ pub async fn change_password(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    match app
-        .change_password(&user, &form.current_password, &form.password)
-        .await
-    {
+    match app.change_password(&user, &form.current_password, &form.password).await {
         Ok(secret) => {
-            let mut response = redirect_with_flash(
-                &app,
-                "/settings",
-                "Password changed; other devices are logged out.",
-            );
-            response.headers_mut().append(
-                SET_COOKIE,
-                make_cookie(&app, SESSION_COOKIE, secret, Some(SESSION_DAYS)),
-            );
+            let mut response =
+                redirect_with_flash(&app, "/settings", "Password changed; other devices are logged out.");
+            response.headers_mut().append(SET_COOKIE, make_cookie(&app, SESSION_COOKIE, secret, Some(SESSION_DAYS)));
             Ok(response)
         }
         Err(AppError::Invalid(errors)) => {
@@ -208,11 +188,7 @@ struct AdvisorPage {
     blocked: Option<String>,
 }
 
-pub async fn advisor_page(
-    State(app): State<App>,
-    v: Visitor,
-    SignedIn(user): SignedIn,
-) -> Result<Response, WebError> {
+pub async fn advisor_page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let profile = app.own_profile(&user).await?;
     let page = AdvisorPage {
         v,
@@ -268,11 +244,7 @@ pub async fn save_advisor(
             return Ok(redirect_with_flash(&app, "/settings/advisor", message));
         }
         Err(AppError::Invalid(errors)) => (errors, None, StatusCode::UNPROCESSABLE_ENTITY),
-        Err(err @ AppError::Forbidden(..)) => (
-            FieldErrors::new(),
-            Some(err.message()),
-            StatusCode::FORBIDDEN,
-        ),
+        Err(err @ AppError::Forbidden(..)) => (FieldErrors::new(), Some(err.message()), StatusCode::FORBIDDEN),
         Err(other) => return Err(other.into()),
     };
     let page = AdvisorPage {
