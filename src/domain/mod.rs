@@ -4,6 +4,8 @@
 
 pub mod account;
 pub mod advisor;
+pub mod availability;
+pub mod booking;
 pub mod category;
 pub mod time_zone;
 mod validation;

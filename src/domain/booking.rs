@@ -1,0 +1,248 @@
+//! The booking rules: who may request a slot, and how a request moves
+//! between states. Pure functions; storage enforces the one rule that must
+//! hold under any concurrency (one approved request per slot) by itself.
+
+use jiff::{SignedDuration, Timestamp};
+
+/// The life of a request for a slot.
+///
+/// ```text
+/// requested ──approve (advisor)──▶ approved ──cancel (either)──▶ cancelled
+///     │  └──decline (advisor)──▶ declined
+///     └──cancel (learner withdraws)──▶ cancelled
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    Requested,
+    Approved,
+    Declined,
+    Cancelled,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Requested => "requested",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Declined => "declined",
+            RequestStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RequestStatus> {
+        Some(match text {
+            "requested" => RequestStatus::Requested,
+            "approved" => RequestStatus::Approved,
+            "declined" => RequestStatus::Declined,
+            "cancelled" => RequestStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Still holding (or waiting for) the slot.
+    pub fn is_live(self) -> bool {
+        matches!(self, RequestStatus::Requested | RequestStatus::Approved)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Decline,
+    Cancel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Advisor,
+    Learner,
+}
+
+/// Why an action on a request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionError {
+    NotAllowed,
+    AlreadyDecided,
+}
+
+impl TransitionError {
+    pub fn code(self) -> &'static str {
+        match self {
+            TransitionError::NotAllowed => "not_allowed",
+            TransitionError::AlreadyDecided => "already_decided",
+        }
+    }
+}
+
+/// The state after `role` does `action` to a request in `from`.
+pub fn transition(from: RequestStatus, action: Action, role: Role) -> Result<RequestStatus, TransitionError> {
+    use RequestStatus::*;
+    match (action, role, from) {
+        (Action::Approve | Action::Decline, Role::Learner, _) => Err(TransitionError::NotAllowed),
+        (Action::Approve, Role::Advisor, Requested) => Ok(Approved),
+        (Action::Decline, Role::Advisor, Requested) => Ok(Declined),
+        (Action::Cancel, Role::Learner, Requested | Approved) => Ok(Cancelled),
+        (Action::Cancel, Role::Advisor, Approved) => Ok(Cancelled),
+        (Action::Cancel, Role::Advisor, Requested) => Err(TransitionError::NotAllowed),
+        _ => Err(TransitionError::AlreadyDecided),
+    }
+}
+
+/// The advisor's rules for requests, after per-block overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub min_notice: SignedDuration,
+    pub horizon: SignedDuration,
+    /// At most this many live requests per learner per week (`0` = no limit).
+    pub max_per_learner_week: u32,
+    pub approval_required: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            min_notice: SignedDuration::from_hours(2),
+            horizon: SignedDuration::from_hours(24 * 60),
+            max_per_learner_week: 2,
+            approval_required: true,
+        }
+    }
+}
+
+/// What the slot looks like when someone asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotView {
+    pub start: Timestamp,
+    pub cancelled: bool,
+    pub booked: bool,
+    pub hidden_by_busy_time: bool,
+}
+
+/// Why a request for a slot is refused, each with a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    OwnSlot,
+    SlotPast,
+    SlotCancelled,
+    SlotTaken,
+    InsideNotice,
+    BeyondHorizon,
+    WeeklyLimit,
+    AlreadyRequested,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::OwnSlot => "own_slot",
+            Refusal::SlotPast => "slot_past",
+            Refusal::SlotCancelled => "slot_cancelled",
+            Refusal::SlotTaken => "slot_taken",
+            Refusal::InsideNotice => "inside_minimum_notice",
+            Refusal::BeyondHorizon => "beyond_horizon",
+            Refusal::WeeklyLimit => "weekly_limit",
+            Refusal::AlreadyRequested => "already_requested",
+        }
+    }
+}
+
+/// Everything about the learner that the rules need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnerView {
+    pub is_advisor_of_slot: bool,
+    /// Live requests of this learner with this advisor in the slot's week.
+    pub live_requests_that_week: u32,
+    pub already_requested_this_slot: bool,
+}
+
+/// Whether a learner may request a slot now.
+pub fn check_request(slot: SlotView, learner: LearnerView, policy: &Policy, now: Timestamp) -> Result<(), Refusal> {
+    if learner.is_advisor_of_slot {
+        return Err(Refusal::OwnSlot);
+    }
+    if slot.cancelled {
+        return Err(Refusal::SlotCancelled);
+    }
+    if slot.start <= now {
+        return Err(Refusal::SlotPast);
+    }
+    if slot.booked || slot.hidden_by_busy_time {
+        return Err(Refusal::SlotTaken);
+    }
+    if learner.already_requested_this_slot {
+        return Err(Refusal::AlreadyRequested);
+    }
+    let until_start = now.duration_until(slot.start);
+    if until_start < policy.min_notice {
+        return Err(Refusal::InsideNotice);
+    }
+    if until_start > policy.horizon {
+        return Err(Refusal::BeyondHorizon);
+    }
+    if policy.max_per_learner_week > 0 && learner.live_requests_that_week >= policy.max_per_learner_week {
+        return Err(Refusal::WeeklyLimit);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RequestStatus::*;
+
+    #[test]
+    fn the_state_machine_allows_only_its_arrows() {
+        assert_eq!(transition(Requested, Action::Approve, Role::Advisor), Ok(Approved));
+        assert_eq!(transition(Requested, Action::Decline, Role::Advisor), Ok(Declined));
+        assert_eq!(transition(Requested, Action::Cancel, Role::Learner), Ok(Cancelled));
+        assert_eq!(transition(Approved, Action::Cancel, Role::Learner), Ok(Cancelled));
+        assert_eq!(transition(Approved, Action::Cancel, Role::Advisor), Ok(Cancelled));
+        assert_eq!(transition(Requested, Action::Approve, Role::Learner), Err(TransitionError::NotAllowed));
+        assert_eq!(transition(Requested, Action::Cancel, Role::Advisor), Err(TransitionError::NotAllowed));
+        for end in [Declined, Cancelled] {
+            for action in [Action::Approve, Action::Decline, Action::Cancel] {
+                assert!(transition(end, action, Role::Advisor).is_err(), "{end:?} is final");
+            }
+        }
+        assert_eq!(transition(Approved, Action::Approve, Role::Advisor), Err(TransitionError::AlreadyDecided));
+        for s in [Requested, Approved, Declined, Cancelled] {
+            assert_eq!(RequestStatus::parse(s.as_str()), Some(s));
+        }
+    }
+
+    fn slot_in(hours: i64, now: Timestamp) -> SlotView {
+        SlotView {
+            start: now.checked_add(SignedDuration::from_hours(hours)).unwrap(),
+            cancelled: false,
+            booked: false,
+            hidden_by_busy_time: false,
+        }
+    }
+
+    const LEARNER: LearnerView =
+        LearnerView { is_advisor_of_slot: false, live_requests_that_week: 0, already_requested_this_slot: false };
+
+    #[test]
+    fn requests_are_checked_against_every_rule() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let policy = Policy::default();
+        assert_eq!(check_request(slot_in(24, now), LEARNER, &policy, now), Ok(()));
+        assert_eq!(check_request(slot_in(-1, now), LEARNER, &policy, now), Err(Refusal::SlotPast));
+        assert_eq!(check_request(slot_in(1, now), LEARNER, &policy, now), Err(Refusal::InsideNotice));
+        assert_eq!(check_request(slot_in(24 * 61, now), LEARNER, &policy, now), Err(Refusal::BeyondHorizon));
+        let taken = SlotView { booked: true, ..slot_in(24, now) };
+        assert_eq!(check_request(taken, LEARNER, &policy, now), Err(Refusal::SlotTaken));
+        let busy = SlotView { hidden_by_busy_time: true, ..slot_in(24, now) };
+        assert_eq!(check_request(busy, LEARNER, &policy, now), Err(Refusal::SlotTaken));
+        let gone = SlotView { cancelled: true, ..slot_in(24, now) };
+        assert_eq!(check_request(gone, LEARNER, &policy, now), Err(Refusal::SlotCancelled));
+        let busy_learner = LearnerView { live_requests_that_week: 2, ..LEARNER };
+        assert_eq!(check_request(slot_in(24, now), busy_learner, &policy, now), Err(Refusal::WeeklyLimit));
+        let unlimited = Policy { max_per_learner_week: 0, ..policy };
+        assert_eq!(check_request(slot_in(24, now), busy_learner, &unlimited, now), Ok(()));
+        let own = LearnerView { is_advisor_of_slot: true, ..LEARNER };
+        assert_eq!(check_request(slot_in(24, now), own, &policy, now), Err(Refusal::OwnSlot));
+        let again = LearnerView { already_requested_this_slot: true, ..LEARNER };
+        assert_eq!(check_request(slot_in(24, now), again, &policy, now), Err(Refusal::AlreadyRequested));
+    }
+}
