@@ -5,10 +5,12 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::sync::Cache;
+
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
-use crate::storage::Store;
+use crate::storage::{Category, Store};
 
 #[derive(Clone)]
 pub struct App(Arc<AppInner>);
@@ -24,6 +26,9 @@ pub struct AppInner {
     pub client_limiter: RateLimiter,
     /// Sign-ups and reset mails per client address.
     pub signup_limiter: RateLimiter,
+    /// The category list, read on most pages and changed rarely. Each node
+    /// drops it on its own changes; other nodes see them within a minute.
+    pub categories: Cache<(), Arc<Vec<Category>>>,
 }
 
 impl App {
@@ -35,6 +40,7 @@ impl App {
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
             signup_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
+            categories: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
         }))
     }
 }

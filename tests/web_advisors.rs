@@ -110,6 +110,8 @@ async fn directory_escapes_wildcards_and_pages_results() {
         let first = visitor.page("/advisors").await;
         assert_eq!(names_in(&first).len(), 20);
         assert!(first.contains("23 advisors") && first.contains("Page 1 of 2"), "{first}");
+        let past_the_end = visitor.page("/advisors?page=9").await;
+        assert!(names_in(&past_the_end).is_empty() && past_the_end.contains("23 advisors"), "[{}]", db.backend);
         let second = visitor.page("/advisors?page=2").await;
         assert_eq!(names_in(&second), vec!["adv20", "adv21", "adv22"]);
         assert_eq!(names_in(&visitor.page("/advisors?q=100%25").await), vec!["adv07"], "[{}] % is literal", db.backend);

@@ -63,7 +63,7 @@ pub async fn save_advisor(
 /// The categories advisors can choose from.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "directory", responses((status = 200, body = [Category])))]
 pub async fn categories(State(app): State<App>) -> Result<Json<Vec<Category>>, ApiError> {
-    Ok(Json(app.categories().await?))
+    Ok(Json(app.categories().await?.as_ref().clone()))
 }
 
 /// Add a category (admins).

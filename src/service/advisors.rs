@@ -1,6 +1,8 @@
 //! Advisor use cases: switching advisor on and editing the profile, the
 //! directory, and the admin's category list.
 
+use std::sync::Arc;
+
 use crate::app::App;
 use crate::domain::{FieldErrors, account, advisor, category};
 use crate::storage::{AdvisorProfile, AdvisorUpdate, Category, DirectoryPage, DirectoryQuery, StorageError, User};
@@ -31,7 +33,7 @@ impl App {
                     .into(),
             ));
         }
-        let known: Vec<String> = self.store.categories().await?.into_iter().map(|c| c.slug).collect();
+        let known: Vec<String> = self.categories().await?.iter().map(|c| c.slug.clone()).collect();
         let mut errors = FieldErrors::new();
         let headline = errors.check(advisor::headline(&form.headline));
         let bio = errors.check(account::bio(&form.bio));
@@ -76,7 +78,7 @@ impl App {
             q.split_whitespace().take(SEARCH_TERMS_MAX).map(|t| t.chars().take(SEARCH_TERM_MAX).collect()).collect();
         let category = category.map(str::trim).filter(|c| !c.is_empty());
         if let Some(slug) = category
-            && !self.store.categories().await?.iter().any(|c| c.slug == slug)
+            && !self.categories().await?.iter().any(|c| c.slug == slug)
         {
             return Err(AppError::invalid(
                 "category",
@@ -98,19 +100,31 @@ impl App {
         Ok(self.store.newest_advisors(limit).await?)
     }
 
-    pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
-        Ok(self.store.categories().await?)
+    /// The admin's category list (cached in memory for a minute).
+    pub async fn categories(&self) -> Result<Arc<Vec<Category>>, AppError> {
+        if let Some(cached) = self.categories.get(&()) {
+            return Ok(cached);
+        }
+        let fresh = Arc::new(self.store.categories().await?);
+        self.categories.insert((), fresh.clone());
+        Ok(fresh)
     }
 
     pub async fn add_category(&self, admin: &User, name: &str) -> Result<Category, AppError> {
         require_admin(admin)?;
         let (name, slug) = category::name_and_slug(name)?;
-        Ok(self.store.create_category(&slug, &name).await?)
+        let created = self.store.create_category(&slug, &name).await?;
+        self.categories.invalidate_all();
+        Ok(created)
     }
 
     pub async fn delete_category(&self, admin: &User, slug: &str) -> Result<(), AppError> {
         require_admin(admin)?;
-        if self.store.delete_category(slug).await? { Ok(()) } else { Err(AppError::NotFound("category")) }
+        if !self.store.delete_category(slug).await? {
+            return Err(AppError::NotFound("category"));
+        }
+        self.categories.invalidate_all();
+        Ok(())
     }
 }
 

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::Any;
 use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
+use sqlx::{Any, FromRow, Row};
 
 use super::accounts::{USER_COLUMNS, prefixed_user_columns};
 use super::{Category, Result, Store, User, like_pattern, now_ms};
@@ -117,27 +117,36 @@ impl Store {
                 params.len()
             ));
         }
-        let count_sql = format!("SELECT COUNT(*){filter}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for p in &params {
-            count = count.bind(p);
-        }
-        let total = count.fetch_one(self.pool()).await?;
-
+        // One query for the page and the total (a window count); a second
+        // only when the page is past the end and so carries no total.
         let per_page = query.per_page.clamp(1, 100) as i64;
         let offset = query.page.saturating_sub(1) as i64 * per_page;
         let list_sql = format!(
-            "SELECT {}{filter} ORDER BY LOWER(CASE WHEN u.display_name = '' THEN u.username ELSE u.display_name END), u.id \
+            "SELECT {}, COUNT(*) OVER () AS total_count{filter} \
+             ORDER BY LOWER(CASE WHEN u.display_name = '' THEN u.username ELSE u.display_name END), u.id \
              LIMIT ${} OFFSET ${}",
             prefixed_user_columns("u"),
             params.len() + 1,
             params.len() + 2
         );
-        let mut list = sqlx::query_as::<_, User>(&list_sql);
+        let mut list = sqlx::query(&list_sql);
         for p in &params {
             list = list.bind(p);
         }
-        let users = list.bind(per_page).bind(offset).fetch_all(self.pool()).await?;
+        let rows = list.bind(per_page).bind(offset).fetch_all(self.pool()).await?;
+        let total = match rows.first() {
+            Some(row) => row.try_get::<i64, _>("total_count")?,
+            None if offset == 0 => 0,
+            None => {
+                let count_sql = format!("SELECT COUNT(*){filter}");
+                let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+                for p in &params {
+                    count = count.bind(p);
+                }
+                count.fetch_one(self.pool()).await?
+            }
+        };
+        let users = rows.iter().map(User::from_row).collect::<Result<Vec<User>, _>>()?;
         Ok(DirectoryPage { advisors: self.attach_profiles(users).await?, total })
     }
 
@@ -150,62 +159,40 @@ impl Store {
         self.attach_profiles(users).await
     }
 
-    /// Loads topics, categories and links of many people in three queries.
+    /// Loads the topics, links and categories of many people in one query.
     async fn attach_profiles(&self, users: Vec<User>) -> Result<Vec<AdvisorProfile>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
         let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-
-        let topics: Vec<(i64, String)> = bind_ids(
-            sqlx::query_as(&format!(
-                "SELECT user_id, topic FROM advisor_topics WHERE user_id IN ({placeholders}) ORDER BY user_id, position"
-            )),
-            &ids,
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let links: Vec<(i64, String)> = bind_ids(
-            sqlx::query_as(&format!(
-                "SELECT user_id, url FROM advisor_links WHERE user_id IN ({placeholders}) ORDER BY user_id, position"
-            )),
-            &ids,
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let categories: Vec<(i64, i64, String, String)> = bind_ids(
-            sqlx::query_as(&format!(
-                "SELECT ac.user_id, c.id, c.slug, c.name FROM advisor_categories ac \
-                 JOIN categories c ON c.id = ac.category_id WHERE ac.user_id IN ({placeholders}) ORDER BY c.name"
-            )),
-            &ids,
-        )
-        .fetch_all(self.pool())
-        .await?;
+        // kind 0 = topic, 1 = link, 2 = category; `ord` keeps each list's order.
+        let sql = format!(
+            "SELECT user_id, CAST(0 AS BIGINT) AS kind, position AS ord, topic AS a, '' AS b \
+               FROM advisor_topics WHERE user_id IN ({placeholders}) \
+             UNION ALL SELECT user_id, CAST(1 AS BIGINT), position, url, '' \
+               FROM advisor_links WHERE user_id IN ({placeholders}) \
+             UNION ALL SELECT ac.user_id, CAST(2 AS BIGINT), c.id, c.slug, c.name \
+               FROM advisor_categories ac JOIN categories c ON c.id = ac.category_id WHERE ac.user_id IN ({placeholders}) \
+             ORDER BY 1, 2, 3"
+        );
+        let rows: Vec<(i64, i64, i64, String, String)> =
+            bind_ids(sqlx::query_as(&sql), &ids).fetch_all(self.pool()).await?;
 
         let mut by_user: HashMap<i64, AdvisorProfile> = users
-            .iter()
-            .map(|u| {
-                let profile =
-                    AdvisorProfile { user: u.clone(), topics: Vec::new(), categories: Vec::new(), links: Vec::new() };
-                (u.id, profile)
-            })
+            .into_iter()
+            .map(|u| (u.id, AdvisorProfile { user: u, topics: Vec::new(), categories: Vec::new(), links: Vec::new() }))
             .collect();
-        for (id, topic) in topics {
-            if let Some(p) = by_user.get_mut(&id) {
-                p.topics.push(topic);
+        for (user_id, kind, ord, a, b) in rows {
+            let Some(p) = by_user.get_mut(&user_id) else { continue };
+            match kind {
+                0 => p.topics.push(a),
+                1 => p.links.push(a),
+                _ => p.categories.push(Category { id: ord, slug: a, name: b }),
             }
         }
-        for (id, url) in links {
-            if let Some(p) = by_user.get_mut(&id) {
-                p.links.push(url);
-            }
-        }
-        for (user_id, id, slug, name) in categories {
-            if let Some(p) = by_user.get_mut(&user_id) {
-                p.categories.push(Category { id, slug, name });
-            }
+        for p in by_user.values_mut() {
+            p.categories.sort_by(|x, y| x.name.cmp(&y.name));
         }
         Ok(ids.iter().filter_map(|id| by_user.remove(id)).collect())
     }

@@ -17,7 +17,7 @@ use crate::web::session::{SignedIn, Visitor};
 #[template(path = "admin_categories.html")]
 struct CategoriesPage {
     v: Visitor,
-    categories: Vec<Category>,
+    categories: std::sync::Arc<Vec<Category>>,
     name: String,
     error: Option<String>,
 }

@@ -20,7 +20,7 @@ struct DirectoryPage {
     v: Visitor,
     q: String,
     category: String,
-    categories: Vec<Category>,
+    categories: std::sync::Arc<Vec<Category>>,
     advisors: Vec<AdvisorProfile>,
     summary: String,
     error: Option<String>,

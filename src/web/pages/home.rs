@@ -13,7 +13,7 @@ use crate::web::session::Visitor;
 struct HomePage {
     v: Visitor,
     advisors: Vec<AdvisorProfile>,
-    categories: Vec<Category>,
+    categories: std::sync::Arc<Vec<Category>>,
 }
 
 pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {

@@ -182,7 +182,7 @@ struct AdvisorPage {
     bio: String,
     topics: String,
     links: String,
-    categories: Vec<Category>,
+    categories: std::sync::Arc<Vec<Category>>,
     chosen: Vec<String>,
     errors: FieldErrors,
     blocked: Option<String>,
