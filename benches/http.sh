@@ -13,7 +13,7 @@ duration="${DURATION:-15s}"
 connections="${CONNECTIONS:-64}"
 port="${PORT:-18080}"
 
-cargo build --release --quiet --bin officehours
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin officehours
 bin=target/release/officehours
 data=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT

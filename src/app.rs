@@ -10,7 +10,11 @@ use moka::sync::Cache;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
-use crate::storage::{Category, Store};
+use crate::storage::{Category, DirectoryPage, Store};
+
+/// How long another node's (or the CLI's) change may take to show in the
+/// directory of this node.
+pub const DIRECTORY_CACHE_SECS: u64 = 10;
 
 #[derive(Clone)]
 pub struct App(Arc<AppInner>);
@@ -29,6 +33,8 @@ pub struct AppInner {
     /// The category list, read on most pages and changed rarely. Each node
     /// drops it on its own changes; other nodes see them within a minute.
     pub categories: Cache<(), Arc<Vec<Category>>>,
+    /// Recent directory searches (see `App::directory`).
+    pub directory_cache: Cache<String, Arc<DirectoryPage>>,
 }
 
 impl App {
@@ -41,6 +47,10 @@ impl App {
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
             signup_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
             categories: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
+            directory_cache: Cache::builder()
+                .max_capacity(256)
+                .time_to_live(Duration::from_secs(DIRECTORY_CACHE_SECS))
+                .build(),
         }))
     }
 }

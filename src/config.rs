@@ -26,6 +26,8 @@ pub struct Config {
     pub demo: bool,
     pub log_format: LogFormat,
     pub max_db_connections: u32,
+    /// The length of a one-to-one session; 10 minutes is the product's identity.
+    pub session_minutes: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -50,6 +52,7 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub log_format: Option<LogFormat>,
     pub max_db_connections: Option<u32>,
+    pub session_minutes: Option<i64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -131,6 +134,11 @@ impl Config {
             demo: overrides.demo || file.demo.unwrap_or(false),
             log_format: overrides.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             max_db_connections: file.max_db_connections.unwrap_or(8),
+            session_minutes: match file.session_minutes {
+                None => 10,
+                Some(m) if (5..=60).contains(&m) => m,
+                Some(m) => anyhow::bail!("session_minutes must be between 5 and 60, not {m}"),
+            },
             domain,
         })
     }

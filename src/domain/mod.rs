@@ -11,3 +11,9 @@ pub mod time_zone;
 mod validation;
 
 pub use validation::{FieldError, FieldErrors};
+
+/// Trims a free-text field and checks its length (for notes and other text
+/// outside the account rules).
+pub fn validation_text(field: &'static str, label: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    validation::bounded_text(field, label, value, max)
+}

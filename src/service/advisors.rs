@@ -46,7 +46,9 @@ impl App {
             return Err(AppError::Invalid(errors));
         };
         let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
-        Ok(self.store.save_advisor_profile(user.id, &update).await?)
+        let saved = self.store.save_advisor_profile(user.id, &update).await?;
+        self.directory_changed();
+        Ok(saved)
     }
 
     /// An advisor's public profile; people who are not advisors have none.
@@ -73,7 +75,10 @@ impl App {
     }
 
     /// Searches by words (name, headline, bio, topics) and category.
-    pub async fn directory(&self, q: &str, category: Option<&str>, page: u32) -> Result<DirectoryPage, AppError> {
+    /// Results are cached for a short while (the directory is read far more
+    /// than it changes); every profile or category change on this node
+    /// empties the cache, other nodes catch up within the cache's lifetime.
+    pub async fn directory(&self, q: &str, category: Option<&str>, page: u32) -> Result<Arc<DirectoryPage>, AppError> {
         let terms: Vec<String> =
             q.split_whitespace().take(SEARCH_TERMS_MAX).map(|t| t.chars().take(SEARCH_TERM_MAX).collect()).collect();
         let category = category.map(str::trim).filter(|c| !c.is_empty());
@@ -92,7 +97,18 @@ impl App {
             page: page.max(1),
             per_page: DIRECTORY_PAGE_SIZE,
         };
-        Ok(self.store.search_advisors(&query).await?)
+        let key = format!("{}\u{0}{}\u{0}{}", query.terms.join(" ").to_lowercase(), category.unwrap_or(""), query.page);
+        if let Some(hit) = self.directory_cache.get(&key) {
+            return Ok(hit);
+        }
+        let found = Arc::new(self.store.search_advisors(&query).await?);
+        self.directory_cache.insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// Forgets cached directory pages after anything they show changed.
+    pub(crate) fn directory_changed(&self) {
+        self.directory_cache.invalidate_all();
     }
 
     /// The newest advisors, for the home page.
@@ -115,6 +131,7 @@ impl App {
         let (name, slug) = category::name_and_slug(name)?;
         let created = self.store.create_category(&slug, &name).await?;
         self.categories.invalidate_all();
+        self.directory_changed();
         Ok(created)
     }
 
@@ -124,6 +141,7 @@ impl App {
             return Err(AppError::NotFound("category"));
         }
         self.categories.invalidate_all();
+        self.directory_changed();
         Ok(())
     }
 }

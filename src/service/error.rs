@@ -16,6 +16,9 @@ pub enum AppError {
     WrongCredentials,
     #[error("{1}")]
     Forbidden(&'static str, String),
+    /// A booking rule or the state of a slot refused the action (409).
+    #[error("{1}")]
+    Conflict(&'static str, String),
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error: {0}")]
@@ -36,6 +39,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Unauthenticated | AppError::WrongCredentials => 401,
             AppError::Forbidden(..) => 403,
+            AppError::Conflict(..) => 409,
             AppError::RateLimited { .. } => 429,
             AppError::Internal(_) => 500,
         }
@@ -47,7 +51,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Unauthenticated => "unauthenticated",
             AppError::WrongCredentials => "wrong_credentials",
-            AppError::Forbidden(code, _) => code,
+            AppError::Forbidden(code, _) | AppError::Conflict(code, _) => code,
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Internal(_) => "internal_error",
         }
@@ -62,7 +66,7 @@ impl AppError {
             AppError::NotFound(what) => format!("No such {what}."),
             AppError::Unauthenticated => "Log in first (or send a valid API token).".into(),
             AppError::WrongCredentials => "That username or e-mail and password do not match.".into(),
-            AppError::Forbidden(_, message) => message.clone(),
+            AppError::Forbidden(_, message) | AppError::Conflict(_, message) => message.clone(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1))
             }
@@ -75,6 +79,17 @@ impl From<StorageError> for AppError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::NotFound => AppError::NotFound("record"),
+            StorageError::Conflict("block_overlap") => AppError::Conflict(
+                "block_overlap",
+                "This block overlaps another of your blocks; change its times or delete the other one first.".into(),
+            ),
+            StorageError::Conflict(code) => AppError::Conflict(code, "That conflicts with the current state.".into()),
+            StorageError::Duplicate("approved_request") => {
+                AppError::Conflict("slot_taken", "Someone else has this slot already.".into())
+            }
+            StorageError::Duplicate("live_request") => {
+                AppError::Conflict("already_requested", "You have already asked for this slot.".into())
+            }
             StorageError::Duplicate(field) => {
                 let (code, message) = match field {
                     "username" => ("username_taken", "That username is taken; pick another."),

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod advisors;
+pub mod booking;
 mod error;
 pub mod rate_limit;
 pub mod secrets;

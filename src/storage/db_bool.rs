@@ -36,3 +36,29 @@ impl From<DbBool> for bool {
         value.0
     }
 }
+
+/// Decode-only helper for nullable booleans (per-block overrides):
+/// `#[sqlx(try_from = "DbOptBool")] field: Option<bool>`.
+pub struct DbOptBool(Option<bool>);
+
+impl Type<Any> for DbOptBool {
+    fn type_info() -> AnyTypeInfo {
+        <DbBool as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <DbBool as Type<Any>>::compatible(ty) || ty.kind() == AnyTypeInfoKind::Null
+    }
+}
+
+impl<'r> Decode<'r, Any> for DbOptBool {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(DbOptBool(<Option<DbBool> as Decode<Any>>::decode(value)?.map(bool::from)))
+    }
+}
+
+impl From<DbOptBool> for Option<bool> {
+    fn from(value: DbOptBool) -> Option<bool> {
+        value.0
+    }
+}

@@ -12,6 +12,9 @@ pub enum StorageError {
     Duplicate(&'static str),
     #[error("not found")]
     NotFound,
+    /// A rule checked inside a write transaction said no (e.g. `block_overlap`).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration error: {0}")]
@@ -26,6 +29,9 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("users.email", "users_email_key", "email"),
     ("categories.slug", "categories_slug_key", "category"),
     ("categories.name", "categories_name_key", "category"),
+    // The learner's one live request per slot, then the one approved request per slot (S5).
+    ("requests.slot_id, requests.learner_id", "requests_one_live_per_learner", "live_request"),
+    ("requests.slot_id", "requests_one_approved_per_slot", "approved_request"),
 ];
 
 impl From<sqlx::Error> for StorageError {

@@ -8,17 +8,21 @@
 
 mod accounts;
 mod advisors;
+mod blocks;
 mod categories;
 mod db_bool;
 mod error;
+mod requests;
 mod sessions;
 mod tokens;
 
 pub use accounts::{NewUser, ProfileUpdate, User};
 pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryPage, DirectoryQuery};
+pub use blocks::{AdvisorPolicy, Block, BlockOverrides, NewBlock, NewOccurrence, Slot};
 pub use categories::Category;
-pub(crate) use db_bool::DbBool;
+pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
+pub use requests::{Decided, DecisionContext, Request, RequestContext, SessionEntry};
 pub use tokens::EmailTokenPurpose;
 
 use std::str::FromStr;

@@ -10,18 +10,20 @@ use crate::app::App;
 use crate::domain::time_zone;
 use crate::service::AppError;
 use crate::service::advisors::DIRECTORY_PAGE_SIZE;
-use crate::storage::{AdvisorProfile, Category};
+use std::sync::Arc;
+
+use crate::storage::{AdvisorProfile, Category, DirectoryPage};
 use crate::web::render::{Page, WebError};
 use crate::web::session::Visitor;
 
 #[derive(Template)]
 #[template(path = "directory.html")]
-struct DirectoryPage {
+struct DirectoryView {
     v: Visitor,
     q: String,
     category: String,
     categories: std::sync::Arc<Vec<Category>>,
-    advisors: Vec<AdvisorProfile>,
+    found: Arc<DirectoryPage>,
     summary: String,
     error: Option<String>,
     page: u32,
@@ -46,13 +48,16 @@ pub async fn directory(
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
     let categories = app.categories().await?;
-    let (advisors, total, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
-        Ok(found) => (found.advisors, found.total, None, StatusCode::OK),
-        Err(AppError::Invalid(errors)) => {
-            (Vec::new(), 0, errors.first().map(|e| e.message.clone()), StatusCode::UNPROCESSABLE_ENTITY)
-        }
+    let (found, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
+        Ok(found) => (found, None, StatusCode::OK),
+        Err(AppError::Invalid(errors)) => (
+            Arc::new(DirectoryPage { advisors: Vec::new(), total: 0 }),
+            errors.first().map(|e| e.message.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(other) => return Err(other.into()),
     };
+    let total = found.total;
     let pages = (total as u32).div_ceil(DIRECTORY_PAGE_SIZE).max(1);
     let href = |p: u32| {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
@@ -70,12 +75,12 @@ pub async fn directory(
         1 => "1 advisor".to_string(),
         n => format!("{n} advisors"),
     };
-    let view = DirectoryPage {
+    let view = DirectoryView {
         v,
         q: query.q.clone(),
         category: query.category.clone(),
         categories,
-        advisors,
+        found,
         summary,
         error,
         page,

@@ -1,0 +1,423 @@
+//! Booking use cases: availability blocks, slot listings, requests and the
+//! advisor's decisions.
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+
+use crate::app::App;
+use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
+use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, RequestStatus, Role, SlotView};
+use crate::domain::{FieldErrors, time_zone};
+use crate::storage::{
+    AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Request, SessionEntry, Slot, StorageError,
+    User,
+};
+
+use super::AppError;
+
+/// The note on requests declined because another one was approved.
+const SLOT_FILLED_NOTE: &str = "Another request for this slot was approved.";
+pub const NOTE_MAX: usize = 2000;
+/// The longest listing one call returns.
+const LISTING_MAX_DAYS: i64 = 92;
+
+/// A block as the advisor describes it (web form or API).
+#[derive(Debug, Clone, Default)]
+pub struct BlockInput {
+    /// Local date and time, `2026-12-01T14:00`.
+    pub start: String,
+    /// Local date and time on the same day, `2026-12-01T15:00`.
+    pub end: String,
+    pub timezone: String,
+    /// Repeat every week up to and including this date (`2027-01-31`).
+    pub repeat_weekly_until: Option<String>,
+    /// Weekdays of the series (`mon`…`sun`); the start's weekday when empty.
+    pub weekdays: Vec<String>,
+    pub overrides: BlockOverrides,
+}
+
+impl App {
+    pub async fn create_block(&self, advisor: &User, input: &BlockInput) -> Result<(Block, Vec<Slot>), AppError> {
+        if !advisor.is_advisor {
+            return Err(AppError::Forbidden(
+                "not_an_advisor",
+                "Switch on your advisor profile before you publish availability.".into(),
+            ));
+        }
+        let policy = self.store.advisor_policy(advisor.id).await?;
+        let (rule, errors) = parse_block(input, &advisor.timezone);
+        let Some(rule) = rule else { return Err(AppError::Invalid(errors)) };
+        validate_overrides(&input.overrides)?;
+        let buffer = input.overrides.buffer_minutes.unwrap_or(policy.buffer_minutes);
+        let expanded = availability::sessions(
+            &rule,
+            SignedDuration::from_mins(self.config.session_minutes),
+            SignedDuration::from_mins(buffer),
+        )
+        .map_err(|e| rule_error(e, self.config.session_minutes))?;
+        let new = NewBlock {
+            advisor_id: advisor.id,
+            timezone: rule.timezone.clone(),
+            start_date: rule.start_date.to_string(),
+            start_time: rule.start.strftime("%H:%M").to_string(),
+            end_time: rule.end.strftime("%H:%M").to_string(),
+            weekdays: rule.weekly.map(|(days, _)| days.0 as i64),
+            until_date: rule.weekly.map(|(_, until)| until.to_string()),
+            session_minutes: self.config.session_minutes,
+            overrides: input.overrides.clone(),
+            occurrences: expanded
+                .iter()
+                .map(|(occ, slots)| NewOccurrence {
+                    date: occ.date.to_string(),
+                    start: occ.start.as_millisecond(),
+                    end: occ.end.as_millisecond(),
+                    slots: slots.iter().map(|s| (s.start.as_millisecond(), s.end.as_millisecond())).collect(),
+                })
+                .collect(),
+        };
+        Ok(self.store.create_block(&new).await?)
+    }
+
+    /// An advisor's slots between two instants (default: now to the advisor's
+    /// horizon). Others see only open and requested slots outside busy times;
+    /// the advisor sees everything.
+    pub async fn advisor_slots(
+        &self,
+        username: &str,
+        viewer: Option<&User>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Slot>, AppError> {
+        let advisor = self.advisor(username).await?.user;
+        let own = viewer.is_some_and(|v| v.id == advisor.id);
+        let policy = self.store.advisor_policy(advisor.id).await?;
+        let now = Timestamp::now();
+        let from = from.unwrap_or(now);
+        let to = match to {
+            Some(to) => to,
+            None => from.checked_add(SignedDuration::from_hours(24 * policy.horizon_days.max(1))).unwrap_or(from),
+        };
+        if to <= from {
+            return Err(AppError::invalid("to", "invalid_range", "`to` must be after `from`."));
+        }
+        if from.duration_until(to) > SignedDuration::from_hours(24 * LISTING_MAX_DAYS) {
+            return Err(AppError::invalid(
+                "to",
+                "range_too_long",
+                format!("List at most {LISTING_MAX_DAYS} days at a time."),
+            ));
+        }
+        let slots = self.store.advisor_slots(advisor.id, from.as_millisecond(), to.as_millisecond()).await?;
+        if own || policy.unlisted {
+            // Unlisted advisors show their slots only through the private
+            // link (a later step); to everyone else the list is empty.
+            return Ok(if own { slots } else { Vec::new() });
+        }
+        Ok(slots.into_iter().filter(|s| !s.busy && (s.status == "open" || s.status == "requested")).collect())
+    }
+
+    /// Asks for a slot with a note (and answers to the advisor's questions).
+    pub async fn request_slot(
+        &self,
+        learner: &User,
+        slot_id: i64,
+        note: &str,
+        answers: &serde_json::Value,
+    ) -> Result<Request, AppError> {
+        let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
+        let answers = validate_answers(answers)?;
+        let slot = match self.store.slot(slot_id).await {
+            Ok(slot) => slot,
+            Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
+            Err(other) => return Err(other.into()),
+        };
+        let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let policy = effective_policy(&self.store.advisor_policy(slot.advisor_id).await?, &block);
+        let week = week_of(slot.starts_at, &block.timezone);
+        let now = Timestamp::now();
+        let learner_id = learner.id;
+        let outcome = self
+            .store
+            .create_request(
+                slot_id,
+                learner.id,
+                week,
+                |ctx| {
+                    let slot = SlotView {
+                        start: Timestamp::from_millisecond(ctx.slot_start).unwrap_or(Timestamp::MIN),
+                        cancelled: ctx.slot_cancelled,
+                        booked: ctx.slot_booked,
+                        hidden_by_busy_time: ctx.slot_busy,
+                    };
+                    let who = LearnerView {
+                        is_advisor_of_slot: ctx.advisor_id == learner_id,
+                        live_requests_that_week: ctx.live_requests_in_week.max(0) as u32,
+                        already_requested_this_slot: ctx.already_requested,
+                    };
+                    booking::check_request(slot, who, &policy, now)?;
+                    Ok(if policy.approval_required { "requested" } else { "approved" })
+                },
+                &note,
+                &answers,
+            )
+            .await?;
+        outcome.map_err(|refusal: Refusal| refused(refusal, &policy))
+    }
+
+    /// Approves, declines or cancels a request, as its advisor or learner.
+    pub async fn decide(&self, user: &User, request_id: i64, action: Action, note: &str) -> Result<Decided, AppError> {
+        let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
+        let now = Timestamp::now().as_millisecond();
+        let user_id = user.id;
+        let outcome = self
+            .store
+            .decide_request(
+                request_id,
+                user.id,
+                |ctx| {
+                    let role = if ctx.request.advisor_id == user_id {
+                        Role::Advisor
+                    } else if ctx.request.learner_id == user_id {
+                        Role::Learner
+                    } else {
+                        return Err(Decision::NotYours);
+                    };
+                    let from = RequestStatus::parse(&ctx.request.status).ok_or(Decision::NotYours)?;
+                    let next = booking::transition(from, action, role).map_err(|e| Decision::Refused(e.code()))?;
+                    if action == Action::Approve && ctx.slot_start <= now {
+                        return Err(Decision::Refused("slot_past"));
+                    }
+                    Ok(next.as_str())
+                },
+                &note,
+                SLOT_FILLED_NOTE,
+            )
+            .await;
+        match outcome {
+            Ok(Ok(decided)) => Ok(decided),
+            Ok(Err(Decision::NotYours)) | Err(StorageError::NotFound) => Err(AppError::NotFound("request")),
+            Ok(Err(Decision::Refused(code))) => Err(AppError::Conflict(code, decision_message(code))),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Requests and bookings of a person, as learner and as advisor.
+    pub async fn my_sessions(&self, user: &User) -> Result<Vec<SessionEntry>, AppError> {
+        Ok(self.store.sessions_of(user.id).await?)
+    }
+}
+
+enum Decision {
+    NotYours,
+    Refused(&'static str),
+}
+
+fn decision_message(code: &str) -> String {
+    match code {
+        "not_allowed" => "You cannot do that to this request.".into(),
+        "already_decided" => "This request has already been decided or withdrawn.".into(),
+        "slot_past" => "This slot has already started; it can no longer be approved.".into(),
+        _ => "That is not possible now.".into(),
+    }
+}
+
+fn refused(refusal: Refusal, policy: &Policy) -> AppError {
+    let message = match refusal {
+        Refusal::OwnSlot => "This is your own slot.".to_string(),
+        Refusal::SlotPast => "This slot has already started.".into(),
+        Refusal::SlotCancelled => "This slot was cancelled by the advisor.".into(),
+        Refusal::SlotTaken => "Someone else has this slot already; pick another one.".into(),
+        Refusal::InsideNotice => {
+            format!("This advisor needs at least {} minutes' notice; pick a later slot.", policy.min_notice.as_mins())
+        }
+        Refusal::BeyondHorizon => format!(
+            "This advisor takes requests at most {} days ahead; pick an earlier slot.",
+            policy.horizon.as_hours() / 24
+        ),
+        Refusal::WeeklyLimit => format!(
+            "You already have {} session(s) with this advisor that week, the most they allow.",
+            policy.max_per_learner_week
+        ),
+        Refusal::AlreadyRequested => "You have already asked for this slot.".into(),
+    };
+    AppError::Conflict(refusal.code(), message)
+}
+
+/// The policy of a block: its overrides over the advisor's defaults.
+pub fn effective_policy(defaults: &AdvisorPolicy, block: &Block) -> Policy {
+    let o = block.overrides();
+    Policy {
+        min_notice: SignedDuration::from_mins(o.min_notice_minutes.unwrap_or(defaults.min_notice_minutes)),
+        horizon: SignedDuration::from_hours(24 * o.horizon_days.unwrap_or(defaults.horizon_days)),
+        max_per_learner_week: o.max_per_learner_week.unwrap_or(defaults.max_per_learner_week).max(0) as u32,
+        approval_required: o.approval_required.unwrap_or(defaults.approval_required),
+    }
+}
+
+/// Monday 00:00 to the next Monday 00:00 in `zone`, around an instant.
+fn week_of(ms: i64, zone: &str) -> (i64, i64) {
+    let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
+    let Ok(ts) = Timestamp::from_millisecond(ms) else { return (ms, ms) };
+    let date = ts.to_zoned(tz.clone()).date();
+    let monday = date.checked_sub((date.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(date);
+    let next = monday.checked_add(7.days()).unwrap_or(monday);
+    let start = |d: Date| {
+        tz.to_ambiguous_timestamp(d.to_datetime(Time::midnight()))
+            .compatible()
+            .map(|t| t.as_millisecond())
+            .unwrap_or(ms)
+    };
+    (start(monday), start(next))
+}
+
+fn parse_block(input: &BlockInput, default_zone: &str) -> (Option<BlockRule>, FieldErrors) {
+    let mut errors = FieldErrors::new();
+    let zone = if input.timezone.trim().is_empty() { default_zone } else { input.timezone.as_str() };
+    let timezone = errors.check(time_zone::parse("timezone", zone));
+    let start = parse_local(&mut errors, "start", &input.start);
+    let end = parse_local(&mut errors, "end", &input.end);
+    let until = match input.repeat_weekly_until.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<Date>() {
+            Ok(date) => Some(date),
+            Err(_) => {
+                errors.add("repeat_weekly_until", "invalid_date", format!("`{text}` is not a date like 2027-01-31."));
+                None
+            }
+        },
+    };
+    let mut days = Vec::new();
+    for name in &input.weekdays {
+        match parse_weekday(name) {
+            Some(day) => days.push(day),
+            None => errors.add("weekdays", "invalid_weekday", format!("`{name}` is not a weekday (mon … sun).")),
+        }
+    }
+    if let (Some(s), Some(e)) = (start, end)
+        && s.date() != e.date()
+    {
+        errors.add("end", "block_spans_days", "A block starts and ends on the same day.");
+    }
+    if !errors.is_empty() {
+        return (None, errors);
+    }
+    let (Some(timezone), Some(start), Some(end)) = (timezone, start, end) else { return (None, errors) };
+    let weekly = until.map(|u| (Weekdays::of(&days), u));
+    (Some(BlockRule { timezone, start_date: start.date(), start: start.time(), end: end.time(), weekly }), errors)
+}
+
+fn parse_local(errors: &mut FieldErrors, field: &'static str, text: &str) -> Option<DateTime> {
+    match text.trim().parse::<DateTime>() {
+        Ok(dt) => Some(dt),
+        Err(_) => {
+            errors.add(
+                field,
+                "invalid_datetime",
+                format!("`{text}` is not a local date and time like 2026-12-01T14:00."),
+            );
+            None
+        }
+    }
+}
+
+fn parse_weekday(name: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday::*;
+    Some(match name.trim().to_ascii_lowercase().get(..3)? {
+        "mon" => Monday,
+        "tue" => Tuesday,
+        "wed" => Wednesday,
+        "thu" => Thursday,
+        "fri" => Friday,
+        "sat" => Saturday,
+        "sun" => Sunday,
+        _ => return None,
+    })
+}
+
+fn rule_error(err: RuleError, session_minutes: i64) -> AppError {
+    let (field, message) = match err {
+        RuleError::UnknownZone => ("timezone", "That time zone is not known.".to_string()),
+        RuleError::EndsBeforeStart => ("end", "The block must end after it starts.".into()),
+        RuleError::UntilBeforeStart => ("repeat_weekly_until", "The series must end on or after its first day.".into()),
+        RuleError::SeriesTooLong => (
+            "repeat_weekly_until",
+            format!("A weekly series can run at most {} days; add another later.", availability::MAX_SERIES_DAYS),
+        ),
+        RuleError::NoSession => (
+            "end",
+            format!("The block holds no {session_minutes}-minute session; make it longer or reduce the buffer."),
+        ),
+    };
+    AppError::invalid(field, err.code(), message)
+}
+
+fn validate_overrides(o: &BlockOverrides) -> Result<(), AppError> {
+    let checks = [
+        ("buffer_minutes", o.buffer_minutes, 0, 120),
+        ("min_notice_minutes", o.min_notice_minutes, 0, 60 * 24 * 14),
+        ("horizon_days", o.horizon_days, 1, 366),
+        ("max_per_learner_week", o.max_per_learner_week, 0, 50),
+    ];
+    for (field, value, min, max) in checks {
+        if let Some(v) = value
+            && !(min..=max).contains(&v)
+        {
+            return Err(AppError::invalid(field, "out_of_range", format!("{field} must be between {min} and {max}.")));
+        }
+    }
+    Ok(())
+}
+
+/// Answers are a flat JSON object of short strings.
+fn validate_answers(answers: &serde_json::Value) -> Result<String, AppError> {
+    let object = match answers {
+        serde_json::Value::Null => return Ok("{}".into()),
+        serde_json::Value::Object(map) => map,
+        _ => return Err(AppError::invalid("answers", "invalid_answers", "Answers must be an object of texts.")),
+    };
+    if object.len() > 20 || object.values().any(|v| !v.is_string() || v.as_str().is_some_and(|s| s.len() > NOTE_MAX)) {
+        return Err(AppError::invalid("answers", "invalid_answers", "Answers must be an object of short texts."));
+    }
+    Ok(answers.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday_in_the_advisors_zone() {
+        // Sunday 2026-12-06 23:30 in Berlin is still the week of Monday 30 Nov.
+        let sunday_night: Timestamp = "2026-12-06T22:30:00Z".parse().unwrap();
+        let (start, end) = week_of(sunday_night.as_millisecond(), "Europe/Berlin");
+        assert_eq!(Timestamp::from_millisecond(start).unwrap().to_string(), "2026-11-29T23:00:00Z");
+        assert_eq!(Timestamp::from_millisecond(end).unwrap().to_string(), "2026-12-06T23:00:00Z");
+        // …but in UTC it is already Monday 7 Dec.
+        let (start, _) = week_of(sunday_night.as_millisecond(), "UTC");
+        assert_eq!(Timestamp::from_millisecond(start).unwrap().to_string(), "2026-11-30T00:00:00Z");
+    }
+
+    #[test]
+    fn block_input_is_parsed_and_checked() {
+        let input = BlockInput {
+            start: "2026-12-01T14:00".into(),
+            end: "2026-12-01T15:00".into(),
+            timezone: "Europe/Berlin".into(),
+            repeat_weekly_until: Some("2027-01-31".into()),
+            weekdays: vec!["Tue".into(), "thursday".into()],
+            ..Default::default()
+        };
+        let (rule, errors) = parse_block(&input, "UTC");
+        assert!(errors.is_empty());
+        let rule = rule.unwrap();
+        assert_eq!(rule.weekly.unwrap().0.days().len(), 2);
+        let bad = BlockInput { end: "2026-12-02T15:00".into(), weekdays: vec!["funday".into()], ..input.clone() };
+        let (rule, errors) = parse_block(&bad, "UTC");
+        assert!(rule.is_none());
+        assert_eq!(errors.0.iter().map(|e| e.code).collect::<Vec<_>>(), vec!["invalid_weekday", "block_spans_days"]);
+        let zone = BlockInput { timezone: "Nowhere/Land".into(), start: "yesterday".into(), ..input };
+        let (_, errors) = parse_block(&zone, "UTC");
+        assert_eq!(errors.0.iter().map(|e| e.code).collect::<Vec<_>>(), vec!["unknown_timezone", "invalid_datetime"]);
+    }
+}

@@ -1,0 +1,286 @@
+//! Availability blocks, their slots and the advisor's booking policy.
+
+use serde::Serialize;
+use sqlx::{Any, Transaction};
+
+use super::{Backend, Result, StorageError, Store, now_ms};
+
+/// An advisor's booking rules (defaults for every block).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct AdvisorPolicy {
+    pub user_id: i64,
+    pub buffer_minutes: i64,
+    pub min_notice_minutes: i64,
+    pub horizon_days: i64,
+    pub max_per_learner_week: i64,
+    #[sqlx(try_from = "super::DbBool")]
+    pub approval_required: bool,
+    #[sqlx(try_from = "super::DbBool")]
+    pub unlisted: bool,
+    #[serde(skip)]
+    pub private_link_hash: Option<String>,
+    pub busy_ics_url: Option<String>,
+    pub busy_checked_at: Option<i64>,
+    pub busy_error: Option<String>,
+}
+
+impl AdvisorPolicy {
+    pub fn defaults(user_id: i64) -> Self {
+        AdvisorPolicy {
+            user_id,
+            buffer_minutes: 0,
+            min_notice_minutes: 120,
+            horizon_days: 60,
+            max_per_learner_week: 2,
+            approval_required: true,
+            unlisted: false,
+            private_link_hash: None,
+            busy_ics_url: None,
+            busy_checked_at: None,
+            busy_error: None,
+        }
+    }
+}
+
+/// Per-block overrides of the policy; `None` inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BlockOverrides {
+    pub buffer_minutes: Option<i64>,
+    pub min_notice_minutes: Option<i64>,
+    pub horizon_days: Option<i64>,
+    pub max_per_learner_week: Option<i64>,
+    pub approval_required: Option<bool>,
+    pub unlisted: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct Block {
+    pub id: i64,
+    pub advisor_id: i64,
+    pub timezone: String,
+    pub start_date: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub weekdays: Option<i64>,
+    pub until_date: Option<String>,
+    pub session_minutes: i64,
+    pub buffer_minutes: Option<i64>,
+    pub min_notice_minutes: Option<i64>,
+    pub horizon_days: Option<i64>,
+    pub max_per_learner_week: Option<i64>,
+    #[sqlx(try_from = "super::DbOptBool")]
+    pub approval_required: Option<bool>,
+    #[sqlx(try_from = "super::DbOptBool")]
+    pub unlisted: Option<bool>,
+    pub created_at: i64,
+}
+
+impl Block {
+    pub fn overrides(&self) -> BlockOverrides {
+        BlockOverrides {
+            buffer_minutes: self.buffer_minutes,
+            min_notice_minutes: self.min_notice_minutes,
+            horizon_days: self.horizon_days,
+            max_per_learner_week: self.max_per_learner_week,
+            approval_required: self.approval_required,
+            unlisted: self.unlisted,
+        }
+    }
+}
+
+/// A validated block with its sessions, ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub advisor_id: i64,
+    pub timezone: String,
+    pub start_date: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub weekdays: Option<i64>,
+    pub until_date: Option<String>,
+    pub session_minutes: i64,
+    pub overrides: BlockOverrides,
+    /// (occurrence date, occurrence start, occurrence end, its sessions as (start, end)).
+    pub occurrences: Vec<NewOccurrence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOccurrence {
+    pub date: String,
+    pub start: i64,
+    pub end: i64,
+    pub slots: Vec<(i64, i64)>,
+}
+
+/// A slot as people see it: its state is derived from its requests.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct Slot {
+    pub id: i64,
+    pub block_id: i64,
+    pub advisor_id: i64,
+    pub occurrence_date: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// `open`, `requested`, `booked` or `cancelled`.
+    pub status: String,
+    /// Overlaps a busy time imported from the advisor's own calendar.
+    #[sqlx(try_from = "super::DbBool")]
+    pub busy: bool,
+}
+
+pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.occurrence_date, s.starts_at, s.ends_at, \
+     CASE WHEN s.cancelled_at IS NOT NULL THEN 'cancelled' \
+          WHEN EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'approved') THEN 'booked' \
+          WHEN EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'requested') THEN 'requested' \
+          ELSE 'open' END AS status, \
+     CASE WHEN EXISTS (SELECT 1 FROM busy_intervals bi WHERE bi.advisor_id = s.advisor_id \
+          AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) THEN 1 ELSE 0 END AS busy \
+     FROM slots s";
+
+const BLOCK_COLUMNS: &str = "id, advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \
+     session_minutes, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
+     unlisted, created_at";
+
+impl Store {
+    /// A write transaction that holds the write lock from its first statement
+    /// (`BEGIN IMMEDIATE` on SQLite), so checks and writes inside it cannot
+    /// interleave with another writer's.
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        })
+    }
+
+    /// Locks one row for the rest of the transaction on PostgreSQL (SQLite's
+    /// `BEGIN IMMEDIATE` already serialises writers).
+    pub(super) async fn lock_row(&self, tx: &mut Transaction<'static, Any>, table: &str, id: i64) -> Result<bool> {
+        let sql = match self.backend() {
+            Backend::Postgres => format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"),
+            Backend::Sqlite => format!("SELECT id FROM {table} WHERE id = $1"),
+        };
+        Ok(sqlx::query_scalar::<_, i64>(&sql).bind(id).fetch_optional(&mut **tx).await?.is_some())
+    }
+
+    pub async fn advisor_policy(&self, user_id: i64) -> Result<AdvisorPolicy> {
+        let found: Option<AdvisorPolicy> = sqlx::query_as(
+            "SELECT user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
+             unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error FROM advisor_policies WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.unwrap_or_else(|| AdvisorPolicy::defaults(user_id)))
+    }
+
+    pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO advisor_policies (user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, \
+             approval_required, unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (user_id) DO UPDATE SET buffer_minutes = $2, min_notice_minutes = $3, horizon_days = $4, \
+             max_per_learner_week = $5, approval_required = $6, unlisted = $7, private_link_hash = $8, busy_ics_url = $9, \
+             busy_checked_at = $10, busy_error = $11, updated_at = $12",
+        )
+        .bind(policy.user_id)
+        .bind(policy.buffer_minutes)
+        .bind(policy.min_notice_minutes)
+        .bind(policy.horizon_days)
+        .bind(policy.max_per_learner_week)
+        .bind(policy.approval_required)
+        .bind(policy.unlisted)
+        .bind(&policy.private_link_hash)
+        .bind(&policy.busy_ics_url)
+        .bind(policy.busy_checked_at)
+        .bind(&policy.busy_error)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a block and all its slots, refusing (`block_overlap`) when an
+    /// occurrence overlaps a live slot of another block of the same advisor.
+    pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
+        let mut tx = self.begin_write().await?;
+        for occ in &new.occurrences {
+            let overlapping: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL \
+                 AND starts_at < $3 AND ends_at > $2",
+            )
+            .bind(new.advisor_id)
+            .bind(occ.start)
+            .bind(occ.end)
+            .fetch_one(&mut *tx)
+            .await?;
+            if overlapping > 0 {
+                return Err(StorageError::Conflict("block_overlap"));
+            }
+        }
+        let o = &new.overrides;
+        let sql = format!(
+            "INSERT INTO blocks (advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \
+             session_minutes, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
+             unlisted, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             RETURNING {BLOCK_COLUMNS}"
+        );
+        let block: Block = sqlx::query_as(&sql)
+            .bind(new.advisor_id)
+            .bind(&new.timezone)
+            .bind(&new.start_date)
+            .bind(&new.start_time)
+            .bind(&new.end_time)
+            .bind(new.weekdays)
+            .bind(&new.until_date)
+            .bind(new.session_minutes)
+            .bind(o.buffer_minutes)
+            .bind(o.min_notice_minutes)
+            .bind(o.horizon_days)
+            .bind(o.max_per_learner_week)
+            .bind(o.approval_required)
+            .bind(o.unlisted)
+            .bind(now_ms())
+            .fetch_one(&mut *tx)
+            .await?;
+        for occ in &new.occurrences {
+            for (start, end) in &occ.slots {
+                sqlx::query(
+                    "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(block.id)
+                .bind(new.advisor_id)
+                .bind(&occ.date)
+                .bind(*start)
+                .bind(*end)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        let slots = self.block_slots(block.id).await?;
+        Ok((block, slots))
+    }
+
+    pub async fn block(&self, id: i64) -> Result<Block> {
+        let sql = format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = $1 AND deleted_at IS NULL");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
+    }
+
+    pub async fn block_slots(&self, block_id: i64) -> Result<Vec<Slot>> {
+        let sql = format!("{SLOT_SELECT} WHERE s.block_id = $1 ORDER BY s.starts_at");
+        Ok(sqlx::query_as(&sql).bind(block_id).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn slot(&self, id: i64) -> Result<Slot> {
+        let sql = format!("{SLOT_SELECT} WHERE s.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
+    }
+
+    /// An advisor's slots starting in `[from, to)`, in time order.
+    pub async fn advisor_slots(&self, advisor_id: i64, from: i64, to: i64) -> Result<Vec<Slot>> {
+        let sql = format!(
+            "{SLOT_SELECT} WHERE s.advisor_id = $1 AND s.starts_at >= $2 AND s.starts_at < $3 ORDER BY s.starts_at"
+        );
+        Ok(sqlx::query_as(&sql).bind(advisor_id).bind(from).bind(to).fetch_all(self.pool()).await?)
+    }
+}

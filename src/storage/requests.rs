@@ -1,0 +1,261 @@
+//! Requests for slots, the decisions on them, and the booking event log.
+//!
+//! Every change runs in one write transaction: the slot (or request) row is
+//! locked, the caller's pure rule check runs against what the transaction
+//! sees, then the change and its event are written. The partial unique
+//! index `requests_one_approved_per_slot` is the last word on double
+//! booking, whatever the application code does.
+
+use serde::Serialize;
+use sqlx::{Any, Transaction};
+
+use super::{Result, StorageError, Store, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct Request {
+    pub id: i64,
+    pub slot_id: i64,
+    pub advisor_id: i64,
+    pub learner_id: i64,
+    pub status: String,
+    pub note: String,
+    pub answers: String,
+    pub decision_note: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const REQUEST_COLUMNS: &str =
+    "id, slot_id, advisor_id, learner_id, status, note, answers, decision_note, created_at, updated_at";
+
+/// A request with its slot and both people, for "my sessions" lists.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
+pub struct SessionEntry {
+    pub request_id: i64,
+    pub slot_id: i64,
+    pub status: String,
+    pub note: String,
+    pub decision_note: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub advisor_username: String,
+    pub advisor_name: String,
+    pub advisor_timezone: String,
+    pub learner_username: String,
+    pub learner_name: String,
+}
+
+/// What a new request's rule check sees, read inside the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext {
+    pub slot_start: i64,
+    pub slot_cancelled: bool,
+    pub slot_booked: bool,
+    pub slot_busy: bool,
+    pub advisor_id: i64,
+    pub already_requested: bool,
+    /// Live requests of this learner with this advisor starting in `week`.
+    pub live_requests_in_week: i64,
+}
+
+/// Everything about an existing request a decision needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionContext {
+    pub request: Request,
+    pub slot_start: i64,
+}
+
+/// The outcome of a decision: the request after it, and the other pending
+/// requests for the same slot that an approval declined.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub request: Request,
+    pub also_declined: Vec<Request>,
+}
+
+impl Store {
+    /// Creates a request if `check` allows it, as `status` (`requested`, or
+    /// `approved` for advisors who approve automatically). `week` bounds the
+    /// learner's weekly limit.
+    pub async fn create_request<E>(
+        &self,
+        slot_id: i64,
+        learner_id: i64,
+        week: (i64, i64),
+        check: impl FnOnce(&RequestContext) -> std::result::Result<&'static str, E>,
+        note: &str,
+        answers: &str,
+    ) -> Result<std::result::Result<Request, E>> {
+        let mut tx = self.begin_write().await?;
+        if !self.lock_row(&mut tx, "slots", slot_id).await? {
+            return Err(StorageError::NotFound);
+        }
+        let ctx = request_context(&mut tx, slot_id, learner_id, week).await?;
+        let status = match check(&ctx) {
+            Ok(status) => status,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let now = now_ms();
+        let sql = format!(
+            "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {REQUEST_COLUMNS}"
+        );
+        let request: Request = sqlx::query_as(&sql)
+            .bind(slot_id)
+            .bind(ctx.advisor_id)
+            .bind(learner_id)
+            .bind(status)
+            .bind(note)
+            .bind(answers)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        log_event(&mut tx, request.id, slot_id, Some(learner_id), status, note).await?;
+        tx.commit().await?;
+        Ok(Ok(request))
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Request> {
+        let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
+    }
+
+    /// Moves a request to a new status if `decide` allows it. When the new
+    /// status is `approved`, the other pending requests for the slot are
+    /// declined in the same transaction with `others_note`.
+    pub async fn decide_request<E>(
+        &self,
+        request_id: i64,
+        actor_id: i64,
+        decide: impl FnOnce(&DecisionContext) -> std::result::Result<&'static str, E>,
+        note: &str,
+        others_note: &str,
+    ) -> Result<std::result::Result<Decided, E>> {
+        let mut tx = self.begin_write().await?;
+        let slot_id: Option<i64> = sqlx::query_scalar("SELECT slot_id FROM requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(slot_id) = slot_id else { return Err(StorageError::NotFound) };
+        // Lock the slot, not just the request: approvals of rival requests
+        // for one slot must queue behind each other.
+        self.lock_row(&mut tx, "slots", slot_id).await?;
+        let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1");
+        let request: Request = sqlx::query_as(&sql).bind(request_id).fetch_one(&mut *tx).await?;
+        let slot_start: i64 =
+            sqlx::query_scalar("SELECT starts_at FROM slots WHERE id = $1").bind(slot_id).fetch_one(&mut *tx).await?;
+        let next = match decide(&DecisionContext { request: request.clone(), slot_start }) {
+            Ok(next) => next,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE requests SET status = $2, decision_note = $3, updated_at = $4 WHERE id = $1 RETURNING {REQUEST_COLUMNS}"
+        );
+        let updated: Request =
+            sqlx::query_as(&sql).bind(request_id).bind(next).bind(note).bind(now).fetch_one(&mut *tx).await?;
+        log_event(&mut tx, request_id, slot_id, Some(actor_id), next, note).await?;
+        let mut also_declined: Vec<Request> = Vec::new();
+        if next == "approved" {
+            let sql = format!(
+                "UPDATE requests SET status = 'declined', decision_note = $3, updated_at = $4 \
+                 WHERE slot_id = $1 AND id <> $2 AND status = 'requested' RETURNING {REQUEST_COLUMNS}"
+            );
+            also_declined = sqlx::query_as(&sql)
+                .bind(slot_id)
+                .bind(request_id)
+                .bind(others_note)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+            for other in &also_declined {
+                log_event(&mut tx, other.id, slot_id, Some(actor_id), "declined", others_note).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(Decided { request: updated, also_declined }))
+    }
+
+    /// Every request a person made or received, with slot times and names.
+    pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionEntry>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, s.starts_at, s.ends_at, \
+             a.username AS advisor_username, a.display_name AS advisor_name, a.timezone AS advisor_timezone, \
+             l.username AS learner_username, l.display_name AS learner_name \
+             FROM requests r JOIN slots s ON s.id = r.slot_id \
+             JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id \
+             WHERE r.learner_id = $1 OR r.advisor_id = $1 ORDER BY s.starts_at, r.id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The event log of one request, oldest first: (kind, actor id, note, at).
+    pub async fn request_events(&self, request_id: i64) -> Result<Vec<(String, Option<i64>, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT kind, actor_id, note, created_at FROM booking_events WHERE request_id = $1 ORDER BY id",
+        )
+        .bind(request_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+async fn request_context(
+    tx: &mut Transaction<'static, Any>,
+    slot_id: i64,
+    learner_id: i64,
+    week: (i64, i64),
+) -> Result<RequestContext> {
+    let sql = format!("{} WHERE s.id = $1", super::blocks::SLOT_SELECT);
+    let slot: super::Slot = sqlx::query_as(&sql).bind(slot_id).fetch_one(&mut **tx).await?;
+    let already: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests WHERE slot_id = $1 AND learner_id = $2 AND status IN ('requested', 'approved')",
+    )
+    .bind(slot_id)
+    .bind(learner_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let in_week: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests r JOIN slots s ON s.id = r.slot_id WHERE r.learner_id = $1 \
+         AND r.advisor_id = $2 AND r.status IN ('requested', 'approved') AND s.starts_at >= $3 AND s.starts_at < $4",
+    )
+    .bind(learner_id)
+    .bind(slot.advisor_id)
+    .bind(week.0)
+    .bind(week.1)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(RequestContext {
+        slot_start: slot.starts_at,
+        slot_cancelled: slot.status == "cancelled",
+        slot_booked: slot.status == "booked",
+        slot_busy: slot.busy,
+        advisor_id: slot.advisor_id,
+        already_requested: already > 0,
+        live_requests_in_week: in_week,
+    })
+}
+
+pub(super) async fn log_event(
+    tx: &mut Transaction<'static, Any>,
+    request_id: i64,
+    slot_id: i64,
+    actor_id: Option<i64>,
+    kind: &str,
+    note: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO booking_events (request_id, slot_id, actor_id, kind, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(request_id)
+    .bind(slot_id)
+    .bind(actor_id)
+    .bind(kind)
+    .bind(note)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
