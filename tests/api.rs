@@ -5,42 +5,9 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::api::Api;
 use support::server::PASSWORD;
 use support::{TestServer, test_databases};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Api {
-    fn new(server: &TestServer) -> Api {
-        Api { http: reqwest::Client::new(), base: server.base.clone(), token: None }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-}
 
 #[tokio::test]
 async fn sign_up_get_a_token_and_manage_your_account() {
@@ -269,6 +236,13 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/categories", "get"),
         ("/api/v1/categories", "post"),
         ("/api/v1/categories/{slug}", "delete"),
+        ("/api/v1/blocks", "post"),
+        ("/api/v1/advisors/{username}/slots", "get"),
+        ("/api/v1/slots/{id}/requests", "post"),
+        ("/api/v1/requests/{id}/approve", "post"),
+        ("/api/v1/requests/{id}/decline", "post"),
+        ("/api/v1/requests/{id}/cancel", "post"),
+        ("/api/v1/me/sessions", "get"),
     ];
     for (path, method) in expected {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");

@@ -1,6 +1,6 @@
 //! `Authorization: Bearer <token>` for the API.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -29,6 +29,18 @@ impl FromRequestParts<App> for ApiUser {
             Some(user) => Ok(ApiUser(user)),
             None => Err(AppError::Unauthenticated.into()),
         }
+    }
+}
+
+/// Anonymous callers are welcome (`None`); a token, if sent, must be valid.
+impl OptionalFromRequestParts<App> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.get(AUTHORIZATION).is_none() {
+            return Ok(None);
+        }
+        <ApiUser as FromRequestParts<App>>::from_request_parts(parts, app).await.map(Some)
     }
 }
 

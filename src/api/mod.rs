@@ -4,6 +4,7 @@
 mod accounts;
 mod advisors;
 mod auth;
+mod booking;
 mod error;
 mod openapi;
 mod types;
@@ -24,6 +25,13 @@ pub fn router() -> Router<App> {
         .route("/api/v1/me/advisor", put(advisors::save_advisor))
         .route("/api/v1/advisors", get(advisors::directory))
         .route("/api/v1/advisors/{username}", get(advisors::advisor))
+        .route("/api/v1/advisors/{username}/slots", get(booking::advisor_slots))
+        .route("/api/v1/blocks", post(booking::create_block))
+        .route("/api/v1/slots/{id}/requests", post(booking::request_slot))
+        .route("/api/v1/requests/{id}/approve", post(booking::approve))
+        .route("/api/v1/requests/{id}/decline", post(booking::decline))
+        .route("/api/v1/requests/{id}/cancel", post(booking::cancel))
+        .route("/api/v1/me/sessions", get(booking::my_sessions))
         .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
         .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
         .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))

@@ -12,9 +12,11 @@ use utoipa::{Modify, OpenApi};
         super::accounts::sign_up, super::accounts::create_token, super::accounts::me, super::accounts::update_me,
         super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
         super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
+        super::booking::create_block, super::booking::advisor_slots, super::booking::request_slot,
+        super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
     ),
     modifiers(&TokenAuth),
-    tags((name = "accounts"), (name = "directory"), (name = "admin"))
+    tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "admin"))
 )]
 pub struct ApiDoc;
 

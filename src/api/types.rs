@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Config;
-use crate::storage::{AdvisorProfile, Category, User};
+use crate::storage::{AdvisorProfile, Block, Category, Request, SessionEntry, Slot, User};
 
 /// Your own account, as `GET /api/v1/me` shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -158,4 +158,174 @@ pub struct DirectoryParams {
 
 pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// A new block: local start and end (same day) in `timezone`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRequest {
+    /// Local date and time, e.g. `2026-12-01T14:00`.
+    pub start: String,
+    /// Local date and time on the same day, e.g. `2026-12-01T15:00`.
+    pub end: String,
+    /// IANA zone; your own zone when left out.
+    pub timezone: Option<String>,
+    /// Repeat weekly up to and including this date, e.g. `2027-01-31`.
+    pub repeat_weekly_until: Option<String>,
+    /// Weekdays of a series (`mon` … `sun`); the start's weekday when left out.
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    pub buffer_minutes: Option<i64>,
+    pub min_notice_minutes: Option<i64>,
+    pub horizon_days: Option<i64>,
+    pub max_per_learner_week: Option<i64>,
+    pub approval_required: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotJson {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub end: String,
+    /// `open`, `requested`, `booked` or `cancelled`.
+    pub status: String,
+}
+
+impl From<&Slot> for SlotJson {
+    fn from(s: &Slot) -> Self {
+        SlotJson { id: s.id, start: rfc3339(s.starts_at), end: rfc3339(s.ends_at), status: s.status.clone() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockCreated {
+    pub id: i64,
+    pub timezone: String,
+    pub start_date: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub repeat_weekly_until: Option<String>,
+    pub slots: Vec<SlotJson>,
+}
+
+impl BlockCreated {
+    pub fn new(block: &Block, slots: &[Slot]) -> Self {
+        BlockCreated {
+            id: block.id,
+            timezone: block.timezone.clone(),
+            start_date: block.start_date.clone(),
+            start_time: block.start_time.clone(),
+            end_time: block.end_time.clone(),
+            repeat_weekly_until: block.until_date.clone(),
+            slots: slots.iter().map(SlotJson::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SlotsParams {
+    /// RFC 3339 instant; now when left out.
+    pub from: Option<String>,
+    /// RFC 3339 instant; the advisor's booking horizon when left out.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSlot {
+    /// What you want to discuss.
+    #[serde(default)]
+    pub note: String,
+    /// Answers to the advisor's booking questions, by question id.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestCreated {
+    pub id: i64,
+    /// `requested`, or `approved` when the advisor approves automatically.
+    pub status: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestJson {
+    pub id: i64,
+    pub slot_id: i64,
+    /// `requested`, `approved`, `declined` or `cancelled`.
+    pub status: String,
+    pub note: String,
+    pub decision_note: String,
+    #[schema(value_type = Object)]
+    pub answers: serde_json::Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Request> for RequestJson {
+    fn from(r: &Request) -> Self {
+        RequestJson {
+            id: r.id,
+            slot_id: r.slot_id,
+            status: r.status.clone(),
+            note: r.note.clone(),
+            decision_note: r.decision_note.clone(),
+            answers: serde_json::from_str(&r.answers).unwrap_or(serde_json::Value::Null),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// One of your requests or bookings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    pub request_id: i64,
+    pub slot_id: i64,
+    /// `learner` or `advisor`: your side of it.
+    pub role: String,
+    pub status: String,
+    pub start: String,
+    pub end: String,
+    pub advisor: String,
+    pub learner: String,
+    pub note: String,
+    pub decision_note: String,
+}
+
+impl SessionJson {
+    pub fn new(s: &SessionEntry, me: &str) -> Self {
+        SessionJson {
+            request_id: s.request_id,
+            slot_id: s.slot_id,
+            role: if s.advisor_username == me { "advisor" } else { "learner" }.into(),
+            status: s.status.clone(),
+            start: rfc3339(s.starts_at),
+            end: rfc3339(s.ends_at),
+            advisor: s.advisor_username.clone(),
+            learner: s.learner_username.clone(),
+            note: s.note.clone(),
+            decision_note: s.decision_note.clone(),
+        }
+    }
+}
+
+/// Parses an RFC 3339 instant from a query parameter.
+pub fn parse_instant(field: &'static str, text: &str) -> Result<jiff::Timestamp, crate::service::AppError> {
+    text.parse().map_err(|_| {
+        crate::service::AppError::invalid(
+            field,
+            "invalid_instant",
+            format!("`{text}` is not an instant like 2026-12-01T13:00:00Z."),
+        )
+    })
 }

@@ -56,6 +56,13 @@ impl App {
             SignedDuration::from_mins(buffer),
         )
         .map_err(|e| rule_error(e, self.config.session_minutes))?;
+        if expanded.first().is_some_and(|(occ, _)| occ.start < Timestamp::now()) {
+            return Err(AppError::invalid(
+                "start",
+                "block_in_past",
+                "This block starts in the past; availability starts now or later.",
+            ));
+        }
         let new = NewBlock {
             advisor_id: advisor.id,
             timezone: rule.timezone.clone(),

@@ -3,6 +3,7 @@
 //! browser (cookies, CSRF tokens from forms).
 #![allow(dead_code, unused_imports)]
 
+pub mod api;
 pub mod client;
 pub mod databases;
 pub mod server;

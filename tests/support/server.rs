@@ -103,6 +103,22 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// A confirmed account with its advisor profile switched on.
+    pub async fn create_advisor(&self, username: &str) -> officehours::storage::User {
+        let user = self.create_user(username, false).await;
+        let form = officehours::service::advisors::AdvisorForm { enabled: true, ..Default::default() };
+        self.app.save_advisor_profile(&user, &form).await.expect("advisor profile").user
+    }
+
+    /// An API client holding a fresh token of `user`.
+    pub async fn api_as(&self, user: &officehours::storage::User) -> super::api::Api {
+        let mut api = super::api::Api::new(self);
+        api.token = Some(self.app.create_api_token(user, "test").await.expect("token"));
+        api
+    }
+}
+
 /// The password test accounts use: long and uncommon enough for the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -1,0 +1,159 @@
+//! Availability blocks, slots, requests and decisions.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::app::App;
+use crate::domain::booking::Action;
+use crate::service::booking::BlockInput;
+use crate::storage::BlockOverrides;
+
+use super::ApiError;
+use super::auth::{ApiJson, ApiQuery, ApiUser};
+use super::error::ErrorBody;
+use super::types::{
+    BlockCreated, BlockRequest, NoteRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson,
+    SlotsParams, parse_instant,
+};
+
+/// Publish availability: one block, or a weekly series.
+#[utoipa::path(post, path = "/api/v1/blocks", tag = "booking", security(("token" = [])), request_body = BlockRequest,
+    responses((status = 201, body = BlockCreated), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "not_an_advisor"),
+        (status = 409, body = ErrorBody, description = "block_overlap"),
+        (status = 422, body = ErrorBody, description = "block_ends_before_start, block_holds_no_session, unknown_timezone, …")))]
+pub async fn create_block(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    ApiJson(req): ApiJson<BlockRequest>,
+) -> Result<(StatusCode, Json<BlockCreated>), ApiError> {
+    let input = BlockInput {
+        start: req.start,
+        end: req.end,
+        timezone: req.timezone.unwrap_or_default(),
+        repeat_weekly_until: req.repeat_weekly_until,
+        weekdays: req.weekdays,
+        overrides: BlockOverrides {
+            buffer_minutes: req.buffer_minutes,
+            min_notice_minutes: req.min_notice_minutes,
+            horizon_days: req.horizon_days,
+            max_per_learner_week: req.max_per_learner_week,
+            approval_required: req.approval_required,
+            unlisted: None,
+        },
+    };
+    let (block, slots) = app.create_block(&user, &input).await?;
+    Ok((StatusCode::CREATED, Json(BlockCreated::new(&block, &slots))))
+}
+
+/// An advisor's upcoming slots (default: from now to the advisor's booking horizon).
+#[utoipa::path(get, path = "/api/v1/advisors/{username}/slots", tag = "booking",
+    params(("username" = String, Path), SlotsParams),
+    responses((status = 200, body = [SlotJson]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn advisor_slots(
+    State(app): State<App>,
+    viewer: Option<ApiUser>,
+    Path(username): Path<String>,
+    ApiQuery(params): ApiQuery<SlotsParams>,
+) -> Result<Json<Vec<SlotJson>>, ApiError> {
+    let from = params.from.as_deref().map(|t| parse_instant("from", t)).transpose()?;
+    let to = params.to.as_deref().map(|t| parse_instant("to", t)).transpose()?;
+    let viewer = viewer.map(|v| v.0);
+    let slots = app.advisor_slots(&username, viewer.as_ref(), from, to).await?;
+    Ok(Json(slots.iter().map(SlotJson::from).collect()))
+}
+
+/// Ask for a slot, with a note and answers to the advisor's questions.
+#[utoipa::path(post, path = "/api/v1/slots/{id}/requests", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body = RequestSlot,
+    responses((status = 201, body = RequestCreated), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "slot_taken, slot_past, slot_cancelled, inside_minimum_notice, beyond_horizon, weekly_limit, already_requested, own_slot")))]
+pub async fn request_slot(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(slot_id): Path<i64>,
+    OptionalJson(req): OptionalJson<RequestSlot>,
+) -> Result<(StatusCode, Json<RequestCreated>), ApiError> {
+    let request = app.request_slot(&user, slot_id, &req.note, &req.answers).await?;
+    Ok((StatusCode::CREATED, Json(RequestCreated { id: request.id, status: request.status })))
+}
+
+async fn decide(
+    app: App,
+    user: crate::storage::User,
+    id: i64,
+    action: Action,
+    note: String,
+) -> Result<Json<RequestJson>, ApiError> {
+    let decided = app.decide(&user, id, action, &note).await?;
+    Ok(Json(RequestJson::from(&decided.request)))
+}
+
+/// Approve a request (its advisor). Other pending requests for the slot are declined.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body(content = NoteRequest, description = "optional"),
+    responses((status = 200, body = RequestJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already_decided, slot_taken, slot_past")))]
+pub async fn approve(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    OptionalJson(body): OptionalJson<NoteRequest>,
+) -> Result<Json<RequestJson>, ApiError> {
+    decide(app, user, id, Action::Approve, body.note).await
+}
+
+/// Decline a request (its advisor).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/decline", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body(content = NoteRequest, description = "optional"),
+    responses((status = 200, body = RequestJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn decline(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    OptionalJson(body): OptionalJson<NoteRequest>,
+) -> Result<Json<RequestJson>, ApiError> {
+    decide(app, user, id, Action::Decline, body.note).await
+}
+
+/// Cancel a request or booking (the learner, or the advisor of an approved one).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/cancel", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body(content = NoteRequest, description = "optional"),
+    responses((status = 200, body = RequestJson), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    OptionalJson(body): OptionalJson<NoteRequest>,
+) -> Result<Json<RequestJson>, ApiError> {
+    decide(app, user, id, Action::Cancel, body.note).await
+}
+
+/// Your requests and bookings, as learner and as advisor.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "booking", security(("token" = [])),
+    responses((status = 200, body = [SessionJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_sessions(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<SessionJson>>, ApiError> {
+    let sessions = app.my_sessions(&user).await?;
+    Ok(Json(sessions.iter().map(|s| SessionJson::new(s, &user.username)).collect()))
+}
+
+/// A JSON body that may also be left out entirely (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_json", "The body could not be read."))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalJson)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Invalid JSON body: {e}")))
+    }
+}

@@ -1,0 +1,490 @@
+//! The booking core through the API, on SQLite and PostgreSQL: blocks,
+//! slots, requests, decisions, the rules that refuse requests, and no
+//! double booking under concurrency.
+
+mod support;
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{TestServer, test_databases};
+
+/// `YYYY-MM-DD` `days` from today in UTC.
+fn day(days: i64) -> String {
+    Timestamp::now().to_zoned(TimeZone::UTC).date().checked_add(days.days()).unwrap().to_string()
+}
+
+fn block(date: &str, from: &str, to: &str) -> Value {
+    json!({"start": format!("{date}T{from}"), "end": format!("{date}T{to}"), "timezone": "UTC"})
+}
+
+fn ids(slots: &Value) -> Vec<i64> {
+    slots.as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn request_approve_and_both_sides_see_it() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("ada").await;
+        let learner = server.create_user("bob", false).await;
+        let ada = server.api_as(&advisor).await;
+        let bob = server.api_as(&learner).await;
+
+        let date = day(3);
+        let (status, created) = ada.post("/api/v1/blocks", block(&date, "14:00", "15:00")).await;
+        assert_eq!(status, StatusCode::CREATED, "[{}] {created}", db.backend);
+        let slots = &created["slots"];
+        assert_eq!(slots.as_array().unwrap().len(), 6, "one hour = six 10-minute sessions");
+        assert_eq!(slots[0]["start"], format!("{date}T14:00:00Z"));
+        assert_eq!(slots[5]["end"], format!("{date}T15:00:00Z"));
+        assert!(slots.as_array().unwrap().iter().all(|s| s["status"] == "open"));
+        let slot = slots[1]["id"].as_i64().unwrap();
+
+        let (status, listed) = bob.get("/api/v1/advisors/ada/slots").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ids(&listed), ids(slots), "learners see the open slots");
+
+        let (status, request) = bob
+            .post(&format!("/api/v1/slots/{slot}/requests"), json!({"note": "Borrow checker help", "answers": {}}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "[{}] {request}", db.backend);
+        assert_eq!(request["status"], "requested");
+        let request_id = request["id"].as_i64().unwrap();
+        let (_, listed) = bob.get("/api/v1/advisors/ada/slots").await;
+        assert_eq!(listed[1]["status"], "requested");
+
+        let (status, body) = bob.post(&format!("/api/v1/requests/{request_id}/approve"), json!({})).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("not_allowed")),
+            "learners cannot approve"
+        );
+        let stranger = server.create_user("eve", false).await;
+        let eve = server.api_as(&stranger).await;
+        let (status, _) = eve.post(&format!("/api/v1/requests/{request_id}/cancel"), json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "other people's requests do not exist for you");
+
+        // No body at all is fine for a decision.
+        let response = ada
+            .http
+            .post(format!("{}/api/v1/requests/{request_id}/approve", ada.base))
+            .bearer_auth(ada.token.as_ref().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let approved: Value = response.json().await.unwrap();
+        assert_eq!(approved["status"], "approved");
+
+        let (_, listed) = bob.get("/api/v1/advisors/ada/slots").await;
+        assert!(!ids(&listed).contains(&slot), "a booked slot is no longer offered");
+        let (_, own) = ada.get("/api/v1/advisors/ada/slots").await;
+        assert_eq!(own[1]["status"], "booked", "the advisor sees it booked");
+
+        for (api, role) in [(&bob, "learner"), (&ada, "advisor")] {
+            let (status, sessions) = api.get("/api/v1/me/sessions").await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(sessions.as_array().unwrap().len(), 1, "[{}] {sessions}", db.backend);
+            assert_eq!((sessions[0]["status"].as_str(), sessions[0]["role"].as_str()), (Some("approved"), Some(role)));
+            assert_eq!(sessions[0]["note"], "Borrow checker help");
+        }
+
+        let (status, cancelled) =
+            bob.post(&format!("/api/v1/requests/{request_id}/cancel"), json!({"note": "Solved it myself"})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (cancelled["status"].as_str(), cancelled["decision_note"].as_str()),
+            (Some("cancelled"), Some("Solved it myself"))
+        );
+        let (status, body) = bob.post(&format!("/api/v1/requests/{request_id}/cancel"), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_decided")));
+
+        let events = server.app.store.request_events(request_id).await.unwrap();
+        let kinds: Vec<(&str, Option<i64>)> = events.iter().map(|(k, actor, _, _)| (k.as_str(), *actor)).collect();
+        assert_eq!(
+            kinds,
+            vec![("requested", Some(learner.id)), ("approved", Some(advisor.id)), ("cancelled", Some(learner.id))]
+        );
+        let (_, listed) = bob.get("/api/v1/advisors/ada/slots").await;
+        assert!(ids(&listed).contains(&slot), "a cancelled booking frees the slot");
+    }
+}
+
+#[tokio::test]
+async fn approving_one_request_declines_the_others_in_the_same_transaction() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("grace").await;
+        let ada = server.api_as(&advisor).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(2), "09:00", "09:10")).await;
+        let slot = created["slots"][0]["id"].as_i64().unwrap();
+        let mut requests = Vec::new();
+        for name in ["l1", "l2", "l3"] {
+            let learner = server.create_user(name, false).await;
+            let api = server.api_as(&learner).await;
+            let (status, body) = api.post(&format!("/api/v1/slots/{slot}/requests"), json!({"note": name})).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            requests.push((api, body["id"].as_i64().unwrap()));
+        }
+        let (status, _) =
+            ada.post(&format!("/api/v1/requests/{}/approve", requests[1].1), json!({"note": "See you"})).await;
+        assert_eq!(status, StatusCode::OK);
+        for (i, (api, id)) in requests.iter().enumerate() {
+            let (_, sessions) = api.get("/api/v1/me/sessions").await;
+            let mine = sessions.as_array().unwrap().iter().find(|s| s["request_id"] == *id).unwrap();
+            if i == 1 {
+                assert_eq!(mine["status"], "approved");
+            } else {
+                assert_eq!(mine["status"], "declined", "[{}]", db.backend);
+                assert_eq!(mine["decision_note"], "Another request for this slot was approved.");
+            }
+        }
+        let (status, body) = ada.post(&format!("/api/v1/requests/{}/approve", requests[0].1), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_decided")));
+        let (status, body) = ada.post(&format!("/api/v1/requests/{}/decline", requests[1].1), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_decided")));
+    }
+}
+
+#[tokio::test]
+async fn bad_blocks_get_clear_errors_and_change_nothing() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("hedy").await;
+        let ada = server.api_as(&advisor).await;
+        let date = day(5);
+        let (status, _) = ada.post("/api/v1/blocks", block(&date, "10:00", "11:00")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let cases = [
+            (block(&date, "15:00", "14:00"), StatusCode::UNPROCESSABLE_ENTITY, "block_ends_before_start"),
+            (block(&date, "10:30", "11:30"), StatusCode::CONFLICT, "block_overlap"),
+            (block(&date, "16:00", "16:05"), StatusCode::UNPROCESSABLE_ENTITY, "block_holds_no_session"),
+            (block(&day(-2), "10:00", "11:00"), StatusCode::UNPROCESSABLE_ENTITY, "block_in_past"),
+            (
+                json!({"start": format!("{date}T16:00"), "end": format!("{date}T17:00"), "timezone": "Mars/Olympus"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_timezone",
+            ),
+            (
+                json!({"start": "tomorrow at four", "end": format!("{date}T17:00")}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_datetime",
+            ),
+            (
+                json!({"start": format!("{date}T23:00"), "end": format!("{}T01:00", day(6))}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "block_spans_days",
+            ),
+            (
+                json!({"start": format!("{date}T18:00"), "end": format!("{date}T19:00"), "repeat_weekly_until": day(1)}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "series_ends_before_start",
+            ),
+            (
+                json!({"start": format!("{date}T18:00"), "end": format!("{date}T19:00"), "repeat_weekly_until": "soon"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_date",
+            ),
+            (
+                json!({"start": format!("{date}T18:00"), "end": format!("{date}T19:00"), "buffer_minutes": -5}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "out_of_range",
+            ),
+        ];
+        for (body, status, code) in cases {
+            let (got, reply) = ada.post("/api/v1/blocks", body.clone()).await;
+            assert_eq!((got, reply["error"].as_str()), (status, Some(code)), "[{}] {body} → {reply}", db.backend);
+        }
+        let (_, own) = ada.get("/api/v1/advisors/hedy/slots").await;
+        assert_eq!(own.as_array().unwrap().len(), 6, "[{}] only the first block's slots exist", db.backend);
+
+        let learner = server.create_user("nonadvisor", false).await;
+        let (status, reply) =
+            server.api_as(&learner).await.post("/api/v1/blocks", block(&date, "20:00", "21:00")).await;
+        assert_eq!((status, reply["error"].as_str()), (StatusCode::FORBIDDEN, Some("not_an_advisor")));
+    }
+}
+
+#[tokio::test]
+async fn requests_are_refused_by_the_rules_with_codes() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("rules").await;
+        let ada = server.api_as(&advisor).await;
+        let learner = server.create_user("asker", false).await;
+        let bob = server.api_as(&learner).await;
+
+        // Inside the default 2-hour notice: a block starting within the hour.
+        let soon = Timestamp::now().checked_add(40.minutes()).unwrap().to_zoned(TimeZone::UTC);
+        if soon.date() == soon.checked_add(10.minutes()).unwrap().date() {
+            let start = soon.strftime("%Y-%m-%dT%H:%M").to_string();
+            let end = soon.checked_add(10.minutes()).unwrap().strftime("%Y-%m-%dT%H:%M").to_string();
+            let (status, created) =
+                ada.post("/api/v1/blocks", json!({"start": start, "end": end, "timezone": "UTC"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let slot = created["slots"][0]["id"].as_i64().unwrap();
+            let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::CONFLICT, Some("inside_minimum_notice")),
+                "{body}"
+            );
+            assert!(body["message"].as_str().unwrap().contains("120 minutes"));
+        }
+
+        let (_, far) = ada.post("/api/v1/blocks", block(&day(70), "09:00", "09:10")).await;
+        let far_slot = far["slots"][0]["id"].as_i64().unwrap();
+        let (status, body) = bob.post(&format!("/api/v1/slots/{far_slot}/requests"), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("beyond_horizon")));
+
+        // Two per week by default; the third in the same week is refused.
+        let (_, week) = ada.post("/api/v1/blocks", block(&day(8), "09:00", "09:30")).await;
+        let slots = ids(&week["slots"]);
+        for slot in &slots[..2] {
+            let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", slots[0]), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_requested")));
+        let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("weekly_limit")), "[{}]", db.backend);
+
+        let (status, body) = ada.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("own_slot")));
+        let (status, body) = bob.post("/api/v1/slots/999999/requests", json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+        let (status, body) =
+            bob.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({"note": "x".repeat(3000)})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("too_long")));
+        let (status, body) =
+            bob.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({"answers": [1, 2]})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_answers")));
+
+        // Taken: another learner after an approval.
+        let (_, sessions) = bob.get("/api/v1/me/sessions").await;
+        let first = sessions[0]["request_id"].as_i64().unwrap();
+        ada.post(&format!("/api/v1/requests/{first}/approve"), json!({})).await;
+        let other = server.create_user("latecomer", false).await;
+        let late = server.api_as(&other).await;
+        let taken_slot = sessions[0]["slot_id"].as_i64().unwrap();
+        let (status, body) = late.post(&format!("/api/v1/slots/{taken_slot}/requests"), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_taken")), "[{}]", db.backend);
+
+        let (status, body) = bob.get("/api/v1/advisors/rules/slots?from=yesterday").await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_instant")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("popular").await;
+        let ada = server.api_as(&advisor).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(4), "12:00", "12:20")).await;
+        let slots = ids(&created["slots"]);
+        let mut learners = Vec::new();
+        for i in 0..200 {
+            let new = officehours::storage::NewUser {
+                username: format!("crowd{i}"),
+                email: format!("crowd{i}@example.org"),
+                email_verified: true,
+                password_hash: "unused".into(),
+                display_name: String::new(),
+                timezone: "UTC".into(),
+                is_advisor: false,
+                is_pro: false,
+                is_admin: false,
+            };
+            learners.push(server.app.store.create_user(&new).await.unwrap());
+        }
+
+        // 200 requests for one slot at once, then 200 approvals at once.
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for learner in learners.clone() {
+            let app = server.app.clone();
+            let slot = slots[0];
+            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null).await }));
+        }
+        let mut request_ids = Vec::new();
+        for task in tasks {
+            request_ids.push(task.await.unwrap().expect("every request is accepted while the slot is open").id);
+        }
+        let requested = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for id in request_ids {
+            let app = server.app.clone();
+            let advisor = advisor.clone();
+            tasks.push(tokio::spawn(async move {
+                app.decide(&advisor, id, officehours::domain::booking::Action::Approve, "").await
+            }));
+        }
+        let mut approved = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => approved += 1,
+                Err(err) => assert_eq!(err.code(), "already_decided", "[{}] {err:?}", db.backend),
+            }
+        }
+        let decided = started.elapsed();
+        assert_eq!(approved, 1, "[{}]", db.backend);
+        let (_, own) = ada.get("/api/v1/advisors/popular/slots").await;
+        assert_eq!(own[0]["status"], "booked");
+
+        // With automatic approval, 200 racing requests: one booking, 199 refusals.
+        let (_, auto) = ada
+            .post("/api/v1/blocks", json!({"start": format!("{}T12:00", day(5)), "end": format!("{}T12:10", day(5)), "timezone": "UTC", "approval_required": false}))
+            .await;
+        let slot = auto["slots"][0]["id"].as_i64().unwrap();
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for learner in learners {
+            let app = server.app.clone();
+            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null).await }));
+        }
+        let mut booked = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(request) => {
+                    assert_eq!(request.status, "approved");
+                    booked += 1;
+                }
+                Err(err) => assert_eq!(err.code(), "slot_taken", "[{}] {err:?}", db.backend),
+            }
+        }
+        let raced = started.elapsed();
+        assert_eq!(booked, 1, "[{}]", db.backend);
+        eprintln!(
+            "[{}] 200 concurrent requests: {requested:?}; 200 concurrent approvals: {decided:?}; 200 racing auto-approved requests: {raced:?}",
+            db.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_a_second_approved_request() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("strict").await;
+        let ada = server.api_as(&advisor).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:10")).await;
+        let slot = created["slots"][0]["id"].as_i64().unwrap();
+        let a = server.create_user("first", false).await;
+        let b = server.create_user("second", false).await;
+        let insert = |learner: i64| {
+            format!(
+                "INSERT INTO requests (slot_id, advisor_id, learner_id, status, created_at, updated_at) \
+                 VALUES ({slot}, {}, {learner}, 'approved', 0, 0)",
+                advisor.id
+            )
+        };
+        server.app.store.execute_raw(&insert(a.id)).await.unwrap();
+        let second = server.app.store.execute_raw(&insert(b.id)).await;
+        assert!(
+            matches!(second, Err(officehours::storage::StorageError::Duplicate("approved_request"))),
+            "[{}] {second:?}",
+            db.backend
+        );
+    }
+}
+
+/// Random sequences of requests, approvals, declines and cancellations by
+/// random people never break the invariants, and every answer matches the
+/// state machine.
+#[tokio::test]
+async fn random_booking_sequences_keep_the_invariants() {
+    use officehours::domain::booking::{Action, RequestStatus, Role, transition};
+    use rand::{Rng, SeedableRng};
+
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let learners: Vec<_> = {
+            let mut v = Vec::new();
+            for i in 0..4 {
+                v.push(server.create_user(&format!("prop{i}"), false).await);
+            }
+            v
+        };
+        let sequences = if db.backend == "sqlite" { 12 } else { 6 };
+        for seq in 0..sequences {
+            let seed = 7_000 + seq;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let advisor = server.create_advisor(&format!("propadv{seq}")).await;
+            let ada = server.api_as(&advisor).await;
+            let (_, created) = ada.post("/api/v1/blocks", block(&day(3 + seq as i64), "10:00", "10:30")).await;
+            let slots = ids(&created["slots"]);
+            // request id → (slot, learner index, status)
+            let mut model: Vec<(i64, i64, usize, RequestStatus)> = Vec::new();
+            for step in 0..30 {
+                let context = format!("[{}] seed {seed} step {step}", db.backend);
+                if model.is_empty() || rng.random_bool(0.4) {
+                    let who = rng.random_range(0..learners.len());
+                    let slot = slots[rng.random_range(0..slots.len())];
+                    match server.app.request_slot(&learners[who], slot, "", &Value::Null).await {
+                        Ok(r) => model.push((r.id, slot, who, RequestStatus::parse(&r.status).unwrap())),
+                        Err(err) => assert!(
+                            ["slot_taken", "already_requested", "weekly_limit"].contains(&err.code()),
+                            "{context}: {err:?}"
+                        ),
+                    }
+                } else {
+                    let pick = rng.random_range(0..model.len());
+                    let (id, _, who, status) = model[pick];
+                    let action = [Action::Approve, Action::Decline, Action::Cancel][rng.random_range(0..3)];
+                    let (actor, role) =
+                        if rng.random_bool(0.5) { (&advisor, Role::Advisor) } else { (&learners[who], Role::Learner) };
+                    let expected = transition(status, action, role);
+                    match server.app.decide(actor, id, action, "").await {
+                        Ok(decided) => {
+                            let next = RequestStatus::parse(&decided.request.status).unwrap();
+                            assert_eq!(Ok(next), expected, "{context}");
+                            model[pick].3 = next;
+                            for other in &decided.also_declined {
+                                let entry = model.iter_mut().find(|m| m.0 == other.id).expect("known request");
+                                assert_eq!(
+                                    entry.3,
+                                    RequestStatus::Requested,
+                                    "{context}: only pending ones are declined"
+                                );
+                                entry.3 = RequestStatus::Declined;
+                            }
+                        }
+                        Err(err) => assert!(
+                            expected.is_err(),
+                            "{context}: {action:?} by {role:?} on {status:?} failed: {err:?}"
+                        ),
+                    }
+                }
+                // Invariants, read back from the database.
+                for &slot in &slots {
+                    let live: Vec<_> = model.iter().filter(|m| m.1 == slot && m.3 == RequestStatus::Approved).collect();
+                    assert!(live.len() <= 1, "{context}: two approved requests for slot {slot}");
+                }
+                let (_, sessions) = ada.get("/api/v1/me/sessions").await;
+                for entry in sessions.as_array().unwrap() {
+                    let id = entry["request_id"].as_i64().unwrap();
+                    let expected = model.iter().find(|m| m.0 == id).expect("every stored request is known").3;
+                    assert_eq!(entry["status"], expected.as_str(), "{context}: request {id}");
+                }
+                let (_, own) = ada.get("/api/v1/advisors/{}/slots".replace("{}", &advisor.username).as_str()).await;
+                for slot in own.as_array().unwrap() {
+                    let id = slot["id"].as_i64().unwrap();
+                    let approved = model.iter().any(|m| m.1 == id && m.3 == RequestStatus::Approved);
+                    let pending = model.iter().any(|m| m.1 == id && m.3 == RequestStatus::Requested);
+                    let status = if approved {
+                        "booked"
+                    } else if pending {
+                        "requested"
+                    } else {
+                        "open"
+                    };
+                    assert_eq!(slot["status"], status, "{context}: slot {id}");
+                }
+            }
+        }
+    }
+}
