@@ -44,5 +44,9 @@ for path in "/advisors" "/advisors?q=rust" "/api/v1/advisors" "/healthz"; do
 done
 
 echo
+echo "== wrk -t2 -c$connections -d$duration /advisors?q=<random word> (always a cache miss: the database path)"
+wrk -t2 -c"$connections" -d"$duration" --latency -s benches/uncached-search.lua "http://127.0.0.1:$port" | grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|Socket errors' || true
+
+echo
 echo "== memory after load"
 grep -E 'VmRSS|VmHWM' "/proc/$pid/status"
