@@ -28,6 +28,9 @@ pub struct Config {
     pub max_db_connections: u32,
     /// The length of a one-to-one session; 10 minutes is the product's identity.
     pub session_minutes: i64,
+    /// Lets the server fetch calendars (busy-time feeds) from loopback and
+    /// private addresses; for tests and local setups only.
+    pub allow_private_fetches: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -53,6 +56,7 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub max_db_connections: Option<u32>,
     pub session_minutes: Option<i64>,
+    pub allow_private_fetches: Option<bool>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -139,6 +143,7 @@ impl Config {
                 Some(m) if (5..=60).contains(&m) => m,
                 Some(m) => anyhow::bail!("session_minutes must be between 5 and 60, not {m}"),
             },
+            allow_private_fetches: file.allow_private_fetches.unwrap_or(false),
             domain,
         })
     }

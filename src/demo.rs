@@ -117,6 +117,7 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
     let roles = Roles { verified: true, ..Roles::default() };
     let email_domain = app.config.domain.split(':').next().unwrap_or("localhost").to_string();
     let email_domain = if email_domain.contains('.') { email_domain } else { "example.org".into() };
+    let mut advisors = Vec::new();
     for a in ADVISORS {
         let input = SignUp {
             username: a.username.into(),
@@ -134,8 +135,10 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
             categories: a.categories.iter().map(|c| c.to_string()).collect(),
             links: vec![a.links.into()],
         };
-        app.save_advisor_profile(&user, &form).await.map_err(|e| anyhow::anyhow!("demo profile: {e}"))?;
+        let saved = app.save_advisor_profile(&user, &form).await.map_err(|e| anyhow::anyhow!("demo profile: {e}"))?;
+        advisors.push(saved.user);
     }
+    let mut learners = Vec::new();
     for (username, name, timezone) in LEARNERS {
         let input = SignUp {
             username: (*username).into(),
@@ -144,8 +147,9 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
             display_name: (*name).into(),
             timezone: (*timezone).into(),
         };
-        app.sign_up(&input, roles).await.map_err(|e| anyhow::anyhow!("demo learner: {e}"))?;
+        learners.push(app.sign_up(&input, roles).await.map_err(|e| anyhow::anyhow!("demo learner: {e}"))?);
     }
+    add_bookings(app, &advisors, &learners).await?;
     let admin = SignUp {
         username: "demo_admin".into(),
         email: format!("admin@{email_domain}"),
@@ -157,9 +161,64 @@ pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("demo admin: {e}"))?;
     tracing::info!(
-        "--demo: added {} advisors, {} learners and `demo_admin`; every demo account's password is \"{DEMO_PASSWORD}\"",
+        "--demo: added {} advisors (with four weeks of availability, requests and bookings), {} learners and `demo_admin`; every demo account's password is \"{DEMO_PASSWORD}\"",
         ADVISORS.len(),
         LEARNERS.len()
     );
+    Ok(())
+}
+
+/// Weekly availability for every advisor from tomorrow for four weeks, a few
+/// pending requests and some approved sessions.
+async fn add_bookings(
+    app: &App,
+    advisors: &[crate::storage::User],
+    learners: &[crate::storage::User],
+) -> anyhow::Result<()> {
+    use jiff::ToSpan;
+
+    use crate::domain::booking::Action;
+    use crate::service::booking::BlockInput;
+
+    const HOURS: [(&str, &str, &[&str]); 4] = [
+        ("09:00", "10:00", &["mon", "wed"]),
+        ("14:00", "15:00", &["tue", "thu"]),
+        ("17:30", "18:30", &["mon", "thu"]),
+        ("11:00", "12:00", &["wed", "fri"]),
+    ];
+    let mut open_slots = Vec::new();
+    for (i, advisor) in advisors.iter().enumerate() {
+        let today = crate::domain::time_zone::local_date(jiff::Timestamp::now().as_millisecond(), &advisor.timezone)
+            .ok_or_else(|| anyhow::anyhow!("demo: bad zone"))?;
+        let first = today.checked_add(1.day())?;
+        let until = first.checked_add(27.days())?;
+        let (from, to, days) = HOURS[i % HOURS.len()];
+        let input = BlockInput {
+            start: format!("{first}T{from}"),
+            end: format!("{first}T{to}"),
+            timezone: advisor.timezone.clone(),
+            repeat_weekly_until: Some(until.to_string()),
+            weekdays: days.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        };
+        let (_, slots) = app.create_block(advisor, &input).await.map_err(|e| anyhow::anyhow!("demo block: {e}"))?;
+        open_slots.push((advisor.clone(), slots));
+    }
+    // Each learner asks two advisors for a session; every other request is approved.
+    let mut n = 0;
+    for (l, learner) in learners.iter().enumerate() {
+        for k in 0..2 {
+            let (advisor, slots) = &open_slots[(l * 2 + k) % open_slots.len()];
+            let Some(slot) = slots.get(2 + l) else { continue };
+            let note = ["Feedback on my project plan", "How to get started", "Review of my portfolio"][n % 3];
+            let Ok(request) = app.request_slot(learner, slot.id, note, &serde_json::Value::Null).await else {
+                continue;
+            };
+            if n % 2 == 0 {
+                let _ = app.decide(advisor, request.id, Action::Approve, "Looking forward to it!").await;
+            }
+            n += 1;
+        }
+    }
     Ok(())
 }

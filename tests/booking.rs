@@ -488,3 +488,111 @@ async fn random_booking_sequences_keep_the_invariants() {
         }
     }
 }
+
+#[tokio::test]
+async fn unlisted_offerings_are_reachable_only_through_the_private_link() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("quiet").await;
+        let ada = server.api_as(&advisor).await;
+        let learner = server.create_user("insider", false).await;
+        let bob = server.api_as(&learner).await;
+
+        let (_, listed) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:20")).await;
+        let (status, hidden) = ada
+            .post(
+                "/api/v1/blocks",
+                json!({"start": format!("{}T11:00", day(3)), "end": format!("{}T11:10", day(3)), "timezone": "UTC", "unlisted": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{hidden}");
+        let hidden_slot = hidden["slots"][0]["id"].as_i64().unwrap();
+        let (_, public) = bob.get("/api/v1/advisors/quiet/slots").await;
+        assert_eq!(ids(&public), ids(&listed["slots"]), "[{}] an unlisted block is not listed", db.backend);
+
+        // The private link shows both, and the unlisted slot can be requested.
+        let link = server.app.new_private_link(&advisor).await.unwrap();
+        let path = link.strip_prefix(&server.base).unwrap().to_string();
+        let mut browser = server.browser();
+        let page = browser.page(&path).await;
+        assert!(page.contains(&format!("/slots/{hidden_slot}/request")), "the private page offers the unlisted slot");
+        let (status, _) = bob.post(&format!("/api/v1/slots/{hidden_slot}/requests"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // An unlisted advisor shows nothing publicly; a new link kills the old one.
+        let settings = officehours::service::booking::BookingSettings {
+            buffer_minutes: 0,
+            min_notice_minutes: 120,
+            horizon_days: 60,
+            max_per_learner_week: 2,
+            approval_required: true,
+            unlisted: true,
+        };
+        server.app.save_booking_settings(&advisor, &settings).await.unwrap();
+        let (_, public) = bob.get("/api/v1/advisors/quiet/slots").await;
+        assert_eq!(public, json!([]), "[{}]", db.backend);
+        server.app.new_private_link(&advisor).await.unwrap();
+        assert_eq!(browser.get(&path).await.status, StatusCode::NOT_FOUND, "the old link is dead");
+        assert_eq!(browser.get("/book/not-a-real-link").await.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn removing_an_occurrence_or_the_whole_series_cancels_its_requests() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("series").await;
+        let ada = server.api_as(&advisor).await;
+        let learner = server.create_user("regular", false).await;
+        let bob = server.api_as(&learner).await;
+        let first = day(2);
+        let (status, created) = ada
+            .post(
+                "/api/v1/blocks",
+                json!({"start": format!("{first}T10:00"), "end": format!("{first}T10:20"), "timezone": "UTC", "repeat_weekly_until": day(16), "max_per_learner_week": 0}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let block_id = created["id"].as_i64().unwrap();
+        let slots = ids(&created["slots"]);
+        assert_eq!(slots.len(), 6, "three weeks of two sessions");
+        for slot in [slots[0], slots[2], slots[4]] {
+            let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        // Remove the first day only, through the web page.
+        let mut web = server.browser();
+        web.log_in("series", support::server::PASSWORD).await;
+        let form = web.page(&format!("/blocks/{block_id}/remove?date={first}")).await;
+        assert!(form.contains("The whole series"));
+        let reply = web
+            .post(
+                &format!("/blocks/{block_id}/remove"),
+                &[("scope", "occurrence"), ("date", &first), ("note", "Ill that day")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let (_, sessions) = bob.get("/api/v1/me/sessions").await;
+        let statuses: Vec<&str> = sessions.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["cancelled", "requested", "requested"], "[{}]", db.backend);
+        assert_eq!(sessions[0]["decision_note"], "Ill that day");
+        let (_, own) = ada.get("/api/v1/advisors/series/slots").await;
+        let own_statuses: Vec<&str> = own.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        assert_eq!(own_statuses, ["cancelled", "cancelled", "requested", "open", "requested", "open"]);
+        let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", slots[1]), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_cancelled")));
+
+        // Then annihilate the series.
+        let reply = web
+            .post(&format!("/blocks/{block_id}/remove"), &[("scope", "series"), ("date", &first), ("note", "")])
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let (_, sessions) = bob.get("/api/v1/me/sessions").await;
+        assert!(sessions.as_array().unwrap().iter().all(|s| s["status"] == "cancelled"), "[{}] {sessions}", db.backend);
+        let (_, public) = bob.get("/api/v1/advisors/series/slots").await;
+        assert_eq!(public, json!([]));
+        let other = server.create_advisor("intruder").await;
+        let result = server.app.remove_block(&other, block_id, None, "").await;
+        assert_eq!(result.unwrap_err().status(), 404, "only the owner can remove a block");
+    }
+}

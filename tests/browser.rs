@@ -195,3 +195,97 @@ async fn sign_up_become_an_advisor_and_be_found() {
     std::fs::write(screenshot_dir().join("directory-phone.png"), phone.screenshot().await.unwrap()).unwrap();
     phone.close().await.unwrap();
 }
+
+/// Sets an input's value through the DOM (date and time inputs take typed
+/// text in the browser's locale format, which differs between machines).
+async fn set_value(browser: &Client, id: &str, value: &str) {
+    browser
+        .execute("document.getElementById(arguments[0]).value = arguments[1];", vec![id.into(), value.into()])
+        .await
+        .unwrap();
+}
+
+async fn log_in(browser: &Client, server: &TestServer, username: &str) {
+    browser.goto(&server.url("/login")).await.unwrap();
+    fill(browser, "f-login", username).await;
+    fill(browser, "f-password", support::server::PASSWORD).await;
+    submit(browser, "/login").await;
+}
+
+async fn entry_states(browser: &Client) -> Vec<String> {
+    let states = browser
+        .execute("return [...document.querySelectorAll('.entry')].map(e => e.className + ': ' + e.textContent.trim().replace(/\\s+/g, ' '));", vec![])
+        .await
+        .unwrap();
+    serde_json::from_value(states).unwrap()
+}
+
+#[tokio::test]
+async fn weekly_block_request_approve_and_both_calendars_turn_green() {
+    let Some(driver) = Driver::start("Europe/Berlin") else { return };
+    let db = TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    server.create_advisor("mentor").await;
+    server.create_user("student", false).await;
+    let date = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .date()
+        .checked_add(jiff::ToSpan::days(3))
+        .unwrap();
+    let until = date.checked_add(jiff::ToSpan::days(14)).unwrap();
+
+    // The advisor adds a weekly block from the calendar.
+    let advisor = driver.browser(1280, 1000).await;
+    log_in(&advisor, &server, "mentor").await;
+    advisor.goto(&server.url("/calendar")).await.unwrap();
+    assert_labelled(&advisor).await;
+    set_value(&advisor, "f-date", &date.to_string()).await;
+    set_value(&advisor, "f-start", "10:00").await;
+    set_value(&advisor, "f-end", "11:00").await;
+    set_value(&advisor, "f-until", &until.to_string()).await;
+    submit(&advisor, "/calendar/blocks").await;
+    assert!(page_text(&advisor).await.contains("Added 18 sessions"), "{}", page_text(&advisor).await);
+    let states = entry_states(&advisor).await;
+    assert_eq!(states.iter().filter(|s| s.contains("open") && s.contains("Open")).count(), 6, "{states:?}");
+
+    // The learner picks the first slot on the advisor's profile and asks for it.
+    let learner = driver.browser(1280, 1000).await;
+    log_in(&learner, &server, "student").await;
+    learner.goto(&server.url("/users/mentor")).await.unwrap();
+    let first = learner.find(Locator::Css("a.slot")).await.unwrap();
+    assert!(first.text().await.unwrap().starts_with("10:00"), "times in the learner's zone");
+    click_and_wait(&learner, first).await;
+    assert_labelled(&learner).await;
+    fill(&learner, "f-note", "Career change into databases").await;
+    let button = learner.find(Locator::Css("form[action$='/request'] button[type=submit]")).await.unwrap();
+    click_and_wait(&learner, button).await;
+    assert!(page_text(&learner).await.contains("Request sent"));
+    let states = entry_states(&learner).await;
+    assert!(
+        states.iter().any(|s| s.contains("requested") && s.contains("With mentor")),
+        "blue on the learner's side: {states:?}"
+    );
+
+    // The advisor sees it in blue, opens it and approves.
+    advisor.goto(&server.url(&format!("/calendar?week={date}"))).await.unwrap();
+    let states = entry_states(&advisor).await;
+    assert!(states.iter().any(|s| s.contains("requested") && s.contains("Requested by @student")), "{states:?}");
+    click_and_wait(&advisor, advisor.find(Locator::XPath("//a[contains(., 'Requested by @student')]")).await.unwrap())
+        .await;
+    assert!(page_text(&advisor).await.contains("Career change into databases"));
+    let approve = format!("{}/approve", advisor.current_url().await.unwrap().path());
+    submit(&advisor, &approve).await;
+    assert!(page_text(&advisor).await.contains("Approved"));
+
+    // Both calendars show it green.
+    advisor.goto(&server.url(&format!("/calendar?week={date}"))).await.unwrap();
+    let states = entry_states(&advisor).await;
+    assert!(states.iter().any(|s| s.contains("approved") && s.contains("Booked: @student")), "{states:?}");
+    std::fs::write(screenshot_dir().join("calendar-advisor.png"), advisor.screenshot().await.unwrap()).unwrap();
+    learner.goto(&server.url(&format!("/calendar?week={date}"))).await.unwrap();
+    let states = entry_states(&learner).await;
+    assert!(states.iter().any(|s| s.contains("approved") && s.contains("With mentor")), "{states:?}");
+    std::fs::write(screenshot_dir().join("calendar-learner.png"), learner.screenshot().await.unwrap()).unwrap();
+    advisor.close().await.unwrap();
+    learner.close().await.unwrap();
+}

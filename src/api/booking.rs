@@ -42,7 +42,7 @@ pub async fn create_block(
             horizon_days: req.horizon_days,
             max_per_learner_week: req.max_per_learner_week,
             approval_required: req.approval_required,
-            unlisted: None,
+            unlisted: req.unlisted,
         },
     };
     let (block, slots) = app.create_block(&user, &input).await?;

@@ -180,6 +180,8 @@ pub struct BlockRequest {
     pub horizon_days: Option<i64>,
     pub max_per_learner_week: Option<i64>,
     pub approval_required: Option<bool>,
+    /// Reachable only through your private booking link (S4).
+    pub unlisted: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -46,6 +46,51 @@ pub fn format_instant(ms: i64, zone: &str) -> String {
     }
 }
 
+fn zoned(ms: i64, zone: &str) -> Option<jiff::Zoned> {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_millisecond(ms).ok().map(|ts| ts.to_zoned(tz))
+}
+
+/// "14:00" in a zone.
+pub fn format_time(ms: i64, zone: &str) -> String {
+    zoned(ms, zone).map(|z| z.strftime("%H:%M").to_string()).unwrap_or_default()
+}
+
+/// "Tue 1 Dec" in a zone.
+pub fn format_day(ms: i64, zone: &str) -> String {
+    zoned(ms, zone).map(|z| z.strftime("%a %-d %b").to_string()).unwrap_or_default()
+}
+
+/// "CET", the zone's abbreviation at that instant.
+pub fn abbreviation(ms: i64, zone: &str) -> String {
+    zoned(ms, zone).map(|z| z.strftime("%Z").to_string()).unwrap_or_default()
+}
+
+/// "Tue 1 Dec, 14:00–14:10 CET".
+pub fn format_range(start: i64, end: i64, zone: &str) -> String {
+    format!(
+        "{}, {}–{} {}",
+        format_day(start, zone),
+        format_time(start, zone),
+        format_time(end, zone),
+        abbreviation(start, zone)
+    )
+}
+
+/// The local date of an instant in a zone.
+pub fn local_date(ms: i64, zone: &str) -> Option<jiff::civil::Date> {
+    zoned(ms, zone).map(|z| z.date())
+}
+
+/// Midnight at the start of a local date, as milliseconds.
+pub fn start_of_day(date: jiff::civil::Date, zone: &str) -> i64 {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    tz.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .map(|t| t.as_millisecond())
+        .unwrap_or_default()
+}
+
 /// "December 2026" for an instant in a person's zone.
 pub fn format_date(ms: i64, zone: &str) -> String {
     let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);

@@ -116,12 +116,72 @@ impl App {
             ));
         }
         let slots = self.store.advisor_slots(advisor.id, from.as_millisecond(), to.as_millisecond()).await?;
-        if own || policy.unlisted {
-            // Unlisted advisors show their slots only through the private
-            // link (a later step); to everyone else the list is empty.
-            return Ok(if own { slots } else { Vec::new() });
+        if own {
+            return Ok(slots);
         }
-        Ok(slots.into_iter().filter(|s| !s.busy && (s.status == "open" || s.status == "requested")).collect())
+        // Unlisted offerings (S4) are shown only through the private link.
+        Ok(bookable(slots).filter(|s| !s.block_unlisted.unwrap_or(policy.unlisted)).collect())
+    }
+
+    /// The slots behind an advisor's private booking link, listed or not.
+    pub async fn private_link_slots(&self, secret: &str) -> Result<(User, Vec<Slot>), AppError> {
+        let advisor_id = self
+            .store
+            .advisor_by_private_link(&crate::service::secrets::hash_secret(secret))
+            .await?
+            .ok_or(AppError::NotFound("booking link"))?;
+        let advisor = self.store.user_by_id(advisor_id).await?;
+        let policy = self.store.advisor_policy(advisor.id).await?;
+        let now = Timestamp::now();
+        let days = policy.horizon_days.clamp(1, LISTING_MAX_DAYS);
+        let to = now.checked_add(SignedDuration::from_hours(24 * days)).unwrap_or(now);
+        let slots = self.store.advisor_slots(advisor.id, now.as_millisecond(), to.as_millisecond()).await?;
+        Ok((advisor, bookable(slots).collect()))
+    }
+
+    /// Saves an advisor's booking rules (defaults for every block).
+    pub async fn save_booking_settings(
+        &self,
+        advisor: &User,
+        settings: &BookingSettings,
+    ) -> Result<AdvisorPolicy, AppError> {
+        let overrides = BlockOverrides {
+            buffer_minutes: Some(settings.buffer_minutes),
+            min_notice_minutes: Some(settings.min_notice_minutes),
+            horizon_days: Some(settings.horizon_days),
+            max_per_learner_week: Some(settings.max_per_learner_week),
+            approval_required: None,
+            unlisted: None,
+        };
+        validate_overrides(&overrides)?;
+        let mut policy = self.store.advisor_policy(advisor.id).await?;
+        policy.buffer_minutes = settings.buffer_minutes;
+        policy.min_notice_minutes = settings.min_notice_minutes;
+        policy.horizon_days = settings.horizon_days;
+        policy.max_per_learner_week = settings.max_per_learner_week;
+        policy.approval_required = settings.approval_required;
+        policy.unlisted = settings.unlisted;
+        self.store.save_advisor_policy(&policy).await?;
+        Ok(policy)
+    }
+
+    pub async fn booking_settings(&self, advisor: &User) -> Result<AdvisorPolicy, AppError> {
+        Ok(self.store.advisor_policy(advisor.id).await?)
+    }
+
+    /// A new private booking link (S4); the previous one stops working.
+    /// Only its hash is kept, so the link is shown once.
+    pub async fn new_private_link(&self, advisor: &User) -> Result<String, AppError> {
+        let secret = crate::service::secrets::new_secret();
+        let mut policy = self.store.advisor_policy(advisor.id).await?;
+        policy.private_link_hash = Some(crate::service::secrets::hash_secret(&secret));
+        self.store.save_advisor_policy(&policy).await?;
+        Ok(self.config.link(&format!("/book/{secret}")))
+    }
+
+    /// All of an advisor's own slots in `[from, to)` (milliseconds), any state.
+    pub async fn own_slots(&self, advisor: &User, from: i64, to: i64) -> Result<Vec<Slot>, AppError> {
+        Ok(self.store.advisor_slots(advisor.id, from, to).await?)
     }
 
     /// Asks for a slot with a note (and answers to the advisor's questions).
@@ -209,10 +269,116 @@ impl App {
         }
     }
 
+    /// Removes one occurrence of a block (`date`) or the whole series
+    /// ("annihilate series"), cancelling every live request on the removed
+    /// slots with `note`. Past slots stay as they were.
+    pub async fn remove_block(
+        &self,
+        advisor: &User,
+        block_id: i64,
+        date: Option<&str>,
+        note: &str,
+    ) -> Result<Vec<Request>, AppError> {
+        let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
+        let block = match self.store.block(block_id).await {
+            Ok(block) if block.advisor_id == advisor.id => block,
+            Ok(_) | Err(StorageError::NotFound) => return Err(AppError::NotFound("block")),
+            Err(other) => return Err(other.into()),
+        };
+        if let Some(date) = date
+            && date.parse::<Date>().is_err()
+        {
+            return Err(AppError::invalid("date", "invalid_date", format!("`{date}` is not a date like 2026-12-01.")));
+        }
+        let note =
+            if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
+        let now = Timestamp::now().as_millisecond();
+        Ok(self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?)
+    }
+
+    pub async fn block_of(&self, advisor: &User, block_id: i64) -> Result<Block, AppError> {
+        match self.store.block(block_id).await {
+            Ok(block) if block.advisor_id == advisor.id => Ok(block),
+            Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("block")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// One request with its slot, for either of its two people.
+    pub async fn request_for(&self, user: &User, request_id: i64) -> Result<(Request, SessionEntry), AppError> {
+        let request = match self.store.request(request_id).await {
+            Ok(r) if r.advisor_id == user.id || r.learner_id == user.id => r,
+            Ok(_) | Err(StorageError::NotFound) => return Err(AppError::NotFound("request")),
+            Err(other) => return Err(other.into()),
+        };
+        let entry = self
+            .store
+            .sessions_of(user.id)
+            .await?
+            .into_iter()
+            .find(|s| s.request_id == request_id)
+            .ok_or(AppError::NotFound("request"))?;
+        Ok((request, entry))
+    }
+
+    /// A slot and its advisor, for the request form.
+    pub async fn slot_with_advisor(&self, slot_id: i64) -> Result<(Slot, User), AppError> {
+        let slot = match self.store.slot(slot_id).await {
+            Ok(slot) => slot,
+            Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
+            Err(other) => return Err(other.into()),
+        };
+        let advisor = self.store.user_by_id(slot.advisor_id).await?;
+        Ok((slot, advisor))
+    }
+
+    /// The Monday (in `zone`) of the week a slot is in, for calendar links.
+    pub async fn slot_week(&self, slot_id: i64, zone: &str) -> Result<String, AppError> {
+        let slot = self.store.slot(slot_id).await?;
+        Ok(time_zone::local_date(slot.starts_at, zone).map(|d| d.to_string()).unwrap_or_default())
+    }
+
+    /// A request's event log as (what, who, note, when), for its two people.
+    pub async fn request_history(
+        &self,
+        user: &User,
+        request_id: i64,
+    ) -> Result<Vec<(String, String, String, i64)>, AppError> {
+        let (request, entry) = self.request_for(user, request_id).await?;
+        let events = self.store.request_events(request.id).await?;
+        Ok(events
+            .into_iter()
+            .map(|(kind, actor, note, at)| {
+                let who = match actor {
+                    Some(id) if id == request.advisor_id => format!("@{}", entry.advisor_username),
+                    Some(id) if id == request.learner_id => format!("@{}", entry.learner_username),
+                    _ => "Someone".to_string(),
+                };
+                (kind, who, note, at)
+            })
+            .collect())
+    }
+
     /// Requests and bookings of a person, as learner and as advisor.
     pub async fn my_sessions(&self, user: &User) -> Result<Vec<SessionEntry>, AppError> {
         Ok(self.store.sessions_of(user.id).await?)
     }
+}
+
+/// The advisor's booking rules as the settings form sends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingSettings {
+    pub buffer_minutes: i64,
+    pub min_notice_minutes: i64,
+    pub horizon_days: i64,
+    pub max_per_learner_week: i64,
+    pub approval_required: bool,
+    pub unlisted: bool,
+}
+
+/// Slots a learner can still ask for: open or requested, not busy.
+fn bookable(slots: Vec<Slot>) -> impl Iterator<Item = Slot> {
+    slots.into_iter().filter(|s| !s.busy && (s.status == "open" || s.status == "requested"))
 }
 
 enum Decision {

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod advisors;
 pub mod booking;
+pub mod busy;
 mod error;
 pub mod rate_limit;
 pub mod secrets;

@@ -126,6 +126,9 @@ pub struct Slot {
     /// Overlaps a busy time imported from the advisor's own calendar.
     #[sqlx(try_from = "super::DbBool")]
     pub busy: bool,
+    /// The block's own "unlisted" override, if it has one.
+    #[sqlx(try_from = "super::DbOptBool")]
+    pub block_unlisted: Option<bool>,
 }
 
 pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.occurrence_date, s.starts_at, s.ends_at, \
@@ -134,7 +137,8 @@ pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.o
           WHEN EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'requested') THEN 'requested' \
           ELSE 'open' END AS status, \
      CASE WHEN EXISTS (SELECT 1 FROM busy_intervals bi WHERE bi.advisor_id = s.advisor_id \
-          AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) THEN 1 ELSE 0 END AS busy \
+          AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) THEN 1 ELSE 0 END AS busy, \
+     (SELECT b.unlisted FROM blocks b WHERE b.id = s.block_id) AS block_unlisted \
      FROM slots s";
 
 const BLOCK_COLUMNS: &str = "id, advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \
@@ -282,5 +286,79 @@ impl Store {
             "{SLOT_SELECT} WHERE s.advisor_id = $1 AND s.starts_at >= $2 AND s.starts_at < $3 ORDER BY s.starts_at"
         );
         Ok(sqlx::query_as(&sql).bind(advisor_id).bind(from).bind(to).fetch_all(self.pool()).await?)
+    }
+}
+
+impl Store {
+    /// Cancels the slots of one occurrence (`date`) or of the whole series
+    /// (`None`: the block is deleted) from `from` on, and every live request
+    /// on them, with `note` — in one transaction. Returns the cancelled
+    /// requests so both sides can be told.
+    pub async fn cancel_block_slots(
+        &self,
+        block_id: i64,
+        date: Option<&str>,
+        from: i64,
+        actor_id: i64,
+        note: &str,
+    ) -> Result<Vec<super::Request>> {
+        let mut tx = self.begin_write().await?;
+        if !self.lock_row(&mut tx, "blocks", block_id).await? {
+            return Err(StorageError::NotFound);
+        }
+        let now = now_ms();
+        let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";
+        let slot_ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT id FROM slots WHERE {scope}"))
+            .bind(block_id)
+            .bind(from)
+            .bind(date.unwrap_or(""))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut cancelled: Vec<super::Request> = Vec::new();
+        for slot_id in &slot_ids {
+            let sql = format!(
+                "UPDATE requests SET status = 'cancelled', decision_note = $2, updated_at = $3 \
+                 WHERE slot_id = $1 AND status IN ('requested', 'approved') RETURNING {}",
+                super::requests::REQUEST_COLUMNS
+            );
+            let rows: Vec<super::Request> =
+                sqlx::query_as(&sql).bind(slot_id).bind(note).bind(now).fetch_all(&mut *tx).await?;
+            for r in &rows {
+                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), "cancelled", note).await?;
+            }
+            cancelled.extend(rows);
+        }
+        sqlx::query(&format!("UPDATE slots SET cancelled_at = $4 WHERE {scope}"))
+            .bind(block_id)
+            .bind(from)
+            .bind(date.unwrap_or(""))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if date.is_none() {
+            sqlx::query("UPDATE blocks SET deleted_at = $2 WHERE id = $1")
+                .bind(block_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(cancelled)
+    }
+
+    /// The advisor whose private booking link has this hash.
+    pub async fn advisor_by_private_link(&self, link_hash: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM advisor_policies WHERE private_link_hash = $1")
+            .bind(link_hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// An advisor's live blocks, newest first.
+    pub async fn advisor_blocks(&self, advisor_id: i64) -> Result<Vec<Block>> {
+        let sql = format!(
+            "SELECT {BLOCK_COLUMNS} FROM blocks WHERE advisor_id = $1 AND deleted_at IS NULL ORDER BY start_date, start_time"
+        );
+        Ok(sqlx::query_as(&sql).bind(advisor_id).fetch_all(self.pool()).await?)
     }
 }

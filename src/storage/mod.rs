@@ -9,6 +9,7 @@
 mod accounts;
 mod advisors;
 mod blocks;
+mod busy;
 mod categories;
 mod db_bool;
 mod error;
@@ -19,6 +20,7 @@ mod tokens;
 pub use accounts::{NewUser, ProfileUpdate, User};
 pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryPage, DirectoryQuery};
 pub use blocks::{AdvisorPolicy, Block, BlockOverrides, NewBlock, NewOccurrence, Slot};
+pub use busy::BusyCalendar;
 pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;

@@ -25,7 +25,7 @@ pub struct Request {
     pub updated_at: i64,
 }
 
-const REQUEST_COLUMNS: &str =
+pub(super) const REQUEST_COLUMNS: &str =
     "id, slot_id, advisor_id, learner_id, status, note, answers, decision_note, created_at, updated_at";
 
 /// A request with its slot and both people, for "my sessions" lists.

@@ -102,7 +102,16 @@ struct ProfilePage {
     member_since: String,
     viewer_zone: String,
     is_self: bool,
+    /// Upcoming open slots by day: (day label, [(slot id, "14:00", advisor's "15:00 CET")]).
+    days: Vec<SlotDay>,
+    session_label: String,
 }
+
+/// A day label and its slots: (slot id, the viewer's "14:00", the advisor's "15:00 CET").
+type SlotDay = (String, Vec<(i64, String, String)>);
+
+/// How many upcoming slots a profile shows.
+const PROFILE_SLOTS: usize = 60;
 
 /// Any person's profile; advisors show their topics and availability.
 pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<String>) -> Result<Response, WebError> {
@@ -111,5 +120,24 @@ pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<St
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
-    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self }).into_response())
+    let mut days: Vec<SlotDay> = Vec::new();
+    if p.user.is_advisor {
+        let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
+        let advisor_zone = p.user.timezone.clone();
+        for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(PROFILE_SLOTS) {
+            let day = time_zone::format_day(slot.starts_at, &viewer_zone);
+            let theirs = format!(
+                "{} {}",
+                time_zone::format_time(slot.starts_at, &advisor_zone),
+                time_zone::abbreviation(slot.starts_at, &advisor_zone)
+            );
+            let entry = (slot.id, time_zone::format_time(slot.starts_at, &viewer_zone), theirs);
+            match days.last_mut() {
+                Some((label, list)) if *label == day => list.push(entry),
+                _ => days.push((day, vec![entry])),
+            }
+        }
+    }
+    let session_label = format!("{}-minute session", app.config.session_minutes);
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, days, session_label }).into_response())
 }

@@ -3,6 +3,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod booking;
+pub mod booking_settings;
+pub mod calendar;
 pub mod directory;
 pub mod home;
 pub mod settings;

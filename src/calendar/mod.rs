@@ -1,0 +1,15 @@
+//! Calendars: importing the advisor's own busy times from an ICS feed (S6).
+//!
+//! - [`busy`] is pure: ICS text in, busy intervals out (no I/O, unit-tested
+//!   with realistic exports).
+//! - [`fetch`] fetches a feed over HTTP(S) with the safety rules a server
+//!   needs when it fetches URLs that users type: timeouts, a size limit while
+//!   streaming, one redirect at most, and no private or loopback addresses.
+//!
+//! The use case that ties them to storage is `service::busy`.
+
+pub mod busy;
+pub mod fetch;
+
+pub use busy::{BusyTimes, IcsError, Interval, busy_times};
+pub use fetch::{FetchError, FetchOptions, fetch_calendar, parse_calendar_url};

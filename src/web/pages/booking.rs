@@ -1,0 +1,185 @@
+//! Requesting a slot, and a request's own page with the decisions on it.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::domain::booking::Action;
+use crate::domain::time_zone;
+use crate::service::AppError;
+use crate::storage::{Request, SessionEntry};
+use crate::web::render::{Page, WebError, redirect_with_flash};
+use crate::web::session::{SignedIn, Visitor};
+
+#[derive(Template)]
+#[template(path = "request_new.html")]
+struct RequestPage {
+    v: Visitor,
+    slot_id: i64,
+    advisor: String,
+    advisor_username: String,
+    when_viewer: String,
+    when_advisor: String,
+    note: String,
+    error: Option<String>,
+}
+
+async fn request_page(
+    app: &App,
+    v: Visitor,
+    slot_id: i64,
+    note: String,
+    error: Option<String>,
+) -> Result<RequestPage, WebError> {
+    let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
+    let (slot, advisor) = app.slot_with_advisor(slot_id).await?;
+    Ok(RequestPage {
+        slot_id,
+        advisor: advisor.name().to_string(),
+        advisor_username: advisor.username.clone(),
+        when_viewer: time_zone::format_range(slot.starts_at, slot.ends_at, &viewer_zone),
+        when_advisor: format!(
+            "{} in {}",
+            time_zone::format_range(slot.starts_at, slot.ends_at, &advisor.timezone),
+            advisor.timezone
+        ),
+        note,
+        error,
+        v,
+    })
+}
+
+pub async fn new_request(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(_user): SignedIn,
+    Path(slot_id): Path<i64>,
+) -> Result<Response, WebError> {
+    Ok(Page(request_page(&app, v, slot_id, String::new(), None).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn send_request(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(slot_id): Path<i64>,
+    axum::Form(form): axum::Form<RequestForm>,
+) -> Result<Response, WebError> {
+    match app.request_slot(&user, slot_id, &form.note, &serde_json::Value::Null).await {
+        Ok(request) => {
+            let message = if request.status == "approved" {
+                "Booked! The advisor approves requests for this time automatically."
+            } else {
+                "Request sent. It shows in blue until the advisor approves it."
+            };
+            let week = app.slot_week(slot_id, &user.timezone).await.unwrap_or_default();
+            Ok(redirect_with_flash(&app, &format!("/calendar?week={week}"), message))
+        }
+        Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
+            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
+            let mut response =
+                Page(request_page(&app, v, slot_id, form.note, Some(err.message())).await?).into_response();
+            *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestDetail {
+    v: Visitor,
+    request: Request,
+    entry: SessionEntry,
+    is_advisor: bool,
+    when_viewer: String,
+    when_other: String,
+    events: Vec<(String, String, String)>,
+    can_decide: bool,
+    can_cancel: bool,
+    error: Option<String>,
+}
+
+async fn detail(
+    app: &App,
+    v: Visitor,
+    user: &crate::storage::User,
+    id: i64,
+    error: Option<String>,
+) -> Result<RequestDetail, WebError> {
+    let (request, entry) = app.request_for(user, id).await?;
+    let is_advisor = request.advisor_id == user.id;
+    let other_zone = if is_advisor { user.timezone.clone() } else { entry.advisor_timezone.clone() };
+    let events = app
+        .request_history(user, id)
+        .await?
+        .into_iter()
+        .map(|(kind, who, note, at)| (time_zone::format_instant(at, &user.timezone), format!("{who} {kind}"), note))
+        .collect();
+    Ok(RequestDetail {
+        when_viewer: time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone),
+        when_other: format!(
+            "{} in {}",
+            time_zone::format_range(entry.starts_at, entry.ends_at, &other_zone),
+            other_zone
+        ),
+        can_decide: is_advisor && request.status == "requested",
+        can_cancel: request.status == "approved" || (!is_advisor && request.status == "requested"),
+        is_advisor,
+        request,
+        entry,
+        events,
+        error,
+        v,
+    })
+}
+
+pub async fn show(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    Ok(Page(detail(&app, v, &user, id, None).await?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn act(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path((id, action)): Path<(i64, String)>,
+    axum::Form(form): axum::Form<DecisionForm>,
+) -> Result<Response, WebError> {
+    let (action, done) = match action.as_str() {
+        "approve" => (Action::Approve, "Approved. The session shows in green in both calendars."),
+        "decline" => (Action::Decline, "Declined."),
+        "cancel" => (Action::Cancel, "Cancelled."),
+        _ => return Err(AppError::NotFound("page").into()),
+    };
+    match app.decide(&user, id, action, &form.note).await {
+        Ok(_) => Ok(redirect_with_flash(&app, &format!("/requests/{id}"), done)),
+        Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
+            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
+            let mut response = Page(detail(&app, v, &user, id, Some(err.message())).await?).into_response();
+            *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,326 @@
+//! "My calendar": a week of the visitor's slots (as advisor) and requests (as
+//! learner) in their own time zone, the form to add availability, and
+//! removing an occurrence or a whole series.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form as MultiForm;
+use jiff::ToSpan;
+use jiff::civil::Date;
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::domain::{FieldErrors, time_zone};
+use crate::service::AppError;
+use crate::service::booking::BlockInput;
+use crate::storage::{Block, BlockOverrides, User};
+use crate::web::render::{Page, WebError, redirect_with_flash};
+use crate::web::session::{SignedIn, Visitor};
+
+/// One thing on the calendar.
+pub struct Entry {
+    pub start: i64,
+    pub time: String,
+    pub title: String,
+    /// CSS state: open, requested, approved, declined, cancelled.
+    pub state: &'static str,
+    pub href: Option<String>,
+}
+
+pub struct Day {
+    pub label: String,
+    pub date: String,
+    pub today: bool,
+    pub entries: Vec<Entry>,
+    /// Blocks with slots on this day: (block id, "14:00–15:00", weekly?).
+    pub blocks: Vec<(i64, String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    v: Visitor,
+    zone: String,
+    week_label: String,
+    prev_week: String,
+    next_week: String,
+    days: Vec<Day>,
+    is_advisor: bool,
+    form: BlockFormInput,
+    errors: FieldErrors,
+    zones: &'static [String],
+    weekday_names: [(&'static str, &'static str); 7],
+    empty: bool,
+}
+
+const WEEKDAYS: [(&str, &str); 7] =
+    [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];
+
+#[derive(Deserialize)]
+pub struct WeekQuery {
+    week: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct BlockFormInput {
+    #[serde(default)]
+    pub date: String,
+    #[serde(default)]
+    pub start: String,
+    #[serde(default)]
+    pub end: String,
+    #[serde(default)]
+    pub timezone: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    pub auto_approve: Option<String>,
+    pub unlisted: Option<String>,
+}
+
+pub async fn calendar(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Query(q): Query<WeekQuery>,
+) -> Result<Response, WebError> {
+    let form = BlockFormInput { timezone: user.timezone.clone(), ..Default::default() };
+    render(&app, v, &user, q.week.as_deref(), form, FieldErrors::new(), StatusCode::OK).await
+}
+
+async fn render(
+    app: &App,
+    v: Visitor,
+    user: &User,
+    week: Option<&str>,
+    form: BlockFormInput,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let zone = user.timezone.clone();
+    let today = time_zone::local_date(jiff::Timestamp::now().as_millisecond(), &zone).unwrap_or_default();
+    let anchor = week.and_then(|w| w.parse::<Date>().ok()).unwrap_or(today);
+    let monday = anchor.checked_sub((anchor.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(anchor);
+    let dates: Vec<Date> = (0..7).filter_map(|i| monday.checked_add(i.days()).ok()).collect();
+    let from = time_zone::start_of_day(monday, &zone);
+    let to = time_zone::start_of_day(monday.checked_add(7.days()).unwrap_or(monday), &zone);
+
+    let sessions = app.my_sessions(user).await?;
+    let mut entries: BTreeMap<Date, Vec<Entry>> = BTreeMap::new();
+    let mut blocks: BTreeMap<Date, Vec<(i64, String, bool)>> = BTreeMap::new();
+    let mut push = |ms: i64, entry: Entry| {
+        if let Some(date) = time_zone::local_date(ms, &zone) {
+            entries.entry(date).or_default().push(entry);
+        }
+    };
+    if user.is_advisor {
+        let slots = app.own_slots(user, from, to).await?;
+        let mut block_cache: BTreeMap<i64, Option<Block>> = BTreeMap::new();
+        for slot in &slots {
+            let live: Vec<_> = sessions
+                .iter()
+                .filter(|s| s.slot_id == slot.id && s.advisor_username == user.username)
+                .filter(|s| s.status == "requested" || s.status == "approved")
+                .collect();
+            let (state, title, href) = match slot.status.as_str() {
+                "booked" => {
+                    let s = live.iter().find(|s| s.status == "approved");
+                    let who = s.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
+                    ("approved", format!("Booked: {who}"), s.map(|s| format!("/requests/{}", s.request_id)))
+                }
+                "requested" => {
+                    let first = live.first();
+                    let who = first.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
+                    let more = if live.len() > 1 { format!(" (+{})", live.len() - 1) } else { String::new() };
+                    (
+                        "requested",
+                        format!("Requested by {who}{more}"),
+                        first.map(|s| format!("/requests/{}", s.request_id)),
+                    )
+                }
+                "cancelled" => ("cancelled", "Removed".to_string(), None),
+                _ if slot.busy => ("busy", "Busy in your calendar".to_string(), None),
+                _ => ("open", "Open".to_string(), None),
+            };
+            let time = format!(
+                "{}–{}",
+                time_zone::format_time(slot.starts_at, &zone),
+                time_zone::format_time(slot.ends_at, &zone)
+            );
+            push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href });
+            if slot.status != "cancelled"
+                && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
+            {
+                let block = match block_cache.get(&slot.block_id) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = app.block_of(user, slot.block_id).await.ok();
+                        block_cache.insert(slot.block_id, b.clone());
+                        b
+                    }
+                };
+                if let Some(block) = block {
+                    let day_blocks = blocks.entry(date).or_default();
+                    if !day_blocks.iter().any(|(id, _, _)| *id == block.id) {
+                        let label = format!("{}–{} {}", block.start_time, block.end_time, block.timezone);
+                        day_blocks.push((block.id, label, block.until_date.is_some()));
+                    }
+                }
+            }
+        }
+    }
+    for s in sessions.iter().filter(|s| s.learner_username == user.username && s.starts_at >= from && s.starts_at < to)
+    {
+        let state = match s.status.as_str() {
+            "approved" => "approved",
+            "requested" => "requested",
+            "declined" => "declined",
+            _ => "cancelled",
+        };
+        let name = if s.advisor_name.is_empty() { &s.advisor_username } else { &s.advisor_name };
+        let time =
+            format!("{}–{}", time_zone::format_time(s.starts_at, &zone), time_zone::format_time(s.ends_at, &zone));
+        let title = format!("With {name} ({})", s.status);
+        push(
+            s.starts_at,
+            Entry { start: s.starts_at, time, title, state, href: Some(format!("/requests/{}", s.request_id)) },
+        );
+    }
+    let mut empty = true;
+    let days = dates
+        .iter()
+        .map(|date| {
+            let mut day_entries = entries.remove(date).unwrap_or_default();
+            day_entries.sort_by_key(|e| e.start);
+            empty &= day_entries.is_empty();
+            Day {
+                label: date.strftime("%a %-d %b").to_string(),
+                date: date.to_string(),
+                today: *date == today,
+                entries: day_entries,
+                blocks: blocks.remove(date).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let last = monday.checked_add(6.days()).unwrap_or(monday);
+    let page = CalendarPage {
+        v,
+        week_label: format!("{} – {}", monday.strftime("%-d %b"), last.strftime("%-d %b %Y")),
+        prev_week: monday.checked_sub(7.days()).unwrap_or(monday).to_string(),
+        next_week: monday.checked_add(7.days()).unwrap_or(monday).to_string(),
+        zone,
+        days,
+        is_advisor: user.is_advisor,
+        form,
+        errors,
+        zones: time_zone::all(),
+        weekday_names: WEEKDAYS,
+        empty,
+    };
+    let mut response = Page(page).into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+pub async fn add_block(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    MultiForm(form): MultiForm<BlockFormInput>,
+) -> Result<Response, WebError> {
+    let repeat = !form.until.trim().is_empty();
+    let input = BlockInput {
+        start: format!("{}T{}", form.date.trim(), form.start.trim()),
+        end: format!("{}T{}", form.date.trim(), form.end.trim()),
+        timezone: form.timezone.clone(),
+        repeat_weekly_until: repeat.then(|| form.until.clone()),
+        weekdays: if repeat { form.weekdays.clone() } else { Vec::new() },
+        overrides: BlockOverrides {
+            approval_required: form.auto_approve.as_ref().map(|_| false),
+            unlisted: form.unlisted.as_ref().map(|_| true),
+            ..Default::default()
+        },
+    };
+    match app.create_block(&user, &input).await {
+        Ok((block, slots)) => Ok(redirect_with_flash(
+            &app,
+            &format!("/calendar?week={}", block.start_date),
+            &format!("Added {} sessions.", slots.len()),
+        )),
+        Err(AppError::Invalid(errors)) => {
+            let week = form.date.clone();
+            render(&app, v, &user, Some(&week), form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(err @ (AppError::Conflict(..) | AppError::Forbidden(..))) => {
+            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
+            let errors = FieldErrors::single("start", err.code(), err.message());
+            let week = form.date.clone();
+            render(&app, v, &user, Some(&week), form, errors, status).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "block_remove.html")]
+struct RemovePage {
+    v: Visitor,
+    block: Block,
+    date: String,
+    day_label: String,
+}
+
+#[derive(Deserialize)]
+pub struct DateQuery {
+    #[serde(default)]
+    date: String,
+}
+
+pub async fn remove_page(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    Query(q): Query<DateQuery>,
+) -> Result<Response, WebError> {
+    let block = app.block_of(&user, id).await?;
+    let day_label = q.date.parse::<Date>().map(|d| d.strftime("%A %-d %B %Y").to_string()).unwrap_or_default();
+    Ok(Page(RemovePage { v, block, date: q.date, day_label }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn remove(
+    State(app): State<App>,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<RemoveForm>,
+) -> Result<Response, WebError> {
+    let date = match form.scope.as_str() {
+        "occurrence" => Some(form.date.as_str()),
+        "series" => None,
+        _ => {
+            return Err(AppError::invalid("scope", "invalid_scope", "Choose this day only or the whole series.").into());
+        }
+    };
+    let cancelled = app.remove_block(&user, id, date, &form.note).await?;
+    let what = if date.is_some() { "That day's availability" } else { "The whole series" };
+    let message = match cancelled.len() {
+        0 => format!("{what} was removed."),
+        n => format!("{what} was removed; {n} request(s) on it were cancelled."),
+    };
+    Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), &message))
+}
