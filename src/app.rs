@@ -28,8 +28,9 @@ pub struct AppInner {
     /// Failed log-ins per client address, across accounts (higher, since
     /// many people may share one address).
     pub client_limiter: RateLimiter,
-    /// Sign-ups and reset mails per client address.
-    pub signup_limiter: RateLimiter,
+    /// Sign-ups and reset mails per client address, calendar connections per
+    /// account: actions that cost us work or send mail.
+    pub action_limiter: RateLimiter,
     /// The category list, read on most pages and changed rarely. Each node
     /// drops it on its own changes; other nodes see them within a minute.
     pub categories: Cache<(), Arc<Vec<Category>>>,
@@ -45,7 +46,7 @@ impl App {
             mailer,
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
-            signup_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
+            action_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
             categories: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
             directory_cache: Cache::builder()
                 .max_capacity(256)

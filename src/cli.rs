@@ -246,6 +246,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     tracing::info!("Officehours listening on http://{} — open {}", listener.local_addr()?, app.config.public_url);
+    crate::service::busy::spawn_busy_refresher(app.clone());
     let store = app.store.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));

@@ -596,3 +596,58 @@ async fn removing_an_occurrence_or_the_whole_series_cancels_its_requests() {
         assert_eq!(result.unwrap_err().status(), 404, "only the owner can remove a block");
     }
 }
+
+#[tokio::test]
+async fn booking_rules_private_link_and_calendar_from_the_settings_page() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("tidy").await;
+        let mut web = server.browser();
+        web.log_in("tidy", support::server::PASSWORD).await;
+        let page = web.page("/settings/booking").await;
+        assert!(page.contains("value=\"120\""), "the default notice is shown");
+
+        let rules = [
+            ("buffer_minutes", "5"),
+            ("min_notice_minutes", "60"),
+            ("horizon_days", "30"),
+            ("max_per_learner_week", "1"),
+            ("unlisted", "on"),
+        ];
+        let mut bad = rules.to_vec();
+        bad[0] = ("buffer_minutes", "five");
+        let reply = web.post("/settings/booking", &bad).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("is not a whole number"));
+        let mut bad = rules.to_vec();
+        bad[2] = ("horizon_days", "9999");
+        assert_eq!(web.post("/settings/booking", &bad).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(server.app.booking_settings(&advisor).await.unwrap().horizon_days, 60, "nothing saved");
+
+        assert_eq!(web.post("/settings/booking", &rules).await.status, StatusCode::SEE_OTHER);
+        let policy = server.app.booking_settings(&advisor).await.unwrap();
+        assert_eq!(
+            (policy.buffer_minutes, policy.min_notice_minutes, policy.horizon_days),
+            (5, 60, 30),
+            "[{}]",
+            db.backend
+        );
+        assert!(!policy.approval_required && policy.unlisted, "unticked approval means automatic");
+
+        // The buffer applies to new blocks: 10 minutes + 5 buffer in 40 minutes = 3 sessions.
+        let ada = server.api_as(&advisor).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(2), "09:00", "09:40")).await;
+        let starts: Vec<&str> =
+            created["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
+        assert_eq!(starts.len(), 3, "{created}");
+        assert!(starts[1].ends_with("T09:15:00Z"));
+
+        let reply = web.post("/settings/booking/link", &[]).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(reply.body.contains(&format!("{}/book/", server.base)), "the new link is shown once");
+
+        let reply = web.post("/settings/booking/calendar", &[("url", "http://127.0.0.1:9/nothing.ics")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {}", db.backend, reply.body);
+        assert!(server.app.booking_settings(&advisor).await.unwrap().busy_ics_url.is_none());
+    }
+}

@@ -24,7 +24,7 @@ pub async fn sign_up(
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     let key = ip.map(|ip| format!("signup:{ip}"));
     if let Some(key) = &key {
-        app.signup_limiter.check(key)?;
+        app.action_limiter.check(key)?;
     }
     let input = SignUp {
         username: req.username,
@@ -35,7 +35,7 @@ pub async fn sign_up(
     };
     let user = app.sign_up(&input, Roles::default()).await?;
     if let Some(key) = &key {
-        app.signup_limiter.record_failure(key);
+        app.action_limiter.record_failure(key);
     }
     Ok((StatusCode::CREATED, Json(Account::from(&user))))
 }

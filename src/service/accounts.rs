@@ -186,8 +186,8 @@ impl App {
         let email = account::email(email)?;
         if let Some(ip) = client {
             let key = format!("reset:{ip}");
-            self.signup_limiter.check(&key)?;
-            self.signup_limiter.record_failure(&key);
+            self.action_limiter.check(&key)?;
+            self.action_limiter.record_failure(&key);
         }
         let user = match self.store.user_by_email(&email).await {
             Ok(user) => user,

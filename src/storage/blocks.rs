@@ -19,6 +19,8 @@ pub struct AdvisorPolicy {
     pub unlisted: bool,
     #[serde(skip)]
     pub private_link_hash: Option<String>,
+    /// Calendar URLs often carry a secret: shown to their owner only.
+    #[serde(skip)]
     pub busy_ics_url: Option<String>,
     pub busy_checked_at: Option<i64>,
     pub busy_error: Option<String>,

@@ -66,7 +66,7 @@ pub async fn signup(
     Form(form): Form<SignUpForm>,
 ) -> Result<Response, WebError> {
     if let Some(ip) = ip {
-        app.signup_limiter.check(&format!("signup:{ip}"))?;
+        app.action_limiter.check(&format!("signup:{ip}"))?;
     }
     let input = SignUp {
         username: form.username.clone(),
@@ -78,7 +78,7 @@ pub async fn signup(
     match app.sign_up(&input, Roles::default()).await {
         Ok(user) => {
             if let Some(ip) = ip {
-                app.signup_limiter.record_failure(&format!("signup:{ip}"));
+                app.action_limiter.record_failure(&format!("signup:{ip}"));
             }
             let secret = app.start_session(user.id).await?;
             let mut response = redirect_with_flash(

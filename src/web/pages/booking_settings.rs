@@ -21,11 +21,19 @@ struct SettingsPage {
     policy: AdvisorPolicy,
     error: Option<String>,
     new_link: Option<String>,
+    /// When the calendar was last read, in the advisor's zone.
+    checked_at: Option<String>,
+}
+
+fn settings_page(v: Visitor, policy: AdvisorPolicy, error: Option<String>, new_link: Option<String>) -> SettingsPage {
+    let zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
+    let checked_at = policy.busy_checked_at.map(|at| time_zone::format_instant(at, &zone));
+    SettingsPage { v, policy, error, new_link, checked_at }
 }
 
 pub async fn page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let policy = app.booking_settings(&user).await?;
-    Ok(Page(SettingsPage { v, policy, error: None, new_link: None }).into_response())
+    Ok(Page(settings_page(v, policy, None, None)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -72,9 +80,43 @@ pub async fn save(
         Ok(_) => Ok(redirect_with_flash(&app, "/settings/booking", "Booking rules saved.")),
         Err(err @ AppError::Invalid(_)) => {
             let policy = app.booking_settings(&user).await?;
-            let mut response =
-                Page(SettingsPage { v, policy, error: Some(err.message()), new_link: None }).into_response();
+            let mut response = Page(settings_page(v, policy, Some(err.message()), None)).into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct BusyForm {
+    #[serde(default)]
+    url: String,
+}
+
+/// Connects (or, with an empty address, disconnects) the advisor's own calendar.
+pub async fn save_busy(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    axum::Form(form): axum::Form<BusyForm>,
+) -> Result<Response, WebError> {
+    let key = format!("busy:{}", user.id);
+    app.action_limiter.check(&key)?;
+    app.action_limiter.record_failure(&key);
+    let url = form.url.trim();
+    match app.set_busy_calendar(&user, Some(url).filter(|u| !u.is_empty())).await {
+        Ok(_) if url.is_empty() => Ok(redirect_with_flash(&app, "/settings/booking", "Calendar disconnected.")),
+        Ok(_) => Ok(redirect_with_flash(
+            &app,
+            "/settings/booking",
+            "Calendar connected: its busy times now hide your overlapping slots.",
+        )),
+        Err(err @ (AppError::Invalid(_) | AppError::Forbidden(..))) => {
+            let policy = app.booking_settings(&user).await?;
+            let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let mut response = Page(settings_page(v, policy, Some(err.message()), None)).into_response();
+            *response.status_mut() = status;
             Ok(response)
         }
         Err(other) => Err(other.into()),
@@ -84,7 +126,7 @@ pub async fn save(
 pub async fn new_link(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let link = app.new_private_link(&user).await?;
     let policy = app.booking_settings(&user).await?;
-    Ok(Page(SettingsPage { v, policy, error: None, new_link: Some(link) }).into_response())
+    Ok(Page(settings_page(v, policy, None, Some(link))).into_response())
 }
 
 #[derive(Template)]
