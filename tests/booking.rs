@@ -651,3 +651,81 @@ async fn booking_rules_private_link_and_calendar_from_the_settings_page() {
         assert!(server.app.booking_settings(&advisor).await.unwrap().busy_ics_url.is_none());
     }
 }
+
+#[tokio::test]
+async fn booking_questions_are_asked_and_their_answers_checked() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("curious").await;
+        let ada = server.api_as(&advisor).await;
+
+        // Questions set through the settings page (repeated fields, blank rows dropped).
+        let mut web = server.browser();
+        web.log_in("curious", support::server::PASSWORD).await;
+        web.page("/settings/booking").await;
+        let fields = [
+            ("label", "Your level?"),
+            ("kind", "choice"),
+            ("required", "yes"),
+            ("choices", "Beginner\nIntermediate\nExpert"),
+            ("label", "Link to your code"),
+            ("kind", "text"),
+            ("required", "no"),
+            ("choices", ""),
+            ("label", ""),
+            ("kind", "text"),
+            ("required", "no"),
+            ("choices", ""),
+        ];
+        let reply = web.post("/settings/booking/questions", &fields).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let bad = [("label", "Pick one"), ("kind", "choice"), ("required", "yes"), ("choices", "Only one")];
+        let reply = web.post("/settings/booking/questions", &bad).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("needs between 2 and 10 choices"));
+
+        let (status, questions) = ada.get("/api/v1/advisors/curious/questions").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            questions.as_array().unwrap().len(),
+            2,
+            "[{}] the bad save changed nothing: {questions}",
+            db.backend
+        );
+        assert_eq!(questions[0]["choices"], json!(["Beginner", "Intermediate", "Expert"]));
+        let level = questions[0]["id"].as_i64().unwrap().to_string();
+        let link = questions[1]["id"].as_i64().unwrap().to_string();
+
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:10")).await;
+        let slot = created["slots"][0]["id"].as_i64().unwrap();
+        let learner = server.create_user("answerer", false).await;
+        let bob = server.api_as(&learner).await;
+        let path = format!("/api/v1/slots/{slot}/requests");
+        let (status, body) =
+            bob.post(&path, json!({"note": "hi", "answers": {link.clone(): "https://code.example"}})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("answer_required")));
+        let (status, body) = bob.post(&path, json!({"answers": {level.clone(): "Wizard"}})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_choice")));
+        let (status, body) = bob.post(&path, json!({"answers": {"424242": "?"}})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_question")));
+
+        // Through the web form, with the answers shown on the request's page.
+        let mut learner_web = server.browser();
+        learner_web.log_in("answerer", support::server::PASSWORD).await;
+        let form = learner_web.page(&format!("/slots/{slot}/request")).await;
+        assert!(form.contains("Your level? (required)") && form.contains("<option value=\"Expert\""));
+        let level_field = format!("answer_{level}");
+        let reply =
+            learner_web.post(&format!("/slots/{slot}/request"), &[("note", "Lifetimes"), (&level_field, "")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(reply.body.contains("Please answer “Your level?”") && reply.body.contains("Lifetimes"), "note kept");
+        let reply = learner_web
+            .post(&format!("/slots/{slot}/request"), &[("note", "Lifetimes"), (&level_field, "Intermediate")])
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let (_, sessions) = ada.get("/api/v1/me/sessions").await;
+        let request_id = sessions[0]["request_id"].as_i64().unwrap();
+        let page = web.page(&format!("/requests/{request_id}")).await;
+        assert!(page.contains("Your level?") && page.contains("Intermediate"), "the advisor sees the answers");
+    }
+}

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::app::App;
 use crate::domain::booking::Action;
+use crate::domain::questions::QuestionInput;
 use crate::service::booking::BlockInput;
 use crate::storage::BlockOverrides;
 
@@ -15,8 +16,8 @@ use super::ApiError;
 use super::auth::{ApiJson, ApiQuery, ApiUser};
 use super::error::ErrorBody;
 use super::types::{
-    BlockCreated, BlockRequest, NoteRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson,
-    SlotsParams, parse_instant,
+    BlockCreated, BlockRequest, NoteRequest, QuestionJson, QuestionRequest, RequestCreated, RequestJson, RequestSlot,
+    SessionJson, SlotJson, SlotsParams, parse_instant,
 };
 
 /// Publish availability: one block, or a weekly series.
@@ -137,6 +138,34 @@ pub async fn cancel(
 pub async fn my_sessions(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<SessionJson>>, ApiError> {
     let sessions = app.my_sessions(&user).await?;
     Ok(Json(sessions.iter().map(|s| SessionJson::new(s, &user.username)).collect()))
+}
+
+/// The questions an advisor asks with every request.
+#[utoipa::path(get, path = "/api/v1/advisors/{username}/questions", tag = "booking",
+    params(("username" = String, Path)), responses((status = 200, body = [QuestionJson]), (status = 404, body = ErrorBody)))]
+pub async fn questions(
+    State(app): State<App>,
+    Path(username): Path<String>,
+) -> Result<Json<Vec<QuestionJson>>, ApiError> {
+    let advisor = app.advisor(&username).await?.user;
+    Ok(Json(app.booking_questions(advisor.id).await?.iter().map(QuestionJson::from).collect()))
+}
+
+/// Replace your booking questions (at most five).
+#[utoipa::path(put, path = "/api/v1/me/questions", tag = "booking", security(("token" = [])),
+    request_body = [QuestionRequest],
+    responses((status = 200, body = [QuestionJson]), (status = 422, body = ErrorBody, description = "invalid_choices, too_many, …")))]
+pub async fn save_questions(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    ApiJson(req): ApiJson<Vec<QuestionRequest>>,
+) -> Result<Json<Vec<QuestionJson>>, ApiError> {
+    let inputs: Vec<QuestionInput> = req
+        .into_iter()
+        .map(|q| QuestionInput { label: q.label, kind: q.kind, choices: q.choices.join("\n"), required: q.required })
+        .collect();
+    let saved = app.save_booking_questions(&user, &inputs).await?;
+    Ok(Json(saved.iter().map(QuestionJson::from).collect()))
 }
 
 /// A JSON body that may also be left out entirely (then `T::default()`).

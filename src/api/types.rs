@@ -331,3 +331,39 @@ pub fn parse_instant(field: &'static str, text: &str) -> Result<jiff::Timestamp,
         )
     })
 }
+
+/// A booking question.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionJson {
+    /// The key of its answer in `answers`.
+    pub id: i64,
+    pub label: String,
+    /// `text` or `choice`.
+    pub kind: String,
+    pub choices: Vec<String>,
+    pub required: bool,
+}
+
+impl From<&crate::domain::questions::Question> for QuestionJson {
+    fn from(q: &crate::domain::questions::Question) -> Self {
+        use crate::domain::questions::Kind;
+        let (kind, choices) = match &q.kind {
+            Kind::Text => ("text", Vec::new()),
+            Kind::Choice(c) => ("choice", c.clone()),
+        };
+        QuestionJson { id: q.id, label: q.label.clone(), kind: kind.into(), choices, required: q.required }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionRequest {
+    pub label: String,
+    /// `text` (default) or `choice`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    #[serde(default)]
+    pub required: bool,
+}

@@ -7,6 +7,7 @@ pub mod advisor;
 pub mod availability;
 pub mod booking;
 pub mod category;
+pub mod questions;
 pub mod time_zone;
 mod validation;
 

@@ -8,6 +8,9 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::app::App;
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
 use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, RequestStatus, Role, SlotView};
+use std::collections::BTreeMap;
+
+use crate::domain::questions::{self, Question, QuestionInput};
 use crate::domain::{FieldErrors, time_zone};
 use crate::storage::{
     AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Request, SessionEntry, Slot, StorageError,
@@ -169,6 +172,22 @@ impl App {
         Ok(self.store.advisor_policy(advisor.id).await?)
     }
 
+    /// The questions an advisor asks with every request.
+    pub async fn booking_questions(&self, advisor_id: i64) -> Result<Vec<Question>, AppError> {
+        Ok(self.store.booking_questions(advisor_id).await?)
+    }
+
+    /// Replaces an advisor's booking questions (blank ones are dropped).
+    pub async fn save_booking_questions(
+        &self,
+        advisor: &User,
+        inputs: &[QuestionInput],
+    ) -> Result<Vec<Question>, AppError> {
+        let parsed = questions::questions(inputs)?;
+        self.store.save_booking_questions(advisor.id, &parsed).await?;
+        Ok(self.store.booking_questions(advisor.id).await?)
+    }
+
     /// A new private booking link (S4); the previous one stops working.
     /// Only its hash is kept, so the link is shown once.
     pub async fn new_private_link(&self, advisor: &User) -> Result<String, AppError> {
@@ -193,13 +212,15 @@ impl App {
         answers: &serde_json::Value,
     ) -> Result<Request, AppError> {
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
-        let answers = validate_answers(answers)?;
+        let answers = answer_map(answers)?;
         let slot = match self.store.slot(slot_id).await {
             Ok(slot) => slot,
             Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
             Err(other) => return Err(other.into()),
         };
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let questions = self.store.booking_questions(slot.advisor_id).await?;
+        let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
         let policy = effective_policy(&self.store.advisor_policy(slot.advisor_id).await?, &block);
         let week = week_of(slot.starts_at, &block.timezone);
         let now = Timestamp::now();
@@ -542,17 +563,17 @@ fn validate_overrides(o: &BlockOverrides) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Answers are a flat JSON object of short strings.
-fn validate_answers(answers: &serde_json::Value) -> Result<String, AppError> {
-    let object = match answers {
-        serde_json::Value::Null => return Ok("{}".into()),
-        serde_json::Value::Object(map) => map,
-        _ => return Err(AppError::invalid("answers", "invalid_answers", "Answers must be an object of texts.")),
-    };
-    if object.len() > 20 || object.values().any(|v| !v.is_string() || v.as_str().is_some_and(|s| s.len() > NOTE_MAX)) {
-        return Err(AppError::invalid("answers", "invalid_answers", "Answers must be an object of short texts."));
+/// Answers arrive as a JSON object of texts keyed by question id.
+fn answer_map(answers: &serde_json::Value) -> Result<BTreeMap<String, String>, AppError> {
+    let invalid =
+        || AppError::invalid("answers", "invalid_answers", "Answers must be an object of texts, by question id.");
+    match answers {
+        serde_json::Value::Null => Ok(BTreeMap::new()),
+        serde_json::Value::Object(map) => {
+            map.iter().map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())).ok_or_else(invalid)).collect()
+        }
+        _ => Err(invalid()),
     }
-    Ok(answers.to_string())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod busy;
 mod categories;
 mod db_bool;
 mod error;
+mod questions;
 mod requests;
 mod sessions;
 mod tokens;

@@ -32,6 +32,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/settings/booking", get(pages::booking_settings::page).post(pages::booking_settings::save))
         .route("/settings/booking/link", post(pages::booking_settings::new_link))
         .route("/settings/booking/calendar", post(pages::booking_settings::save_busy))
+        .route("/settings/booking/questions", post(pages::booking_settings::save_questions))
         .route("/book/{secret}", get(pages::booking_settings::private_page))
         .route("/calendar", get(pages::calendar::calendar))
         .route("/calendar/blocks", post(pages::calendar::add_block))

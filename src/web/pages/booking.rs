@@ -1,5 +1,7 @@
 //! Requesting a slot, and a request's own page with the decisions on it.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,6 +10,7 @@ use serde::Deserialize;
 
 use crate::app::App;
 use crate::domain::booking::Action;
+use crate::domain::questions::{Kind, Question};
 use crate::domain::time_zone;
 use crate::service::AppError;
 use crate::storage::{Request, SessionEntry};
@@ -25,6 +28,8 @@ struct RequestPage {
     when_advisor: String,
     note: String,
     error: Option<String>,
+    /// The advisor's questions with what was typed: (question, answer, its choices).
+    questions: Vec<(Question, String, Vec<String>)>,
 }
 
 async fn request_page(
@@ -32,11 +37,26 @@ async fn request_page(
     v: Visitor,
     slot_id: i64,
     note: String,
+    answers: &BTreeMap<String, String>,
     error: Option<String>,
 ) -> Result<RequestPage, WebError> {
     let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
     let (slot, advisor) = app.slot_with_advisor(slot_id).await?;
+    let questions = app
+        .booking_questions(advisor.id)
+        .await?
+        .into_iter()
+        .map(|q| {
+            let answer = answers.get(&q.id.to_string()).cloned().unwrap_or_default();
+            let choices = match &q.kind {
+                Kind::Choice(c) => c.clone(),
+                Kind::Text => Vec::new(),
+            };
+            (q, answer, choices)
+        })
+        .collect();
     Ok(RequestPage {
+        questions,
         slot_id,
         advisor: advisor.name().to_string(),
         advisor_username: advisor.username.clone(),
@@ -58,13 +78,16 @@ pub async fn new_request(
     SignedIn(_user): SignedIn,
     Path(slot_id): Path<i64>,
 ) -> Result<Response, WebError> {
-    Ok(Page(request_page(&app, v, slot_id, String::new(), None).await?).into_response())
+    Ok(Page(request_page(&app, v, slot_id, String::new(), &BTreeMap::new(), None).await?).into_response())
 }
 
+/// The request form: `note`, and `answer_<question id>` per question.
 #[derive(Deserialize)]
 pub struct RequestForm {
     #[serde(default)]
     note: String,
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
 }
 
 pub async fn send_request(
@@ -74,7 +97,10 @@ pub async fn send_request(
     Path(slot_id): Path<i64>,
     axum::Form(form): axum::Form<RequestForm>,
 ) -> Result<Response, WebError> {
-    match app.request_slot(&user, slot_id, &form.note, &serde_json::Value::Null).await {
+    let answers: BTreeMap<String, String> =
+        form.rest.iter().filter_map(|(k, v)| k.strip_prefix("answer_").map(|id| (id.to_string(), v.clone()))).collect();
+    let json = serde_json::to_value(&answers).unwrap_or_default();
+    match app.request_slot(&user, slot_id, &form.note, &json).await {
         Ok(request) => {
             let message = if request.status == "approved" {
                 "Booked! The advisor approves requests for this time automatically."
@@ -87,7 +113,7 @@ pub async fn send_request(
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
             let mut response =
-                Page(request_page(&app, v, slot_id, form.note, Some(err.message())).await?).into_response();
+                Page(request_page(&app, v, slot_id, form.note, &answers, Some(err.message())).await?).into_response();
             *response.status_mut() = status;
             Ok(response)
         }
@@ -108,6 +134,8 @@ struct RequestDetail {
     can_decide: bool,
     can_cancel: bool,
     error: Option<String>,
+    /// (question, answer) pairs of the booking questions.
+    answers: Vec<(String, String)>,
 }
 
 async fn detail(
@@ -126,7 +154,17 @@ async fn detail(
         .into_iter()
         .map(|(kind, who, note, at)| (time_zone::format_instant(at, &user.timezone), format!("{who} {kind}"), note))
         .collect();
+    let given: BTreeMap<String, String> = serde_json::from_str(&request.answers).unwrap_or_default();
+    let labels = app.booking_questions(request.advisor_id).await?;
+    let answers = given
+        .into_iter()
+        .map(|(id, answer)| {
+            let label = labels.iter().find(|q| q.id.to_string() == id).map(|q| q.label.clone());
+            (label.unwrap_or_else(|| format!("Question {id}")), answer)
+        })
+        .collect();
     Ok(RequestDetail {
+        answers,
         when_viewer: time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone),
         when_other: format!(
             "{} in {}",

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::app::App;
+use crate::domain::questions::{Kind, QUESTIONS_MAX, Question, QuestionInput};
 use crate::domain::time_zone;
 use crate::service::AppError;
 use crate::service::booking::BookingSettings;
@@ -23,17 +24,53 @@ struct SettingsPage {
     new_link: Option<String>,
     /// When the calendar was last read, in the advisor's zone.
     checked_at: Option<String>,
+    /// Question rows for the form: the saved ones, then blank ones up to five.
+    questions: Vec<QuestionRow>,
 }
 
-fn settings_page(v: Visitor, policy: AdvisorPolicy, error: Option<String>, new_link: Option<String>) -> SettingsPage {
-    let zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
-    let checked_at = policy.busy_checked_at.map(|at| time_zone::format_instant(at, &zone));
-    SettingsPage { v, policy, error, new_link, checked_at }
+/// One row of the questions form.
+pub struct QuestionRow {
+    pub label: String,
+    pub choice: bool,
+    pub choices: String,
+    pub required: bool,
+}
+
+fn question_rows(saved: &[Question]) -> Vec<QuestionRow> {
+    let mut rows: Vec<QuestionRow> = saved
+        .iter()
+        .map(|q| QuestionRow {
+            label: q.label.clone(),
+            choice: matches!(q.kind, Kind::Choice(_)),
+            choices: match &q.kind {
+                Kind::Choice(c) => c.join("\n"),
+                Kind::Text => String::new(),
+            },
+            required: q.required,
+        })
+        .collect();
+    while rows.len() < QUESTIONS_MAX {
+        rows.push(QuestionRow { label: String::new(), choice: false, choices: String::new(), required: false });
+    }
+    rows
+}
+
+async fn settings_page(
+    app: &App,
+    v: Visitor,
+    error: Option<String>,
+    new_link: Option<String>,
+) -> Result<SettingsPage, WebError> {
+    let user = v.user.clone().ok_or(AppError::Unauthenticated)?;
+    let policy = app.booking_settings(&user).await?;
+    let questions = question_rows(&app.booking_questions(user.id).await?);
+    let checked_at = policy.busy_checked_at.map(|at| time_zone::format_instant(at, &user.timezone));
+    Ok(SettingsPage { v, policy, error, new_link, checked_at, questions })
 }
 
 pub async fn page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
-    let policy = app.booking_settings(&user).await?;
-    Ok(Page(settings_page(v, policy, None, None)).into_response())
+    let _ = user;
+    Ok(Page(settings_page(&app, v, None, None).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -79,8 +116,7 @@ pub async fn save(
     match outcome {
         Ok(_) => Ok(redirect_with_flash(&app, "/settings/booking", "Booking rules saved.")),
         Err(err @ AppError::Invalid(_)) => {
-            let policy = app.booking_settings(&user).await?;
-            let mut response = Page(settings_page(v, policy, Some(err.message()), None)).into_response();
+            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -113,10 +149,46 @@ pub async fn save_busy(
             "Calendar connected: its busy times now hide your overlapping slots.",
         )),
         Err(err @ (AppError::Invalid(_) | AppError::Forbidden(..))) => {
-            let policy = app.booking_settings(&user).await?;
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let mut response = Page(settings_page(v, policy, Some(err.message()), None)).into_response();
+            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
             *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct QuestionsForm {
+    #[serde(default)]
+    label: Vec<String>,
+    #[serde(default)]
+    kind: Vec<String>,
+    #[serde(default)]
+    choices: Vec<String>,
+    #[serde(default)]
+    required: Vec<String>,
+}
+
+pub async fn save_questions(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    axum_extra::extract::Form(form): axum_extra::extract::Form<QuestionsForm>,
+) -> Result<Response, WebError> {
+    let inputs: Vec<QuestionInput> = (0..form.label.len())
+        .map(|i| QuestionInput {
+            label: form.label[i].clone(),
+            kind: form.kind.get(i).cloned().unwrap_or_default(),
+            choices: form.choices.get(i).cloned().unwrap_or_default(),
+            required: form.required.get(i).is_some_and(|r| r == "yes"),
+        })
+        .collect();
+    match app.save_booking_questions(&user, &inputs).await {
+        Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
+        Err(err @ AppError::Invalid(_)) => {
+            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
         Err(other) => Err(other.into()),
@@ -125,8 +197,7 @@ pub async fn save_busy(
 
 pub async fn new_link(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let link = app.new_private_link(&user).await?;
-    let policy = app.booking_settings(&user).await?;
-    Ok(Page(settings_page(v, policy, None, Some(link))).into_response())
+    Ok(Page(settings_page(&app, v, None, Some(link)).await?).into_response())
 }
 
 #[derive(Template)]

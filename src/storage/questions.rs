@@ -1,0 +1,64 @@
+//! An advisor's booking questions.
+
+use super::{Result, Store};
+use crate::domain::questions::{Kind, Question};
+
+#[derive(sqlx::FromRow)]
+struct QuestionRow {
+    id: i64,
+    label: String,
+    kind: String,
+    choices: String,
+    #[sqlx(try_from = "super::DbBool")]
+    required: bool,
+}
+
+impl Store {
+    pub async fn booking_questions(&self, advisor_id: i64) -> Result<Vec<Question>> {
+        let rows: Vec<QuestionRow> = sqlx::query_as(
+            "SELECT id, label, kind, choices, required FROM booking_questions WHERE advisor_id = $1 ORDER BY position",
+        )
+        .bind(advisor_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Question {
+                id: r.id,
+                label: r.label,
+                kind: if r.kind == "choice" {
+                    Kind::Choice(r.choices.lines().map(str::to_string).collect())
+                } else {
+                    Kind::Text
+                },
+                required: r.required,
+            })
+            .collect())
+    }
+
+    /// Replaces an advisor's questions in one transaction.
+    pub async fn save_booking_questions(&self, advisor_id: i64, questions: &[(String, Kind, bool)]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM booking_questions WHERE advisor_id = $1").bind(advisor_id).execute(&mut *tx).await?;
+        for (position, (label, kind, required)) in questions.iter().enumerate() {
+            let (kind, choices) = match kind {
+                Kind::Text => ("text", String::new()),
+                Kind::Choice(choices) => ("choice", choices.join("\n")),
+            };
+            sqlx::query(
+                "INSERT INTO booking_questions (advisor_id, position, label, kind, choices, required) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(advisor_id)
+            .bind(position as i64)
+            .bind(label)
+            .bind(kind)
+            .bind(choices)
+            .bind(*required)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
