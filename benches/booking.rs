@@ -1,0 +1,156 @@
+//! Booking benchmarks, on the service layer (no HTTP): slot listing and
+//! request latency, on SQLite (and on PostgreSQL when OFFICEHOURS_BENCH_POSTGRES
+//! names a server URL). Run: `cargo bench --bench booking`.
+
+use std::time::{Duration, Instant};
+
+use jiff::{Timestamp, ToSpan};
+use officehours::cli::build_app;
+use officehours::config::{Config, Overrides};
+use officehours::service::booking::BlockInput;
+use officehours::storage::{NewUser, Store};
+
+const LEARNERS: usize = 300;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let total: Duration = samples.iter().sum();
+    println!(
+        "{what:<48} n={:<5} mean={:>8.2?} p50={:>8.2?} p99={:>8.2?} max={:>8.2?}",
+        samples.len(),
+        total / samples.len() as u32,
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples.last().unwrap()
+    );
+}
+
+async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow::Result<()> {
+    println!("\n== {label}");
+    let overrides =
+        Overrides { database_url: Some(database_url), data_dir: Some(dir.to_path_buf()), ..Default::default() };
+    let app = build_app(Config::resolve(overrides)?).await?;
+    let mk = |name: String, advisor: bool| NewUser {
+        email: format!("{name}@example.org"),
+        username: name,
+        email_verified: true,
+        password_hash: "unused".into(),
+        display_name: String::new(),
+        timezone: "UTC".into(),
+        is_advisor: advisor,
+        is_pro: false,
+        is_admin: false,
+    };
+    let advisor = app.store.create_user(&mk("bench_advisor".into(), true)).await?;
+    let mut learners = Vec::new();
+    for i in 0..LEARNERS {
+        learners.push(app.store.create_user(&mk(format!("bench_learner{i}"), false)).await?);
+    }
+    // Eight weeks of weekday mornings: 5 days x 8 weeks x 18 sessions = 720 slots.
+    let first = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(2.days())?;
+    let until = first.checked_add(55.days())?;
+    let input = BlockInput {
+        start: format!("{first}T08:00"),
+        end: format!("{first}T11:00"),
+        timezone: "UTC".into(),
+        repeat_weekly_until: Some(until.to_string()),
+        weekdays: ["mon", "tue", "wed", "thu", "fri"].iter().map(|d| d.to_string()).collect(),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let (_, slots) = app.create_block(&advisor, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("create a weekly block with {} slots: {:.2?}", slots.len(), started.elapsed());
+
+    let mut listing = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let listed = app
+            .advisor_slots("bench_advisor", Some(&learners[0]), None, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        listing.push(t.elapsed());
+        assert!(!listed.is_empty());
+    }
+    report("list an advisor's slots (60-day horizon)", listing);
+
+    // One request per learner, each for its own slot, one after another.
+    let mut requests = Vec::new();
+    let mut ids = Vec::new();
+    for (i, learner) in learners.iter().enumerate() {
+        let t = Instant::now();
+        let r = app
+            .request_slot(learner, slots[i * 2].id, "benchmark", &serde_json::Value::Null)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        requests.push(t.elapsed());
+        ids.push(r.id);
+    }
+    report("request a slot (sequential)", requests);
+
+    let mut approvals = Vec::new();
+    for id in &ids {
+        let t = Instant::now();
+        app.decide(&advisor, *id, officehours::domain::booking::Action::Approve, "")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        approvals.push(t.elapsed());
+    }
+    report("approve a request (sequential)", approvals);
+
+    // 64 learners at once, each for another slot: throughput under contention.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, learner) in learners.iter().take(64).cloned().enumerate() {
+        let app = app.clone();
+        let slot = slots[i * 2 + 1].id;
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            app.request_slot(&learner, slot, "", &serde_json::Value::Null).await.map(|_| t.elapsed())
+        }));
+    }
+    let mut concurrent = Vec::new();
+    for task in tasks {
+        concurrent.push(task.await?.map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let wall = t.elapsed();
+    report("request a slot (64 at once, each latency)", concurrent);
+    println!("64 concurrent requests: {wall:.2?} wall, {:.0} requests/s", 64.0 / wall.as_secs_f64());
+    app.store.close().await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        println!("machine: {} cores; {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu());
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        run("SQLite", url, dir.path()).await?;
+        if let Ok(server) = std::env::var("OFFICEHOURS_BENCH_POSTGRES") {
+            let admin = Store::connect(&server, 1).await?;
+            let name = format!("oh_bench_{}", std::process::id());
+            admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
+            let mut url = url::Url::parse(&server)?;
+            url.set_path(&name);
+            let result = run("PostgreSQL", url.to_string(), dir.path()).await;
+            admin.execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
+            result?;
+        }
+        Ok(())
+    })
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
