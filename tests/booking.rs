@@ -729,3 +729,45 @@ async fn booking_questions_are_asked_and_their_answers_checked() {
         assert!(page.contains("Your level?") && page.contains("Intermediate"), "the advisor sees the answers");
     }
 }
+
+#[tokio::test]
+async fn a_block_can_be_edited_to_change_its_own_rules() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("editor").await;
+        let ada = server.api_as(&advisor).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:20")).await;
+        let block_id = created["id"].as_i64().unwrap();
+        let mut web = server.browser();
+        web.log_in("editor", support::server::PASSWORD).await;
+        let form = web.page(&format!("/blocks/{block_id}/edit?date={}", day(3))).await;
+        assert!(form.contains("As in my settings"));
+
+        let bad =
+            web.post(&format!("/blocks/{block_id}/edit"), &[("min_notice_minutes", "soon"), ("date", &day(3))]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let reply = web
+            .post(
+                &format!("/blocks/{block_id}/edit"),
+                &[
+                    ("approval", "automatic"),
+                    ("visibility", "unlisted"),
+                    ("max_per_learner_week", "5"),
+                    ("date", &day(3)),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let learner = server.create_user("watcher", false).await;
+        let bob = server.api_as(&learner).await;
+        let (_, public) = bob.get("/api/v1/advisors/editor/slots").await;
+        assert_eq!(public, json!([]), "[{}] now unlisted", db.backend);
+        let slot = created["slots"][0]["id"].as_i64().unwrap();
+        let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+        assert_eq!((status, request["status"].as_str()), (StatusCode::CREATED, Some("approved")), "booked at once");
+
+        let other = server.create_advisor("nosy").await;
+        let result = server.app.update_block(&other, block_id, &Default::default()).await;
+        assert_eq!(result.unwrap_err().status(), 404);
+    }
+}

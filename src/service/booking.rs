@@ -317,6 +317,22 @@ impl App {
         Ok(self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?)
     }
 
+    /// Edits a block's own rules (approval, unlisted, notice, horizon, weekly
+    /// limit); `None` inherits the advisor's setting. Its times stay: to move
+    /// a block, remove it and add another.
+    pub async fn update_block(
+        &self,
+        advisor: &User,
+        block_id: i64,
+        overrides: &BlockOverrides,
+    ) -> Result<Block, AppError> {
+        let block = self.block_of(advisor, block_id).await?;
+        validate_overrides(overrides)?;
+        let kept = BlockOverrides { buffer_minutes: block.buffer_minutes, ..overrides.clone() };
+        self.store.update_block_overrides(block.id, &kept).await?;
+        Ok(self.store.block(block.id).await?)
+    }
+
     pub async fn block_of(&self, advisor: &User, block_id: i64) -> Result<Block, AppError> {
         match self.store.block(block_id).await {
             Ok(block) if block.advisor_id == advisor.id => Ok(block),

@@ -356,6 +356,23 @@ impl Store {
             .await?)
     }
 
+    /// Changes a block's rule overrides (not its times: those shape its slots).
+    pub async fn update_block_overrides(&self, block_id: i64, o: &BlockOverrides) -> Result<()> {
+        sqlx::query(
+            "UPDATE blocks SET min_notice_minutes = $2, horizon_days = $3, max_per_learner_week = $4, \
+             approval_required = $5, unlisted = $6 WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(block_id)
+        .bind(o.min_notice_minutes)
+        .bind(o.horizon_days)
+        .bind(o.max_per_learner_week)
+        .bind(o.approval_required)
+        .bind(o.unlisted)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// An advisor's live blocks, newest first.
     pub async fn advisor_blocks(&self, advisor_id: i64) -> Result<Vec<Block>> {
         let sql = format!(

@@ -324,3 +324,93 @@ pub async fn remove(
     };
     Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), &message))
 }
+
+#[derive(Template)]
+#[template(path = "block_edit.html")]
+struct EditPage {
+    v: Visitor,
+    block: Block,
+    date: String,
+    error: Option<String>,
+}
+
+pub async fn edit_page(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    Query(q): Query<DateQuery>,
+) -> Result<Response, WebError> {
+    let block = app.block_of(&user, id).await?;
+    Ok(Page(EditPage { v, block, date: q.date, error: None }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    approval: String,
+    #[serde(default)]
+    visibility: String,
+    #[serde(default)]
+    min_notice_minutes: String,
+    #[serde(default)]
+    horizon_days: String,
+    #[serde(default)]
+    max_per_learner_week: String,
+    #[serde(default)]
+    date: String,
+}
+
+/// `""` inherits; anything else must be a whole number.
+fn optional_number(field: &'static str, text: &str) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| AppError::invalid(field, "not_a_number", format!("`{text}` is not a whole number.")))
+}
+
+pub async fn edit(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<EditForm>,
+) -> Result<Response, WebError> {
+    let choice = |text: &str, yes: &str, no: &str| match text {
+        t if t == yes => Some(true),
+        t if t == no => Some(false),
+        _ => None,
+    };
+    let parsed = (|| {
+        Ok::<_, AppError>(BlockOverrides {
+            buffer_minutes: None,
+            min_notice_minutes: optional_number("min_notice_minutes", &form.min_notice_minutes)?,
+            horizon_days: optional_number("horizon_days", &form.horizon_days)?,
+            max_per_learner_week: optional_number("max_per_learner_week", &form.max_per_learner_week)?,
+            approval_required: choice(&form.approval, "required", "automatic"),
+            unlisted: choice(&form.visibility, "unlisted", "listed"),
+        })
+    })();
+    match parsed {
+        Ok(overrides) => match app.update_block(&user, id, &overrides).await {
+            Ok(_) => return Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), "Block updated.")),
+            Err(err @ AppError::Invalid(_)) => {
+                let block = app.block_of(&user, id).await?;
+                let page = EditPage { v, block, date: form.date, error: Some(err.message()) };
+                let mut response = Page(page).into_response();
+                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                Ok(response)
+            }
+            Err(other) => Err(other.into()),
+        },
+        Err(err) => {
+            let block = app.block_of(&user, id).await?;
+            let mut response = Page(EditPage { v, block, date: form.date, error: Some(err.message()) }).into_response();
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+    }
+}
