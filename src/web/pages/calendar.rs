@@ -396,7 +396,7 @@ pub async fn edit(
     })();
     match parsed {
         Ok(overrides) => match app.update_block(&user, id, &overrides).await {
-            Ok(_) => return Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), "Block updated.")),
+            Ok(_) => Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), "Block updated.")),
             Err(err @ AppError::Invalid(_)) => {
                 let block = app.block_of(&user, id).await?;
                 let page = EditPage { v, block, date: form.date, error: Some(err.message()) };
