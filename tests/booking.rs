@@ -216,23 +216,41 @@ async fn requests_are_refused_by_the_rules_with_codes() {
         let learner = server.create_user("asker", false).await;
         let bob = server.api_as(&learner).await;
 
-        // Inside the default 2-hour notice: a block starting within the hour.
-        let soon = Timestamp::now().checked_add(40.minutes()).unwrap().to_zoned(TimeZone::UTC);
-        if soon.date() == soon.checked_add(10.minutes()).unwrap().date() {
-            let start = soon.strftime("%Y-%m-%dT%H:%M").to_string();
-            let end = soon.checked_add(10.minutes()).unwrap().strftime("%Y-%m-%dT%H:%M").to_string();
-            let (status, created) =
-                ada.post("/api/v1/blocks", json!({"start": start, "end": end, "timezone": "UTC"})).await;
-            assert_eq!(status, StatusCode::CREATED, "{created}");
-            let slot = created["slots"][0]["id"].as_i64().unwrap();
-            let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
-            assert_eq!(
-                (status, body["error"].as_str()),
-                (StatusCode::CONFLICT, Some("inside_minimum_notice")),
-                "{body}"
-            );
-            assert!(body["message"].as_str().unwrap().contains("120 minutes"));
-        }
+        // Inside the minimum notice: a block two days ahead that asks for 100 hours.
+        let (status, created) = ada
+            .post(
+                "/api/v1/blocks",
+                json!({"start": format!("{}T09:00", day(2)), "end": format!("{}T09:10", day(2)), "timezone": "UTC", "min_notice_minutes": 6000}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let slot = created["slots"][0]["id"].as_i64().unwrap();
+        let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("inside_minimum_notice")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("6000 minutes"), "{body}");
+
+        // A slot that has already started (written directly: the API refuses past blocks).
+        let past = Timestamp::now().checked_sub(30.minutes()).unwrap().as_millisecond();
+        let new = officehours::storage::NewBlock {
+            advisor_id: advisor.id,
+            timezone: "UTC".into(),
+            start_date: "2000-01-01".into(),
+            start_time: "00:00".into(),
+            end_time: "00:10".into(),
+            weekdays: None,
+            until_date: None,
+            session_minutes: 10,
+            overrides: Default::default(),
+            occurrences: vec![officehours::storage::NewOccurrence {
+                date: "2000-01-01".into(),
+                start: past,
+                end: past + 600_000,
+                slots: vec![(past, past + 600_000)],
+            }],
+        };
+        let (_, past_slots) = server.app.store.create_block(&new).await.unwrap();
+        let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", past_slots[0].id), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_past")), "[{}]", db.backend);
 
         let (_, far) = ada.post("/api/v1/blocks", block(&day(70), "09:00", "09:10")).await;
         let far_slot = far["slots"][0]["id"].as_i64().unwrap();
