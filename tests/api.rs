@@ -245,6 +245,8 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/me/sessions", "get"),
         ("/api/v1/advisors/{username}/questions", "get"),
         ("/api/v1/me/questions", "put"),
+        ("/api/v1/slots/{id}/questions", "get"),
+        ("/api/v1/blocks/{id}/questions", "put"),
     ];
     for (path, method) in expected {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");

@@ -784,8 +784,65 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
         let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
         assert_eq!((status, request["status"].as_str()), (StatusCode::CREATED, Some("approved")), "booked at once");
 
+        let page = web.page(&format!("/blocks/{block_id}/edit?date={}", day(3))).await;
+        assert!(page.contains("Questions for this block"));
+        let fields = [("label", "Bring a question list?"), ("kind", "text"), ("required", "yes"), ("choices", "")];
+        let reply = web.post(&format!("/blocks/{block_id}/questions?date={}", day(3)), &fields).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let (_, asked) = bob.get(&format!("/api/v1/slots/{}/questions", created["slots"][1]["id"])).await;
+        assert_eq!(asked[0]["label"], "Bring a question list?");
+
         let other = server.create_advisor("nosy").await;
         let result = server.app.update_block(&other, block_id, &Default::default()).await;
         assert_eq!(result.unwrap_err().status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn a_block_can_ask_its_own_questions_instead_of_the_advisors() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("asker2").await;
+        let ada = server.api_as(&advisor).await;
+        let usual = json!([{"label": "What do you want to learn?", "required": true}]);
+        let (status, _) = ada.call(reqwest::Method::PUT, "/api/v1/me/questions", Some(usual)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, plain) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:10")).await;
+        let (_, special) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:10")).await;
+        let special_block = special["id"].as_i64().unwrap();
+        let own = json!([{"label": "Which workshop chapter?", "kind": "choice", "choices": ["One", "Two"], "required": true}]);
+        let (status, body) =
+            ada.call(reqwest::Method::PUT, &format!("/api/v1/blocks/{special_block}/questions"), Some(own)).await;
+        assert_eq!(status, StatusCode::OK, "[{}] {body}", db.backend);
+
+        let plain_slot = plain["slots"][0]["id"].as_i64().unwrap();
+        let special_slot = special["slots"][0]["id"].as_i64().unwrap();
+        let (_, asked) = ada.get(&format!("/api/v1/slots/{plain_slot}/questions")).await;
+        assert_eq!(asked[0]["label"], "What do you want to learn?");
+        let (_, asked) = ada.get(&format!("/api/v1/slots/{special_slot}/questions")).await;
+        assert_eq!(asked.as_array().unwrap().len(), 1);
+        assert_eq!(asked[0]["label"], "Which workshop chapter?");
+        let chapter = asked[0]["id"].as_i64().unwrap().to_string();
+
+        let learner = server.create_user("chapter", false).await;
+        let bob = server.api_as(&learner).await;
+        let (status, body) = bob.post(&format!("/api/v1/slots/{special_slot}/requests"), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("answer_required")));
+        let (status, body) =
+            bob.post(&format!("/api/v1/slots/{special_slot}/requests"), json!({"answers": {chapter: "Two"}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        let stranger = server.create_advisor("meddler").await;
+        let (status, _) = server
+            .api_as(&stranger)
+            .await
+            .call(reqwest::Method::PUT, &format!("/api/v1/blocks/{special_block}/questions"), Some(json!([])))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "only the owner sets a block's questions");
+        let (status, _) =
+            ada.call(reqwest::Method::PUT, &format!("/api/v1/blocks/{special_block}/questions"), Some(json!([]))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, asked) = ada.get(&format!("/api/v1/slots/{special_slot}/questions")).await;
+        assert_eq!(asked[0]["label"], "What do you want to learn?", "[{}] back to the usual questions", db.backend);
     }
 }

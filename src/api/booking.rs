@@ -148,7 +148,7 @@ pub async fn questions(
     Path(username): Path<String>,
 ) -> Result<Json<Vec<QuestionJson>>, ApiError> {
     let advisor = app.advisor(&username).await?.user;
-    Ok(Json(app.booking_questions(advisor.id).await?.iter().map(QuestionJson::from).collect()))
+    Ok(Json(app.booking_questions(advisor.id, None).await?.iter().map(QuestionJson::from).collect()))
 }
 
 /// Replace your booking questions (at most five).
@@ -160,12 +160,37 @@ pub async fn save_questions(
     ApiUser(user): ApiUser,
     ApiJson(req): ApiJson<Vec<QuestionRequest>>,
 ) -> Result<Json<Vec<QuestionJson>>, ApiError> {
-    let inputs: Vec<QuestionInput> = req
-        .into_iter()
-        .map(|q| QuestionInput { label: q.label, kind: q.kind, choices: q.choices.join("\n"), required: q.required })
-        .collect();
-    let saved = app.save_booking_questions(&user, &inputs).await?;
+    let saved = app.save_booking_questions(&user, None, &question_inputs(req)).await?;
     Ok(Json(saved.iter().map(QuestionJson::from).collect()))
+}
+
+/// The questions a request for this slot must answer (its block's own, or
+/// else the advisor's).
+#[utoipa::path(get, path = "/api/v1/slots/{id}/questions", tag = "booking",
+    params(("id" = i64, Path)), responses((status = 200, body = [QuestionJson]), (status = 404, body = ErrorBody)))]
+pub async fn slot_questions(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Vec<QuestionJson>>, ApiError> {
+    let (slot, _) = app.slot_with_advisor(id).await?;
+    Ok(Json(app.questions_for_slot(&slot).await?.iter().map(QuestionJson::from).collect()))
+}
+
+/// Give one of your blocks its own questions (an empty list: ask your usual ones).
+#[utoipa::path(put, path = "/api/v1/blocks/{id}/questions", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body = [QuestionRequest],
+    responses((status = 200, body = [QuestionJson]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn save_block_questions(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<Vec<QuestionRequest>>,
+) -> Result<Json<Vec<QuestionJson>>, ApiError> {
+    let saved = app.save_booking_questions(&user, Some(id), &question_inputs(req)).await?;
+    Ok(Json(saved.iter().map(QuestionJson::from).collect()))
+}
+
+fn question_inputs(req: Vec<QuestionRequest>) -> Vec<QuestionInput> {
+    req.into_iter()
+        .map(|q| QuestionInput { label: q.label, kind: q.kind, choices: q.choices.join("\n"), required: q.required })
+        .collect()
 }
 
 /// A JSON body that may also be left out entirely (then `T::default()`).

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         super::booking::create_block, super::booking::advisor_slots, super::booking::request_slot,
         super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
         super::booking::questions, super::booking::save_questions,
+        super::booking::slot_questions, super::booking::save_block_questions,
     ),
     modifiers(&TokenAuth),
     tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "admin"))

@@ -172,20 +172,42 @@ impl App {
         Ok(self.store.advisor_policy(advisor.id).await?)
     }
 
-    /// The questions an advisor asks with every request.
-    pub async fn booking_questions(&self, advisor_id: i64) -> Result<Vec<Question>, AppError> {
-        Ok(self.store.booking_questions(advisor_id).await?)
+    /// The questions an advisor asks with every request (`block = None`),
+    /// or the ones a block asks instead.
+    pub async fn booking_questions(&self, advisor_id: i64, block: Option<i64>) -> Result<Vec<Question>, AppError> {
+        Ok(self.store.booking_questions(advisor_id, block).await?)
     }
 
-    /// Replaces an advisor's booking questions (blank ones are dropped).
+    /// What a request for a slot of this block must answer: the block's own
+    /// questions when it has any, otherwise the advisor's.
+    pub async fn questions_for_block(&self, block: &Block) -> Result<Vec<Question>, AppError> {
+        let own = self.store.booking_questions(block.advisor_id, Some(block.id)).await?;
+        if !own.is_empty() {
+            return Ok(own);
+        }
+        Ok(self.store.booking_questions(block.advisor_id, None).await?)
+    }
+
+    /// The questions asked for one slot (for the request form).
+    pub async fn questions_for_slot(&self, slot: &Slot) -> Result<Vec<Question>, AppError> {
+        let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        self.questions_for_block(&block).await
+    }
+
+    /// Replaces the advisor's booking questions, or one block's (blank ones
+    /// are dropped; a block without questions asks the advisor's).
     pub async fn save_booking_questions(
         &self,
         advisor: &User,
+        block: Option<i64>,
         inputs: &[QuestionInput],
     ) -> Result<Vec<Question>, AppError> {
+        if let Some(id) = block {
+            self.block_of(advisor, id).await?;
+        }
         let parsed = questions::questions(inputs)?;
-        self.store.save_booking_questions(advisor.id, &parsed).await?;
-        Ok(self.store.booking_questions(advisor.id).await?)
+        self.store.save_booking_questions(advisor.id, block, &parsed).await?;
+        Ok(self.store.booking_questions(advisor.id, block).await?)
     }
 
     /// A new private booking link (S4); the previous one stops working.
@@ -219,7 +241,7 @@ impl App {
             Err(other) => return Err(other.into()),
         };
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
-        let questions = self.store.booking_questions(slot.advisor_id).await?;
+        let questions = self.questions_for_block(&block).await?;
         let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
         let policy = effective_policy(&self.store.advisor_policy(slot.advisor_id).await?, &block);
         let week = week_of(slot.starts_at, &block.timezone);

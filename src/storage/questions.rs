@@ -14,11 +14,14 @@ struct QuestionRow {
 }
 
 impl Store {
-    pub async fn booking_questions(&self, advisor_id: i64) -> Result<Vec<Question>> {
+    /// The advisor's own questions (`block = None`) or one block's.
+    pub async fn booking_questions(&self, advisor_id: i64, block: Option<i64>) -> Result<Vec<Question>> {
         let rows: Vec<QuestionRow> = sqlx::query_as(
-            "SELECT id, label, kind, choices, required FROM booking_questions WHERE advisor_id = $1 ORDER BY position",
+            "SELECT id, label, kind, choices, required FROM booking_questions \
+             WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2 ORDER BY position",
         )
         .bind(advisor_id)
+        .bind(block.unwrap_or(0))
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -36,20 +39,30 @@ impl Store {
             .collect())
     }
 
-    /// Replaces an advisor's questions in one transaction.
-    pub async fn save_booking_questions(&self, advisor_id: i64, questions: &[(String, Kind, bool)]) -> Result<()> {
+    /// Replaces an advisor's (or one block's) questions in one transaction.
+    pub async fn save_booking_questions(
+        &self,
+        advisor_id: i64,
+        block: Option<i64>,
+        questions: &[(String, Kind, bool)],
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM booking_questions WHERE advisor_id = $1").bind(advisor_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM booking_questions WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2")
+            .bind(advisor_id)
+            .bind(block.unwrap_or(0))
+            .execute(&mut *tx)
+            .await?;
         for (position, (label, kind, required)) in questions.iter().enumerate() {
             let (kind, choices) = match kind {
                 Kind::Text => ("text", String::new()),
                 Kind::Choice(choices) => ("choice", choices.join("\n")),
             };
             sqlx::query(
-                "INSERT INTO booking_questions (advisor_id, position, label, kind, choices, required) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO booking_questions (advisor_id, block_id, position, label, kind, choices, required) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(advisor_id)
+            .bind(block)
             .bind(position as i64)
             .bind(label)
             .bind(kind)

@@ -38,6 +38,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/calendar/blocks", post(pages::calendar::add_block))
         .route("/blocks/{id}/remove", get(pages::calendar::remove_page).post(pages::calendar::remove))
         .route("/blocks/{id}/edit", get(pages::calendar::edit_page).post(pages::calendar::edit))
+        .route("/blocks/{id}/questions", post(pages::calendar::save_block_questions))
         .route("/slots/{id}/request", get(pages::booking::new_request).post(pages::booking::send_request))
         .route("/requests/{id}", get(pages::booking::show))
         .route("/requests/{id}/{action}", post(pages::booking::act))

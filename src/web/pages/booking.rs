@@ -43,7 +43,7 @@ async fn request_page(
     let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
     let (slot, advisor) = app.slot_with_advisor(slot_id).await?;
     let questions = app
-        .booking_questions(advisor.id)
+        .questions_for_slot(&slot)
         .await?
         .into_iter()
         .map(|q| {
@@ -155,7 +155,8 @@ async fn detail(
         .map(|(kind, who, note, at)| (time_zone::format_instant(at, &user.timezone), format!("{who} {kind}"), note))
         .collect();
     let given: BTreeMap<String, String> = serde_json::from_str(&request.answers).unwrap_or_default();
-    let labels = app.booking_questions(request.advisor_id).await?;
+    let (slot, _) = app.slot_with_advisor(request.slot_id).await?;
+    let labels = app.questions_for_slot(&slot).await?;
     let answers = given
         .into_iter()
         .map(|(id, answer)| {

@@ -36,7 +36,7 @@ pub struct QuestionRow {
     pub required: bool,
 }
 
-fn question_rows(saved: &[Question]) -> Vec<QuestionRow> {
+pub(crate) fn question_rows(saved: &[Question]) -> Vec<QuestionRow> {
     let mut rows: Vec<QuestionRow> = saved
         .iter()
         .map(|q| QuestionRow {
@@ -63,7 +63,7 @@ async fn settings_page(
 ) -> Result<SettingsPage, WebError> {
     let user = v.user.clone().ok_or(AppError::Unauthenticated)?;
     let policy = app.booking_settings(&user).await?;
-    let questions = question_rows(&app.booking_questions(user.id).await?);
+    let questions = question_rows(&app.booking_questions(user.id, None).await?);
     let checked_at = policy.busy_checked_at.map(|at| time_zone::format_instant(at, &user.timezone));
     Ok(SettingsPage { v, policy, error, new_link, checked_at, questions })
 }
@@ -170,21 +170,28 @@ pub struct QuestionsForm {
     required: Vec<String>,
 }
 
+impl QuestionsForm {
+    /// The rows of the form, aligned by position.
+    pub(crate) fn inputs(&self) -> Vec<QuestionInput> {
+        let form = self;
+        (0..form.label.len())
+            .map(|i| QuestionInput {
+                label: form.label[i].clone(),
+                kind: form.kind.get(i).cloned().unwrap_or_default(),
+                choices: form.choices.get(i).cloned().unwrap_or_default(),
+                required: form.required.get(i).is_some_and(|r| r == "yes"),
+            })
+            .collect()
+    }
+}
+
 pub async fn save_questions(
     State(app): State<App>,
     v: Visitor,
     SignedIn(user): SignedIn,
     axum_extra::extract::Form(form): axum_extra::extract::Form<QuestionsForm>,
 ) -> Result<Response, WebError> {
-    let inputs: Vec<QuestionInput> = (0..form.label.len())
-        .map(|i| QuestionInput {
-            label: form.label[i].clone(),
-            kind: form.kind.get(i).cloned().unwrap_or_default(),
-            choices: form.choices.get(i).cloned().unwrap_or_default(),
-            required: form.required.get(i).is_some_and(|r| r == "yes"),
-        })
-        .collect();
-    match app.save_booking_questions(&user, &inputs).await {
+    match app.save_booking_questions(&user, None, &form.inputs()).await {
         Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
         Err(err @ AppError::Invalid(_)) => {
             let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();

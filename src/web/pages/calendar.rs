@@ -332,6 +332,21 @@ struct EditPage {
     block: Block,
     date: String,
     error: Option<String>,
+    questions: Vec<super::booking_settings::QuestionRow>,
+    questions_action: String,
+}
+
+async fn edit_view(
+    app: &App,
+    v: Visitor,
+    user: &User,
+    id: i64,
+    date: String,
+    error: Option<String>,
+) -> Result<EditPage, WebError> {
+    let block = app.block_of(user, id).await?;
+    let questions = super::booking_settings::question_rows(&app.booking_questions(user.id, Some(id)).await?);
+    Ok(EditPage { v, questions_action: format!("/blocks/{id}/questions?date={date}"), block, date, error, questions })
 }
 
 pub async fn edit_page(
@@ -341,8 +356,7 @@ pub async fn edit_page(
     Path(id): Path<i64>,
     Query(q): Query<DateQuery>,
 ) -> Result<Response, WebError> {
-    let block = app.block_of(&user, id).await?;
-    Ok(Page(EditPage { v, block, date: q.date, error: None }).into_response())
+    Ok(Page(edit_view(&app, v, &user, id, q.date, None).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -398,8 +412,7 @@ pub async fn edit(
         Ok(overrides) => match app.update_block(&user, id, &overrides).await {
             Ok(_) => Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), "Block updated.")),
             Err(err @ AppError::Invalid(_)) => {
-                let block = app.block_of(&user, id).await?;
-                let page = EditPage { v, block, date: form.date, error: Some(err.message()) };
+                let page = edit_view(&app, v, &user, id, form.date, Some(err.message())).await?;
                 let mut response = Page(page).into_response();
                 *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                 Ok(response)
@@ -407,10 +420,37 @@ pub async fn edit(
             Err(other) => Err(other.into()),
         },
         Err(err) => {
-            let block = app.block_of(&user, id).await?;
-            let mut response = Page(EditPage { v, block, date: form.date, error: Some(err.message()) }).into_response();
+            let mut response =
+                Page(edit_view(&app, v, &user, id, form.date, Some(err.message())).await?).into_response();
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
+    }
+}
+
+/// Sets the questions of one block (empty: ask the advisor's usual ones).
+pub async fn save_block_questions(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    Query(q): Query<DateQuery>,
+    MultiForm(form): MultiForm<super::booking_settings::QuestionsForm>,
+) -> Result<Response, WebError> {
+    match app.save_booking_questions(&user, Some(id), &form.inputs()).await {
+        Ok(saved) => {
+            let message = if saved.is_empty() {
+                "This block asks your usual questions.".to_string()
+            } else {
+                format!("This block asks its own {} question(s).", saved.len())
+            };
+            Ok(redirect_with_flash(&app, &format!("/blocks/{id}/edit?date={}", q.date), &message))
+        }
+        Err(err @ AppError::Invalid(_)) => {
+            let mut response = Page(edit_view(&app, v, &user, id, q.date, Some(err.message())).await?).into_response();
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
     }
 }
