@@ -25,6 +25,16 @@ impl<T: Template> IntoResponse for Page<T> {
     }
 }
 
+impl<T: Template> Page<T> {
+    /// The page with another status than 200 (a form shown again with its
+    /// errors answers 422, a refused booking 409, …).
+    pub fn with_status(self, status: StatusCode) -> Response {
+        let mut response = self.into_response();
+        *response.status_mut() = status;
+        response
+    }
+}
+
 /// An error to show as a full page; [`super::session::browser_session`]
 /// renders it with the visitor's navigation.
 #[derive(Clone, Debug)]
@@ -72,9 +82,7 @@ struct ErrorTemplate<'a> {
 pub fn render_error_page(visitor: &Visitor, page: ErrorPage) -> Response {
     let title = page.status.canonical_reason().unwrap_or("Error");
     let template = ErrorTemplate { v: visitor, title, message: &page.message, status: page.status.as_u16() };
-    let mut response = Page(template).into_response();
-    *response.status_mut() = page.status;
-    response
+    Page(template).with_status(page.status)
 }
 
 /// Redirects after a successful form, with a one-line message shown on the

@@ -49,9 +49,8 @@ pub async fn add_category(
         Err(AppError::Invalid(errors)) => {
             let categories = app.categories().await?;
             let error = errors.first().map(|e| e.message.clone());
-            let mut response = Page(CategoriesPage { v, categories, name: form.name, error }).into_response();
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            Ok(Page(CategoriesPage { v, categories, name: form.name, error })
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(other) => Err(other.into()),
     }

@@ -90,9 +90,7 @@ pub async fn signup(
             Ok(response)
         }
         Err(AppError::Invalid(errors)) => {
-            let mut response = Page(signup_page_for(&app, v, &form, errors)).into_response();
-            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            Ok(Page(signup_page_for(&app, v, &form, errors)).with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(other) => Err(other.into()),
     }
@@ -153,9 +151,7 @@ pub async fn login(
         Err(err @ (AppError::WrongCredentials | AppError::RateLimited { .. })) => {
             let status = axum::http::StatusCode::from_u16(err.status()).expect("valid status");
             let page = LoginPage { v, login: form.login, next, error: Some(err.message()) };
-            let mut response = Page(page).into_response();
-            *response.status_mut() = status;
-            Ok(response)
+            Ok(Page(page).with_status(status))
         }
         Err(other) => Err(other.into()),
     }
@@ -237,9 +233,8 @@ pub async fn forgot(
         .into_response()),
         Err(AppError::Invalid(errors)) => {
             let error = errors.first().map(|e| e.message.clone());
-            let mut response = Page(ForgotPage { v, email: form.email, error }).into_response();
-            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            Ok(Page(ForgotPage { v, email: form.email, error })
+                .with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(other) => Err(other.into()),
     }
@@ -274,9 +269,7 @@ pub async fn reset(State(app): State<App>, v: Visitor, Form(form): Form<ResetFor
             let user = app.reset_link_user(&form.token).await?;
             let error = errors.first().map(|e| e.message.clone());
             let page = ResetPage { v, token: form.token, username: user.username, error };
-            let mut response = Page(page).into_response();
-            *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            Ok(Page(page).with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(other) => Err(other.into()),
     }

@@ -112,10 +112,8 @@ pub async fn send_request(
         }
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
-            let mut response =
-                Page(request_page(&app, v, slot_id, form.note, &answers, Some(err.message())).await?).into_response();
-            *response.status_mut() = status;
-            Ok(response)
+            Ok(Page(request_page(&app, v, slot_id, form.note, &answers, Some(err.message())).await?)
+                .with_status(status))
         }
         Err(other) => Err(other.into()),
     }
@@ -215,9 +213,7 @@ pub async fn act(
         Ok(_) => Ok(redirect_with_flash(&app, &format!("/requests/{id}"), done)),
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
-            let mut response = Page(detail(&app, v, &user, id, Some(err.message())).await?).into_response();
-            *response.status_mut() = status;
-            Ok(response)
+            Ok(Page(detail(&app, v, &user, id, Some(err.message())).await?).with_status(status))
         }
         Err(other) => Err(other.into()),
     }

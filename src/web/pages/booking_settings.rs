@@ -87,7 +87,7 @@ pub struct SettingsForm {
     unlisted: Option<String>,
 }
 
-fn number(field: &'static str, text: &str) -> Result<i64, AppError> {
+pub(crate) fn number(field: &'static str, text: &str) -> Result<i64, AppError> {
     text.trim()
         .parse()
         .map_err(|_| AppError::invalid(field, "not_a_number", format!("`{text}` is not a whole number.")))
@@ -115,11 +115,8 @@ pub async fn save(
     };
     match outcome {
         Ok(_) => Ok(redirect_with_flash(&app, "/settings/booking", "Booking rules saved.")),
-        Err(err @ AppError::Invalid(_)) => {
-            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
+        Err(err @ AppError::Invalid(_)) => Ok(Page(settings_page(&app, v, Some(err.message()), None).await?)
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
         Err(other) => Err(other.into()),
     }
 }
@@ -150,9 +147,7 @@ pub async fn save_busy(
         )),
         Err(err @ (AppError::Invalid(_) | AppError::Forbidden(..))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
-            *response.status_mut() = status;
-            Ok(response)
+            Ok(Page(settings_page(&app, v, Some(err.message()), None).await?).with_status(status))
         }
         Err(other) => Err(other.into()),
     }
@@ -193,11 +188,8 @@ pub async fn save_questions(
 ) -> Result<Response, WebError> {
     match app.save_booking_questions(&user, None, &form.inputs()).await {
         Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
-        Err(err @ AppError::Invalid(_)) => {
-            let mut response = Page(settings_page(&app, v, Some(err.message()), None).await?).into_response();
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
+        Err(err @ AppError::Invalid(_)) => Ok(Page(settings_page(&app, v, Some(err.message()), None).await?)
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
         Err(other) => Err(other.into()),
     }
 }

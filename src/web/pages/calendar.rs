@@ -222,9 +222,7 @@ async fn render(
         weekday_names: WEEKDAYS,
         empty,
     };
-    let mut response = Page(page).into_response();
-    *response.status_mut() = status;
-    Ok(response)
+    Ok(Page(page).with_status(status))
 }
 
 pub async fn add_block(
@@ -377,13 +375,10 @@ pub struct EditForm {
 
 /// `""` inherits; anything else must be a whole number.
 fn optional_number(field: &'static str, text: &str) -> Result<Option<i64>, AppError> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return Ok(None);
     }
-    text.parse()
-        .map(Some)
-        .map_err(|_| AppError::invalid(field, "not_a_number", format!("`{text}` is not a whole number.")))
+    super::booking_settings::number(field, text).map(Some)
 }
 
 pub async fn edit(
@@ -413,18 +408,12 @@ pub async fn edit(
             Ok(_) => Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), "Block updated.")),
             Err(err @ AppError::Invalid(_)) => {
                 let page = edit_view(&app, v, &user, id, form.date, Some(err.message())).await?;
-                let mut response = Page(page).into_response();
-                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                Ok(response)
+                Ok(Page(page).with_status(StatusCode::UNPROCESSABLE_ENTITY))
             }
             Err(other) => Err(other.into()),
         },
-        Err(err) => {
-            let mut response =
-                Page(edit_view(&app, v, &user, id, form.date, Some(err.message())).await?).into_response();
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
+        Err(err) => Ok(Page(edit_view(&app, v, &user, id, form.date, Some(err.message())).await?)
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
     }
 }
 
@@ -446,11 +435,8 @@ pub async fn save_block_questions(
             };
             Ok(redirect_with_flash(&app, &format!("/blocks/{id}/edit?date={}", q.date), &message))
         }
-        Err(err @ AppError::Invalid(_)) => {
-            let mut response = Page(edit_view(&app, v, &user, id, q.date, Some(err.message())).await?).into_response();
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
+        Err(err @ AppError::Invalid(_)) => Ok(Page(edit_view(&app, v, &user, id, q.date, Some(err.message())).await?)
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
         Err(other) => Err(other.into()),
     }
 }

@@ -88,9 +88,7 @@ pub async fn directory(
         prev_href: (page > 1).then(|| href(page - 1)),
         next_href: (page < pages).then(|| href(page + 1)),
     };
-    let mut response = Page(view).into_response();
-    *response.status_mut() = status;
-    Ok(response)
+    Ok(Page(view).with_status(status))
 }
 
 #[derive(Template)]

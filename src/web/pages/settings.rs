@@ -50,9 +50,7 @@ impl AccountPage {
     }
 
     fn invalid(self) -> Response {
-        let mut response = Page(self).into_response();
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        response
+        Page(self).with_status(StatusCode::UNPROCESSABLE_ENTITY)
     }
 }
 
@@ -259,7 +257,5 @@ pub async fn save_advisor(
         errors,
         blocked,
     };
-    let mut response = Page(page).into_response();
-    *response.status_mut() = status;
-    Ok(response)
+    Ok(Page(page).with_status(status))
 }
