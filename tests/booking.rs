@@ -846,3 +846,29 @@ async fn a_block_can_ask_its_own_questions_instead_of_the_advisors() {
         assert_eq!(asked[0]["label"], "What do you want to learn?", "[{}] back to the usual questions", db.backend);
     }
 }
+
+#[tokio::test]
+async fn anonymous_visitors_see_slots_in_their_browsers_zone() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let advisor = server.create_advisor("zoned").await;
+    let ada = server.api_as(&advisor).await;
+    let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "14:00", "14:10")).await;
+    assert_eq!(created["slots"].as_array().unwrap().len(), 1);
+    let page = |cookie: Option<&'static str>| {
+        let url = server.url("/users/zoned");
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            if let Some(cookie) = cookie {
+                request = request.header("Cookie", cookie);
+            }
+            request.send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let utc = page(None).await;
+    assert!(utc.contains("Times in UTC") && utc.contains("<strong>14:00</strong>"), "{utc}");
+    let tokyo = page(Some("oh_tz=Asia%2FTokyo")).await;
+    assert!(tokyo.contains("Times in Asia/Tokyo") && tokyo.contains("<strong>23:00</strong>"), "the browser's zone");
+    let bogus = page(Some("oh_tz=Nowhere%2FLand")).await;
+    assert!(bogus.contains("Times in UTC"), "an unknown zone is ignored");
+}

@@ -4,6 +4,12 @@
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* old browser */ }
 
+  // Tell the server the browser's zone, so that pages show times in it
+  // before anyone logs in (a logged-in person's setting wins).
+  if (zone && document.cookie.indexOf("oh_tz=" + encodeURIComponent(zone)) === -1) {
+    document.cookie = "oh_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
   // Sign-up: send the browser's time zone with the form.
   document.querySelectorAll("[data-detect-timezone]").forEach(function (input) {
     if (zone && (!input.value || input.value === "UTC")) {

@@ -21,6 +21,8 @@ use super::render::{ErrorPage, render_error_page};
 pub const SESSION_COOKIE: &str = "oh_session";
 pub const CSRF_COOKIE: &str = "oh_csrf";
 pub const FLASH_COOKIE: &str = "oh_flash";
+/// The browser's IANA zone, set by `app.js`, for visitors who are not logged in.
+pub const ZONE_COOKIE: &str = "oh_tz";
 /// Forms are small; this bounds what the CSRF check buffers.
 const FORM_LIMIT: usize = 256 * 1024;
 
@@ -33,9 +35,21 @@ pub struct Visitor {
     pub instance_name: String,
     /// The session secret, so log-out can end exactly this session.
     pub session_secret: Option<String>,
+    /// The zone the browser reported (validated), for anonymous visitors.
+    pub browser_zone: Option<String>,
 }
 
 impl Visitor {
+    /// The zone to show times in: the person's setting, else their
+    /// browser's, else UTC.
+    pub fn zone(&self) -> String {
+        match (&self.user, &self.browser_zone) {
+            (Some(user), _) => user.timezone.clone(),
+            (None, Some(zone)) => zone.clone(),
+            (None, None) => "UTC".to_string(),
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.is_admin)
     }
@@ -105,6 +119,11 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Percent-decodes a cookie value (flash messages and zones are encoded).
+fn decode_cookie(raw: &str) -> String {
+    url::form_urlencoded::parse(format!("v={raw}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
 /// A cookie as every Officehours cookie is: HttpOnly, SameSite=Lax, whole
 /// site, and Secure whenever the instance is served over https. Values are
 /// URL-safe (random secrets, or URL-encoded text).
@@ -125,12 +144,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
     let headers = request.headers().clone();
     let existing_csrf = cookie_value(&headers, CSRF_COOKIE).map(str::to_string);
     let csrf = existing_csrf.clone().unwrap_or_else(new_secret);
-    let flash = cookie_value(&headers, FLASH_COOKIE).map(|raw| {
-        url::form_urlencoded::parse(format!("m={raw}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    });
+    let flash = cookie_value(&headers, FLASH_COOKIE).map(decode_cookie);
     let session_secret = cookie_value(&headers, SESSION_COOKIE).map(str::to_string);
     let user = match &session_secret {
         Some(secret) => match app.session_user(secret).await {
@@ -150,6 +164,9 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         flash: flash.clone(),
         instance_name: app.config.instance_name.clone(),
         session_secret: session_secret.filter(|_| !stale_session),
+        browser_zone: cookie_value(&headers, ZONE_COOKIE)
+            .map(decode_cookie)
+            .and_then(|zone| crate::domain::time_zone::parse("timezone", &zone).ok()),
     };
 
     let (mut parts, body) = request.into_parts();

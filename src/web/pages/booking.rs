@@ -40,7 +40,7 @@ async fn request_page(
     answers: &BTreeMap<String, String>,
     error: Option<String>,
 ) -> Result<RequestPage, WebError> {
-    let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
+    let viewer_zone = v.zone();
     let (slot, advisor) = app.slot_with_advisor(slot_id).await?;
     let questions = app
         .questions_for_slot(&slot)

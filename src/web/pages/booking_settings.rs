@@ -216,7 +216,7 @@ pub async fn private_page(
     Path(secret): Path<String>,
 ) -> Result<Response, WebError> {
     let (advisor, slots) = app.private_link_slots(&secret).await?;
-    let zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".into());
+    let zone = v.zone();
     let slots =
         slots.iter().take(100).map(|s| (s.id, time_zone::format_range(s.starts_at, s.ends_at, &zone))).collect();
     Ok(Page(PrivatePage {

@@ -114,7 +114,7 @@ const PROFILE_SLOTS: usize = 60;
 /// Any person's profile; advisors show their topics and availability.
 pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<String>) -> Result<Response, WebError> {
     let p = app.profile(&username).await?;
-    let viewer_zone = v.user.as_ref().map(|u| u.timezone.clone()).unwrap_or_else(|| "UTC".to_string());
+    let viewer_zone = v.zone();
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
