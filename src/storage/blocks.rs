@@ -102,7 +102,7 @@ pub struct NewBlock {
     pub until_date: Option<String>,
     pub session_minutes: i64,
     pub overrides: BlockOverrides,
-    /// (occurrence date, occurrence start, occurrence end, its sessions as (start, end)).
+    /// Every occurrence with its sessions.
     pub occurrences: Vec<NewOccurrence>,
 }
 
