@@ -1,7 +1,9 @@
 //! Calendars: importing the advisor's own busy times from an ICS feed (S6).
 //!
 //! - [`busy`] is pure: ICS text in, busy intervals out (no I/O, unit-tested
-//!   with realistic exports).
+//!   with realistic exports). It reads the text with `ics` (content lines,
+//!   components, dates and durations), names zones with `zones` and expands
+//!   recurrences with `rrule`.
 //! - [`fetch`] fetches a feed over HTTP(S) with the safety rules a server
 //!   needs when it fetches URLs that users type: timeouts, a size limit while
 //!   streaming, one redirect at most, and no private or loopback addresses.
@@ -10,6 +12,9 @@
 
 pub mod busy;
 pub mod fetch;
+mod ics;
+mod rrule;
+mod zones;
 
 pub use busy::{BusyTimes, IcsError, Interval, busy_times};
 pub use fetch::{FetchError, FetchOptions, fetch_calendar, parse_calendar_url};
