@@ -745,6 +745,10 @@ async fn booking_questions_are_asked_and_their_answers_checked() {
         let request_id = sessions[0]["request_id"].as_i64().unwrap();
         let page = web.page(&format!("/requests/{request_id}")).await;
         assert!(page.contains("Your level?") && page.contains("Intermediate"), "the advisor sees the answers");
+        server.create_user("outsider", false).await;
+        let mut outsider = server.browser();
+        outsider.log_in("outsider", support::server::PASSWORD).await;
+        assert_eq!(outsider.get(&format!("/requests/{request_id}")).await.status, StatusCode::NOT_FOUND, "not theirs");
     }
 }
 

@@ -147,7 +147,7 @@ pub async fn questions(
     State(app): State<App>,
     Path(username): Path<String>,
 ) -> Result<Json<Vec<QuestionJson>>, ApiError> {
-    let advisor = app.advisor(&username).await?.user;
+    let advisor = app.advisor_account(&username).await?;
     Ok(Json(app.booking_questions(advisor.id, None).await?.iter().map(QuestionJson::from).collect()))
 }
 

@@ -60,6 +60,15 @@ impl App {
         }
     }
 
+    /// An advisor's account alone, without loading the profile's lists.
+    pub async fn advisor_account(&self, username: &str) -> Result<User, AppError> {
+        match self.store.user_by_username(&username.to_ascii_lowercase()).await {
+            Ok(user) if user.is_advisor => Ok(user),
+            Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("advisor")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Anyone's public profile page (advisor or not).
     pub async fn profile(&self, username: &str) -> Result<AdvisorProfile, AppError> {
         match self.store.advisor_profile(&username.to_ascii_lowercase()).await {

@@ -99,7 +99,7 @@ impl App {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<Slot>, AppError> {
-        let advisor = self.advisor(username).await?.user;
+        let advisor = self.advisor_account(username).await?;
         let own = viewer.is_some_and(|v| v.id == advisor.id);
         let policy = self.store.advisor_policy(advisor.id).await?;
         let now = Timestamp::now();
@@ -370,13 +370,7 @@ impl App {
             Ok(_) | Err(StorageError::NotFound) => return Err(AppError::NotFound("request")),
             Err(other) => return Err(other.into()),
         };
-        let entry = self
-            .store
-            .sessions_of(user.id)
-            .await?
-            .into_iter()
-            .find(|s| s.request_id == request_id)
-            .ok_or(AppError::NotFound("request"))?;
+        let entry = self.store.session_entry(request_id).await?;
         Ok((request, entry))
     }
 
@@ -398,12 +392,12 @@ impl App {
     }
 
     /// A request's event log as (what, who, note, when), for its two people.
+    /// (The request and entry come from [`App::request_for`], which checked access.)
     pub async fn request_history(
         &self,
-        user: &User,
-        request_id: i64,
+        request: &Request,
+        entry: &SessionEntry,
     ) -> Result<Vec<(String, String, String, i64)>, AppError> {
-        let (request, entry) = self.request_for(user, request_id).await?;
         let events = self.store.request_events(request.id).await?;
         Ok(events
             .into_iter()
@@ -421,6 +415,11 @@ impl App {
     /// Requests and bookings of a person, as learner and as advisor.
     pub async fn my_sessions(&self, user: &User) -> Result<Vec<SessionEntry>, AppError> {
         Ok(self.store.sessions_of(user.id).await?)
+    }
+
+    /// The same, for slots starting in `[from, to)` (milliseconds).
+    pub async fn sessions_between(&self, user: &User, from: i64, to: i64) -> Result<Vec<SessionEntry>, AppError> {
+        Ok(self.store.sessions_between(user.id, from, to).await?)
     }
 }
 

@@ -45,6 +45,12 @@ pub struct SessionEntry {
     pub learner_name: String,
 }
 
+const SESSION_SELECT: &str = "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, \
+     s.starts_at, s.ends_at, a.username AS advisor_username, a.display_name AS advisor_name, \
+     a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name \
+     FROM requests r JOIN slots s ON s.id = r.slot_id \
+     JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id";
+
 /// What a new request's rule check sees, read inside the transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestContext {
@@ -178,17 +184,22 @@ impl Store {
 
     /// Every request a person made or received, with slot times and names.
     pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionEntry>> {
-        Ok(sqlx::query_as(
-            "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, s.starts_at, s.ends_at, \
-             a.username AS advisor_username, a.display_name AS advisor_name, a.timezone AS advisor_timezone, \
-             l.username AS learner_username, l.display_name AS learner_name \
-             FROM requests r JOIN slots s ON s.id = r.slot_id \
-             JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id \
-             WHERE r.learner_id = $1 OR r.advisor_id = $1 ORDER BY s.starts_at, r.id",
-        )
-        .bind(user_id)
-        .fetch_all(self.pool())
-        .await?)
+        self.sessions_between(user_id, i64::MIN, i64::MAX).await
+    }
+
+    /// A person's requests (either side) whose slot starts in `[from, to)`.
+    pub async fn sessions_between(&self, user_id: i64, from: i64, to: i64) -> Result<Vec<SessionEntry>> {
+        let sql = format!(
+            "{SESSION_SELECT} WHERE (r.learner_id = $1 OR r.advisor_id = $1) AND s.starts_at >= $2 AND s.starts_at < $3 \
+             ORDER BY s.starts_at, r.id"
+        );
+        Ok(sqlx::query_as(&sql).bind(user_id).bind(from).bind(to).fetch_all(self.pool()).await?)
+    }
+
+    /// One request with its slot times and both people.
+    pub async fn session_entry(&self, request_id: i64) -> Result<SessionEntry> {
+        let sql = format!("{SESSION_SELECT} WHERE r.id = $1");
+        Ok(sqlx::query_as(&sql).bind(request_id).fetch_one(self.pool()).await?)
     }
 
     /// The event log of one request, oldest first: (kind, actor id, note, at).

@@ -147,7 +147,7 @@ async fn detail(
     let is_advisor = request.advisor_id == user.id;
     let other_zone = if is_advisor { user.timezone.clone() } else { entry.advisor_timezone.clone() };
     let events = app
-        .request_history(user, id)
+        .request_history(&request, &entry)
         .await?
         .into_iter()
         .map(|(kind, who, note, at)| (time_zone::format_instant(at, &user.timezone), format!("{who} {kind}"), note))

@@ -110,7 +110,7 @@ async fn render(
     let from = time_zone::start_of_day(monday, &zone);
     let to = time_zone::start_of_day(monday.checked_add(7.days()).unwrap_or(monday), &zone);
 
-    let sessions = app.my_sessions(user).await?;
+    let sessions = app.sessions_between(user, from, to).await?;
     let mut entries: BTreeMap<Date, Vec<Entry>> = BTreeMap::new();
     let mut blocks: BTreeMap<Date, Vec<(i64, String, bool)>> = BTreeMap::new();
     let mut push = |ms: i64, entry: Entry| {
@@ -174,8 +174,7 @@ async fn render(
             }
         }
     }
-    for s in sessions.iter().filter(|s| s.learner_username == user.username && s.starts_at >= from && s.starts_at < to)
-    {
+    for s in sessions.iter().filter(|s| s.learner_username == user.username) {
         let state = match s.status.as_str() {
             "approved" => "approved",
             "requested" => "requested",
