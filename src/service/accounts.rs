@@ -294,3 +294,17 @@ fn reset_link_dead() -> AppError {
 /// An argon2id hash of a random string, verified against for unknown logins.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Hh0Mn3OQFeM6F5j3lEhmMuIbC8LoxYJ9rTr6E2dPfc";
+
+#[cfg(test)]
+mod tests {
+    use super::DUMMY_HASH;
+
+    /// Unknown log-ins must cost a real argon2id verification, or timing
+    /// would tell which usernames exist: the dummy hash has to parse.
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2id_hash() {
+        let parsed = argon2::password_hash::PasswordHash::new(DUMMY_HASH).expect("parses");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.params.get_decimal("m"), Some(19456), "same cost as real hashes");
+    }
+}

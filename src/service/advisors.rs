@@ -53,10 +53,10 @@ impl App {
 
     /// An advisor's public profile; people who are not advisors have none.
     pub async fn advisor(&self, username: &str) -> Result<AdvisorProfile, AppError> {
-        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
+        match self.profile(username).await {
             Ok(profile) if profile.user.is_advisor => Ok(profile),
-            Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("advisor")),
-            Err(other) => Err(other.into()),
+            Ok(_) | Err(AppError::NotFound(_)) => Err(AppError::NotFound("advisor")),
+            Err(other) => Err(other),
         }
     }
 
