@@ -36,11 +36,30 @@ pub struct AppInner {
     pub categories: Cache<(), Arc<Vec<Category>>>,
     /// Recent directory searches (see `App::directory`).
     pub directory_cache: Cache<String, Arc<DirectoryPage>>,
+    /// Calendar feed fetches per client address (a flood gets 429).
+    pub feed_limiter: RateLimiter,
+    /// Messages sent per person.
+    pub message_limiter: RateLimiter,
+    /// The instance secret key (see `Config::secret_key`).
+    pub secret_key: Vec<u8>,
+    /// Wakes the background jobs when there is new work (mail, events).
+    pub jobs: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     pub fn new(config: Config, store: Store, mailer: Mailer) -> App {
+        let secret_key = match &config.secret_key {
+            Some(key) => key.as_bytes().to_vec(),
+            None => {
+                tracing::warn!("no secret key configured: calendar links will change at the next start");
+                crate::service::secrets::new_secret().into_bytes()
+            }
+        };
         App(Arc::new(AppInner {
+            feed_limiter: RateLimiter::new(120, Duration::from_secs(60)),
+            message_limiter: RateLimiter::new(60, Duration::from_secs(60 * 60)),
+            secret_key,
+            jobs: Arc::new(tokio::sync::Notify::new()),
             config,
             store,
             mailer,
@@ -53,6 +72,16 @@ impl App {
                 .time_to_live(Duration::from_secs(DIRECTORY_CACHE_SECS))
                 .build(),
         }))
+    }
+}
+
+impl App {
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<AppInner> {
+        Arc::downgrade(&self.0)
+    }
+
+    pub(crate) fn upgrade(weak: &std::sync::Weak<AppInner>) -> Option<App> {
+        weak.upgrade().map(App)
     }
 }
 

@@ -228,10 +228,43 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// Storage, mail and state, ready for the services.
-pub async fn build_app(config: Config) -> anyhow::Result<App> {
+pub async fn build_app(mut config: Config) -> anyhow::Result<App> {
+    if config.secret_key.is_none() {
+        config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
+    }
     let store = open_store(&config).await?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
     Ok(App::new(config, store, mailer))
+}
+
+/// Reads the instance secret key from `path`, creating it (readable by the
+/// owner only) on first use.
+fn load_or_create_secret_key(path: &std::path::Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_string()),
+        Ok(_) => anyhow::bail!("the secret key in {} is shorter than 32 characters", path.display()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => anyhow::bail!("cannot read the secret key {}: {err}", path.display()),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let key = crate::service::secrets::new_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, key.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write the secret key {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "created the instance secret key");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret_key(path),
+        Err(err) => anyhow::bail!("cannot create the secret key {}: {err}", path.display()),
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -247,6 +280,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     tracing::info!("Officehours listening on http://{} — open {}", listener.local_addr()?, app.config.public_url);
     crate::service::busy::spawn_busy_refresher(app.clone());
+    app.spawn_jobs();
     let store = app.store.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));

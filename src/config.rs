@@ -31,6 +31,16 @@ pub struct Config {
     /// Lets the server fetch calendars (busy-time feeds) from loopback and
     /// private addresses; for tests and local setups only.
     pub allow_private_fetches: bool,
+    /// Signs derived secrets (calendar feed tokens). From `secret_key` or
+    /// `OFFICEHOURS_SECRET_KEY(_FILE)`; when unset, `officehours serve`
+    /// creates `DATA_DIR/secret.key` once and reuses it.
+    pub secret_key: Option<String>,
+    /// Default minutes before a session the reminder goes out (people can
+    /// change theirs in settings).
+    pub reminder_minutes: i64,
+    /// How often background jobs (reminders, attendance, mail retries) look
+    /// for work, in seconds.
+    pub job_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -57,6 +67,9 @@ pub struct FileConfig {
     pub max_db_connections: Option<u32>,
     pub session_minutes: Option<i64>,
     pub allow_private_fetches: Option<bool>,
+    pub secret_key: Option<String>,
+    pub reminder_minutes: Option<i64>,
+    pub job_interval_secs: Option<u64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -71,6 +84,9 @@ pub struct Overrides {
     pub demo: bool,
     pub log_format: Option<LogFormat>,
 }
+
+/// The earliest reminder anyone can ask for: a day before.
+pub const MAX_REMINDER_MINUTES: i64 = 24 * 60;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
@@ -144,6 +160,13 @@ impl Config {
                 Some(m) => anyhow::bail!("session_minutes must be between 5 and 60, not {m}"),
             },
             allow_private_fetches: file.allow_private_fetches.unwrap_or(false),
+            secret_key: secret_from_env("OFFICEHOURS_SECRET_KEY")?.or(file.secret_key),
+            reminder_minutes: match file.reminder_minutes {
+                None => 15,
+                Some(m) if (0..=MAX_REMINDER_MINUTES).contains(&m) => m,
+                Some(m) => anyhow::bail!("reminder_minutes must be between 0 and {MAX_REMINDER_MINUTES}, not {m}"),
+            },
+            job_interval_secs: file.job_interval_secs.unwrap_or(15).clamp(1, 3600),
             domain,
         })
     }
@@ -157,6 +180,10 @@ impl Config {
     pub fn link(&self, path: &str) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         format!("{base}{path}")
+    }
+
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

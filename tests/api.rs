@@ -247,6 +247,19 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/me/questions", "put"),
         ("/api/v1/slots/{id}/questions", "get"),
         ("/api/v1/blocks/{id}/questions", "put"),
+        ("/api/v1/me/calendar-feed", "get"),
+        ("/api/v1/me/calendar-feed", "delete"),
+        ("/api/v1/me/calendar-feed/rotate", "post"),
+        ("/api/v1/me/notifications", "get"),
+        ("/api/v1/me/notifications/read", "post"),
+        ("/api/v1/me/notification-settings", "get"),
+        ("/api/v1/me/notification-settings", "put"),
+        ("/api/v1/me/conversations", "get"),
+        ("/api/v1/conversations/{username}", "get"),
+        ("/api/v1/conversations/{username}/messages", "post"),
+        ("/api/v1/me/karma", "get"),
+        ("/api/v1/requests/{id}/no-show", "post"),
+        ("/api/v1/requests/{id}/forgive", "post"),
     ];
     for (path, method) in expected {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");

@@ -186,6 +186,7 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
             category: category.map(str::to_string),
             page: 1,
             per_page: 20,
+            min_karma: None,
         };
         let names = |page: officehours::storage::DirectoryPage| {
             page.advisors.into_iter().map(|p| p.user.username).collect::<Vec<_>>()

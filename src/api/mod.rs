@@ -5,6 +5,7 @@ mod accounts;
 mod advisors;
 mod auth;
 mod booking;
+mod engagement;
 mod error;
 mod openapi;
 mod types;
@@ -36,6 +37,20 @@ pub fn router() -> Router<App> {
         .route("/api/v1/requests/{id}/decline", post(booking::decline))
         .route("/api/v1/requests/{id}/cancel", post(booking::cancel))
         .route("/api/v1/me/sessions", get(booking::my_sessions))
+        .route("/api/v1/me/calendar-feed", get(engagement::calendar_feed).delete(engagement::revoke_calendar_feed))
+        .route("/api/v1/me/calendar-feed/rotate", post(engagement::rotate_calendar_feed))
+        .route("/api/v1/me/notifications", get(engagement::notifications))
+        .route("/api/v1/me/notifications/read", post(engagement::mark_read))
+        .route(
+            "/api/v1/me/notification-settings",
+            get(engagement::notification_settings).put(engagement::save_notification_settings),
+        )
+        .route("/api/v1/me/conversations", get(engagement::conversations))
+        .route("/api/v1/conversations/{username}", get(engagement::thread))
+        .route("/api/v1/conversations/{username}/messages", post(engagement::send_message))
+        .route("/api/v1/me/karma", get(engagement::karma))
+        .route("/api/v1/requests/{id}/no-show", post(engagement::no_show))
+        .route("/api/v1/requests/{id}/forgive", post(engagement::forgive))
         .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
         .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
         .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))

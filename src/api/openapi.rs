@@ -16,9 +16,14 @@ use utoipa::{Modify, OpenApi};
         super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
         super::booking::questions, super::booking::save_questions,
         super::booking::slot_questions, super::booking::save_block_questions,
+        super::engagement::calendar_feed, super::engagement::rotate_calendar_feed,
+        super::engagement::revoke_calendar_feed, super::engagement::notifications, super::engagement::mark_read,
+        super::engagement::notification_settings, super::engagement::save_notification_settings,
+        super::engagement::conversations, super::engagement::thread, super::engagement::send_message,
+        super::engagement::karma, super::engagement::no_show, super::engagement::forgive,
     ),
     modifiers(&TokenAuth),
-    tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "admin"))
+    tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "calendar"), (name = "notifications"), (name = "messages"), (name = "karma"), (name = "admin"))
 )]
 pub struct ApiDoc;
 

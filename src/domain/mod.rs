@@ -7,6 +7,8 @@ pub mod advisor;
 pub mod availability;
 pub mod booking;
 pub mod category;
+pub mod karma;
+pub mod notification;
 pub mod questions;
 pub mod time_zone;
 mod validation;

@@ -93,7 +93,7 @@ impl App {
 
     pub async fn send_verification(&self, user: &User) -> Result<(), AppError> {
         let link = self.new_mail_link(user, EmailTokenPurpose::Verify, VERIFY_HOURS, "/verify-email").await?;
-        self.mailer.send_later(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link));
+        self.queue_mail(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link)).await?;
         Ok(())
     }
 
@@ -161,6 +161,12 @@ impl App {
             return Err(AppError::WrongCredentials);
         };
         self.login_limiter.clear(&account_key);
+        if user.suspended_at.is_some() {
+            return Err(AppError::Forbidden(
+                "account_suspended",
+                "This account is suspended. Write to the instance's admins if you think that is a mistake.".into(),
+            ));
+        }
         let session_secret = self.start_session(user.id).await?;
         Ok(LoggedIn { user, session_secret })
     }
@@ -195,7 +201,7 @@ impl App {
             Err(other) => return Err(other.into()),
         };
         let link = self.new_mail_link(&user, EmailTokenPurpose::Reset, RESET_HOURS, "/password/reset").await?;
-        self.mailer.send_later(messages::password_reset(&self.config.instance_name, &user.email, user.name(), &link));
+        self.queue_mail(messages::password_reset(&self.config.instance_name, &user.email, user.name(), &link)).await?;
         Ok(())
     }
 
@@ -281,6 +287,27 @@ impl App {
 
     pub async fn api_token_user(&self, secret: &str) -> Result<Option<User>, AppError> {
         Ok(self.store.api_token_user(&hash_secret(secret)).await?)
+    }
+
+    /// Suspends a person or lifts the suspension (admins only). Suspended
+    /// people cannot log in, request sessions or receive messages, and
+    /// their calendar feed stops answering.
+    pub async fn set_suspended(&self, admin: &User, username: &str, suspended: bool) -> Result<User, AppError> {
+        if !admin.is_admin {
+            return Err(AppError::Forbidden("admin_only", "Only admins can suspend accounts.".into()));
+        }
+        let user = match self.store.user_by_username(username).await {
+            Ok(user) => user,
+            Err(crate::storage::StorageError::NotFound) => return Err(AppError::NotFound("person")),
+            Err(other) => return Err(other.into()),
+        };
+        if user.id == admin.id {
+            return Err(AppError::invalid("username", "cannot_suspend_self", "You cannot suspend yourself."));
+        }
+        self.store.set_suspended(user.id, suspended.then(crate::storage::now_ms)).await?;
+        self.directory_changed();
+        tracing::info!(username = %user.username, suspended, by = %admin.username, "suspension changed");
+        Ok(self.store.user_by_id(user.id).await?)
     }
 }
 

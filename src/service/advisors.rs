@@ -105,6 +105,7 @@ impl App {
             category: category.map(str::to_string),
             page: page.max(1),
             per_page: DIRECTORY_PAGE_SIZE,
+            min_karma: Some(self.karma_rules().await?.directory_threshold),
         };
         let key = format!("{}\u{0}{}\u{0}{}", query.terms.join(" ").to_lowercase(), category.unwrap_or(""), query.page);
         if let Some(hit) = self.directory_cache.get(&key) {

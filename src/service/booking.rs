@@ -235,6 +235,7 @@ impl App {
     ) -> Result<Request, AppError> {
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
         let answers = answer_map(answers)?;
+        self.check_karma_allows_requests(learner).await?;
         let slot = match self.store.slot(slot_id).await {
             Ok(slot) => slot,
             Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
@@ -272,7 +273,9 @@ impl App {
                 &answers,
             )
             .await?;
-        outcome.map_err(|refusal: Refusal| refused(refusal, &policy))
+        let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
+        self.after_booking_change().await;
+        Ok(request)
     }
 
     /// Approves, declines or cancels a request, as its advisor or learner.
@@ -305,7 +308,10 @@ impl App {
             )
             .await;
         match outcome {
-            Ok(Ok(decided)) => Ok(decided),
+            Ok(Ok(decided)) => {
+                self.after_booking_change().await;
+                Ok(decided)
+            }
             Ok(Err(Decision::NotYours)) | Err(StorageError::NotFound) => Err(AppError::NotFound("request")),
             Ok(Err(Decision::Refused(code))) => Err(AppError::Conflict(code, decision_message(code))),
             Err(other) => Err(other.into()),
@@ -336,7 +342,9 @@ impl App {
         let note =
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
         let now = Timestamp::now().as_millisecond();
-        Ok(self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?)
+        let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?;
+        self.after_booking_change().await;
+        Ok(cancelled)
     }
 
     /// Edits a block's own rules (approval, unlisted, notice, horizon, weekly
@@ -410,6 +418,15 @@ impl App {
                 (kind, who, note, at)
             })
             .collect())
+    }
+
+    /// A request's raw event log (kind, actor, note, at), for deciding which
+    /// actions a page offers. (The caller checked access.)
+    pub async fn store_events_of(
+        &self,
+        request: &Request,
+    ) -> Result<Vec<(String, Option<i64>, String, i64)>, AppError> {
+        Ok(self.store.request_events(request.id).await?)
     }
 
     /// Requests and bookings of a person, as learner and as advisor.

@@ -8,6 +8,11 @@ pub mod advisors;
 pub mod booking;
 pub mod busy;
 mod error;
+pub mod feeds;
+pub mod jobs;
+pub mod karma;
+pub mod messages;
+pub mod notifications;
 pub mod rate_limit;
 pub mod secrets;
 

@@ -25,6 +25,12 @@ pub struct User {
     pub headline: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When an admin suspended the account; suspended people cannot log in,
+    /// request sessions or receive messages.
+    pub suspended_at: Option<i64>,
+    /// Minutes before a session the reminder goes out (`None`: the instance
+    /// default; 0: no reminder).
+    pub reminder_minutes: Option<i64>,
 }
 
 impl User {
@@ -62,7 +68,7 @@ pub struct ProfileUpdate {
 }
 
 pub(super) const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, \
-     display_name, bio, timezone, is_advisor, is_pro, is_admin, headline, created_at, updated_at";
+     display_name, bio, timezone, is_advisor, is_pro, is_admin, headline, created_at, updated_at, suspended_at, reminder_minutes";
 
 /// The user columns qualified with a table alias, for joins.
 pub(super) fn prefixed_user_columns(alias: &str) -> String {
@@ -171,6 +177,21 @@ impl Store {
             .bind(now_ms())
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Suspends a person (`Some(when)`) or lifts the suspension (`None`);
+    /// their log-in sessions end either way.
+    pub async fn set_suspended(&self, user_id: i64, at: Option<i64>) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET suspended_at = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

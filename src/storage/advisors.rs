@@ -35,6 +35,8 @@ pub struct DirectoryQuery {
     pub category: Option<String>,
     pub page: u32,
     pub per_page: u32,
+    /// Advisors whose karma is below this are left out (`None`: no limit).
+    pub min_karma: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +100,13 @@ impl Store {
 
     /// One page of listed advisors matching every term and the category.
     pub async fn search_advisors(&self, query: &DirectoryQuery) -> Result<DirectoryPage> {
-        let mut filter = String::from(" FROM users u WHERE u.is_advisor = TRUE");
+        let mut filter = String::from(" FROM users u WHERE u.is_advisor = TRUE AND u.suspended_at IS NULL");
+        if let Some(min) = query.min_karma {
+            // A number from the instance's rules, never user input.
+            filter.push_str(&format!(
+                " AND (SELECT COALESCE(SUM(k.points), 0) FROM karma_events k WHERE k.user_id = u.id) >= {min}"
+            ));
+        }
         let mut params: Vec<String> = Vec::new();
         for term in &query.terms {
             params.push(like_pattern(term));
@@ -153,7 +161,7 @@ impl Store {
     /// The newest advisors, for the home page.
     pub async fn newest_advisors(&self, limit: i64) -> Result<Vec<AdvisorProfile>> {
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE is_advisor = TRUE ORDER BY created_at DESC, id DESC LIMIT $1"
+            "SELECT {USER_COLUMNS} FROM users WHERE is_advisor = TRUE AND suspended_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $1"
         );
         let users = sqlx::query_as(&sql).bind(limit).fetch_all(self.pool()).await?;
         self.attach_profiles(users).await

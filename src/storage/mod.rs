@@ -13,6 +13,10 @@ mod busy;
 mod categories;
 mod db_bool;
 mod error;
+mod feeds;
+mod karma;
+pub mod messages;
+mod notifications;
 mod questions;
 mod requests;
 mod sessions;
@@ -25,6 +29,12 @@ pub use busy::BusyCalendar;
 pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
+pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
+pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
+pub use messages::{ConversationSummary, Message, local_pair_key};
+pub use notifications::{
+    DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
+};
 pub use requests::{Decided, DecisionContext, Request, RequestContext, SessionEntry};
 pub use tokens::EmailTokenPurpose;
 

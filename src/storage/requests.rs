@@ -257,12 +257,28 @@ pub(super) async fn log_event(
     kind: &str,
     note: &str,
 ) -> Result<()> {
+    log_event_about(tx, request_id, slot_id, actor_id, None, kind, note).await
+}
+
+/// Logs an event about someone other than the actor (`subject`, e.g. the
+/// person recorded as absent).
+pub(super) async fn log_event_about(
+    tx: &mut Transaction<'static, Any>,
+    request_id: i64,
+    slot_id: i64,
+    actor_id: Option<i64>,
+    subject_id: Option<i64>,
+    kind: &str,
+    note: &str,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO booking_events (request_id, slot_id, actor_id, kind, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO booking_events (request_id, slot_id, actor_id, subject_id, kind, note, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(request_id)
     .bind(slot_id)
     .bind(actor_id)
+    .bind(subject_id)
     .bind(kind)
     .bind(note)
     .bind(now_ms())

@@ -23,7 +23,7 @@ impl Store {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM login_sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                 WHERE s.token_hash = $1 AND u.suspended_at IS NULL AND s.expires_at > $2",
                 prefixed_user_columns("u")
             )
         });

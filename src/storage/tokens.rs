@@ -38,7 +38,7 @@ impl Store {
     pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.suspended_at IS NULL",
                 prefixed_user_columns("u")
             )
         });

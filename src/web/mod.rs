@@ -44,7 +44,23 @@ pub fn router(app: App) -> Router<App> {
         .route("/requests/{id}/{action}", post(pages::booking::act))
         .route("/admin/categories", get(pages::admin::categories_page).post(pages::admin::add_category))
         .route("/admin/categories/{slug}/delete", post(pages::admin::delete_category))
+        .route("/admin/karma", get(pages::karma::rules).post(pages::karma::save_rules))
+        .route("/users/{username}/suspend", post(pages::karma::suspend))
+        .route("/karma", get(pages::karma::own))
+        .route("/notifications", get(pages::notifications::feed))
+        .route("/notifications/read", post(pages::notifications::mark_read))
+        .route(
+            "/settings/notifications",
+            get(pages::notifications::settings_page).post(pages::notifications::save_settings),
+        )
+        .route("/settings/calendar", get(pages::feeds::settings_page).post(pages::feeds::save))
+        .route("/help/calendar", get(pages::feeds::help))
+        .route("/requests/{id}/event.ics", get(pages::feeds::session_download))
+        .route("/messages", get(pages::messages::list))
+        .route("/messages/{username}", get(pages::messages::show).post(pages::messages::send))
         .fallback(pages::home::not_found)
         .layer(from_fn_with_state(app, session::browser_session))
         .route("/static/{*path}", get(assets::serve))
+        // Calendar apps fetch feeds without cookies; no session, no CSRF.
+        .route("/feeds/{token}", get(pages::feeds::feed))
 }

@@ -37,6 +37,8 @@ pub struct Visitor {
     pub session_secret: Option<String>,
     /// The zone the browser reported (validated), for anonymous visitors.
     pub browser_zone: Option<String>,
+    /// Unread notifications of the signed-in person (the badge in the navigation).
+    pub unread: i64,
 }
 
 impl Visitor {
@@ -156,6 +158,13 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         },
         None => None,
     };
+    let unread = match &user {
+        Some(user) => app.unread_count(user).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "counting unread notifications failed");
+            0
+        }),
+        None => 0,
+    };
     let had_session_cookie = session_secret.is_some();
     let stale_session = had_session_cookie && user.is_none();
     let visitor = Visitor {
@@ -167,6 +176,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         browser_zone: cookie_value(&headers, ZONE_COOKIE)
             .map(decode_cookie)
             .and_then(|zone| crate::domain::time_zone::parse("timezone", &zone).ok()),
+        unread,
     };
 
     let (mut parts, body) = request.into_parts();

@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod databases;
 pub mod server;
+pub mod smtp;
 
 pub use client::Browser;
 pub use databases::{TestDatabase, test_databases};

@@ -39,6 +39,7 @@ impl TestServer {
         tweak(&mut config);
         let outbox = config.outbox_dir();
         let app = cli::build_app(config).await.expect("app");
+        app.spawn_jobs();
         let (stop, stopped) = oneshot::channel::<()>();
         let state = app.clone();
         tokio::spawn(async move {
@@ -127,5 +128,47 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+impl TestServer {
+    /// An approved session between two people at any instant, past ones
+    /// included: written straight through storage, as the booking rules
+    /// (rightly) refuse to book the past. Returns the request id.
+    pub async fn session_at(
+        &self,
+        advisor: &officehours::storage::User,
+        learner: &officehours::storage::User,
+        start: jiff::Timestamp,
+        status: &'static str,
+    ) -> i64 {
+        let store = &self.app.store;
+        let end = start + jiff::SignedDuration::from_mins(10);
+        let date = start.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+        let new = officehours::storage::NewBlock {
+            advisor_id: advisor.id,
+            timezone: "UTC".into(),
+            start_date: date.clone(),
+            start_time: start.strftime("%H:%M").to_string(),
+            end_time: end.strftime("%H:%M").to_string(),
+            weekdays: None,
+            until_date: None,
+            session_minutes: 10,
+            overrides: Default::default(),
+            occurrences: vec![officehours::storage::NewOccurrence {
+                date,
+                start: start.as_millisecond(),
+                end: end.as_millisecond(),
+                slots: vec![(start.as_millisecond(), end.as_millisecond())],
+            }],
+        };
+        let (_, slots) = store.create_block(&new).await.expect("block");
+        let request = store
+            .create_request(slots[0].id, learner.id, (0, 1), |_| Ok::<_, ()>(status), "", "{}")
+            .await
+            .expect("request")
+            .expect("allowed");
+        self.app.process_booking_events().await.expect("events");
+        request.id
     }
 }

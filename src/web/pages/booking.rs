@@ -134,6 +134,13 @@ struct RequestDetail {
     error: Option<String>,
     /// (question, answer) pairs of the booking questions.
     answers: Vec<(String, String)>,
+    /// "Add to calendar" links: Google, Outlook.
+    google: String,
+    outlook: String,
+    /// The other person's username, for "Send a message".
+    other_username: String,
+    can_mark_no_show: bool,
+    can_forgive: bool,
 }
 
 async fn detail(
@@ -145,6 +152,20 @@ async fn detail(
 ) -> Result<RequestDetail, WebError> {
     let (request, entry) = app.request_for(user, id).await?;
     let is_advisor = request.advisor_id == user.id;
+    let event = app.session_event_for(user, id).await?;
+    let raw_events = app.store_events_of(&request).await?;
+    let now = jiff::Timestamp::now();
+    let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
+    let end = jiff::Timestamp::from_millisecond(entry.ends_at).unwrap_or(now);
+    let no_show_by_me = raw_events.iter().any(|(kind, actor, ..)| kind == "no_show" && *actor == Some(user.id));
+    let can_mark_no_show = request.status == "approved"
+        && !raw_events.iter().any(|(kind, ..)| kind == "no_show")
+        && crate::domain::karma::no_show_open(now, start, end).is_ok();
+    let can_forgive = no_show_by_me
+        && !raw_events.iter().any(|(kind, ..)| kind == "forgiven")
+        && raw_events.iter().rev().find(|(kind, ..)| kind == "no_show").is_some_and(|(_, _, _, at)| {
+            crate::domain::karma::forgive_open(now, jiff::Timestamp::from_millisecond(*at).unwrap_or(now)).is_ok()
+        });
     let other_zone = if is_advisor { user.timezone.clone() } else { entry.advisor_timezone.clone() };
     let events = app
         .request_history(&request, &entry)
@@ -170,6 +191,11 @@ async fn detail(
             time_zone::format_range(entry.starts_at, entry.ends_at, &other_zone),
             other_zone
         ),
+        google: crate::calendar::feed::google_link(&event),
+        outlook: crate::calendar::feed::outlook_link(&event),
+        other_username: if is_advisor { entry.learner_username.clone() } else { entry.advisor_username.clone() },
+        can_mark_no_show,
+        can_forgive,
         can_decide: is_advisor && request.status == "requested",
         can_cancel: request.status == "approved" || (!is_advisor && request.status == "requested"),
         is_advisor,
@@ -203,14 +229,21 @@ pub async fn act(
     Path((id, action)): Path<(i64, String)>,
     axum::Form(form): axum::Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    let (action, done) = match action.as_str() {
-        "approve" => (Action::Approve, "Approved. The session shows in green in both calendars."),
-        "decline" => (Action::Decline, "Declined."),
-        "cancel" => (Action::Cancel, "Cancelled."),
+    let (outcome, done) = match action.as_str() {
+        "approve" => (
+            app.decide(&user, id, Action::Approve, &form.note).await.map(drop),
+            "Approved. The session shows in green in both calendars.",
+        ),
+        "decline" => (app.decide(&user, id, Action::Decline, &form.note).await.map(drop), "Declined."),
+        "cancel" => (app.decide(&user, id, Action::Cancel, &form.note).await.map(drop), "Cancelled."),
+        "no-show" => {
+            (app.mark_no_show(&user, id, &form.note).await, "No-show recorded. You can forgive it within 7 days.")
+        }
+        "forgive" => (app.forgive_no_show(&user, id, &form.note).await, "Forgiven: the karma points are back."),
         _ => return Err(AppError::NotFound("page").into()),
     };
-    match app.decide(&user, id, action, &form.note).await {
-        Ok(_) => Ok(redirect_with_flash(&app, &format!("/requests/{id}"), done)),
+    match outcome {
+        Ok(()) => Ok(redirect_with_flash(&app, &format!("/requests/{id}"), done)),
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
             Ok(Page(detail(&app, v, &user, id, Some(err.message())).await?).with_status(status))

@@ -1,0 +1,200 @@
+//! Calendar subscriptions and downloads (C1).
+//!
+//! A feed token is derived, not stored: HMAC-SHA256 over the person and the
+//! feed's generation with the instance secret key. The database keeps only
+//! the token's SHA-256, so a leaked database does not give away anyone's
+//! calendar, yet the settings page and `GET /api/v1/me/calendar-feed` can
+//! show the same URL again. Rotating bumps the generation (the old URL stops
+//! working); revoking clears the hash.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use jiff::{SignedDuration, Timestamp};
+use sha2::Sha256;
+
+use crate::app::App;
+use crate::calendar::feed::{self, EventState, FeedEvent};
+use crate::service::secrets::{hash_secret, same_secret};
+use crate::storage::{FeedOccurrence, FeedSession, User};
+
+use super::AppError;
+
+/// Cancelled and declined sessions stay in feeds this long, so subscribed
+/// calendars learn about the cancellation.
+const CANCELLED_KEPT_DAYS: i64 = 30;
+
+/// What the settings page shows about a person's feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    pub url: String,
+    pub include_blocks: bool,
+}
+
+impl App {
+    /// The person's feed URL, creating the feed on the first call.
+    pub async fn calendar_feed_url(&self, user: &User) -> Result<FeedState, AppError> {
+        for _ in 0..3 {
+            let current = self.store.calendar_feed(user.id).await?;
+            if let Some(feed) = &current
+                && let Some(hash) = &feed.token_hash
+            {
+                let token = self.feed_token(user.id, feed.generation);
+                if same_secret(&hash_secret(&token), hash) {
+                    return Ok(FeedState { url: self.feed_url(&token), include_blocks: feed.include_blocks });
+                }
+            }
+            // None yet, revoked, or made with another secret key: start anew.
+            let generation = current.as_ref().map_or(1, |f| f.generation + 1);
+            let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
+            let token = self.feed_token(user.id, generation);
+            if self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+                return Ok(FeedState { url: self.feed_url(&token), include_blocks });
+            }
+        }
+        Err(AppError::Conflict("feed_busy", "The calendar link changed at the same moment; try again.".into()))
+    }
+
+    /// The feed's state without creating one (`None`: no feed, or revoked).
+    pub async fn calendar_feed_state(&self, user: &User) -> Result<Option<FeedState>, AppError> {
+        match self.store.calendar_feed(user.id).await? {
+            Some(feed) if feed.token_hash.is_some() => Ok(Some(self.calendar_feed_url(user).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A new URL; the old one answers 404 from now on.
+    pub async fn rotate_calendar_feed(&self, user: &User) -> Result<FeedState, AppError> {
+        let current = self.store.calendar_feed(user.id).await?;
+        let generation = current.as_ref().map_or(1, |f| f.generation + 1);
+        let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
+        let token = self.feed_token(user.id, generation);
+        if !self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+            return Err(AppError::Conflict(
+                "feed_busy",
+                "The calendar link changed at the same moment; try again.".into(),
+            ));
+        }
+        Ok(FeedState { url: self.feed_url(&token), include_blocks })
+    }
+
+    pub async fn revoke_calendar_feed(&self, user: &User) -> Result<(), AppError> {
+        Ok(self.store.revoke_feed(user.id).await?)
+    }
+
+    /// Whether an advisor's feed also lists their open availability.
+    pub async fn set_feed_blocks(&self, user: &User, include: bool) -> Result<FeedState, AppError> {
+        self.calendar_feed_url(user).await?;
+        self.store.set_feed_blocks(user.id, include).await?;
+        self.calendar_feed_url(user).await
+    }
+
+    /// The feed behind a token, as iCalendar text. Unknown, revoked and
+    /// rotated tokens, and suspended owners, all look the same: not found.
+    pub async fn calendar_feed(&self, token: &str) -> Result<String, AppError> {
+        let token = token.strip_suffix(".ics").unwrap_or(token);
+        if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(AppError::NotFound("calendar"));
+        }
+        let feed = self.store.feed_by_token_hash(&hash_secret(token)).await?.ok_or(AppError::NotFound("calendar"))?;
+        let user = self.store.user_by_id(feed.user_id).await?;
+        if user.suspended_at.is_some() {
+            return Err(AppError::NotFound("calendar"));
+        }
+        let now = Timestamp::now();
+        let since = now.checked_sub(SignedDuration::from_hours(24 * CANCELLED_KEPT_DAYS)).unwrap_or(now);
+        let sessions = self.store.feed_sessions(user.id, since.as_millisecond()).await?;
+        let mut events: Vec<FeedEvent> = sessions.iter().map(|s| self.session_event(&user, s)).collect();
+        if feed.include_blocks && user.is_advisor {
+            let occurrences = self.store.feed_occurrences(user.id, since.as_millisecond()).await?;
+            events.extend(occurrences.iter().map(|o| self.occurrence_event(o)));
+        }
+        let name = format!("{} — {}", self.config.instance_name, user.name());
+        Ok(feed::calendar(&name, &self.config.domain, &events))
+    }
+
+    /// One session as a calendar event, for its two people.
+    pub async fn session_event_for(&self, user: &User, request_id: i64) -> Result<FeedEvent, AppError> {
+        self.request_for(user, request_id).await?;
+        let session = self.store.feed_session(request_id).await?;
+        Ok(self.session_event(user, &session))
+    }
+
+    /// One session as an `.ics` file.
+    pub async fn session_ics(&self, user: &User, request_id: i64) -> Result<String, AppError> {
+        let event = self.session_event_for(user, request_id).await?;
+        Ok(feed::calendar(&event.summary.clone(), &self.config.domain, &[event]))
+    }
+
+    fn session_event(&self, viewer: &User, s: &FeedSession) -> FeedEvent {
+        let as_advisor = s.advisor_id == viewer.id;
+        let other = if as_advisor {
+            name_or(&s.learner_name, &s.learner_username)
+        } else {
+            name_or(&s.advisor_name, &s.advisor_username)
+        };
+        let (state, prefix) = match s.status.as_str() {
+            "approved" => (EventState::Confirmed, ""),
+            "requested" => (EventState::Tentative, "Requested: "),
+            _ => (EventState::Cancelled, "Cancelled: "),
+        };
+        let summary = format!("{prefix}Office hours with {other}");
+        let link = self.config.link(&format!("/requests/{}", s.request_id));
+        let minutes = (s.ends_at - s.starts_at) / 60_000;
+        let mut description =
+            format!("{minutes}-minute session on {} with {other}.\nSession page: {link}", self.config.instance_name);
+        if !s.note.is_empty() {
+            description.push_str("\n\nNote: ");
+            description.push_str(&s.note);
+        }
+        FeedEvent {
+            uid: format!("request-{}@{}", s.request_id, self.config.domain),
+            start: ms(s.starts_at),
+            end: ms(s.ends_at),
+            summary,
+            description,
+            url: Some(link),
+            state,
+            sequence: s.changes.clamp(0, u32::MAX as i64) as u32,
+            created: ms(s.created_at),
+            last_modified: ms(s.updated_at),
+            transparent: false,
+        }
+    }
+
+    fn occurrence_event(&self, o: &FeedOccurrence) -> FeedEvent {
+        let link = self.config.link(&format!("/calendar?week={}", o.occurrence_date));
+        let open = o.open_slots > 0;
+        FeedEvent {
+            uid: format!("block-{}-{}@{}", o.block_id, o.occurrence_date, self.config.domain),
+            start: ms(o.starts_at),
+            end: ms(o.ends_at),
+            summary: if open { "Open office hours".into() } else { "Cancelled: open office hours".into() },
+            description: format!("Your availability on {}. Calendar: {link}", self.config.instance_name),
+            url: Some(link),
+            state: if open { EventState::Confirmed } else { EventState::Cancelled },
+            sequence: u32::from(!open),
+            created: ms(o.created_at),
+            last_modified: ms(o.changed_at.max(o.created_at)),
+            transparent: true,
+        }
+    }
+
+    fn feed_token(&self, user_id: i64, generation: i64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret_key).expect("HMAC takes keys of any length");
+        mac.update(format!("calendar-feed\0{user_id}\0{generation}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    fn feed_url(&self, token: &str) -> String {
+        self.config.link(&format!("/feeds/{token}.ics"))
+    }
+}
+
+fn name_or<'a>(name: &'a str, username: &'a str) -> &'a str {
+    if name.is_empty() { username } else { name }
+}
+
+fn ms(at: i64) -> Timestamp {
+    Timestamp::from_millisecond(at).unwrap_or(Timestamp::UNIX_EPOCH)
+}

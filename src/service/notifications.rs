@@ -1,0 +1,342 @@
+//! Notifications (N1): the activity feed, mail preferences, and turning
+//! booking events and upcoming sessions into notifications and mail.
+//!
+//! Booking changes write an event in their own transaction
+//! (`booking_events`). [`App::process_booking_events`] turns each event into
+//! its effects — notifications, queued mail, karma — in one more transaction
+//! that also marks the event processed, so a crash between the two loses
+//! nothing and nothing is applied twice. Services call it right after a
+//! change; the background jobs call it too, as a safety net.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::app::App;
+use crate::domain::karma;
+use crate::domain::notification::{self, EventPeople, Kind};
+use crate::domain::time_zone;
+use crate::storage::{DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, User};
+
+use super::AppError;
+
+/// Notifications shown on one page of the activity feed.
+pub const FEED_PAGE: i64 = 50;
+
+/// A person's notification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSettings {
+    /// Kinds sent by e-mail (the rest only appear in the activity feed).
+    pub mail: Vec<Kind>,
+    /// Minutes before a session the reminder goes out (0 = none).
+    pub reminder_minutes: i64,
+    /// Whether `reminder_minutes` is the instance's default.
+    pub reminder_is_default: bool,
+}
+
+impl App {
+    pub async fn notifications(&self, user: &User, before: Option<i64>) -> Result<Vec<Notification>, AppError> {
+        Ok(self.store.notifications(user.id, before, FEED_PAGE).await?)
+    }
+
+    pub async fn unread_count(&self, user: &User) -> Result<i64, AppError> {
+        Ok(self.store.unread_notifications(user.id).await?)
+    }
+
+    /// Marks notifications up to `through` (default: all) as read.
+    pub async fn mark_read(&self, user: &User, through: Option<i64>) -> Result<u64, AppError> {
+        Ok(self.store.mark_notifications_read(user.id, through.unwrap_or(i64::MAX)).await?)
+    }
+
+    pub async fn notification_settings(&self, user: &User) -> Result<NotificationSettings, AppError> {
+        let off = self.store.mail_off(user.id).await?;
+        Ok(NotificationSettings {
+            mail: Kind::ALL.into_iter().filter(|k| !off.iter().any(|o| o == k.as_str())).collect(),
+            reminder_minutes: user.reminder_minutes.unwrap_or(self.config.reminder_minutes),
+            reminder_is_default: user.reminder_minutes.is_none(),
+        })
+    }
+
+    /// Saves which kinds go out by mail (by name; unknown names are refused)
+    /// and the reminder time (`None`: the instance default).
+    pub async fn save_notification_settings(
+        &self,
+        user: &User,
+        mail: &[String],
+        reminder_minutes: Option<i64>,
+    ) -> Result<NotificationSettings, AppError> {
+        let mut wanted = Vec::new();
+        for name in mail {
+            match Kind::parse(name.trim()) {
+                Some(kind) => wanted.push(kind),
+                None => {
+                    return Err(AppError::invalid(
+                        "mail",
+                        "unknown_notification_type",
+                        format!(
+                            "There is no notification type `{name}`. Known types: {}.",
+                            Kind::ALL.map(Kind::as_str).join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(m) = reminder_minutes
+            && !(0..=crate::config::MAX_REMINDER_MINUTES).contains(&m)
+        {
+            return Err(AppError::invalid(
+                "reminder_minutes",
+                "out_of_range",
+                format!(
+                    "Reminders go out between 0 (none) and {} minutes before.",
+                    crate::config::MAX_REMINDER_MINUTES
+                ),
+            ));
+        }
+        let off: Vec<&str> = Kind::ALL.into_iter().filter(|k| !wanted.contains(k)).map(Kind::as_str).collect();
+        self.store.save_notification_settings(user.id, &off, reminder_minutes).await?;
+        let user = self.store.user_by_id(user.id).await?;
+        self.notification_settings(&user).await
+    }
+
+    /// A notification for `user`, with its mail when they want one.
+    pub(crate) async fn notify(
+        &self,
+        effects: &mut Effects,
+        user: &User,
+        kind: Kind,
+        text: Notice,
+    ) -> Result<(), AppError> {
+        effects.notifications.push(NewNotification {
+            user_id: user.id,
+            kind: kind.as_str().to_string(),
+            actor_id: text.actor_id,
+            request_id: text.request_id,
+            conversation_id: None,
+            body: text.line.clone(),
+        });
+        if user.suspended_at.is_none() && user.email_verified {
+            let off = self.store.mail_off(user.id).await?;
+            if !off.iter().any(|o| o == kind.as_str()) {
+                effects.mails.push(OutgoingMail {
+                    recipient: user.email.clone(),
+                    subject: text.subject,
+                    body: format!(
+                        "Hello {},\n\n{}\n\n{}\n\n-- \n{} · choose which mails you get: {}\n",
+                        user.name(),
+                        text.line,
+                        text.details,
+                        self.config.instance_name,
+                        self.config.link("/settings/notifications")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns every unprocessed booking event into its effects. Returns how
+    /// many events it processed.
+    pub async fn process_booking_events(&self) -> Result<usize, AppError> {
+        let mut done = 0;
+        loop {
+            let batch = self.store.pending_events(100).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for event in &batch {
+                let effects = self.event_effects(event).await?;
+                if self.store.apply_event_effects(event.id, &effects).await? {
+                    done += 1;
+                }
+            }
+        }
+        if done > 0 {
+            self.jobs.notify_one();
+        }
+        Ok(done)
+    }
+
+    /// Runs [`App::process_booking_events`] after a change, logging (not
+    /// returning) failures: the change itself is committed, and the
+    /// background jobs will try again.
+    pub(crate) async fn after_booking_change(&self) {
+        if let Err(err) = self.process_booking_events().await {
+            tracing::warn!(error = %err, "processing booking events failed; the background job will retry");
+        }
+    }
+
+    async fn event_effects(&self, event: &PendingEvent) -> Result<Effects, AppError> {
+        let mut effects = Effects::default();
+        let Some(request_id) = event.request_id else { return Ok(effects) };
+        let request = self.store.request(request_id).await?;
+        let entry = self.store.session_entry(request_id).await?;
+        let advisor = self.store.user_by_id(request.advisor_id).await?;
+        let learner = self.store.user_by_id(request.learner_id).await?;
+        let people =
+            EventPeople { advisor: advisor.id, learner: learner.id, actor: event.actor_id, subject: event.subject_id };
+        let rules = self.karma_rules().await?;
+        for (recipient, kind) in notification::recipients(&event.kind, people) {
+            let (reader, other) = if recipient == advisor.id { (&advisor, &learner) } else { (&learner, &advisor) };
+            let when = time_zone::format_range(entry.starts_at, entry.ends_at, &reader.timezone);
+            let link = self.config.link(&format!("/requests/{request_id}"));
+            let who = format!("{} (@{})", other.name(), other.username);
+            let (subject, line) = match (kind, event.kind.as_str()) {
+                (Kind::RequestReceived, "approved") => {
+                    (format!("New session booked: {when}"), format!("{who} booked a session with you on {when}."))
+                }
+                (Kind::RequestReceived, _) => {
+                    (format!("New session request: {when}"), format!("{who} asks for a session on {when}."))
+                }
+                (Kind::RequestApproved, _) => {
+                    (format!("Session confirmed: {when}"), format!("Your session with {who} on {when} is confirmed."))
+                }
+                (Kind::RequestDeclined, _) => {
+                    (format!("Request declined: {when}"), format!("{who} declined your request for {when}."))
+                }
+                (Kind::RequestCancelled, _) => {
+                    let by =
+                        if event.actor_id.is_some() { who.clone() } else { "The advisor's availability change".into() };
+                    (format!("Session cancelled: {when}"), format!("{by} cancelled the session on {when}."))
+                }
+                (Kind::NoShow, "forgiven") => (
+                    format!("No-show forgiven: {when}"),
+                    format!("{who} forgave your missed session on {when}; the karma points are back."),
+                ),
+                (Kind::NoShow, _) => (
+                    format!("No-show recorded: {when}"),
+                    format!(
+                        "{who} recorded that you missed the session on {when} ({} karma). If that is wrong or \
+                         something came up, write to them: they can forgive it within 7 days.",
+                        rules.no_show
+                    ),
+                ),
+                _ => continue,
+            };
+            let mut details = format!("Session page: {link}");
+            if !event.note.is_empty() {
+                details = format!("Note: {}\n\n{details}", event.note);
+            }
+            let reader = reader.clone();
+            let notice = Notice { subject, line, details, actor_id: event.actor_id, request_id: Some(request_id) };
+            self.notify(&mut effects, &reader, kind, notice).await?;
+        }
+        effects.karma.extend(self.event_karma(event, &request, entry.starts_at, &rules).await?);
+        Ok(effects)
+    }
+
+    /// Karma an event causes: a no-show, its forgiveness, a late cancellation.
+    async fn event_karma(
+        &self,
+        event: &PendingEvent,
+        request: &crate::storage::Request,
+        starts_at: i64,
+        rules: &karma::Rules,
+    ) -> Result<Vec<NewKarma>, AppError> {
+        let karma = |user_id: i64, kind: &str, points: i64, note: String| NewKarma {
+            user_id,
+            kind: kind.to_string(),
+            points,
+            request_id: Some(request.id),
+            actor_id: event.actor_id,
+            note,
+        };
+        let when = |zone: &str| time_zone::format_instant(starts_at, zone);
+        Ok(match event.kind.as_str() {
+            "no_show" => match event.subject_id {
+                Some(subject) => {
+                    let user = self.store.user_by_id(subject).await?;
+                    vec![karma(
+                        subject,
+                        "no_show",
+                        rules.no_show,
+                        format!("Missed the session on {}", when(&user.timezone)),
+                    )]
+                }
+                None => Vec::new(),
+            },
+            "forgiven" => match event.subject_id {
+                Some(subject) => {
+                    let lost = self.store.karma_points_for(request.id, subject, "no_show").await?.unwrap_or(0);
+                    let user = self.store.user_by_id(subject).await?;
+                    vec![karma(subject, "forgiven", -lost, format!("No-show on {} forgiven", when(&user.timezone)))]
+                }
+                None => Vec::new(),
+            },
+            "cancelled" => {
+                let at = Timestamp::from_millisecond(event.created_at).unwrap_or(Timestamp::MIN);
+                let start = Timestamp::from_millisecond(starts_at).unwrap_or(Timestamp::MIN);
+                let events = self.store.request_events(request.id).await?;
+                let was_approved = events.iter().any(|(kind, ..)| kind == "approved");
+                match event.actor_id {
+                    Some(actor)
+                        if was_approved
+                            && (actor == request.advisor_id || actor == request.learner_id)
+                            && karma::is_late_cancellation(at, start, rules)
+                            && rules.late_cancel != 0 =>
+                    {
+                        let user = self.store.user_by_id(actor).await?;
+                        let note = format!("Cancelled the session on {} shortly before it", when(&user.timezone));
+                        vec![karma(actor, "late_cancel", rules.late_cancel, note)]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    /// Sends the reminders that are due now: for each approved session
+    /// starting within a day, each person whose reminder time has come.
+    pub async fn send_due_reminders(&self) -> Result<usize, AppError> {
+        let now = Timestamp::now();
+        let horizon = now.checked_add(SignedDuration::from_mins(crate::config::MAX_REMINDER_MINUTES)).unwrap_or(now);
+        let candidates = self.store.reminder_candidates(now.as_millisecond(), horizon.as_millisecond()).await?;
+        let mut sent = 0;
+        for DueReminder { request_id, user_id, starts_at, reminder_minutes } in candidates {
+            let minutes = reminder_minutes.unwrap_or(self.config.reminder_minutes);
+            if minutes <= 0 || starts_at - minutes * 60_000 > now.as_millisecond() {
+                continue;
+            }
+            let user = self.store.user_by_id(user_id).await?;
+            let entry = self.store.session_entry(request_id).await?;
+            let other = if entry.advisor_username == user.username {
+                format!("{} (@{})", name_or(&entry.learner_name, &entry.learner_username), entry.learner_username)
+            } else {
+                format!("{} (@{})", name_or(&entry.advisor_name, &entry.advisor_username), entry.advisor_username)
+            };
+            let when = time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone);
+            let in_minutes = ((starts_at - now.as_millisecond()) / 60_000).max(0);
+            let link = self.config.link(&format!("/requests/{request_id}"));
+            let notice = Notice {
+                subject: format!("Reminder: session with {other} in {in_minutes} minutes"),
+                line: format!("Your session with {other} starts in {in_minutes} minutes ({when})."),
+                details: format!("Session page: {link}\n\nThe room opens 5 minutes before the start."),
+                actor_id: None,
+                request_id: Some(request_id),
+            };
+            let mut effects = Effects::default();
+            self.notify(&mut effects, &user, Kind::Reminder, notice).await?;
+            if self.store.send_reminder(request_id, user_id, &effects).await? {
+                sent += 1;
+            }
+        }
+        if sent > 0 {
+            self.jobs.notify_one();
+        }
+        Ok(sent)
+    }
+}
+
+/// The texts of one notification: its mail subject, the one-line feed
+/// entry (also the mail's first paragraph), and the mail's details.
+#[derive(Debug, Clone)]
+pub(crate) struct Notice {
+    pub subject: String,
+    pub line: String,
+    pub details: String,
+    pub actor_id: Option<i64>,
+    pub request_id: Option<i64>,
+}
+
+fn name_or<'a>(name: &'a str, username: &'a str) -> &'a str {
+    if name.is_empty() { username } else { name }
+}

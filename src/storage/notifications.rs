@@ -1,0 +1,345 @@
+//! The activity feed, mail preferences, reminders and the durable mail
+//! outbox (N1), and turning booking events into their effects exactly once.
+
+use sqlx::{Any, Transaction};
+
+use super::{Result, Store, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notification {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub request_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub body: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+/// A notification to write (and maybe a mail to send with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    pub user_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub request_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub body: String,
+}
+
+/// A mail to queue: recipient address, subject, plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A karma change to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKarma {
+    pub user_id: i64,
+    pub kind: String,
+    pub points: i64,
+    pub request_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub note: String,
+}
+
+/// Everything one event causes, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub notifications: Vec<NewNotification>,
+    pub mails: Vec<OutgoingMail>,
+    pub karma: Vec<NewKarma>,
+}
+
+/// A booking event not yet turned into notifications, mail and karma.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingEvent {
+    pub id: i64,
+    pub request_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub subject_id: Option<i64>,
+    pub kind: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+/// A mail the outbox worker has claimed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// An approved session starting soon, with one of its two people.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DueReminder {
+    pub request_id: i64,
+    pub user_id: i64,
+    pub starts_at: i64,
+    pub reminder_minutes: Option<i64>,
+}
+
+const NOTIFICATION_COLUMNS: &str =
+    "id, user_id, kind, actor_id, request_id, conversation_id, body, created_at, read_at";
+
+impl Store {
+    /// A person's newest notifications (at most `limit`, before `before`).
+    pub async fn notifications(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<Notification>> {
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn unread_notifications(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Marks every notification up to `through` as read.
+    pub async fn mark_notifications_read(&self, user_id: i64, through: i64) -> Result<u64> {
+        let done =
+            sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL")
+                .bind(user_id)
+                .bind(through)
+                .bind(now_ms())
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The kinds a person switched off for e-mail.
+    pub async fn mail_off(&self, user_id: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT kind FROM notification_mail_off WHERE user_id = $1 ORDER BY kind")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Replaces the switched-off kinds and the reminder time in one go.
+    pub async fn save_notification_settings(
+        &self,
+        user_id: i64,
+        mail_off: &[&str],
+        reminder_minutes: Option<i64>,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM notification_mail_off WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        for kind in mail_off {
+            sqlx::query("INSERT INTO notification_mail_off (user_id, kind) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(*kind)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE users SET reminder_minutes = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(reminder_minutes)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The oldest booking events whose effects are not written yet.
+    pub async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT id, request_id, actor_id, subject_id, kind, note, created_at FROM booking_events \
+             WHERE processed_at IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Writes an event's effects and marks it processed, in one transaction.
+    /// Returns false (and writes nothing) when another worker got there first.
+    pub async fn apply_event_effects(&self, event_id: i64, effects: &Effects) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query("UPDATE booking_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
+            .bind(event_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        if claimed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_effects(&mut tx, effects).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Approved sessions starting in `[from, to)` whose people have not had
+    /// their reminder yet (one row per person).
+    pub async fn reminder_candidates(&self, from: i64, to: i64) -> Result<Vec<DueReminder>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id AS request_id, u.id AS user_id, s.starts_at, u.reminder_minutes \
+             FROM requests r JOIN slots s ON s.id = r.slot_id \
+             JOIN users u ON u.id = r.learner_id OR u.id = r.advisor_id \
+             WHERE r.status = 'approved' AND s.starts_at >= $1 AND s.starts_at < $2 \
+             AND NOT EXISTS (SELECT 1 FROM reminders_sent x WHERE x.request_id = r.id AND x.user_id = u.id) \
+             ORDER BY s.starts_at",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Records a reminder as sent together with its notification and mail;
+    /// false when it was sent already.
+    pub async fn send_reminder(&self, request_id: i64, user_id: i64, effects: &Effects) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO reminders_sent (request_id, user_id, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(request_id)
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_effects(&mut tx, effects).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Queues one mail on its own (account mails: confirmation, reset).
+    pub async fn queue_mail(&self, mail: &OutgoingMail) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        insert_mail(&mut tx, mail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due mails for `lease_ms`; a worker that dies
+    /// while sending leaves them to be retried when the lease ends.
+    pub async fn claim_mail(&self, limit: i64, lease_ms: i64) -> Result<Vec<QueuedMail>> {
+        let now = now_ms();
+        Ok(sqlx::query_as(
+            "UPDATE mail_outbox SET next_attempt_at = $2, attempts = attempts + 1 \
+             WHERE next_attempt_at <= $1 AND sent_at IS NULL AND failed_at IS NULL AND id IN \
+             (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+              ORDER BY id LIMIT $3) \
+             RETURNING id, recipient, subject, body, attempts",
+        )
+        .bind(now)
+        .bind(now + lease_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn mail_sent(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE mail_outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A failed attempt: retried at `retry_at`, or given up when `None`.
+    pub async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE mail_outbox SET last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
+             failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Mails not sent yet (for the admin and the tests).
+    pub async fn unsent_mail(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Removes sent mail older than `before` (the outbox is not an archive).
+    pub async fn purge_sent_mail(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM mail_outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &Effects) -> Result<()> {
+    let now = now_ms();
+    for n in &effects.notifications {
+        sqlx::query(
+            "INSERT INTO notifications (user_id, kind, actor_id, request_id, conversation_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(n.user_id)
+        .bind(&n.kind)
+        .bind(n.actor_id)
+        .bind(n.request_id)
+        .bind(n.conversation_id)
+        .bind(&n.body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for mail in &effects.mails {
+        insert_mail(tx, mail).await?;
+    }
+    for k in &effects.karma {
+        sqlx::query(
+            "INSERT INTO karma_events (user_id, kind, points, request_id, actor_id, note, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(k.user_id)
+        .bind(&k.kind)
+        .bind(k.points)
+        .bind(k.request_id)
+        .bind(k.actor_id)
+        .bind(&k.note)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_mail(tx: &mut Transaction<'static, Any>, mail: &OutgoingMail) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO mail_outbox (recipient, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&mail.recipient)
+    .bind(&mail.subject)
+    .bind(&mail.body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
