@@ -63,7 +63,7 @@ impl App {
 
     /// Refuses a request when the learner's karma is below the threshold,
     /// saying why and how to recover.
-    pub(crate) async fn check_karma_allows_requests(&self, learner: &User) -> Result<(), AppError> {
+    pub async fn check_karma_allows_requests(&self, learner: &User) -> Result<(), AppError> {
         let score = self.store.karma_score(learner.id).await?;
         karma::can_request(score, &self.karma_rules().await?).map_err(|why| AppError::Forbidden("karma_too_low", why))
     }
@@ -134,7 +134,7 @@ impl App {
     }
 
     /// Gives attendance points for approved sessions whose no-show window
-    /// has closed; people recorded absent (and not forgiven) get none.
+    /// has closed; people recorded absent get none (forgiven or not).
     pub async fn settle_attendance(&self) -> Result<usize, AppError> {
         let cutoff = Timestamp::now().checked_sub(karma::NO_SHOW_WINDOW).unwrap_or(Timestamp::MIN);
         let rules = self.karma_rules().await?;
@@ -145,7 +145,7 @@ impl App {
                 break;
             }
             for candidate in batch {
-                let absent = self.store.unforgiven_absentees(candidate.request_id).await?;
+                let absent = self.store.absentees(candidate.request_id).await?;
                 let mut effects = Effects::default();
                 for person in [candidate.advisor_id, candidate.learner_id] {
                     if !absent.contains(&person) && rules.attended != 0 {

@@ -35,7 +35,7 @@ pub struct RequestHistory {
 
 impl Store {
     pub async fn karma_score(&self, user_id: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(points), 0) FROM karma_events WHERE user_id = $1")
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM karma_events WHERE user_id = $1")
             .bind(user_id)
             .fetch_one(self.pool())
             .await?)
@@ -139,12 +139,11 @@ impl Store {
         .await?)
     }
 
-    /// Who was recorded absent from a session and not forgiven.
-    pub async fn unforgiven_absentees(&self, request_id: i64) -> Result<Vec<i64>> {
+    /// Who was recorded absent from a session (forgiven or not: a forgiven
+    /// no-show costs nothing, but it is no attendance either).
+    pub async fn absentees(&self, request_id: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT e.subject_id FROM booking_events e WHERE e.request_id = $1 AND e.kind = 'no_show' \
-             AND e.subject_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM booking_events f WHERE f.request_id = e.request_id \
-             AND f.kind = 'forgiven' AND f.subject_id = e.subject_id AND f.id > e.id)",
+            "SELECT subject_id FROM booking_events WHERE request_id = $1 AND kind = 'no_show' AND subject_id IS NOT NULL",
         )
         .bind(request_id)
         .fetch_all(self.pool())

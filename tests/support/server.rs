@@ -26,6 +26,11 @@ impl TestServer {
 
     /// Starts with a tweak to the configuration (e.g. an https public URL).
     pub async fn start_with(db: &TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        // Warnings and errors of the server show with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let overrides = Overrides {
@@ -170,5 +175,12 @@ impl TestServer {
             .expect("allowed");
         self.app.process_booking_events().await.expect("events");
         request.id
+    }
+}
+
+impl TestServer {
+    /// Runs one SQL statement directly (to move a fixture in time).
+    pub async fn execute(&self, sql: &str) {
+        self.app.store.execute_raw(sql).await.expect("test SQL");
     }
 }

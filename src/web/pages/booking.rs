@@ -75,10 +75,12 @@ async fn request_page(
 pub async fn new_request(
     State(app): State<App>,
     v: Visitor,
-    SignedIn(_user): SignedIn,
+    SignedIn(user): SignedIn,
     Path(slot_id): Path<i64>,
 ) -> Result<Response, WebError> {
-    Ok(Page(request_page(&app, v, slot_id, String::new(), &BTreeMap::new(), None).await?).into_response())
+    // Say at once when karma stops this person from requesting, and how to recover.
+    let blocked = app.check_karma_allows_requests(&user).await.err().map(|e| e.message());
+    Ok(Page(request_page(&app, v, slot_id, String::new(), &BTreeMap::new(), blocked).await?).into_response())
 }
 
 /// The request form: `note`, and `answer_<question id>` per question.
@@ -110,7 +112,7 @@ pub async fn send_request(
             let week = app.slot_week(slot_id, &user.timezone).await.unwrap_or_default();
             Ok(redirect_with_flash(&app, &format!("/calendar?week={week}"), message))
         }
-        Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
+        Err(err @ (AppError::Conflict(..) | AppError::Invalid(_) | AppError::Forbidden("karma_too_low", _))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
             Ok(Page(request_page(&app, v, slot_id, form.note, &answers, Some(err.message())).await?)
                 .with_status(status))
