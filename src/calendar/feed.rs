@@ -154,7 +154,8 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
-        assert!(text.contains("DESCRIPTION:Session page: https://hours.example.org/requests/7\\nNote: bring code"));
+        let unfolded = text.replace("\r\n ", "");
+        assert!(unfolded.contains("DESCRIPTION:Session page: https://hours.example.org/requests/7\\nNote: bring code"));
         assert!(text.lines().all(|l| l.len() <= 75), "lines are folded:\n{text}");
         assert_eq!(text.matches("PRODID").count(), 1);
     }
