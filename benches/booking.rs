@@ -119,7 +119,61 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let wall = t.elapsed();
     report("request a slot (64 at once, each latency)", concurrent);
     println!("64 concurrent requests: {wall:.2?} wall, {:.0} requests/s", 64.0 / wall.as_secs_f64());
+
+    feed(&app, &learners, first).await?;
     app.store.close().await;
+    Ok(())
+}
+
+/// The calendar feed of an advisor with 1,000 sessions (C1): building and
+/// writing the iCalendar text, as `GET /feeds/{token}.ics` does.
+async fn feed(
+    app: &officehours::App,
+    learners: &[officehours::storage::User],
+    first: jiff::civil::Date,
+) -> anyhow::Result<()> {
+    let busy = app
+        .store
+        .create_user(&NewUser {
+            username: "bench_busy".into(),
+            email: "bench_busy@example.org".into(),
+            email_verified: true,
+            password_hash: "unused".into(),
+            display_name: "Busy Advisor".into(),
+            timezone: "Europe/Berlin".into(),
+            is_advisor: true,
+            is_pro: false,
+            is_admin: false,
+        })
+        .await?;
+    // Weekdays 07:00–19:00 for eight weeks: 72 sessions a day, 2,880 slots.
+    let input = BlockInput {
+        start: format!("{first}T07:00"),
+        end: format!("{first}T19:00"),
+        timezone: "UTC".into(),
+        repeat_weekly_until: Some(first.checked_add(55.days())?.to_string()),
+        weekdays: ["mon", "tue", "wed", "thu", "fri"].iter().map(|d| d.to_string()).collect(),
+        ..Default::default()
+    };
+    let (_, slots) = app.create_block(&busy, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (i, slot) in slots.iter().take(1000).enumerate() {
+        let learner = &learners[i % learners.len()];
+        let status = if i % 10 == 9 { "requested" } else { "approved" };
+        app.store.create_request(slot.id, learner.id, (0, 1), |_| Ok::<_, ()>(status), "bench", "{}").await?.ok();
+    }
+    let url = app.calendar_feed_url(&busy).await.map_err(|e| anyhow::anyhow!("{e}"))?.url;
+    let token = url.rsplit('/').next().unwrap_or_default().to_string();
+    app.set_feed_blocks(&busy, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut samples = Vec::new();
+    let mut size = 0;
+    for _ in 0..50 {
+        let t = Instant::now();
+        let text = app.calendar_feed(&token).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        samples.push(t.elapsed());
+        size = text.len();
+    }
+    report("calendar feed, 1,000 sessions + 40 open blocks", samples);
+    println!("feed size: {} KiB", size / 1024);
     Ok(())
 }
 

@@ -870,9 +870,12 @@ async fn anonymous_visitors_see_slots_in_their_browsers_zone() {
         }
     };
     let utc = page(None).await;
-    assert!(utc.contains("Times in UTC") && utc.contains("<strong>14:00</strong>"), "{utc}");
+    assert!(utc.contains("Times in UTC") && utc.contains("<strong>14:00 UTC</strong>"), "{utc}");
     let tokyo = page(Some("oh_tz=Asia%2FTokyo")).await;
-    assert!(tokyo.contains("Times in Asia/Tokyo") && tokyo.contains("<strong>23:00</strong>"), "the browser's zone");
+    assert!(
+        tokyo.contains("Times in Asia/Tokyo") && tokyo.contains("<strong>23:00 JST</strong>"),
+        "the browser's zone"
+    );
     let bogus = page(Some("oh_tz=Nowhere%2FLand")).await;
     assert!(bogus.contains("Times in UTC"), "an unknown zone is ignored");
 }

@@ -66,6 +66,16 @@ pub fn abbreviation(ms: i64, zone: &str) -> String {
     zoned(ms, zone).map(|z| z.strftime("%Z").to_string()).unwrap_or_default()
 }
 
+/// "14:00–14:10 CET": a span within one day, with the zone's abbreviation.
+pub fn format_span(start: i64, end: i64, zone: &str) -> String {
+    format!("{}–{} {}", format_time(start, zone), format_time(end, zone), abbreviation(start, zone))
+}
+
+/// "14:00 CET".
+pub fn format_clock(ms: i64, zone: &str) -> String {
+    format!("{} {}", format_time(ms, zone), abbreviation(ms, zone))
+}
+
 /// "Tue 1 Dec, 14:00–14:10 CET".
 pub fn format_range(start: i64, end: i64, zone: &str) -> String {
     format!(

@@ -274,7 +274,7 @@ impl App {
             )
             .await?;
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
-        self.after_booking_change().await;
+        self.after_booking_change(&[request.id]).await;
         Ok(request)
     }
 
@@ -309,7 +309,9 @@ impl App {
             .await;
         match outcome {
             Ok(Ok(decided)) => {
-                self.after_booking_change().await;
+                let touched: Vec<i64> =
+                    std::iter::once(decided.request.id).chain(decided.also_declined.iter().map(|r| r.id)).collect();
+                self.after_booking_change(&touched).await;
                 Ok(decided)
             }
             Ok(Err(Decision::NotYours)) | Err(StorageError::NotFound) => Err(AppError::NotFound("request")),
@@ -343,7 +345,7 @@ impl App {
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
         let now = Timestamp::now().as_millisecond();
         let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?;
-        self.after_booking_change().await;
+        self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
         Ok(cancelled)
     }
 

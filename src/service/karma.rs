@@ -94,7 +94,7 @@ impl App {
             })
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change().await;
+        self.after_booking_change(&[request_id]).await;
         Ok(())
     }
 
@@ -120,7 +120,7 @@ impl App {
             })
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change().await;
+        self.after_booking_change(&[request_id]).await;
         Ok(())
     }
 

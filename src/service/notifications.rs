@@ -138,15 +138,21 @@ impl App {
     pub async fn process_booking_events(&self) -> Result<usize, AppError> {
         let mut done = 0;
         loop {
-            let batch = self.store.pending_events(100).await?;
+            let batch = self.store.pending_events(None, 100).await?;
             if batch.is_empty() {
                 break;
             }
-            for event in &batch {
-                let effects = self.event_effects(event).await?;
-                if self.store.apply_event_effects(event.id, &effects).await? {
-                    done += 1;
-                }
+            done += self.apply_events(&batch).await?;
+        }
+        Ok(done)
+    }
+
+    async fn apply_events(&self, events: &[PendingEvent]) -> Result<usize, AppError> {
+        let mut done = 0;
+        for event in events {
+            let effects = self.event_effects(event).await?;
+            if self.store.apply_event_effects(event.id, &effects).await? {
+                done += 1;
             }
         }
         if done > 0 {
@@ -155,11 +161,18 @@ impl App {
         Ok(done)
     }
 
-    /// Runs [`App::process_booking_events`] after a change, logging (not
-    /// returning) failures: the change itself is committed, and the
-    /// background jobs will try again.
-    pub(crate) async fn after_booking_change(&self) {
-        if let Err(err) = self.process_booking_events().await {
+    /// Applies the events of the requests a change touched, right after it,
+    /// so people see the effects at once. Failures are logged, not returned:
+    /// the change itself is committed, and the background job retries.
+    pub(crate) async fn after_booking_change(&self, request_ids: &[i64]) {
+        let outcome = async {
+            for chunk in request_ids.chunks(100) {
+                let events = self.store.pending_events(Some(chunk), 1000).await?;
+                self.apply_events(&events).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+        if let Err(err) = outcome.await {
             tracing::warn!(error = %err, "processing booking events failed; the background job will retry");
         }
     }

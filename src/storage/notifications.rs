@@ -157,15 +157,26 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest booking events whose effects are not written yet.
-    pub async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>> {
-        Ok(sqlx::query_as(
+    /// The oldest booking events whose effects are not written yet (of the
+    /// given requests only, or of all).
+    pub async fn pending_events(&self, requests: Option<&[i64]>, limit: i64) -> Result<Vec<PendingEvent>> {
+        let mut sql = String::from(
             "SELECT id, request_id, actor_id, subject_id, kind, note, created_at FROM booking_events \
-             WHERE processed_at IS NULL ORDER BY id LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+             WHERE processed_at IS NULL",
+        );
+        if let Some(ids) = requests {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            sql.push_str(&format!(" AND request_id IN ({list})"));
+        }
+        sql.push_str(" ORDER BY id LIMIT $1");
+        let mut query = sqlx::query_as(&sql).bind(limit);
+        for id in requests.unwrap_or_default() {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Writes an event's effects and marks it processed, in one transaction.

@@ -147,11 +147,7 @@ async fn render(
                 _ if slot.busy => ("busy", "Busy in your calendar".to_string(), None),
                 _ => ("open", "Open".to_string(), None),
             };
-            let time = format!(
-                "{}–{}",
-                time_zone::format_time(slot.starts_at, &zone),
-                time_zone::format_time(slot.ends_at, &zone)
-            );
+            let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
             push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href });
             if slot.status != "cancelled"
                 && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
@@ -182,8 +178,7 @@ async fn render(
             _ => "cancelled",
         };
         let name = if s.advisor_name.is_empty() { &s.advisor_username } else { &s.advisor_name };
-        let time =
-            format!("{}–{}", time_zone::format_time(s.starts_at, &zone), time_zone::format_time(s.ends_at, &zone));
+        let time = time_zone::format_span(s.starts_at, s.ends_at, &zone);
         let title = format!("With {name} ({})", s.status);
         push(
             s.starts_at,

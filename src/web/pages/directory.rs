@@ -124,12 +124,8 @@ pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<St
         let advisor_zone = p.user.timezone.clone();
         for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(PROFILE_SLOTS) {
             let day = time_zone::format_day(slot.starts_at, &viewer_zone);
-            let theirs = format!(
-                "{} {}",
-                time_zone::format_time(slot.starts_at, &advisor_zone),
-                time_zone::abbreviation(slot.starts_at, &advisor_zone)
-            );
-            let entry = (slot.id, time_zone::format_time(slot.starts_at, &viewer_zone), theirs);
+            let theirs = time_zone::format_clock(slot.starts_at, &advisor_zone);
+            let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone), theirs);
             match days.last_mut() {
                 Some((label, list)) if *label == day => list.push(entry),
                 _ => days.push((day, vec![entry])),
