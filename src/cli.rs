@@ -291,6 +291,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "purging expired sessions failed"),
             }
+            let week_ago = crate::storage::now_ms() - 7 * 24 * 3_600_000;
+            if let Err(err) = store.purge_sent_mail(week_ago).await {
+                tracing::warn!(error = %err, "purging sent mail failed");
+            }
         }
     });
     let store = app.store.clone();

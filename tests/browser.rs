@@ -289,3 +289,73 @@ async fn weekly_block_request_approve_and_both_calendars_turn_green() {
     advisor.close().await.unwrap();
     learner.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn activity_messages_karma_and_calendar_link_on_a_phone() {
+    let Some(driver) = Driver::start("America/New_York") else { return };
+    let db = TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let mentor = server.create_advisor("mentor").await;
+    let student = server.create_user("student", false).await;
+    let student = server.app.update_profile(&student, "Student", "", "America/New_York").await.unwrap();
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(50);
+    let request = server.session_at(&mentor, &student, start, "requested").await;
+    server.app.decide(&mentor, request, officehours::domain::booking::Action::Approve, "Welcome!").await.unwrap();
+    server.app.send_message(&mentor, "student", "Bring your schema, please.").await.unwrap();
+
+    let phone = driver.browser(390, 844).await;
+    log_in(&phone, &server, "student").await;
+    let badge = phone.find(Locator::Css("header .badge")).await.unwrap().text().await.unwrap();
+    assert_eq!(badge, "2", "two unread: the confirmation and the message");
+    phone.goto(&server.url("/notifications")).await.unwrap();
+    let text = page_text(&phone).await;
+    assert!(text.contains("is confirmed") && text.contains("Bring your schema"), "{text}");
+    let no_overflow = "return document.documentElement.scrollWidth <= window.innerWidth;";
+    let check = |name: &'static str| {
+        let phone = phone.clone();
+        async move {
+            assert_labelled(&phone).await;
+            let fits = phone.execute(no_overflow, vec![]).await.unwrap();
+            assert_eq!(fits, serde_json::json!(true), "{name}: no horizontal scrolling on a phone");
+            std::fs::write(screenshot_dir().join(format!("{name}-phone.png")), phone.screenshot().await.unwrap()).unwrap();
+        }
+    };
+    check("activity").await;
+
+    // From the activity feed to the thread, and an answer.
+    click_and_wait(&phone, phone.find(Locator::XPath("//a[contains(., 'Bring your schema')]")).await.unwrap()).await;
+    fill(&phone, "f-body", "Will do, thanks!").await;
+    submit(&phone, "/messages/mentor").await;
+    assert!(page_text(&phone).await.contains("Will do, thanks!"));
+    check("thread").await;
+    let (_, thread) = server.api_as(&mentor).await.get("/api/v1/conversations/student").await;
+    assert_eq!(thread[1]["body"], "Will do, thanks!");
+
+    // The session page: times in New York with the abbreviation, calendar links.
+    phone.goto(&server.url(&format!("/requests/{request}"))).await.unwrap();
+    let text = page_text(&phone).await;
+    let local = officehours::domain::time_zone::format_range(
+        start.as_millisecond(),
+        (start + jiff::SignedDuration::from_mins(10)).as_millisecond(),
+        "America/New_York",
+    );
+    assert!(text.contains(&local), "{local} in {text}");
+    assert!(text.contains("Add to Google Calendar") && text.contains("Download .ics"));
+    check("session").await;
+
+    // The calendar link, made in settings.
+    phone.goto(&server.url("/settings/calendar")).await.unwrap();
+    submit(&phone, "/settings/calendar").await;
+    let url = phone.find(Locator::Id("f-feed-url")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(url.contains("/feeds/") && url.ends_with(".ics"), "{url}");
+    check("calendar-feed").await;
+    let feed = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(feed.contains(&format!("UID:request-{request}@")), "{feed}");
+
+    phone.goto(&server.url("/karma")).await.unwrap();
+    assert!(page_text(&phone).await.contains("Your karma: 0"));
+    check("karma").await;
+    phone.goto(&server.url("/settings/notifications")).await.unwrap();
+    check("notification-settings").await;
+    phone.close().await.unwrap();
+}

@@ -381,6 +381,8 @@ impl App {
             Err(other) => return Err(other.into()),
         };
         let entry = self.store.session_entry(request_id).await?;
+        // Seeing the request is reading what was said about it.
+        self.store.mark_request_notifications_read(user.id, request_id).await?;
         Ok((request, entry))
     }
 

@@ -123,6 +123,20 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Marks a person's notifications about one request as read (they
+    /// opened its page).
+    pub async fn mark_request_notifications_read(&self, user_id: i64, request_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(request_id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The kinds a person switched off for e-mail.
     pub async fn mail_off(&self, user_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT kind FROM notification_mail_off WHERE user_id = $1 ORDER BY kind")

@@ -188,11 +188,12 @@ async fn detail(
     Ok(RequestDetail {
         answers,
         when_viewer: time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone),
-        when_other: format!(
-            "{} in {}",
-            time_zone::format_range(entry.starts_at, entry.ends_at, &other_zone),
-            other_zone
-        ),
+        // The other person's local time, when it differs from the reader's.
+        when_other: if other_zone == user.timezone {
+            String::new()
+        } else {
+            format!("{} in {}", time_zone::format_range(entry.starts_at, entry.ends_at, &other_zone), other_zone)
+        },
         google: crate::calendar::feed::google_link(&event),
         outlook: crate::calendar::feed::outlook_link(&event),
         other_username: if is_advisor { entry.learner_username.clone() } else { entry.advisor_username.clone() },
