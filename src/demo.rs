@@ -217,6 +217,13 @@ async fn add_bookings(
             if n % 2 == 0 {
                 let _ = app.decide(advisor, request.id, Action::Approve, "Looking forward to it!").await;
             }
+            if k == 0 {
+                // A short exchange, so the messages and activity pages have something to show.
+                let hello = format!("Hi {}, I'd love to talk about: {}.", advisor.name(), note.to_lowercase());
+                let _ = app.send_message(learner, &advisor.username, &hello).await;
+                let _ =
+                    app.send_message(advisor, &learner.username, "Great, see you then! Bring a few questions.").await;
+            }
             n += 1;
         }
     }

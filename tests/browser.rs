@@ -317,7 +317,8 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
             assert_labelled(&phone).await;
             let fits = phone.execute(no_overflow, vec![]).await.unwrap();
             assert_eq!(fits, serde_json::json!(true), "{name}: no horizontal scrolling on a phone");
-            std::fs::write(screenshot_dir().join(format!("{name}-phone.png")), phone.screenshot().await.unwrap()).unwrap();
+            std::fs::write(screenshot_dir().join(format!("{name}-phone.png")), phone.screenshot().await.unwrap())
+                .unwrap();
         }
     };
     check("activity").await;

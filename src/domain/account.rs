@@ -124,6 +124,12 @@ pub fn bio(value: &str) -> Result<String, FieldError> {
     bounded_text("bio", "A bio", value, BIO_MAX)
 }
 
+/// The name to show for someone: their display name, or their username when
+/// they have none.
+pub fn shown_name<'a>(display_name: &'a str, username: &'a str) -> &'a str {
+    if display_name.is_empty() { username } else { display_name }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

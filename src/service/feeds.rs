@@ -129,9 +129,9 @@ impl App {
     fn session_event(&self, viewer: &User, s: &FeedSession) -> FeedEvent {
         let as_advisor = s.advisor_id == viewer.id;
         let other = if as_advisor {
-            name_or(&s.learner_name, &s.learner_username)
+            crate::domain::account::shown_name(&s.learner_name, &s.learner_username)
         } else {
-            name_or(&s.advisor_name, &s.advisor_username)
+            crate::domain::account::shown_name(&s.advisor_name, &s.advisor_username)
         };
         let (state, prefix) = match s.status.as_str() {
             "approved" => (EventState::Confirmed, ""),
@@ -189,10 +189,6 @@ impl App {
     fn feed_url(&self, token: &str) -> String {
         self.config.link(&format!("/feeds/{token}.ics"))
     }
-}
-
-fn name_or<'a>(name: &'a str, username: &'a str) -> &'a str {
-    if name.is_empty() { username } else { name }
 }
 
 fn ms(at: i64) -> Timestamp {

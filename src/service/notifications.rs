@@ -312,9 +312,17 @@ impl App {
             let user = self.store.user_by_id(user_id).await?;
             let entry = self.store.session_entry(request_id).await?;
             let other = if entry.advisor_username == user.username {
-                format!("{} (@{})", name_or(&entry.learner_name, &entry.learner_username), entry.learner_username)
+                format!(
+                    "{} (@{})",
+                    crate::domain::account::shown_name(&entry.learner_name, &entry.learner_username),
+                    entry.learner_username
+                )
             } else {
-                format!("{} (@{})", name_or(&entry.advisor_name, &entry.advisor_username), entry.advisor_username)
+                format!(
+                    "{} (@{})",
+                    crate::domain::account::shown_name(&entry.advisor_name, &entry.advisor_username),
+                    entry.advisor_username
+                )
             };
             let when = time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone);
             let in_minutes = ((starts_at - now.as_millisecond()) / 60_000).max(0);
@@ -348,8 +356,4 @@ pub(crate) struct Notice {
     pub details: String,
     pub actor_id: Option<i64>,
     pub request_id: Option<i64>,
-}
-
-fn name_or<'a>(name: &'a str, username: &'a str) -> &'a str {
-    if name.is_empty() { username } else { name }
 }

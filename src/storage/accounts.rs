@@ -36,7 +36,7 @@ pub struct User {
 impl User {
     /// The name to show: the display name, or the username when none is set.
     pub fn name(&self) -> &str {
-        if self.display_name.is_empty() { &self.username } else { &self.display_name }
+        crate::domain::account::shown_name(&self.display_name, &self.username)
     }
 
     /// The first letter of the name, for the avatar placeholder.

@@ -126,14 +126,12 @@ impl Store {
     /// Marks a person's notifications about one request as read (they
     /// opened its page).
     pub async fn mark_request_notifications_read(&self, user_id: i64, request_id: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(request_id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL")
+            .bind(user_id)
+            .bind(request_id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
