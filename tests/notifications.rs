@@ -194,3 +194,44 @@ async fn notification_settings_refuse_unknown_types_fields_and_ranges() {
         assert_eq!(saved, json!({"mail": ["message"], "reminder_minutes": 0}));
     }
 }
+
+#[tokio::test]
+async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server() {
+    let port = support::free_port();
+    for db in test_databases().await {
+        // The mail server is down at first.
+        let server = TestServer::start_with(&db, |c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+        let advisor = server.create_advisor("ada").await;
+        let learner = server.create_user("bob", false).await;
+        // A request written as a crash would leave it: the change committed, its effects not.
+        let start = Timestamp::now() + SignedDuration::from_hours(30);
+        let earlier = server.session_at(&advisor, &learner, start, "approved").await;
+        let slot: i64 = server.app.store.request(earlier).await.unwrap().slot_id;
+        server.execute(&format!("UPDATE requests SET status = 'cancelled' WHERE id = {earlier}")).await;
+        let request = server
+            .app
+            .store
+            .create_request(slot, learner.id, (0, 1), |_| Ok::<_, ()>("requested"), "left behind", "{}")
+            .await
+            .unwrap()
+            .unwrap();
+        let ada = server.api_as(&advisor).await;
+        let count = |feed: serde_json::Value| {
+            feed["notifications"].as_array().unwrap().iter().filter(|n| n["request_id"] == request.id).count()
+        };
+        assert_eq!(count(ada.get("/api/v1/me/notifications").await.1), 0, "[{}] not applied yet", db.backend);
+        server.app.run_jobs_once().await;
+        server.app.run_jobs_once().await;
+        assert_eq!(count(ada.get("/api/v1/me/notifications").await.1), 1, "applied once by the background job");
+
+        // Its mail failed (nothing listens) and waits for a retry.
+        assert!(server.app.store.unsent_mail().await.unwrap() >= 1);
+        let Some(smtp) = SmtpServer::start_on(port) else { return };
+        server.execute("UPDATE mail_outbox SET next_attempt_at = 0 WHERE sent_at IS NULL").await;
+        server.app.run_jobs_once().await;
+        let mail = smtp.wait_for(&advisor.email, "asks for a session").await;
+        assert!(mail.contains("left behind"), "{mail}");
+        assert_eq!(server.app.store.unsent_mail().await.unwrap(), 0);
+        drop(smtp);
+    }
+}

@@ -134,31 +134,39 @@ impl App {
     }
 
     /// Turns every unprocessed booking event into its effects. Returns how
-    /// many events it processed.
+    /// many events it processed. An event that fails is logged and left for
+    /// the next run; the others go on.
     pub async fn process_booking_events(&self) -> Result<usize, AppError> {
         let mut done = 0;
+        let mut after = 0;
         loop {
-            let batch = self.store.pending_events(None, 100).await?;
-            if batch.is_empty() {
-                break;
-            }
-            done += self.apply_events(&batch).await?;
+            let batch = self.store.pending_events_after(after, 100).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            done += self.apply_events(&batch).await;
         }
         Ok(done)
     }
 
-    async fn apply_events(&self, events: &[PendingEvent]) -> Result<usize, AppError> {
+    async fn apply_events(&self, events: &[PendingEvent]) -> usize {
         let mut done = 0;
         for event in events {
-            let effects = self.event_effects(event).await?;
-            if self.store.apply_event_effects(event.id, &effects).await? {
-                done += 1;
+            let outcome = match self.event_effects(event).await {
+                Ok(effects) => self.store.apply_event_effects(event.id, &effects).await.map_err(AppError::from),
+                Err(err) => Err(err),
+            };
+            match outcome {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(event = event.id, error = %err, "processing a booking event failed; will retry")
+                }
             }
         }
         if done > 0 {
             self.jobs.notify_one();
         }
-        Ok(done)
+        done
     }
 
     /// Applies the events of the requests a change touched, right after it,
@@ -167,8 +175,8 @@ impl App {
     pub(crate) async fn after_booking_change(&self, request_ids: &[i64]) {
         let outcome = async {
             for chunk in request_ids.chunks(100) {
-                let events = self.store.pending_events(Some(chunk), 1000).await?;
-                self.apply_events(&events).await?;
+                let events = self.store.pending_events(chunk).await?;
+                self.apply_events(&events).await;
             }
             Ok::<_, AppError>(())
         };

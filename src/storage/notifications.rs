@@ -87,6 +87,9 @@ pub struct DueReminder {
     pub reminder_minutes: Option<i64>,
 }
 
+const PENDING_SELECT: &str = "SELECT id, request_id, actor_id, subject_id, kind, note, created_at FROM booking_events \
+     WHERE processed_at IS NULL";
+
 const NOTIFICATION_COLUMNS: &str =
     "id, user_id, kind, actor_id, request_id, conversation_id, body, created_at, read_at";
 
@@ -169,23 +172,21 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest booking events whose effects are not written yet (of the
-    /// given requests only, or of all).
-    pub async fn pending_events(&self, requests: Option<&[i64]>, limit: i64) -> Result<Vec<PendingEvent>> {
-        let mut sql = String::from(
-            "SELECT id, request_id, actor_id, subject_id, kind, note, created_at FROM booking_events \
-             WHERE processed_at IS NULL",
-        );
-        if let Some(ids) = requests {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            sql.push_str(&format!(" AND request_id IN ({list})"));
+    /// Unprocessed booking events with ids above `after`, oldest first.
+    pub async fn pending_events_after(&self, after: i64, limit: i64) -> Result<Vec<PendingEvent>> {
+        let sql = format!("{PENDING_SELECT} AND id > $1 ORDER BY id LIMIT $2");
+        Ok(sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(self.pool()).await?)
+    }
+
+    /// The unprocessed events of some requests, oldest first.
+    pub async fn pending_events(&self, requests: &[i64]) -> Result<Vec<PendingEvent>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
         }
-        sql.push_str(" ORDER BY id LIMIT $1");
-        let mut query = sqlx::query_as(&sql).bind(limit);
-        for id in requests.unwrap_or_default() {
+        let list = (1..=requests.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("{PENDING_SELECT} AND request_id IN ({list}) ORDER BY id");
+        let mut query = sqlx::query_as(&sql);
+        for id in requests {
             query = query.bind(*id);
         }
         Ok(query.fetch_all(self.pool()).await?)

@@ -11,12 +11,16 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start() -> Option<SmtpServer> {
+        Self::start_on(super::free_port())
+    }
+
+    /// On a given port (e.g. one a server was told about while nothing listened).
+    pub fn start_on(port: u16) -> Option<SmtpServer> {
         let available =
             Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success());
         if !super::require("Python's aiosmtpd (pip install aiosmtpd)", available) {
             return None;
         }
-        let port = super::free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
