@@ -59,11 +59,18 @@ struct ServeArgs {
     #[arg(long, env = "OFFICEHOURS_PUBLIC_URL")]
     public_url: Option<String>,
     /// Fill an empty database with sample advisors and learners.
-    #[arg(long, env = "OFFICEHOURS_DEMO")]
+    #[arg(long, env = "OFFICEHOURS_DEMO", action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new())]
     demo: bool,
     /// Log as text (default) or JSON lines.
     #[arg(long, env = "OFFICEHOURS_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    /// For the federation test suite only: allow http, explicit ports and
+    /// loopback addresses for peers. Refused unless the domain ends in
+    /// `.test` or `.localhost`.
+    #[arg(long, env = "OFFICEHOURS_FEDERATION_TEST_MODE", action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    federation_test_mode: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +108,7 @@ enum TokenCommand {
 
 pub fn main() -> ExitCode {
     tune_allocator();
+    crate::install_crypto();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -128,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         overrides.public_url = args.public_url.clone();
         overrides.demo = args.demo;
         overrides.log_format = args.log_format;
+        overrides.federation_test_mode = args.federation_test_mode;
     }
     let config = Config::resolve(overrides)?;
     init_logging(config.log_format);

@@ -41,6 +41,9 @@ pub struct Config {
     /// How often background jobs (reminders, attendance, mail retries) look
     /// for work, in seconds.
     pub job_interval_secs: u64,
+    /// Federation test mode: peers may use http, explicit ports and loopback
+    /// addresses. Only for `*.test` and `*.localhost` domains.
+    pub federation_test_mode: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -83,6 +86,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub demo: bool,
     pub log_format: Option<LogFormat>,
+    pub federation_test_mode: bool,
 }
 
 /// The earliest reminder anyone can ask for: a day before.
@@ -167,6 +171,14 @@ impl Config {
                 Some(m) => anyhow::bail!("reminder_minutes must be between 0 and {MAX_REMINDER_MINUTES}, not {m}"),
             },
             job_interval_secs: file.job_interval_secs.unwrap_or(15).clamp(1, 3600),
+            federation_test_mode: match overrides.federation_test_mode {
+                true if is_test_domain(&domain) => true,
+                true => anyhow::bail!(
+                    "--federation-test-mode is for the federation test suite only: it needs a domain ending in \
+                     .test or .localhost, not `{domain}`"
+                ),
+                false => false,
+            },
             domain,
         })
     }
@@ -196,6 +208,12 @@ fn validate_domain(domain: &str) -> anyhow::Result<()> {
         && domain.len() <= 253
         && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
     if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
+}
+
+/// Test and local host names (`alpha.test`, `x.localhost`, with or without a port).
+fn is_test_domain(domain: &str) -> bool {
+    let host = domain.split(':').next().unwrap_or(domain);
+    host.ends_with(".test") || host.ends_with(".localhost") || host == "localhost"
 }
 
 fn default_database_url(data_dir: &Path) -> String {
@@ -278,6 +296,17 @@ mod tests {
         assert!(Config::resolve(overrides).is_err());
         let overrides = Overrides { domain: Some("bad domain".into()), ..Default::default() };
         assert!(Config::resolve(overrides).is_err());
+    }
+
+    #[test]
+    fn federation_test_mode_needs_a_test_domain() {
+        let test =
+            |domain: &str| Overrides { domain: Some(domain.into()), federation_test_mode: true, ..Default::default() };
+        assert!(Config::resolve(test("alpha.test")).unwrap().federation_test_mode);
+        assert!(Config::resolve(test("beta.localhost:8443")).unwrap().federation_test_mode);
+        let err = Config::resolve(test("hours.example.org")).unwrap_err().to_string();
+        assert!(err.contains("federation test suite only"), "{err}");
+        assert!(!Config::resolve(Overrides::default()).unwrap().federation_test_mode);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod federation;
 mod health;
 pub mod mail;
 pub mod service;
@@ -31,6 +32,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use app::App;
+
+/// Installs rustls' *ring* crypto provider for the process (the federation
+/// crate's HTTP client needs one). Safe to call more than once.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 pub use config::Config;
 
 /// The whole HTTP application: web pages, JSON API and health checks.
@@ -38,6 +45,7 @@ pub fn app(state: App) -> Router {
     Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router())
+        .merge(federation::router())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))

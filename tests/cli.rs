@@ -162,4 +162,12 @@ fn bad_configuration_is_reported_clearly() {
     assert!(text(&out.stderr).contains("unsupported database URL"), "no subcommand means serve");
     let out = Command::new(BIN).args(["serve", "--config", "/nonexistent/officehours.toml"]).output().unwrap();
     assert!(text(&out.stderr).contains("cannot read config file"), "{}", text(&out.stderr));
+    // The federation test switch is refused outside test domains.
+    let out = Command::new(BIN)
+        .args(["serve", "--federation-test-mode", "--domain", "hours.example.org"])
+        .env_remove("OFFICEHOURS_FEDERATION_TEST_MODE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("federation test suite only"), "{}", text(&out.stderr));
 }

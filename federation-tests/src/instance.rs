@@ -217,6 +217,7 @@ impl Instance {
     /// Polls `/readyz` until it answers 200; on failure says why (the process
     /// exited, or the timeout passed, in which case it is killed).
     pub(crate) async fn wait_ready(&mut self) -> Result<(), String> {
+        install_crypto();
         let probe = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))
@@ -487,9 +488,16 @@ impl Drop for Instance {
     }
 }
 
+/// reqwest is built with rustls but no crypto provider (the workspace shares
+/// the server's features): install *ring* once per process.
+pub(crate) fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client that resolves the given host names to their addresses and
 /// never uses a proxy.
 pub(crate) fn build_client(hosts: &[(String, SocketAddr)], cookies: bool) -> reqwest::Client {
+    install_crypto();
     let mut builder = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).cookie_store(cookies);
     for (domain, addr) in hosts {
         builder = builder.resolve(domain, *addr);

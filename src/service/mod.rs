@@ -4,6 +4,7 @@
 //! enforced the same way whichever door a request comes through.
 
 pub mod accounts;
+pub mod actors;
 pub mod advisors;
 pub mod booking;
 pub mod busy;

@@ -7,6 +7,7 @@
 //! folders) live in this file only.
 
 mod accounts;
+mod actor_keys;
 mod advisors;
 mod blocks;
 mod busy;

@@ -13,6 +13,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(server: &TestServer) -> Api {
+        officehours::install_crypto();
         Api { http: reqwest::Client::new(), base: server.base.clone(), token: None }
     }
 

@@ -34,6 +34,7 @@ impl Reply {
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
+        officehours::install_crypto();
         let http =
             Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Browser { http, base: base.to_string(), csrf: None }

@@ -26,6 +26,7 @@ impl TestServer {
 
     /// Starts with a tweak to the configuration (e.g. an https public URL).
     pub async fn start_with(db: &TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        officehours::install_crypto();
         // Warnings and errors of the server show with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()

@@ -112,7 +112,16 @@ type SlotDay = (String, Vec<(i64, String, String)>);
 const PROFILE_SLOTS: usize = 60;
 
 /// Any person's profile; advisors show their topics and availability.
-pub async fn profile(State(app): State<App>, v: Visitor, Path(username): Path<String>) -> Result<Response, WebError> {
+pub async fn profile(
+    State(app): State<App>,
+    v: Visitor,
+    Path(username): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, WebError> {
+    // The same URL is the ActivityPub actor for fediverse servers.
+    if crate::federation::wants_activity_json(&headers) {
+        return Ok(crate::federation::discovery::person(&app, &username).await);
+    }
     let p = app.profile(&username).await?;
     let viewer_zone = v.zone();
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);

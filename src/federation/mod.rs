@@ -1,0 +1,66 @@
+//! Federation (issue 5): ActivityPub beside the web pages and the JSON API.
+//!
+//! - [`wire`]: the JSON shapes (actors, collections, NodeInfo), apart from
+//!   behaviour.
+//! - [`actors`]: our accounts as `Person`s and the instance `Application`.
+//! - [`discovery`]: WebFinger, NodeInfo 2.1 and the actor documents.
+//!
+//! Built so far: F1 discovery (actors with keys, WebFinger, NodeInfo,
+//! content negotiation at `/users/{name}`). Follows, publishing, requests,
+//! direct messages and the inbox come next; see `docs/FEDERATION.md`.
+
+pub mod actors;
+pub mod discovery;
+pub mod wire;
+
+use axum::Router;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::app::App;
+
+/// The media type of ActivityPub documents we send.
+pub const ACTIVITY_JSON: &str = "application/activity+json; charset=utf-8";
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/.well-known/webfinger", get(discovery::webfinger))
+        .route("/.well-known/nodeinfo", get(discovery::nodeinfo_links))
+        .route("/nodeinfo/2.1", get(discovery::nodeinfo))
+        .route("/actor", get(discovery::instance_actor))
+        .route("/users/{username}/{collection}", get(discovery::collection))
+}
+
+/// Whether a request asks for ActivityPub JSON: its `Accept` header contains
+/// `application/activity+json` or `application/ld+json` (Mastodon sends
+/// both in one header, with parameters).
+pub fn wants_activity_json(headers: &HeaderMap) -> bool {
+    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        let v = v.to_ascii_lowercase();
+        v.contains("application/activity+json") || v.contains("application/ld+json")
+    })
+}
+
+/// A document as `application/activity+json`.
+pub fn activity_json<T: Serialize>(body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut response = bytes.into_response();
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ACTIVITY_JSON));
+            response.headers_mut().insert("vary", HeaderValue::from_static("Accept"));
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "serialising an ActivityPub document failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A short JSON error for federation endpoints: `{"error": "..."}`.
+pub(crate) fn problem(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({"error": message}))).into_response()
+}

@@ -1,0 +1,189 @@
+//! Federation discovery (F1) on SQLite and PostgreSQL: WebFinger, NodeInfo
+//! 2.1, actors as ActivityStreams JSON at the profile URL (content
+//! negotiation by containment), keys made once, and our wire types reading
+//! what Mastodon sends.
+
+mod support;
+
+use activitypub_federation::fetch::webfinger::Webfinger;
+use officehours::federation::wire::Actor;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{TestServer, test_databases};
+
+const MASTODON_ACCEPT: &str = "application/activity+json, application/ld+json";
+
+async fn get(url: &str, accept: &str) -> (StatusCode, String, String) {
+    officehours::install_crypto();
+    let response = reqwest::Client::new().get(url).header("Accept", accept).send().await.unwrap();
+    let status = response.status();
+    let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, kind, response.text().await.unwrap())
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[tokio::test]
+async fn webfinger_finds_local_people_and_nothing_else() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        server.create_advisor("ada").await;
+        let domain = server.app.config.domain.clone();
+        let actor = server.url("/users/ada");
+
+        let (status, kind, body) =
+            get(&server.url(&format!("/.well-known/webfinger?resource=acct:ada@{domain}")), "*/*").await;
+        assert_eq!(status, StatusCode::OK, "[{}] {body}", db.backend);
+        assert!(kind.starts_with("application/jrd+json"), "{kind}");
+        let finger: Webfinger = serde_json::from_str(&body).unwrap();
+        assert_eq!(finger.subject, format!("acct:ada@{domain}"));
+        let link = |rel: &str| finger.links.iter().find(|l| l.rel.as_deref() == Some(rel)).unwrap();
+        assert_eq!(link("self").kind.as_deref(), Some("application/activity+json"));
+        assert_eq!(link("self").href.as_ref().unwrap().as_str(), actor);
+        assert_eq!(link("http://webfinger.net/rel/profile-page").href.as_ref().unwrap().as_str(), actor);
+        assert_eq!(finger.aliases[0].as_str(), actor);
+
+        // By actor URL, in any case, with a leading @.
+        let (status, _, _) = get(&server.url(&format!("/.well-known/webfinger?resource={actor}")), "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) =
+            get(&server.url(&format!("/.well-known/webfinger?resource=acct:@ADA@{domain}")), "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        // Unknown people, other domains and nonsense.
+        for (resource, expected) in [
+            (format!("acct:nobody@{domain}"), StatusCode::NOT_FOUND),
+            ("acct:ada@elsewhere.example".to_string(), StatusCode::BAD_REQUEST),
+            ("ada".to_string(), StatusCode::BAD_REQUEST),
+            (String::new(), StatusCode::BAD_REQUEST),
+        ] {
+            let (status, _, body) =
+                get(&server.url(&format!("/.well-known/webfinger?resource={resource}")), "*/*").await;
+            assert_eq!(status, expected, "{resource}: {body}");
+            assert!(serde_json::from_str::<Value>(&body).unwrap()["error"].is_string());
+        }
+        let (status, _, _) = get(&server.url("/.well-known/webfinger"), "*/*").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn profiles_are_persons_for_activitypub_clients_and_pages_for_browsers() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let advisor = server.create_advisor("ada").await;
+        server
+            .app
+            .update_profile(&advisor, "Ada <Lovelace>", "Analytical engines.\n\nAnd more.", "Europe/London")
+            .await
+            .unwrap();
+        server.create_user("bob", false).await;
+        let url = server.url("/users/ada");
+
+        for accept in [
+            MASTODON_ACCEPT,
+            "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            "application/activity+json",
+        ] {
+            let (status, kind, body) = get(&url, accept).await;
+            assert_eq!(status, StatusCode::OK, "[{}] {accept}: {body}", db.backend);
+            assert!(kind.starts_with("application/activity+json"), "{kind}");
+            let person: Actor = serde_json::from_str(&body).unwrap();
+            assert_eq!(person.kind, "Person");
+            assert_eq!(person.id.as_str(), url);
+            assert_eq!(person.preferred_username, "ada");
+            assert_eq!(person.name.as_deref(), Some("Ada <Lovelace>"));
+            assert_eq!(person.summary.as_deref(), Some("<p>Analytical engines.</p><p>And more.</p>"));
+            assert_eq!(person.inbox.as_str(), format!("{url}/inbox"));
+            assert_eq!(person.endpoints.unwrap().shared_inbox.unwrap().as_str(), server.url("/inbox"));
+            assert_eq!(person.public_key.id, format!("{url}#main-key"));
+            assert_eq!(person.public_key.owner.as_str(), url);
+            assert!(person.public_key.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+            assert_eq!(person.upcoming_events.unwrap().as_str(), format!("{url}/events"), "advisors list events");
+            assert!(!person.manually_approves_followers);
+            let raw: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(raw["@context"][0], "https://www.w3.org/ns/activitystreams");
+        }
+        // The key is made once and kept.
+        let key = |body: String| serde_json::from_str::<Actor>(&body).unwrap().public_key.public_key_pem;
+        assert_eq!(key(get(&url, MASTODON_ACCEPT).await.2), key(get(&url, MASTODON_ACCEPT).await.2));
+        let (_, _, bob) = get(&server.url("/users/bob"), MASTODON_ACCEPT).await;
+        assert_ne!(key(bob.clone()), key(get(&url, MASTODON_ACCEPT).await.2), "everyone has their own key");
+        assert!(serde_json::from_str::<Actor>(&bob).unwrap().upcoming_events.is_none());
+
+        // Browsers get the page.
+        let (status, kind, body) = get(&url, "text/html,application/xhtml+xml,*/*;q=0.8").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("text/html") && body.contains("<!doctype html>"), "{kind}");
+        // Unknown and suspended people are not there for the fediverse.
+        assert_eq!(get(&server.url("/users/nobody"), MASTODON_ACCEPT).await.0, StatusCode::NOT_FOUND);
+        let admin = server.create_user("boss", true).await;
+        server.app.set_suspended(&admin, "bob", true).await.unwrap();
+        assert_eq!(get(&server.url("/users/bob"), MASTODON_ACCEPT).await.0, StatusCode::NOT_FOUND);
+        let domain = &server.app.config.domain;
+        let (status, _, _) =
+            get(&server.url(&format!("/.well-known/webfinger?resource=acct:bob@{domain}")), "*/*").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Collections exist (empty until follows and publishing arrive).
+        let (status, _, body) = get(&server.url("/users/ada/followers"), MASTODON_ACCEPT).await;
+        assert_eq!(status, StatusCode::OK);
+        let followers: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (followers["type"].as_str(), followers["totalItems"].as_i64()),
+            (Some("OrderedCollection"), Some(0))
+        );
+        assert_eq!(get(&server.url("/users/ada/likes"), MASTODON_ACCEPT).await.0, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn nodeinfo_and_the_instance_actor() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        server.create_advisor("ada").await;
+        server.create_user("bob", false).await;
+        let (status, _, body) = get(&server.url("/.well-known/nodeinfo"), "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        let links: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(links["links"][0]["rel"], "http://nodeinfo.diaspora.software/ns/schema/2.1");
+        let href = links["links"][0]["href"].as_str().unwrap();
+        assert_eq!(href, server.url("/nodeinfo/2.1"));
+        let (status, kind, body) = get(href, "*/*").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.contains("nodeinfo.diaspora.software/ns/schema/2.1"), "{kind}");
+        let info: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(info["version"], "2.1");
+        assert_eq!(info["software"]["name"], "officehours");
+        assert_eq!(info["protocols"], serde_json::json!(["activitypub"]));
+        assert_eq!(info["usage"]["users"]["total"], 2, "[{}] {info}", db.backend);
+        assert_eq!(info["openRegistrations"], true);
+
+        let (status, kind, body) = get(&server.url("/actor"), MASTODON_ACCEPT).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("application/activity+json"));
+        let actor: Actor = serde_json::from_str(&body).unwrap();
+        assert_eq!(actor.kind, "Application");
+        assert_eq!(actor.public_key.owner.as_str(), server.url("/actor"));
+        let again: Actor = serde_json::from_str(&get(&server.url("/actor"), MASTODON_ACCEPT).await.2).unwrap();
+        assert_eq!(again.public_key, actor.public_key, "one instance key, kept");
+    }
+}
+
+#[test]
+fn our_wire_types_read_what_mastodon_sends() {
+    let person: Actor = serde_json::from_str(&fixture("mastodon/person.json")).unwrap();
+    assert_eq!(person.kind, "Person");
+    assert_eq!(person.preferred_username, "lin");
+    assert_eq!(person.inbox.as_str(), "https://mastodon.example/users/lin/inbox");
+    assert_eq!(
+        person.endpoints.and_then(|e| e.shared_inbox).map(|u| u.to_string()).as_deref(),
+        Some("https://mastodon.example/inbox")
+    );
+    assert_eq!(person.public_key.owner.as_str(), "https://mastodon.example/users/lin");
+    assert!(person.public_key.public_key_pem.contains("BEGIN PUBLIC KEY"));
+    let finger: Webfinger = serde_json::from_str(&fixture("mastodon/webfinger.json")).unwrap();
+    let own = finger.links.iter().find(|l| l.rel.as_deref() == Some("self")).unwrap();
+    assert_eq!(own.href.as_ref().unwrap().as_str(), "https://mastodon.example/users/lin");
+}
