@@ -95,6 +95,7 @@ fn user_create_generates_a_password_at_a_terminal() {
 }
 
 async fn wait_ready(base: &str, child: &mut std::process::Child) {
+    officehours::install_crypto();
     for _ in 0..200 {
         if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
             && r.status() == 200
