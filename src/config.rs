@@ -44,6 +44,9 @@ pub struct Config {
     /// Federation test mode: peers may use http, explicit ports and loopback
     /// addresses. Only for `*.test` and `*.localhost` domains.
     pub federation_test_mode: bool,
+    /// In test mode: host names of peers and their addresses
+    /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
+    pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -143,7 +146,7 @@ impl Config {
         let mail_from = std::env::var("OFFICEHOURS_MAIL_FROM")
             .ok()
             .or(file.mail_from)
-            .unwrap_or_else(|| format!("Officehours <noreply@{domain}>"));
+            .unwrap_or_else(|| format!("Officehours <noreply@{}>", domain.split(':').next().unwrap_or(&domain)));
         Ok(Config {
             bind,
             public_url,
@@ -179,6 +182,10 @@ impl Config {
                 ),
                 false => false,
             },
+            federation_test_hosts: match std::env::var("OFFICEHOURS_FEDERATION_TEST_HOSTS") {
+                Ok(list) if overrides.federation_test_mode => parse_test_hosts(&list)?,
+                _ => Vec::new(),
+            },
             domain,
         })
     }
@@ -208,6 +215,21 @@ fn validate_domain(domain: &str) -> anyhow::Result<()> {
         && domain.len() <= 253
         && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
     if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
+}
+
+/// `alpha.test=127.0.0.2,beta.test=127.0.0.3`.
+fn parse_test_hosts(list: &str) -> anyhow::Result<Vec<(String, std::net::IpAddr)>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (host, ip) = entry
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("OFFICEHOURS_FEDERATION_TEST_HOSTS: `{entry}` is not host=address"))?;
+            let ip = ip.parse().map_err(|e| anyhow::anyhow!("OFFICEHOURS_FEDERATION_TEST_HOSTS: `{ip}`: {e}"))?;
+            Ok((host.to_string(), ip))
+        })
+        .collect()
 }
 
 /// Test and local host names (`alpha.test`, `x.localhost`, with or without a port).

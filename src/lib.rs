@@ -41,7 +41,7 @@ pub fn install_crypto() {
 pub use config::Config;
 
 /// The whole HTTP application: web pages, JSON API and health checks.
-pub fn app(state: App) -> Router {
+pub fn app(state: App, federation: activitypub_federation::config::FederationConfig<App>) -> Router {
     Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router())
@@ -57,6 +57,7 @@ pub fn app(state: App) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ))
+        .layer(activitypub_federation::config::FederationMiddleware::new(federation))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -72,7 +73,8 @@ pub async fn serve(
     state: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = app(state);
+    let federation = federation::context::config(&state).await?;
+    let router = app(state, federation);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -187,3 +187,26 @@ fn our_wire_types_read_what_mastodon_sends() {
     let own = finger.links.iter().find(|l| l.rel.as_deref() == Some("self")).unwrap();
     assert_eq!(own.href.as_ref().unwrap().as_str(), "https://mastodon.example/users/lin");
 }
+
+#[tokio::test]
+async fn lookups_refuse_private_loopback_and_malformed_addresses() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let user = server.create_user("ida", false).await;
+    let api = server.api_as(&user).await;
+    let port = server.addr.port();
+    for handle in [
+        format!("ida@127.0.0.1:{port}"),
+        "root@10.0.0.1".to_string(),
+        "root@[::1]".to_string(),
+        format!("ida@localhost:{port}"),
+        "a@b@c".to_string(),
+    ] {
+        let (status, body) = api.get(&format!("/api/v1/advisors/{handle}")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_handle")),
+            "{handle}: {body}"
+        );
+    }
+}

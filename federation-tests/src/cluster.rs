@@ -67,7 +67,11 @@ impl ClusterBuilder {
         for (index, (spec, name)) in self.specs.iter().zip(&names).enumerate() {
             instances.push(Instance::prepare(name, spec, free_addr(index)?, &bin, self.ready_timeout)?);
         }
+        // Every server resolves every `<name>.test` to its loopback address
+        // (the ports are in the domains and URLs).
+        let map: Vec<String> = instances.iter().map(|i| format!("{}={}", i.host(), i.addr().ip())).collect();
         for instance in &mut instances {
+            instance.add_env("OFFICEHOURS_FEDERATION_TEST_HOSTS", map.join(","));
             instance.spawn()?;
         }
         for index in 0..instances.len() {
@@ -96,7 +100,7 @@ impl ClusterBuilder {
                 return Err(instances[index].start_error(&reason, kept));
             }
         }
-        let hosts: Vec<(String, SocketAddr)> = instances.iter().map(|i| (i.domain().to_string(), i.addr())).collect();
+        let hosts: Vec<(String, SocketAddr)> = instances.iter().map(|i| (i.host().to_string(), i.addr())).collect();
         let client = build_client(&hosts, false);
         for instance in &mut instances {
             instance.join(&hosts, &client);

@@ -91,7 +91,8 @@ impl InstanceSpec {
 /// process, removes its data dir and drops its PostgreSQL database.
 pub struct Instance {
     name: String,
-    domain: String,
+    /// `<name>.test`, without the port.
+    host: String,
     addr: SocketAddr,
     backend: Backend,
     database_url: String,
@@ -132,13 +133,13 @@ impl Instance {
                 (db.url().to_string(), Some(db))
             }
         };
-        let domain = format!("{name}.test");
-        let hosts = vec![(domain.clone(), addr)];
+        let host = format!("{name}.test");
+        let hosts = vec![(host.clone(), addr)];
         Ok(Instance {
             name: name.to_string(),
             client: build_client(&hosts, false),
             hosts,
-            domain,
+            host,
             addr,
             backend: spec.backend,
             database_url,
@@ -157,7 +158,7 @@ impl Instance {
     /// Moves a not-yet-running instance to another address (its port was taken).
     pub(crate) fn readdress(&mut self, addr: SocketAddr) {
         self.addr = addr;
-        self.hosts = vec![(self.domain.clone(), addr)];
+        self.hosts = vec![(self.host.clone(), addr)];
     }
 
     /// Lets the instance's clients reach every instance of the cluster by name.
@@ -196,7 +197,8 @@ impl Instance {
             .arg("--bind")
             .arg(self.addr.to_string())
             .arg("--domain")
-            .arg(&self.domain)
+            .arg(self.domain())
+            .arg("--federation-test-mode")
             .arg("--public-url")
             .arg(self.public_url())
             .arg("--database-url")
@@ -255,7 +257,7 @@ impl Instance {
     pub(crate) fn start_error(&self, reason: &str, kept: Option<PathBuf>) -> Error {
         let mut message = format!(
             "federation-tests: instance `{}` ({} on {}, database {}) {reason}\n",
-            self.name, self.domain, self.addr, self.database_url
+            self.name, self.host, self.addr, self.database_url
         );
         if let Some(path) = &kept {
             message.push_str(&format!("log kept at {}\n", path.display()));
@@ -303,9 +305,22 @@ impl Instance {
         &self.name
     }
 
-    /// `<name>.test`, the instance's `--domain`.
-    pub fn domain(&self) -> &str {
-        &self.domain
+    /// `<name>.test:<port>`, the instance's `--domain`: with the port, so
+    /// that handles (`ada@alpha.test:41373`) and WebFinger reach the right
+    /// server (as in Lemmy's federation tests).
+    pub fn domain(&self) -> String {
+        format!("{}:{}", self.host, self.addr.port())
+    }
+
+    /// `<name>.test`, the host name without the port.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Adds an environment variable for the server's next start.
+    pub(crate) fn add_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value));
     }
 
     /// The loopback address and port the server listens on.
@@ -319,7 +334,7 @@ impl Instance {
 
     /// `http://<name>.test:<port>`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}:{}", self.domain, self.addr.port())
+        format!("http://{}", self.domain())
     }
 
     /// `http://<name>.test:<port>/`, the instance's `--public-url`.

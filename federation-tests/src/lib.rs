@@ -40,8 +40,12 @@
 //! * [`Cluster::start`] (or [`Cluster::builder`]) starts every instance and
 //!   waits until each answers `GET /readyz` with 200. Instances are named
 //!   `alpha`, `beta`, `gamma`, … unless named explicitly, get the domain
-//!   `<name>.test`, the public URL `http://<name>.test:<port>/`, and listen on
-//!   127.0.0.2, 127.0.0.3, … (one loopback address each).
+//!   `<name>.test:<port>` (with the port, so handles like `ada@alpha.test:41373`
+//!   and WebFinger reach the right server), the public URL
+//!   `http://<name>.test:<port>/`, and listen on 127.0.0.2, 127.0.0.3, … (one
+//!   loopback address each). They run with `--federation-test-mode` and
+//!   `OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`, so each
+//!   server resolves every other `<name>.test` to its address.
 //! * [`Backend::Sqlite`] (default) puts the database in the instance's temp
 //!   data dir; [`Backend::Postgres`] creates `oh_fed_<random>` on
 //!   `postgres://postgres@127.0.0.1:5432` (override the server with

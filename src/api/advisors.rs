@@ -30,11 +30,22 @@ pub async fn directory(
     }))
 }
 
-/// One advisor's profile.
+/// One profile: a local username, or a fediverse handle (`name@example.org`),
+/// which is looked up through WebFinger and kept.
 #[utoipa::path(get, path = "/api/v1/advisors/{username}", tag = "directory",
-    params(("username" = String, Path, description = "Local username")),
-    responses((status = 200, body = Advisor), (status = 404, body = ErrorBody)))]
-pub async fn advisor(State(app): State<App>, Path(username): Path<String>) -> Result<Json<Advisor>, ApiError> {
+    params(("username" = String, Path, description = "Local username, or a handle name@domain of another server")),
+    responses((status = 200, body = Advisor), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "invalid_handle"),
+        (status = 502, body = ErrorBody, description = "remote_unavailable")))]
+pub async fn advisor(
+    State(app): State<App>,
+    data: activitypub_federation::config::Data<App>,
+    Path(username): Path<String>,
+) -> Result<Json<Advisor>, ApiError> {
+    if username.trim_start_matches('@').contains('@') {
+        let remote = crate::federation::remote::resolve_handle(&data, &username).await?;
+        return Ok(Json(Advisor::remote(&remote)));
+    }
     let profile = app.advisor(&username).await?;
     Ok(Json(Advisor::new(&profile, &app.config)))
 }

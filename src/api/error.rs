@@ -51,6 +51,21 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<crate::federation::FederationError> for ApiError {
+    fn from(err: crate::federation::FederationError) -> Self {
+        use crate::federation::FederationError;
+        match err {
+            FederationError::App(inner) => inner.into(),
+            other => {
+                if let FederationError::Remote(cause) = &other {
+                    tracing::warn!(error = %cause, "a remote server failed us");
+                }
+                ApiError::new(other.status(), other.code(), other.message())
+            }
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = match rejection {

@@ -55,6 +55,9 @@ pub struct Advisor {
     pub is_advisor: bool,
     /// The HTML profile page.
     pub url: String,
+    /// On another server (looked up by handle); its ActivityPub id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
 }
 
 impl Advisor {
@@ -70,6 +73,25 @@ impl Advisor {
             links: p.links.clone(),
             is_advisor: p.user.is_advisor,
             url: config.link(&format!("/users/{}", p.user.username)),
+            remote_id: None,
+        }
+    }
+
+    /// Someone on another server, as last fetched.
+    pub fn remote(remote: &crate::federation::remote::Remote) -> Self {
+        let row = &remote.row;
+        Advisor {
+            username: row.username.clone(),
+            handle: format!("@{}", remote.handle()),
+            display_name: if row.name.is_empty() { row.username.clone() } else { row.name.clone() },
+            headline: String::new(),
+            bio: crate::federation::remote::html_to_text(&row.summary),
+            topics: Vec::new(),
+            categories: Vec::new(),
+            links: Vec::new(),
+            is_advisor: false,
+            url: row.url.clone().unwrap_or_else(|| row.ap_id.clone()),
+            remote_id: Some(row.ap_id.clone()),
         }
     }
 }

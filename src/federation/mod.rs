@@ -4,14 +4,22 @@
 //!   behaviour.
 //! - [`actors`]: our accounts as `Person`s and the instance `Application`.
 //! - [`discovery`]: WebFinger, NodeInfo 2.1 and the actor documents.
+//! - [`remote`]: remote actors, fetched through WebFinger or by id,
+//!   verified, sanitised, stored and cached.
+//! - [`context`]: the federation crate's configuration (built in `serve`).
 //!
 //! Built so far: F1 discovery (actors with keys, WebFinger, NodeInfo,
 //! content negotiation at `/users/{name}`). Follows, publishing, requests,
 //! direct messages and the inbox come next; see `docs/FEDERATION.md`.
 
 pub mod actors;
+pub mod context;
 pub mod discovery;
+pub mod error;
+pub mod remote;
 pub mod wire;
+
+pub use error::FederationError;
 
 use axum::Router;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};

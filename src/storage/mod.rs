@@ -19,6 +19,7 @@ mod karma;
 pub mod messages;
 mod notifications;
 mod questions;
+mod remote_actors;
 mod requests;
 mod sessions;
 mod tokens;
@@ -36,6 +37,7 @@ pub use messages::{ConversationSummary, Message, local_pair_key};
 pub use notifications::{
     DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
 };
+pub use remote_actors::{NewRemoteActor, RemoteActor};
 pub use requests::{Decided, DecisionContext, Request, RequestContext, SessionEntry};
 pub use tokens::EmailTokenPurpose;
 

@@ -1,0 +1,42 @@
+//! The federation crate's configuration for this instance: our domain, the
+//! app as its data, and an HTTP client with our limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use activitypub_federation::config::FederationConfig;
+use activitypub_federation::resolver::ValidatingDnsResolver;
+
+use crate::app::App;
+
+/// Built once per process in `serve` and handed to the router (as the
+/// federation middleware) and to whoever sends; never stored in `App`, so
+/// there is no reference cycle.
+pub async fn config(app: &App) -> anyhow::Result<FederationConfig<App>> {
+    let test_mode = app.config.federation_test_mode;
+    let mut client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(format!("Officehours/{} (+{})", env!("CARGO_PKG_VERSION"), app.config.public_url));
+    if test_mode {
+        // Peers are `<name>.test:<port>` on loopback addresses; the port is
+        // in every URL, so only the address is mapped here.
+        for (host, ip) in &app.config.federation_test_hosts {
+            client = client.resolve(host, SocketAddr::new(*ip, 0));
+        }
+    } else {
+        // No private, loopback or link-local addresses, whatever DNS says.
+        client = client.dns_resolver(ValidatingDnsResolver::new(Vec::new(), true));
+    }
+    let client = client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))?;
+    FederationConfig::builder()
+        .domain(app.config.domain.clone())
+        .app_data(app.clone())
+        .client(client.into())
+        .debug(test_mode)
+        .http_fetch_limit(20)
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("federation configuration: {e}"))
+}

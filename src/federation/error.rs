@@ -1,0 +1,78 @@
+//! The federation layer's error type, mapped to HTTP once.
+
+use axum::http::StatusCode;
+
+use crate::service::AppError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    /// No such actor or object (here or on the remote server).
+    #[error("not found")]
+    NotFound,
+    /// A handle or document we cannot use, with a sentence for people.
+    #[error("{0}")]
+    Invalid(String),
+    /// The remote server failed, timed out, or sent something unusable.
+    #[error("remote server: {0}")]
+    Remote(activitypub_federation::error::Error),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<activitypub_federation::error::Error> for FederationError {
+    fn from(err: activitypub_federation::error::Error) -> Self {
+        use activitypub_federation::error::Error as E;
+        match err {
+            E::NotFound | E::ObjectDeleted(_) => FederationError::NotFound,
+            E::WebfingerResolveFailed(_) => FederationError::NotFound,
+            // The crate parses error pages too; a WebFinger answer that is no
+            // WebFinger document is (nearly always) the server's 404.
+            E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
+            E::UrlVerificationError(_) | E::DomainResolveError(_) | E::ResolveInternalIpError(..) => {
+                FederationError::Invalid(
+                    "That server's address is not allowed: private, loopback and malformed addresses are refused."
+                        .into(),
+                )
+            }
+            other => FederationError::Remote(other),
+        }
+    }
+}
+
+impl From<StorageError> for FederationError {
+    fn from(err: StorageError) -> Self {
+        FederationError::App(err.into())
+    }
+}
+
+impl FederationError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            FederationError::NotFound => StatusCode::NOT_FOUND,
+            FederationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            FederationError::Remote(_) => StatusCode::BAD_GATEWAY,
+            FederationError::App(err) => {
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            FederationError::NotFound => "not_found",
+            FederationError::Invalid(_) => "invalid_handle",
+            FederationError::Remote(_) => "remote_unavailable",
+            FederationError::App(err) => err.code(),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            FederationError::NotFound => "Nobody by that name was found there.".into(),
+            FederationError::Invalid(text) => text.clone(),
+            FederationError::Remote(_) => "That server did not answer usefully; try again later.".into(),
+            FederationError::App(err) => err.message(),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Remote actors: fetched (through WebFinger or by id), verified, sanitised,
+//! stored, and cached in memory.
+
+use std::sync::Arc;
+
+use activitypub_federation::config::Data;
+use activitypub_federation::fetch::object_id::ObjectId;
+use activitypub_federation::fetch::webfinger::webfinger_resolve_actor;
+use activitypub_federation::protocol::verification::verify_domains_match;
+use activitypub_federation::traits::{Actor as ActorTrait, Object};
+use url::Url;
+
+use crate::app::App;
+use crate::storage::{NewRemoteActor, RemoteActor};
+
+use super::error::FederationError;
+use super::wire::Actor;
+
+/// A remote actor as the federation crate handles it.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub id: Url,
+    pub row: RemoteActor,
+}
+
+impl Remote {
+    fn new(row: RemoteActor) -> Result<Remote, FederationError> {
+        let id = Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?;
+        Ok(Remote { id, row })
+    }
+
+    /// `ada@alpha.test`.
+    pub fn handle(&self) -> String {
+        format!("{}@{}", self.row.username, self.row.domain)
+    }
+}
+
+#[async_trait::async_trait]
+impl Object for Remote {
+    type DataType = App;
+    type Kind = Actor;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn last_refreshed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp_millis(self.row.fetched_at)
+    }
+
+    async fn read_from_id(id: Url, data: &Data<App>) -> Result<Option<Self>, FederationError> {
+        if let Some(hit) = data.remote_actors.get(id.as_str()) {
+            return Ok(Some((*hit).clone()));
+        }
+        match data.store.remote_actor(id.as_str()).await? {
+            Some(row) => {
+                let remote = Remote::new(row)?;
+                data.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
+                Ok(Some(remote))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn into_json(self, _data: &Data<App>) -> Result<Actor, FederationError> {
+        Err(FederationError::Invalid("remote actors are not served from here".into()))
+    }
+
+    /// The actor's id must be on the host it was fetched from, and so must
+    /// its inbox and key (an actor cannot claim another server's things).
+    async fn verify(json: &Actor, expected_domain: &Url, _data: &Data<App>) -> Result<(), FederationError> {
+        verify_domains_match(&json.id, expected_domain)?;
+        verify_domains_match(&json.inbox, &json.id)?;
+        verify_domains_match(&json.public_key.owner, &json.id)?;
+        if json.public_key.public_key_pem.trim().is_empty() {
+            return Err(FederationError::Invalid("the actor has no public key".into()));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: Actor, data: &Data<App>) -> Result<Self, FederationError> {
+        let domain = match (json.id.host_str(), json.id.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => return Err(FederationError::Invalid("the actor id has no host".into())),
+        };
+        let new = NewRemoteActor {
+            ap_id: json.id.to_string(),
+            kind: json.kind.chars().take(40).collect(),
+            username: json.preferred_username.chars().take(100).collect(),
+            domain,
+            name: ammonia::clean_text(json.name.as_deref().unwrap_or_default()).chars().take(200).collect(),
+            summary: sanitise(json.summary.as_deref().unwrap_or_default()),
+            url: json.url.map(|u| u.to_string()),
+            inbox: json.inbox.to_string(),
+            shared_inbox: json.endpoints.and_then(|e| e.shared_inbox).map(|u| u.to_string()),
+            public_key_pem: json.public_key.public_key_pem,
+        };
+        let row = data.store.upsert_remote_actor(&new).await?;
+        let remote = Remote::new(row)?;
+        data.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
+        Ok(remote)
+    }
+}
+
+impl ActorTrait for Remote {
+    fn public_key_pem(&self) -> &str {
+        &self.row.public_key_pem
+    }
+
+    fn private_key_pem(&self) -> Option<String> {
+        None
+    }
+
+    fn inbox(&self) -> Url {
+        Url::parse(&self.row.inbox).unwrap_or_else(|_| self.id.clone())
+    }
+
+    fn shared_inbox(&self) -> Option<Url> {
+        self.row.shared_inbox.as_deref().and_then(|u| Url::parse(u).ok())
+    }
+}
+
+/// Remote HTML, as we keep and show it: links, paragraphs and emphasis,
+/// nothing that runs or loads.
+pub fn sanitise(html: &str) -> String {
+    ammonia::Builder::default()
+        .tags(["a", "p", "br", "span", "em", "strong", "b", "i", "ul", "ol", "li", "code", "pre", "blockquote"].into())
+        .link_rel(Some("nofollow noopener noreferrer"))
+        .url_schemes(["http", "https"].into())
+        .clean(html)
+        .to_string()
+        .chars()
+        .take(5000)
+        .collect()
+}
+
+/// Sanitised HTML as plain text: paragraphs become blank lines, tags go,
+/// the common entities are decoded.
+pub fn html_to_text(html: &str) -> String {
+    let spaced = html.replace("</p>", "\n\n").replace("<br>", "\n").replace("<br/>", "\n").replace("<br />", "\n");
+    let mut text = String::with_capacity(spaced.len());
+    let mut in_tag = false;
+    for c in spaced.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
+}
+
+/// Finds `name@domain` (with or without a leading `@`): from storage when
+/// known and fresh, else through WebFinger. Refuses our own domain.
+pub async fn resolve_handle(data: &Data<App>, handle: &str) -> Result<Remote, FederationError> {
+    let handle = handle.trim().trim_start_matches('@');
+    let Some((name, domain)) = handle.split_once('@') else {
+        return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
+    };
+    let valid_name = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_.-".contains(c));
+    let valid_domain = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+    if !valid_name || !valid_domain || name.len() > 100 {
+        return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
+    }
+    if domain.eq_ignore_ascii_case(&data.config.domain) {
+        return Err(FederationError::Invalid("That is someone on this instance.".into()));
+    }
+    if let Some(row) = data.store.remote_actor_by_handle(name, domain).await? {
+        let id: ObjectId<Remote> =
+            Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?.into();
+        return id.dereference(data).await;
+    }
+    webfinger_resolve_actor::<App, Remote>(handle, data).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise;
+
+    #[test]
+    fn remote_html_keeps_text_and_links_but_nothing_that_runs() {
+        let dirty = r#"<p>Hi <a href="https://x.example" onclick="steal()">there</a><script>alert(1)</script>
+            <img src="https://tracker.example/p.gif"><a href="javascript:alert(1)">js</a></p>"#;
+        let clean = sanitise(dirty);
+        assert!(
+            clean.contains("<p>Hi <a href=\"https://x.example\" rel=\"nofollow noopener noreferrer\">there</a>"),
+            "{clean}"
+        );
+        for bad in ["script", "onclick", "img", "javascript"] {
+            assert!(!clean.contains(bad), "{bad} in {clean}");
+        }
+    }
+
+    #[test]
+    fn html_becomes_plain_text() {
+        assert_eq!(super::html_to_text("<p>Tom &amp; Jerry</p><p>a<br>b &lt;3</p>"), "Tom & Jerry\n\na\nb <3");
+    }
+}
