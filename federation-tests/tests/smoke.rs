@@ -78,7 +78,7 @@ async fn two_instances_have_their_own_names_and_databases_and_survive_a_crash() 
     // Alpha's data outlives a crash.
     create_advisor(alpha, "survivor");
     let survivor = format!("@survivor@{}", alpha.domain());
-    assert_eq!(handles(&advisors(alpha, Some("survivor")).await), [survivor.clone()]);
+    assert_eq!(handles(&advisors(alpha, Some("survivor")).await), std::slice::from_ref(&survivor));
     let alpha = &mut cluster["alpha"];
     let old_pid = alpha.pid();
     alpha.kill();
