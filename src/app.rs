@@ -44,6 +44,9 @@ pub struct AppInner {
     pub secret_key: Vec<u8>,
     /// Wakes the background jobs when there is new work (mail, events).
     pub jobs: Arc<tokio::sync::Notify>,
+    /// The federation crate's configuration (set once by `cli::build_app`).
+    pub federation:
+        std::sync::OnceLock<activitypub_federation::config::FederationConfig<crate::federation::context::FedData>>,
     /// Remote actors by ActivityPub id, as stored (federation).
     pub remote_actors: Cache<String, Arc<crate::federation::remote::Remote>>,
 }
@@ -62,6 +65,7 @@ impl App {
             message_limiter: RateLimiter::new(60, Duration::from_secs(60 * 60)),
             secret_key,
             jobs: Arc::new(tokio::sync::Notify::new()),
+            federation: std::sync::OnceLock::new(),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
             config,
             store,

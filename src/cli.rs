@@ -243,7 +243,10 @@ pub async fn build_app(mut config: Config) -> anyhow::Result<App> {
     }
     let store = open_store(&config).await?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
-    Ok(App::new(config, store, mailer))
+    let app = App::new(config, store, mailer);
+    let federation = crate::federation::context::config(&app).await?;
+    let _ = app.federation.set(federation);
+    Ok(app)
 }
 
 /// Reads the instance secret key from `path`, creating it (readable by the

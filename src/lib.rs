@@ -41,8 +41,9 @@ pub fn install_crypto() {
 pub use config::Config;
 
 /// The whole HTTP application: web pages, JSON API and health checks.
-pub fn app(state: App, federation: activitypub_federation::config::FederationConfig<App>) -> Router {
-    Router::new()
+pub fn app(state: App) -> Router {
+    let federation = state.federation.get().cloned();
+    let router = Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router())
         .merge(federation::router())
@@ -57,9 +58,12 @@ pub fn app(state: App, federation: activitypub_federation::config::FederationCon
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ))
-        .layer(activitypub_federation::config::FederationMiddleware::new(federation))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(TraceLayer::new_for_http());
+    let router = match federation {
+        Some(config) => router.layer(activitypub_federation::config::FederationMiddleware::new(config)),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -73,8 +77,7 @@ pub async fn serve(
     state: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let federation = federation::context::config(&state).await?;
-    let router = app(state, federation);
+    let router = app(state);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -39,7 +39,7 @@ pub async fn directory(
         (status = 502, body = ErrorBody, description = "remote_unavailable")))]
 pub async fn advisor(
     State(app): State<App>,
-    data: activitypub_federation::config::Data<App>,
+    data: activitypub_federation::config::Data<crate::federation::context::FedData>,
     Path(username): Path<String>,
 ) -> Result<Json<Advisor>, ApiError> {
     if username.trim_start_matches('@').contains('@') {

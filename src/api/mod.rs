@@ -7,6 +7,7 @@ mod auth;
 mod booking;
 mod engagement;
 mod error;
+mod follows;
 mod openapi;
 mod types;
 
@@ -49,6 +50,8 @@ pub fn router() -> Router<App> {
         .route("/api/v1/conversations/{username}", get(engagement::thread))
         .route("/api/v1/conversations/{username}/messages", post(engagement::send_message))
         .route("/api/v1/me/karma", get(engagement::karma))
+        .route("/api/v1/follows", post(follows::follow))
+        .route("/api/v1/me/follows", get(follows::my_follows))
         .route("/api/v1/requests/{id}/no-show", post(engagement::no_show))
         .route("/api/v1/requests/{id}/forgive", post(engagement::forgive))
         .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))

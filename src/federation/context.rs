@@ -7,12 +7,24 @@ use std::time::Duration;
 use activitypub_federation::config::FederationConfig;
 use activitypub_federation::resolver::ValidatingDnsResolver;
 
-use crate::app::App;
+use crate::app::{App, AppInner};
+use crate::service::AppError;
 
-/// Built once per process in `serve` and handed to the router (as the
-/// federation middleware) and to whoever sends; never stored in `App`, so
-/// there is no reference cycle.
-pub async fn config(app: &App) -> anyhow::Result<FederationConfig<App>> {
+use super::error::FederationError;
+
+/// What the federation crate carries to our handlers: a weak handle on the
+/// app, so the configuration can live inside `App` without a reference cycle.
+#[derive(Clone)]
+pub struct FedData(std::sync::Weak<AppInner>);
+
+impl FedData {
+    pub fn app(&self) -> Result<App, FederationError> {
+        App::upgrade(&self.0).ok_or_else(|| FederationError::App(AppError::Internal(anyhow::anyhow!("shutting down"))))
+    }
+}
+
+/// Built once per app (`cli::build_app`) and kept in `App::federation`.
+pub async fn config(app: &App) -> anyhow::Result<FederationConfig<FedData>> {
     let test_mode = app.config.federation_test_mode;
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -32,7 +44,7 @@ pub async fn config(app: &App) -> anyhow::Result<FederationConfig<App>> {
     let client = client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))?;
     FederationConfig::builder()
         .domain(app.config.domain.clone())
-        .app_data(app.clone())
+        .app_data(FedData(app.downgrade()))
         .client(client.into())
         .debug(test_mode)
         .http_fetch_limit(20)

@@ -128,10 +128,21 @@ pub async fn collection(State(app): State<App>, Path((username, which)): Path<(S
         return problem(StatusCode::NOT_FOUND, "Not found.");
     }
     match app.federated_user(&username).await {
-        Ok(Some(user)) => match actors::link(&app, &format!("/users/{}/{which}", user.username)) {
-            Ok(id) => activity_json(&actors::empty_collection(id)),
-            Err(err) => internal(err),
-        },
+        Ok(Some(user)) => {
+            let id = match actors::link(&app, &format!("/users/{}/{which}", user.username)) {
+                Ok(id) => id,
+                Err(err) => return internal(err),
+            };
+            let mut collection = actors::empty_collection(id);
+            if which == "followers" {
+                // The count only: who follows whom is not published.
+                match app.follower_count(&user).await {
+                    Ok(count) => collection.total_items = count,
+                    Err(err) => return internal(err),
+                }
+            }
+            activity_json(&collection)
+        }
         Ok(None) => problem(StatusCode::NOT_FOUND, "No such account here."),
         Err(err) => internal(err),
     }

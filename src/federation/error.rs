@@ -13,6 +13,13 @@ pub enum FederationError {
     /// A handle or document we cannot use, with a sentence for people.
     #[error("{0}")]
     Invalid(String),
+    /// A missing or wrong HTTP signature or body digest (401: some servers
+    /// retry with another signature scheme only on 401).
+    #[error("signature or digest invalid")]
+    Unauthorized,
+    /// An actor acting on something that is not theirs.
+    #[error("{0}")]
+    Forbidden(String),
     /// The remote server failed, timed out, or sent something unusable.
     #[error("remote server: {0}")]
     Remote(activitypub_federation::error::Error),
@@ -26,6 +33,8 @@ impl From<activitypub_federation::error::Error> for FederationError {
         match err {
             E::NotFound | E::ObjectDeleted(_) => FederationError::NotFound,
             E::WebfingerResolveFailed(_) => FederationError::NotFound,
+            E::ActivitySignatureInvalid | E::ActivityBodyDigestInvalid => FederationError::Unauthorized,
+            E::ParseReceivedActivity { .. } => FederationError::Invalid("That is not an activity we can read.".into()),
             // The crate parses error pages too; a WebFinger answer that is no
             // WebFinger document is (nearly always) the server's 404.
             E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
@@ -50,6 +59,8 @@ impl FederationError {
     pub fn status(&self) -> StatusCode {
         match self {
             FederationError::NotFound => StatusCode::NOT_FOUND,
+            FederationError::Unauthorized => StatusCode::UNAUTHORIZED,
+            FederationError::Forbidden(_) => StatusCode::FORBIDDEN,
             FederationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             FederationError::Remote(_) => StatusCode::BAD_GATEWAY,
             FederationError::App(err) => {
@@ -61,6 +72,8 @@ impl FederationError {
     pub fn code(&self) -> &'static str {
         match self {
             FederationError::NotFound => "not_found",
+            FederationError::Unauthorized => "signature_invalid",
+            FederationError::Forbidden(_) => "forbidden",
             FederationError::Invalid(_) => "invalid_handle",
             FederationError::Remote(_) => "remote_unavailable",
             FederationError::App(err) => err.code(),
@@ -70,6 +83,8 @@ impl FederationError {
     pub fn message(&self) -> String {
         match self {
             FederationError::NotFound => "Nobody by that name was found there.".into(),
+            FederationError::Unauthorized => "The HTTP signature or the body digest is missing or wrong.".into(),
+            FederationError::Forbidden(text) => text.clone(),
             FederationError::Invalid(text) => text.clone(),
             FederationError::Remote(_) => "That server did not answer usefully; try again later.".into(),
             FederationError::App(err) => err.message(),

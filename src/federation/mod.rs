@@ -14,8 +14,11 @@
 
 pub mod actors;
 pub mod context;
+pub mod delivery;
 pub mod discovery;
 pub mod error;
+pub mod follows;
+pub mod inbox;
 pub mod remote;
 pub mod wire;
 
@@ -40,6 +43,8 @@ pub fn router() -> Router<App> {
         .route("/nodeinfo/2.1", get(discovery::nodeinfo))
         .route("/actor", get(discovery::instance_actor))
         .route("/users/{username}/{collection}", get(discovery::collection))
+        .route("/inbox", axum::routing::post(inbox::receive))
+        .route("/users/{username}/inbox", axum::routing::post(inbox::receive))
 }
 
 /// Whether a request asks for ActivityPub JSON: its `Accept` header contains

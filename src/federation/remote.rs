@@ -10,9 +10,9 @@ use activitypub_federation::protocol::verification::verify_domains_match;
 use activitypub_federation::traits::{Actor as ActorTrait, Object};
 use url::Url;
 
-use crate::app::App;
 use crate::storage::{NewRemoteActor, RemoteActor};
 
+use super::context::FedData;
 use super::error::FederationError;
 use super::wire::Actor;
 
@@ -37,7 +37,7 @@ impl Remote {
 
 #[async_trait::async_trait]
 impl Object for Remote {
-    type DataType = App;
+    type DataType = FedData;
     type Kind = Actor;
     type Error = FederationError;
 
@@ -49,27 +49,28 @@ impl Object for Remote {
         chrono::DateTime::from_timestamp_millis(self.row.fetched_at)
     }
 
-    async fn read_from_id(id: Url, data: &Data<App>) -> Result<Option<Self>, FederationError> {
-        if let Some(hit) = data.remote_actors.get(id.as_str()) {
+    async fn read_from_id(id: Url, data: &Data<FedData>) -> Result<Option<Self>, FederationError> {
+        let app = data.app()?;
+        if let Some(hit) = app.remote_actors.get(id.as_str()) {
             return Ok(Some((*hit).clone()));
         }
-        match data.store.remote_actor(id.as_str()).await? {
+        match app.store.remote_actor(id.as_str()).await? {
             Some(row) => {
                 let remote = Remote::new(row)?;
-                data.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
+                app.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
                 Ok(Some(remote))
             }
             None => Ok(None),
         }
     }
 
-    async fn into_json(self, _data: &Data<App>) -> Result<Actor, FederationError> {
+    async fn into_json(self, _data: &Data<FedData>) -> Result<Actor, FederationError> {
         Err(FederationError::Invalid("remote actors are not served from here".into()))
     }
 
     /// The actor's id must be on the host it was fetched from, and so must
     /// its inbox and key (an actor cannot claim another server's things).
-    async fn verify(json: &Actor, expected_domain: &Url, _data: &Data<App>) -> Result<(), FederationError> {
+    async fn verify(json: &Actor, expected_domain: &Url, _data: &Data<FedData>) -> Result<(), FederationError> {
         verify_domains_match(&json.id, expected_domain)?;
         verify_domains_match(&json.inbox, &json.id)?;
         verify_domains_match(&json.public_key.owner, &json.id)?;
@@ -79,7 +80,7 @@ impl Object for Remote {
         Ok(())
     }
 
-    async fn from_json(json: Actor, data: &Data<App>) -> Result<Self, FederationError> {
+    async fn from_json(json: Actor, data: &Data<FedData>) -> Result<Self, FederationError> {
         let domain = match (json.id.host_str(), json.id.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_string(),
@@ -97,9 +98,10 @@ impl Object for Remote {
             shared_inbox: json.endpoints.and_then(|e| e.shared_inbox).map(|u| u.to_string()),
             public_key_pem: json.public_key.public_key_pem,
         };
-        let row = data.store.upsert_remote_actor(&new).await?;
+        let app = data.app()?;
+        let row = app.store.upsert_remote_actor(&new).await?;
         let remote = Remote::new(row)?;
-        data.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
+        app.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
         Ok(remote)
     }
 }
@@ -161,7 +163,7 @@ pub fn html_to_text(html: &str) -> String {
 
 /// Finds `name@domain` (with or without a leading `@`): from storage when
 /// known and fresh, else through WebFinger. Refuses our own domain.
-pub async fn resolve_handle(data: &Data<App>, handle: &str) -> Result<Remote, FederationError> {
+pub async fn resolve_handle(data: &Data<FedData>, handle: &str) -> Result<Remote, FederationError> {
     let handle = handle.trim().trim_start_matches('@');
     let Some((name, domain)) = handle.split_once('@') else {
         return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
@@ -173,15 +175,16 @@ pub async fn resolve_handle(data: &Data<App>, handle: &str) -> Result<Remote, Fe
     if !valid_name || !valid_domain || name.len() > 100 {
         return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
     }
-    if domain.eq_ignore_ascii_case(&data.config.domain) {
+    let app = data.app()?;
+    if domain.eq_ignore_ascii_case(&app.config.domain) {
         return Err(FederationError::Invalid("That is someone on this instance.".into()));
     }
-    if let Some(row) = data.store.remote_actor_by_handle(name, domain).await? {
+    if let Some(row) = app.store.remote_actor_by_handle(name, domain).await? {
         let id: ObjectId<Remote> =
             Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?.into();
         return id.dereference(data).await;
     }
-    webfinger_resolve_actor::<App, Remote>(handle, data).await
+    webfinger_resolve_actor::<FedData, Remote>(handle, data).await
 }
 
 #[cfg(test)]

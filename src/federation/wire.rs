@@ -135,3 +135,64 @@ pub struct UsageUsers {
     pub active_month: i64,
     pub active_halfyear: i64,
 }
+
+/// An activity as received: the ones we act on, and any other (recorded
+/// and ignored, after its signature is checked).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Incoming {
+    Follow(FollowActivity),
+    Accept(AcceptActivity),
+    Undo(UndoActivity),
+    Other(OtherActivity),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowActivity {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: activitypub_federation::kinds::activity::FollowType,
+    pub actor: Url,
+    pub object: Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptActivity {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: activitypub_federation::kinds::activity::AcceptType,
+    pub actor: Url,
+    /// The accepted activity, embedded or by id.
+    pub object: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoActivity {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: activitypub_federation::kinds::activity::UndoType,
+    pub actor: Url,
+    /// The undone activity, embedded (as Mastodon sends it) or by id.
+    pub object: Value,
+}
+
+/// Any other activity: only its id and actor are read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OtherActivity {
+    pub id: Url,
+    pub actor: Url,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+/// The id inside an activity's `object`: a string, or an embedded object's `id`.
+pub fn object_id(object: &Value) -> Option<Url> {
+    match object {
+        Value::String(id) => Url::parse(id).ok(),
+        Value::Object(map) => map.get("id").and_then(Value::as_str).and_then(|id| Url::parse(id).ok()),
+        _ => None,
+    }
+}

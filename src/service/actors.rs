@@ -37,6 +37,16 @@ impl App {
         }
     }
 
+    /// Whom a person follows on other servers.
+    pub async fn follows(&self, user: &User) -> Result<Vec<crate::storage::Follow>, AppError> {
+        Ok(self.store.follows_of(user.id).await?)
+    }
+
+    /// How many remote actors follow a person.
+    pub async fn follower_count(&self, user: &User) -> Result<i64, AppError> {
+        Ok(self.store.follower_count(user.id).await?)
+    }
+
     /// Accounts, and those active in the last month and half-year (NodeInfo).
     pub async fn user_counts(&self) -> Result<(i64, i64, i64), AppError> {
         let now = crate::storage::now_ms();

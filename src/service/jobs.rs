@@ -44,11 +44,12 @@ impl App {
 
     /// One pass over every job; failures are logged and retried next time.
     pub async fn run_jobs_once(&self) {
-        let jobs: [(&str, Result<usize, AppError>); 4] = [
+        let jobs: [(&str, Result<usize, AppError>); 5] = [
             ("booking events", self.process_booking_events().await),
             ("reminders", self.send_due_reminders().await),
             ("attendance", self.settle_attendance().await),
             ("mail", self.send_queued_mail().await),
+            ("federation deliveries", crate::federation::delivery::deliver_due(self).await),
         ];
         for (name, outcome) in jobs {
             match outcome {

@@ -15,6 +15,7 @@ mod categories;
 mod db_bool;
 mod error;
 mod feeds;
+mod follows;
 mod karma;
 pub mod messages;
 mod notifications;
@@ -32,6 +33,7 @@ pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
+pub use follows::{Delivery, Follow, NewDelivery};
 pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};
 pub use notifications::{

@@ -1,0 +1,128 @@
+//! Follows between real processes: a learner on beta follows an advisor on
+//! alpha; alpha verifies the signed `Follow`, records the follower and sends
+//! a signed `Accept` from its durable queue; beta marks the follow accepted.
+//! Unsigned and badly signed posts are refused with 401 and change nothing.
+
+use std::time::{Duration, Instant};
+
+use federation_tests::{Cluster, Instance, InstanceSpec};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn create_user(instance: &Instance, username: &str) {
+    instance
+        .cli(
+            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
+            Some(&format!("{PASSWORD}\n")),
+        )
+        .expect("user create");
+}
+
+fn token(instance: &Instance, username: &str) -> String {
+    let out = instance.cli(&["token", "create", "--username", username], None).expect("token create");
+    out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string()
+}
+
+async fn followers(alpha: &Instance, user: &str) -> i64 {
+    let response = alpha
+        .client()
+        .get(alpha.url(&format!("/users/{user}/followers")))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("followers");
+    response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
+}
+
+/// Waits up to 20 s for `ok` to hold.
+fn still_waiting(started: Instant, what: &str) -> bool {
+    assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for: {what}");
+    true
+}
+
+#[tokio::test]
+async fn a_learner_follows_an_advisor_on_another_instance() {
+    if federation_tests::skip_without_postgres() {
+        return;
+    }
+    let cluster =
+        Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    create_user(alpha, "ada");
+    create_user(beta, "bea");
+    let bea = token(beta, "bea");
+    let handle = format!("ada@{}", alpha.domain());
+
+    let response = beta
+        .client()
+        .post(beta.url("/api/v1/follows"))
+        .bearer_auth(&bea)
+        .json(&json!({"handle": handle}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let follow: Value = response.json().await.unwrap();
+    assert_eq!(follow["actor"], alpha.url("/users/ada"));
+
+    let started = Instant::now();
+    while followers(alpha, "ada").await != 1 && still_waiting(started, "alpha records the follower") {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let started = Instant::now();
+    loop {
+        let list: Value = beta
+            .client()
+            .get(beta.url("/api/v1/me/follows"))
+            .bearer_auth(&bea)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list[0]["state"] == "accepted" {
+            break;
+        }
+        still_waiting(started, &format!("beta sees the Accept: {list}\n{}", alpha.log_text()));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Following again changes nothing.
+    let again = beta
+        .client()
+        .post(beta.url("/api/v1/follows"))
+        .bearer_auth(&bea)
+        .json(&json!({"handle": handle}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 202);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(followers(alpha, "ada").await, 1);
+
+    // Unsigned, and signed by nobody: 401, nothing changes.
+    let forged = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": beta.url("/activities/follow/forged"),
+        "type": "Follow",
+        "actor": beta.url("/users/bea"),
+        "object": alpha.url("/users/ada"),
+    });
+    for signature in
+        [None, Some("keyId=\"x\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date\",signature=\"AAAA\"")]
+    {
+        let mut request = alpha
+            .client()
+            .post(alpha.url("/inbox"))
+            .header("Content-Type", "application/activity+json")
+            .body(forged.to_string());
+        if let Some(signature) = signature {
+            request = request.header("Signature", signature);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{:?}", response.text().await);
+    }
+    assert_eq!(followers(alpha, "ada").await, 1);
+}

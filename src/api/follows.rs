@@ -1,0 +1,61 @@
+//! Following people on other servers (federation).
+
+use activitypub_federation::config::Data;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::federation::context::FedData;
+
+use super::ApiError;
+use super::auth::{ApiJson, ApiUser};
+use super::error::ErrorBody;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRequest {
+    /// `name@domain` of someone on another server.
+    pub handle: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowJson {
+    /// The followed actor's ActivityPub id.
+    pub actor: String,
+    /// `pending` until their server accepts, then `accepted`.
+    pub state: String,
+    pub since: String,
+}
+
+impl From<crate::storage::Follow> for FollowJson {
+    fn from(f: crate::storage::Follow) -> Self {
+        FollowJson {
+            actor: f.actor_id,
+            state: if f.accepted_at.is_some() { "accepted" } else { "pending" }.into(),
+            since: jiff::Timestamp::from_millisecond(f.created_at).map(|t| t.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Follow someone on another server (their server must accept).
+#[utoipa::path(post, path = "/api/v1/follows", tag = "federation", security(("token" = [])), request_body = FollowRequest,
+    responses((status = 202, body = FollowJson), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "invalid_handle"), (status = 502, body = ErrorBody)))]
+pub async fn follow(
+    data: Data<FedData>,
+    ApiUser(user): ApiUser,
+    ApiJson(req): ApiJson<FollowRequest>,
+) -> Result<(StatusCode, Json<FollowJson>), ApiError> {
+    let (_, follow) = crate::federation::follows::follow(&data, &user, &req.handle).await?;
+    Ok((StatusCode::ACCEPTED, Json(follow.into())))
+}
+
+/// Whom you follow on other servers.
+#[utoipa::path(get, path = "/api/v1/me/follows", tag = "federation", security(("token" = [])),
+    responses((status = 200, body = [FollowJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_follows(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<FollowJson>>, ApiError> {
+    Ok(Json(app.follows(&user).await?.into_iter().map(FollowJson::from).collect()))
+}

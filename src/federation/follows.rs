@@ -1,0 +1,78 @@
+//! Follows: remote people following local advisors (we accept at once), and
+//! local people following remote advisors.
+
+use activitypub_federation::config::Data;
+use activitypub_federation::traits::Actor as _;
+use serde_json::json;
+
+use crate::app::App;
+use crate::storage::{Follow, NewDelivery, User};
+
+use super::actors;
+use super::context::FedData;
+use super::error::FederationError;
+use super::remote::{Remote, resolve_handle};
+use super::wire::FollowActivity;
+
+const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+
+/// A new activity id on this instance: `https://us/activities/<kind>/<random>`.
+pub fn new_activity_id(app: &App, kind: &str) -> Result<url::Url, FederationError> {
+    let token = crate::service::secrets::new_secret();
+    Ok(actors::link(app, &format!("/activities/{kind}/{}", &token[..22]))?)
+}
+
+/// Records the follower and queues our `Accept` (one transaction, once).
+pub async fn accept_follower(
+    app: &App,
+    user: &User,
+    follower: &Remote,
+    follow: &FollowActivity,
+) -> Result<(), FederationError> {
+    let me = actors::person_id(app, &user.username)?;
+    let id = new_activity_id(app, "accept")?;
+    let body = json!({
+        "@context": AS_CONTEXT,
+        "id": id,
+        "type": "Accept",
+        "actor": me,
+        "object": follow,
+        "to": [follower.id],
+    });
+    let delivery = NewDelivery {
+        activity_id: id.to_string(),
+        sender_id: user.id,
+        inbox: follower.inbox().to_string(),
+        body: body.to_string(),
+    };
+    let inbox = follower.shared_inbox_or_inbox().to_string();
+    if app.store.add_follower(follow.id.as_str(), user.id, follower.id.as_str(), &inbox, &delivery).await? {
+        app.jobs.notify_one();
+    }
+    Ok(())
+}
+
+/// A local person follows someone elsewhere: the `Follow` is stored and
+/// queued; their `Accept` completes it.
+pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(Remote, Follow), FederationError> {
+    let app = data.app()?;
+    let remote = resolve_handle(data, handle).await?;
+    let me = actors::person_id(&app, &user.username)?;
+    let id = new_activity_id(&app, "follow")?;
+    let body = json!({
+        "@context": AS_CONTEXT,
+        "id": id,
+        "type": "Follow",
+        "actor": me,
+        "object": remote.id,
+    });
+    let delivery = NewDelivery {
+        activity_id: id.to_string(),
+        sender_id: user.id,
+        inbox: remote.inbox().to_string(),
+        body: body.to_string(),
+    };
+    let follow = app.store.start_follow(user.id, remote.id.as_str(), &delivery).await?;
+    app.jobs.notify_one();
+    Ok((remote, follow))
+}

@@ -1,0 +1,230 @@
+//! Follows in both directions, activities already received (for
+//! deduplication), and the durable delivery queue of outgoing activities.
+//!
+//! Every inbound effect is written in one transaction together with the
+//! activity's id in `inbox_seen`, so a replayed activity changes nothing;
+//! every outgoing activity is stored in `deliveries` in the transaction that
+//! causes it, so a crash loses nothing.
+
+use sqlx::{Any, Transaction};
+
+use super::{Result, Store, now_ms};
+
+/// An activity to deliver to one inbox, signed by `sender_id` (a local user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub activity_id: String,
+    pub sender_id: i64,
+    pub inbox: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: i64,
+    pub activity_id: String,
+    pub sender_id: i64,
+    pub inbox: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// Someone a local person follows (or asked to).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Follow {
+    pub actor_id: String,
+    pub follow_id: String,
+    pub accepted_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Records a remote actor following a local person and queues the
+    /// `Accept`, once per activity id; false when the activity was seen.
+    pub async fn add_follower(
+        &self,
+        activity_id: &str,
+        user_id: i64,
+        actor_id: &str,
+        inbox: &str,
+        accept: &NewDelivery,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if !first_sight(&mut tx, activity_id).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO followers (user_id, actor_id, inbox, follow_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (user_id, actor_id) DO UPDATE SET inbox = excluded.inbox, follow_id = excluded.follow_id",
+        )
+        .bind(user_id)
+        .bind(actor_id)
+        .bind(inbox)
+        .bind(activity_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        insert_delivery(&mut tx, accept).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A remote actor stops following a local person (`Undo(Follow)`).
+    pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if !first_sight(&mut tx, activity_id).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM followers WHERE user_id = $1 AND actor_id = $2")
+            .bind(user_id)
+            .bind(actor_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A remote actor accepted a local person's follow. Only the actor that
+    /// was asked can accept it.
+    pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if !first_sight(&mut tx, activity_id).await? {
+            return Ok(false);
+        }
+        let done = sqlx::query(
+            "UPDATE follows SET accepted_at = $3 WHERE follow_id = $1 AND actor_id = $2 AND accepted_at IS NULL",
+        )
+        .bind(follow_id)
+        .bind(actor_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records an activity that has no effect of its own, so a replay is
+    /// recognised; false when seen before.
+    pub async fn mark_seen(&self, activity_id: &str) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        let first = first_sight(&mut tx, activity_id).await?;
+        tx.commit().await?;
+        Ok(first)
+    }
+
+    pub async fn follower_count(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM followers WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Starts following a remote actor and queues the `Follow`; returns the
+    /// existing follow when there is one (nothing is queued then).
+    pub async fn start_follow(&self, user_id: i64, actor_id: &str, follow: &NewDelivery) -> Result<Follow> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<Follow> = sqlx::query_as(
+            "SELECT actor_id, follow_id, accepted_at, created_at FROM follows WHERE user_id = $1 AND actor_id = $2",
+        )
+        .bind(user_id)
+        .bind(actor_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+        let now = now_ms();
+        sqlx::query("INSERT INTO follows (user_id, actor_id, follow_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(actor_id)
+            .bind(&follow.activity_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        insert_delivery(&mut tx, follow).await?;
+        tx.commit().await?;
+        Ok(Follow {
+            actor_id: actor_id.to_string(),
+            follow_id: follow.activity_id.clone(),
+            accepted_at: None,
+            created_at: now,
+        })
+    }
+
+    /// Whom a local person follows, newest first.
+    pub async fn follows_of(&self, user_id: i64) -> Result<Vec<Follow>> {
+        Ok(sqlx::query_as(
+            "SELECT actor_id, follow_id, accepted_at, created_at FROM follows WHERE user_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Claims up to `limit` due deliveries for `lease_ms`.
+    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>> {
+        let now = now_ms();
+        Ok(sqlx::query_as(
+            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
+             WHERE next_attempt_at <= $1 AND delivered_at IS NULL AND failed_at IS NULL AND id IN \
+             (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+              ORDER BY id LIMIT $3) \
+             RETURNING id, activity_id, sender_id, inbox, body, attempts",
+        )
+        .bind(now)
+        .bind(now + lease_ms)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn delivered(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A failed attempt: retried at `retry_at`, or given up when `None`.
+    pub async fn delivery_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
+             failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(retry_at)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+/// Records an activity id; false when it was there already.
+async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> Result<bool> {
+    let done = sqlx::query("INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(activity_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn insert_delivery(tx: &mut Transaction<'static, Any>, delivery: &NewDelivery) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&delivery.activity_id)
+    .bind(delivery.sender_id)
+    .bind(&delivery.inbox)
+    .bind(&delivery.body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
