@@ -44,6 +44,9 @@ pub struct Config {
     /// Federation test mode: peers may use http, explicit ports and loopback
     /// addresses. Only for `*.test` and `*.localhost` domains.
     pub federation_test_mode: bool,
+    /// The first retry delay of a failed federation delivery, in seconds
+    /// (doubling each time, at most 8 hours); shortened in tests.
+    pub federation_retry_base_secs: u64,
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
@@ -76,6 +79,7 @@ pub struct FileConfig {
     pub secret_key: Option<String>,
     pub reminder_minutes: Option<i64>,
     pub job_interval_secs: Option<u64>,
+    pub federation_retry_base_secs: Option<u64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -173,7 +177,14 @@ impl Config {
                 Some(m) if (0..=MAX_REMINDER_MINUTES).contains(&m) => m,
                 Some(m) => anyhow::bail!("reminder_minutes must be between 0 and {MAX_REMINDER_MINUTES}, not {m}"),
             },
-            job_interval_secs: file.job_interval_secs.unwrap_or(15).clamp(1, 3600),
+            job_interval_secs: env_number("OFFICEHOURS_JOB_INTERVAL_SECS")?
+                .or(file.job_interval_secs)
+                .unwrap_or(15)
+                .clamp(1, 3600),
+            federation_retry_base_secs: env_number("OFFICEHOURS_FEDERATION_RETRY_BASE_SECS")?
+                .or(file.federation_retry_base_secs)
+                .unwrap_or(60)
+                .clamp(1, 3600),
             federation_test_mode: match overrides.federation_test_mode {
                 true if is_test_domain(&domain) => true,
                 true => anyhow::bail!(
@@ -215,6 +226,16 @@ fn validate_domain(domain: &str) -> anyhow::Result<()> {
         && domain.len() <= 253
         && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
     if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
+}
+
+/// A whole number from the environment, if set.
+fn env_number(name: &str) -> anyhow::Result<Option<u64>> {
+    match std::env::var(name) {
+        Ok(text) if !text.trim().is_empty() => {
+            text.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name} must be a whole number, not `{text}`"))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `alpha.test=127.0.0.2,beta.test=127.0.0.3`.

@@ -261,6 +261,7 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/requests/{id}/no-show", "post"),
         ("/api/v1/requests/{id}/forgive", "post"),
         ("/api/v1/follows", "post"),
+        ("/api/v1/follows/{handle}", "delete"),
         ("/api/v1/me/follows", "get"),
     ];
     for (path, method) in expected {

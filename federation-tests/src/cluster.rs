@@ -72,6 +72,9 @@ impl ClusterBuilder {
         let map: Vec<String> = instances.iter().map(|i| format!("{}={}", i.host(), i.addr().ip())).collect();
         for instance in &mut instances {
             instance.add_env("OFFICEHOURS_FEDERATION_TEST_HOSTS", map.join(","));
+            // Background jobs every second, delivery retries after 1, 2, 4 … s.
+            instance.add_env_default("OFFICEHOURS_JOB_INTERVAL_SECS", "1");
+            instance.add_env_default("OFFICEHOURS_FEDERATION_RETRY_BASE_SECS", "1");
             instance.spawn()?;
         }
         for index in 0..instances.len() {

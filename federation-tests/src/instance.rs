@@ -317,6 +317,13 @@ impl Instance {
         &self.host
     }
 
+    /// Sets an environment variable unless the spec set it.
+    pub(crate) fn add_env_default(&mut self, key: &str, value: &str) {
+        if !self.env.iter().any(|(k, _)| k == key) {
+            self.env.push((key.to_string(), value.to_string()));
+        }
+    }
+
     /// Adds an environment variable for the server's next start.
     pub(crate) fn add_env(&mut self, key: &str, value: String) {
         self.env.retain(|(k, _)| k != key);

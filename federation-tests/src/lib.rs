@@ -45,7 +45,10 @@
 //!   `http://<name>.test:<port>/`, and listen on 127.0.0.2, 127.0.0.3, … (one
 //!   loopback address each). They run with `--federation-test-mode` and
 //!   `OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`, so each
-//!   server resolves every other `<name>.test` to its address.
+//!   server resolves every other `<name>.test` to its address. Background
+//!   jobs run every second and failed deliveries are retried after 1, 2, 4 …
+//!   seconds (`OFFICEHOURS_JOB_INTERVAL_SECS`,
+//!   `OFFICEHOURS_FEDERATION_RETRY_BASE_SECS`; a spec's `env` wins).
 //! * [`Backend::Sqlite`] (default) puts the database in the instance's temp
 //!   data dir; [`Backend::Postgres`] creates `oh_fed_<random>` on
 //!   `postgres://postgres@127.0.0.1:5432` (override the server with

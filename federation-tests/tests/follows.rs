@@ -35,9 +35,10 @@ async fn followers(alpha: &Instance, user: &str) -> i64 {
     response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
 }
 
-/// Waits up to 20 s for `ok` to hold.
+/// Fails once 45 s have passed since `started` (a delivery claimed by a
+/// killed process waits out its 30-second lease).
 fn still_waiting(started: Instant, what: &str) -> bool {
-    assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for: {what}");
+    assert!(started.elapsed() < Duration::from_secs(45), "timed out waiting for: {what}");
     true
 }
 
@@ -125,4 +126,71 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
         assert_eq!(response.status().as_u16(), 401, "{:?}", response.text().await);
     }
     assert_eq!(followers(alpha, "ada").await, 1);
+
+    // Unfollowing sends an Undo; alpha forgets the follower.
+    let response =
+        beta.client().delete(beta.url(&format!("/api/v1/follows/{handle}"))).bearer_auth(&bea).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let started = Instant::now();
+    while followers(alpha, "ada").await != 0 && still_waiting(started, "alpha drops the follower") {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let list: Value =
+        beta.client().get(beta.url("/api/v1/me/follows")).bearer_auth(&bea).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
+    if federation_tests::skip_without_postgres() {
+        return;
+    }
+    let mut cluster =
+        Cluster::start([InstanceSpec::new("alpha").postgres(), InstanceSpec::new("beta")]).await.expect("cluster");
+    create_user(&cluster["alpha"], "ada");
+    create_user(&cluster["beta"], "bea");
+    let bea = token(&cluster["beta"], "bea");
+    let handle = format!("ada@{}", cluster["alpha"].domain());
+    // Beta learns of Ada while alpha is up…
+    let beta = &cluster["beta"];
+    let known = beta.client().get(beta.url(&format!("/api/v1/advisors/{handle}"))).send().await.unwrap();
+    assert_eq!(known.status().as_u16(), 200);
+    // …then alpha dies, and Bea follows: stored, attempted, failing.
+    cluster["alpha"].kill();
+    let beta = &cluster["beta"];
+    let response = beta
+        .client()
+        .post(beta.url("/api/v1/follows"))
+        .bearer_auth(&bea)
+        .json(&json!({"handle": handle}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202, "{:?}", response.text().await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(cluster["beta"].log_text().contains("delivery failed"), "beta tried and failed");
+    // Beta is killed too, then both come back: nothing was lost.
+    cluster["beta"].kill();
+    cluster["alpha"].restart().await.expect("alpha back");
+    cluster["beta"].restart().await.expect("beta back");
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    let started = Instant::now();
+    loop {
+        let list: Value = beta
+            .client()
+            .get(beta.url("/api/v1/me/follows"))
+            .bearer_auth(&bea)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list[0]["state"] == "accepted" {
+            break;
+        }
+        still_waiting(started, &format!("the follow goes through after the restarts: {list}"));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(followers(alpha, "ada").await, 1, "delivered once");
 }

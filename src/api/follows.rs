@@ -53,6 +53,19 @@ pub async fn follow(
     Ok((StatusCode::ACCEPTED, Json(follow.into())))
 }
 
+/// Stop following someone on another server (an `Undo` goes to their server).
+#[utoipa::path(delete, path = "/api/v1/follows/{handle}", tag = "federation", security(("token" = [])),
+    params(("handle" = String, Path, description = "name@domain")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn unfollow(
+    data: Data<FedData>,
+    ApiUser(user): ApiUser,
+    axum::extract::Path(handle): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    crate::federation::follows::unfollow(&data, &user, &handle).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Whom you follow on other servers.
 #[utoipa::path(get, path = "/api/v1/me/follows", tag = "federation", security(("token" = [])),
     responses((status = 200, body = [FollowJson]), (status = 401, body = ErrorBody)))]

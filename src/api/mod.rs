@@ -51,6 +51,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/conversations/{username}/messages", post(engagement::send_message))
         .route("/api/v1/me/karma", get(engagement::karma))
         .route("/api/v1/follows", post(follows::follow))
+        .route("/api/v1/follows/{handle}", delete(follows::unfollow))
         .route("/api/v1/me/follows", get(follows::my_follows))
         .route("/api/v1/requests/{id}/no-show", post(engagement::no_show))
         .route("/api/v1/requests/{id}/forgive", post(engagement::forgive))

@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         super::engagement::notification_settings, super::engagement::save_notification_settings,
         super::engagement::conversations, super::engagement::thread, super::engagement::send_message,
         super::engagement::karma, super::engagement::no_show, super::engagement::forgive,
-        super::follows::follow, super::follows::my_follows,
+        super::follows::follow, super::follows::unfollow, super::follows::my_follows,
     ),
     modifiers(&TokenAuth),
     tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "calendar"), (name = "notifications"), (name = "messages"), (name = "karma"), (name = "federation"), (name = "admin"))

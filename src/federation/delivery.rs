@@ -1,7 +1,9 @@
 //! Delivering stored activities: each row of `deliveries` is signed with its
 //! sender's key and POSTed to its inbox by the federation crate; failures
-//! are retried with growing delays for about three days, then given up.
-//! Rows are claimed with a lease, so a crash mid-send only delays them.
+//! are retried with growing delays (1, 2, 4 … minutes by default,
+//! `federation_retry_base_secs`) for about three days, then given up.
+//! Rows are claimed with a 30-second lease, so a crash mid-send only delays
+//! them.
 
 use std::fmt::Debug;
 
@@ -23,7 +25,9 @@ use super::wire;
 /// Attempts before a delivery is given up (1, 2, 4 … minutes, at most 8
 /// hours apart: about three days).
 const ATTEMPTS: i64 = 16;
-const LEASE_MS: i64 = 5 * 60_000;
+/// A claimed delivery is retried by anyone after this long: the send itself
+/// times out after 10 s, so a worker that crashed mid-send delays it 30 s.
+const LEASE_MS: i64 = 30_000;
 
 /// Sends what is due; returns how many were delivered.
 pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
@@ -42,8 +46,11 @@ pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
                     delivered += 1;
                 }
                 Err(err) => {
-                    let retry = (row.attempts < ATTEMPTS)
-                        .then(|| now_ms() + crate::service::jobs::retry_delay_ms(row.attempts));
+                    // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
+                    let base = app.config.federation_retry_base_secs as i64;
+                    let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
+                    let retry = (row.attempts < ATTEMPTS && !matches!(err, FederationError::Invalid(_)))
+                        .then(|| now_ms() + delay);
                     tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
                     app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
                 }
@@ -64,7 +71,13 @@ async fn send(app: &App, data: &Data<FedData>, row: &crate::storage::Delivery) -
         body: serde_json::from_str(&row.body).map_err(|_| FederationError::Invalid("bad stored activity".into()))?,
     };
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
-    for task in SendActivityTask::prepare(&activity, &sender, vec![inbox], data).await? {
+    let tasks = SendActivityTask::prepare(&activity, &sender, vec![inbox], data).await?;
+    if tasks.is_empty() {
+        // The crate skips inboxes it will not send to (local, private or
+        // malformed addresses): that is a refusal, not a delivery.
+        return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
+    }
+    for task in tasks {
         task.sign_and_send(data).await?;
     }
     Ok(())

@@ -76,3 +76,33 @@ pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(
     app.jobs.notify_one();
     Ok((remote, follow))
 }
+
+/// A local person stops following someone elsewhere: an `Undo` of the
+/// original `Follow` is queued. Not following them is not an error.
+pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(), FederationError> {
+    let app = data.app()?;
+    let remote = resolve_handle(data, handle).await?;
+    let me = actors::person_id(&app, &user.username)?;
+    let id = new_activity_id(&app, "undo")?;
+    let inbox = remote.inbox().to_string();
+    let stopped = app
+        .store
+        .stop_follow(user.id, remote.id.as_str(), |follow| NewDelivery {
+            activity_id: id.to_string(),
+            sender_id: user.id,
+            inbox: inbox.clone(),
+            body: json!({
+                "@context": AS_CONTEXT,
+                "id": id,
+                "type": "Undo",
+                "actor": me,
+                "object": {"id": follow.follow_id, "type": "Follow", "actor": me, "object": remote.id},
+            })
+            .to_string(),
+        })
+        .await?;
+    if stopped.is_some() {
+        app.jobs.notify_one();
+    }
+    Ok(())
+}

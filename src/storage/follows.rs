@@ -151,6 +151,29 @@ impl Store {
         })
     }
 
+    /// Stops following: removes the follow and queues the `Undo` built from
+    /// it (`undo` receives the follow's id); `None` when there was none.
+    pub async fn stop_follow(
+        &self,
+        user_id: i64,
+        actor_id: &str,
+        undo: impl FnOnce(&Follow) -> NewDelivery,
+    ) -> Result<Option<Follow>> {
+        let mut tx = self.begin_write().await?;
+        let existing: Option<Follow> = sqlx::query_as(
+            "DELETE FROM follows WHERE user_id = $1 AND actor_id = $2 \
+             RETURNING actor_id, follow_id, accepted_at, created_at",
+        )
+        .bind(user_id)
+        .bind(actor_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(existing) = existing else { return Ok(None) };
+        insert_delivery(&mut tx, &undo(&existing)).await?;
+        tx.commit().await?;
+        Ok(Some(existing))
+    }
+
     /// Whom a local person follows, newest first.
     pub async fn follows_of(&self, user_id: i64) -> Result<Vec<Follow>> {
         Ok(sqlx::query_as(
@@ -176,6 +199,29 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// Where a delivery stands: (attempts, next attempt, delivered at,
+    /// given up at, last error) — for admins and tests.
+    pub async fn delivery_state(
+        &self,
+        activity_id: &str,
+    ) -> Result<Option<(i64, i64, Option<i64>, Option<i64>, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT attempts, next_attempt_at, delivered_at, failed_at, last_error FROM deliveries \
+             WHERE activity_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(activity_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Queues a delivery on its own.
+    pub async fn queue_delivery(&self, delivery: &NewDelivery) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        insert_delivery(&mut tx, delivery).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn delivered(&self, id: i64) -> Result<()> {
