@@ -7,110 +7,11 @@
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::routing::{get, post};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use support::peer::{Tamper, satisfies_mastodon, start_peer};
 use support::{TestServer, test_databases};
-
-/// A fediverse peer: its actor document and the activities it received.
-struct Peer {
-    base: String,
-    actor: String,
-    private_pem: String,
-    received: Arc<Mutex<Vec<Value>>>,
-    /// The requests behind them: (signature-relevant headers, raw body).
-    requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>,
-}
-
-async fn start_peer() -> Peer {
-    let keys = activitypub_federation::http_signatures::generate_actor_keypair().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let base = format!("http://peer.test:{port}");
-    let actor = format!("{base}/users/masto");
-    let document = json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": actor, "type": "Person", "preferredUsername": "masto", "name": "Masto Don",
-        "summary": "<p>Hi <script>alert(1)</script></p>",
-        "inbox": format!("{actor}/inbox"), "endpoints": {"sharedInbox": format!("{base}/inbox")},
-        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": keys.public_key},
-    });
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
-    let sink = received.clone();
-    let raw = requests.clone();
-    let app = Router::new()
-        .route(
-            "/users/masto",
-            get(move || {
-                let document = document.clone();
-                async move { ([("content-type", "application/activity+json")], document.to_string()) }
-            }),
-        )
-        .route(
-            "/users/masto/inbox",
-            post(move |headers: axum::http::HeaderMap, body: String| {
-                let sink = sink.clone();
-                let raw = raw.clone();
-                async move {
-                    sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
-                    raw.lock().unwrap().push((headers, body));
-                    StatusCode::ACCEPTED
-                }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Peer { base, actor, private_pem: keys.private_key, received, requests }
-}
-
-impl Peer {
-    /// POSTs `body` to `inbox`, signed as Mastodon signs.
-    async fn send(&self, inbox: &str, body: &str, tamper: Tamper) -> StatusCode {
-        let url = url::Url::parse(inbox).unwrap();
-        let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-        let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(body.as_bytes())));
-        let signed = format!(
-            "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: application/activity+json",
-            url.path()
-        );
-        let key = SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem).unwrap());
-        let signature = STANDARD.encode(key.sign(signed.as_bytes()).to_bytes());
-        let header = format!(
-            "keyId=\"{}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\"",
-            self.actor
-        );
-        let sent_body = if tamper == Tamper::Body { body.replace("Follow", "Folloo") } else { body.to_string() };
-        officehours::install_crypto();
-        reqwest::Client::new()
-            .post(inbox)
-            .header("host", host)
-            .header("date", date)
-            .header("digest", digest)
-            .header("content-type", "application/activity+json")
-            .header("signature", header)
-            .body(sent_body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tamper {
-    None,
-    Body,
-}
 
 async fn followers(server: &TestServer, user: &str) -> i64 {
     let body = reqwest::Client::new()
@@ -218,51 +119,4 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         assert_eq!(peer.send(&inbox, &undo, Tamper::None).await, StatusCode::ACCEPTED);
         assert_eq!(followers(&server, "ada").await, 0);
     }
-}
-
-/// Mastodon's rules for an incoming signed POST (its signature
-/// verification concern): a `Signature` with keyId, algorithm (`rsa-sha256`
-/// or `hs2019`) and headers covering `(request-target)`, `host`, `date` and
-/// `digest` (`(created)`/`(expires)` are taken from the header's own
-/// fields); a `Date` within 12 hours; a SHA-256 `Digest` of the body; an
-/// RSA-SHA256 signature that verifies against the key the actor publishes.
-fn satisfies_mastodon(headers: &axum::http::HeaderMap, body: &str, path: &str, actor: &Value) {
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::pkcs8::DecodePublicKey;
-    use rsa::signature::Verifier;
-
-    let header = headers.get("signature").expect("a Signature header").to_str().unwrap();
-    let field = |name: &str| {
-        header
-            .split(',')
-            .find_map(|part| part.trim().strip_prefix(&format!("{name}=\"")))
-            .map(|v| v.trim_end_matches('"').to_string())
-            .unwrap_or_else(|| panic!("no {name} in {header}"))
-    };
-    assert_eq!(field("keyId"), actor["publicKey"]["id"].as_str().unwrap());
-    assert!(["rsa-sha256", "hs2019"].contains(&field("algorithm").as_str()), "{header}");
-    let covered = field("headers");
-    for required in ["(request-target)", "host", "date", "digest"] {
-        assert!(covered.split(' ').any(|h| h == required), "{required} not signed: {covered}");
-    }
-    let date = headers.get("date").unwrap().to_str().unwrap();
-    let sent = jiff::fmt::rfc2822::parse(date).expect("an HTTP date").timestamp();
-    assert!(sent.duration_until(jiff::Timestamp::now()).abs() < jiff::SignedDuration::from_hours(12), "{date}");
-    let digest = headers.get("digest").unwrap().to_str().unwrap();
-    assert_eq!(digest, format!("SHA-256={}", STANDARD.encode(Sha256::digest(body.as_bytes()))));
-    let signed: Vec<String> = covered
-        .split(' ')
-        .map(|name| match name {
-            "(request-target)" => format!("(request-target): post {path}"),
-            // draft-cavage-12 pseudo-headers, which Mastodon also verifies.
-            "(created)" | "(expires)" => format!("{name}: {}", field(name.trim_matches(|c| c == '(' || c == ')'))),
-            other => format!(
-                "{other}: {}",
-                headers.get(other).unwrap_or_else(|| panic!("{other} missing")).to_str().unwrap()
-            ),
-        })
-        .collect();
-    let key = rsa::RsaPublicKey::from_public_key_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap();
-    let signature = Signature::try_from(STANDARD.decode(field("signature")).unwrap().as_slice()).unwrap();
-    VerifyingKey::<Sha256>::new(key).verify(signed.join("\n").as_bytes(), &signature).expect("the signature verifies");
 }

@@ -1,0 +1,156 @@
+//! Inbox throughput: pre-signed `Follow` activities (Mastodon-style
+//! `rsa-sha256` signatures) POSTed to the shared inbox over real HTTP, each
+//! verified (digest, signature against the cached actor key, origin) and
+//! stored (follower, deduplication row, queued `Accept`) in one transaction.
+//! SQLite, and PostgreSQL when OFFICEHOURS_BENCH_POSTGRES names a server.
+//! Run: `cargo bench --bench federation`.
+
+#[path = "../tests/support/peer.rs"]
+#[allow(dead_code)]
+mod peer;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use officehours::cli::build_app;
+use officehours::config::{Config, Overrides};
+use officehours::storage::{NewUser, Store};
+
+const ACTIVITIES: usize = 3000;
+
+/// A pre-signed activity: its body and its headers.
+type Signed = (String, Vec<(&'static str, String)>);
+const CONCURRENCY: usize = 32;
+
+async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow::Result<()> {
+    println!("\n== {label}");
+    officehours::install_crypto();
+    let peer = peer::start_peer().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let overrides = Overrides {
+        database_url: Some(database_url),
+        data_dir: Some(dir.to_path_buf()),
+        bind: Some(addr),
+        public_url: Some(format!("http://{addr}/")),
+        federation_test_mode: true,
+        ..Default::default()
+    };
+    let mut config = Config::resolve(overrides)?;
+    config.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+    let app = build_app(config).await?;
+    app.store
+        .create_user(&NewUser {
+            username: "ada".into(),
+            email: "ada@example.org".into(),
+            email_verified: true,
+            password_hash: "unused".into(),
+            display_name: String::new(),
+            timezone: "UTC".into(),
+            is_advisor: true,
+            is_pro: false,
+            is_admin: false,
+        })
+        .await?;
+    tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
+    let inbox = format!("http://{addr}/inbox");
+    let ada = format!("http://{addr}/users/ada");
+    let follow = |n: usize| {
+        serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/follows/{n}", peer.base), "type": "Follow", "actor": peer.actor, "object": ada,
+        })
+        .to_string()
+    };
+    // Warm up: the first activity fetches and stores the peer's actor.
+    let client = reqwest::Client::new();
+    let status = send(&client, &inbox, follow(0), peer.sign(&inbox, &follow(0))).await?;
+    anyhow::ensure!(status == 202, "warm-up answered {status}");
+
+    let started = Instant::now();
+    let signed: Vec<Signed> = (1..=ACTIVITIES).map(|n| (follow(n), peer.sign(&inbox, &follow(n)))).collect();
+    println!("signed {ACTIVITIES} activities in {:.2?} (not counted below)", started.elapsed());
+
+    let started = Instant::now();
+    let mut chunks: Vec<Vec<Signed>> = (0..CONCURRENCY).map(|_| Vec::new()).collect();
+    for (i, item) in signed.into_iter().enumerate() {
+        chunks[i % CONCURRENCY].push(item);
+    }
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let client = client.clone();
+        let inbox = inbox.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for (body, headers) in chunk {
+                let t = Instant::now();
+                let status = send(&client, &inbox, body, headers).await?;
+                anyhow::ensure!(status == 202, "an activity was refused: {status}");
+                latencies.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let wall = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "inbox: {ACTIVITIES} signed Follows, {CONCURRENCY} at a time: {wall:.2?} wall, {:.0} activities/s, p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        ACTIVITIES as f64 / wall.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        latencies.last().copied().unwrap_or(Duration::ZERO)
+    );
+    app.store.close().await;
+    Ok(())
+}
+
+async fn send(
+    client: &reqwest::Client,
+    inbox: &str,
+    body: String,
+    headers: Vec<(&'static str, String)>,
+) -> anyhow::Result<u16> {
+    let mut request = client.post(inbox).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    Ok(request.send().await?.status().as_u16())
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        println!("machine: {} cores; {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu());
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        run("SQLite", url, dir.path()).await?;
+        if let Ok(server) = std::env::var("OFFICEHOURS_BENCH_POSTGRES") {
+            let admin = Store::connect(&server, 1).await?;
+            let name = format!("oh_bench_fed_{}", std::process::id());
+            admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
+            let mut url = url::Url::parse(&server)?;
+            url.set_path(&name);
+            let pg_dir = tempfile::tempdir()?;
+            let result = run("PostgreSQL", url.to_string(), pg_dir.path()).await;
+            admin.execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
+            result?;
+        }
+        Ok(())
+    })
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
