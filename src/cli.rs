@@ -307,6 +307,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             if let Err(err) = store.purge_sent_mail(week_ago).await {
                 tracing::warn!(error = %err, "purging sent mail failed");
             }
+            // Senders retry for days, not months: a month of activity ids is enough.
+            let month_ago = crate::storage::now_ms() - 30 * 24 * 3_600_000;
+            if let Err(err) = store.purge_seen_activities(month_ago).await {
+                tracing::warn!(error = %err, "purging received activity ids failed");
+            }
         }
     });
     let store = app.store.clone();

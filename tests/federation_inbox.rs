@@ -82,7 +82,9 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
                 .unwrap(),
         )
         .unwrap();
-        satisfies_mastodon(&headers, &body, "/users/masto/inbox", &person);
+        satisfies_mastodon(&headers, &body, "post", "/users/masto/inbox", &person);
+        // Fetches are not signed yet (see FEDERATION.md): the peer saw plain GETs.
+        assert!(peer.fetches.lock().unwrap().iter().all(|h| h.get("signature").is_none()));
 
         // The stored actor is sanitised.
         let (status, profile) = server

@@ -42,6 +42,9 @@ pub async fn config(app: &App) -> anyhow::Result<FederationConfig<FedData>> {
         client = client.dns_resolver(ValidatingDnsResolver::new(Vec::new(), true));
     }
     let client = client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))?;
+    // Fetches are not signed yet: the crate's signed GET covers
+    // `(request-target) (created) (expires) accept digest` but not `host`,
+    // which Mastodon's secure mode requires on GETs (see docs/FEDERATION.md).
     FederationConfig::builder()
         .domain(app.config.domain.clone())
         .app_data(FedData(app.downgrade()))

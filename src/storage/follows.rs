@@ -112,6 +112,13 @@ impl Store {
         Ok(first)
     }
 
+    /// Forgets received activity ids older than `before`.
+    pub async fn purge_seen_activities(&self, before: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM inbox_seen WHERE received_at < $1").bind(before).execute(self.pool()).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn follower_count(&self, user_id: i64) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM followers WHERE user_id = $1")
             .bind(user_id)

@@ -24,6 +24,8 @@ pub struct Peer {
     pub received: Arc<Mutex<Vec<Value>>>,
     /// The requests behind them: (signature-relevant headers, raw body).
     pub requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+    /// The headers of every fetch of the actor document.
+    pub fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
 }
 
 pub async fn start_peer() -> Peer {
@@ -41,13 +43,16 @@ pub async fn start_peer() -> Peer {
     });
     let received: Arc<Mutex<Vec<Value>>> = Arc::default();
     let requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
     let sink = received.clone();
     let raw = requests.clone();
+    let seen = fetches.clone();
     let app = Router::new()
         .route(
             "/users/masto",
-            get(move || {
+            get(move |headers: axum::http::HeaderMap| {
                 let document = document.clone();
+                seen.lock().unwrap().push(headers);
                 async move { ([("content-type", "application/activity+json")], document.to_string()) }
             }),
         )
@@ -64,7 +69,7 @@ pub async fn start_peer() -> Peer {
             }),
         );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Peer { base, actor, private_pem: keys.private_key, received, requests }
+    Peer { base, actor, private_pem: keys.private_key, received, requests, fetches }
 }
 
 impl Peer {
@@ -121,7 +126,7 @@ pub enum Tamper {
 /// `digest` (`(created)`/`(expires)` are taken from the header's own
 /// fields); a `Date` within 12 hours; a SHA-256 `Digest` of the body; an
 /// RSA-SHA256 signature that verifies against the key the actor publishes.
-pub fn satisfies_mastodon(headers: &axum::http::HeaderMap, body: &str, path: &str, actor: &Value) {
+pub fn satisfies_mastodon(headers: &axum::http::HeaderMap, body: &str, method: &str, path: &str, actor: &Value) {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
@@ -137,18 +142,26 @@ pub fn satisfies_mastodon(headers: &axum::http::HeaderMap, body: &str, path: &st
     assert_eq!(field("keyId"), actor["publicKey"]["id"].as_str().unwrap());
     assert!(["rsa-sha256", "hs2019"].contains(&field("algorithm").as_str()), "{header}");
     let covered = field("headers");
-    for required in ["(request-target)", "host", "date", "digest"] {
-        assert!(covered.split(' ').any(|h| h == required), "{required} not signed: {covered}");
+    // Mastodon wants the digest signed on POSTs only.
+    let required: &[&str] = if method == "post" {
+        &["(request-target)", "host", "date", "digest"]
+    } else {
+        &["(request-target)", "host", "date"]
+    };
+    for required in required {
+        assert!(covered.split(' ').any(|h| h == *required), "{required} not signed: {covered}");
     }
     let date = headers.get("date").unwrap().to_str().unwrap();
     let sent = jiff::fmt::rfc2822::parse(date).expect("an HTTP date").timestamp();
     assert!(sent.duration_until(jiff::Timestamp::now()).abs() < jiff::SignedDuration::from_hours(12), "{date}");
-    let digest = headers.get("digest").unwrap().to_str().unwrap();
-    assert_eq!(digest, format!("SHA-256={}", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+    if method == "post" {
+        let digest = headers.get("digest").unwrap().to_str().unwrap();
+        assert_eq!(digest, format!("SHA-256={}", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+    }
     let signed: Vec<String> = covered
         .split(' ')
         .map(|name| match name {
-            "(request-target)" => format!("(request-target): post {path}"),
+            "(request-target)" => format!("(request-target): {method} {path}"),
             // draft-cavage-12 pseudo-headers, which Mastodon also verifies.
             "(created)" | "(expires)" => format!("{name}: {}", field(name.trim_matches(|c| c == '(' || c == ')'))),
             other => format!(
