@@ -16,7 +16,7 @@ use sha2::Sha256;
 use crate::app::App;
 use crate::calendar::feed::{self, EventState, FeedEvent};
 use crate::service::secrets::{hash_secret, same_secret};
-use crate::storage::{FeedOccurrence, FeedSession, User};
+use crate::storage::{FeedOccurrence, FeedSession, Request, User};
 
 use super::AppError;
 
@@ -115,8 +115,16 @@ impl App {
 
     /// One session as a calendar event, for its two people.
     pub async fn session_event_for(&self, user: &User, request_id: i64) -> Result<FeedEvent, AppError> {
-        self.request_for(user, request_id).await?;
-        let session = self.store.feed_session(request_id).await?;
+        let (request, _) = self.request_for(user, request_id).await?;
+        self.session_event_of(user, &request).await
+    }
+
+    /// The same for a request already loaded (its page has it).
+    pub async fn session_event_of(&self, user: &User, request: &Request) -> Result<FeedEvent, AppError> {
+        if request.advisor_id != user.id && request.learner_id != user.id {
+            return Err(AppError::NotFound("request"));
+        }
+        let session = self.store.feed_session(request.id).await?;
         Ok(self.session_event(user, &session))
     }
 

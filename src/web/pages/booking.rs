@@ -154,7 +154,7 @@ async fn detail(
 ) -> Result<RequestDetail, WebError> {
     let (request, entry) = app.request_for(user, id).await?;
     let is_advisor = request.advisor_id == user.id;
-    let event = app.session_event_for(user, id).await?;
+    let event = app.session_event_of(user, &request).await?;
     let raw_events = app.store_events_of(&request).await?;
     let now = jiff::Timestamp::now();
     let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
