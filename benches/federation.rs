@@ -5,6 +5,8 @@
 //! SQLite, and PostgreSQL when OFFICEHOURS_BENCH_POSTGRES names a server.
 //! Run: `cargo bench --bench federation`.
 
+mod support;
+
 #[path = "../tests/support/peer.rs"]
 #[allow(dead_code)]
 mod peer;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use officehours::cli::build_app;
 use officehours::config::{Config, Overrides};
-use officehours::storage::{NewUser, Store};
+use officehours::storage::NewUser;
 
 const ACTIVITIES: usize = 3000;
 
@@ -123,34 +125,5 @@ async fn send(
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        println!("machine: {} cores; {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu());
-        let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-        run("SQLite", url, dir.path()).await?;
-        if let Ok(server) = std::env::var("OFFICEHOURS_BENCH_POSTGRES") {
-            let admin = Store::connect(&server, 1).await?;
-            let name = format!("oh_bench_fed_{}", std::process::id());
-            admin.execute_raw(&format!("CREATE DATABASE {name}")).await?;
-            let mut url = url::Url::parse(&server)?;
-            url.set_path(&name);
-            let pg_dir = tempfile::tempdir()?;
-            let result = run("PostgreSQL", url.to_string(), pg_dir.path()).await;
-            admin.execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
-            result?;
-        }
-        Ok(())
-    })
-}
-
-fn cpu() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
+    support::on_each_database("fed", |label, url, dir| async move { run(label, url, &dir).await })
 }

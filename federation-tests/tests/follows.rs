@@ -35,6 +35,45 @@ async fn followers(alpha: &Instance, user: &str) -> i64 {
     response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
 }
 
+/// `POST /api/v1/follows {"handle"}` on `instance` as the token's owner.
+async fn follow(instance: &Instance, token: &str, handle: &str) -> reqwest::Response {
+    instance
+        .client()
+        .post(instance.url("/api/v1/follows"))
+        .bearer_auth(token)
+        .json(&json!({"handle": handle}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/v1/me/follows` on `instance`.
+async fn my_follows(instance: &Instance, token: &str) -> Value {
+    instance
+        .client()
+        .get(instance.url("/api/v1/me/follows"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the newest follow of the token's owner is accepted.
+async fn until_accepted(instance: &Instance, token: &str, what: &str) {
+    let started = Instant::now();
+    loop {
+        let list = my_follows(instance, token).await;
+        if list[0]["state"] == "accepted" {
+            return;
+        }
+        still_waiting(started, &format!("{what}: {list}"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Fails once 45 s have passed since `started` (a delivery claimed by a
 /// killed process waits out its 30-second lease).
 fn still_waiting(started: Instant, what: &str) -> bool {
@@ -55,50 +94,19 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     let bea = token(beta, "bea");
     let handle = format!("ada@{}", alpha.domain());
 
-    let response = beta
-        .client()
-        .post(beta.url("/api/v1/follows"))
-        .bearer_auth(&bea)
-        .json(&json!({"handle": handle}))
-        .send()
-        .await
-        .unwrap();
+    let response = follow(beta, &bea, &handle).await;
     assert_eq!(response.status().as_u16(), 202);
-    let follow: Value = response.json().await.unwrap();
-    assert_eq!(follow["actor"], alpha.url("/users/ada"));
+    let started: Value = response.json().await.unwrap();
+    assert_eq!(started["actor"], alpha.url("/users/ada"));
 
     let started = Instant::now();
     while followers(alpha, "ada").await != 1 && still_waiting(started, "alpha records the follower") {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let started = Instant::now();
-    loop {
-        let list: Value = beta
-            .client()
-            .get(beta.url("/api/v1/me/follows"))
-            .bearer_auth(&bea)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if list[0]["state"] == "accepted" {
-            break;
-        }
-        still_waiting(started, &format!("beta sees the Accept: {list}\n{}", alpha.log_text()));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_accepted(beta, &bea, "beta sees the Accept").await;
 
     // Following again changes nothing.
-    let again = beta
-        .client()
-        .post(beta.url("/api/v1/follows"))
-        .bearer_auth(&bea)
-        .json(&json!({"handle": handle}))
-        .send()
-        .await
-        .unwrap();
+    let again = follow(beta, &bea, &handle).await;
     assert_eq!(again.status().as_u16(), 202);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(followers(alpha, "ada").await, 1);
@@ -135,9 +143,7 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     while followers(alpha, "ada").await != 0 && still_waiting(started, "alpha drops the follower") {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let list: Value =
-        beta.client().get(beta.url("/api/v1/me/follows")).bearer_auth(&bea).send().await.unwrap().json().await.unwrap();
-    assert_eq!(list, json!([]));
+    assert_eq!(my_follows(beta, &bea).await, json!([]));
 }
 
 #[tokio::test]
@@ -158,14 +164,7 @@ async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
     // …then alpha dies, and Bea follows: stored, attempted, failing.
     cluster["alpha"].kill();
     let beta = &cluster["beta"];
-    let response = beta
-        .client()
-        .post(beta.url("/api/v1/follows"))
-        .bearer_auth(&bea)
-        .json(&json!({"handle": handle}))
-        .send()
-        .await
-        .unwrap();
+    let response = follow(beta, &bea, &handle).await;
     assert_eq!(response.status().as_u16(), 202, "{:?}", response.text().await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(cluster["beta"].log_text().contains("delivery failed"), "beta tried and failed");
@@ -174,23 +173,6 @@ async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
     cluster["alpha"].restart().await.expect("alpha back");
     cluster["beta"].restart().await.expect("beta back");
     let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
-    let started = Instant::now();
-    loop {
-        let list: Value = beta
-            .client()
-            .get(beta.url("/api/v1/me/follows"))
-            .bearer_auth(&bea)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if list[0]["state"] == "accepted" {
-            break;
-        }
-        still_waiting(started, &format!("the follow goes through after the restarts: {list}"));
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    until_accepted(beta, &bea, "the follow goes through after the restarts").await;
     assert_eq!(followers(alpha, "ada").await, 1, "delivered once");
 }
