@@ -153,17 +153,11 @@ impl Store {
     /// Marks a session settled and writes its attendance karma; false when
     /// another worker settled it first.
     pub async fn settle_request(&self, request_id: i64, karma: &super::Effects) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE requests SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL")
-            .bind(request_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        super::notifications::write_effects(&mut tx, karma).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.claim_with_effects(
+            "UPDATE requests SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL",
+            &[request_id],
+            karma,
+        )
+        .await
     }
 }

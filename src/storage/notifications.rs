@@ -195,13 +195,25 @@ impl Store {
     /// Writes an event's effects and marks it processed, in one transaction.
     /// Returns false (and writes nothing) when another worker got there first.
     pub async fn apply_event_effects(&self, event_id: i64, effects: &Effects) -> Result<bool> {
+        self.claim_with_effects(
+            "UPDATE booking_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL",
+            &[event_id],
+            effects,
+        )
+        .await
+    }
+
+    /// The one way "do this once, with its effects" is written: `claim_sql`
+    /// (binding `keys`, then the current time last) must change exactly one
+    /// row the first time and none after; only then are the effects written,
+    /// in the same transaction. False when it was done before.
+    pub(super) async fn claim_with_effects(&self, claim_sql: &str, keys: &[i64], effects: &Effects) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query("UPDATE booking_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
-            .bind(event_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        if claimed.rows_affected() != 1 {
+        let mut claim = sqlx::query(claim_sql);
+        for key in keys {
+            claim = claim.bind(*key);
+        }
+        if claim.bind(now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
         write_effects(&mut tx, effects).await?;
@@ -229,21 +241,12 @@ impl Store {
     /// Records a reminder as sent together with its notification and mail;
     /// false when it was sent already.
     pub async fn send_reminder(&self, request_id: i64, user_id: i64, effects: &Effects) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        self.claim_with_effects(
             "INSERT INTO reminders_sent (request_id, user_id, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[request_id, user_id],
+            effects,
         )
-        .bind(request_id)
-        .bind(user_id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        write_effects(&mut tx, effects).await?;
-        tx.commit().await?;
-        Ok(true)
+        .await
     }
 
     /// Queues one mail on its own (account mails: confirmation, reset).
