@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::instance::{Instance, InstanceSpec, build_client};
 use crate::paths::{log_folder_name, logs_root, officehours_bin};
+use crate::peer::PythonPeer;
 use crate::{Error, Result};
 
 /// Names given to instances by position when their spec has none.
@@ -23,13 +24,14 @@ const PORT_ATTEMPTS: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct ClusterBuilder {
     specs: Vec<InstanceSpec>,
+    peers: Vec<String>,
     ready_timeout: Duration,
     label: Option<String>,
 }
 
 impl Default for ClusterBuilder {
     fn default() -> Self {
-        ClusterBuilder { specs: Vec::new(), ready_timeout: Duration::from_secs(30), label: None }
+        ClusterBuilder { specs: Vec::new(), peers: Vec::new(), ready_timeout: Duration::from_secs(30), label: None }
     }
 }
 
@@ -43,6 +45,17 @@ impl ClusterBuilder {
     /// Adds `n` unnamed SQLite instances (named by position: alpha, beta, …).
     pub fn instances(mut self, n: usize) -> Self {
         self.specs.extend(std::iter::repeat_with(InstanceSpec::unnamed).take(n));
+        self
+    }
+
+    /// Adds an independent ActivityPub implementation as a peer: the script
+    /// `federation-tests/peers/<name>_peer.py`, run with `python3` (or
+    /// `FEDERATION_PYTHON`) on the next loopback address after the instances,
+    /// as `<name>.test:<port>`. Every instance resolves `<name>.test` to it
+    /// from the start. Reach it with [`Cluster::peer`]; check first with
+    /// [`crate::skip_without_python_module`] that its package is installed.
+    pub fn python_peer(mut self, name: impl Into<String>) -> Self {
+        self.peers.push(name.into());
         self
     }
 
@@ -62,20 +75,32 @@ impl ClusterBuilder {
     /// Starts every instance (in parallel) and waits until all are ready.
     pub async fn start(self) -> Result<Cluster> {
         let bin = officehours_bin()?;
-        let names = names(&self.specs)?;
+        let names = names(&self.specs, &self.peers)?;
         let mut instances = Vec::with_capacity(self.specs.len());
         for (index, (spec, name)) in self.specs.iter().zip(&names).enumerate() {
             instances.push(Instance::prepare(name, spec, free_addr(index)?, &bin, self.ready_timeout)?);
         }
-        // Every server resolves every `<name>.test` to its loopback address
-        // (the ports are in the domains and URLs).
-        let map: Vec<String> = instances.iter().map(|i| format!("{}={}", i.host(), i.addr().ip())).collect();
+        let mut peers = Vec::with_capacity(self.peers.len());
+        for (index, name) in self.peers.iter().enumerate() {
+            peers.push(PythonPeer::prepare(name, free_addr(instances.len() + index)?, self.ready_timeout)?);
+        }
+        // Every server (and peer) resolves every `<name>.test` to its
+        // loopback address (the ports are in the domains and URLs).
+        let map: Vec<String> = instances
+            .iter()
+            .map(|i| format!("{}={}", i.host(), i.addr().ip()))
+            .chain(peers.iter().map(|p| format!("{}={}", p.host(), p.addr().ip())))
+            .collect();
         for instance in &mut instances {
             instance.add_env("OFFICEHOURS_FEDERATION_TEST_HOSTS", map.join(","));
             // Background jobs every second, delivery retries after 1, 2, 4 … s.
             instance.add_env_default("OFFICEHOURS_JOB_INTERVAL_SECS", "1");
             instance.add_env_default("OFFICEHOURS_FEDERATION_RETRY_BASE_SECS", "1");
             instance.spawn()?;
+        }
+        for peer in &mut peers {
+            peer.set_resolve(map.join(","));
+            peer.spawn()?;
         }
         for index in 0..instances.len() {
             let mut attempt = 1;
@@ -100,15 +125,48 @@ impl ClusterBuilder {
                         kept = path;
                     }
                 }
+                keep_peer_logs(&mut peers, &dir, "an instance failed to start: killed with SIGKILL");
                 return Err(instances[index].start_error(&reason, kept));
             }
         }
-        let hosts: Vec<(String, SocketAddr)> = instances.iter().map(|i| (i.host().to_string(), i.addr())).collect();
+        for index in 0..peers.len() {
+            let mut attempt = 1;
+            loop {
+                let peer = &mut peers[index];
+                let Err(reason) = peer.wait_ready().await else {
+                    break;
+                };
+                let port_taken = peer.log_text().contains("cannot listen on");
+                if port_taken && attempt < PORT_ATTEMPTS {
+                    attempt += 1;
+                    // The same loopback address (the instances know it), another port.
+                    peer.readdress(free_addr(instances.len() + index)?);
+                    peer.spawn()?;
+                    continue;
+                }
+                let dir = fresh_log_dir(self.label.as_deref());
+                for instance in &mut instances {
+                    instance.shutdown("a peer failed to start: killed with SIGKILL");
+                    let _ = instance.keep_log(&dir);
+                }
+                keep_peer_logs(&mut peers, &dir, "a peer failed to start: killed with SIGKILL");
+                let kept = peers[index].keep_log(&dir).ok();
+                return Err(peers[index].start_error(&reason, kept));
+            }
+        }
+        let hosts: Vec<(String, SocketAddr)> = instances
+            .iter()
+            .map(|i| (i.host().to_string(), i.addr()))
+            .chain(peers.iter().map(|p| (p.host().to_string(), p.addr())))
+            .collect();
         let client = build_client(&hosts, false);
         for instance in &mut instances {
             instance.join(&hosts, &client);
         }
-        Ok(Cluster { instances, hosts, client, label: self.label, keep_logs: false })
+        for peer in &mut peers {
+            peer.join(&client);
+        }
+        Ok(Cluster { instances, peers, hosts, client, label: self.label, keep_logs: false })
     }
 }
 
@@ -116,6 +174,7 @@ impl ClusterBuilder {
 /// (or `FEDERATION_KEEP_LOGS=1`) their logs are kept first, see the crate docs.
 pub struct Cluster {
     instances: Vec<Instance>,
+    peers: Vec<PythonPeer>,
     hosts: Vec<(String, SocketAddr)>,
     client: reqwest::Client,
     label: Option<String>,
@@ -165,6 +224,31 @@ impl Cluster {
         }
     }
 
+    /// The peer called `name` (see [`ClusterBuilder::python_peer`]); panics
+    /// if there is none.
+    pub fn peer(&self, name: &str) -> &PythonPeer {
+        match self.peers.iter().find(|p| p.name() == name) {
+            Some(peer) => peer,
+            None => {
+                let known: Vec<&str> = self.peers.iter().map(PythonPeer::name).collect();
+                panic!("no peer named `{name}` in this cluster (there are {known:?})")
+            }
+        }
+    }
+
+    /// The peer called `name`, for [`PythonPeer::is_running`].
+    pub fn peer_mut(&mut self, name: &str) -> &mut PythonPeer {
+        match self.peers.iter_mut().find(|p| p.name() == name) {
+            Some(peer) => peer,
+            None => panic!("no peer named `{name}` in this cluster"),
+        }
+    }
+
+    /// All peers, in the order they were added.
+    pub fn peers(&self) -> &[PythonPeer] {
+        &self.peers
+    }
+
     /// All instances, in the order they were given.
     pub fn instances(&self) -> &[Instance] {
         &self.instances
@@ -182,7 +266,8 @@ impl Cluster {
         self.instances.is_empty()
     }
 
-    /// Each instance's host name and address, as the clients resolve them.
+    /// Each instance's (then each peer's) host name and address, as the
+    /// clients resolve them.
     pub fn hosts(&self) -> &[(String, SocketAddr)] {
         &self.hosts
     }
@@ -213,6 +298,9 @@ impl Drop for Cluster {
         for instance in &mut self.instances {
             instance.shutdown("cluster dropped: killed with SIGKILL");
         }
+        for peer in &mut self.peers {
+            peer.shutdown("cluster dropped: killed with SIGKILL");
+        }
         let failed = std::thread::panicking();
         if !(failed || self.keep_logs || keep_logs_from_env()) {
             return;
@@ -235,6 +323,29 @@ impl Drop for Cluster {
                 Err(err) => eprintln!("federation-tests: cannot keep the log of `{}`: {err}", instance.name()),
             }
         }
+        for peer in &self.peers {
+            match peer.keep_log(&dir) {
+                Ok(path) => {
+                    let log = peer.log_text();
+                    eprintln!(
+                        "----- last {TAIL_LINES} lines of the peer `{}` ({}) -----\n{}\n----- end of `{}` -----",
+                        peer.name(),
+                        path.display(),
+                        crate::tail(&log, TAIL_LINES).trim_end(),
+                        peer.name()
+                    );
+                }
+                Err(err) => eprintln!("federation-tests: cannot keep the log of the peer `{}`: {err}", peer.name()),
+            }
+        }
+    }
+}
+
+/// Kills every peer and copies its log to `dir`.
+fn keep_peer_logs(peers: &mut [PythonPeer], dir: &std::path::Path, why: &str) {
+    for peer in peers {
+        peer.shutdown(why);
+        let _ = peer.keep_log(dir);
     }
 }
 
@@ -277,27 +388,29 @@ fn fresh_log_dir(label: Option<&str>) -> PathBuf {
     dir
 }
 
-/// Each spec's name, or one picked by position; names must be unique host labels.
-fn names(specs: &[InstanceSpec]) -> Result<Vec<String>> {
-    let mut names: Vec<String> = Vec::with_capacity(specs.len());
-    for (index, spec) in specs.iter().enumerate() {
-        let name = match &spec.name {
-            Some(name) => name.clone(),
-            None => NAMES.get(index).map_or_else(|| format!("node{index}"), |n| n.to_string()),
-        };
+/// Each spec's name, or one picked by position; names (the peers' too) must
+/// be unique host labels. Returns the instances' names.
+fn names(specs: &[InstanceSpec], peers: &[String]) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::with_capacity(specs.len() + peers.len());
+    let picked = specs.iter().enumerate().map(|(index, spec)| match &spec.name {
+        Some(name) => name.clone(),
+        None => NAMES.get(index).map_or_else(|| format!("node{index}"), |n| n.to_string()),
+    });
+    for name in picked.chain(peers.iter().cloned()) {
         let valid = !name.is_empty()
             && !name.starts_with('-')
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
             return Err(Error::new(format!(
-                "instance name `{name}` must be a host label: lowercase letters, digits and '-'"
+                "instance or peer name `{name}` must be a host label: lowercase letters, digits and '-'"
             )));
         }
         if names.contains(&name) {
-            return Err(Error::new(format!("two instances are named `{name}`")));
+            return Err(Error::new(format!("two instances or peers are named `{name}`")));
         }
         names.push(name);
     }
+    names.truncate(specs.len());
     Ok(names)
 }
 

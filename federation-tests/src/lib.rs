@@ -65,10 +65,56 @@
 //!   executable, or `OFFICEHOURS_BIN`. `cargo test --workspace` builds it;
 //!   with `cargo test -p federation-tests` run `cargo build --bin officehours`
 //!   first. Inherited `OFFICEHOURS_*` variables are not passed on; `RUST_LOG` is.
+//!
+//! ## Independent peers
+//!
+//! [`ClusterBuilder::python_peer`] adds another ActivityPub implementation,
+//! installed from a package registry, as a peer: `python_peer("bovine")`
+//! runs `federation-tests/peers/bovine_peer.py` (built on the PyPI package
+//! `bovine`) on the next loopback address after the instances, as
+//! `http://bovine.test:<port>/actor`, and every instance resolves
+//! `bovine.test` to it from its first start. The peer signs what it sends and
+//! verifies what it receives with bovine's own code.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use federation_tests::{Cluster, InstanceSpec};
+//!
+//! async fn bovine_follows_ada() {
+//!     // Skip when `bovine` is not installed (a panic on CI).
+//!     if federation_tests::skip_without_python_module("bovine") {
+//!         return;
+//!     }
+//!     let cluster = Cluster::builder()
+//!         .instance(InstanceSpec::new("alpha"))
+//!         .python_peer("bovine")
+//!         .start()
+//!         .await
+//!         .unwrap();
+//!     let (alpha, peer) = (&cluster["alpha"], cluster.peer("bovine"));
+//!     let ada = alpha.url("/users/ada");
+//!     let follow = peer.follow(&ada).await; // {"id", "status", "body", "activity", …}
+//!     assert_eq!(follow["status"], 202);
+//!     let accept = peer.wait_for_activity("Accept").await; // {"activity", "verified", …}
+//!     assert_eq!(accept["verified"], true);
+//!     // A reply (Create(Note) with inReplyTo and a Mention of each recipient):
+//!     let reply = peer.reply(&alpha.url("/events/1"), &[&ada], "<p>May I join?</p>").await;
+//!     assert_eq!(reply["status"], 202);
+//!     let dm = peer
+//!         .wait_for("a DM", Duration::from_secs(30), |e| e["activity"]["type"] == "Create")
+//!         .await;
+//!     assert_eq!(dm["verified"], true);
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The peer's log (every request, signature check and delivery) is kept
+//! next to the instances' logs when a test fails.
 
 mod cluster;
 mod instance;
 mod paths;
+mod peer;
 mod postgres;
 
 use std::fmt;
@@ -77,6 +123,7 @@ use std::path::{Path, PathBuf};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use instance::{Backend, Instance, InstanceSpec};
 pub use paths::{logs_root, officehours_bin, target_dir};
+pub use peer::{PythonPeer, peer_script, python, python_module_available, skip_without_python_module};
 pub use postgres::{PgDatabase, postgres_available, postgres_server_url, skip_without_postgres};
 
 /// Why the harness could not do what was asked. `Debug` shows the same text
