@@ -161,7 +161,16 @@ async fn feed(
     for (i, slot) in slots.iter().take(1000).enumerate() {
         let learner = &learners[i % learners.len()];
         let status = if i % 10 == 9 { "requested" } else { "approved" };
-        app.store.create_request(slot.id, learner.id, (0, 1), |_| Ok::<_, ()>(status), "bench", "{}").await?.ok();
+        app.store
+            .create_request(
+                slot.id,
+                learner.id,
+                (0, 1),
+                |_| Ok::<_, ()>(status),
+                officehours::storage::RequestText { note: "bench", answers: "{}", origin: None },
+            )
+            .await?
+            .ok();
     }
     let url = app.calendar_feed_url(&busy).await.map_err(|e| anyhow::anyhow!("{e}"))?.url;
     let token = url.rsplit('/').next().unwrap_or_default().to_string();

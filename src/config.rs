@@ -47,6 +47,12 @@ pub struct Config {
     /// The first retry delay of a failed federation delivery, in seconds
     /// (doubling each time, at most 8 hours); shortened in tests.
     pub federation_retry_base_secs: u64,
+    /// How many days ahead availability is published to followers (the
+    /// rolling horizon; each occurrence is its own `Event`).
+    pub federation_publish_days: u64,
+    /// A remote instance whose deliveries fail for this long is marked dead
+    /// (its deliveries wait, one try an hour, until it speaks again).
+    pub federation_dead_after_secs: u64,
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
@@ -80,6 +86,8 @@ pub struct FileConfig {
     pub reminder_minutes: Option<i64>,
     pub job_interval_secs: Option<u64>,
     pub federation_retry_base_secs: Option<u64>,
+    pub federation_publish_days: Option<u64>,
+    pub federation_dead_after_secs: Option<u64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -185,6 +193,14 @@ impl Config {
                 .or(file.federation_retry_base_secs)
                 .unwrap_or(60)
                 .clamp(1, 3600),
+            federation_publish_days: env_number("OFFICEHOURS_FEDERATION_PUBLISH_DAYS")?
+                .or(file.federation_publish_days)
+                .unwrap_or(7)
+                .clamp(1, 60),
+            federation_dead_after_secs: env_number("OFFICEHOURS_FEDERATION_DEAD_AFTER_SECS")?
+                .or(file.federation_dead_after_secs)
+                .unwrap_or(24 * 3600)
+                .clamp(1, 30 * 24 * 3600),
             federation_test_mode: match overrides.federation_test_mode {
                 true if is_test_domain(&domain) => true,
                 true => anyhow::bail!(

@@ -213,7 +213,13 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
         let request = server
             .app
             .store
-            .create_request(slot, learner.id, (0, 1), |_| Ok::<_, ()>("requested"), "left behind", "{}")
+            .create_request(
+                slot,
+                learner.id,
+                (0, 1),
+                |_| Ok::<_, ()>("requested"),
+                officehours::storage::RequestText { note: "left behind", answers: "{}", origin: None },
+            )
             .await
             .unwrap()
             .unwrap();

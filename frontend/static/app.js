@@ -41,3 +41,22 @@
     });
   });
 })();
+
+// Session room countdown: "Starts in 1 h 5 min", updated every 20 s.
+(function () {
+  var el = document.querySelector('[data-countdown]');
+  if (!el) return;
+  var start = Date.parse(el.getAttribute('data-countdown'));
+  var end = Date.parse(el.getAttribute('data-ends'));
+  function tick() {
+    var now = Date.now();
+    if (now >= end) { el.textContent = 'This session is over.'; return; }
+    if (now >= start) { el.textContent = 'Under way.'; return; }
+    var minutes = Math.floor((start - now) / 60000);
+    var text = 'Starts in ' + Math.floor(minutes / 60) + ' h ' + (minutes % 60) + ' min.';
+    if (minutes < 5) text += ' The room opens 5 minutes before the start.';
+    el.textContent = text;
+  }
+  tick();
+  setInterval(tick, 20000);
+})();

@@ -50,16 +50,24 @@ pub async fn create_block(
     Ok((StatusCode::CREATED, Json(BlockCreated::new(&block, &slots))))
 }
 
-/// An advisor's upcoming slots (default: from now to the advisor's booking horizon).
+/// An advisor's upcoming slots (default: from now to the advisor's booking
+/// horizon). For `name@domain` of an advisor on another server: their
+/// published availability as known here (fetched when not yet known); the
+/// slot ids are this instance's, to request with `POST /api/v1/slots/{id}/requests`.
 #[utoipa::path(get, path = "/api/v1/advisors/{username}/slots", tag = "booking",
-    params(("username" = String, Path), SlotsParams),
+    params(("username" = String, Path, description = "a local username, or name@domain"), SlotsParams),
     responses((status = 200, body = [SlotJson]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn advisor_slots(
     State(app): State<App>,
     viewer: Option<ApiUser>,
     Path(username): Path<String>,
     ApiQuery(params): ApiQuery<SlotsParams>,
+    data: activitypub_federation::config::Data<crate::federation::context::FedData>,
 ) -> Result<Json<Vec<SlotJson>>, ApiError> {
+    if username.contains('@') {
+        let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &username).await?;
+        return Ok(Json(slots.iter().filter(|s| s.status != "cancelled").map(SlotJson::from).collect()));
+    }
     let from = params.from.as_deref().map(|t| parse_instant("from", t)).transpose()?;
     let to = params.to.as_deref().map(|t| parse_instant("to", t)).transpose()?;
     let viewer = viewer.map(|v| v.0);

@@ -29,35 +29,71 @@ const ATTEMPTS: i64 = 16;
 /// times out after 10 s, so a worker that crashed mid-send delays it 30 s.
 const LEASE_MS: i64 = 30_000;
 
-/// Sends what is due; returns how many were delivered.
+/// Deliveries sent at once (each to its own inbox; a fan-out of one event
+/// to a thousand instances is a thousand rows).
+const CONCURRENCY: i64 = 32;
+
+/// Sends what is due, up to [`CONCURRENCY`] at a time; returns how many
+/// were delivered.
 pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
     let Some(config) = app.federation.get() else { return Ok(0) };
-    let data = config.to_request_data();
     let mut delivered = 0;
     loop {
-        let batch = app.store.claim_deliveries(20, LEASE_MS).await?;
+        let batch = app.store.claim_deliveries(CONCURRENCY, LEASE_MS).await?;
         if batch.is_empty() {
             break;
         }
+        let mut sending = tokio::task::JoinSet::new();
         for row in batch {
-            match send(app, &data, &row).await {
-                Ok(()) => {
-                    app.store.delivered(row.id).await?;
-                    delivered += 1;
-                }
-                Err(err) => {
-                    // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
-                    let base = app.config.federation_retry_base_secs as i64;
-                    let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
-                    let retry = (row.attempts < ATTEMPTS && !matches!(err, FederationError::Invalid(_)))
-                        .then(|| now_ms() + delay);
-                    tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
-                    app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
-                }
+            let app = app.clone();
+            let data = config.to_request_data();
+            sending.spawn(async move {
+                let outcome = send(&app, &data, &row).await;
+                settle(&app, &row, outcome).await
+            });
+        }
+        while let Some(done) = sending.join_next().await {
+            match done {
+                Ok(Ok(true)) => delivered += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "recording a delivery failed"),
+                Err(err) => tracing::error!(error = %err, "a delivery task panicked"),
             }
         }
     }
     Ok(delivered)
+}
+
+/// Records a send's outcome on the delivery and on its instance's health;
+/// true when delivered.
+async fn settle(
+    app: &App,
+    row: &crate::storage::Delivery,
+    outcome: Result<(), FederationError>,
+) -> Result<bool, AppError> {
+    match outcome {
+        Ok(()) => {
+            app.store.delivered(row.id).await?;
+            app.store.instance_delivered(&row.domain).await?;
+            Ok(true)
+        }
+        Err(err) => {
+            // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
+            let base = app.config.federation_retry_base_secs as i64;
+            let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
+            let refused = matches!(err, FederationError::Invalid(_));
+            let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
+            tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
+            app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
+            if !refused {
+                let dead_after = app.config.federation_dead_after_secs as i64 * 1000;
+                if app.store.instance_failed(&row.domain, dead_after).await? {
+                    tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
+                }
+            }
+            Ok(false)
+        }
+    }
 }
 
 async fn send(app: &App, data: &Data<FedData>, row: &crate::storage::Delivery) -> Result<(), FederationError> {

@@ -122,12 +122,17 @@ pub async fn person(app: &App, username: &str) -> Response {
     }
 }
 
-/// `GET /users/{username}/followers` and `/outbox`: empty for now.
+/// `GET /users/{username}/followers` (the count), `/outbox` (empty) and
+/// `/events` (FEP-8a8e `upcomingEvents`: the advisor's published events).
 pub async fn collection(State(app): State<App>, Path((username, which)): Path<(String, String)>) -> Response {
-    if which != "followers" && which != "outbox" {
+    if which != "followers" && which != "outbox" && which != "events" {
         return problem(StatusCode::NOT_FOUND, "Not found.");
     }
     match app.federated_user(&username).await {
+        Ok(Some(user)) if which == "events" => match super::events::upcoming_collection(&app, &user).await {
+            Ok(collection) => activity_json(&collection),
+            Err(err) => internal(err),
+        },
         Ok(Some(user)) => {
             let id = match actors::link(&app, &format!("/users/{}/{which}", user.username)) {
                 Ok(id) => id,

@@ -11,8 +11,8 @@ use crate::storage::{Follow, NewDelivery, User};
 use super::actors;
 use super::context::FedData;
 use super::error::FederationError;
+use super::objects::Incoming;
 use super::remote::{Remote, resolve_handle};
-use super::wire::FollowActivity;
 
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 
@@ -27,7 +27,7 @@ pub async fn accept_follower(
     app: &App,
     user: &User,
     follower: &Remote,
-    follow: &FollowActivity,
+    follow: &Incoming,
 ) -> Result<(), FederationError> {
     let me = actors::person_id(app, &user.username)?;
     let id = new_activity_id(app, "accept")?;
@@ -36,7 +36,7 @@ pub async fn accept_follower(
         "id": id,
         "type": "Accept",
         "actor": me,
-        "object": follow,
+        "object": {"id": follow.id, "type": "Follow", "actor": follow.actor, "object": follow.object},
         "to": [follower.id],
     });
     let delivery = NewDelivery {

@@ -8,16 +8,16 @@ use activitypub_federation::axum::inbox::{ActivityData, receive_activity};
 use activitypub_federation::config::Data;
 use activitypub_federation::fetch::object_id::ObjectId;
 use activitypub_federation::protocol::verification::verify_domains_match;
-use activitypub_federation::traits::Activity;
+use activitypub_federation::traits::{Activity, Object};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use super::context::FedData;
 use super::error::FederationError;
+use super::objects::{Incoming, object_id, object_type};
 use super::remote::Remote;
-use super::wire::{Incoming, object_id};
-use super::{actors, follows, problem};
+use super::{actors, follows, mirror, problem, requests};
 
 /// `POST /inbox` and `POST /users/{name}/inbox`.
 pub async fn receive(data: Data<FedData>, activity: ActivityData) -> Response {
@@ -41,77 +41,109 @@ impl Activity for Incoming {
     type Error = FederationError;
 
     fn id(&self) -> &Url {
-        match self {
-            Incoming::Follow(a) => &a.id,
-            Incoming::Accept(a) => &a.id,
-            Incoming::Undo(a) => &a.id,
-            Incoming::Other(a) => &a.id,
-        }
+        &self.id
     }
 
     fn actor(&self) -> &Url {
-        match self {
-            Incoming::Follow(a) => &a.actor,
-            Incoming::Accept(a) => &a.actor,
-            Incoming::Undo(a) => &a.actor,
-            Incoming::Other(a) => &a.actor,
-        }
+        &self.actor
     }
 
-    /// Origin checks: the activity is on its actor's server, and an embedded
-    /// object (the follow being undone) is the same actor's.
+    /// Origin checks: the activity is on its actor's server; an embedded
+    /// object of an `Undo`, `Create` or `Update` is the same actor's, and an
+    /// object an actor creates, updates or deletes is on its server (owners
+    /// are checked again against what is stored, CVE-2024-23832).
     async fn verify(&self, _data: &Data<FedData>) -> Result<(), FederationError> {
-        verify_domains_match(self.id(), self.actor())?;
-        if let Incoming::Undo(undo) = self {
-            if let Some(inner_actor) = undo.object.get("actor").and_then(|a| a.as_str())
-                && inner_actor != undo.actor.as_str()
-            {
-                return Err(FederationError::Forbidden("An actor can only undo its own activities.".into()));
+        verify_domains_match(&self.id, &self.actor)?;
+        let embedded_actor = self.object.get("actor").or_else(|| self.object.get("attributedTo")).and_then(object_id);
+        match self.kind.as_str() {
+            "Undo" | "Create" | "Update" | "Delete" => {
+                if let Some(inner) = embedded_actor
+                    && inner != self.actor
+                {
+                    return Err(FederationError::Forbidden("An actor can only act on its own objects.".into()));
+                }
+                let inner = object_id(&self.object)
+                    .ok_or_else(|| FederationError::Invalid(format!("{} without an object.", self.kind)))?;
+                verify_domains_match(&inner, &self.actor)?;
             }
-            let inner =
-                object_id(&undo.object).ok_or_else(|| FederationError::Invalid("Undo without an object.".into()))?;
-            verify_domains_match(&inner, &undo.actor)?;
+            _ => {}
         }
         Ok(())
     }
 
     async fn receive(self, data: &Data<FedData>) -> Result<(), FederationError> {
         let app = data.app()?;
-        match self {
-            Incoming::Follow(follow) => {
-                let user = local_user(&app, &follow.object).await?;
-                let actor: Remote = ObjectId::<Remote>::from(follow.actor.clone()).dereference(data).await?;
-                follows::accept_follower(&app, &user, &actor, &follow).await
+        if let Err(err) = app.store.instance_spoke(&crate::storage::domain_of(self.actor.as_str())).await {
+            tracing::warn!(error = %err, "could not record an instance as alive");
+        }
+        let actor = || async { ObjectId::<Remote>::from(self.actor.clone()).dereference(data).await };
+        match self.kind.as_str() {
+            "Follow" => {
+                let target = object_id(&self.object).ok_or_else(|| FederationError::Invalid("Follow whom?".into()))?;
+                let user = local_user(&app, &target).await?;
+                follows::accept_follower(&app, &user, &actor().await?, &self).await
             }
-            Incoming::Undo(undo) => {
-                // Only Undo(Follow) means something to us so far.
-                let target = undo.object.get("object").and_then(|o| o.as_str()).and_then(|o| Url::parse(o).ok());
-                match target {
-                    Some(target) if undo.object.get("type").and_then(|t| t.as_str()) == Some("Follow") => {
-                        let user = local_user(&app, &target).await?;
-                        app.store.remove_follower(undo.id.as_str(), user.id, undo.actor.as_str()).await?;
-                        Ok(())
-                    }
-                    _ => {
-                        app.store.mark_seen(undo.id.as_str()).await?;
-                        Ok(())
-                    }
+            "Undo" => match object_type(&self.object) {
+                Some("Follow") => {
+                    let target = self.object.get("object").and_then(object_id);
+                    let Some(target) = target else { return Err(FederationError::Invalid("Undo of what?".into())) };
+                    let user = local_user(&app, &target).await?;
+                    app.store.remove_follower(self.id.as_str(), user.id, self.actor.as_str()).await?;
+                    Ok(())
                 }
+                Some("Join") | None => requests::receive_withdrawal(&app, &actor().await?, &self).await,
+                _ => seen(&app, &self).await,
+            },
+            "Leave" => requests::receive_withdrawal(&app, &actor().await?, &self).await,
+            "Accept" | "Reject" => {
+                let actor = actor().await?;
+                if requests::receive_answer(&app, &actor, &self).await? {
+                    return Ok(());
+                }
+                if self.kind == "Accept"
+                    && let Some(follow_id) = object_id(&self.object)
+                {
+                    app.store.follow_accepted(self.id.as_str(), follow_id.as_str(), self.actor.as_str()).await?;
+                    return Ok(());
+                }
+                seen(&app, &self).await
             }
-            Incoming::Accept(accept) => {
-                let Some(follow_id) = object_id(&accept.object) else {
-                    return Err(FederationError::Invalid("Accept without an object.".into()));
-                };
-                app.store.follow_accepted(accept.id.as_str(), follow_id.as_str(), accept.actor.as_str()).await?;
-                Ok(())
+            "Join" => requests::receive_join(&app, &actor().await?, &self).await,
+            "Create" | "Update" => match object_type(&self.object) {
+                Some("Event") => {
+                    let actor = actor().await?;
+                    if !app.store.is_followed_here(actor.id.as_str()).await? {
+                        // Nobody here asked for these events.
+                        return seen(&app, &self).await;
+                    }
+                    mirror::receive_event(&app, &actor, &self.object).await?;
+                    seen(&app, &self).await
+                }
+                Some("Note") if self.kind == "Create" => requests::receive_note(&app, &actor().await?, &self).await,
+                _ => seen(&app, &self).await,
+            },
+            "Delete" => {
+                let Some(id) = object_id(&self.object) else { return seen(&app, &self).await };
+                if id != self.actor
+                    && let Some(actor) = Remote::read_from_id(self.actor.clone(), data).await?
+                {
+                    mirror::delete_event(&app, &actor, &id).await?;
+                }
+                seen(&app, &self).await
             }
-            Incoming::Other(other) => {
-                tracing::debug!(kind = %other.kind, id = %other.id, "ignored an activity we do not handle yet");
-                app.store.mark_seen(other.id.as_str()).await?;
-                Ok(())
+            _ => {
+                tracing::debug!(kind = %self.kind, id = %self.id, "ignored an activity we do not handle");
+                seen(&app, &self).await
             }
         }
     }
+}
+
+/// Records an activity whose effect (if any) is idempotent, so a replay is
+/// recognised.
+async fn seen(app: &crate::app::App, activity: &Incoming) -> Result<(), FederationError> {
+    app.store.mark_seen(activity.id.as_str()).await?;
+    Ok(())
 }
 
 /// The local account an activity's object names (`https://us/users/name`).

@@ -17,9 +17,14 @@ pub mod context;
 pub mod delivery;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod follows;
 pub mod inbox;
+pub mod messages;
+pub mod mirror;
+pub mod objects;
 pub mod remote;
+pub mod requests;
 pub mod wire;
 
 pub use error::FederationError;
@@ -30,8 +35,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::app::App;
+
+/// The largest activity the inbox reads (256 KiB; Mastodon's own limit is
+/// 1 MiB, but no activity we act on comes near this). Larger: 413.
+pub const INBOX_BODY_LIMIT: usize = 256 * 1024;
 
 /// The media type of ActivityPub documents we send.
 pub const ACTIVITY_JSON: &str = "application/activity+json; charset=utf-8";
@@ -43,8 +53,12 @@ pub fn router() -> Router<App> {
         .route("/nodeinfo/2.1", get(discovery::nodeinfo))
         .route("/actor", get(discovery::instance_actor))
         .route("/users/{username}/{collection}", get(discovery::collection))
-        .route("/inbox", axum::routing::post(inbox::receive))
-        .route("/users/{username}/inbox", axum::routing::post(inbox::receive))
+        .route("/events/{block}/{date}", get(events::serve_event))
+        .route("/inbox", axum::routing::post(inbox::receive).layer(RequestBodyLimitLayer::new(INBOX_BODY_LIMIT)))
+        .route(
+            "/users/{username}/inbox",
+            axum::routing::post(inbox::receive).layer(RequestBodyLimitLayer::new(INBOX_BODY_LIMIT)),
+        )
 }
 
 /// Whether a request asks for ActivityPub JSON: its `Accept` header contains

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::domain::questions::{self, Question, QuestionInput};
 use crate::domain::{FieldErrors, time_zone};
 use crate::storage::{
-    AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Request, SessionEntry, Slot, StorageError,
-    User,
+    AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText, SessionEntry,
+    Slot, StorageError, User,
 };
 
 use super::AppError;
@@ -233,14 +233,32 @@ impl App {
         note: &str,
         answers: &serde_json::Value,
     ) -> Result<Request, AppError> {
-        let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
-        let answers = answer_map(answers)?;
-        self.check_karma_allows_requests(learner).await?;
         let slot = match self.store.slot(slot_id).await {
             Ok(slot) => slot,
             Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
             Err(other) => return Err(other.into()),
         };
+        if slot.ap_id.is_some() {
+            // A remote advisor's slot: their instance decides (a `Join` goes out).
+            return self.request_remote_slot(learner, &slot, note, answers).await;
+        }
+        self.request_slot_from(learner, slot, note, answers, None).await
+    }
+
+    /// Asks for one of our slots, for a local learner or for a remote one
+    /// (`origin`: the `Join` or note it came by, recorded once).
+    pub async fn request_slot_from(
+        &self,
+        learner: &User,
+        slot: crate::storage::Slot,
+        note: &str,
+        answers: &serde_json::Value,
+        origin: Option<Origin<'_>>,
+    ) -> Result<Request, AppError> {
+        let slot_id = slot.id;
+        let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
+        let answers = answer_map(answers)?;
+        self.check_karma_allows_requests(learner).await?;
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
         let questions = self.questions_for_block(&block).await?;
         let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
@@ -269,8 +287,7 @@ impl App {
                     booking::check_request(slot, who, &policy, now)?;
                     Ok(if policy.approval_required { "requested" } else { "approved" })
                 },
-                &note,
-                &answers,
+                RequestText { note: &note, answers: &answers, origin },
             )
             .await?;
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
@@ -280,6 +297,18 @@ impl App {
 
     /// Approves, declines or cancels a request, as its advisor or learner.
     pub async fn decide(&self, user: &User, request_id: i64, action: Action, note: &str) -> Result<Decided, AppError> {
+        self.decide_by(user, request_id, action, note, None).await
+    }
+
+    /// [`App::decide`], once per remote `activity` when one causes it.
+    pub async fn decide_by(
+        &self,
+        user: &User,
+        request_id: i64,
+        action: Action,
+        note: &str,
+        activity: Option<&str>,
+    ) -> Result<Decided, AppError> {
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
         let now = Timestamp::now().as_millisecond();
         let user_id = user.id;
@@ -305,6 +334,7 @@ impl App {
                 },
                 &note,
                 SLOT_FILLED_NOTE,
+                activity,
             )
             .await;
         match outcome {

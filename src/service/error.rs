@@ -87,6 +87,9 @@ impl From<StorageError> for AppError {
             StorageError::Duplicate("approved_request") => {
                 AppError::Conflict("slot_taken", "Someone else has this slot already.".into())
             }
+            StorageError::Duplicate("activity") => {
+                AppError::Conflict("already_received", "This activity was received before.".into())
+            }
             StorageError::Duplicate("live_request") => {
                 AppError::Conflict("already_requested", "You have already asked for this slot.".into())
             }

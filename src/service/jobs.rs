@@ -44,8 +44,9 @@ impl App {
 
     /// One pass over every job; failures are logged and retried next time.
     pub async fn run_jobs_once(&self) {
-        let jobs: [(&str, Result<usize, AppError>); 5] = [
+        let jobs: [(&str, Result<usize, AppError>); 6] = [
             ("booking events", self.process_booking_events().await),
+            ("publishing events", crate::federation::events::publish_due(self).await),
             ("reminders", self.send_due_reminders().await),
             ("attendance", self.settle_attendance().await),
             ("mail", self.send_queued_mail().await),

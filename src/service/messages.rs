@@ -63,18 +63,63 @@ impl App {
             details: format!("{body}\n\nReply: {link}"),
             actor_id: Some(sender.id),
             request_id: None,
+            from_id: Some(sender.id),
+            dm: Some(body.clone()),
         };
         let mut effects = Effects::default();
         self.notify(&mut effects, &recipient, Kind::Message, notice).await?;
-        let message = self.store.send_local_message(sender.id, recipient.id, &body, effects).await?;
+        let message = self.store.send_local_message(sender.id, recipient.id, &body, effects, None).await?;
         self.jobs.notify_one();
         Ok(message)
+    }
+
+    /// A direct message from a remote person (`sender`, their shadow
+    /// account) to a local one: into their thread, once per `ap_id`, with the
+    /// recipient's notification and mail.
+    pub async fn receive_remote_message(
+        &self,
+        sender: &User,
+        recipient: &User,
+        body: &str,
+        ap_id: &str,
+    ) -> Result<Option<Message>, AppError> {
+        let body: String = body.trim().chars().take(MESSAGE_MAX).collect();
+        if body.is_empty() || recipient.suspended_at.is_some() {
+            return Ok(None);
+        }
+        let preview: String = body.chars().take(140).collect();
+        let link = self.config.link(&format!("/messages/{}", sender.username));
+        let notice = Notice {
+            subject: format!("New message from {} (@{})", sender.name(), sender.username),
+            line: format!("{} (@{}) wrote: {preview}", sender.name(), sender.username),
+            details: format!("{body}\n\nReply: {link}"),
+            actor_id: Some(sender.id),
+            request_id: None,
+            from_id: None,
+            dm: None,
+        };
+        let mut effects = Effects::default();
+        self.notify(&mut effects, recipient, Kind::Message, notice).await?;
+        match self.store.send_local_message(sender.id, recipient.id, &body, effects, Some(ap_id)).await {
+            Ok(message) => {
+                self.jobs.notify_one();
+                Ok(Some(message))
+            }
+            Err(StorageError::Duplicate("activity")) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The other person of a conversation: must exist, and not be the sender.
     async fn recipient(&self, user: &User, username: &str) -> Result<User, AppError> {
         let username = username.trim().trim_start_matches('@');
-        let other = match self.store.user_by_username(username).await {
+        let found = if username.contains('@') {
+            // Someone elsewhere who has written or booked here before.
+            self.store.shadow_by_username(&username.to_lowercase()).await
+        } else {
+            self.store.user_by_username(username).await
+        };
+        let other = match found {
             Ok(other) => other,
             Err(StorageError::NotFound) => return Err(AppError::NotFound("person")),
             Err(err) => return Err(err.into()),

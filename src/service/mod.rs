@@ -15,6 +15,7 @@ pub mod karma;
 pub mod messages;
 pub mod notifications;
 pub mod rate_limit;
+pub mod remote_booking;
 pub mod secrets;
 
 pub use error::AppError;

@@ -105,6 +105,10 @@ impl App {
         kind: Kind,
         text: Notice,
     ) -> Result<(), AppError> {
+        if user.is_remote() {
+            // Remote people get a direct message from the other person.
+            return self.direct_message(effects, user, &text).await;
+        }
         effects.notifications.push(NewNotification {
             user_id: user.id,
             kind: kind.as_str().to_string(),
@@ -130,6 +134,38 @@ impl App {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// A notice as a direct message to a remote person, sent by the local
+    /// person it is from (nobody local: nothing is sent).
+    async fn direct_message(&self, effects: &mut Effects, user: &User, text: &Notice) -> Result<(), AppError> {
+        let Some(from_id) = text.from_id else { return Ok(()) };
+        let sender = self.store.user_by_id(from_id).await?;
+        let Some(actor) = self.store.remote_actor_of(user).await? else { return Ok(()) };
+        if sender.is_remote() {
+            return Ok(());
+        }
+        if let Some(request_id) = text.request_id
+            && self.store.user_by_id(self.store.request(request_id).await?.advisor_id).await?.is_remote()
+        {
+            // A session on a remote advisor's slot: their instance tells them.
+            return Ok(());
+        }
+        let body = match &text.dm {
+            Some(body) => body.clone(),
+            None => {
+                let mut details = text.details.clone();
+                if let Some(request_id) = text.request_id {
+                    let page = self.config.link(&format!("/requests/{request_id}"));
+                    details = details.replace(&page, &self.room_link(request_id, user.id));
+                }
+                format!("{}\n\n{details}", text.line)
+            }
+        };
+        let delivery = crate::federation::messages::direct_note(self, &sender, &actor, &body, None)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        effects.deliveries.push(delivery);
         Ok(())
     }
 
@@ -196,6 +232,10 @@ impl App {
             EventPeople { advisor: advisor.id, learner: learner.id, actor: event.actor_id, subject: event.subject_id };
         let rules = self.karma_rules().await?;
         for (recipient, kind) in notification::recipients(&event.kind, people) {
+            if recipient == advisor.id && advisor.is_remote() {
+                // A remote advisor's slot: their own instance tells them.
+                continue;
+            }
             let (reader, other) = if recipient == advisor.id { (&advisor, &learner) } else { (&learner, &advisor) };
             let when = time_zone::format_range(entry.starts_at, entry.ends_at, &reader.timezone);
             let link = self.config.link(&format!("/requests/{request_id}"));
@@ -236,11 +276,33 @@ impl App {
             if !event.note.is_empty() {
                 details = format!("Note: {}\n\n{details}", event.note);
             }
+            let from_id = Some(other.id);
             let reader = reader.clone();
-            let notice = Notice { subject, line, details, actor_id: event.actor_id, request_id: Some(request_id) };
+            let notice = Notice {
+                subject,
+                line,
+                details,
+                actor_id: event.actor_id,
+                request_id: Some(request_id),
+                from_id,
+                dm: None,
+            };
             self.notify(&mut effects, &reader, kind, notice).await?;
         }
         effects.karma.extend(self.event_karma(event, &request, entry.starts_at, &rules).await?);
+        // What other servers must hear: Join, Accept, Reject, Undo, acknowledgements.
+        let (advisor_actor, learner_actor) =
+            (self.store.remote_actor_of(&advisor).await?, self.store.remote_actor_of(&learner).await?);
+        let people = crate::federation::requests::People {
+            advisor: &advisor,
+            learner: &learner,
+            advisor_actor: advisor_actor.as_ref(),
+            learner_actor: learner_actor.as_ref(),
+        };
+        let outgoing = crate::federation::requests::protocol_effects(self, event, &request, &entry, people)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        effects.deliveries.extend(outgoing);
         Ok(effects)
     }
 
@@ -335,7 +397,11 @@ impl App {
             let when = time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone);
             let in_minutes = ((starts_at - now.as_millisecond()) / 60_000).max(0);
             let link = self.config.link(&format!("/requests/{request_id}"));
+            let request = self.store.request(request_id).await?;
+            let from_id = Some(if request.learner_id == user.id { request.advisor_id } else { request.learner_id });
             let notice = Notice {
+                from_id,
+                dm: None,
                 subject: format!("Reminder: session with {other} in {in_minutes} minutes"),
                 line: format!("Your session with {other} starts in {in_minutes} minutes ({when})."),
                 details: format!("Session page: {link}\n\nThe room opens 5 minutes before the start."),
@@ -364,4 +430,10 @@ pub(crate) struct Notice {
     pub details: String,
     pub actor_id: Option<i64>,
     pub request_id: Option<i64>,
+    /// The local person a remote recipient's direct message comes from.
+    pub from_id: Option<i64>,
+    /// What a remote recipient reads instead of `line` and `details` (a
+    /// message's own text); `None`: `line` and `details`, with the session
+    /// link made their room link.
+    pub dm: Option<String>,
 }

@@ -31,12 +31,20 @@ pub struct User {
     /// Minutes before a session the reminder goes out (`None`: the instance
     /// default; 0: no reminder).
     pub reminder_minutes: Option<i64>,
+    /// Set for the shadow account of a remote person (see
+    /// `storage::mirror`): it cannot log in and gets direct messages, not mail.
+    pub remote_actor_id: Option<i64>,
 }
 
 impl User {
     /// The name to show: the display name, or the username when none is set.
     pub fn name(&self) -> &str {
         crate::domain::account::shown_name(&self.display_name, &self.username)
+    }
+
+    /// Whether this is the shadow account of someone on another server.
+    pub fn is_remote(&self) -> bool {
+        self.remote_actor_id.is_some()
     }
 
     /// The first letter of the name, for the avatar placeholder.
@@ -68,7 +76,7 @@ pub struct ProfileUpdate {
 }
 
 pub(super) const USER_COLUMNS: &str = "id, username, email, email_verified, password_hash, \
-     display_name, bio, timezone, is_advisor, is_pro, is_admin, headline, created_at, updated_at, suspended_at, reminder_minutes";
+     display_name, bio, timezone, is_advisor, is_pro, is_admin, headline, created_at, updated_at, suspended_at, reminder_minutes, remote_actor_id";
 
 /// The user columns qualified with a table alias, for joins.
 pub(super) fn prefixed_user_columns(alias: &str) -> String {
@@ -104,13 +112,15 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
     }
 
+    /// A local account by username (shadow accounts of remote people are
+    /// never found by name or address).
     pub async fn user_by_username(&self, username: &str) -> Result<User> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND remote_actor_id IS NULL");
         Ok(sqlx::query_as(&sql).bind(username).fetch_one(self.pool()).await?)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<User> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND remote_actor_id IS NULL");
         Ok(sqlx::query_as(&sql).bind(email).fetch_one(self.pool()).await?)
     }
 
@@ -125,7 +135,9 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE remote_actor_id IS NULL")
+            .fetch_one(self.pool())
+            .await?)
     }
 
     pub async fn update_profile(&self, user_id: i64, update: &ProfileUpdate) -> Result<User> {

@@ -131,16 +131,19 @@ pub struct Slot {
     /// The block's own "unlisted" override, if it has one.
     #[sqlx(try_from = "super::DbOptBool")]
     pub block_unlisted: Option<bool>,
+    /// For a remote advisor's slot mirrored here: its id over there.
+    pub ap_id: Option<String>,
 }
 
 pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.occurrence_date, s.starts_at, s.ends_at, \
      CASE WHEN s.cancelled_at IS NOT NULL THEN 'cancelled' \
           WHEN EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'approved') THEN 'booked' \
+          WHEN s.remote_open = 0 THEN 'booked' \
           WHEN EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'requested') THEN 'requested' \
           ELSE 'open' END AS status, \
      CASE WHEN EXISTS (SELECT 1 FROM busy_intervals bi WHERE bi.advisor_id = s.advisor_id \
           AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) THEN 1 ELSE 0 END AS busy, \
-     (SELECT b.unlisted FROM blocks b WHERE b.id = s.block_id) AS block_unlisted \
+     (SELECT b.unlisted FROM blocks b WHERE b.id = s.block_id) AS block_unlisted, s.ap_id \
      FROM slots s";
 
 const BLOCK_COLUMNS: &str = "id, advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \

@@ -27,6 +27,8 @@ pub struct Delivery {
     pub inbox: String,
     pub body: String,
     pub attempts: i64,
+    /// The inbox's host (and port), for instance health.
+    pub domain: String,
 }
 
 /// Someone a local person follows (or asked to).
@@ -112,11 +114,32 @@ impl Store {
         Ok(first)
     }
 
+    /// Records a received activity and queues our answer to it (a `Reject`,
+    /// a direct message) in one transaction; false when seen before.
+    pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery) -> Result<bool> {
+        let mut tx = self.pool().begin().await?;
+        if !first_sight(&mut tx, activity_id).await? {
+            return Ok(false);
+        }
+        insert_delivery(&mut tx, reply).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Forgets received activity ids older than `before`.
     pub async fn purge_seen_activities(&self, before: i64) -> Result<u64> {
         let done =
             sqlx::query("DELETE FROM inbox_seen WHERE received_at < $1").bind(before).execute(self.pool()).await?;
         Ok(done.rows_affected())
+    }
+
+    /// Whether anyone here follows (or asked to follow) a remote actor.
+    pub async fn is_followed_here(&self, actor_id: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows WHERE actor_id = $1")
+            .bind(actor_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n > 0)
     }
 
     pub async fn follower_count(&self, user_id: i64) -> Result<i64> {
@@ -197,9 +220,10 @@ impl Store {
         Ok(sqlx::query_as(
             "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
              WHERE next_attempt_at <= $1 AND delivered_at IS NULL AND failed_at IS NULL AND id IN \
-             (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-              ORDER BY id LIMIT $3) \
-             RETURNING id, activity_id, sender_id, inbox, body, attempts",
+             (SELECT d.id FROM deliveries d WHERE d.delivered_at IS NULL AND d.failed_at IS NULL \
+              AND d.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.domain \
+              AND i.dead_since IS NOT NULL AND i.next_probe_at > $1) ORDER BY d.id LIMIT $3) \
+             RETURNING id, activity_id, sender_id, inbox, body, attempts, domain",
         )
         .bind(now)
         .bind(now + lease_ms)
@@ -257,7 +281,7 @@ impl Store {
 }
 
 /// Records an activity id; false when it was there already.
-async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> Result<bool> {
+pub(super) async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> Result<bool> {
     let done = sqlx::query("INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(activity_id)
         .bind(now_ms())
@@ -266,18 +290,31 @@ async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> R
     Ok(done.rows_affected() == 1)
 }
 
-async fn insert_delivery(tx: &mut Transaction<'static, Any>, delivery: &NewDelivery) -> Result<()> {
+pub(super) async fn insert_delivery(tx: &mut Transaction<'static, Any>, delivery: &NewDelivery) -> Result<()> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
     )
     .bind(&delivery.activity_id)
     .bind(delivery.sender_id)
     .bind(&delivery.inbox)
     .bind(&delivery.body)
     .bind(now)
+    .bind(domain_of(&delivery.inbox))
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// `host[:port]` of a URL, as instances are keyed.
+pub fn domain_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
 }

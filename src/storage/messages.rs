@@ -47,8 +47,10 @@ impl Store {
             .await?)
     }
 
-    /// Sends a message from one local user to another, creating their
-    /// conversation on the first message; the recipient's notification (and
+    /// Sends a message from one person to another (either may be a remote
+    /// person's shadow account; `received_as` is the id of a received direct
+    /// message, recorded once), creating their conversation on the first
+    /// message; the recipient's notification (and
     /// mail) are written in the same transaction.
     pub async fn send_local_message(
         &self,
@@ -56,9 +58,15 @@ impl Store {
         recipient_id: i64,
         body: &str,
         mut effects: Effects,
+        received_as: Option<&str>,
     ) -> Result<Message> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        if let Some(ap_id) = received_as
+            && !super::follows::first_sight(&mut tx, ap_id).await?
+        {
+            return Err(super::StorageError::Duplicate("activity"));
+        }
         let conversation_id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (pair_key, created_at, last_message_at) VALUES ($1, $2, $2) \
              ON CONFLICT (pair_key) DO UPDATE SET last_message_at = excluded.last_message_at RETURNING id",
@@ -78,12 +86,14 @@ impl Store {
             .await?;
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (conversation_id, sender_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO messages (conversation_id, sender_id, body, created_at, ap_id) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
         )
         .bind(conversation_id)
         .bind(sender_id)
         .bind(body)
         .bind(now)
+        .bind(received_as)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(

@@ -16,9 +16,12 @@ mod db_bool;
 mod error;
 mod feeds;
 mod follows;
+mod instances;
 mod karma;
 pub mod messages;
+mod mirror;
 mod notifications;
+mod published;
 mod questions;
 mod remote_actors;
 mod requests;
@@ -33,14 +36,17 @@ pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
-pub use follows::{Delivery, Follow, NewDelivery};
+pub use follows::{Delivery, Follow, NewDelivery, domain_of};
+pub use instances::InstanceHealth;
 pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};
+pub use mirror::{Mirrored, MirroredEvent, MirroredSlot};
 pub use notifications::{
     DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
 };
+pub use published::PublishedEvent;
 pub use remote_actors::{NewRemoteActor, RemoteActor};
-pub use requests::{Decided, DecisionContext, Request, RequestContext, SessionEntry};
+pub use requests::{Decided, DecisionContext, Origin, Request, RequestContext, RequestText, SessionEntry};
 pub use tokens::EmailTokenPurpose;
 
 use std::str::FromStr;

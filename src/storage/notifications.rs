@@ -54,6 +54,9 @@ pub struct Effects {
     pub notifications: Vec<NewNotification>,
     pub mails: Vec<OutgoingMail>,
     pub karma: Vec<NewKarma>,
+    /// Activities for remote people (direct messages, `Accept`, `Reject`,
+    /// `Join`), queued like mail.
+    pub deliveries: Vec<super::NewDelivery>,
 }
 
 /// A booking event not yet turned into notifications, mail and karma.
@@ -338,6 +341,9 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
     }
     for mail in &effects.mails {
         insert_mail(tx, mail).await?;
+    }
+    for delivery in &effects.deliveries {
+        super::follows::insert_delivery(tx, delivery).await?;
     }
     for k in &effects.karma {
         sqlx::query(

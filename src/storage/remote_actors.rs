@@ -33,7 +33,7 @@ pub struct NewRemoteActor {
     pub public_key_pem: String,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, ap_id, kind, username, domain, name, summary, url, inbox, shared_inbox, public_key_pem, fetched_at";
 
 impl Store {

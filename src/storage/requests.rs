@@ -23,10 +23,36 @@ pub struct Request {
     pub decision_note: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The activity the request came in by (a remote learner's `Join` or
+    /// Mastodon note) or went out as (our `Join` for a remote slot).
+    pub ap_id: Option<String>,
+    /// `join` or `note`.
+    pub ap_kind: Option<String>,
+}
+
+/// How a request arrived over federation: the activity's id and kind
+/// (`join`, `note`). Recorded with the request, and as seen, in one
+/// transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub ap_id: &'a str,
+    pub kind: &'a str,
+    /// Whether `ap_id` is a received activity (deduplicated) rather than one
+    /// we send.
+    pub received: bool,
+}
+
+/// What a new request says: the learner's note, their answers (JSON), and
+/// how it arrived over federation, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestText<'a> {
+    pub note: &'a str,
+    pub answers: &'a str,
+    pub origin: Option<Origin<'a>>,
 }
 
 pub(super) const REQUEST_COLUMNS: &str =
-    "id, slot_id, advisor_id, learner_id, status, note, answers, decision_note, created_at, updated_at";
+    "id, slot_id, advisor_id, learner_id, status, note, answers, decision_note, created_at, updated_at, ap_id, ap_kind";
 
 /// A request with its slot and both people, for "my sessions" lists.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -89,10 +115,16 @@ impl Store {
         learner_id: i64,
         week: (i64, i64),
         check: impl FnOnce(&RequestContext) -> std::result::Result<&'static str, E>,
-        note: &str,
-        answers: &str,
+        text: RequestText<'_>,
     ) -> Result<std::result::Result<Request, E>> {
+        let RequestText { note, answers, origin } = text;
         let mut tx = self.begin_write().await?;
+        if let Some(origin) = origin
+            && origin.received
+            && !super::follows::first_sight(&mut tx, origin.ap_id).await?
+        {
+            return Err(StorageError::Duplicate("activity"));
+        }
         if !self.lock_row(&mut tx, "slots", slot_id).await? {
             return Err(StorageError::NotFound);
         }
@@ -103,8 +135,8 @@ impl Store {
         };
         let now = now_ms();
         let sql = format!(
-            "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {REQUEST_COLUMNS}"
+            "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at, \
+             ap_id, ap_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REQUEST_COLUMNS}"
         );
         let request: Request = sqlx::query_as(&sql)
             .bind(slot_id)
@@ -114,6 +146,8 @@ impl Store {
             .bind(note)
             .bind(answers)
             .bind(now)
+            .bind(origin.map(|o| o.ap_id))
+            .bind(origin.map(|o| o.kind))
             .fetch_one(&mut *tx)
             .await?;
         log_event(&mut tx, request.id, slot_id, Some(learner_id), status, note).await?;
@@ -126,7 +160,8 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
     }
 
-    /// Moves a request to a new status if `decide` allows it. When the new
+    /// Moves a request to a new status if `decide` allows it (once per
+    /// `activity` when a remote activity causes it). When the new
     /// status is `approved`, the other pending requests for the slot are
     /// declined in the same transaction with `others_note`.
     pub async fn decide_request<E>(
@@ -136,8 +171,14 @@ impl Store {
         decide: impl FnOnce(&DecisionContext) -> std::result::Result<&'static str, E>,
         note: &str,
         others_note: &str,
+        activity: Option<&str>,
     ) -> Result<std::result::Result<Decided, E>> {
         let mut tx = self.begin_write().await?;
+        if let Some(activity) = activity
+            && !super::follows::first_sight(&mut tx, activity).await?
+        {
+            return Err(StorageError::Duplicate("activity"));
+        }
         let slot_id: Option<i64> = sqlx::query_scalar("SELECT slot_id FROM requests WHERE id = $1")
             .bind(request_id)
             .fetch_optional(&mut *tx)
@@ -285,4 +326,22 @@ pub(super) async fn log_event_about(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+impl Store {
+    /// The request a federated activity (a `Join` or note) made or sent.
+    pub async fn request_by_ap_id(&self, ap_id: &str) -> Result<Option<Request>> {
+        let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE ap_id = $1");
+        Ok(sqlx::query_as(&sql).bind(ap_id).fetch_optional(self.pool()).await?)
+    }
+
+    /// A learner's live request on one of the given slots (a `Leave` names
+    /// the event, not the request).
+    pub async fn live_request_on_block(&self, learner_id: i64, block_id: i64, date: &str) -> Result<Option<Request>> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE learner_id = $1 AND status IN ('requested', 'approved') \
+             AND slot_id IN (SELECT id FROM slots WHERE block_id = $2 AND occurrence_date = $3) ORDER BY id LIMIT 1"
+        );
+        Ok(sqlx::query_as(&sql).bind(learner_id).bind(block_id).bind(date).fetch_optional(self.pool()).await?)
+    }
 }

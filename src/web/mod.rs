@@ -41,6 +41,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/blocks/{id}/questions", post(pages::calendar::save_block_questions))
         .route("/slots/{id}/request", get(pages::booking::new_request).post(pages::booking::send_request))
         .route("/requests/{id}", get(pages::booking::show))
+        .route("/rooms/{id}", get(pages::room::room))
         .route("/requests/{id}/{action}", post(pages::booking::act))
         .route("/admin/categories", get(pages::admin::categories_page).post(pages::admin::add_category))
         .route("/admin/categories/{slug}/delete", post(pages::admin::delete_category))

@@ -170,7 +170,13 @@ impl TestServer {
         };
         let (_, slots) = store.create_block(&new).await.expect("block");
         let request = store
-            .create_request(slots[0].id, learner.id, (0, 1), |_| Ok::<_, ()>(status), "", "{}")
+            .create_request(
+                slots[0].id,
+                learner.id,
+                (0, 1),
+                |_| Ok::<_, ()>(status),
+                officehours::storage::RequestText { note: "", answers: "{}", origin: None },
+            )
             .await
             .expect("request")
             .expect("allowed");

@@ -12,4 +12,5 @@ pub mod home;
 pub mod karma;
 pub mod messages;
 pub mod notifications;
+pub mod room;
 pub mod settings;

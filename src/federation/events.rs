@@ -1,0 +1,345 @@
+//! Publishing availability (F2): every block occurrence within the rolling
+//! horizon becomes an `Event` for the advisor's followers. The publisher
+//! runs with the background jobs (and right after changes): it builds each
+//! occurrence's `Event`, compares its digest with what was sent, and queues
+//! `Create`, `Update`, a cancelling `Update` (`eventStatus:
+//! EventCancelled`) or `Delete` — one delivery per follower inbox (shared
+//! inboxes once per instance). Unlisted offerings are never published, and
+//! an occurrence that becomes unlisted is deleted.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::domain::time_zone;
+use crate::service::AppError;
+use crate::storage::{NewDelivery, PublishedEvent, Slot, User};
+
+use super::follows::new_activity_id;
+use super::objects::{Event, PUBLIC, SlotRef, event_context};
+use super::{activity_json, actors, problem, wants_activity_json};
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Publishes what changed for every advisor with followers; returns how
+/// many activities were queued.
+pub async fn publish_due(app: &App) -> Result<usize, AppError> {
+    if app.federation.get().is_none() {
+        return Ok(0);
+    }
+    let mut queued = 0;
+    for advisor_id in app.store.advisors_to_publish().await? {
+        let advisor = app.store.user_by_id(advisor_id).await?;
+        if advisor.is_remote() {
+            continue;
+        }
+        queued += publish_for(app, &advisor).await?;
+    }
+    Ok(queued)
+}
+
+/// The events an advisor has out there now, by occurrence: (block, date).
+type Occurrence = (i64, String);
+
+/// Builds, compares and queues one advisor's events.
+pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
+    let now = Timestamp::now().as_millisecond();
+    let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
+    let current = current_events(app, advisor, now, horizon).await?;
+    let published: HashMap<Occurrence, PublishedEvent> = app
+        .store
+        .open_published_events(advisor.id)
+        .await?
+        .into_iter()
+        .map(|p| ((p.block_id, p.occurrence_date.clone()), p))
+        .collect();
+    let inboxes = app.store.follower_inboxes(advisor.id).await?;
+    let me = actors::person_id(app, &advisor.username)?;
+    let followers = actors::link(app, &format!("/users/{}/followers", advisor.username))?;
+    let mut records = Vec::new();
+    let mut activities: Vec<Value> = Vec::new();
+    for (key, event) in &current {
+        let digest = digest_of(event);
+        let ends_at = parse_ms(event.end_time.as_deref().unwrap_or(&event.start_time)).unwrap_or(now);
+        let cancelled = event.is_cancelled();
+        let (kind, status) = match published.get(key) {
+            None if cancelled => continue,
+            None => ("Create", "live"),
+            Some(p) if p.digest == digest => continue,
+            Some(_) => ("Update", if cancelled { "cancelled" } else { "live" }),
+        };
+        let mut body = event.clone();
+        body.updated = (kind == "Update").then(|| rfc3339(now));
+        let object = serde_json::to_value(&body).map_err(|e| AppError::Internal(e.into()))?;
+        activities.push(activity(app, kind, &me, &followers, object)?);
+        records.push(record(advisor.id, key, &body, digest, status, ends_at));
+    }
+    for gone in published.iter().filter(|(key, _)| !current.contains_key(*key)).map(|(_, p)| p) {
+        if gone.status == "live" && gone.ends_at <= now {
+            // Over: nothing to tell; it just leaves the collection.
+            records.push(PublishedEvent { status: "ended".into(), ..gone.clone() });
+            continue;
+        }
+        // Cancelled and now over, or withdrawn (removed, made unlisted)
+        // before it happened: followers drop it.
+        let tombstone = json!({"id": gone.ap_id, "type": "Tombstone", "formerType": "Event"});
+        activities.push(activity(app, "Delete", &me, &followers, tombstone)?);
+        records.push(PublishedEvent { status: "deleted".into(), ..gone.clone() });
+    }
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let mut deliveries = Vec::with_capacity(activities.len() * inboxes.len());
+    for activity in &activities {
+        let id = activity["id"].as_str().unwrap_or_default().to_string();
+        let body = activity.to_string();
+        for inbox in &inboxes {
+            deliveries.push(NewDelivery {
+                activity_id: id.clone(),
+                sender_id: advisor.id,
+                inbox: inbox.clone(),
+                body: body.clone(),
+            });
+        }
+    }
+    app.store.record_publication(&records, &deliveries).await?;
+    if !deliveries.is_empty() {
+        app.jobs.notify_one();
+    }
+    Ok(activities.len())
+}
+
+fn record(
+    advisor_id: i64,
+    key: &Occurrence,
+    event: &Event,
+    digest: String,
+    status: &str,
+    ends_at: i64,
+) -> PublishedEvent {
+    PublishedEvent {
+        block_id: key.0,
+        occurrence_date: key.1.clone(),
+        advisor_id,
+        ap_id: event.id.to_string(),
+        digest,
+        status: status.into(),
+        ends_at,
+        body: serde_json::to_string(event).unwrap_or_default(),
+    }
+}
+
+fn activity(app: &App, kind: &str, me: &url::Url, followers: &url::Url, object: Value) -> Result<Value, AppError> {
+    let id = new_activity_id(app, &kind.to_lowercase()).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(json!({
+        "@context": event_context(),
+        "id": id,
+        "type": kind,
+        "actor": me,
+        "to": [PUBLIC],
+        "cc": [followers],
+        "object": object,
+    }))
+}
+
+/// The advisor's listed occurrences starting before `horizon` that have not
+/// ended, as `Event`s.
+async fn current_events(
+    app: &App,
+    advisor: &User,
+    now: i64,
+    horizon: i64,
+) -> Result<BTreeMap<Occurrence, Event>, AppError> {
+    // From a day back, so occurrences under way are still seen.
+    let slots = app.store.advisor_slots(advisor.id, now - DAY_MS, horizon).await?;
+    let defaults = app.store.advisor_policy(advisor.id).await?;
+    let mut groups: BTreeMap<Occurrence, Vec<Slot>> = BTreeMap::new();
+    for slot in slots {
+        groups.entry((slot.block_id, slot.occurrence_date.clone())).or_default().push(slot);
+    }
+    let mut events = BTreeMap::new();
+    let mut blocks = HashMap::new();
+    for (key, slots) in groups {
+        if slots.iter().map(|s| s.ends_at).max().unwrap_or(0) <= now {
+            continue;
+        }
+        if slots.first().and_then(|s| s.block_unlisted).unwrap_or(defaults.unlisted) {
+            continue;
+        }
+        let block = match blocks.get(&key.0) {
+            Some(block) => block,
+            None => {
+                let block = app.store.block(key.0).await?;
+                blocks.entry(key.0).or_insert(block)
+            }
+        };
+        events.insert(key.clone(), build_event(app, advisor, &block.timezone, &key, &slots, now)?);
+    }
+    Ok(events)
+}
+
+/// One occurrence as an `Event`: human summary for Mastodon, schema.org and
+/// Mobilizon terms for event software, and our slot list for Officehours.
+pub fn build_event(
+    app: &App,
+    advisor: &User,
+    zone: &str,
+    key: &Occurrence,
+    slots: &[Slot],
+    now: i64,
+) -> Result<Event, AppError> {
+    let start = slots.iter().map(|s| s.starts_at).min().unwrap_or(now);
+    let end = slots.iter().map(|s| s.ends_at).max().unwrap_or(now);
+    let live: Vec<&Slot> = slots.iter().filter(|s| s.status != "cancelled").collect();
+    let open = live.iter().filter(|s| matches!(s.status.as_str(), "open" | "requested") && s.starts_at > now).count();
+    let cancelled = live.is_empty();
+    let minutes = slots.first().map(|s| (s.ends_at - s.starts_at) / 60_000).unwrap_or(10);
+    let profile = actors::link(app, &format!("/users/{}", advisor.username))?;
+    let when = format!("{}, {}", time_zone::format_day(start, zone), time_zone::format_span(start, end, zone));
+    let name = format!("Office hours with {}", advisor.name());
+    let summary = if cancelled {
+        format!("<p>Cancelled: {} office hours on {when} ({zone}).</p>", html_escape(advisor.name()))
+    } else {
+        format!(
+            "<p>{} offers {}-minute sessions on {when} ({zone}): {open} of {} open.</p>\
+             <p>Reply to this post to request a session (name a time, e.g. {}), or book at \
+             <a href=\"{profile}\">{profile}</a>.</p>",
+            html_escape(advisor.name()),
+            minutes,
+            live.len(),
+            time_zone::format_time(start, zone),
+        )
+    };
+    let slot_refs = slots
+        .iter()
+        .map(|s| {
+            let state = match s.status.as_str() {
+                "cancelled" => "cancelled",
+                "booked" => "taken",
+                _ if s.starts_at <= now => "taken",
+                _ => "open",
+            };
+            Ok(SlotRef {
+                id: actors::link(app, &format!("/slots/{}", s.id))?,
+                start_time: rfc3339_in(s.starts_at, zone),
+                end_time: rfc3339_in(s.ends_at, zone),
+                state: state.into(),
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(Event {
+        context: event_context(),
+        id: actors::link(app, &format!("/events/{}/{}", key.0, key.1))?,
+        kind: "Event".into(),
+        attributed_to: Some(actors::person_id(app, &advisor.username)?),
+        actor: None,
+        name,
+        summary: Some(summary.clone()),
+        content: Some(summary),
+        start_time: rfc3339_in(start, zone),
+        end_time: Some(rfc3339_in(end, zone)),
+        timezone: Some(zone.to_string()),
+        url: Some(profile.clone()),
+        join_mode: Some("restricted".into()),
+        maximum_attendee_capacity: Some(live.len() as i64),
+        remaining_attendee_capacity: Some(open as i64),
+        event_status: Some(if cancelled { "EventCancelled" } else { "EventScheduled" }.into()),
+        ical_status: Some(if cancelled { "CANCELLED" } else { "CONFIRMED" }.into()),
+        category: None,
+        location: json!({"type": "VirtualLocation", "name": "Voice session", "url": profile}),
+        to: vec![PUBLIC.into()],
+        cc: vec![actors::link(app, &format!("/users/{}/followers", advisor.username))?.to_string()],
+        published: None,
+        updated: None,
+        slots: slot_refs,
+    })
+}
+
+/// The digest of what followers see (the `updated` stamp aside).
+fn digest_of(event: &Event) -> String {
+    let mut event = event.clone();
+    event.updated = None;
+    let bytes = serde_json::to_vec(&event).unwrap_or_default();
+    let hash = Sha256::digest(&bytes);
+    hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn rfc3339(ms: i64) -> String {
+    Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// RFC 3339 with the zone's offset: `2026-12-01T14:00:00+01:00`.
+pub fn rfc3339_in(ms: i64, zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match Timestamp::from_millisecond(ms) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Milliseconds of an RFC 3339 instant.
+pub fn parse_ms(text: &str) -> Option<i64> {
+    text.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// `GET /events/{block}/{date}`: the event as last published (JSON), or the
+/// advisor's profile for browsers. Deleted events are gone (410).
+pub async fn serve_event(
+    State(app): State<App>,
+    Path((block, date)): Path<(i64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(id) = actors::link(&app, &format!("/events/{block}/{date}")) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let published = match app.store.published_event(id.as_str()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return problem(StatusCode::NOT_FOUND, "No such event."),
+        Err(err) => return failed(err),
+    };
+    if published.status == "deleted" {
+        return problem(StatusCode::GONE, "This event was withdrawn.");
+    }
+    if !wants_activity_json(&headers) {
+        return match app.store.user_by_id(published.advisor_id).await {
+            Ok(user) => Redirect::to(&format!("/users/{}", user.username)).into_response(),
+            Err(err) => failed(err),
+        };
+    }
+    match serde_json::from_str::<Value>(&published.body) {
+        Ok(body) => activity_json(&body),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The `upcomingEvents` collection (FEP-8a8e) of an advisor: their live
+/// events, embedded, soonest first.
+pub async fn upcoming_collection(app: &App, user: &User) -> Result<Value, AppError> {
+    let now = Timestamp::now().as_millisecond();
+    let events = app.store.live_published_events(user.id, now).await?;
+    let items: Vec<Value> = events.iter().filter_map(|p| serde_json::from_str(&p.body).ok()).collect();
+    let id = actors::link(app, &format!("/users/{}/events", user.username))?;
+    Ok(json!({
+        "@context": event_context(),
+        "id": id,
+        "type": "OrderedCollection",
+        "totalItems": items.len(),
+        "orderedItems": items,
+    }))
+}
+
+fn failed(err: crate::storage::StorageError) -> Response {
+    let err = super::FederationError::from(AppError::from(err));
+    problem(err.status(), &err.message())
+}

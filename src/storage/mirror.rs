@@ -1,0 +1,223 @@
+//! Remote people and remote availability as local rows.
+//!
+//! - A remote person who takes part here gets a **shadow account** in
+//!   `users` (`remote_actor_id` set; username `name@domain`, no password, an
+//!   address under `.invalid`). It is never found by name or address, so it
+//!   cannot log in; requests, karma, notifications and threads treat it
+//!   like anyone else.
+//! - A remote advisor's `Event` is **mirrored** as a one-occurrence block
+//!   with its slots, known by their ActivityPub ids, so local learners'
+//!   requests, calendars and feeds need nothing special.
+
+use super::accounts::USER_COLUMNS;
+use super::{RemoteActor, Result, StorageError, Store, User, now_ms};
+
+/// A remote event, as mirrored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirroredEvent {
+    pub ap_id: String,
+    pub timezone: String,
+    /// Local date and times in `timezone` (`2026-12-01`, `14:00`).
+    pub date: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub session_minutes: i64,
+    pub cancelled: bool,
+    pub slots: Vec<MirroredSlot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirroredSlot {
+    pub ap_id: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub open: bool,
+    pub cancelled: bool,
+}
+
+/// What mirroring an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirrored {
+    Stored(i64),
+    /// The event id is known under another advisor: refused.
+    NotOwner,
+}
+
+impl Store {
+    /// The shadow account of a remote actor, created on first need.
+    pub async fn shadow_user(&self, actor: &RemoteActor) -> Result<User> {
+        let now = now_ms();
+        let name: String = actor.name.chars().take(100).collect();
+        let sql = format!(
+            "INSERT INTO users (username, email, email_verified, password_hash, display_name, timezone, \
+             created_at, updated_at, remote_actor_id) VALUES ($1, $2, FALSE, '!', $3, 'UTC', $4, $4, $5) \
+             ON CONFLICT (remote_actor_id) DO UPDATE SET display_name = excluded.display_name \
+             RETURNING {USER_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(format!("{}@{}", actor.username, actor.domain).to_lowercase())
+            .bind(format!("remote-{}@federation.invalid", actor.id))
+            .bind(name)
+            .bind(now)
+            .bind(actor.id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// A shadow account by its username (`name@domain`).
+    pub async fn shadow_by_username(&self, username: &str) -> Result<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND remote_actor_id IS NOT NULL");
+        Ok(sqlx::query_as(&sql).bind(username).fetch_one(self.pool()).await?)
+    }
+
+    /// The remote actor behind a shadow account.
+    pub async fn remote_actor_of(&self, user: &User) -> Result<Option<RemoteActor>> {
+        let Some(id) = user.remote_actor_id else { return Ok(None) };
+        let sql = format!("SELECT {} FROM remote_actors WHERE id = $1", super::remote_actors::COLUMNS);
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Creates or updates the mirror of a remote event for `advisor_id` (a
+    /// shadow account). An event id already mirrored for someone else is
+    /// refused: an actor cannot change what another actor owns. Slots no
+    /// longer in the event are cancelled.
+    pub async fn mirror_event(&self, advisor_id: i64, event: &MirroredEvent) -> Result<Mirrored> {
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        let existing: Option<(i64, i64)> = sqlx::query_as("SELECT id, advisor_id FROM blocks WHERE ap_id = $1")
+            .bind(&event.ap_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let block_id = match existing {
+            Some((_, owner)) if owner != advisor_id => return Ok(Mirrored::NotOwner),
+            Some((id, _)) => {
+                sqlx::query(
+                    "UPDATE blocks SET timezone = $2, start_date = $3, start_time = $4, end_time = $5, \
+                     session_minutes = $6, deleted_at = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(&event.timezone)
+                .bind(&event.date)
+                .bind(&event.start_time)
+                .bind(&event.end_time)
+                .bind(event.session_minutes)
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO blocks (advisor_id, timezone, start_date, start_time, end_time, session_minutes, \
+                     created_at, ap_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(advisor_id)
+                .bind(&event.timezone)
+                .bind(&event.date)
+                .bind(&event.start_time)
+                .bind(&event.end_time)
+                .bind(event.session_minutes)
+                .bind(now)
+                .bind(&event.ap_id)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        for slot in &event.slots {
+            let cancelled = (slot.cancelled || event.cancelled).then_some(now);
+            let owner: Option<i64> = sqlx::query_scalar("SELECT block_id FROM slots WHERE ap_id = $1")
+                .bind(&slot.ap_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match owner {
+                Some(owner) if owner != block_id => return Ok(Mirrored::NotOwner),
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE slots SET starts_at = $2, ends_at = $3, remote_open = $4, \
+                         cancelled_at = CASE WHEN $5 IS NULL THEN NULL ELSE COALESCE(cancelled_at, $5) END \
+                         WHERE ap_id = $1",
+                    )
+                    .bind(&slot.ap_id)
+                    .bind(slot.starts_at)
+                    .bind(slot.ends_at)
+                    .bind(i64::from(slot.open))
+                    .bind(cancelled)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at, cancelled_at, \
+                         ap_id, remote_open) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(block_id)
+                    .bind(advisor_id)
+                    .bind(&event.date)
+                    .bind(slot.starts_at)
+                    .bind(slot.ends_at)
+                    .bind(cancelled)
+                    .bind(&slot.ap_id)
+                    .bind(i64::from(slot.open))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        // Slots the event no longer lists are gone.
+        let listed: Vec<&str> = event.slots.iter().map(|s| s.ap_id.as_str()).collect();
+        let known: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, ap_id FROM slots WHERE block_id = $1 AND cancelled_at IS NULL")
+                .bind(block_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, ap_id) in known {
+            if !listed.contains(&ap_id.as_str()) {
+                sqlx::query("UPDATE slots SET cancelled_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Mirrored::Stored(block_id))
+    }
+
+    /// A remote `Delete` of a mirrored event: its block and slots are
+    /// cancelled, if `advisor_id` owns it. False when it is unknown or not
+    /// theirs.
+    pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        let block: Option<i64> = sqlx::query_scalar("SELECT id FROM blocks WHERE ap_id = $1 AND advisor_id = $2")
+            .bind(ap_id)
+            .bind(advisor_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(block) = block else { return Ok(false) };
+        sqlx::query("UPDATE blocks SET deleted_at = $2 WHERE id = $1").bind(block).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE slots SET cancelled_at = COALESCE(cancelled_at, $2) WHERE block_id = $1")
+            .bind(block)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The mirrored block of a remote event id, with its owner.
+    pub async fn mirrored_block(&self, ap_id: &str) -> Result<Option<(i64, i64)>> {
+        Ok(sqlx::query_as("SELECT id, advisor_id FROM blocks WHERE ap_id = $1")
+            .bind(ap_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The mirrored event id of a block (`None` for our own blocks).
+    pub async fn block_ap_id(&self, block_id: i64) -> Result<Option<String>> {
+        let found: Option<Option<String>> = sqlx::query_scalar("SELECT ap_id FROM blocks WHERE id = $1")
+            .bind(block_id)
+            .fetch_optional(self.pool())
+            .await?;
+        found.ok_or(StorageError::NotFound)
+    }
+}
