@@ -110,3 +110,99 @@ async fn a_bovine_peer_follows_an_advisor_and_verifies_the_accept() {
         assert_eq!(entry["verified"], true, "bovine could not verify: {entry:#}");
     }
 }
+
+/// The Note inside a received `Create`, as plain HTML.
+fn note_content(entry: &Value) -> String {
+    entry["activity"]["object"]["content"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messages() {
+    if federation_tests::skip_without_python_module("bovine") {
+        return;
+    }
+    let cluster =
+        Cluster::builder().instance(InstanceSpec::new("alpha")).python_peer("bovine").start().await.expect("cluster");
+    let (alpha, peer) = (&cluster["alpha"], cluster.peer("bovine"));
+    create_advisor(alpha, "ada");
+    let ada = alpha.url("/users/ada");
+    let out = alpha.cli(&["token", "create", "--username", "ada"], None).expect("token");
+    let token = out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string();
+    assert_eq!(peer.follow(&ada).await["status"], 202);
+    until_followers(alpha, "ada", 1).await;
+
+    // Ada publishes a block: bovine receives a Create(Event) Mastodon can show.
+    let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+    let response = alpha
+        .client()
+        .post(alpha.url("/api/v1/blocks"))
+        .bearer_auth(&token)
+        .json(&json!({"start": format!("{day}T14:00"), "end": format!("{day}T15:00"), "timezone": "UTC",
+                      "min_notice_minutes": 0, "approval_required": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let create = peer
+        .wait_for("the Create(Event)", Duration::from_secs(30), |e| {
+            e["activity"]["type"] == "Create" && e["activity"]["object"]["type"] == "Event"
+        })
+        .await;
+    assert_eq!(create["verified"], true, "{create:#}");
+    let event = &create["activity"]["object"];
+    assert_eq!(event["attributedTo"], ada.as_str());
+    assert_eq!(event["slots"].as_array().unwrap().len(), 6, "{event:#}");
+    let summary = event["summary"].as_str().unwrap();
+    assert!(summary.contains("14:00–15:00 UTC") && summary.contains("Reply to this post"), "{summary}");
+
+    // A reply naming 14:20 is a pending request for that slot, acknowledged
+    // at once by a direct message.
+    let reply = peer.reply(event["id"].as_str().unwrap(), &[&ada], "<p>@ada 14:20 please, about Rust</p>").await;
+    assert_eq!(reply["status"], 202, "{reply:#}");
+    let ack =
+        peer.wait_for("the acknowledgement", Duration::from_secs(30), |e| note_content(e).contains("Received")).await;
+    assert_eq!(ack["verified"], true);
+    assert_eq!(ack["activity"]["object"]["to"], json!([peer.actor_id()]), "a direct message to bovine alone");
+    assert_eq!(ack["activity"]["object"]["tag"][0]["type"], "Mention");
+    let sessions: Value = alpha
+        .client()
+        .get(alpha.url("/api/v1/me/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = &sessions[0];
+    assert_eq!(session["status"], "requested", "{sessions}");
+    assert_eq!(session["start"], format!("{day}T14:20:00Z"), "the slot the reply named: {sessions}");
+    assert_eq!(session["note"], "14:20 please, about Rust");
+
+    // Approval: a direct message with a room link that opens the session
+    // page without an account.
+    let id = session["request_id"].as_i64().unwrap();
+    let response = alpha
+        .client()
+        .post(alpha.url(&format!("/api/v1/requests/{id}/approve")))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let confirmed =
+        peer.wait_for("the confirmation", Duration::from_secs(30), |e| note_content(e).contains("is confirmed")).await;
+    let content = note_content(&confirmed);
+    let start = content.find(&alpha.url("/rooms/")).expect("a room link");
+    let link: String = content[start..].chars().take_while(|c| *c != '"' && *c != '<').collect();
+    let link = link.replace("&amp;", "&");
+    let page = alpha.client().get(&link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200, "{link}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Session with") && html.contains("confirmed"), "{html}");
+    // The same link with another token is not found.
+    let forged =
+        link.rsplit_once("token=").map(|(base, _)| format!("{base}token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap();
+    assert_eq!(alpha.client().get(&forged).send().await.unwrap().status().as_u16(), 404);
+}

@@ -1,0 +1,173 @@
+//! Booking across instances, end to end between real processes: a learner
+//! on beta (PostgreSQL) follows an advisor on alpha (SQLite); the block the
+//! advisor publishes appears on beta as slots; the learner's request goes
+//! out as a `Join`; the advisor approves, declines, and the learner
+//! withdraws — each answer reaching the other side once.
+
+use std::time::{Duration, Instant};
+
+use federation_tests::{Cluster, Instance, InstanceSpec};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn create_user(instance: &Instance, username: &str) -> String {
+    instance
+        .cli(
+            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
+            Some(&format!("{PASSWORD}\n")),
+        )
+        .expect("user create");
+    let out = instance.cli(&["token", "create", "--username", username], None).expect("token create");
+    out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string()
+}
+
+async fn get(instance: &Instance, token: &str, path: &str) -> Value {
+    let response = instance.client().get(instance.url(path)).bearer_auth(token).send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_success(), "GET {path}: {status} {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn post(instance: &Instance, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = instance.client().post(instance.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `check` every 200 ms for up to 45 s.
+async fn until<F, Fut>(what: &str, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(started.elapsed() < Duration::from_secs(45), "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The session on `slot_id` in `me/sessions`, once its status is `status`.
+async fn session_state(instance: &Instance, token: &str, slot_id: i64, status: &str, what: &str) -> Value {
+    until(what, || async move {
+        let sessions = get(instance, token, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["slot_id"] == slot_id && s["status"] == status).cloned()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_learner_on_beta_books_an_advisor_on_alpha() {
+    if federation_tests::skip_without_postgres() {
+        return;
+    }
+    let cluster =
+        Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    let ada = create_user(alpha, "ada");
+    let bea = create_user(beta, "bea");
+    let handle = format!("ada@{}", alpha.domain());
+
+    let (status, _) = post(beta, &bea, "/api/v1/follows", json!({"handle": handle})).await;
+    assert_eq!(status, 202);
+    until("beta's follow accepted", || async {
+        let follows = get(beta, &bea, "/api/v1/me/follows").await;
+        (follows[0]["state"] == "accepted").then_some(follows)
+    })
+    .await;
+
+    // Ada publishes a block tomorrow: six 10-minute slots.
+    let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+    let block = json!({
+        "start": format!("{day}T10:00"), "end": format!("{day}T11:00"), "timezone": "Europe/Berlin",
+        "min_notice_minutes": 0, "approval_required": true, "max_per_learner_week": 10,
+    });
+    let (status, created) = post(alpha, &ada, "/api/v1/blocks", block).await;
+    assert_eq!(status, 201, "{created}");
+
+    // The Event reaches beta; its slots are listed there with beta's ids.
+    let slots_path = format!("/api/v1/advisors/{handle}/slots");
+    let slots = until("the published slots on beta", || async {
+        let slots = get(beta, &bea, &slots_path).await;
+        (slots.as_array().unwrap().len() == 6).then_some(slots)
+    })
+    .await;
+    assert!(slots.as_array().unwrap().iter().all(|s| s["status"] == "open"), "{slots}");
+    let slot = |i: usize| slots[i]["id"].as_i64().unwrap();
+    assert_eq!(slots[0]["start"], format!("{day}T09:00:00Z"), "10:00 Berlin is 09:00 UTC in winter: {slots}");
+
+    // A request on beta is a Join on alpha, pending there.
+    let (status, request) =
+        post(beta, &bea, &format!("/api/v1/slots/{}/requests", slot(0)), json!({"note": "About Rust"})).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "requested");
+    let learner = format!("bea@{}", beta.domain());
+    let pending = until("the Join on alpha", || async {
+        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["learner"] == learner.as_str()).cloned()
+    })
+    .await;
+    assert_eq!(pending["status"], "requested");
+    assert_eq!(pending["note"], "About Rust");
+
+    // Approval on alpha turns the session green on beta.
+    let alpha_request = pending["request_id"].as_i64().unwrap();
+    let (status, _) =
+        post(alpha, &ada, &format!("/api/v1/requests/{alpha_request}/approve"), json!({"note": "See you"})).await;
+    assert_eq!(status, 200);
+    let approved = session_state(beta, &bea, slot(0), "approved", "approval on beta").await;
+    assert_eq!(approved["advisor"], handle.to_lowercase());
+
+    // The slot is taken for others now: the Update says so.
+    until("the taken slot on beta", || async {
+        let slots = get(beta, &bea, &slots_path).await;
+        slots.as_array().unwrap().iter().find(|s| s["id"] == slot(0) && s["status"] == "booked").cloned()
+    })
+    .await;
+
+    // Declined, with the reason.
+    post(beta, &bea, &format!("/api/v1/slots/{}/requests", slot(1)), json!({"note": "Another one?"})).await;
+    let second = until("the second Join on alpha", || async {
+        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["note"] == "Another one?").cloned()
+    })
+    .await;
+    let id = second["request_id"].as_i64().unwrap();
+    post(alpha, &ada, &format!("/api/v1/requests/{id}/decline"), json!({"note": "One is enough"})).await;
+    let declined = session_state(beta, &bea, slot(1), "declined", "the decline on beta").await;
+    assert_eq!(declined["decision_note"], "One is enough");
+
+    // The learner withdraws a third request: cancelled on alpha.
+    let (_, third) = post(beta, &bea, &format!("/api/v1/slots/{}/requests", slot(2)), json!({"note": "Third"})).await;
+    let third_on_alpha = until("the third Join on alpha", || async {
+        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["note"] == "Third" && s["status"] == "requested").cloned()
+    })
+    .await;
+    let (status, _) = post(beta, &bea, &format!("/api/v1/requests/{}/cancel", third["id"]), json!({})).await;
+    assert_eq!(status, 200);
+    let id = third_on_alpha["request_id"].clone();
+    until("the withdrawal on alpha", || async {
+        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["request_id"] == id && s["status"] == "cancelled").cloned()
+    })
+    .await;
+
+    // The advisor cancels the approved session: beta hears it.
+    let (status, _) =
+        post(alpha, &ada, &format!("/api/v1/requests/{alpha_request}/cancel"), json!({"note": "Ill"})).await;
+    assert_eq!(status, 200);
+    let cancelled = session_state(beta, &bea, slot(0), "cancelled", "the cancellation on beta").await;
+    assert_eq!(cancelled["decision_note"], "Ill");
+
+    // Nothing was applied twice: one request per slot on each side.
+    let on_alpha = get(alpha, &ada, "/api/v1/me/sessions").await;
+    assert_eq!(on_alpha.as_array().unwrap().len(), 3, "{on_alpha}");
+    let on_beta = get(beta, &bea, "/api/v1/me/sessions").await;
+    assert_eq!(on_beta.as_array().unwrap().len(), 3, "{on_beta}");
+}
