@@ -122,3 +122,47 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         assert_eq!(followers(&server, "ada").await, 0);
     }
 }
+
+#[tokio::test]
+async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
+    for db in test_databases().await {
+        let peer = start_peer().await;
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        })
+        .await;
+        server.create_advisor("ada").await;
+        let inbox = server.url("/inbox");
+
+        // Larger than the inbox's 256 KiB: 413 before anything is read.
+        let huge = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/notes/huge", peer.base), "type": "Create", "actor": peer.actor,
+            "object": {"id": format!("{}/notes/huge/o", peer.base), "type": "Note", "content": "x".repeat(300 * 1024)},
+        })
+        .to_string();
+        assert_eq!(peer.send(&inbox, &huge, Tamper::None).await, StatusCode::PAYLOAD_TOO_LARGE, "[{}]", db.backend);
+
+        // An event attributed to someone else, or hosted elsewhere: refused.
+        let event = |id: String, owner: &str| {
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{}/activities/update/1", peer.base), "type": "Update", "actor": peer.actor,
+                "object": {"id": id, "type": "Event", "attributedTo": owner, "name": "x",
+                           "startTime": "2030-01-01T10:00:00Z", "endTime": "2030-01-01T11:00:00Z"},
+            })
+            .to_string()
+        };
+        let ada = server.url("/users/ada");
+        let not_theirs = event(format!("{}/events/1", peer.base), &ada);
+        assert_eq!(peer.send(&inbox, &not_theirs, Tamper::None).await, StatusCode::FORBIDDEN, "[{}]", db.backend);
+        let elsewhere = event(server.url("/events/1/2030-01-01"), peer.actor.as_str());
+        let status = peer.send(&inbox, &elsewhere, Tamper::None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an object on another host [{}]", db.backend);
+        // Nothing was mirrored.
+        for id in [format!("{}/events/1", peer.base), server.url("/events/1/2030-01-01")] {
+            assert_eq!(server.app.store.mirrored_block(&id).await.unwrap(), None, "[{}]", db.backend);
+        }
+    }
+}
