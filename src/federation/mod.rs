@@ -7,10 +7,13 @@
 //! - [`remote`]: remote actors, fetched through WebFinger or by id,
 //!   verified, sanitised, stored and cached.
 //! - [`context`]: the federation crate's configuration (built in `serve`).
+//! - [`objects`]: wire types of events, notes and received activities.
+//! - [`inbox`]: verification, origin checks and dispatch of activities.
+//! - [`follows`], [`events`] (publishing), [`mirror`] (remote events),
+//!   [`requests`] (Join/Accept/Reject/Undo/Leave, Mastodon replies),
+//!   [`messages`] (direct messages), [`delivery`] (the durable queue).
 //!
-//! Built so far: F1 discovery (actors with keys, WebFinger, NodeInfo,
-//! content negotiation at `/users/{name}`). Follows, publishing, requests,
-//! direct messages and the inbox come next; see `docs/FEDERATION.md`.
+//! See `docs/FEDERATION.md` for the mapping and what is still to come.
 
 pub mod actors;
 pub mod context;

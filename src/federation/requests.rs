@@ -107,10 +107,9 @@ pub async fn protocol_effects(
             });
             let body = match event.kind.as_str() {
                 "requested" => {
-                    json!({"@context": super::objects::event_context()}).as_object().cloned().map(|mut m| {
-                        m.extend(join.as_object().cloned().unwrap_or_default());
-                        Value::Object(m)
-                    })
+                    let mut body = join.clone();
+                    body["@context"] = super::objects::event_context();
+                    Some(body)
                 }
                 "cancelled" => Some(json!({
                     "@context": AS_CONTEXT,
