@@ -128,10 +128,9 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
     let ada = alpha.url("/users/ada");
     let out = alpha.cli(&["token", "create", "--username", "ada"], None).expect("token");
     let token = out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string();
-    assert_eq!(peer.follow(&ada).await["status"], 202);
-    until_followers(alpha, "ada", 1).await;
 
-    // Ada publishes a block: bovine receives a Create(Event) Mastodon can show.
+    // Ada publishes a block before bovine follows: the new follower gets the
+    // live event anyway (a Create Mastodon can show), not only later changes.
     let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
     let response = alpha
         .client()
@@ -143,6 +142,20 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 201);
+    // Wait until it is published (the job loop runs every second).
+    let events = alpha.url("/users/ada/events");
+    let started = Instant::now();
+    loop {
+        let response = alpha.client().get(&events).header("Accept", "application/activity+json").send().await;
+        let collection: Value = response.unwrap().json().await.unwrap();
+        if collection["totalItems"] == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never published: {collection}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(peer.follow(&ada).await["status"], 202);
+    until_followers(alpha, "ada", 1).await;
     let create = peer
         .wait_for("the Create(Event)", Duration::from_secs(30), |e| {
             e["activity"]["type"] == "Create" && e["activity"]["object"]["type"] == "Event"

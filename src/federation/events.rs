@@ -28,14 +28,16 @@ use super::{activity_json, actors, problem, wants_activity_json};
 /// Milliseconds in a day.
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Publishes what changed for every advisor with followers; returns how
-/// many activities were queued.
+/// Publishes what changed for every advisor with availability ahead (or
+/// events out there); returns how many activities were queued.
 pub async fn publish_due(app: &App) -> Result<usize, AppError> {
     if app.federation.get().is_none() {
         return Ok(0);
     }
     let mut queued = 0;
-    for advisor_id in app.store.advisors_to_publish().await? {
+    let now = Timestamp::now().as_millisecond();
+    let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
+    for advisor_id in app.store.advisors_to_publish(now, horizon).await? {
         let advisor = app.store.user_by_id(advisor_id).await?;
         if advisor.is_remote() {
             continue;
@@ -136,7 +138,13 @@ fn record(
     }
 }
 
-fn activity(app: &App, kind: &str, me: &url::Url, followers: &url::Url, object: Value) -> Result<Value, AppError> {
+pub(crate) fn activity(
+    app: &App,
+    kind: &str,
+    me: &url::Url,
+    followers: &url::Url,
+    object: Value,
+) -> Result<Value, AppError> {
     let id = new_activity_id(app, &kind.to_lowercase()).map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
     Ok(json!({
         "@context": event_context(),
@@ -342,4 +350,30 @@ pub async fn upcoming_collection(app: &App, user: &User) -> Result<Value, AppErr
 fn failed(err: crate::storage::StorageError) -> Response {
     let err = super::FederationError::from(AppError::from(err));
     problem(err.status(), &err.message())
+}
+
+/// A new follower gets the advisor's live events as `Create`s (the
+/// publisher only sends changes), queued durably to its inbox.
+pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Result<usize, AppError> {
+    let now = Timestamp::now().as_millisecond();
+    let live = app.store.live_published_events(advisor.id, now).await?;
+    if live.is_empty() {
+        return Ok(0);
+    }
+    let me = actors::person_id(app, &advisor.username)?;
+    let followers = actors::link(app, &format!("/users/{}/followers", advisor.username))?;
+    let mut deliveries = Vec::with_capacity(live.len());
+    for event in &live {
+        let object: Value = serde_json::from_str(&event.body).map_err(|e| AppError::Internal(e.into()))?;
+        let create = activity(app, "Create", &me, &followers, object)?;
+        deliveries.push(NewDelivery {
+            activity_id: create["id"].as_str().unwrap_or_default().to_string(),
+            sender_id: advisor.id,
+            inbox: inbox.to_string(),
+            body: create.to_string(),
+        });
+    }
+    app.store.record_publication(&[], &deliveries).await?;
+    app.jobs.notify_one();
+    Ok(deliveries.len())
 }

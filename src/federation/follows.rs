@@ -48,6 +48,8 @@ pub async fn accept_follower(
     let inbox = follower.shared_inbox_or_inbox().to_string();
     if app.store.add_follower(follow.id.as_str(), user.id, follower.id.as_str(), &inbox, &delivery).await? {
         app.jobs.notify_one();
+        // What is already published, so the new follower sees it too.
+        super::events::send_live_events_to(app, user, &inbox).await?;
     }
     Ok(())
 }

@@ -22,13 +22,18 @@ pub struct PublishedEvent {
 const COLUMNS: &str = "block_id, occurrence_date, advisor_id, ap_id, digest, status, ends_at, body";
 
 impl Store {
-    /// Advisors with something to publish or withdraw: those with followers,
+    /// Advisors with something to publish or withdraw: local advisors with
+    /// slots in `[from, to)` (published even without followers yet, so the
+    /// `upcomingEvents` collection is complete and new followers get it),
     /// and those with live or cancelled events out there.
-    pub async fn advisors_to_publish(&self) -> Result<Vec<i64>> {
+    pub async fn advisors_to_publish(&self, from: i64, to: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT user_id FROM followers UNION \
-             SELECT advisor_id FROM published_events WHERE status IN ('live', 'cancelled')",
+            "SELECT DISTINCT s.advisor_id FROM slots s JOIN users u ON u.id = s.advisor_id \
+             WHERE s.starts_at < $2 AND s.ends_at > $1 AND u.remote_actor_id IS NULL AND u.suspended_at IS NULL \
+             UNION SELECT advisor_id FROM published_events WHERE status IN ('live', 'cancelled')",
         )
+        .bind(from)
+        .bind(to)
         .fetch_all(self.pool())
         .await?)
     }
