@@ -466,6 +466,20 @@ impl Instance {
         }
     }
 
+    /// Creates the advisor `username` (e-mail `username@example.org`,
+    /// password [`crate::TEST_PASSWORD`]) with the CLI; panics if it fails.
+    pub fn create_advisor(&self, username: &str) {
+        let email = format!("{username}@example.org");
+        let args = ["user", "create", "--username", username, "--email", &email, "--advisor"];
+        self.cli(&args, Some(&format!("{}\n", crate::TEST_PASSWORD))).expect("user create");
+    }
+
+    /// A new API token for `username`, made with the CLI; panics if it fails.
+    pub fn api_token(&self, username: &str) -> String {
+        let out = self.cli(&["token", "create", "--username", username], None).expect("token create");
+        out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token in the CLI's output").to_string()
+    }
+
     /// Runs an `officehours` subcommand (e.g. `["user", "create", …]`) against
     /// this instance's database and data dir, with `stdin` piped in if given.
     /// Returns its stdout, or an error with its exit status and output.

@@ -111,6 +111,9 @@
 //! The peer's log (every request, signature check and delivery) is kept
 //! next to the instances' logs when a test fails.
 
+/// The password of accounts made by [`Instance::create_advisor`].
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
 mod cluster;
 mod instance;
 mod paths;

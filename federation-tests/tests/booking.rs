@@ -9,19 +9,6 @@ use std::time::{Duration, Instant};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-fn create_user(instance: &Instance, username: &str) -> String {
-    instance
-        .cli(
-            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
-            Some(&format!("{PASSWORD}\n")),
-        )
-        .expect("user create");
-    let out = instance.cli(&["token", "create", "--username", username], None).expect("token create");
-    out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string()
-}
-
 async fn get(instance: &Instance, token: &str, path: &str) -> Value {
     let response = instance.client().get(instance.url(path)).bearer_auth(token).send().await.unwrap();
     let status = response.status();
@@ -69,8 +56,14 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     let cluster =
         Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
     let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
-    let ada = create_user(alpha, "ada");
-    let bea = create_user(beta, "bea");
+    let ada = {
+        alpha.create_advisor("ada");
+        alpha.api_token("ada")
+    };
+    let bea = {
+        beta.create_advisor("bea");
+        beta.api_token("bea")
+    };
     let handle = format!("ada@{}", alpha.domain());
 
     let (status, _) = post(beta, &bea, "/api/v1/follows", json!({"handle": handle})).await;

@@ -9,17 +9,6 @@ use std::time::{Duration, Instant};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-fn create_advisor(instance: &Instance, username: &str) {
-    instance
-        .cli(
-            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
-            Some(&format!("{PASSWORD}\n")),
-        )
-        .expect("user create");
-}
-
 async fn followers(alpha: &Instance, user: &str) -> i64 {
     let response = alpha
         .client()
@@ -60,7 +49,7 @@ async fn a_bovine_peer_follows_an_advisor_and_verifies_the_accept() {
     let cluster =
         Cluster::builder().instance(InstanceSpec::new("alpha")).python_peer("bovine").start().await.expect("cluster");
     let (alpha, peer) = (&cluster["alpha"], cluster.peer("bovine"));
-    create_advisor(alpha, "ada");
+    alpha.create_advisor("ada");
     let ada = alpha.url("/users/ada");
 
     // bovine follows Ada: alpha verifies bovine's signature (rsa-sha256,
@@ -124,10 +113,9 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
     let cluster =
         Cluster::builder().instance(InstanceSpec::new("alpha")).python_peer("bovine").start().await.expect("cluster");
     let (alpha, peer) = (&cluster["alpha"], cluster.peer("bovine"));
-    create_advisor(alpha, "ada");
+    alpha.create_advisor("ada");
     let ada = alpha.url("/users/ada");
-    let out = alpha.cli(&["token", "create", "--username", "ada"], None).expect("token");
-    let token = out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string();
+    let token = alpha.api_token("ada");
 
     // Ada publishes a block before bovine follows: the new follower gets the
     // live event anyway (a Create Mastodon can show), not only later changes.

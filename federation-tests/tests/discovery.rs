@@ -7,15 +7,6 @@ use serde_json::Value;
 
 const MASTODON_ACCEPT: &str = "application/activity+json, application/ld+json";
 
-fn create_user(instance: &Instance, username: &str) {
-    instance
-        .cli(
-            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
-            Some("correct horse battery staple\n"),
-        )
-        .expect("user create");
-}
-
 async fn fetch(instance: &Instance, url: &str, accept: &str) -> (u16, Value) {
     let response = instance.client().get(url).header("Accept", accept).send().await.expect("request");
     let status = response.status().as_u16();
@@ -30,7 +21,7 @@ async fn every_instance_answers_for_its_own_people() {
     let cluster =
         Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
     for (instance, person) in [(&cluster["alpha"], "ada"), (&cluster["beta"], "bea")] {
-        create_user(instance, person);
+        instance.create_advisor(person);
         let domain = instance.domain();
         assert!(domain.starts_with(&format!("{}:", instance.host())), "{domain}");
         let (status, finger) =
@@ -72,7 +63,7 @@ async fn an_instance_looks_up_people_elsewhere_and_keeps_them() {
     let mut cluster =
         Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
     let alpha = &cluster["alpha"];
-    create_user(alpha, "ada");
+    alpha.create_advisor("ada");
     let handle = format!("ada@{}", alpha.domain());
     let ada_id = alpha.url("/users/ada");
     let beta = &cluster["beta"];

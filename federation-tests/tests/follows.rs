@@ -8,22 +8,6 @@ use std::time::{Duration, Instant};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery staple";
-
-fn create_user(instance: &Instance, username: &str) {
-    instance
-        .cli(
-            &["user", "create", "--username", username, "--email", &format!("{username}@example.org"), "--advisor"],
-            Some(&format!("{PASSWORD}\n")),
-        )
-        .expect("user create");
-}
-
-fn token(instance: &Instance, username: &str) -> String {
-    let out = instance.cli(&["token", "create", "--username", username], None).expect("token create");
-    out.split_whitespace().find(|w| w.starts_with("oh_")).expect("a token").to_string()
-}
-
 async fn followers(alpha: &Instance, user: &str) -> i64 {
     let response = alpha
         .client()
@@ -89,9 +73,9 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     let cluster =
         Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
     let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
-    create_user(alpha, "ada");
-    create_user(beta, "bea");
-    let bea = token(beta, "bea");
+    alpha.create_advisor("ada");
+    beta.create_advisor("bea");
+    let bea = beta.api_token("bea");
     let handle = format!("ada@{}", alpha.domain());
 
     let response = follow(beta, &bea, &handle).await;
@@ -153,9 +137,9 @@ async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
     }
     let mut cluster =
         Cluster::start([InstanceSpec::new("alpha").postgres(), InstanceSpec::new("beta")]).await.expect("cluster");
-    create_user(&cluster["alpha"], "ada");
-    create_user(&cluster["beta"], "bea");
-    let bea = token(&cluster["beta"], "bea");
+    cluster["alpha"].create_advisor("ada");
+    cluster["beta"].create_advisor("bea");
+    let bea = cluster["beta"].api_token("bea");
     let handle = format!("ada@{}", cluster["alpha"].domain());
     // Beta learns of Ada while alpha is up…
     let beta = &cluster["beta"];

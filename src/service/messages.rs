@@ -55,17 +55,7 @@ impl App {
         let key = format!("user:{}", sender.id);
         self.message_limiter.check(&key)?;
         self.message_limiter.record_failure(&key);
-        let preview: String = body.chars().take(140).collect();
-        let link = self.config.link(&format!("/messages/{}", sender.username));
-        let notice = Notice {
-            subject: format!("New message from {} (@{})", sender.name(), sender.username),
-            line: format!("{} (@{}) wrote: {preview}", sender.name(), sender.username),
-            details: format!("{body}\n\nReply: {link}"),
-            actor_id: Some(sender.id),
-            request_id: None,
-            from_id: Some(sender.id),
-            dm: Some(body.clone()),
-        };
+        let notice = self.message_notice(sender, &body);
         let mut effects = Effects::default();
         self.notify(&mut effects, &recipient, Kind::Message, notice).await?;
         let message = self.store.send_local_message(sender.id, recipient.id, &body, effects, None).await?;
@@ -87,17 +77,7 @@ impl App {
         if body.is_empty() || recipient.suspended_at.is_some() {
             return Ok(None);
         }
-        let preview: String = body.chars().take(140).collect();
-        let link = self.config.link(&format!("/messages/{}", sender.username));
-        let notice = Notice {
-            subject: format!("New message from {} (@{})", sender.name(), sender.username),
-            line: format!("{} (@{}) wrote: {preview}", sender.name(), sender.username),
-            details: format!("{body}\n\nReply: {link}"),
-            actor_id: Some(sender.id),
-            request_id: None,
-            from_id: None,
-            dm: None,
-        };
+        let notice = self.message_notice(sender, &body);
         let mut effects = Effects::default();
         self.notify(&mut effects, recipient, Kind::Message, notice).await?;
         match self.store.send_local_message(sender.id, recipient.id, &body, effects, Some(ap_id)).await {
@@ -107,6 +87,22 @@ impl App {
             }
             Err(StorageError::Duplicate("activity")) => Ok(None),
             Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The recipient's notice of a message: a feed line and mail for local
+    /// people, the message itself as a direct message for remote ones.
+    fn message_notice(&self, sender: &User, body: &str) -> Notice {
+        let preview: String = body.chars().take(140).collect();
+        let link = self.config.link(&format!("/messages/{}", sender.username));
+        Notice {
+            subject: format!("New message from {} (@{})", sender.name(), sender.username),
+            line: format!("{} (@{}) wrote: {preview}", sender.name(), sender.username),
+            details: format!("{body}\n\nReply: {link}"),
+            actor_id: Some(sender.id),
+            request_id: None,
+            from_id: Some(sender.id),
+            dm: Some(body.to_string()),
         }
     }
 
