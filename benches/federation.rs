@@ -2,6 +2,7 @@
 //! `rsa-sha256` signatures) POSTed to the shared inbox over real HTTP, each
 //! verified (digest, signature against the cached actor key, origin) and
 //! stored (follower, deduplication row, queued `Accept`) in one transaction.
+//! The Follows are spread over 100 local advisors.
 //! SQLite, and PostgreSQL when OFFICEHOURS_BENCH_POSTGRES names a server.
 //! Run: `cargo bench --bench federation`.
 
@@ -19,6 +20,8 @@ use officehours::config::{Config, Overrides};
 use officehours::storage::NewUser;
 
 const ACTIVITIES: usize = 3000;
+/// Local advisors the Follows are spread over.
+const ADVISORS: usize = 100;
 
 /// A pre-signed activity: its body and its headers.
 type Signed = (String, Vec<(&'static str, String)>);
@@ -41,26 +44,30 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let mut config = Config::resolve(overrides)?;
     config.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
     let app = build_app(config).await?;
-    app.store
-        .create_user(&NewUser {
-            username: "ada".into(),
-            email: "ada@example.org".into(),
-            email_verified: true,
-            password_hash: "unused".into(),
-            display_name: String::new(),
-            timezone: "UTC".into(),
-            is_advisor: true,
-            is_pro: false,
-            is_admin: false,
-        })
-        .await?;
+    // Follows go to many advisors, as an instance's inbox traffic would:
+    // one advisor would make every activity update the same follower row.
+    for n in 0..ADVISORS {
+        app.store
+            .create_user(&NewUser {
+                username: format!("ada{n}"),
+                email: format!("ada{n}@example.org"),
+                email_verified: true,
+                password_hash: "unused".into(),
+                display_name: String::new(),
+                timezone: "UTC".into(),
+                is_advisor: true,
+                is_pro: false,
+                is_admin: false,
+            })
+            .await?;
+    }
     tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
     let inbox = format!("http://{addr}/inbox");
-    let ada = format!("http://{addr}/users/ada");
     let follow = |n: usize| {
+        let advisor = format!("http://{addr}/users/ada{}", n % ADVISORS);
         serde_json::json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": format!("{}/follows/{n}", peer.base), "type": "Follow", "actor": peer.actor, "object": ada,
+            "id": format!("{}/follows/{n}", peer.base), "type": "Follow", "actor": peer.actor, "object": advisor,
         })
         .to_string()
     };

@@ -312,6 +312,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             if let Err(err) = store.purge_seen_activities(month_ago).await {
                 tracing::warn!(error = %err, "purging received activity ids failed");
             }
+            // Sent and given-up deliveries are kept a week for the admin's
+            // federation page, then dropped (the queue must not grow forever).
+            if let Err(err) = store.purge_finished_deliveries(week_ago).await {
+                tracing::warn!(error = %err, "purging finished deliveries failed");
+            }
         }
     });
     let store = app.store.clone();

@@ -1,12 +1,16 @@
 //! The durable delivery queue on SQLite and PostgreSQL: failures are retried
 //! with growing delays (shortened here), and inboxes the server refuses to
 //! send to (loopback, private or malformed, outside test mode) are given up
-//! at once rather than counted as delivered.
+//! at once rather than counted as delivered. An instance failing for longer
+//! than `federation_dead_after_secs` is marked dead, waits, and is revived
+//! when it speaks; the admin sees all of it.
 
 mod support;
 
 use officehours::federation::delivery::deliver_due;
 use officehours::storage::{NewDelivery, now_ms};
+use reqwest::StatusCode;
+use support::server::PASSWORD;
 use support::{TestServer, test_databases};
 
 fn delivery(sender: i64, id: &str, inbox: &str) -> NewDelivery {
@@ -66,5 +70,88 @@ async fn refused_inboxes_are_given_up_not_counted_as_delivered() {
         assert!(delivered.is_none(), "[{}] not delivered", db.backend);
         assert!(failed.is_some(), "given up at once");
         assert!(error.unwrap().contains("not allowed"));
+    }
+}
+
+#[tokio::test]
+async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_sees_it() {
+    for db in test_databases().await {
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_retry_base_secs = 1;
+            c.federation_dead_after_secs = 1;
+            c.job_interval_secs = 3600;
+        })
+        .await;
+        let root = server.create_user("boss", true).await;
+        let bea = server.create_user("bea", false).await;
+        let store = &server.app.store;
+        for n in 1..=2 {
+            let id = format!("http://x.test/activities/d{n}");
+            store.queue_delivery(&delivery(bea.id, &id, "http://nowhere.test:1/inbox")).await.unwrap();
+        }
+        let admin = server.api_as(&root).await;
+        let (status, instances) = admin.get("/api/v1/admin/federation").await;
+        assert_eq!(status, StatusCode::OK, "{instances}");
+        assert_eq!(instances[0]["domain"], "nowhere.test:1", "[{}] known before any attempt: {instances}", db.backend);
+        assert_eq!((instances[0]["state"].as_str(), instances[0]["pending"].as_i64()), (Some("ok"), Some(2)));
+
+        // Both fail: failing, still waiting, the error shown.
+        assert_eq!(deliver_due(&server.app).await.unwrap(), 0);
+        let (_, instances) = admin.get("/api/v1/admin/federation").await;
+        let nowhere = &instances[0];
+        assert_eq!(nowhere["state"], "failing", "[{}] {instances}", db.backend);
+        assert_eq!(nowhere["failures"], 2);
+        assert_eq!(nowhere["pending"], 2);
+        assert!(nowhere["last_error"].as_str().unwrap().contains("nowhere.test"), "{nowhere}");
+
+        // Failing for longer than a second: the next failure marks it dead.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        loop {
+            let (_, next, ..) = store.delivery_state("http://x.test/activities/d1").await.unwrap().unwrap();
+            if next <= now_ms() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        deliver_due(&server.app).await.unwrap();
+        let (_, instances) = admin.get("/api/v1/admin/federation").await;
+        let nowhere = &instances[0];
+        assert_eq!(nowhere["state"], "dead", "[{}] {instances}", db.backend);
+        assert!(nowhere["dead_since"].is_string() && nowhere["next_probe_at"].is_string(), "{nowhere}");
+        let attempts = |id: &'static str| async move { store.delivery_state(id).await.unwrap().unwrap().0 };
+        let before = attempts("http://x.test/activities/d1").await;
+        // Dead: nothing is tried now (the next probe is an hour away).
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        deliver_due(&server.app).await.unwrap();
+        assert_eq!(attempts("http://x.test/activities/d1").await, before, "[{}] a dead instance waits", db.backend);
+
+        // The admin page shows it; others may not see it.
+        let mut browser = server.browser();
+        browser.log_in("boss", PASSWORD).await;
+        let page = browser.page("/admin/federation").await;
+        assert!(page.contains("nowhere.test:1") && page.contains("state dead"), "{page}");
+        let mut other = server.browser();
+        other.log_in("bea", PASSWORD).await;
+        assert_eq!(other.get("/admin/federation").await.status, StatusCode::FORBIDDEN);
+        let (status, body) = server.api_as(&bea).await.get("/api/v1/admin/federation").await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("admin_only")));
+
+        // It speaks (a verified activity from it): alive, and its deliveries are due at once.
+        assert!(store.instance_spoke("nowhere.test:1").await.unwrap());
+        let (_, instances) = admin.get("/api/v1/admin/federation").await;
+        assert_eq!(instances[0]["state"], "ok", "[{}] {instances}", db.backend);
+        let (_, next, ..) = store.delivery_state("http://x.test/activities/d2").await.unwrap().unwrap();
+        assert!(next <= now_ms(), "due now");
+        deliver_due(&server.app).await.unwrap();
+        assert!(attempts("http://x.test/activities/d2").await > before, "tried again at once");
+
+        // Finished deliveries are purged after a while; waiting ones never are.
+        store.queue_delivery(&delivery(bea.id, "http://x.test/activities/d3", "not a url")).await.unwrap();
+        deliver_due(&server.app).await.unwrap();
+        let (.., failed, _) = store.delivery_state("http://x.test/activities/d3").await.unwrap().unwrap();
+        assert!(failed.is_some(), "a malformed inbox is given up");
+        assert_eq!(store.purge_finished_deliveries(now_ms() + 1).await.unwrap(), 1, "the given-up one");
+        assert!(store.delivery_state("http://x.test/activities/d1").await.unwrap().is_some());
     }
 }

@@ -83,8 +83,25 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         )
         .unwrap();
         satisfies_mastodon(&headers, &body, "post", "/users/masto/inbox", &person);
-        // Fetches are not signed yet (see FEDERATION.md): the peer saw plain GETs.
-        assert!(peer.fetches.lock().unwrap().iter().all(|h| h.get("signature").is_none()));
+        // Our fetches of the peer's actor are signed by the instance actor
+        // the way Mastodon's secure mode requires of a GET (`host` signed).
+        let instance: Value = serde_json::from_str(
+            &reqwest::Client::new()
+                .get(server.url("/actor"))
+                .header("accept", "application/activity+json")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let fetches = peer.fetches.lock().unwrap().clone();
+        assert!(!fetches.is_empty());
+        for headers in &fetches {
+            satisfies_mastodon(headers, "", "get", "/users/masto", &instance);
+        }
 
         // The stored actor is sanitised.
         let (status, profile) = server

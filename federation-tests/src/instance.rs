@@ -474,6 +474,13 @@ impl Instance {
         self.cli(&args, Some(&format!("{}\n", crate::TEST_PASSWORD))).expect("user create");
     }
 
+    /// Creates an admin of the instance with the CLI; panics if it fails.
+    pub fn create_admin(&self, username: &str) {
+        let email = format!("{username}@example.org");
+        let args = ["user", "create", "--username", username, "--email", &email, "--admin"];
+        self.cli(&args, Some(&format!("{}\n", crate::TEST_PASSWORD))).expect("user create --admin");
+    }
+
     /// A new API token for `username`, made with the CLI; panics if it fails.
     pub fn api_token(&self, username: &str) -> String {
         let out = self.cli(&["token", "create", "--username", username], None).expect("token create");

@@ -114,6 +114,7 @@
 /// The password of accounts made by [`Instance::create_advisor`].
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
 
+pub mod api;
 mod cluster;
 mod instance;
 mod paths;

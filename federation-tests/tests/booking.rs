@@ -4,40 +4,9 @@
 //! out as a `Join`; the advisor approves, declines, and the learner
 //! withdraws — each answer reaching the other side once.
 
-use std::time::{Duration, Instant};
-
+use federation_tests::api::{get, post, until};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
-
-async fn get(instance: &Instance, token: &str, path: &str) -> Value {
-    let response = instance.client().get(instance.url(path)).bearer_auth(token).send().await.unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert!(status.is_success(), "GET {path}: {status} {body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-async fn post(instance: &Instance, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = instance.client().post(instance.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Polls `check` every 200 ms for up to 45 s.
-async fn until<F, Fut>(what: &str, mut check: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(started.elapsed() < Duration::from_secs(45), "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The session on `slot_id` in `me/sessions`, once its status is `status`.
 async fn session_state(instance: &Instance, token: &str, slot_id: i64, status: &str, what: &str) -> Value {

@@ -180,6 +180,56 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
     assert_eq!(session["start"], format!("{day}T14:20:00Z"), "the slot the reply named: {sessions}");
     assert_eq!(session["note"], "14:20 please, about Rust");
 
+    // A replay of the same signed reply (same activity id): accepted as
+    // already seen, no second request.
+    let replay = peer.send(&alpha.url("/inbox"), &reply["activity"]).await;
+    assert!([200, 202].contains(&replay["status"].as_i64().unwrap()), "{replay:#}");
+    // Another actor updating or deleting Ada's event, and a body above the
+    // inbox limit: refused, and the event is unchanged.
+    let event_id = event["id"].as_str().unwrap();
+    let mut hijacked = event.clone();
+    hijacked["summary"] = json!("Cancelled, come to my party instead");
+    hijacked["eventStatus"] = json!("https://schema.org/EventCancelled");
+    let forgeries = [
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": peer.url("/activities/hijack-update"),
+               "type": "Update", "actor": peer.actor_id(), "object": hijacked}),
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": peer.url("/activities/hijack-delete"),
+               "type": "Delete", "actor": peer.actor_id(), "object": event_id}),
+    ];
+    for forged in &forgeries {
+        let answer = peer.send(&alpha.url("/inbox"), forged).await;
+        let status = answer["status"].as_i64().unwrap();
+        assert!([400, 403, 422].contains(&status), "{} must be refused: {answer:#}", forged["type"]);
+    }
+    let huge = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": peer.url("/activities/huge"),
+                      "type": "Create", "actor": peer.actor_id(),
+                      "object": {"id": peer.url("/notes/huge"), "type": "Note", "attributedTo": peer.actor_id(),
+                                 "to": [ada.as_str()], "content": "x".repeat(300 * 1024)}});
+    assert_eq!(peer.send(&alpha.url("/inbox"), &huge).await["status"], 413);
+    let served: Value = alpha
+        .client()
+        .get(event_id)
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served["summary"], event["summary"], "the event is Ada's as before");
+    assert_ne!(served["eventStatus"], "https://schema.org/EventCancelled");
+    let sessions: Value = alpha
+        .client()
+        .get(alpha.url("/api/v1/me/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "one request, replay or not: {sessions}");
+
     // Approval: a direct message with a room link that opens the session
     // page without an account.
     let id = session["request_id"].as_i64().unwrap();

@@ -16,8 +16,8 @@ use super::ApiError;
 use super::auth::{ApiJson, ApiQuery, ApiUser};
 use super::error::ErrorBody;
 use super::types::{
-    BlockCreated, BlockRequest, NoteRequest, QuestionJson, QuestionRequest, RequestCreated, RequestJson, RequestSlot,
-    SessionJson, SlotJson, SlotsParams, parse_instant,
+    BlockCreated, BlockRemoved, BlockRequest, NoteRequest, QuestionJson, QuestionRequest, RemoveBlockRequest,
+    RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams, parse_instant,
 };
 
 /// Publish availability: one block, or a weekly series.
@@ -125,6 +125,23 @@ pub async fn decline(
     OptionalJson(body): OptionalJson<NoteRequest>,
 ) -> Result<Json<RequestJson>, ApiError> {
     decide(app, user, id, Action::Decline, body.note).await
+}
+
+/// Remove one occurrence of a block, or the whole series: every live request
+/// and booking on the removed slots is cancelled with the note (and, where
+/// the block was published, its followers see the events cancelled).
+#[utoipa::path(post, path = "/api/v1/blocks/{id}/remove", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path)), request_body(content = RemoveBlockRequest, description = "optional"),
+    responses((status = 200, body = BlockRemoved), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "invalid_date, too_long")))]
+pub async fn remove_block(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    OptionalJson(body): OptionalJson<RemoveBlockRequest>,
+) -> Result<Json<BlockRemoved>, ApiError> {
+    let cancelled = app.remove_block(&user, id, body.date.as_deref(), &body.note).await?;
+    Ok(Json(BlockRemoved { cancelled: cancelled.len() }))
 }
 
 /// Cancel a request or booking (the learner, or the advisor of an approved one).

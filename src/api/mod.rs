@@ -2,6 +2,7 @@
 //! (`Authorization: Bearer oh_…`), described by `/api/v1/openapi.json`.
 
 mod accounts;
+mod admin;
 mod advisors;
 mod auth;
 mod booking;
@@ -33,6 +34,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/slots/{id}/questions", get(booking::slot_questions))
         .route("/api/v1/blocks/{id}/questions", put(booking::save_block_questions))
         .route("/api/v1/blocks", post(booking::create_block))
+        .route("/api/v1/blocks/{id}/remove", post(booking::remove_block))
         .route("/api/v1/slots/{id}/requests", post(booking::request_slot))
         .route("/api/v1/requests/{id}/approve", post(booking::approve))
         .route("/api/v1/requests/{id}/decline", post(booking::decline))
@@ -57,5 +59,6 @@ pub fn router() -> Router<App> {
         .route("/api/v1/requests/{id}/forgive", post(engagement::forgive))
         .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
         .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
+        .route("/api/v1/admin/federation", get(admin::federation))
         .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))
 }

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         super::accounts::sign_up, super::accounts::create_token, super::accounts::me, super::accounts::update_me,
         super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
         super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
-        super::booking::create_block, super::booking::advisor_slots, super::booking::request_slot,
+        super::booking::create_block, super::booking::remove_block, super::booking::advisor_slots, super::booking::request_slot,
         super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
         super::booking::questions, super::booking::save_questions,
         super::booking::slot_questions, super::booking::save_block_questions,
@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         super::engagement::conversations, super::engagement::thread, super::engagement::send_message,
         super::engagement::karma, super::engagement::no_show, super::engagement::forgive,
         super::follows::follow, super::follows::unfollow, super::follows::my_follows,
+        super::admin::federation,
     ),
     modifiers(&TokenAuth),
     tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "calendar"), (name = "notifications"), (name = "messages"), (name = "karma"), (name = "federation"), (name = "admin"))

@@ -281,6 +281,24 @@ pub struct NoteRequest {
     pub note: String,
 }
 
+/// Removing availability: one day of a block, or the whole series.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBlockRequest {
+    /// `2026-12-01`: only that occurrence; absent: the whole series.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Sent to everyone whose request or booking this cancels.
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockRemoved {
+    /// Requests and bookings cancelled by the removal.
+    pub cancelled: usize,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestJson {
     pub id: i64,

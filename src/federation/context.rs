@@ -10,6 +10,7 @@ use activitypub_federation::resolver::ValidatingDnsResolver;
 use crate::app::{App, AppInner};
 use crate::service::AppError;
 
+use super::delivery::LocalActor;
 use super::error::FederationError;
 
 /// What the federation crate carries to our handlers: a weak handle on the
@@ -42,15 +43,21 @@ pub async fn config(app: &App) -> anyhow::Result<FederationConfig<FedData>> {
         client = client.dns_resolver(ValidatingDnsResolver::new(Vec::new(), true));
     }
     let client = client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))?;
-    // Fetches are not signed yet: the crate's signed GET covers
-    // `(request-target) (created) (expires) accept digest` but not `host`,
-    // which Mastodon's secure mode requires on GETs (see docs/FEDERATION.md).
+    // Every fetch is signed by the instance actor, so instances in Mastodon's
+    // secure mode answer us. The compatible signature format (`rsa-sha256`
+    // over `(request-target) host date digest`) is what Mastodon requires on
+    // GETs (it wants `host` signed) and what Pleroma, Akkoma and bovine read.
+    let keys = app.instance_actor_keys().await?;
+    let id = super::actors::instance_actor_id(app)?;
+    let signer = LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem };
     FederationConfig::builder()
         .domain(app.config.domain.clone())
         .app_data(FedData(app.downgrade()))
         .client(client.into())
         .debug(test_mode)
         .http_fetch_limit(20)
+        .http_signature_compat(true)
+        .signed_fetch_actor(&signer)
         .build()
         .await
         .map_err(|e| anyhow::anyhow!("federation configuration: {e}"))

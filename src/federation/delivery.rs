@@ -5,17 +5,20 @@
 //! Rows are claimed with a 30-second lease, so a crash mid-send only delays
 //! them.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use activitypub_federation::activity_sending::SendActivityTask;
 use activitypub_federation::config::Data;
 use activitypub_federation::traits::{Activity, Actor, Object};
 use serde::Serialize;
+use tokio::task::JoinSet;
 use url::Url;
 
 use crate::app::App;
 use crate::service::AppError;
-use crate::storage::now_ms;
+use crate::storage::{Delivery, now_ms};
 
 use super::actors;
 use super::context::FedData;
@@ -29,85 +32,107 @@ const ATTEMPTS: i64 = 16;
 /// times out after 10 s, so a worker that crashed mid-send delays it 30 s.
 const LEASE_MS: i64 = 30_000;
 
-/// Deliveries sent at once (each to its own inbox; a fan-out of one event
-/// to a thousand instances is a thousand rows).
-const CONCURRENCY: i64 = 32;
+/// Deliveries in flight at once (each to its own inbox; a fan-out of one
+/// event to a thousand instances is a thousand rows).
+const CONCURRENCY: usize = 32;
+/// Rows claimed per query.
+const CLAIM: i64 = 64;
+/// Successful sends are recorded in groups of this many (one commit each).
+const RECORD_EVERY: usize = 32;
 
-/// Sends what is due, up to [`CONCURRENCY`] at a time; returns how many
-/// were delivered.
+/// Sends what is due, [`CONCURRENCY`] at a time, as a pipeline: a slow or
+/// timing-out inbox holds one of the 32 places, not the whole batch. Returns
+/// how many were delivered.
+///
+/// Successes are recorded in groups; a crash between a POST and its record
+/// means that activity is POSTed again after its lease, which receivers
+/// ignore (they deduplicate by activity id).
 pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
     let Some(config) = app.federation.get() else { return Ok(0) };
+    let mut queue: VecDeque<Delivery> = VecDeque::new();
+    let mut signers: HashMap<i64, Arc<LocalActor>> = HashMap::new();
+    let mut sending = JoinSet::new();
+    let mut sent: Vec<(i64, String)> = Vec::new();
     let mut delivered = 0;
+    let mut drained = false;
     loop {
-        let batch = app.store.claim_deliveries(CONCURRENCY, LEASE_MS).await?;
-        if batch.is_empty() {
-            break;
+        if queue.is_empty() && !drained {
+            let claimed = app.store.claim_deliveries(CLAIM, LEASE_MS).await?;
+            drained = claimed.len() < CLAIM as usize;
+            queue.extend(claimed);
         }
-        let mut sending = tokio::task::JoinSet::new();
-        for row in batch {
-            let app = app.clone();
+        while sending.len() < CONCURRENCY {
+            let Some(row) = queue.pop_front() else { break };
+            let signer = match signers.get(&row.sender_id) {
+                Some(signer) => signer.clone(),
+                None => match signer_of(app, row.sender_id).await {
+                    Ok(signer) => signers.entry(row.sender_id).or_insert(Arc::new(signer)).clone(),
+                    Err(err) => {
+                        record_failure(app, &row, err).await?;
+                        continue;
+                    }
+                },
+            };
             let data = config.to_request_data();
             sending.spawn(async move {
-                let outcome = send(&app, &data, &row).await;
-                settle(&app, &row, outcome).await
+                let outcome = send(&data, &signer, &row).await;
+                (row, outcome)
             });
         }
-        while let Some(done) = sending.join_next().await {
-            match done {
-                Ok(Ok(true)) => delivered += 1,
-                Ok(Ok(false)) => {}
-                Ok(Err(err)) => tracing::warn!(error = %err, "recording a delivery failed"),
-                Err(err) => tracing::error!(error = %err, "a delivery task panicked"),
+        let Some(done) = sending.join_next().await else { break };
+        match done {
+            Ok((row, Ok(()))) => {
+                sent.push((row.id, row.domain));
+                if sent.len() >= RECORD_EVERY {
+                    delivered += sent.len();
+                    app.store.deliveries_sent(&sent).await?;
+                    sent.clear();
+                }
             }
+            Ok((row, Err(err))) => record_failure(app, &row, err).await?,
+            Err(err) => tracing::error!(error = %err, "a delivery task panicked"),
         }
     }
+    delivered += sent.len();
+    app.store.deliveries_sent(&sent).await?;
     Ok(delivered)
 }
 
-/// Records a send's outcome on the delivery and on its instance's health;
-/// true when delivered.
-async fn settle(
-    app: &App,
-    row: &crate::storage::Delivery,
-    outcome: Result<(), FederationError>,
-) -> Result<bool, AppError> {
-    match outcome {
-        Ok(()) => {
-            app.store.delivered(row.id).await?;
-            app.store.instance_delivered(&row.domain).await?;
-            Ok(true)
-        }
-        Err(err) => {
-            // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
-            let base = app.config.federation_retry_base_secs as i64;
-            let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
-            let refused = matches!(err, FederationError::Invalid(_));
-            let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
-            tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
-            app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
-            if !refused {
-                let dead_after = app.config.federation_dead_after_secs as i64 * 1000;
-                if app.store.instance_failed(&row.domain, dead_after).await? {
-                    tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
-                }
-            }
-            Ok(false)
+/// A failed send: retried later, or given up (refused inboxes at once);
+/// the instance's health records it.
+async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Result<(), AppError> {
+    // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
+    let base = app.config.federation_retry_base_secs as i64;
+    let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
+    let refused = matches!(err, FederationError::Invalid(_));
+    let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
+    tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
+    app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
+    if !refused {
+        let dead_after = app.config.federation_dead_after_secs as i64 * 1000;
+        if app.store.instance_failed(&row.domain, dead_after).await? {
+            tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
         }
     }
+    Ok(())
 }
 
-async fn send(app: &App, data: &Data<FedData>, row: &crate::storage::Delivery) -> Result<(), FederationError> {
-    let user = app.store.user_by_id(row.sender_id).await?;
+/// A local person as the signer of what they send (their id and keys).
+async fn signer_of(app: &App, user_id: i64) -> Result<LocalActor, FederationError> {
+    let user = app.store.user_by_id(user_id).await?;
     let keys = app.actor_keys(&user).await?;
     let id = actors::person_id(app, &user.username)?;
-    let sender = LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem };
+    Ok(LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem })
+}
+
+async fn send(data: &Data<FedData>, sender: &LocalActor, row: &Delivery) -> Result<(), FederationError> {
     let activity = Stored {
         id: Url::parse(&row.activity_id).map_err(|_| FederationError::Invalid("bad stored activity id".into()))?,
         actor: sender.id.clone(),
         body: serde_json::from_str(&row.body).map_err(|_| FederationError::Invalid("bad stored activity".into()))?,
     };
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
-    let tasks = SendActivityTask::prepare(&activity, &sender, vec![inbox], data).await?;
+    let tasks = SendActivityTask::prepare(&activity, sender, vec![inbox], data).await?;
     if tasks.is_empty() {
         // The crate skips inboxes it will not send to (local, private or
         // malformed addresses): that is a refusal, not a delivery.
@@ -155,13 +180,14 @@ impl Activity for Stored {
     }
 }
 
-/// A local person as the sender of a delivery (their id and keys).
+/// A local actor as a signer: a person sending a delivery, or the instance
+/// actor signing fetches (their id and keys).
 #[derive(Debug, Clone)]
-struct LocalActor {
-    id: Url,
-    inbox: Url,
-    public_pem: String,
-    private_pem: String,
+pub(super) struct LocalActor {
+    pub(super) id: Url,
+    pub(super) inbox: Url,
+    pub(super) public_pem: String,
+    pub(super) private_pem: String,
 }
 
 #[async_trait::async_trait]

@@ -10,6 +10,7 @@ pub mod booking;
 pub mod busy;
 mod error;
 pub mod feeds;
+pub mod instances;
 pub mod jobs;
 pub mod karma;
 pub mod messages;

@@ -133,6 +133,18 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Drops deliveries sent, or given up, before `before`.
+    pub async fn purge_finished_deliveries(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM deliveries WHERE (delivered_at IS NOT NULL AND delivered_at < $1) \
+             OR (failed_at IS NOT NULL AND failed_at < $1)",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Whether anyone here follows (or asked to follow) a remote actor.
     pub async fn is_followed_here(&self, actor_id: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows WHERE actor_id = $1")
@@ -255,12 +267,29 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delivered(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
+    /// Deliveries sent, as (id, domain): marked delivered and their
+    /// instances alive, in one transaction (one commit for a whole group of
+    /// a fan-out instead of two per delivery).
+    pub async fn deliveries_sent(&self, sent: &[(i64, String)]) -> Result<()> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        for (id, _) in sent {
+            sqlx::query("UPDATE deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut domains: Vec<&str> = sent.iter().map(|(_, d)| d.as_str()).filter(|d| !d.is_empty()).collect();
+        domains.sort_unstable();
+        domains.dedup();
+        for domain in domains {
+            super::instances::mark_alive(&mut tx, domain, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

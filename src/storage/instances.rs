@@ -4,6 +4,8 @@
 //! delivery, or any verified activity from it, revives it and sends what
 //! waited at once.
 
+use sqlx::{Any, Transaction};
+
 use super::{Result, Store, now_ms};
 
 /// How often a dead instance is tried.
@@ -17,20 +19,47 @@ pub struct InstanceHealth {
     pub last_success_at: Option<i64>,
 }
 
+/// One remote instance as the admin sees it: its health and what we have
+/// sent it (counts over the deliveries still kept).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InstanceOverview {
+    pub domain: String,
+    pub failures: i64,
+    pub first_failure_at: Option<i64>,
+    pub dead_since: Option<i64>,
+    pub next_probe_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
+    /// Stored, not yet delivered, still to be tried.
+    pub pending: i64,
+    pub delivered: i64,
+    /// Given up (refused, or out of attempts).
+    pub given_up: i64,
+    /// The error of the latest failed attempt still pending, if any.
+    pub last_error: Option<String>,
+}
+
 impl Store {
-    /// A delivery to `domain` worked: it is alive.
-    pub async fn instance_delivered(&self, domain: &str) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO instances (domain, failures, last_success_at) VALUES ($1, 0, $2) \
-             ON CONFLICT (domain) DO UPDATE SET failures = 0, first_failure_at = NULL, dead_since = NULL, \
-             next_probe_at = NULL, last_success_at = $2",
+    /// Every instance we deliver to or hear from, dead ones first, then
+    /// failing ones, then by name.
+    pub async fn instances_overview(&self) -> Result<Vec<InstanceOverview>> {
+        Ok(sqlx::query_as(
+            "WITH names AS (SELECT domain FROM instances UNION SELECT domain FROM deliveries WHERE domain <> ''), \
+             counts AS (SELECT domain, \
+                CAST(SUM(CASE WHEN delivered_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+                CAST(SUM(CASE WHEN delivered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS delivered, \
+                CAST(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS given_up, \
+                MAX(CASE WHEN delivered_at IS NULL AND failed_at IS NULL THEN last_error END) AS last_error \
+                FROM deliveries GROUP BY domain) \
+             SELECT n.domain, COALESCE(i.failures, 0) AS failures, i.first_failure_at, i.dead_since, \
+                i.next_probe_at, i.last_success_at, i.last_seen_at, COALESCE(c.pending, 0) AS pending, \
+                COALESCE(c.delivered, 0) AS delivered, COALESCE(c.given_up, 0) AS given_up, c.last_error \
+             FROM names n LEFT JOIN instances i ON i.domain = n.domain LEFT JOIN counts c ON c.domain = n.domain \
+             ORDER BY CASE WHEN i.dead_since IS NOT NULL THEN 0 WHEN COALESCE(i.failures, 0) > 0 THEN 1 ELSE 2 END, \
+                n.domain",
         )
-        .bind(domain)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// A delivery to `domain` failed; returns true when this marks it dead
@@ -93,4 +122,18 @@ impl Store {
             .fetch_optional(self.pool())
             .await?)
     }
+}
+
+/// A delivery to `domain` worked at `now`: it is alive.
+pub(super) async fn mark_alive(tx: &mut Transaction<'static, Any>, domain: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO instances (domain, failures, last_success_at) VALUES ($1, 0, $2) \
+         ON CONFLICT (domain) DO UPDATE SET failures = 0, first_failure_at = NULL, dead_since = NULL, \
+         next_probe_at = NULL, last_success_at = $2",
+    )
+    .bind(domain)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

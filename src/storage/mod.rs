@@ -37,7 +37,7 @@ pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
 pub use follows::{Delivery, Follow, NewDelivery, domain_of};
-pub use instances::InstanceHealth;
+pub use instances::{InstanceHealth, InstanceOverview};
 pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};
 pub use mirror::{Mirrored, MirroredEvent, MirroredSlot};

@@ -46,6 +46,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/admin/categories", get(pages::admin::categories_page).post(pages::admin::add_category))
         .route("/admin/categories/{slug}/delete", post(pages::admin::delete_category))
         .route("/admin/karma", get(pages::karma::rules).post(pages::karma::save_rules))
+        .route("/admin/federation", get(pages::admin::federation_page))
         .route("/users/{username}/suspend", post(pages::karma::suspend))
         .route("/karma", get(pages::karma::own))
         .route("/notifications", get(pages::notifications::feed))
