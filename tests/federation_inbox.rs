@@ -26,6 +26,12 @@ async fn followers(server: &TestServer, user: &str) -> i64 {
     serde_json::from_str::<Value>(&body).unwrap()["totalItems"].as_i64().unwrap()
 }
 
+/// An actor document of ours, as a fediverse server fetches it.
+async fn actor_json(url: &str) -> Value {
+    let response = reqwest::Client::new().get(url).header("accept", "application/activity+json").send().await.unwrap();
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_nothing() {
     for db in test_databases().await {
@@ -70,33 +76,11 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         assert_eq!(received[0]["actor"], ada.as_str());
         assert_eq!(received[0]["object"]["id"], format!("{}/follows/1", peer.base));
         let (headers, body) = peer.requests.lock().unwrap()[0].clone();
-        let person: Value = serde_json::from_str(
-            &reqwest::Client::new()
-                .get(&ada)
-                .header("accept", "application/activity+json")
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let person = actor_json(&ada).await;
         satisfies_mastodon(&headers, &body, "post", "/users/masto/inbox", &person);
         // Our fetches of the peer's actor are signed by the instance actor
         // the way Mastodon's secure mode requires of a GET (`host` signed).
-        let instance: Value = serde_json::from_str(
-            &reqwest::Client::new()
-                .get(server.url("/actor"))
-                .header("accept", "application/activity+json")
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let instance = actor_json(&server.url("/actor")).await;
         let fetches = peer.fetches.lock().unwrap().clone();
         assert!(!fetches.is_empty());
         for headers in &fetches {
