@@ -15,7 +15,6 @@ mod support;
 mod peer;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,10 +22,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use jiff::ToSpan;
-use officehours::cli::build_app;
-use officehours::config::{Config, Overrides};
 use officehours::service::booking::BlockInput;
-use officehours::storage::NewUser;
 
 const INSTANCES: usize = 1_000;
 const FOLLOWERS_PER_INSTANCE: usize = 10;
@@ -62,33 +58,9 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     );
     tokio::spawn(async move { axum::serve(instances, router).await });
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let overrides = Overrides {
-        database_url: Some(database_url),
-        data_dir: Some(dir.to_path_buf()),
-        bind: Some(addr),
-        public_url: Some(format!("http://{addr}/")),
-        federation_test_mode: true,
-        ..Default::default()
-    };
-    let mut config = Config::resolve(overrides)?;
-    config.federation_test_hosts = (0..INSTANCES).map(|n| (host(n), IpAddr::V4(Ipv4Addr::LOCALHOST))).collect();
-    let app = build_app(config).await?;
-    let ada = app
-        .store
-        .create_user(&NewUser {
-            username: "ada".into(),
-            email: "ada@example.org".into(),
-            email_verified: true,
-            password_hash: "unused".into(),
-            display_name: "Ada".into(),
-            timezone: "UTC".into(),
-            is_advisor: true,
-            is_pro: false,
-            is_admin: false,
-        })
-        .await?;
+    let hosts = (0..INSTANCES).map(host).collect();
+    let (app, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
+    let ada = app.store.create_user(&support::advisor("ada")).await?;
     tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
 
     // 10,000 followers, as accepted Follows leave them: their shared inbox.

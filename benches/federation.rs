@@ -12,12 +12,7 @@ mod support;
 #[allow(dead_code)]
 mod peer;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
-
-use officehours::cli::build_app;
-use officehours::config::{Config, Overrides};
-use officehours::storage::NewUser;
 
 const ACTIVITIES: usize = 3000;
 /// Local advisors the Follows are spread over.
@@ -31,35 +26,11 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     println!("\n== {label}");
     officehours::install_crypto();
     let peer = peer::start_peer().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let overrides = Overrides {
-        database_url: Some(database_url),
-        data_dir: Some(dir.to_path_buf()),
-        bind: Some(addr),
-        public_url: Some(format!("http://{addr}/")),
-        federation_test_mode: true,
-        ..Default::default()
-    };
-    let mut config = Config::resolve(overrides)?;
-    config.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-    let app = build_app(config).await?;
+    let (app, listener, addr) = support::federated_app(database_url, dir, vec!["peer.test".into()]).await?;
     // Follows go to many advisors, as an instance's inbox traffic would:
     // one advisor would make every activity update the same follower row.
     for n in 0..ADVISORS {
-        app.store
-            .create_user(&NewUser {
-                username: format!("ada{n}"),
-                email: format!("ada{n}@example.org"),
-                email_verified: true,
-                password_hash: "unused".into(),
-                display_name: String::new(),
-                timezone: "UTC".into(),
-                is_advisor: true,
-                is_pro: false,
-                is_admin: false,
-            })
-            .await?;
+        app.store.create_user(&support::advisor(&format!("ada{n}"))).await?;
     }
     tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
     let inbox = format!("http://{addr}/inbox");

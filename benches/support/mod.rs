@@ -5,7 +5,8 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use officehours::storage::Store;
+use officehours::App;
+use officehours::storage::{NewUser, Store};
 
 /// "machine: 2 cores; AMD EPYC …".
 pub fn machine() -> String {
@@ -46,4 +47,45 @@ where
         }
         Ok(())
     })
+}
+
+/// The federation benchmarks' server: an app on `database_url` in
+/// federation test mode, with `hosts` resolved to 127.0.0.1, and the
+/// loopback listener it is to serve on (its address is the public URL).
+#[allow(dead_code)] // not every benchmark federates
+pub async fn federated_app(
+    database_url: String,
+    dir: &std::path::Path,
+    hosts: Vec<String>,
+) -> anyhow::Result<(App, tokio::net::TcpListener, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let overrides = officehours::config::Overrides {
+        database_url: Some(database_url),
+        data_dir: Some(dir.to_path_buf()),
+        bind: Some(addr),
+        public_url: Some(format!("http://{addr}/")),
+        federation_test_mode: true,
+        ..Default::default()
+    };
+    let mut config = officehours::config::Config::resolve(overrides)?;
+    let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    config.federation_test_hosts = hosts.into_iter().map(|host| (host, loopback)).collect();
+    Ok((officehours::cli::build_app(config).await?, listener, addr))
+}
+
+/// A confirmed advisor account (no usable password).
+#[allow(dead_code)]
+pub fn advisor(username: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        email: format!("{username}@example.org"),
+        email_verified: true,
+        password_hash: "unused".into(),
+        display_name: String::new(),
+        timezone: "UTC".into(),
+        is_advisor: true,
+        is_pro: false,
+        is_admin: false,
+    }
 }
