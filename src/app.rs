@@ -49,6 +49,8 @@ pub struct AppInner {
         std::sync::OnceLock<activitypub_federation::config::FederationConfig<crate::federation::context::FedData>>,
     /// Remote actors by ActivityPub id, as stored (federation).
     pub remote_actors: Cache<String, Arc<crate::federation::remote::Remote>>,
+    /// Remote domains recently known not to be dead (see `App::instance_spoke`).
+    pub live_instances: Cache<String, ()>,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
             jobs: Arc::new(tokio::sync::Notify::new()),
             federation: std::sync::OnceLock::new(),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
+            live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
             store,
             mailer,

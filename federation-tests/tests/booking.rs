@@ -17,6 +17,13 @@ async fn session_state(instance: &Instance, token: &str, slot_id: i64, status: &
     .await
 }
 
+/// The calendar feed at `url` (served by `instance`), as text.
+async fn feed_text(instance: &Instance, url: &str) -> String {
+    let response = instance.client().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     if federation_tests::skip_without_postgres() {
@@ -77,6 +84,11 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     assert_eq!(pending["status"], "requested");
     assert_eq!(pending["note"], "About Rust");
 
+    // Bea's calendar feed on beta shows the request as tentative (blue).
+    let feed = get(beta, &bea, "/api/v1/me/calendar-feed").await["url"].as_str().unwrap().to_string();
+    let calendar = feed_text(beta, &feed).await;
+    assert!(calendar.contains("STATUS:TENTATIVE") && !calendar.contains("STATUS:CONFIRMED"), "{calendar}");
+
     // Approval on alpha turns the session green on beta.
     let alpha_request = pending["request_id"].as_i64().unwrap();
     let (status, _) =
@@ -84,6 +96,36 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     assert_eq!(status, 200);
     let approved = session_state(beta, &bea, slot(0), "approved", "approval on beta").await;
     assert_eq!(approved["advisor"], handle.to_lowercase());
+    let calendar = feed_text(beta, &feed).await;
+    assert!(calendar.contains("STATUS:CONFIRMED") && !calendar.contains("STATUS:TENTATIVE"), "{calendar}");
+
+    // The direct message with Bea's room link lands in her conversation with
+    // Ada on beta, and the link opens the session on alpha with no account.
+    let ada_here = format!("ada@{}", alpha.domain()).to_lowercase();
+    let conversation = until("the direct message with the room link on beta", || async {
+        let list = get(beta, &bea, "/api/v1/me/conversations").await;
+        list.as_array().unwrap().iter().find(|c| c["with"] == ada_here.as_str()).cloned()
+    })
+    .await;
+    let thread = get(beta, &bea, &format!("/api/v1/conversations/{ada_here}")).await;
+    let messages = thread.as_array().unwrap();
+    assert_eq!(messages.len(), 1, "one message, no request turned around: {thread} ({conversation})");
+    let body = messages[0]["body"].as_str().unwrap();
+    let room = body
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['.', ',', ')']))
+        .find(|w| w.starts_with(&alpha.public_url()) && w.contains("/rooms/"))
+        .unwrap_or_else(|| panic!("a room link on alpha in: {body}"));
+    let page = alpha.client().get(room).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{room}");
+    let html = page.text().await.unwrap();
+    let text = html.to_lowercase();
+    assert!(text.contains("ada") && text.contains("bea") && text.contains("confirmed"), "the session's page: {html}");
+    let forged = alpha.client().get(format!("{}x", room)).send().await.unwrap();
+    assert_eq!(forged.status(), 404, "a wrong token opens nothing");
+    // Nothing went back the other way: Bea (an advisor on beta too) was not
+    // sent a request for her own time, and Ada has no thread.
+    assert!(get(alpha, &ada, "/api/v1/me/conversations").await.as_array().unwrap().is_empty());
 
     // The slot is taken for others now: the Update says so.
     until("the taken slot on beta", || async {

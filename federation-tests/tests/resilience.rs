@@ -144,9 +144,13 @@ async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
     })
     .await;
     assert_eq!(cancelled["decision_note"], "Moving house");
-    // Known gap (issue 5 note): the removed series' slots stay listed on
-    // beta and gamma; the withdrawal of the published events is not
-    // checked here until that is fixed.
+    // The series' events go out cancelled: its slots leave beta and gamma.
+    for (instance, token) in [(&cluster["beta"], &bea), (&cluster["gamma"], &gil)] {
+        until(&format!("the removed series gone from {}", instance.name()), || async {
+            slots(instance, token, &handle).await.is_empty().then_some(Value::Null)
+        })
+        .await;
+    }
     all_delivered(alpha, &root, &beta_domain, Duration::from_secs(45)).await;
     all_delivered(alpha, &root, &gamma_domain, Duration::from_secs(45)).await;
 }

@@ -108,11 +108,8 @@ async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Resu
     let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
     tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
     app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
-    if !refused {
-        let dead_after = app.config.federation_dead_after_secs as i64 * 1000;
-        if app.store.instance_failed(&row.domain, dead_after).await? {
-            tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
-        }
+    if !refused && app.instance_failed(&row.domain).await? {
+        tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
     }
     Ok(())
 }

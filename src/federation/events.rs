@@ -42,7 +42,13 @@ pub async fn publish_due(app: &App) -> Result<usize, AppError> {
         if advisor.is_remote() {
             continue;
         }
-        queued += publish_for(app, &advisor).await?;
+        // One advisor's failure must not hold back everyone else's events.
+        match publish_for(app, &advisor).await {
+            Ok(n) => queued += n,
+            Err(err) => {
+                tracing::warn!(advisor = advisor.id, error = %err, "publishing events failed; retried next pass")
+            }
+        }
     }
     Ok(queued)
 }
@@ -173,7 +179,7 @@ async fn current_events(
         groups.entry((slot.block_id, slot.occurrence_date.clone())).or_default().push(slot);
     }
     let mut events = BTreeMap::new();
-    let mut blocks = HashMap::new();
+    let mut zones: HashMap<i64, String> = HashMap::new();
     for (key, slots) in groups {
         if slots.iter().map(|s| s.ends_at).max().unwrap_or(0) <= now {
             continue;
@@ -181,14 +187,15 @@ async fn current_events(
         if slots.first().and_then(|s| s.block_unlisted).unwrap_or(defaults.unlisted) {
             continue;
         }
-        let block = match blocks.get(&key.0) {
-            Some(block) => block,
+        // A removed series keeps its zone: its occurrences go out cancelled.
+        let zone = match zones.get(&key.0) {
+            Some(zone) => zone,
             None => {
-                let block = app.store.block(key.0).await?;
-                blocks.entry(key.0).or_insert(block)
+                let zone = app.store.block_timezone(key.0).await?;
+                zones.entry(key.0).or_insert(zone)
             }
         };
-        events.insert(key.clone(), build_event(app, advisor, &block.timezone, &key, &slots, now)?);
+        events.insert(key.clone(), build_event(app, advisor, zone, &key, &slots, now)?);
     }
     Ok(events)
 }

@@ -73,7 +73,7 @@ impl Activity for Incoming {
 
     async fn receive(self, data: &Data<FedData>) -> Result<(), FederationError> {
         let app = data.app()?;
-        if let Err(err) = app.store.instance_spoke(&crate::storage::domain_of(self.actor.as_str())).await {
+        if let Err(err) = app.instance_spoke(&crate::storage::domain_of(self.actor.as_str())).await {
             tracing::warn!(error = %err, "could not record an instance as alive");
         }
         let actor = || async { ObjectId::<Remote>::from(self.actor.clone()).dereference(data).await };

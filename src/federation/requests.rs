@@ -323,9 +323,10 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
         app.store.mark_seen(create.id.as_str()).await?;
         return Ok(());
     };
-    // A new conversation opening with a mention asks for a session; replies
-    // and existing threads are messages.
-    if local.is_advisor && note.in_reply_to.is_none() && !has_thread(app, actor, &local).await? {
+    // A new conversation opening with a mention asks for a session; replies,
+    // existing threads and whatever a person's own advisor writes to them
+    // (an approval with its room link, say) are messages.
+    if local.is_advisor && note.in_reply_to.is_none() && !knows(app, actor, &local).await? {
         let now = jiff::Timestamp::now().as_millisecond();
         let slots = app.store.advisor_slots(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
         let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(false)).collect();
@@ -340,12 +341,13 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     Ok(())
 }
 
-/// Whether the remote person already has a conversation with `local` (then
-/// a mention continues it rather than asking for a session).
-async fn has_thread(app: &App, actor: &Remote, local: &User) -> Result<bool, FederationError> {
+/// Whether the remote person already has a conversation with `local`, or
+/// is someone `local` asked for a session (then a mention is a message
+/// rather than a request for a session).
+async fn knows(app: &App, actor: &Remote, local: &User) -> Result<bool, FederationError> {
     let sender = app.store.shadow_user(&actor.row).await?;
     let key = crate::storage::local_pair_key(sender.id, local.id);
-    Ok(app.store.conversation_id(&key).await?.is_some())
+    Ok(app.store.conversation_id(&key).await?.is_some() || app.store.has_asked(local.id, sender.id).await?)
 }
 
 /// A Mastodon request: the slot whose local start time the text names

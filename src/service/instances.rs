@@ -1,5 +1,7 @@
-//! What an admin sees of federation: every remote instance we deliver to or
-//! hear from, its health (alive, failing, dead) and its delivery queue.
+//! The health of remote instances: what an admin sees of federation (every
+//! remote instance we deliver to or hear from, its health — alive, failing,
+//! dead — and its delivery queue), and the two events that change it: a
+//! delivery failing, and a verified activity arriving.
 
 use crate::app::App;
 use crate::storage::{InstanceOverview, User};
@@ -23,5 +25,34 @@ impl App {
     pub async fn federation_instances(&self, admin: &User) -> Result<Vec<InstanceOverview>, AppError> {
         require_admin(admin)?;
         Ok(self.store.instances_overview().await?)
+    }
+
+    /// A verified activity from `domain` arrived: if it was dead it is
+    /// revived, and what waited for it is sent now. Domains known not to be
+    /// dead are remembered for a minute (per node), so the inbox does not
+    /// ask the database about them on every activity; marking a domain dead
+    /// forgets it here at once, and on other nodes within that minute.
+    pub async fn instance_spoke(&self, domain: &str) -> Result<bool, AppError> {
+        if self.live_instances.contains_key(domain) {
+            return Ok(false);
+        }
+        let revived = self.store.instance_spoke(domain).await?;
+        self.live_instances.insert(domain.to_string(), ());
+        if revived {
+            tracing::info!(instance = %domain, "revived: it spoke to us; its waiting deliveries go out now");
+            self.jobs.notify_one();
+        }
+        Ok(revived)
+    }
+
+    /// A delivery to `domain` failed (not refused); true when this marks it
+    /// dead (failures for longer than `federation_dead_after_secs`).
+    pub async fn instance_failed(&self, domain: &str) -> Result<bool, AppError> {
+        let dead_after = self.config.federation_dead_after_secs as i64 * 1000;
+        let dead = self.store.instance_failed(domain, dead_after).await?;
+        if dead {
+            self.live_instances.invalidate(domain);
+        }
+        Ok(dead)
     }
 }

@@ -275,6 +275,12 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
     }
 
+    /// A block's time zone, even once the block is removed (its published
+    /// occurrences still have to be cancelled in that zone).
+    pub async fn block_timezone(&self, id: i64) -> Result<String> {
+        Ok(sqlx::query_scalar("SELECT timezone FROM blocks WHERE id = $1").bind(id).fetch_one(self.pool()).await?)
+    }
+
     pub async fn block_slots(&self, block_id: i64) -> Result<Vec<Slot>> {
         let sql = format!("{SLOT_SELECT} WHERE s.block_id = $1 ORDER BY s.starts_at");
         Ok(sqlx::query_as(&sql).bind(block_id).fetch_all(self.pool()).await?)

@@ -335,6 +335,17 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(ap_id).fetch_optional(self.pool()).await?)
     }
 
+    /// Whether `learner_id` has ever asked `advisor_id` for a session.
+    pub async fn has_asked(&self, learner_id: i64, advisor_id: i64) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM requests WHERE learner_id = $1 AND advisor_id = $2 LIMIT 1")
+                .bind(learner_id)
+                .bind(advisor_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// A learner's live request on one of the given slots (a `Leave` names
     /// the event, not the request).
     pub async fn live_request_on_block(&self, learner_id: i64, block_id: i64, date: &str) -> Result<Option<Request>> {
