@@ -167,3 +167,142 @@ async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
         }
     }
 }
+
+/// Runs the background jobs until `found` picks something out of what the
+/// peer received (10 s at most).
+async fn until_received(
+    server: &TestServer,
+    peer: &support::peer::Peer,
+    what: &str,
+    found: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..200 {
+        if let Some(hit) = peer.received.lock().unwrap().iter().find(|a| found(a)).cloned() {
+            return hit;
+        }
+        server.app.run_jobs_once().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the peer never received {what}: {:#?}", peer.received.lock().unwrap());
+}
+
+/// The text of a direct message (`Create(Note)`) the peer received.
+fn dm_text(activity: &Value) -> Option<&str> {
+    (activity["type"] == "Create" && activity["object"]["type"] == "Note")
+        .then(|| activity["object"]["content"].as_str())?
+}
+
+#[tokio::test]
+async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
+    for db in test_databases().await {
+        let peer = start_peer().await;
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+            c.federation_retry_base_secs = 1;
+        })
+        .await;
+        let ada = server.create_advisor("ada").await;
+        let api = server.api_as(&ada).await;
+        let inbox = server.url("/inbox");
+        let ada_id = server.url("/users/ada");
+        let follow = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/follows/1", peer.base), "type": "Follow", "actor": peer.actor, "object": ada_id,
+        });
+        assert_eq!(peer.send(&inbox, &follow.to_string(), Tamper::None).await, StatusCode::ACCEPTED);
+
+        // Ada offers 10:00–10:30 to everyone and 12:00–12:30 behind her
+        // private link only (Berlin time, two days ahead).
+        let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48))
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+            .date();
+        let block = |from: &str, to: &str, unlisted: bool| {
+            json!({"start": format!("{day}T{from}"), "end": format!("{day}T{to}"), "timezone": "Europe/Berlin",
+                   "min_notice_minutes": 0, "unlisted": unlisted})
+        };
+        let (status, listed) = api.post("/api/v1/blocks", block("10:00", "10:30", false)).await;
+        assert_eq!(status, StatusCode::CREATED, "{listed}");
+        let (status, hidden) = api.post("/api/v1/blocks", block("12:00", "12:30", true)).await;
+        assert_eq!(status, StatusCode::CREATED, "{hidden}");
+        let listed_event = server.url(&format!("/events/{}/{day}", listed["id"]));
+        let hidden_event = server.url(&format!("/events/{}/{day}", hidden["id"]));
+
+        // Followers get the listed block's Event, and never the unlisted one.
+        until_received(&server, &peer, "the listed Event", |a| {
+            a["type"] == "Create" && a["object"]["id"] == listed_event.as_str()
+        })
+        .await;
+        for _ in 0..5 {
+            server.app.run_jobs_once().await;
+        }
+        let received = peer.received.lock().unwrap().clone();
+        assert!(
+            received.iter().all(|a| !a.to_string().contains(&format!("/events/{}/", hidden["id"]))),
+            "an unlisted offering left the instance [{}]: {received:#?}",
+            db.backend
+        );
+        let upcoming = actor_json(&server.url("/users/ada/events")).await;
+        assert_eq!(upcoming["totalItems"], 1, "{upcoming}");
+        assert_eq!(upcoming["orderedItems"][0]["id"], listed_event.as_str());
+        let gone = reqwest::Client::new()
+            .get(&hidden_event)
+            .header("accept", "application/activity+json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+        // A Mastodon mention asking for 12:00, the unlisted time, books
+        // nothing: the answer names the open times instead.
+        let mention = |n: u32, text: &str| {
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{}/statuses/{n}/activity", peer.base), "type": "Create", "actor": peer.actor,
+                "to": [ada_id], "cc": [],
+                "object": {"id": format!("{}/statuses/{n}", peer.base), "type": "Note", "attributedTo": peer.actor,
+                           "to": [ada_id], "cc": [], "inReplyTo": null,
+                           "content": format!("<p><span class=\"h-card\"><a href=\"{ada_id}\" class=\"u-url mention\">@ada</a></span> {text}</p>"),
+                           "tag": [{"type": "Mention", "href": ada_id, "name": "@ada"}]},
+            })
+            .to_string()
+        };
+        assert_eq!(peer.send(&inbox, &mention(1, "12:00 please?"), Tamper::None).await, StatusCode::ACCEPTED);
+        let refusal =
+            until_received(&server, &peer, "the refusal", |a| dm_text(a).is_some_and(|t| t.contains("at that time")))
+                .await;
+        let text = dm_text(&refusal).unwrap();
+        assert!(text.contains("10:00") && text.contains("10:20") && !text.contains("12:"), "{text}");
+        assert_eq!(refusal["object"]["inReplyTo"], format!("{}/statuses/1", peer.base));
+        let (_, sessions) = api.get("/api/v1/me/sessions").await;
+        assert_eq!(sessions.as_array().unwrap().len(), 0, "nothing was booked [{}]: {sessions}", db.backend);
+
+        // Ada makes the listed block unlisted too: its Event is deleted, and a
+        // Join or a reply to it is refused with the reason.
+        let overrides = officehours::storage::BlockOverrides { unlisted: Some(true), ..Default::default() };
+        server.app.update_block(&ada, listed["id"].as_i64().unwrap(), &overrides).await.unwrap();
+        until_received(&server, &peer, "the Delete", |a| {
+            a["type"] == "Delete" && a["object"]["id"] == listed_event.as_str()
+        })
+        .await;
+        let join = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/joins/1", peer.base), "type": "Join", "actor": peer.actor, "object": listed_event,
+            "content": "About Rust",
+        });
+        assert_eq!(peer.send(&inbox, &join.to_string(), Tamper::None).await, StatusCode::ACCEPTED);
+        let reject = until_received(&server, &peer, "the Reject", |a| a["type"] == "Reject").await;
+        assert_eq!(reject["object"], format!("{}/joins/1", peer.base));
+        assert!(reject["content"].as_str().unwrap().contains("no longer offered"), "{reject}");
+        let mut reply: Value = serde_json::from_str(&mention(2, "10:10 please")).unwrap();
+        reply["object"]["inReplyTo"] = json!(listed_event);
+        assert_eq!(peer.send(&inbox, &reply.to_string(), Tamper::None).await, StatusCode::ACCEPTED);
+        until_received(&server, &peer, "the refused reply", |a| {
+            dm_text(a).is_some_and(|t| t.contains("no longer offered"))
+                && a["object"]["inReplyTo"] == format!("{}/statuses/2", peer.base)
+        })
+        .await;
+        let (_, sessions) = api.get("/api/v1/me/sessions").await;
+        assert_eq!(sessions.as_array().unwrap().len(), 0, "[{}]: {sessions}", db.backend);
+    }
+}

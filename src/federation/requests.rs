@@ -37,6 +37,9 @@ use super::remote::{Remote, html_to_text, sanitise};
 
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 
+/// The answer to a request for an event that is no longer offered.
+const WITHDRAWN: &str = "That time is no longer offered. Follow the advisor to see new availability.";
+
 /// Both people of a request, and their remote actors where they are remote.
 pub struct People<'a> {
     pub advisor: &'a User,
@@ -183,6 +186,10 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
         return refuse_join(app, actor, join, None, "There is no such event on this instance.").await;
     };
     let advisor = app.store.user_by_id(published.advisor_id).await?;
+    if published.status == "deleted" {
+        // Removed, or made unlisted: it is not offered to the fediverse.
+        return refuse_join(app, actor, join, Some(&advisor), WITHDRAWN).await;
+    }
     let slots = occurrence_slots(app, published.block_id, &published.occurrence_date).await?;
     let wanted = join.slot.as_ref().and_then(object_id).and_then(|u| local_slot_id(app, &u));
     let slot = match wanted {
@@ -303,6 +310,9 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
         && let Some(published) = app.store.published_event(reply_to.as_str()).await?
     {
         let advisor = app.store.user_by_id(published.advisor_id).await?;
+        if published.status == "deleted" {
+            return refuse_note(app, actor, &note, &advisor, WITHDRAWN).await;
+        }
         let slots = occurrence_slots(app, published.block_id, &published.occurrence_date).await?;
         return note_request(app, actor, &note, &advisor, slots, &text).await;
     }
@@ -329,7 +339,10 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     if local.is_advisor && note.in_reply_to.is_none() && !knows(app, actor, &local).await? {
         let now = jiff::Timestamp::now().as_millisecond();
         let slots = app.store.advisor_slots(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
-        let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(false)).collect();
+        // Unlisted offerings (the block's setting, else the advisor's) are
+        // only for people with the private link, never for the fediverse.
+        let unlisted = app.store.advisor_policy(local.id).await?.unlisted;
+        let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(unlisted)).collect();
         return note_request(app, actor, &note, &local, listed, &text).await;
     }
     if !note.is_direct() {
@@ -363,12 +376,22 @@ async fn note_request(
     let open: Vec<&Slot> = slots.iter().filter(|s| s.status == "open" || s.status == "requested").collect();
     let times = clock_times(text);
     let named = open.iter().find(|s| times.contains(&time_zone::format_time(s.starts_at, &advisor.timezone))).copied();
-    let Some(slot) = named.or_else(|| open.first().copied()).cloned() else {
-        let reason = format!(
-            "Sorry, {} has no open slot{} right now. Follow them to see new availability.",
-            advisor.name(),
-            if times.is_empty() { "" } else { " at that time" }
-        );
+    // A named time that is not open is refused (with the open times), not
+    // swapped for another; without a time, the first open slot is asked for.
+    let chosen = if times.is_empty() { open.first().copied() } else { named };
+    let Some(slot) = chosen.cloned() else {
+        let reason = if open.is_empty() {
+            format!("Sorry, {} has no open slot right now. Follow them to see new availability.", advisor.name())
+        } else {
+            let offered: Vec<String> =
+                open.iter().take(12).map(|s| time_zone::format_time(s.starts_at, &advisor.timezone)).collect();
+            format!(
+                "Sorry, {} has no open slot at that time. Open: {} ({}). Reply with one of these times.",
+                advisor.name(),
+                offered.join(", "),
+                advisor.timezone
+            )
+        };
         return refuse_note(app, actor, note, advisor, &reason).await;
     };
     let learner = app.store.shadow_user(&actor.row).await?;

@@ -47,6 +47,16 @@ pub async fn start_peer() -> Peer {
     let sink = received.clone();
     let raw = requests.clone();
     let seen = fetches.clone();
+    // The actor's inbox and the shared inbox record alike.
+    let inbox = move |headers: axum::http::HeaderMap, body: String| {
+        let sink = sink.clone();
+        let raw = raw.clone();
+        async move {
+            sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
+            raw.lock().unwrap().push((headers, body));
+            StatusCode::ACCEPTED
+        }
+    };
     let app = Router::new()
         .route(
             "/users/masto",
@@ -56,18 +66,8 @@ pub async fn start_peer() -> Peer {
                 async move { ([("content-type", "application/activity+json")], document.to_string()) }
             }),
         )
-        .route(
-            "/users/masto/inbox",
-            post(move |headers: axum::http::HeaderMap, body: String| {
-                let sink = sink.clone();
-                let raw = raw.clone();
-                async move {
-                    sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
-                    raw.lock().unwrap().push((headers, body));
-                    StatusCode::ACCEPTED
-                }
-            }),
-        );
+        .route("/users/masto/inbox", post(inbox.clone()))
+        .route("/inbox", post(inbox));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Peer { base, actor, private_pem: keys.private_key, received, requests, fetches }
 }
