@@ -306,3 +306,69 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
         assert_eq!(sessions.as_array().unwrap().len(), 0, "[{}]: {sessions}", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_followed_peers_events_are_applied_once_and_never_rolled_back() {
+    for db in test_databases().await {
+        let peer = start_peer().await;
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        })
+        .await;
+        server.create_advisor("ada").await;
+        let inbox = server.url("/inbox");
+        let activity = |id: &str, kind: &str, object: Value| {
+            json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/{id}", peer.base),
+                   "type": kind, "actor": peer.actor, "object": object})
+            .to_string()
+        };
+        // The peer follows Ada (so we know it), and Lea here follows the peer.
+        let follow = activity("follows/1", "Follow", json!(server.url("/users/ada")));
+        assert_eq!(peer.send(&inbox, &follow, Tamper::None).await, StatusCode::ACCEPTED);
+        let lea = server.api_as(&server.create_user("lea", false).await).await;
+        let handle = format!("masto@{}", peer.base.trim_start_matches("http://"));
+        let (status, body) = lea.post("/api/v1/follows", json!({"handle": handle})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+        let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30);
+        let at = |minutes: i64| (start + jiff::SignedDuration::from_mins(minutes)).to_string();
+        let event_id = format!("{}/events/1", peer.base);
+        let event = |state: &str, updated: Option<String>| {
+            json!({"id": event_id, "type": "Event", "attributedTo": peer.actor, "name": "Office hours",
+                   "startTime": at(0), "endTime": at(10), "updated": updated,
+                   "slots": [{"id": format!("{event_id}/slots/1"), "startTime": at(0), "endTime": at(10), "state": state}]})
+        };
+        let slots = || async {
+            let (status, slots) = lea.get(&format!("/api/v1/advisors/{handle}/slots")).await;
+            assert_eq!(status, StatusCode::OK, "{slots}");
+            slots.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        };
+        let older = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(5)).to_string();
+        let newer = jiff::Timestamp::now().to_string();
+
+        let create = activity("creates/1", "Create", event("open", None));
+        assert_eq!(peer.send(&inbox, &create, Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
+        assert_eq!(slots().await, ["open"]);
+        let update_a = activity("updates/a", "Update", event("open", Some(older.clone())));
+        assert_eq!(peer.send(&inbox, &update_a, Tamper::None).await, StatusCode::ACCEPTED);
+        let update_b = activity("updates/b", "Update", event("taken", Some(newer)));
+        assert_eq!(peer.send(&inbox, &update_b, Tamper::None).await, StatusCode::ACCEPTED);
+        assert_eq!(slots().await, ["booked"]);
+
+        // The older Update again (a replay), or resent under a new id (a
+        // retry overtaken by the newer one): accepted, nothing rolls back.
+        assert_eq!(peer.send(&inbox, &update_a, Tamper::None).await, StatusCode::ACCEPTED);
+        let late = activity("updates/a-again", "Update", event("open", Some(older)));
+        assert_eq!(peer.send(&inbox, &late, Tamper::None).await, StatusCode::ACCEPTED);
+        assert_eq!(slots().await, ["booked"], "an older version was applied [{}]", db.backend);
+
+        // Deleted, then the original Create arrives late: it stays deleted.
+        let delete = activity("deletes/1", "Delete", json!({"id": event_id, "type": "Tombstone"}));
+        assert_eq!(peer.send(&inbox, &delete, Tamper::None).await, StatusCode::ACCEPTED);
+        assert!(slots().await.is_empty());
+        let late_create = activity("creates/1-again", "Create", event("open", None));
+        assert_eq!(peer.send(&inbox, &late_create, Tamper::None).await, StatusCode::ACCEPTED);
+        assert!(slots().await.is_empty(), "a deleted event came back [{}]", db.backend);
+    }
+}

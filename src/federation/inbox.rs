@@ -116,8 +116,7 @@ impl Activity for Incoming {
                         // Nobody here asked for these events.
                         return seen(&app, &self).await;
                     }
-                    mirror::receive_event(&app, &actor, &self.object).await?;
-                    seen(&app, &self).await
+                    mirror::receive_event(&app, &actor, &self.object, Some(self.id.as_str())).await
                 }
                 Some("Note") if self.kind == "Create" => requests::receive_note(&app, &actor().await?, &self).await,
                 _ => seen(&app, &self).await,
@@ -127,7 +126,7 @@ impl Activity for Incoming {
                 if id != self.actor
                     && let Some(actor) = Remote::read_from_id(self.actor.clone(), data).await?
                 {
-                    mirror::delete_event(&app, &actor, &id).await?;
+                    mirror::delete_event(&app, &actor, &id, self.id.as_str()).await?;
                 }
                 seen(&app, &self).await
             }

@@ -26,35 +26,42 @@ use super::events::parse_ms;
 use super::objects::Event;
 use super::remote::{Remote, resolve_handle};
 
-/// Mirrors an `Event` from `actor` (from `Create` or `Update`).
-pub async fn receive_event(app: &App, actor: &Remote, object: &Value) -> Result<(), FederationError> {
+/// Mirrors an `Event` from `actor`: from a `Create` or `Update` (its id
+/// `activity`, applied once) or from a fetched collection (`None`).
+pub async fn receive_event(
+    app: &App,
+    actor: &Remote,
+    object: &Value,
+    activity: Option<&str>,
+) -> Result<(), FederationError> {
     let event: Event = serde_json::from_value(object.clone())
         .map_err(|e| FederationError::Invalid(format!("The event cannot be read: {e}")))?;
-    mirror(app, actor, &event).await
+    mirror(app, actor, &event, activity).await
 }
 
-async fn mirror(app: &App, actor: &Remote, event: &Event) -> Result<(), FederationError> {
+async fn mirror(app: &App, actor: &Remote, event: &Event, activity: Option<&str>) -> Result<(), FederationError> {
     verify_domains_match(&event.id, &actor.id)?;
     if event.owner() != Some(&actor.id) {
         return Err(FederationError::Forbidden("An actor can only publish its own events.".into()));
     }
     let mirrored = to_mirror(event)?;
     let advisor = app.store.shadow_user(&actor.row).await?;
-    match app.store.mirror_event(advisor.id, &mirrored).await? {
-        Mirrored::Stored(_) => Ok(()),
+    match app.store.mirror_event(advisor.id, &mirrored, activity).await? {
+        Mirrored::Stored(_) | Mirrored::Seen => Ok(()),
         Mirrored::NotOwner => Err(FederationError::Forbidden("That event belongs to someone else.".into())),
     }
 }
 
-/// `Delete` of an event (by id or tombstone) from its owner.
-pub async fn delete_event(app: &App, actor: &Remote, id: &Url) -> Result<bool, FederationError> {
+/// `Delete` (activity id `activity`, applied once) of an event, by id or
+/// tombstone, from its owner.
+pub async fn delete_event(app: &App, actor: &Remote, id: &Url, activity: &str) -> Result<bool, FederationError> {
     verify_domains_match(id, &actor.id)?;
     let Some((_, owner)) = app.store.mirrored_block(id.as_str()).await? else { return Ok(false) };
     let advisor = app.store.shadow_user(&actor.row).await?;
     if owner != advisor.id {
         return Err(FederationError::Forbidden("An actor can only delete its own events.".into()));
     }
-    Ok(app.store.delete_mirrored_event(advisor.id, id.as_str()).await?)
+    Ok(app.store.delete_mirrored_event(advisor.id, id.as_str(), activity).await?)
 }
 
 /// An `Event` as a one-occurrence block with slots, in the event's zone.
@@ -119,6 +126,7 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
         session_minutes: minutes,
         cancelled: event.is_cancelled(),
         slots,
+        version: event.updated.as_deref().or(event.published.as_deref()).and_then(parse_ms).unwrap_or(0),
     })
 }
 
@@ -154,7 +162,7 @@ async fn refresh_upcoming(data: &Data<FedData>, remote: &Remote) -> Result<(), F
     let collection: Value = fetch_object_http(&url, data).await?.object;
     let items = collection.get("orderedItems").and_then(Value::as_array).cloned().unwrap_or_default();
     for item in items.iter().take(200) {
-        if let Err(err) = receive_event(&app, remote, item).await {
+        if let Err(err) = receive_event(&app, remote, item, None).await {
             tracing::info!(actor = %remote.id, error = %err, "skipped an upcoming event");
         }
     }

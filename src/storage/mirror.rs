@@ -24,6 +24,9 @@ pub struct MirroredEvent {
     pub session_minutes: i64,
     pub cancelled: bool,
     pub slots: Vec<MirroredSlot>,
+    /// The event's `updated` (else `published`) time in ms, 0 when it has
+    /// neither: a version older than the one mirrored is ignored.
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +44,8 @@ pub enum Mirrored {
     Stored(i64),
     /// The event id is known under another advisor: refused.
     NotOwner,
+    /// The activity carrying it was applied before (a replay or a retry).
+    Seen,
 }
 
 impl Store {
@@ -81,19 +86,38 @@ impl Store {
     /// shadow account). An event id already mirrored for someone else is
     /// refused: an actor cannot change what another actor owns. Slots no
     /// longer in the event are cancelled.
-    pub async fn mirror_event(&self, advisor_id: i64, event: &MirroredEvent) -> Result<Mirrored> {
+    ///
+    /// `activity` (the `Create`/`Update` id, `None` for a fetched
+    /// collection) is recorded in the same transaction: applied once.
+    pub async fn mirror_event(
+        &self,
+        advisor_id: i64,
+        event: &MirroredEvent,
+        activity: Option<&str>,
+    ) -> Result<Mirrored> {
         let mut tx = self.begin_write().await?;
+        if let Some(id) = activity
+            && !super::follows::first_sight(&mut tx, id).await?
+        {
+            return Ok(Mirrored::Seen);
+        }
         let now = now_ms();
-        let existing: Option<(i64, i64)> = sqlx::query_as("SELECT id, advisor_id FROM blocks WHERE ap_id = $1")
-            .bind(&event.ap_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<(i64, i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, advisor_id, remote_version FROM blocks WHERE ap_id = $1")
+                .bind(&event.ap_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let block_id = match existing {
-            Some((_, owner)) if owner != advisor_id => return Ok(Mirrored::NotOwner),
-            Some((id, _)) => {
+            Some((_, owner, _)) if owner != advisor_id => return Ok(Mirrored::NotOwner),
+            Some((_, _, Some(mirrored))) if event.version < mirrored => {
+                // Overtaken by a newer version: recorded as seen, not applied.
+                tx.commit().await?;
+                return Ok(Mirrored::Seen);
+            }
+            Some((id, _, _)) => {
                 sqlx::query(
                     "UPDATE blocks SET timezone = $2, start_date = $3, start_time = $4, end_time = $5, \
-                     session_minutes = $6, deleted_at = NULL WHERE id = $1",
+                     session_minutes = $6, deleted_at = NULL, remote_version = $7 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&event.timezone)
@@ -101,6 +125,7 @@ impl Store {
                 .bind(&event.start_time)
                 .bind(&event.end_time)
                 .bind(event.session_minutes)
+                .bind(event.version)
                 .execute(&mut *tx)
                 .await?;
                 id
@@ -108,7 +133,7 @@ impl Store {
             None => {
                 sqlx::query_scalar(
                     "INSERT INTO blocks (advisor_id, timezone, start_date, start_time, end_time, session_minutes, \
-                     created_at, ap_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                     created_at, ap_id, remote_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 )
                 .bind(advisor_id)
                 .bind(&event.timezone)
@@ -118,6 +143,7 @@ impl Store {
                 .bind(event.session_minutes)
                 .bind(now)
                 .bind(&event.ap_id)
+                .bind(event.version)
                 .fetch_one(&mut *tx)
                 .await?
             }
@@ -182,11 +208,15 @@ impl Store {
         Ok(Mirrored::Stored(block_id))
     }
 
-    /// A remote `Delete` of a mirrored event: its block and slots are
-    /// cancelled, if `advisor_id` owns it. False when it is unknown or not
-    /// theirs.
-    pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str) -> Result<bool> {
+    /// A remote `Delete` (activity id `activity`) of a mirrored event: its
+    /// block and slots are cancelled, if `advisor_id` owns it, and the
+    /// activity is recorded in the same transaction. False when it is
+    /// unknown, not theirs, or seen before.
+    pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str, activity: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        if !super::follows::first_sight(&mut tx, activity).await? {
+            return Ok(false);
+        }
         let now = now_ms();
         let block: Option<i64> = sqlx::query_scalar("SELECT id FROM blocks WHERE ap_id = $1 AND advisor_id = $2")
             .bind(ap_id)
