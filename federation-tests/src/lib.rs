@@ -120,6 +120,7 @@ mod instance;
 mod paths;
 mod peer;
 mod postgres;
+pub mod web;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

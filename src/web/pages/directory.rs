@@ -13,7 +13,7 @@ use crate::service::advisors::DIRECTORY_PAGE_SIZE;
 use std::sync::Arc;
 
 use crate::storage::{AdvisorProfile, Category, DirectoryPage};
-use crate::web::render::{Page, WebError};
+use crate::web::render::{Page, WebError, redirect};
 use crate::web::session::Visitor;
 
 #[derive(Template)]
@@ -47,6 +47,17 @@ pub async fn directory(
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
+    // `@name@host`: someone on this or another server.
+    let handle = super::remote::as_handle(&query.q);
+    if let Some(handle) = &handle {
+        match handle.split_once('@') {
+            Some((name, host)) if host.eq_ignore_ascii_case(&app.config.domain) => {
+                return Ok(redirect(&format!("/users/{name}")));
+            }
+            _ if v.user.is_some() => return Ok(redirect(&format!("/remote/{handle}"))),
+            _ => {}
+        }
+    }
     let categories = app.categories().await?;
     let (found, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
         Ok(found) => (found, None, StatusCode::OK),
@@ -70,6 +81,9 @@ pub async fn directory(
         url.append_pair("page", &p.to_string());
         format!("/advisors?{}", url.finish())
     };
+    let error = error.or_else(|| {
+        handle.map(|h| format!("@{h} is on another server: log in to look them up and follow them from here."))
+    });
     let summary = match total {
         0 => String::new(),
         1 => "1 advisor".to_string(),
@@ -121,6 +135,10 @@ pub async fn profile(
     // The same URL is the ActivityPub actor for fediverse servers.
     if crate::federation::wants_activity_json(&headers) {
         return Ok(crate::federation::discovery::person(&app, &username).await);
+    }
+    // Someone elsewhere (links to a remote advisor's shadow account land here).
+    if username.contains('@') {
+        return Ok(redirect(&format!("/remote/{username}")));
     }
     let p = app.profile(&username).await?;
     let viewer_zone = v.zone();

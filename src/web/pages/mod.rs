@@ -12,5 +12,6 @@ pub mod home;
 pub mod karma;
 pub mod messages;
 pub mod notifications;
+pub mod remote;
 pub mod room;
 pub mod settings;

@@ -1,0 +1,151 @@
+//! People on other servers, seen from here: search `@name@host`, follow or
+//! unfollow, and their published availability (mirrored here, so a request
+//! is an ordinary request on this instance that goes out as a `Join`).
+
+use activitypub_federation::config::Data;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::domain::time_zone;
+use crate::federation::FederationError;
+use crate::federation::context::FedData;
+use crate::federation::remote::{Remote, html_to_text};
+use crate::web::render::{ErrorPage, Page, WebError, redirect_with_flash, render_error_page};
+use crate::web::session::{SignedIn, Visitor};
+
+/// How many upcoming slots the page shows.
+const SLOTS_SHOWN: usize = 60;
+
+#[derive(Template)]
+#[template(path = "remote_profile.html")]
+struct RemotePage {
+    v: Visitor,
+    name: String,
+    initial: String,
+    handle: String,
+    home: String,
+    bio: Vec<String>,
+    /// `None`, `Some(false)` (asked, waiting for their server), `Some(true)`.
+    following: Option<bool>,
+    viewer_zone: String,
+    /// (day label, [(slot id, "14:00")])
+    days: Vec<(String, Vec<(i64, String)>)>,
+}
+
+/// Whether a directory search is someone's handle elsewhere
+/// (`@name@host` or `name@host`); the handle without its leading `@`.
+pub fn as_handle(query: &str) -> Option<String> {
+    let handle = query.trim().trim_start_matches('@');
+    let (name, host) = handle.split_once('@')?;
+    let plain = |s: &str| !s.is_empty() && !s.contains(['@', ' ', '/', '?', '#']);
+    (plain(name) && plain(host) && host.contains('.')).then(|| handle.to_string())
+}
+
+/// `GET /remote/{handle}`: their profile, follow state and published slots.
+pub async fn profile(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    data: Data<FedData>,
+    Path(handle): Path<String>,
+) -> Result<Response, WebError> {
+    let (remote, _, slots) = match crate::federation::mirror::remote_slots(&data, &handle).await {
+        Ok(found) => found,
+        Err(err) => return failed(&v, &handle, err),
+    };
+    let following = app.follows(&user).await?.into_iter().find(|f| f.actor_id == remote.id.as_str());
+    let viewer_zone = v.zone();
+    let mut days: Vec<(String, Vec<(i64, String)>)> = Vec::new();
+    for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(SLOTS_SHOWN) {
+        let day = time_zone::format_day(slot.starts_at, &viewer_zone);
+        let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone));
+        match days.last_mut() {
+            Some((label, list)) if *label == day => list.push(entry),
+            _ => days.push((day, vec![entry])),
+        }
+    }
+    let row = &remote.row;
+    let name = if row.name.trim().is_empty() { row.username.clone() } else { row.name.clone() };
+    let text = html_to_text(&row.summary);
+    let bio: Vec<String> = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect();
+    Ok(Page(RemotePage {
+        initial: name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default(),
+        name,
+        handle: remote.handle(),
+        home: row.url.clone().unwrap_or_else(|| row.ap_id.clone()),
+        bio,
+        following: following.map(|f| f.accepted_at.is_some()),
+        viewer_zone,
+        days,
+        v,
+    })
+    .into_response())
+}
+
+/// `POST /remote/{handle}/follow`.
+pub async fn follow(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    data: Data<FedData>,
+    Path(handle): Path<String>,
+) -> Result<Response, WebError> {
+    match crate::federation::follows::follow(&data, &user, &handle).await {
+        Ok((remote, _)) => Ok(redirect_with_flash(
+            &app,
+            &page_of(&remote),
+            &format!("Follow request sent to @{}. Their new availability will show here.", remote.handle()),
+        )),
+        Err(err) => failed(&v, &handle, err),
+    }
+}
+
+/// `POST /remote/{handle}/unfollow`.
+pub async fn unfollow(
+    State(app): State<App>,
+    v: Visitor,
+    SignedIn(user): SignedIn,
+    data: Data<FedData>,
+    Path(handle): Path<String>,
+) -> Result<Response, WebError> {
+    match crate::federation::follows::unfollow(&data, &user, &handle).await {
+        Ok(()) => {
+            Ok(redirect_with_flash(&app, &format!("/remote/{handle}"), &format!("You no longer follow @{handle}.")))
+        }
+        Err(err) => failed(&v, &handle, err),
+    }
+}
+
+fn page_of(remote: &Remote) -> String {
+    format!("/remote/{}", remote.handle())
+}
+
+/// A lookup that failed, as a page saying why (not found, not a handle,
+/// their server down).
+fn failed(v: &Visitor, handle: &str, err: FederationError) -> Result<Response, WebError> {
+    let status = err.status();
+    let message = match err {
+        FederationError::App(inner) => return Err(WebError(inner)),
+        FederationError::NotFound => format!("Nobody called @{handle} was found on their server."),
+        FederationError::Remote(_) => format!("The server of @{handle} did not answer usefully; try again later."),
+        other => other.message(),
+    };
+    Ok(render_error_page(v, ErrorPage::new(status, &message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_handle;
+
+    #[test]
+    fn handles_are_told_from_searches() {
+        assert_eq!(as_handle(" @ada@alpha.test "), Some("ada@alpha.test".into()));
+        assert_eq!(as_handle("ada@alpha.test:8443"), Some("ada@alpha.test:8443".into()));
+        assert_eq!(as_handle("rust"), None);
+        assert_eq!(as_handle("ada@localhost"), None, "no dot: not a server name");
+        assert_eq!(as_handle("a b@c.d"), None);
+        assert_eq!(as_handle("@@x.y"), None);
+    }
+}
