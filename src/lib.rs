@@ -4,6 +4,11 @@
 //! `service` (use cases), which applies `domain` rules (pure) and calls
 //! `storage` (SQLite/PostgreSQL) and `mail` (notifications).
 
+/// mimalloc for every binary built on this crate (the server, tests,
+/// benchmarks): see docs/dependencies.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod api;
 pub mod app;
 pub mod calendar;

@@ -227,3 +227,17 @@ impl Actor for LocalActor {
         self.inbox.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ATTEMPTS;
+    use crate::service::jobs::retry_delay_ms;
+
+    #[test]
+    fn a_delivery_is_retried_for_more_than_two_days_before_it_is_given_up() {
+        // Attempt n waits retry_delay_ms(n) before the next; the last one gives up.
+        let total: i64 = (1..ATTEMPTS).map(retry_delay_ms).sum();
+        assert!(total >= 2 * 24 * 60 * 60_000, "only {} hours", total / 3_600_000);
+        assert!(total <= 4 * 24 * 60 * 60_000, "{} hours is more than the documented three days", total / 3_600_000);
+    }
+}
