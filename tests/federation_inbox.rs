@@ -26,6 +26,19 @@ async fn followers(server: &TestServer, user: &str) -> i64 {
     serde_json::from_str::<Value>(&body).unwrap()["totalItems"].as_i64().unwrap()
 }
 
+/// A Mastodon-like peer and a server in federation test mode that reaches
+/// it (`peer.test` on loopback), with retries a second apart.
+async fn peer_and_server(db: &support::TestDatabase) -> (support::peer::Peer, TestServer) {
+    let peer = start_peer().await;
+    let server = TestServer::start_with(db, |c| {
+        c.federation_test_mode = true;
+        c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        c.federation_retry_base_secs = 1;
+    })
+    .await;
+    (peer, server)
+}
+
 /// An actor document of ours, as a fediverse server fetches it.
 async fn actor_json(url: &str) -> Value {
     let response = reqwest::Client::new().get(url).header("accept", "application/activity+json").send().await.unwrap();
@@ -35,13 +48,7 @@ async fn actor_json(url: &str) -> Value {
 #[tokio::test]
 async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_nothing() {
     for db in test_databases().await {
-        let peer = start_peer().await;
-        let server = TestServer::start_with(&db, |c| {
-            c.federation_test_mode = true;
-            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-            c.federation_retry_base_secs = 1;
-        })
-        .await;
+        let (peer, server) = peer_and_server(&db).await;
         server.create_advisor("ada").await;
         let ada = server.url("/users/ada");
         let inbox = server.url("/inbox");
@@ -127,12 +134,7 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
 #[tokio::test]
 async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
     for db in test_databases().await {
-        let peer = start_peer().await;
-        let server = TestServer::start_with(&db, |c| {
-            c.federation_test_mode = true;
-            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-        })
-        .await;
+        let (peer, server) = peer_and_server(&db).await;
         server.create_advisor("ada").await;
         let inbox = server.url("/inbox");
 
@@ -195,13 +197,7 @@ fn dm_text(activity: &Value) -> Option<&str> {
 #[tokio::test]
 async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
     for db in test_databases().await {
-        let peer = start_peer().await;
-        let server = TestServer::start_with(&db, |c| {
-            c.federation_test_mode = true;
-            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-            c.federation_retry_base_secs = 1;
-        })
-        .await;
+        let (peer, server) = peer_and_server(&db).await;
         let ada = server.create_advisor("ada").await;
         let api = server.api_as(&ada).await;
         let inbox = server.url("/inbox");
@@ -310,12 +306,7 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
 #[tokio::test]
 async fn a_followed_peers_events_are_applied_once_and_never_rolled_back() {
     for db in test_databases().await {
-        let peer = start_peer().await;
-        let server = TestServer::start_with(&db, |c| {
-            c.federation_test_mode = true;
-            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-        })
-        .await;
+        let (peer, server) = peer_and_server(&db).await;
         server.create_advisor("ada").await;
         let inbox = server.url("/inbox");
         let activity = |id: &str, kind: &str, object: Value| {
