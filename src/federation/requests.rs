@@ -364,7 +364,8 @@ async fn knows(app: &App, actor: &Remote, local: &User) -> Result<bool, Federati
 }
 
 /// A Mastodon request: the slot whose local start time the text names
-/// (`14:20`), else the first open one.
+/// (`14:20`; a named time that is not open is refused with the open
+/// times), or the first open one when the text names no time.
 async fn note_request(
     app: &App,
     actor: &Remote,
