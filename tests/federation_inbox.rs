@@ -251,18 +251,19 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
 
         // A Mastodon mention asking for 12:00, the unlisted time, books
         // nothing: the answer names the open times instead.
-        let mention = |n: u32, text: &str| {
+        let mention_of = |to: &str, n: u32, text: &str| {
             json!({
                 "@context": "https://www.w3.org/ns/activitystreams",
                 "id": format!("{}/statuses/{n}/activity", peer.base), "type": "Create", "actor": peer.actor,
-                "to": [ada_id], "cc": [],
+                "to": [to], "cc": [],
                 "object": {"id": format!("{}/statuses/{n}", peer.base), "type": "Note", "attributedTo": peer.actor,
-                           "to": [ada_id], "cc": [], "inReplyTo": null,
-                           "content": format!("<p><span class=\"h-card\"><a href=\"{ada_id}\" class=\"u-url mention\">@ada</a></span> {text}</p>"),
-                           "tag": [{"type": "Mention", "href": ada_id, "name": "@ada"}]},
+                           "to": [to], "cc": [], "inReplyTo": null,
+                           "content": format!("<p><span class=\"h-card\"><a href=\"{to}\" class=\"u-url mention\">@someone</a></span> {text}</p>"),
+                           "tag": [{"type": "Mention", "href": to, "name": "@someone"}]},
             })
             .to_string()
         };
+        let mention = |n: u32, text: &str| mention_of(&ada_id, n, text);
         assert_eq!(peer.send(&inbox, &mention(1, "12:00 please?"), Tamper::None).await, StatusCode::ACCEPTED);
         let refusal =
             until_received(&server, &peer, "the refusal", |a| dm_text(a).is_some_and(|t| t.contains("at that time")))
@@ -300,6 +301,36 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
         .await;
         let (_, sessions) = api.get("/api/v1/me/sessions").await;
         assert_eq!(sessions.as_array().unwrap().len(), 0, "[{}]: {sessions}", db.backend);
+
+        // Abe keeps everything unlisted by default (his setting, not the
+        // block's): a mention asking for any time is offered nothing.
+        let abe = server.create_advisor("abe").await;
+        let settings = officehours::service::booking::BookingSettings {
+            buffer_minutes: 0,
+            min_notice_minutes: 0,
+            horizon_days: 60,
+            max_per_learner_week: 10,
+            approval_required: true,
+            unlisted: true,
+        };
+        server.app.save_booking_settings(&abe, &settings).await.unwrap();
+        let abe_api = server.api_as(&abe).await;
+        let plain =
+            json!({"start": format!("{day}T14:00"), "end": format!("{day}T14:30"), "timezone": "Europe/Berlin"});
+        let (status, body) = abe_api.post("/api/v1/blocks", plain).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let abe_id = server.url("/users/abe");
+        assert_eq!(
+            peer.send(&inbox, &mention_of(&abe_id, 3, "a session please?"), Tamper::None).await,
+            StatusCode::ACCEPTED
+        );
+        until_received(&server, &peer, "Abe's refusal", |a| {
+            dm_text(a).is_some_and(|t| t.contains("no open slot right now"))
+                && a["object"]["inReplyTo"] == format!("{}/statuses/3", peer.base)
+        })
+        .await;
+        let (_, sessions) = abe_api.get("/api/v1/me/sessions").await;
+        assert_eq!(sessions.as_array().unwrap().len(), 0, "an unlisted slot was booked [{}]: {sessions}", db.backend);
     }
 }
 

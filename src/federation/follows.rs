@@ -81,7 +81,8 @@ pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(
 
 /// A local person stops following someone elsewhere: an `Undo` of the
 /// original `Follow` is queued. Not following them is not an error.
-pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(), FederationError> {
+/// Returns whom they stopped following.
+pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result<Remote, FederationError> {
     let app = data.app()?;
     let remote = resolve_handle(data, handle).await?;
     let me = actors::person_id(&app, &user.username)?;
@@ -106,5 +107,5 @@ pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result
     if stopped.is_some() {
         app.jobs.notify_one();
     }
-    Ok(())
+    Ok(remote)
 }

@@ -92,14 +92,8 @@ pub async fn follow(
     data: Data<FedData>,
     Path(handle): Path<String>,
 ) -> Result<Response, WebError> {
-    match crate::federation::follows::follow(&data, &user, &handle).await {
-        Ok((remote, _)) => Ok(redirect_with_flash(
-            &app,
-            &page_of(&remote),
-            &format!("Follow request sent to @{}. Their new availability will show here.", remote.handle()),
-        )),
-        Err(err) => failed(&v, &handle, err),
-    }
+    let outcome = crate::federation::follows::follow(&data, &user, &handle).await.map(|(remote, _)| remote);
+    back_to_page(&app, &v, &handle, outcome, "Follow request sent to @{}. Their new availability will show here.")
 }
 
 /// `POST /remote/{handle}/unfollow`.
@@ -110,16 +104,27 @@ pub async fn unfollow(
     data: Data<FedData>,
     Path(handle): Path<String>,
 ) -> Result<Response, WebError> {
-    match crate::federation::follows::unfollow(&data, &user, &handle).await {
-        Ok(()) => {
-            Ok(redirect_with_flash(&app, &format!("/remote/{handle}"), &format!("You no longer follow @{handle}.")))
-        }
-        Err(err) => failed(&v, &handle, err),
-    }
+    let outcome = crate::federation::follows::unfollow(&data, &user, &handle).await;
+    back_to_page(&app, &v, &handle, outcome, "You no longer follow @{}.")
 }
 
-fn page_of(remote: &Remote) -> String {
-    format!("/remote/{}", remote.handle())
+/// After a follow or unfollow: back to their page with `message` (`{}` is
+/// their handle), or a page saying why it failed.
+fn back_to_page(
+    app: &App,
+    v: &Visitor,
+    handle: &str,
+    outcome: Result<Remote, FederationError>,
+    message: &str,
+) -> Result<Response, WebError> {
+    match outcome {
+        Ok(remote) => Ok(redirect_with_flash(
+            app,
+            &format!("/remote/{}", remote.handle()),
+            &message.replace("{}", &remote.handle()),
+        )),
+        Err(err) => failed(v, handle, err),
+    }
 }
 
 /// A lookup that failed, as a page saying why (not found, not a handle,
