@@ -394,3 +394,76 @@ async fn a_followed_peers_events_are_applied_once_and_never_rolled_back() {
         assert!(slots().await.is_empty(), "a deleted event came back [{}]", db.backend);
     }
 }
+
+#[tokio::test]
+async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_answered() {
+    for db in test_databases().await {
+        let (peer, server) = peer_and_server(&db).await;
+        let ada = server.create_advisor("ada").await;
+        let api = server.api_as(&ada).await;
+        let inbox = server.url("/inbox");
+        // In three hours with ten hours' notice; in two days with one session a week per learner.
+        let mut soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(3)).to_zoned(jiff::tz::TimeZone::UTC);
+        if (&soon + jiff::SignedDuration::from_mins(20)).date() != soon.date() {
+            // One day's block: start after midnight instead.
+            soon = &soon + jiff::SignedDuration::from_mins(30);
+        }
+        let soon_end = &soon + jiff::SignedDuration::from_mins(20);
+        let at = |z: &jiff::Zoned| z.strftime("%Y-%m-%dT%H:%M").to_string();
+        let (status, soon_block) = api
+            .post(
+                "/api/v1/blocks",
+                json!({"start": at(&soon), "end": at(&soon_end), "timezone": "UTC", "min_notice_minutes": 600}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{soon_block}");
+        let day =
+            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let (status, later_block) = api
+            .post(
+                "/api/v1/blocks",
+                json!({"start": format!("{day}T10:00"), "end": format!("{day}T10:30"), "timezone": "UTC",
+                       "min_notice_minutes": 0, "max_per_learner_week": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{later_block}");
+        server.app.run_jobs_once().await;
+        let soon_event = server.url(&format!("/events/{}/{}", soon_block["id"], soon.date()));
+        let later_event = server.url(&format!("/events/{}/{day}", later_block["id"]));
+        let slot = |i: usize| server.url(&format!("/slots/{}", later_block["slots"][i]["id"]));
+        let join = |n: u32, event: &str, slot: Option<String>| {
+            json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/joins/{n}", peer.base),
+                   "type": "Join", "actor": peer.actor, "object": event, "slot": slot, "content": "About Rust"})
+            .to_string()
+        };
+        let rejected = |n: u32| {
+            let id = format!("{}/joins/{n}", peer.base);
+            move |a: &Value| a["type"] == "Reject" && a["object"] == id.as_str()
+        };
+        let sessions = || async { api.get("/api/v1/me/sessions").await.1.as_array().unwrap().clone() };
+
+        // Inside the notice: refused, and the Reject says why.
+        assert_eq!(peer.send(&inbox, &join(1, &soon_event, None), Tamper::None).await, StatusCode::ACCEPTED);
+        let reject = until_received(&server, &peer, "the Reject for too little notice", rejected(1)).await;
+        assert!(reject["content"].as_str().unwrap().contains("600 minutes' notice"), "[{}] {reject}", db.backend);
+        assert!(sessions().await.is_empty());
+
+        // Within the rules: a pending request with the note, as for a local learner.
+        assert_eq!(peer.send(&inbox, &join(2, &later_event, Some(slot(0))), Tamper::None).await, StatusCode::ACCEPTED);
+        let booked = sessions().await;
+        assert_eq!(booked.len(), 1, "{booked:?}");
+        assert_eq!((booked[0]["status"].as_str(), booked[0]["note"].as_str()), (Some("requested"), Some("About Rust")));
+        assert_eq!(booked[0]["slot_id"], later_block["slots"][0]["id"]);
+
+        // A second slot the same week: over the weekly limit, refused with the reason.
+        assert_eq!(peer.send(&inbox, &join(3, &later_event, Some(slot(1))), Tamper::None).await, StatusCode::ACCEPTED);
+        let reject = until_received(&server, &peer, "the Reject for the weekly limit", rejected(3)).await;
+        assert!(reject["content"].as_str().unwrap().contains("that week"), "[{}] {reject}", db.backend);
+        assert_eq!(sessions().await.len(), 1);
+
+        // An event that is not ours: 404, nothing stored.
+        let unknown = server.url("/events/999999/2030-01-01");
+        assert_eq!(peer.send(&inbox, &join(4, &unknown, None), Tamper::None).await, StatusCode::NOT_FOUND);
+        assert_eq!(sessions().await.len(), 1);
+    }
+}
