@@ -467,3 +467,72 @@ async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_an
         assert_eq!(sessions().await.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn remote_learners_get_reminders_and_thread_messages_as_direct_messages() {
+    for db in test_databases().await {
+        let (peer, server) = peer_and_server(&db).await;
+        let ada = server.create_advisor("ada").await;
+        let api = server.api_as(&ada).await;
+        let inbox = server.url("/inbox");
+        let ada_id = server.url("/users/ada");
+        // A session in about five minutes, inside the 15-minute reminder.
+        let mut start = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5)).to_zoned(jiff::tz::TimeZone::UTC);
+        if (&start + jiff::SignedDuration::from_mins(10)).date() != start.date() {
+            start = start.date().tomorrow().unwrap().to_zoned(jiff::tz::TimeZone::UTC).unwrap();
+        }
+        let end = &start + jiff::SignedDuration::from_mins(10);
+        let at = |z: &jiff::Zoned| z.strftime("%Y-%m-%dT%H:%M").to_string();
+        let (status, block) = api
+            .post(
+                "/api/v1/blocks",
+                json!({"start": at(&start), "end": at(&end), "timezone": "UTC", "min_notice_minutes": 0,
+                       "approval_required": false}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{block}");
+        server.app.run_jobs_once().await;
+        let event = server.url(&format!("/events/{}/{}", block["id"], start.date()));
+        let join = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/joins/1", peer.base),
+                          "type": "Join", "actor": peer.actor, "object": event, "content": "Quick question"});
+        assert_eq!(peer.send(&inbox, &join.to_string(), Tamper::None).await, StatusCode::ACCEPTED);
+        let private = |a: &Value| {
+            a["to"] == json!([peer.actor])
+                && a["object"]["to"] == json!([peer.actor])
+                && a["object"]["tag"][0]["href"] == peer.actor.as_str()
+        };
+
+        // The reminder, with the room link, to the learner alone.
+        let reminder = until_received(&server, &peer, "the reminder", |a| {
+            dm_text(a).is_some_and(|t| t.contains("starts in") && t.contains("/rooms/"))
+        })
+        .await;
+        assert!(private(&reminder), "[{}] {reminder}", db.backend);
+
+        // A message in the thread reaches them the same way …
+        let handle = format!("masto@{}", peer.base.trim_start_matches("http://"));
+        let (status, sent) =
+            api.post(&format!("/api/v1/conversations/{handle}/messages"), json!({"body": "Bring your code"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        let note = until_received(&server, &peer, "the thread message", |a| {
+            dm_text(a).is_some_and(|t| t.contains("Bring your code"))
+        })
+        .await;
+        assert!(private(&note), "{note}");
+
+        // … and their direct reply lands in the thread here.
+        let reply = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/statuses/9/activity", peer.base), "type": "Create", "actor": peer.actor,
+            "to": [ada_id], "cc": [],
+            "object": {"id": format!("{}/statuses/9", peer.base), "type": "Note", "attributedTo": peer.actor,
+                       "to": [ada_id], "cc": [], "inReplyTo": note["object"]["id"],
+                       "content": format!("<p><a href=\"{ada_id}\" class=\"u-url mention\">@ada</a> Will do, thanks</p>"),
+                       "tag": [{"type": "Mention", "href": ada_id, "name": "@ada"}]},
+        });
+        assert_eq!(peer.send(&inbox, &reply.to_string(), Tamper::None).await, StatusCode::ACCEPTED);
+        let (_, thread) = api.get(&format!("/api/v1/conversations/{handle}")).await;
+        let bodies: Vec<&str> = thread.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+        assert_eq!(bodies, ["Bring your code", "Will do, thanks"], "[{}] {thread}", db.backend);
+    }
+}
