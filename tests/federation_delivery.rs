@@ -155,3 +155,37 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert!(store.delivery_state("http://x.test/activities/d1").await.unwrap().is_some());
     }
 }
+
+#[tokio::test]
+async fn an_event_goes_once_to_each_shared_inbox_whatever_the_number_of_followers_there() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let ada = server.create_advisor("ada").await;
+        let store = &server.app.store;
+        // Two followers on many.example share its inbox; one on solo.example has its own.
+        let followers = [
+            ("https://many.example/users/a", "https://many.example/inbox"),
+            ("https://many.example/users/b", "https://many.example/inbox"),
+            ("https://solo.example/users/c", "https://solo.example/users/c/inbox"),
+        ];
+        for (n, (actor, inbox)) in followers.iter().enumerate() {
+            let accept = delivery(ada.id, &format!("http://x.test/accepts/{n}"), "https://acks.example/inbox");
+            assert!(store.add_follower(&format!("{actor}/follows/1"), ada.id, actor, inbox, &accept).await.unwrap());
+        }
+        let day =
+            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let block =
+            serde_json::json!({"start": format!("{day}T10:00"), "end": format!("{day}T10:30"), "timezone": "UTC"});
+        let (status, body) = server.api_as(&ada).await.post("/api/v1/blocks", block).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        officehours::federation::events::publish_due(&server.app).await.unwrap();
+        assert_eq!(queued_for(&server, "many.example").await, 1, "[{}] one POST for the shared inbox", db.backend);
+        assert_eq!(queued_for(&server, "solo.example").await, 1, "[{}]", db.backend);
+    }
+}
+
+/// Everything queued for `domain` (waiting, delivered or given up).
+async fn queued_for(server: &TestServer, domain: &str) -> i64 {
+    let all = server.app.store.instances_overview().await.unwrap();
+    all.iter().find(|i| i.domain == domain).map(|i| i.pending + i.delivered + i.given_up).unwrap_or(0)
+}
