@@ -210,3 +210,74 @@ async fn lookups_refuse_private_loopback_and_malformed_addresses() {
         );
     }
 }
+
+/// A hostile fediverse server: WebFinger for everyone, and actors that are
+/// too big, too slow, or claim an inbox and key on another server.
+async fn start_hostile_server() -> String {
+    use axum::extract::{Path, Query};
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://hostile.test:{}", listener.local_addr().unwrap().port());
+    let key = activitypub_federation::http_signatures::generate_actor_keypair().unwrap().public_key;
+    let (finger_base, actor_base) = (base.clone(), base.clone());
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/webfinger",
+            get(move |Query(q): Query<std::collections::HashMap<String, String>>| {
+                let base = finger_base.clone();
+                async move {
+                    let resource = q.get("resource").cloned().unwrap_or_default();
+                    let name = resource.trim_start_matches("acct:").split('@').next().unwrap_or_default().to_string();
+                    let body = serde_json::json!({"subject": resource, "links": [
+                        {"rel": "self", "type": "application/activity+json", "href": format!("{base}/users/{name}")}]});
+                    ([("content-type", "application/jrd+json")], body.to_string())
+                }
+            }),
+        )
+        .route(
+            "/users/{name}",
+            get(move |Path(name): Path<String>| {
+                let (base, key) = (actor_base.clone(), key.clone());
+                async move {
+                    let id = format!("{base}/users/{name}");
+                    let (inbox, summary) = match name.as_str() {
+                        "liar" => ("https://elsewhere.example/inbox".to_string(), String::new()),
+                        "big" => (format!("{id}/inbox"), "x".repeat(2 * 1024 * 1024)),
+                        _ => {
+                            tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+                            (format!("{id}/inbox"), String::new())
+                        }
+                    };
+                    let body = serde_json::json!({
+                        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                        "id": id, "type": "Person", "preferredUsername": name, "summary": summary, "inbox": inbox,
+                        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": key},
+                    });
+                    ([("content-type", "application/activity+json")], body.to_string())
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn oversized_slow_and_lying_actors_are_refused_and_nothing_is_stored() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start_with(&db, |c| {
+        c.federation_test_mode = true;
+        c.federation_test_hosts = vec![("hostile.test".into(), std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))];
+    })
+    .await;
+    let base = start_hostile_server().await;
+    let host = base.trim_start_matches("http://").to_string();
+    let api = server.api_as(&server.create_user("ida", false).await).await;
+    for (name, what) in [("big", "a 2 MiB actor"), ("liar", "an inbox on another server"), ("slow", "15 s to answer")] {
+        let started = std::time::Instant::now();
+        let (status, body) = api.get(&format!("/api/v1/advisors/{name}@{host}")).await;
+        assert!(status.is_client_error() || status.is_server_error(), "{what}: {status} {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a clear error: {body}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(14), "{what}: gave up in time");
+        assert_eq!(server.app.store.remote_actor_by_handle(name, &host).await.unwrap(), None, "{what}: stored");
+    }
+}
