@@ -68,7 +68,9 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     .await;
     assert!(slots.as_array().unwrap().iter().all(|s| s["status"] == "open"), "{slots}");
     let slot = |i: usize| slots[i]["id"].as_i64().unwrap();
-    assert_eq!(slots[0]["start"], format!("{day}T09:00:00Z"), "10:00 Berlin is 09:00 UTC in winter: {slots}");
+    // 10:00 in Berlin, whatever the season, as UTC.
+    let ten_in_berlin = day.at(10, 0, 0, 0).in_tz("Europe/Berlin").unwrap().timestamp();
+    assert_eq!(slots[0]["start"], ten_in_berlin.to_string(), "{slots}");
 
     // A request on beta is a Join on alpha, pending there.
     let (status, request) =
@@ -123,6 +125,15 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     assert!(text.contains("ada") && text.contains("bea") && text.contains("confirmed"), "the session's page: {html}");
     let forged = alpha.client().get(format!("{}x", room)).send().await.unwrap();
     assert_eq!(forged.status(), 404, "a wrong token opens nothing");
+    // A countdown to the start, and times in the reader's zone (the browser's, by cookie).
+    let start = slots[0]["start"].as_str().unwrap();
+    assert!(text.contains("starts in") && html.contains(&format!("data-countdown=\"{start}\"")), "{html}");
+    let in_new_york =
+        alpha.client().get(room).header("cookie", "oh_tz=America/New_York").send().await.unwrap().text().await.unwrap();
+    let there =
+        ten_in_berlin.to_zoned(jiff::tz::TimeZone::get("America/New_York").unwrap()).strftime("%H:%M").to_string();
+    assert!(in_new_york.contains(&there) && in_new_york.contains("America/New_York"), "{there}: {in_new_york}");
+    let room = room.to_string();
     // Nothing went back the other way: Bea (an advisor on beta too) was not
     // sent a request for her own time, and Ada has no thread.
     assert!(get(alpha, &ada, "/api/v1/me/conversations").await.as_array().unwrap().is_empty());
@@ -145,6 +156,10 @@ async fn a_learner_on_beta_books_an_advisor_on_alpha() {
     post(alpha, &ada, &format!("/api/v1/requests/{id}/decline"), json!({"note": "One is enough"})).await;
     let declined = session_state(beta, &bea, slot(1), "declined", "the decline on beta").await;
     assert_eq!(declined["decision_note"], "One is enough");
+    // Bea's token for the first session opens nothing of the second.
+    let other_room = room.replace(&format!("/rooms/{alpha_request}?"), &format!("/rooms/{id}?"));
+    assert_ne!(other_room, room);
+    assert_eq!(alpha.client().get(&other_room).send().await.unwrap().status(), 404, "{other_room}");
 
     // The learner withdraws a third request: cancelled on alpha.
     let (_, third) = post(beta, &bea, &format!("/api/v1/slots/{}/requests", slot(2)), json!({"note": "Third"})).await;
