@@ -211,6 +211,81 @@ async fn lookups_refuse_private_loopback_and_malformed_addresses() {
     }
 }
 
+/// A host name (not an address) that this machine's resolver maps only to
+/// private or loopback addresses, as an attacker's DNS would: the machine's
+/// own name, or another name in `/etc/hosts`.
+async fn private_host_name() -> Option<(String, Vec<std::net::IpAddr>)> {
+    let own = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let listed = hosts.lines().filter(|l| !l.trim_start().starts_with('#')).flat_map(|l| l.split_whitespace().skip(1));
+    let candidates = std::iter::once(own.trim()).chain(listed).map(str::to_string).collect::<Vec<_>>();
+    for name in candidates {
+        let plausible = !name.is_empty()
+            && name != "localhost"
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !plausible {
+            continue;
+        }
+        let Ok(found) = tokio::net::lookup_host((name.as_str(), 443)).await else { continue };
+        let ips: Vec<std::net::IpAddr> = found.map(|a| a.ip().to_canonical()).collect();
+        let private = |ip: &std::net::IpAddr| match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+        };
+        if !ips.is_empty() && ips.iter().all(private) {
+            return Some((name, ips));
+        }
+    }
+    None
+}
+
+/// SSRF through DNS: outside test mode, a name that resolves to a private
+/// address is refused before anything connects to it, whether someone here
+/// looks up `someone@that-name` or an activity names an actor there.
+#[tokio::test]
+async fn names_that_resolve_to_private_addresses_are_never_contacted() {
+    let Some((name, ips)) = private_host_name().await else {
+        support::require("a host name that resolves to a private address (the machine's own name)", false);
+        return;
+    };
+    // Anything that does connect to that address on the HTTPS port is counted.
+    let contacted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if let Ok(listener) = tokio::net::TcpListener::bind((ips[0], 443)).await {
+        let contacted = contacted.clone();
+        tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                contacted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        assert!(!server.app.config.federation_test_mode);
+        let user = server.create_user("ida", false).await;
+        let api = server.api_as(&user).await;
+
+        let (status, body) = api.get(&format!("/api/v1/advisors/root@{name}")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_handle")),
+            "[{}] {name}: {body}",
+            db.backend
+        );
+        assert!(body["message"].as_str().unwrap().contains("not allowed"), "{body}");
+
+        let peer = support::peer::start_peer().await;
+        let actor = format!("https://{name}/users/root");
+        let follow = serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("https://{name}/follows/1"), "type": "Follow", "actor": actor, "object": server.url("/users/ida"),
+        });
+        let status = peer.send(&server.url("/inbox"), &follow.to_string(), support::peer::Tamper::None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] an actor at {name}", db.backend);
+        assert!(server.app.store.remote_actor(&actor).await.unwrap().is_none(), "nothing stored");
+    }
+    assert_eq!(contacted.load(std::sync::atomic::Ordering::SeqCst), 0, "{name} ({ips:?}) was contacted");
+}
+
 /// A hostile fediverse server: WebFinger for everyone, and actors that are
 /// too big, too slow, or claim an inbox and key on another server.
 async fn start_hostile_server() -> String {

@@ -469,6 +469,100 @@ async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_an
 }
 
 #[tokio::test]
+async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
+    for db in test_databases().await {
+        let (peer, server) = peer_and_server(&db).await;
+        let ada = server.create_advisor("ada").await;
+        let api = server.api_as(&ada).await;
+        let bob = server.create_user("bob", false).await;
+        let inbox = server.url("/inbox");
+        let day = |d: i64| {
+            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_zoned(jiff::tz::TimeZone::UTC).date()
+        };
+        // Each block is one 10-minute slot, two or three days ahead: (its slot id, its event).
+        let block = |day: jiff::civil::Date, hour: u8, rules: Value| {
+            let mut body = json!({"start": format!("{day}T{hour:02}:00"), "end": format!("{day}T{hour:02}:10"),
+                                  "timezone": "UTC", "min_notice_minutes": 0, "max_per_learner_week": 10});
+            body.as_object_mut().unwrap().extend(rules.as_object().unwrap().clone());
+            let (api, server) = (&api, &server);
+            async move {
+                let (status, block) = api.post("/api/v1/blocks", body).await;
+                assert_eq!(status, StatusCode::CREATED, "{block}");
+                (block["slots"][0]["id"].as_i64().unwrap(), server.url(&format!("/events/{}/{day}", block["id"])))
+            }
+        };
+        let (beyond_slot, beyond) = block(day(3), 10, json!({"horizon_days": 1})).await;
+        let (full_slot, full) = block(day(2), 12, json!({"approval_required": false})).await;
+        let (open_slot, open) = block(day(2), 14, json!({})).await;
+        server.app.run_jobs_once().await;
+        let join_slot = |n: u32, event: &str, slot: Option<i64>| {
+            let slot = slot.map(|id| server.url(&format!("/slots/{id}")));
+            json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/joins/{n}", peer.base),
+                   "type": "Join", "actor": peer.actor, "object": event, "slot": slot, "content": "About Rust"})
+            .to_string()
+        };
+        let join = |n: u32, event: &str| join_slot(n, event, None);
+        let reason = |n: u32| {
+            let id = format!("{}/joins/{n}", peer.base);
+            let (server, peer) = (&server, &peer);
+            async move {
+                let found = move |a: &Value| a["type"] == "Reject" && a["object"] == id.as_str();
+                until_received(server, peer, "a Reject", found).await["content"].as_str().unwrap().to_string()
+            }
+        };
+        let requests_on = |slot: i64| {
+            let api = &api;
+            async move {
+                let (_, sessions) = api.get("/api/v1/me/sessions").await;
+                sessions.as_array().unwrap().iter().filter(|s| s["slot_id"] == slot).count()
+            }
+        };
+
+        // Beyond the block's one-day horizon.
+        assert_eq!(peer.send(&inbox, &join(1, &beyond), Tamper::None).await, StatusCode::ACCEPTED);
+        let why = reason(1).await;
+        assert!(why.contains("at most 1 days ahead"), "[{}] {why}", db.backend);
+        assert_eq!(requests_on(beyond_slot).await, 0);
+
+        // Capacity: a local learner booked the one slot first.
+        let bob_api = server.api_as(&bob).await;
+        let (status, taken) = bob_api.post(&format!("/api/v1/slots/{full_slot}/requests"), json!({})).await;
+        assert_eq!((status, taken["status"].as_str()), (StatusCode::CREATED, Some("approved")), "{taken}");
+        assert_eq!(peer.send(&inbox, &join(2, &full), Tamper::None).await, StatusCode::ACCEPTED);
+        let why = reason(2).await;
+        assert!(why.contains("Every session of this event is taken"), "[{}] {why}", db.backend);
+        assert_eq!(peer.send(&inbox, &join_slot(5, &full, Some(full_slot)), Tamper::None).await, StatusCode::ACCEPTED);
+        let why = reason(5).await;
+        assert!(why.contains("Someone else has this slot"), "[{}] {why}", db.backend);
+        assert_eq!(requests_on(full_slot).await, 1, "only Bob's");
+
+        // Karma: two sessions the learner missed, recorded as no-shows by the advisor.
+        let actor = server.app.store.remote_actor(&peer.actor).await.unwrap().expect("the peer is known by now");
+        let masto = server.app.store.shadow_user(&actor).await.unwrap();
+        let mut missed = Vec::new();
+        for hours in [2, 3] {
+            let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
+            let session = server.session_at(&ada, &masto, start, "approved").await;
+            let (status, body) = api.post(&format!("/api/v1/requests/{session}/no-show"), json!({})).await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+            missed.push(session);
+        }
+        assert_eq!(peer.send(&inbox, &join(3, &open), Tamper::None).await, StatusCode::ACCEPTED);
+        let why = reason(3).await;
+        assert!(why.contains("Your karma is -10"), "[{}] {why}", db.backend);
+        assert_eq!(requests_on(open_slot).await, 0);
+
+        // Forgiven, the same learner may ask again.
+        for session in missed {
+            let (status, body) = api.post(&format!("/api/v1/requests/{session}/forgive"), json!({})).await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        }
+        assert_eq!(peer.send(&inbox, &join(4, &open), Tamper::None).await, StatusCode::ACCEPTED);
+        assert_eq!(requests_on(open_slot).await, 1, "[{}] forgiven, the request is pending", db.backend);
+    }
+}
+
+#[tokio::test]
 async fn remote_learners_get_reminders_and_thread_messages_as_direct_messages() {
     for db in test_databases().await {
         let (peer, server) = peer_and_server(&db).await;

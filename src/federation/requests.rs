@@ -40,6 +40,9 @@ const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 /// The answer to a request for an event that is no longer offered.
 const WITHDRAWN: &str = "That time is no longer offered. Follow the advisor to see new availability.";
 
+/// The answer to a request for an event whose every slot is taken.
+const FULL: &str = "Every session of this event is taken. Follow the advisor to see new availability.";
+
 /// Both people of a request, and their remote actors where they are remote.
 pub struct People<'a> {
     pub advisor: &'a User,
@@ -197,7 +200,8 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
         None => slots.iter().find(|s| s.status == "open" || s.status == "requested").cloned(),
     };
     let Some(slot) = slot else {
-        return refuse_join(app, actor, join, Some(&advisor), "That slot is not part of this event or is gone.").await;
+        let reason = if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
+        return refuse_join(app, actor, join, Some(&advisor), reason).await;
     };
     let learner = app.store.shadow_user(&actor.row).await?;
     let note = text_of(join.content.as_deref().or(join.participation_message.as_deref()).unwrap_or(""));
