@@ -85,6 +85,15 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         pct(0.99),
         latencies.last().copied().unwrap_or(Duration::ZERO)
     );
+    // Every activity was stored with its effect: one follower per advisor,
+    // and a queued Accept for each Follow (the job loop is not running).
+    let queued: i64 = app.store.instances_overview().await?.iter().map(|i| i.pending).sum();
+    anyhow::ensure!(queued == ACTIVITIES as i64 + 1, "{queued} Accepts queued for {} Follows", ACTIVITIES + 1);
+    for n in 0..ADVISORS {
+        let ada = app.store.user_by_username(&format!("ada{n}")).await?;
+        anyhow::ensure!(app.store.follower_count(ada.id).await? == 1, "ada{n} has no follower");
+    }
+    println!("stored: {queued} Accepts queued, one follower on each of the {ADVISORS} advisors");
     app.store.close().await;
     Ok(())
 }

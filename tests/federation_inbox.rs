@@ -132,6 +132,40 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
 }
 
 #[tokio::test]
+async fn a_peer_that_rotated_its_key_is_fetched_again_but_forgeries_cause_no_refetch_storm() {
+    for db in test_databases().await {
+        let (peer, server) = peer_and_server(&db).await;
+        server.create_advisor("ada").await;
+        let inbox = server.url("/inbox");
+        let follow = |n: u32| {
+            json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/follows/{n}", peer.base),
+                   "type": "Follow", "actor": peer.actor, "object": server.url("/users/ada")})
+            .to_string()
+        };
+        let fetches = || peer.fetches.lock().unwrap().len();
+        assert_eq!(peer.send(&inbox, &follow(1), Tamper::None).await, StatusCode::ACCEPTED);
+        assert_eq!(fetches(), 1);
+
+        // A new key: our copy was fetched a moment ago, so a signature that
+        // does not verify is refused without asking the peer again.
+        peer.rotate_key();
+        assert_eq!(peer.send(&inbox, &follow(2), Tamper::None).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(fetches(), 1);
+
+        // Later (the copy is 15 s old), the actor is fetched once more and the new key verifies.
+        server.execute("UPDATE remote_actors SET fetched_at = fetched_at - 15000").await;
+        server.app.remote_actors.invalidate_all();
+        assert_eq!(peer.send(&inbox, &follow(3), Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
+        assert_eq!(fetches(), 2);
+        // Another key right after (as a forger's would be): refused, no further fetch.
+        peer.rotate_key();
+        assert_eq!(peer.send(&inbox, &follow(4), Tamper::None).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(fetches(), 2);
+        assert_eq!(followers(&server, "ada").await, 1);
+    }
+}
+
+#[tokio::test]
 async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
     for db in test_databases().await {
         let (peer, server) = peer_and_server(&db).await;

@@ -28,6 +28,7 @@ pub mod mirror;
 pub mod objects;
 pub mod remote;
 pub mod requests;
+pub mod signatures;
 pub mod wire;
 
 pub use error::FederationError;

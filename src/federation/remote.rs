@@ -1,7 +1,7 @@
 //! Remote actors: fetched (through WebFinger or by id), verified, sanitised,
 //! stored, and cached in memory.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use activitypub_federation::config::Data;
 use activitypub_federation::fetch::object_id::ObjectId;
@@ -14,6 +14,7 @@ use crate::storage::{NewRemoteActor, RemoteActor};
 
 use super::context::FedData;
 use super::error::FederationError;
+use super::signatures::PublicKey;
 use super::wire::Actor;
 
 /// A remote actor as the federation crate handles it.
@@ -21,12 +22,20 @@ use super::wire::Actor;
 pub struct Remote {
     pub id: Url,
     pub row: RemoteActor,
+    /// The key, parsed on first use and kept as long as the actor is cached.
+    key: Arc<OnceLock<Option<PublicKey>>>,
 }
 
 impl Remote {
     fn new(row: RemoteActor) -> Result<Remote, FederationError> {
         let id = Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?;
-        Ok(Remote { id, row })
+        Ok(Remote { id, row, key: Arc::default() })
+    }
+
+    /// The actor's public key, to check what they sign; `None` when their
+    /// PEM is no RSA key we can read.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        self.key.get_or_init(|| PublicKey::from_pem(&self.row.public_key_pem)).as_ref()
     }
 
     /// `ada@alpha.test`.

@@ -20,7 +20,9 @@ pub struct Peer {
     /// `http://peer.test:<port>`.
     pub base: String,
     pub actor: String,
-    private_pem: String,
+    /// The actor's document (its key changes with [`Peer::rotate_key`]).
+    document: Arc<Mutex<Value>>,
+    private_pem: Mutex<String>,
     pub received: Arc<Mutex<Vec<Value>>>,
     /// The requests behind them: (signature-relevant headers, raw body).
     pub requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>,
@@ -34,13 +36,14 @@ pub async fn start_peer() -> Peer {
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://peer.test:{port}");
     let actor = format!("{base}/users/masto");
-    let document = json!({
+    let document = Arc::new(Mutex::new(json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
         "id": actor, "type": "Person", "preferredUsername": "masto", "name": "Masto Don",
         "summary": "<p>Hi <script>alert(1)</script></p>",
         "inbox": format!("{actor}/inbox"), "endpoints": {"sharedInbox": format!("{base}/inbox")},
         "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": keys.public_key},
-    });
+    })));
+    let served = document.clone();
     let received: Arc<Mutex<Vec<Value>>> = Arc::default();
     let requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
     let fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
@@ -61,18 +64,26 @@ pub async fn start_peer() -> Peer {
         .route(
             "/users/masto",
             get(move |headers: axum::http::HeaderMap| {
-                let document = document.clone();
+                let document = served.lock().unwrap().to_string();
                 seen.lock().unwrap().push(headers);
-                async move { ([("content-type", "application/activity+json")], document.to_string()) }
+                async move { ([("content-type", "application/activity+json")], document) }
             }),
         )
         .route("/users/masto/inbox", post(inbox.clone()))
         .route("/inbox", post(inbox));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Peer { base, actor, private_pem: keys.private_key, received, requests, fetches }
+    Peer { base, actor, document, private_pem: Mutex::new(keys.private_key), received, requests, fetches }
 }
 
 impl Peer {
+    /// A new key pair, as when a server rotates its keys: the actor
+    /// document publishes the new key and requests are signed with it.
+    pub fn rotate_key(&self) {
+        let keys = activitypub_federation::http_signatures::generate_actor_keypair().unwrap();
+        self.document.lock().unwrap()["publicKey"]["publicKeyPem"] = Value::String(keys.public_key);
+        *self.private_pem.lock().unwrap() = keys.private_key;
+    }
+
     /// The headers that sign a POST of `body` to `inbox` as Mastodon signs:
     /// host, date, digest, content-type and the signature.
     pub fn sign(&self, inbox: &str, body: &str) -> Vec<(&'static str, String)> {
@@ -84,7 +95,8 @@ impl Peer {
             "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: application/activity+json",
             url.path()
         );
-        let key = SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem).unwrap());
+        let key =
+            SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem.lock().unwrap()).unwrap());
         let signature = STANDARD.encode(key.sign(signed.as_bytes()).to_bytes());
         let header = format!(
             "keyId=\"{}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\"",

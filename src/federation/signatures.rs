@@ -1,0 +1,251 @@
+//! Inbound HTTP signatures and body digests.
+//!
+//! The rules are the federation crate's (and what Mastodon sends): a
+//! `Signature` header parsed and normalised by `http-signature-normalization`
+//! (the crate's own parser), the `Digest` header among the signed ones, the
+//! signature at most an hour old, RSA with SHA-256 (`rsa-sha256` or
+//! `hs2019`). We check the RSA signature ourselves with `ring`, which takes
+//! about a tenth of the time of the `rsa` crate the federation crate uses
+//! (the inbox's largest single cost, see `docs/benchmarks.md`), and parse
+//! each actor's key once, when the actor is cached, instead of on every
+//! activity.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method, Uri};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http_signature_normalization::Config;
+use http_signature_normalization::verify::{Algorithm, DeprecatedAlgorithm};
+use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use sha2::{Digest, Sha256};
+
+use super::error::FederationError;
+
+/// How old a signature may be (the federation crate's limit).
+const MAX_AGE: Duration = Duration::from_secs(60 * 60);
+
+/// What an inbound POST's signature must cover besides `(request-target)`.
+static RULES: LazyLock<Config> = LazyLock::new(|| Config::new().set_expiration(MAX_AGE).require_digest());
+
+/// An actor's RSA public key, parsed for verification.
+pub enum PublicKey {
+    /// 2048 to 8192 bits: `ring`.
+    Ring(ring::signature::UnparsedPublicKey<Vec<u8>>),
+    /// Shorter keys (some old servers), which `ring` refuses: the `rsa` crate.
+    Short(rsa::RsaPublicKey),
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PublicKey::Ring(_) => "PublicKey::Ring",
+            PublicKey::Short(_) => "PublicKey::Short",
+        })
+    }
+}
+
+impl PublicKey {
+    /// A `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo) or `BEGIN RSA PUBLIC KEY`
+    /// (PKCS#1) PEM; `None` when it is neither.
+    pub fn from_pem(pem: &str) -> Option<PublicKey> {
+        let pem = pem.trim();
+        let key =
+            rsa::RsaPublicKey::from_public_key_pem(pem).or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem)).ok()?;
+        if key.n().bits() < 2048 {
+            return Some(PublicKey::Short(key));
+        }
+        let der = key.to_pkcs1_der().ok()?.into_vec();
+        Some(PublicKey::Ring(ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            der,
+        )))
+    }
+
+    /// Whether `signature` is this key's RSASSA-PKCS1-v1_5 SHA-256 signature of `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            PublicKey::Ring(key) => key.verify(message, signature).is_ok(),
+            PublicKey::Short(key) => {
+                key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok()
+            }
+        }
+    }
+}
+
+/// The body matches its `Digest` header: every `SHA-256=` part is the
+/// body's hash, and there is at least one.
+pub fn verify_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), FederationError> {
+    let header = headers.get("digest").and_then(|v| v.to_str().ok()).ok_or(FederationError::Unauthorized)?;
+    let expected = STANDARD.encode(Sha256::digest(body));
+    let mut sha256 = header
+        .split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .filter(|(algorithm, _)| algorithm.eq_ignore_ascii_case("SHA-256"))
+        .map(|(_, value)| value.trim())
+        .peekable();
+    if sha256.peek().is_none() {
+        return Err(FederationError::Unauthorized);
+    }
+    if sha256.all(|value| value == expected) { Ok(()) } else { Err(FederationError::Unauthorized) }
+}
+
+/// The request is signed by `key`, covering its digest, and recent.
+/// `own_host` stands in for a `Host` header a proxy or HTTP/2 left out.
+pub fn verify_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    key: &PublicKey,
+    own_host: &str,
+) -> Result<(), FederationError> {
+    let mut signed: BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    signed.entry("host".to_string()).or_insert_with(|| own_host.to_string());
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let unverified = RULES.begin_verify(method.as_str(), path_and_query, signed).map_err(|err| {
+        tracing::debug!(error = %err, "an inbound signature could not be read");
+        FederationError::Unauthorized
+    })?;
+    let rsa_sha256 = matches!(
+        unverified.algorithm(),
+        None | Some(Algorithm::Hs2019) | Some(Algorithm::Deprecated(DeprecatedAlgorithm::RsaSha256))
+    );
+    let verified = rsa_sha256
+        && unverified.verify(|signature, signing_string| {
+            STANDARD.decode(signature).is_ok_and(|bytes| key.verifies(signing_string.as_bytes(), &bytes))
+        });
+    if verified { Ok(()) } else { Err(FederationError::Unauthorized) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::pkcs8::EncodePublicKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+
+    struct Keys {
+        signing: SigningKey<Sha256>,
+        public_pem: String,
+    }
+
+    fn keys(bits: usize) -> Keys {
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).unwrap();
+        let public_pem = private.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        Keys { signing: SigningKey::<Sha256>::new(private), public_pem }
+    }
+
+    fn http_date(at: jiff::Timestamp) -> String {
+        jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&at).unwrap()
+    }
+
+    const BODY: &str = r#"{"type":"Follow"}"#;
+
+    /// Headers as Mastodon signs a POST to `/inbox`; `tweak` changes them
+    /// after signing.
+    fn signed(keys: &Keys, algorithm: &str, covered: &str, tweak: impl FnOnce(&mut HeaderMap)) -> HeaderMap {
+        let date = http_date(jiff::Timestamp::now());
+        let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(BODY)));
+        let values: BTreeMap<&str, String> = [
+            ("(request-target)", "post /inbox".to_string()),
+            ("host", "us.example".to_string()),
+            ("date", date.clone()),
+            ("digest", digest.clone()),
+            ("content-type", "application/activity+json".to_string()),
+        ]
+        .into();
+        let signing_string = covered.split(' ').map(|h| format!("{h}: {}", values[h])).collect::<Vec<_>>().join("\n");
+        let signature = STANDARD.encode(keys.signing.sign(signing_string.as_bytes()).to_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "us.example".parse().unwrap());
+        headers.insert("date", date.parse().unwrap());
+        headers.insert("digest", digest.parse().unwrap());
+        headers.insert("content-type", "application/activity+json".parse().unwrap());
+        let header = format!(
+            r#"keyId="https://them.example/users/a#main-key",algorithm="{algorithm}",headers="{covered}",signature="{signature}""#
+        );
+        headers.insert("signature", header.parse().unwrap());
+        tweak(&mut headers);
+        headers
+    }
+
+    fn check(headers: &HeaderMap, pem: &str) -> bool {
+        let key = PublicKey::from_pem(pem).unwrap();
+        let uri: Uri = "/inbox".parse().unwrap();
+        verify_digest(headers, BODY.as_bytes()).is_ok()
+            && verify_request(&Method::POST, &uri, headers, &key, "us.example").is_ok()
+    }
+
+    const MASTODON: &str = "(request-target) host date digest content-type";
+
+    #[test]
+    fn a_mastodon_signature_verifies_and_any_change_breaks_it() {
+        let ours = keys(2048);
+        assert!(matches!(PublicKey::from_pem(&ours.public_pem), Some(PublicKey::Ring(_))));
+        assert!(check(&signed(&ours, "rsa-sha256", MASTODON, |_| {}), &ours.public_pem));
+        assert!(check(&signed(&ours, "hs2019", MASTODON, |_| {}), &ours.public_pem));
+        // Without a Host header (HTTP/2, a proxy), our own host stands in.
+        assert!(check(&signed(&ours, "rsa-sha256", MASTODON, |h| drop(h.remove("host"))), &ours.public_pem));
+
+        let other = keys(2048);
+        assert!(!check(&signed(&ours, "rsa-sha256", MASTODON, |_| {}), &other.public_pem), "another key");
+        let tampered = [
+            signed(&ours, "rsa-sha256", MASTODON, |h| drop(h.insert("host", "elsewhere.example".parse().unwrap()))),
+            signed(&ours, "rsa-sha256", MASTODON, |h| {
+                drop(h.insert("digest", format!("SHA-256={}", STANDARD.encode(Sha256::digest("{}"))).parse().unwrap()))
+            }),
+            signed(&ours, "rsa-sha256", MASTODON, |h| drop(h.remove("signature"))),
+            signed(&ours, "rsa-sha256", MASTODON, |h| drop(h.remove("digest"))),
+            // Signed without the digest: the body is not covered.
+            signed(&ours, "rsa-sha256", "(request-target) host date", |_| {}),
+            // An hour and more ago.
+            signed(&ours, "rsa-sha256", MASTODON, |h| {
+                let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+                drop(h.insert("date", http_date(old).parse().unwrap()))
+            }),
+            signed(&ours, "hmac-sha256", MASTODON, |_| {}),
+        ];
+        for (n, headers) in tampered.iter().enumerate() {
+            assert!(!check(headers, &ours.public_pem), "tampered request {n} verified");
+        }
+    }
+
+    #[test]
+    fn pkcs1_pems_and_short_keys_are_read_too() {
+        let short = keys(1024);
+        assert!(matches!(PublicKey::from_pem(&short.public_pem), Some(PublicKey::Short(_))));
+        assert!(check(&signed(&short, "rsa-sha256", MASTODON, |_| {}), &short.public_pem));
+        let pkcs1 = rsa::RsaPublicKey::from_public_key_pem(&short.public_pem)
+            .unwrap()
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .unwrap();
+        assert!(check(&signed(&short, "rsa-sha256", MASTODON, |_| {}), &pkcs1));
+        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----").is_none());
+    }
+
+    #[test]
+    fn digests_must_be_sha256_of_the_body() {
+        let mut headers = HeaderMap::new();
+        let good = STANDARD.encode(Sha256::digest(BODY));
+        for (header, ok) in [
+            (format!("SHA-256={good}"), true),
+            (format!("sha-256={good}"), true),
+            (format!("SHA-512=abc, SHA-256={good}"), true),
+            (format!("SHA-256={good},SHA-256=AAAA"), false),
+            ("SHA-512=abc".to_string(), false),
+            ("garbage".to_string(), false),
+        ] {
+            headers.insert("digest", header.parse().unwrap());
+            assert_eq!(verify_digest(&headers, BODY.as_bytes()).is_ok(), ok, "{header}");
+        }
+        headers.remove("digest");
+        assert!(verify_digest(&headers, BODY.as_bytes()).is_err());
+    }
+}
