@@ -61,6 +61,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let hosts = (0..INSTANCES).map(host).collect();
     let (app, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
     let ada = app.store.create_user(&support::advisor("ada")).await?;
+    // Her key pair exists already, as an active advisor's does.
+    app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
 
     // 10,000 followers, as accepted Follows leave them: their shared inbox.

@@ -47,6 +47,8 @@ pub struct AppInner {
     /// The federation crate's configuration (set once by `cli::build_app`).
     pub federation:
         std::sync::OnceLock<activitypub_federation::config::FederationConfig<crate::federation::context::FedData>>,
+    /// What delivery keeps: its HTTP client and senders' keys (set once by `cli::build_app`).
+    pub sender: std::sync::OnceLock<crate::federation::delivery::Sender>,
     /// Remote actors by ActivityPub id, as stored (federation).
     pub remote_actors: Cache<String, Arc<crate::federation::remote::Remote>>,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
@@ -68,6 +70,7 @@ impl App {
             secret_key,
             jobs: Arc::new(tokio::sync::Notify::new()),
             federation: std::sync::OnceLock::new(),
+            sender: std::sync::OnceLock::new(),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,

@@ -244,8 +244,10 @@ pub async fn build_app(mut config: Config) -> anyhow::Result<App> {
     let store = open_store(&config).await?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
     let app = App::new(config, store, mailer);
-    let federation = crate::federation::context::config(&app).await?;
+    let client = crate::federation::context::http_client(&app)?;
+    let federation = crate::federation::context::config(&app, client.clone()).await?;
     let _ = app.federation.set(federation);
+    let _ = app.sender.set(crate::federation::delivery::Sender::new(client));
     Ok(app)
 }
 

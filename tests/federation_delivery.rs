@@ -1,7 +1,8 @@
 //! The durable delivery queue on SQLite and PostgreSQL: failures are retried
 //! with growing delays (shortened here), and inboxes the server refuses to
 //! send to (loopback, private or malformed, outside test mode) are given up
-//! at once rather than counted as delivered. An instance failing for longer
+//! at once rather than counted as delivered, as are activities an inbox
+//! refuses (4xx); failures (5xx) are retried. An instance failing for longer
 //! than `federation_dead_after_secs` is marked dead, waits, and is revived
 //! when it speaks; the admin sees all of it.
 
@@ -70,6 +71,55 @@ async fn refused_inboxes_are_given_up_not_counted_as_delivered() {
         assert!(delivered.is_none(), "[{}] not delivered", db.backend);
         assert!(failed.is_some(), "given up at once");
         assert!(error.unwrap().contains("not allowed"));
+    }
+}
+
+/// An inbox that refuses what it gets (401, as for a signature it cannot
+/// check), one that fails (503), and one that takes everything.
+async fn answering_inboxes() -> u16 {
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route("/refuse", post(|| async { (StatusCode::UNAUTHORIZED, "signature does not verify") }))
+        .route("/fail", post(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance") }))
+        .route("/take", post(|| async { StatusCode::ACCEPTED }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+#[tokio::test]
+async fn an_inbox_that_refuses_is_not_asked_again_one_that_fails_is() {
+    for db in test_databases().await {
+        let port = answering_inboxes().await;
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_test_hosts = vec![("them.test".into(), std::net::Ipv4Addr::LOCALHOST.into())];
+            c.job_interval_secs = 3600;
+        })
+        .await;
+        let user = server.create_user("bea", false).await;
+        let store = &server.app.store;
+        for path in ["refuse", "fail", "take"] {
+            let inbox = format!("http://them.test:{port}/{path}");
+            store
+                .queue_delivery(&delivery(user.id, &format!("http://x.test/activities/{path}"), &inbox))
+                .await
+                .unwrap();
+        }
+        assert_eq!(deliver_due(&server.app).await.unwrap(), 1, "[{}] only one is delivered", db.backend);
+        let state = |path: &str| {
+            let id = format!("http://x.test/activities/{path}");
+            async move { store.delivery_state(&id).await.unwrap().unwrap() }
+        };
+        let (_, _, delivered, given_up, error) = state("refuse").await;
+        assert_eq!((delivered, given_up.is_some()), (None, true), "refused: given up at once");
+        assert!(error.as_deref().unwrap().contains("401 Unauthorized: signature does not verify"), "{error:?}");
+        let (_, next, delivered, given_up, error) = state("fail").await;
+        assert_eq!((delivered, given_up), (None, None), "failed: tried again later");
+        assert!(next > now_ms());
+        assert!(error.as_deref().unwrap().contains("503 Service Unavailable: down for maintenance"), "{error:?}");
+        assert!(state("take").await.2.is_some());
     }
 }
 

@@ -24,25 +24,30 @@ impl FedData {
     }
 }
 
-/// Built once per app (`cli::build_app`) and kept in `App::federation`.
-pub async fn config(app: &App) -> anyhow::Result<FederationConfig<FedData>> {
-    let test_mode = app.config.federation_test_mode;
+/// The HTTP client every federation request goes through: no redirects,
+/// 10 s in all, and outside test mode no private, loopback or link-local
+/// addresses, whatever DNS says.
+pub fn http_client(app: &App) -> anyhow::Result<reqwest::Client> {
     let mut client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .user_agent(format!("Officehours/{} (+{})", env!("CARGO_PKG_VERSION"), app.config.public_url));
-    if test_mode {
+    if app.config.federation_test_mode {
         // Peers are `<name>.test:<port>` on loopback addresses; the port is
         // in every URL, so only the address is mapped here.
         for (host, ip) in &app.config.federation_test_hosts {
             client = client.resolve(host, SocketAddr::new(*ip, 0));
         }
     } else {
-        // No private, loopback or link-local addresses, whatever DNS says.
         client = client.dns_resolver(ValidatingDnsResolver::new(Vec::new(), true));
     }
-    let client = client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))?;
+    client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))
+}
+
+/// Built once per app (`cli::build_app`) and kept in `App::federation`.
+pub async fn config(app: &App, client: reqwest::Client) -> anyhow::Result<FederationConfig<FedData>> {
+    let test_mode = app.config.federation_test_mode;
     // Every fetch is signed by the instance actor, so instances in Mastodon's
     // secure mode answer us. The compatible signature format (`rsa-sha256`
     // over `(request-target) host date digest`) is what Mastodon requires on

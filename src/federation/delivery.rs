@@ -1,18 +1,20 @@
 //! Delivering stored activities: each row of `deliveries` is signed with its
-//! sender's key and POSTed to its inbox by the federation crate; failures
-//! are retried with growing delays (1, 2, 4 … minutes by default,
-//! `federation_retry_base_secs`) for about three days, then given up.
-//! Rows are claimed with a 30-second lease, so a crash mid-send only delays
-//! them.
+//! sender's key (`signatures::SigningKey`, parsed once per sender) and POSTed
+//! to its inbox through the federation HTTP client; failures are retried
+//! with growing delays (1, 2, 4 … minutes by default,
+//! `federation_retry_base_secs`) for about three days, then given up. An
+//! inbox that refuses an activity (a 4xx other than 408 and 429) is not
+//! asked again. Rows are claimed with a 30-second lease, so a crash
+//! mid-send only delays them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
-use activitypub_federation::activity_sending::SendActivityTask;
 use activitypub_federation::config::Data;
-use activitypub_federation::traits::{Activity, Actor, Object};
-use serde::Serialize;
+use activitypub_federation::traits::{Actor, Object};
+use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
@@ -23,6 +25,7 @@ use crate::storage::{Delivery, now_ms};
 use super::actors;
 use super::context::FedData;
 use super::error::FederationError;
+use super::signatures::SigningKey;
 use super::wire;
 
 /// Attempts before a delivery is given up (1, 2, 4 … minutes, at most 8
@@ -40,6 +43,20 @@ const CLAIM: i64 = 64;
 /// Successful sends are recorded in groups of this many (one commit each).
 const RECORD_EVERY: usize = 32;
 
+/// What delivery keeps between passes: the federation HTTP client (see
+/// `context::http_client`) and each sender's parsed key.
+pub struct Sender {
+    client: reqwest::Client,
+    keys: moka::sync::Cache<i64, Arc<SigningKey>>,
+}
+
+impl Sender {
+    pub fn new(client: reqwest::Client) -> Sender {
+        let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(3600)).build();
+        Sender { client, keys }
+    }
+}
+
 /// Sends what is due, [`CONCURRENCY`] at a time, as a pipeline: a slow or
 /// timing-out inbox holds one of the 32 places, not the whole batch. Returns
 /// how many were delivered.
@@ -48,9 +65,8 @@ const RECORD_EVERY: usize = 32;
 /// means that activity is POSTed again after its lease, which receivers
 /// ignore (they deduplicate by activity id).
 pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
-    let Some(config) = app.federation.get() else { return Ok(0) };
+    let Some(sender) = app.sender.get() else { return Ok(0) };
     let mut queue: VecDeque<Delivery> = VecDeque::new();
-    let mut signers: HashMap<i64, Arc<LocalActor>> = HashMap::new();
     let mut sending = JoinSet::new();
     let mut sent: Vec<(i64, String)> = Vec::new();
     let mut delivered = 0;
@@ -63,19 +79,16 @@ pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
         }
         while sending.len() < CONCURRENCY {
             let Some(row) = queue.pop_front() else { break };
-            let signer = match signers.get(&row.sender_id) {
-                Some(signer) => signer.clone(),
-                None => match signer_of(app, row.sender_id).await {
-                    Ok(signer) => signers.entry(row.sender_id).or_insert(Arc::new(signer)).clone(),
-                    Err(err) => {
-                        record_failure(app, &row, err).await?;
-                        continue;
-                    }
-                },
+            let key = match signing_key(app, sender, row.sender_id).await {
+                Ok(key) => key,
+                Err(err) => {
+                    record_failure(app, &row, err).await?;
+                    continue;
+                }
             };
-            let data = config.to_request_data();
+            let (app, client) = (app.clone(), sender.client.clone());
             sending.spawn(async move {
-                let outcome = send(&data, &signer, &row).await;
+                let outcome = send(&app, &client, &key, &row).await;
                 (row, outcome)
             });
         }
@@ -114,71 +127,71 @@ async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Resu
     Ok(())
 }
 
-/// A local person as the signer of what they send (their id and keys).
-async fn signer_of(app: &App, user_id: i64) -> Result<LocalActor, FederationError> {
+/// A local person's signing key (parsed once, then cached).
+async fn signing_key(app: &App, sender: &Sender, user_id: i64) -> Result<Arc<SigningKey>, FederationError> {
+    if let Some(key) = sender.keys.get(&user_id) {
+        return Ok(key);
+    }
     let user = app.store.user_by_id(user_id).await?;
     let keys = app.actor_keys(&user).await?;
     let id = actors::person_id(app, &user.username)?;
-    Ok(LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem })
+    let key = Arc::new(SigningKey::from_pem(&id, &keys.private_pem)?);
+    sender.keys.insert(user_id, key.clone());
+    Ok(key)
 }
 
-async fn send(data: &Data<FedData>, sender: &LocalActor, row: &Delivery) -> Result<(), FederationError> {
-    let activity = Stored {
-        id: Url::parse(&row.activity_id).map_err(|_| FederationError::Invalid("bad stored activity id".into()))?,
-        actor: sender.id.clone(),
-        body: serde_json::from_str(&row.body).map_err(|_| FederationError::Invalid("bad stored activity".into()))?,
-    };
+/// Whether we send to this inbox at all: never to ourselves nor to an
+/// address without a host name; outside test mode only `https` on the
+/// default port (the HTTP client refuses names that resolve to private
+/// addresses when it connects).
+fn allowed_inbox(app: &App, inbox: &Url) -> bool {
+    let ours = crate::storage::domain_of(inbox.as_str()).eq_ignore_ascii_case(&app.config.domain);
+    let named = inbox.domain().is_some();
+    let test_mode = app.config.federation_test_mode;
+    let scheme = inbox.scheme() == "https" || (test_mode && inbox.scheme() == "http");
+    !ours && named && scheme && (test_mode || inbox.port().is_none())
+}
+
+/// POSTs one stored activity, exactly as stored, signed by its sender.
+async fn send(app: &App, client: &reqwest::Client, key: &SigningKey, row: &Delivery) -> Result<(), FederationError> {
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
-    let tasks = SendActivityTask::prepare(&activity, sender, vec![inbox], data).await?;
-    if tasks.is_empty() {
-        // The crate skips inboxes it will not send to (local, private or
-        // malformed addresses): that is a refusal, not a delivery.
+    if !allowed_inbox(app, &inbox) {
+        // Local, private or malformed addresses: a refusal, not a delivery.
         return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
     }
-    for task in tasks {
-        task.sign_and_send(data).await?;
+    let mut request = client.post(inbox.clone()).body(row.body.clone());
+    for (name, value) in key.sign_post(&inbox, row.body.as_bytes())? {
+        request = request.header(name, value);
     }
-    Ok(())
+    let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
+    let response = request.send().await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let why = format!("{inbox} answered {status}: {}", start_of(response).await);
+    if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS {
+        // Refused (a bad signature, an unknown actor, gone): asking again will not help.
+        return Err(FederationError::Invalid(why));
+    }
+    Err(unreachable(why))
 }
 
-/// A stored activity, sent exactly as stored.
-#[derive(Debug)]
-struct Stored {
-    id: Url,
-    actor: Url,
-    body: serde_json::Value,
+/// The first words of an answer (for the log and the admin page), reading
+/// no more than a kilobyte of it.
+async fn start_of(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < 1024 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).chars().take(200).collect::<String>().trim().to_string()
 }
 
-impl Serialize for Stored {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.body.serialize(serializer)
-    }
-}
-
-#[async_trait::async_trait]
-impl Activity for Stored {
-    type DataType = FedData;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    fn actor(&self) -> &Url {
-        &self.actor
-    }
-
-    async fn verify(&self, _data: &Data<FedData>) -> Result<(), FederationError> {
-        Ok(())
-    }
-
-    async fn receive(self, _data: &Data<FedData>) -> Result<(), FederationError> {
-        Ok(())
-    }
-}
-
-/// A local actor as a signer: a person sending a delivery, or the instance
-/// actor signing fetches (their id and keys).
+/// The instance actor as the federation crate's signer of fetches (its id
+/// and keys).
 #[derive(Debug, Clone)]
 pub(super) struct LocalActor {
     pub(super) id: Url,

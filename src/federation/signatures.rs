@@ -1,6 +1,11 @@
-//! Inbound HTTP signatures and body digests.
+//! HTTP signatures and body digests, both ways.
 //!
-//! The rules are the federation crate's (and what Mastodon sends): a
+//! Outbound, every POST is signed as Mastodon signs: `rsa-sha256` over
+//! `(request-target) host date digest content-type`, with the sender's key
+//! id `<actor>#main-key`. `ring` signs about twice as fast as the `rsa`
+//! crate, which bounded how fast Accepts and fan-outs went out.
+//!
+//! Inbound, the rules are the federation crate's (and what Mastodon sends): a
 //! `Signature` header parsed and normalised by `http-signature-normalization`
 //! (the crate's own parser), the `Digest` header among the signed ones, the
 //! signature at most an hour old, RSA with SHA-256 (`rsa-sha256` or
@@ -77,6 +82,68 @@ impl PublicKey {
     }
 }
 
+/// A local actor's key pair, for signing what we send.
+pub struct SigningKey {
+    /// `https://us/users/ada#main-key`.
+    key_id: String,
+    pair: ring::signature::RsaKeyPair,
+}
+
+impl SigningKey {
+    /// From the actor's id and their PKCS#8 PEM private key.
+    pub fn from_pem(actor_id: &url::Url, pem: &str) -> Result<SigningKey, FederationError> {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        let unreadable = || FederationError::Invalid(format!("the private key of {actor_id} is unreadable"));
+        let der = rsa::RsaPrivateKey::from_pkcs8_pem(pem).and_then(|k| k.to_pkcs8_der()).map_err(|_| unreadable())?;
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|_| unreadable())?;
+        Ok(SigningKey { key_id: format!("{actor_id}#main-key"), pair })
+    }
+
+    /// The headers of a POST of `body` to `inbox`, signed.
+    pub fn sign_post(&self, inbox: &url::Url, body: &[u8]) -> Result<Vec<(&'static str, String)>, FederationError> {
+        let host = match (inbox.host_str(), inbox.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => return Err(FederationError::Invalid(format!("the inbox {inbox} has no host"))),
+        };
+        let target = match inbox.query() {
+            Some(query) => format!("{}?{query}", inbox.path()),
+            None => inbox.path().to_string(),
+        };
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&jiff::Timestamp::now())
+            .map_err(|e| FederationError::App(crate::service::AppError::Internal(e.into())))?;
+        let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(body)));
+        let content_type = "application/activity+json";
+        let signing_string = format!(
+            "(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: {content_type}"
+        );
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                signing_string.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| {
+                FederationError::App(crate::service::AppError::Internal(anyhow::anyhow!("RSA signing failed")))
+            })?;
+        let header = format!(
+            r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="{}""#,
+            self.key_id,
+            STANDARD.encode(signature)
+        );
+        Ok(vec![
+            ("host", host),
+            ("date", date),
+            ("digest", digest),
+            ("content-type", content_type.to_string()),
+            ("signature", header),
+        ])
+    }
+}
+
 /// The body matches its `Digest` header: every `SHA-256=` part is the
 /// body's hash, and there is at least one.
 pub fn verify_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), FederationError> {
@@ -127,19 +194,19 @@ pub fn verify_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::pkcs1v15::SigningKey;
+    use rsa::pkcs1v15::SigningKey as RsaSigningKey;
     use rsa::pkcs8::EncodePublicKey;
     use rsa::signature::{SignatureEncoding, Signer};
 
     struct Keys {
-        signing: SigningKey<Sha256>,
+        signing: RsaSigningKey<Sha256>,
         public_pem: String,
     }
 
     fn keys(bits: usize) -> Keys {
         let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).unwrap();
         let public_pem = private.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
-        Keys { signing: SigningKey::<Sha256>::new(private), public_pem }
+        Keys { signing: RsaSigningKey::<Sha256>::new(private), public_pem }
     }
 
     fn http_date(at: jiff::Timestamp) -> String {
@@ -215,6 +282,32 @@ mod tests {
         for (n, headers) in tampered.iter().enumerate() {
             assert!(!check(headers, &ours.public_pem), "tampered request {n} verified");
         }
+    }
+
+    #[test]
+    fn what_we_sign_verifies_and_covers_what_mastodon_requires() {
+        use rsa::pkcs8::EncodePrivateKey;
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let pem = private.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let public_pem = private.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let actor: url::Url = "https://us.example/users/ada".parse().unwrap();
+        let key = SigningKey::from_pem(&actor, &pem).unwrap();
+        let inbox: url::Url = "https://them.example:8443/inbox?x=1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in key.sign_post(&inbox, BODY.as_bytes()).unwrap() {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let signature = headers["signature"].to_str().unwrap();
+        assert!(signature.contains(r#"keyId="https://us.example/users/ada#main-key""#), "{signature}");
+        assert!(signature.contains(r#"headers="(request-target) host date digest content-type""#), "{signature}");
+        assert_eq!(headers["host"], "them.example:8443");
+        let uri: Uri = "/inbox?x=1".parse().unwrap();
+        let public = PublicKey::from_pem(&public_pem).unwrap();
+        verify_digest(&headers, BODY.as_bytes()).unwrap();
+        verify_request(&Method::POST, &uri, &headers, &public, "them.example:8443").unwrap();
+        let elsewhere: Uri = "/inbox?x=2".parse().unwrap();
+        assert!(verify_request(&Method::POST, &elsewhere, &headers, &public, "them.example:8443").is_err());
+        assert!(SigningKey::from_pem(&actor, "-----BEGIN PRIVATE KEY-----\nno\n-----END PRIVATE KEY-----").is_err());
     }
 
     #[test]
