@@ -217,3 +217,41 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
         assert!(matches!(store.create_category("design", "Design").await, Err(StorageError::Duplicate("category"))));
     }
 }
+
+/// Many activities from an actor we have never seen, at once (a peer's
+/// delivery queue after a restart): one shadow account, and no request
+/// fails on the username that the first one took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        for round in 0..20 {
+            let actor = store
+                .upsert_remote_actor(&officehours::storage::NewRemoteActor {
+                    ap_id: format!("https://alpha.example/users/ada{round}"),
+                    kind: "Person".into(),
+                    username: format!("ada{round}"),
+                    domain: "alpha.example".into(),
+                    name: "Ada".into(),
+                    summary: String::new(),
+                    url: None,
+                    inbox: format!("https://alpha.example/users/ada{round}/inbox"),
+                    shared_inbox: None,
+                    public_key_pem: "key".into(),
+                })
+                .await
+                .unwrap();
+            let asks = (0..32).map(|_| {
+                let (store, actor) = (store.clone(), actor.clone());
+                tokio::spawn(async move { store.shadow_user(&actor).await })
+            });
+            let asks: Vec<_> = asks.collect();
+            let mut ids = Vec::new();
+            for ask in asks {
+                ids.push(ask.await.unwrap().unwrap_or_else(|e| panic!("[{}] {e}", db.backend)).id);
+            }
+            ids.dedup();
+            assert_eq!(ids.len(), 1, "[{}] one account: {ids:?}", db.backend);
+        }
+    }
+}

@@ -4,14 +4,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use activitypub_federation::config::FederationConfig;
+use activitypub_federation::config::{Data, FederationConfig};
 use activitypub_federation::resolver::ValidatingDnsResolver;
+use activitypub_federation::traits::{Actor, Object};
+use url::Url;
 
 use crate::app::{App, AppInner};
 use crate::service::AppError;
 
-use super::delivery::LocalActor;
 use super::error::FederationError;
+use super::wire;
 
 /// What the federation crate carries to our handlers: a weak handle on the
 /// app, so the configuration can live inside `App` without a reference cycle.
@@ -66,4 +68,55 @@ pub async fn config(app: &App, client: reqwest::Client) -> anyhow::Result<Federa
         .build()
         .await
         .map_err(|e| anyhow::anyhow!("federation configuration: {e}"))
+}
+
+/// The instance actor as the federation crate's signer of fetches (its id
+/// and keys).
+#[derive(Debug, Clone)]
+struct LocalActor {
+    id: Url,
+    inbox: Url,
+    public_pem: String,
+    private_pem: String,
+}
+
+#[async_trait::async_trait]
+impl Object for LocalActor {
+    type DataType = FedData;
+    type Kind = wire::Actor;
+    type Error = FederationError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    async fn read_from_id(_id: Url, _data: &Data<FedData>) -> Result<Option<Self>, FederationError> {
+        Ok(None)
+    }
+
+    async fn into_json(self, _data: &Data<FedData>) -> Result<wire::Actor, FederationError> {
+        Err(FederationError::Invalid("not served from here".into()))
+    }
+
+    async fn verify(_json: &wire::Actor, _domain: &Url, _data: &Data<FedData>) -> Result<(), FederationError> {
+        Ok(())
+    }
+
+    async fn from_json(_json: wire::Actor, _data: &Data<FedData>) -> Result<Self, FederationError> {
+        Err(FederationError::Invalid("local actors are not read from the network".into()))
+    }
+}
+
+impl Actor for LocalActor {
+    fn public_key_pem(&self) -> &str {
+        &self.public_pem
+    }
+
+    fn private_key_pem(&self) -> Option<String> {
+        Some(self.private_pem.clone())
+    }
+
+    fn inbox(&self) -> Url {
+        self.inbox.clone()
+    }
 }

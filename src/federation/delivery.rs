@@ -8,12 +8,9 @@
 //! mid-send only delays them.
 
 use std::collections::VecDeque;
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use activitypub_federation::config::Data;
-use activitypub_federation::traits::{Actor, Object};
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
@@ -23,10 +20,8 @@ use crate::service::AppError;
 use crate::storage::{Delivery, now_ms};
 
 use super::actors;
-use super::context::FedData;
 use super::error::FederationError;
 use super::signatures::SigningKey;
-use super::wire;
 
 /// Attempts before a delivery is given up (1, 2, 4 … minutes, at most 8
 /// hours apart: about three days).
@@ -188,57 +183,6 @@ async fn start_of(mut response: reqwest::Response) -> String {
         }
     }
     String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).chars().take(200).collect::<String>().trim().to_string()
-}
-
-/// The instance actor as the federation crate's signer of fetches (its id
-/// and keys).
-#[derive(Debug, Clone)]
-pub(super) struct LocalActor {
-    pub(super) id: Url,
-    pub(super) inbox: Url,
-    pub(super) public_pem: String,
-    pub(super) private_pem: String,
-}
-
-#[async_trait::async_trait]
-impl Object for LocalActor {
-    type DataType = FedData;
-    type Kind = wire::Actor;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    async fn read_from_id(_id: Url, _data: &Data<FedData>) -> Result<Option<Self>, FederationError> {
-        Ok(None)
-    }
-
-    async fn into_json(self, _data: &Data<FedData>) -> Result<wire::Actor, FederationError> {
-        Err(FederationError::Invalid("not served from here".into()))
-    }
-
-    async fn verify(_json: &wire::Actor, _domain: &Url, _data: &Data<FedData>) -> Result<(), FederationError> {
-        Ok(())
-    }
-
-    async fn from_json(_json: wire::Actor, _data: &Data<FedData>) -> Result<Self, FederationError> {
-        Err(FederationError::Invalid("local actors are not read from the network".into()))
-    }
-}
-
-impl Actor for LocalActor {
-    fn public_key_pem(&self) -> &str {
-        &self.public_pem
-    }
-
-    fn private_key_pem(&self) -> Option<String> {
-        Some(self.private_pem.clone())
-    }
-
-    fn inbox(&self) -> Url {
-        self.inbox.clone()
-    }
 }
 
 #[cfg(test)]

@@ -59,14 +59,22 @@ impl Store {
              ON CONFLICT (remote_actor_id) DO UPDATE SET display_name = excluded.display_name \
              RETURNING {USER_COLUMNS}"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(format!("{}@{}", actor.username, actor.domain).to_lowercase())
-            .bind(format!("remote-{}@federation.invalid", actor.id))
-            .bind(name)
-            .bind(now)
-            .bind(actor.id)
-            .fetch_one(self.pool())
-            .await?)
+        let upsert = || {
+            sqlx::query_as(&sql)
+                .bind(format!("{}@{}", actor.username, actor.domain).to_lowercase())
+                .bind(format!("remote-{}@federation.invalid", actor.id))
+                .bind(name.clone())
+                .bind(now)
+                .bind(actor.id)
+                .fetch_one(self.pool())
+        };
+        match upsert().await.map_err(StorageError::from) {
+            // Two activities from a new actor at once (PostgreSQL): the other
+            // one created the account first, on the username index, which
+            // `ON CONFLICT (remote_actor_id)` does not cover. Now it does.
+            Err(StorageError::Duplicate(_)) => Ok(upsert().await?),
+            other => other,
+        }
     }
 
     /// A shadow account by its username (`name@domain`).
