@@ -28,14 +28,26 @@ pub fn retry_delay_ms(attempt: i64) -> i64 {
 
 impl App {
     /// Starts the job loop (once per process).
+    ///
+    /// The loop runs whenever a service signals work (every inbox activity
+    /// that queues an answer does), but the publisher — a comparison over
+    /// every advisor with availability, about a millisecond each
+    /// (`benches/publisher.rs`) — at most once per interval, so a busy
+    /// inbox does not make it run back to back. What advisors change
+    /// reaches followers within one interval, as before.
     pub fn spawn_jobs(&self) {
         let weak: Weak<AppInner> = self.downgrade();
         let interval = Duration::from_secs(self.config.job_interval_secs);
         let wake = self.jobs.clone();
         tokio::spawn(async move {
+            let mut published_at: Option<tokio::time::Instant> = None;
             loop {
                 let Some(app) = App::upgrade(&weak) else { break };
-                app.run_jobs_once().await;
+                let publish = published_at.is_none_or(|at| at.elapsed() >= interval);
+                if publish {
+                    published_at = Some(tokio::time::Instant::now());
+                }
+                app.run_jobs(publish).await;
                 drop(app);
                 let _ = tokio::time::timeout(interval, wake.notified()).await;
             }
@@ -44,9 +56,19 @@ impl App {
 
     /// One pass over every job; failures are logged and retried next time.
     pub async fn run_jobs_once(&self) {
+        self.run_jobs(true).await
+    }
+
+    /// One pass over every job, the publisher only when `publish`.
+    async fn run_jobs(&self, publish: bool) {
+        let booking_events = self.process_booking_events().await;
+        let publishing = match publish {
+            true => crate::federation::events::publish_due(self).await,
+            false => Ok(0),
+        };
         let jobs: [(&str, Result<usize, AppError>); 6] = [
-            ("booking events", self.process_booking_events().await),
-            ("publishing events", crate::federation::events::publish_due(self).await),
+            ("booking events", booking_events),
+            ("publishing events", publishing),
             ("reminders", self.send_due_reminders().await),
             ("attendance", self.settle_attendance().await),
             ("mail", self.send_queued_mail().await),
