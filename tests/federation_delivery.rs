@@ -239,3 +239,46 @@ async fn queued_for(server: &TestServer, domain: &str) -> i64 {
     let all = server.app.store.instances_overview().await.unwrap();
     all.iter().find(|i| i.domain == domain).map(|i| i.pending + i.delivered + i.given_up).unwrap_or(0)
 }
+
+/// The job loop wakes for every bit of new work, but runs the publisher (a
+/// comparison over every advisor) at most once per interval; an explicit
+/// pass runs everything.
+#[tokio::test]
+async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
+    for db in test_databases().await {
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.job_interval_secs = 3600;
+        })
+        .await;
+        let ada = server.create_advisor("ada").await;
+        let tomorrow =
+            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let (status, block) = server
+            .api_as(&ada)
+            .await
+            .post(
+                "/api/v1/blocks",
+                serde_json::json!({"start": format!("{tomorrow}T10:00"), "end": format!("{tomorrow}T10:30"), "timezone": "UTC"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{block}");
+        let published = || async {
+            let response = reqwest::Client::new()
+                .get(server.url("/users/ada/events"))
+                .header("accept", "application/activity+json")
+                .send()
+                .await
+                .unwrap();
+            response.json::<serde_json::Value>().await.unwrap()["totalItems"].as_i64().unwrap()
+        };
+        // The loop wakes (as for any new work) and runs its other jobs, not the publisher again.
+        for _ in 0..3 {
+            server.app.jobs.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(published().await, 0, "[{}] published on a wake-up", db.backend);
+        server.app.run_jobs_once().await;
+        assert_eq!(published().await, 1, "[{}]", db.backend);
+    }
+}
