@@ -228,6 +228,17 @@ impl Config {
         format!("{base}{path}")
     }
 
+    /// Whether a URL is on this instance: its host (and port, when it
+    /// names one) is our domain.
+    pub fn is_own_url(&self, url: &url::Url) -> bool {
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => return false,
+        };
+        host.eq_ignore_ascii_case(&self.domain)
+    }
+
     pub fn secret_key_file(&self) -> PathBuf {
         self.data_dir.join("secret.key")
     }
@@ -313,6 +324,17 @@ impl fmt::Debug for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_urls_are_on_our_domain_and_port() {
+        let config =
+            Config::resolve(Overrides { domain: Some("alpha.test:8443".into()), ..Default::default() }).unwrap();
+        let own = |u: &str| config.is_own_url(&u.parse().unwrap());
+        assert!(own("http://alpha.test:8443/users/ada"));
+        assert!(own("https://ALPHA.test:8443/inbox"));
+        assert!(!own("http://alpha.test/users/ada"), "another port");
+        assert!(!own("http://beta.test:8443/users/ada"));
+    }
 
     #[test]
     fn defaults_serve_localhost_on_sqlite() {

@@ -140,7 +140,7 @@ async fn signing_key(app: &App, sender: &Sender, user_id: i64) -> Result<Arc<Sig
 /// default port (the HTTP client refuses names that resolve to private
 /// addresses when it connects).
 fn allowed_inbox(app: &App, inbox: &Url) -> bool {
-    let ours = crate::storage::domain_of(inbox.as_str()).eq_ignore_ascii_case(&app.config.domain);
+    let ours = app.config.is_own_url(inbox);
     let named = inbox.domain().is_some();
     let test_mode = app.config.federation_test_mode;
     let scheme = inbox.scheme() == "https" || (test_mode && inbox.scheme() == "http");

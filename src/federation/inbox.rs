@@ -67,7 +67,7 @@ async fn receive_checked(
     if !app.config.federation_test_mode && activity.id.scheme() != "https" {
         return Err(FederationError::Invalid("Activities come from https addresses.".into()));
     }
-    if crate::storage::domain_of(activity.id.as_str()).eq_ignore_ascii_case(&app.config.domain) {
+    if app.config.is_own_url(&activity.id) {
         return Err(FederationError::Forbidden("That activity claims to come from this instance.".into()));
     }
     let actor_id = ObjectId::<Remote>::from(activity.actor.clone());
