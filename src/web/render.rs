@@ -102,9 +102,28 @@ pub fn redirect(to: &str) -> Response {
 }
 
 /// Only same-site paths are followed after log-in.
+///
+/// `next` is resolved as a browser would resolve it against this site (the
+/// URL standard strips tabs and newlines, reads backslashes as slashes and
+/// trims control characters and spaces at both ends), and followed only when
+/// the result is still on this site. What goes into `Location` is that
+/// normalised path, so the browser cannot read it differently; a path that
+/// would start with `//` (a host to a browser) is refused too.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+    const BASE: &str = "https://officehours.invalid/";
+    let Some(next) = next else { return "/".to_string() };
+    let base = url::Url::parse(BASE).expect("a valid base");
+    let trimmed = next.trim_matches(|c: char| c.is_ascii_control() || c == ' ');
+    let normalised: String = trimmed.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    // Only a path: not a scheme, not a network path, not a query alone.
+    if !normalised.starts_with('/') {
+        return "/".to_string();
+    }
+    match base.join(&normalised) {
+        Ok(url) if url.origin() == base.origin() && url.username().is_empty() => {
+            let local = &url[url::Position::BeforePath..];
+            if local.starts_with("//") { "/".to_string() } else { local.to_string() }
+        }
         _ => "/".to_string(),
     }
 }
@@ -120,5 +139,37 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn what_a_browser_would_read_as_another_host_is_refused() {
+        // Browsers drop tabs and newlines anywhere and read backslashes as
+        // slashes before following a Location header.
+        for evil in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/\r\n/evil.example",
+            " //evil.example",
+            "\\\\evil.example",
+            "/\\/evil.example",
+            "/.//evil.example",
+            "/..//evil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "http://officehours.invalid@evil.example/",
+            "",
+            "?next=//evil.example",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?} must not be followed");
+        }
+    }
+
+    #[test]
+    fn local_paths_keep_their_query_and_fragment() {
+        assert_eq!(safe_next(Some("/slots/12/request?x=1#top")), "/slots/12/request?x=1#top");
+        assert_eq!(safe_next(Some("/users/amara/../noah")), "/users/noah");
+        // Characters a header cannot carry are percent-encoded.
+        assert_eq!(safe_next(Some("/search?q=a b")), "/search?q=a%20b");
     }
 }
