@@ -18,6 +18,7 @@ pub mod demo;
 pub mod domain;
 pub mod federation;
 mod health;
+mod input;
 pub mod mail;
 pub mod service;
 pub mod storage;
@@ -54,6 +55,7 @@ pub fn app(state: App) -> Router {
         .merge(federation::router())
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .layer(axum::middleware::from_fn(input::refuse_nul))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
