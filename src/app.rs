@@ -51,6 +51,12 @@ pub struct AppInner {
     pub sender: std::sync::OnceLock<crate::federation::delivery::Sender>,
     /// Remote actors by ActivityPub id, as stored (federation).
     pub remote_actors: Cache<String, Arc<crate::federation::remote::Remote>>,
+    /// Actors whose fetch failed lately, with the answer the inbox gave
+    /// (status and sentence): their activities are refused at once instead
+    /// of fetching again.
+    pub failed_actors: Cache<String, (u16, String)>,
+    /// Actor fetches the inbox made per remote host.
+    pub actor_fetch_limiter: RateLimiter,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
     pub live_instances: Cache<String, ()>,
 }
@@ -72,6 +78,8 @@ impl App {
             federation: std::sync::OnceLock::new(),
             sender: std::sync::OnceLock::new(),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
+            failed_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5 * 60)).build(),
+            actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
             store,

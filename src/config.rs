@@ -53,6 +53,9 @@ pub struct Config {
     /// A remote instance whose deliveries fail for this long is marked dead
     /// (its deliveries wait, one try an hour, until it speaks again).
     pub federation_dead_after_secs: u64,
+    /// How many unknown actors one remote host may make the inbox fetch per
+    /// minute (more answer 429), so one sender cannot tie up the fetcher.
+    pub federation_actor_fetches_per_minute: u32,
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
@@ -88,6 +91,7 @@ pub struct FileConfig {
     pub federation_retry_base_secs: Option<u64>,
     pub federation_publish_days: Option<u64>,
     pub federation_dead_after_secs: Option<u64>,
+    pub federation_actor_fetches_per_minute: Option<u32>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -201,6 +205,11 @@ impl Config {
                 .or(file.federation_dead_after_secs)
                 .unwrap_or(24 * 3600)
                 .clamp(1, 30 * 24 * 3600),
+            federation_actor_fetches_per_minute: env_number("OFFICEHOURS_FEDERATION_ACTOR_FETCHES_PER_MINUTE")?
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                .or(file.federation_actor_fetches_per_minute)
+                .unwrap_or(120)
+                .clamp(1, 1_000_000),
             federation_test_mode: match overrides.federation_test_mode {
                 true if is_test_domain(&domain) => true,
                 true => anyhow::bail!(

@@ -204,6 +204,92 @@ async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
     }
 }
 
+#[tokio::test]
+async fn unsigned_or_mistyped_posts_fetch_nothing_and_failed_fetches_are_remembered() {
+    for db in test_databases().await {
+        let peer = start_peer().await;
+        let server = TestServer::start_with(&db, |c| {
+            c.federation_test_mode = true;
+            c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
+            c.federation_actor_fetches_per_minute = 3;
+        })
+        .await;
+        server.create_advisor("ada").await;
+        let ada = server.url("/users/ada");
+        let inbox = server.url("/inbox");
+        let follow = |actor: &str, n: u32| {
+            json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": format!("{}/follows/{n}", peer.base), "type": "Follow", "actor": actor, "object": ada,
+            })
+            .to_string()
+        };
+        let ghost = |n: u32| format!("{}/users/ghost{n}", peer.base);
+        let misses = || peer.misses.lock().unwrap().clone();
+
+        // A valid digest and no signature: 401 before the actor is looked up.
+        let body = follow(&ghost(1), 1);
+        let unsigned: Vec<_> = peer
+            .sign_as(&ghost(1), &inbox, &body, "application/activity+json")
+            .into_iter()
+            .filter(|(n, _)| *n != "signature")
+            .collect();
+        let (status, _) = peer.post(&inbox, &body, unsigned).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "[{}]", db.backend);
+        // Not ActivityStreams by its media type: 415, before anything else.
+        let (status, _) = peer.post(&inbox, &body, peer.sign_as(&ghost(1), &inbox, &body, "application/json")).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "[{}]", db.backend);
+        let (status, _) = peer.post(&inbox, &body, peer.sign_as(&ghost(1), &inbox, &body, "text/plain")).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        // A key on another server than the actor: refused unfetched.
+        let (status, _) = peer
+            .post(&inbox, &body, peer.sign_as("http://other.test/users/x", &inbox, &body, "application/activity+json"))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(misses(), Vec::<String>::new(), "[{}] nothing was fetched", db.backend);
+
+        // A signed activity of an actor that cannot be fetched: fetched once;
+        // the same actor again gets the same answer without a second fetch.
+        let first =
+            peer.post(&inbox, &body, peer.sign_as(&ghost(1), &inbox, &body, "application/activity+json")).await.0;
+        assert!(!first.is_success() && first != StatusCode::TOO_MANY_REQUESTS, "[{}] {first}", db.backend);
+        let again = follow(&ghost(1), 2);
+        let second =
+            peer.post(&inbox, &again, peer.sign_as(&ghost(1), &inbox, &again, "application/activity+json")).await.0;
+        assert_eq!(second, first);
+        assert_eq!(misses(), vec!["/users/ghost1".to_string()], "[{}] one fetch", db.backend);
+
+        // The ld+json media type with the ActivityStreams profile is read.
+        let masto = follow(&peer.actor, 3);
+        let ld = "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
+        let (status, _) = peer.post(&inbox, &masto, peer.sign_as(&peer.actor, &inbox, &masto, ld)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "[{}]", db.backend);
+        assert_eq!(followers(&server, "ada").await, 1);
+
+        // Three fetches a minute for this host (ghost1, masto, ghost2):
+        // the next unknown actor is 429 with Retry-After, and not fetched.
+        let body = follow(&ghost(2), 4);
+        let (status, _) =
+            peer.post(&inbox, &body, peer.sign_as(&ghost(2), &inbox, &body, "application/activity+json")).await;
+        assert!(!status.is_success() && status != StatusCode::TOO_MANY_REQUESTS, "{status}");
+        let body = follow(&ghost(3), 5);
+        let (status, retry_after) =
+            peer.post(&inbox, &body, peer.sign_as(&ghost(3), &inbox, &body, "application/activity+json")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "[{}]", db.backend);
+        assert_eq!(retry_after.as_deref(), Some("60"));
+        assert_eq!(misses(), vec!["/users/ghost1".to_string(), "/users/ghost2".to_string()]);
+        // A known actor is never held back by it.
+        let undo = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/undos/1", peer.base), "type": "Undo", "actor": peer.actor,
+            "object": {"id": format!("{}/follows/3", peer.base), "type": "Follow", "actor": peer.actor, "object": ada},
+        })
+        .to_string();
+        assert_eq!(peer.send(&inbox, &undo, Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
+        assert_eq!(followers(&server, "ada").await, 0);
+    }
+}
+
 /// Runs the background jobs until `found` picks something out of what the
 /// peer received (10 s at most).
 async fn until_received(

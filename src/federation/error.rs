@@ -17,6 +17,15 @@ pub enum FederationError {
     /// retry with another signature scheme only on 401).
     #[error("signature or digest invalid")]
     Unauthorized,
+    /// No `Signature` header at all: refused before anything is fetched.
+    #[error("no signature")]
+    Unsigned,
+    /// A body that is not ActivityStreams JSON by its `Content-Type`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The actor's fetch failed a moment ago; the same answer again.
+    #[error("actor fetch failed recently: {message}")]
+    RecentlyFailed { status: u16, message: String },
     /// An actor acting on something that is not theirs.
     #[error("{0}")]
     Forbidden(String),
@@ -59,7 +68,11 @@ impl FederationError {
     pub fn status(&self) -> StatusCode {
         match self {
             FederationError::NotFound => StatusCode::NOT_FOUND,
-            FederationError::Unauthorized => StatusCode::UNAUTHORIZED,
+            FederationError::Unauthorized | FederationError::Unsigned => StatusCode::UNAUTHORIZED,
+            FederationError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            FederationError::RecentlyFailed { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             FederationError::Forbidden(_) => StatusCode::FORBIDDEN,
             FederationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             FederationError::Remote(_) => StatusCode::BAD_GATEWAY,
@@ -73,6 +86,9 @@ impl FederationError {
         match self {
             FederationError::NotFound => "not_found",
             FederationError::Unauthorized => "signature_invalid",
+            FederationError::Unsigned => "signature_missing",
+            FederationError::UnsupportedMediaType => "unsupported_media_type",
+            FederationError::RecentlyFailed { .. } => "actor_unavailable",
             FederationError::Forbidden(_) => "forbidden",
             FederationError::Invalid(_) => "invalid_handle",
             FederationError::Remote(_) => "remote_unavailable",
@@ -84,6 +100,13 @@ impl FederationError {
         match self {
             FederationError::NotFound => "Nobody by that name was found there.".into(),
             FederationError::Unauthorized => "The HTTP signature or the body digest is missing or wrong.".into(),
+            FederationError::Unsigned => {
+                "This inbox takes only requests signed with HTTP Signatures (a `Signature` header).".into()
+            }
+            FederationError::UnsupportedMediaType => "Activities are sent as application/activity+json or \
+                 application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"."
+                .into(),
+            FederationError::RecentlyFailed { message, .. } => message.clone(),
             FederationError::Forbidden(text) => text.clone(),
             FederationError::Invalid(text) => text.clone(),
             FederationError::Remote(_) => "That server did not answer usefully; try again later.".into(),

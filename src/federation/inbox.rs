@@ -1,9 +1,12 @@
-//! The inbox: every POST is checked — body digest, then the activity and
-//! its actor on the same server, then the HTTP signature against the
-//! actor's key (fetched when unknown, refetched once when an old copy does
-//! not verify: keys rotate) — then by us (its object comes from the same
-//! server too), then applied once: the activity id is recorded in the same
-//! transaction as its effect.
+//! The inbox: every POST is checked — its media type, a `Signature` header
+//! (read, recent, covering the digest; nothing is fetched for an unsigned
+//! request), the body digest, then the activity, its actor and the
+//! signing key on the same server, then the HTTP signature against the
+//! actor's key (fetched when unknown — at most so many fetches per remote
+//! host a minute, and a failed fetch is remembered for a while —, refetched
+//! once when an old copy does not verify: keys rotate) — then by us (its
+//! object comes from the same server too), then applied once: the activity
+//! id is recorded in the same transaction as its effect.
 //!
 //! The steps are the federation crate's `receive_activity`, with the
 //! signature checked by [`super::signatures`] (faster, and the key parsed
@@ -15,9 +18,12 @@ use activitypub_federation::protocol::verification::verify_domains_match;
 use activitypub_federation::traits::{Activity, Object};
 use axum::body::Bytes;
 use axum::extract::OriginalUri;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use url::Url;
+
+use crate::service::AppError;
 
 use super::context::FedData;
 use super::error::FederationError;
@@ -47,7 +53,11 @@ pub async fn receive(
             } else {
                 tracing::info!(error = %err, status = status.as_u16(), "an inbound activity was refused");
             }
-            problem(status, &err.message())
+            let mut response = problem(status, &err.message());
+            if let FederationError::App(AppError::RateLimited { retry_after_secs }) = err {
+                response.headers_mut().insert(RETRY_AFTER, retry_after_secs.into());
+            }
+            response
         }
     }
 }
@@ -59,23 +69,29 @@ async fn receive_checked(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), FederationError> {
+    check_media_type(headers)?;
+    let app = data.app()?;
+    let signature = signatures::InboundSignature::read(method, uri, headers, &app.config.domain)?;
     signatures::verify_digest(headers, body)?;
     let activity: Incoming = serde_json::from_slice(body)
         .map_err(|_| FederationError::Invalid("That is not an activity we can read.".into()))?;
     verify_domains_match(&activity.id, &activity.actor)?;
-    let app = data.app()?;
     if !app.config.federation_test_mode && activity.id.scheme() != "https" {
         return Err(FederationError::Invalid("Activities come from https addresses.".into()));
     }
     if app.config.is_own_url(&activity.id) {
         return Err(FederationError::Forbidden("That activity claims to come from this instance.".into()));
     }
+    // A key on another server than the actor can never verify: refuse
+    // before fetching anything.
+    let key_on_actors_server =
+        Url::parse(signature.key_id()).is_ok_and(|key| verify_domains_match(&key, &activity.actor).is_ok());
+    if !key_on_actors_server {
+        return Err(FederationError::Unauthorized);
+    }
     let actor_id = ObjectId::<Remote>::from(activity.actor.clone());
-    let actor = actor_id.dereference(data).await?;
-    let signed_by = |actor: &Remote| {
-        let key = actor.public_key().ok_or(FederationError::Unauthorized)?;
-        signatures::verify_request(method, uri, headers, key, &app.config.domain)
-    };
+    let actor = sender(data, &app, &activity.actor).await?;
+    let signed_by = |actor: &Remote| signature.verify(actor.public_key().ok_or(FederationError::Unauthorized)?);
     if let Err(err) = signed_by(&actor) {
         // Their key may have changed since we stored it: fetch once more.
         if crate::storage::now_ms() - actor.row.fetched_at < KEY_REFETCH_AFTER_MS {
@@ -86,6 +102,48 @@ async fn receive_checked(
     tracing::debug!(id = %activity.id, kind = %activity.kind, "receiving an activity");
     activity.verify(data).await?;
     activity.receive(data).await
+}
+
+/// `application/activity+json`, or `application/ld+json` with the
+/// ActivityStreams profile (or none); anything else is 415.
+fn check_media_type(headers: &HeaderMap) -> Result<(), FederationError> {
+    let value = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut parts = value.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default().to_ascii_lowercase();
+    let readable = match essence.as_str() {
+        "application/activity+json" => true,
+        "application/ld+json" => parts
+            .filter_map(|p| p.split_once('='))
+            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("profile"))
+            .all(|(_, profile)| profile.contains("https://www.w3.org/ns/activitystreams")),
+        _ => false,
+    };
+    if readable { Ok(()) } else { Err(FederationError::UnsupportedMediaType) }
+}
+
+/// The sender of a signed activity: from memory or storage, else fetched.
+/// Fetches are limited per remote host, and an actor whose fetch failed is
+/// refused with the same answer for a few minutes (`App::failed_actors`),
+/// so one sender cannot keep the fetcher busy.
+async fn sender(data: &Data<FedData>, app: &crate::app::App, actor: &Url) -> Result<Remote, FederationError> {
+    if let Some((status, message)) = app.failed_actors.get(actor.as_str()) {
+        return Err(FederationError::RecentlyFailed { status, message });
+    }
+    if Remote::read_from_id(actor.clone(), data).await?.is_none() {
+        let host = crate::storage::domain_of(actor.as_str());
+        app.actor_fetch_limiter.check(&host)?;
+        app.actor_fetch_limiter.record_failure(&host);
+    }
+    match ObjectId::<Remote>::from(actor.clone()).dereference(data).await {
+        Ok(remote) => Ok(remote),
+        Err(err) => {
+            if matches!(err, FederationError::NotFound | FederationError::Invalid(_) | FederationError::Remote(_)) {
+                let message = format!("The actor {actor} could not be fetched: {}", err.message());
+                app.failed_actors.insert(actor.to_string(), (err.status().as_u16(), message));
+            }
+            Err(err)
+        }
+    }
 }
 
 #[async_trait::async_trait]

@@ -161,8 +161,52 @@ pub fn verify_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), FederationE
     if sha256.all(|value| value == expected) { Ok(()) } else { Err(FederationError::Unauthorized) }
 }
 
+/// An inbound request's signature, read and checked for everything but the
+/// key: present, covering `(request-target)` and the digest, recent.
+pub struct InboundSignature(http_signature_normalization::verify::Unverified);
+
+impl InboundSignature {
+    /// Reads the `Signature` header of a request. Needs no key, so the
+    /// inbox can refuse an unsigned or stale request before it fetches
+    /// anything. `own_host` stands in for a `Host` header a proxy or HTTP/2
+    /// left out.
+    pub fn read(method: &Method, uri: &Uri, headers: &HeaderMap, own_host: &str) -> Result<Self, FederationError> {
+        if !headers.contains_key("signature") {
+            return Err(FederationError::Unsigned);
+        }
+        let mut signed: BTreeMap<String, String> = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        signed.entry("host".to_string()).or_insert_with(|| own_host.to_string());
+        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let unverified = RULES.begin_verify(method.as_str(), path_and_query, signed).map_err(|err| {
+            tracing::debug!(error = %err, "an inbound signature could not be read");
+            FederationError::Unauthorized
+        })?;
+        Ok(InboundSignature(unverified))
+    }
+
+    /// The key the sender says it signed with (`https://them/users/a#main-key`).
+    pub fn key_id(&self) -> &str {
+        self.0.key_id()
+    }
+
+    /// Whether `key` made this signature (RSA with SHA-256 only).
+    pub fn verify(&self, key: &PublicKey) -> Result<(), FederationError> {
+        let rsa_sha256 = matches!(
+            self.0.algorithm(),
+            None | Some(Algorithm::Hs2019) | Some(Algorithm::Deprecated(DeprecatedAlgorithm::RsaSha256))
+        );
+        let verified = rsa_sha256
+            && self.0.verify(|signature, signing_string| {
+                STANDARD.decode(signature).is_ok_and(|bytes| key.verifies(signing_string.as_bytes(), &bytes))
+            });
+        if verified { Ok(()) } else { Err(FederationError::Unauthorized) }
+    }
+}
+
 /// The request is signed by `key`, covering its digest, and recent.
-/// `own_host` stands in for a `Host` header a proxy or HTTP/2 left out.
 pub fn verify_request(
     method: &Method,
     uri: &Uri,
@@ -170,25 +214,7 @@ pub fn verify_request(
     key: &PublicKey,
     own_host: &str,
 ) -> Result<(), FederationError> {
-    let mut signed: BTreeMap<String, String> = headers
-        .iter()
-        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
-        .collect();
-    signed.entry("host".to_string()).or_insert_with(|| own_host.to_string());
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let unverified = RULES.begin_verify(method.as_str(), path_and_query, signed).map_err(|err| {
-        tracing::debug!(error = %err, "an inbound signature could not be read");
-        FederationError::Unauthorized
-    })?;
-    let rsa_sha256 = matches!(
-        unverified.algorithm(),
-        None | Some(Algorithm::Hs2019) | Some(Algorithm::Deprecated(DeprecatedAlgorithm::RsaSha256))
-    );
-    let verified = rsa_sha256
-        && unverified.verify(|signature, signing_string| {
-            STANDARD.decode(signature).is_ok_and(|bytes| key.verifies(signing_string.as_bytes(), &bytes))
-        });
-    if verified { Ok(()) } else { Err(FederationError::Unauthorized) }
+    InboundSignature::read(method, uri, headers, own_host)?.verify(key)
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct Peer {
     pub requests: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>>,
     /// The headers of every fetch of the actor document.
     pub fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
+    /// The paths of every other GET (all answered 404).
+    pub misses: Arc<Mutex<Vec<String>>>,
 }
 
 pub async fn start_peer() -> Peer {
@@ -50,6 +52,8 @@ pub async fn start_peer() -> Peer {
     let sink = received.clone();
     let raw = requests.clone();
     let seen = fetches.clone();
+    let misses: Arc<Mutex<Vec<String>>> = Arc::default();
+    let missed = misses.clone();
     // The actor's inbox and the shared inbox record alike.
     let inbox = move |headers: axum::http::HeaderMap, body: String| {
         let sink = sink.clone();
@@ -70,9 +74,13 @@ pub async fn start_peer() -> Peer {
             }),
         )
         .route("/users/masto/inbox", post(inbox.clone()))
-        .route("/inbox", post(inbox));
+        .route("/inbox", post(inbox))
+        .fallback(move |uri: axum::http::Uri| {
+            missed.lock().unwrap().push(uri.path().to_string());
+            async { StatusCode::NOT_FOUND }
+        });
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Peer { base, actor, document, private_pem: Mutex::new(keys.private_key), received, requests, fetches }
+    Peer { base, actor, document, private_pem: Mutex::new(keys.private_key), received, requests, fetches, misses }
 }
 
 impl Peer {
@@ -87,28 +95,51 @@ impl Peer {
     /// The headers that sign a POST of `body` to `inbox` as Mastodon signs:
     /// host, date, digest, content-type and the signature.
     pub fn sign(&self, inbox: &str, body: &str) -> Vec<(&'static str, String)> {
+        self.sign_as(&self.actor, inbox, body, "application/activity+json")
+    }
+
+    /// As [`Peer::sign`], with the peer's key but naming `actor`'s key and
+    /// another content type.
+    pub fn sign_as(&self, actor: &str, inbox: &str, body: &str, content_type: &str) -> Vec<(&'static str, String)> {
         let url = url::Url::parse(inbox).unwrap();
         let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
         let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(body.as_bytes())));
         let signed = format!(
-            "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: application/activity+json",
+            "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: {content_type}",
             url.path()
         );
         let key =
             SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem.lock().unwrap()).unwrap());
         let signature = STANDARD.encode(key.sign(signed.as_bytes()).to_bytes());
         let header = format!(
-            "keyId=\"{}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\"",
-            self.actor
+            "keyId=\"{actor}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""
         );
         vec![
             ("host", host),
             ("date", date),
             ("digest", digest),
-            ("content-type", "application/activity+json".to_string()),
+            ("content-type", content_type.to_string()),
             ("signature", header),
         ]
+    }
+
+    /// POSTs `body` to `inbox` with exactly `headers`; the status and the
+    /// `Retry-After` header.
+    pub async fn post(
+        &self,
+        inbox: &str,
+        body: &str,
+        headers: Vec<(&'static str, String)>,
+    ) -> (StatusCode, Option<String>) {
+        officehours::install_crypto();
+        let mut request = reqwest::Client::new().post(inbox).body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        (StatusCode::from_u16(response.status().as_u16()).unwrap(), retry_after)
     }
 
     /// POSTs `body` to `inbox`, signed as Mastodon signs (`Tamper::Body`
