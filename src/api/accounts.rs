@@ -4,28 +4,30 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::app::App;
-use crate::service::accounts::{Roles, SignUp};
+use crate::service::accounts::{SignUp, SignUpOutcome};
 use crate::web::session::ClientIp;
 
 use super::ApiError;
 use super::auth::{ApiJson, ApiUser};
-use super::types::{Account, ProfilePatch, SignUpRequest, TokenRequest, TokenResponse};
+use super::types::{Account, ProfilePatch, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
 use axum::Json;
 
 /// Create an account. A confirmation mail goes to the address.
+///
+/// The answer does not tell whether the address already has an account:
+/// then no account is made, its owner gets a mail saying how to log in or
+/// reset the password, and the answer is the same 202. Every attempt counts
+/// against the client address (20 an hour).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = SignUpRequest,
-    responses((status = 201, body = Account), (status = 409, body = super::error::ErrorBody, description = "username_taken or email_taken"),
+    responses((status = 202, body = SignUpAccepted, description = "the account is made and a confirmation mail is on its way — or the address has an account and its owner was told"),
+        (status = 409, body = super::error::ErrorBody, description = "username_taken"),
         (status = 422, body = super::error::ErrorBody, description = "invalid input, e.g. password_too_common"),
         (status = 429, body = super::error::ErrorBody)))]
 pub async fn sign_up(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<SignUpRequest>,
-) -> Result<(StatusCode, Json<Account>), ApiError> {
-    let key = ip.map(|ip| format!("signup:{ip}"));
-    if let Some(key) = &key {
-        app.action_limiter.check(key)?;
-    }
+) -> Result<(StatusCode, Json<SignUpAccepted>), ApiError> {
     let input = SignUp {
         username: req.username,
         email: req.email,
@@ -33,11 +35,12 @@ pub async fn sign_up(
         display_name: req.display_name,
         timezone: req.timezone,
     };
-    let user = app.sign_up(&input, Roles::default()).await?;
-    if let Some(key) = &key {
-        app.action_limiter.record_failure(key);
-    }
-    Ok((StatusCode::CREATED, Json(Account::from(&user))))
+    let email = match app.sign_up_visitor(&input, ip).await? {
+        SignUpOutcome::Created(user) => user.email,
+        SignUpOutcome::AddressInUse { email } => email,
+    };
+    let message = format!("Check your inbox: the mail to {email} says how to go on.");
+    Ok((StatusCode::ACCEPTED, Json(SignUpAccepted { email, message })))
 }
 
 /// Exchange a username (or e-mail) and password for a personal API token.

@@ -6,6 +6,15 @@ use utoipa::ToSchema;
 use crate::config::Config;
 use crate::storage::{AdvisorProfile, Block, Category, Request, SessionEntry, Slot, User};
 
+/// The answer to a sign-up: the same whether the address was new (the
+/// account is made) or already had an account (its owner was told).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpAccepted {
+    /// The address the mail went to, normalised.
+    pub email: String,
+    pub message: String,
+}
+
 /// Your own account, as `GET /api/v1/me` shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Account {

@@ -23,3 +23,17 @@ pub fn password_reset(instance: &str, to: &str, name: &str, link: &str) -> Mail 
         ),
     }
 }
+
+/// To the owner of an address someone tried to sign up with again.
+pub fn sign_up_with_your_address(instance: &str, to: &str, name: &str, login: &str, reset: &str) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: format!("Someone tried to sign up on {instance} with your address"),
+        body: format!(
+            "Hello {name},\n\nsomeone (maybe you) tried to open a new account on {instance} with this e-mail \
+             address. You already have an account, so no new one was made.\n\n\
+             To log in:\n\n{login}\n\nForgot your password? Choose a new one:\n\n{reset}\n\n\
+             If it was not you, ignore this mail: nothing changed.\n"
+        ),
+    }
+}

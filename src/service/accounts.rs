@@ -36,6 +36,15 @@ pub struct Roles {
     pub verified: bool,
 }
 
+/// What a visitor's sign-up did (see [`App::sign_up_visitor`]).
+pub enum SignUpOutcome {
+    Created(Box<User>),
+    /// The address has an account; its owner was told by mail.
+    AddressInUse {
+        email: String,
+    },
+}
+
 /// A fresh log-in session: the cookie secret and who it belongs to.
 pub struct LoggedIn {
     pub user: User,
@@ -91,6 +100,41 @@ impl App {
         Ok(user)
     }
 
+    /// A sign-up by a visitor (the web form, the API). Every attempt counts
+    /// against the client address, successful or not. An address that
+    /// already has an account is never named as such: the owner gets a mail
+    /// (log in, or reset the password) and the caller the same answer as for
+    /// a new account ([`SignUpOutcome::AddressInUse`], answered like
+    /// `Created` by the API), as the reset form does.
+    pub async fn sign_up_visitor(&self, input: &SignUp, client: Option<IpAddr>) -> Result<SignUpOutcome, AppError> {
+        if let Some(ip) = client {
+            let key = format!("signup:{ip}");
+            self.action_limiter.check(&key)?;
+            self.action_limiter.record_failure(&key);
+        }
+        let errors = match self.sign_up(input, Roles::default()).await {
+            Ok(user) => return Ok(SignUpOutcome::Created(Box::new(user))),
+            Err(AppError::Invalid(errors)) => errors,
+            Err(other) => return Err(other),
+        };
+        let (taken, others): (Vec<_>, Vec<_>) = errors.0.into_iter().partition(|e| e.code == "email_taken");
+        if !others.is_empty() || taken.is_empty() {
+            return Err(AppError::Invalid(FieldErrors(others)));
+        }
+        // As long as a new account takes: the password is hashed either way.
+        let _ = hash_password(input.password.clone()).await?;
+        let owner = self.store.user_by_email(&account::email(&input.email)?).await?;
+        let mail = messages::sign_up_with_your_address(
+            &self.config.instance_name,
+            &owner.email,
+            owner.name(),
+            &self.config.link("/login"),
+            &self.config.link("/password/forgot"),
+        );
+        self.queue_mail(mail).await?;
+        Ok(SignUpOutcome::AddressInUse { email: owner.email })
+    }
+
     pub async fn send_verification(&self, user: &User) -> Result<(), AppError> {
         let link = self.new_mail_link(user, EmailTokenPurpose::Verify, VERIFY_HOURS, "/verify-email").await?;
         self.queue_mail(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link)).await?;
@@ -133,9 +177,7 @@ impl App {
     /// at log-in, so a planted cookie is worthless).
     pub async fn log_in(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<LoggedIn, AppError> {
         let login = login.trim().to_lowercase();
-        let account_key = format!("login:{login}");
         let client_key = client.map(|ip| format!("ip:{ip}"));
-        self.login_limiter.check(&account_key)?;
         if let Some(key) = &client_key {
             self.client_limiter.check(key)?;
         }
@@ -149,6 +191,13 @@ impl App {
             Err(crate::storage::StorageError::NotFound) => None,
             Err(other) => return Err(other.into()),
         };
+        // Failures count against the account, whichever of its names was
+        // typed (username or e-mail address); unknown names count by name.
+        let account_key = match &user {
+            Some(user) => format!("account:{}", user.id),
+            None => format!("login:{login}"),
+        };
+        self.login_limiter.check(&account_key)?;
         // Verify against a dummy hash for unknown accounts too, so timing
         // does not tell which usernames exist.
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_string());

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::app::App;
 use crate::domain::FieldErrors;
 use crate::service::AppError;
-use crate::service::accounts::{Roles, SESSION_DAYS, SignUp};
+use crate::service::accounts::{SESSION_DAYS, SignUp, SignUpOutcome};
 use crate::web::render::{Page, WebError, redirect, redirect_with_flash, safe_next};
 use crate::web::session::{ClientIp, SESSION_COOKIE, SignedIn, Visitor, expire_cookie, make_cookie};
 
@@ -65,9 +65,6 @@ pub async fn signup(
     ClientIp(ip): ClientIp,
     Form(form): Form<SignUpForm>,
 ) -> Result<Response, WebError> {
-    if let Some(ip) = ip {
-        app.action_limiter.check(&format!("signup:{ip}"))?;
-    }
     let input = SignUp {
         username: form.username.clone(),
         email: form.email.clone(),
@@ -75,11 +72,8 @@ pub async fn signup(
         display_name: form.display_name.clone(),
         timezone: form.timezone.clone(),
     };
-    match app.sign_up(&input, Roles::default()).await {
-        Ok(user) => {
-            if let Some(ip) = ip {
-                app.action_limiter.record_failure(&format!("signup:{ip}"));
-            }
+    match app.sign_up_visitor(&input, ip).await {
+        Ok(SignUpOutcome::Created(user)) => {
             let secret = app.start_session(user.id).await?;
             let mut response = redirect_with_flash(
                 &app,
@@ -89,6 +83,13 @@ pub async fn signup(
             set_session(&app, &mut response, secret);
             Ok(response)
         }
+        // The page does not say the address has an account; its owner
+        // learns by mail how to log in.
+        Ok(SignUpOutcome::AddressInUse { email }) => Ok(redirect_with_flash(
+            &app,
+            "/login",
+            &format!("Check your inbox: the mail to {email} says how to go on."),
+        )),
         Err(AppError::Invalid(errors)) => {
             Ok(Page(signup_page_for(&app, v, &form, errors)).with_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY))
         }
