@@ -85,7 +85,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     for (i, learner) in learners.iter().enumerate() {
         let t = Instant::now();
         let r = app
-            .request_slot(learner, slots[i * 2].id, "benchmark", &serde_json::Value::Null)
+            .request_slot(learner, slots[i * 2].id, "benchmark", &serde_json::Value::Null, None)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         requests.push(t.elapsed());
@@ -111,7 +111,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         let slot = slots[i * 2 + 1].id;
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            app.request_slot(&learner, slot, "", &serde_json::Value::Null).await.map(|_| t.elapsed())
+            app.request_slot(&learner, slot, "", &serde_json::Value::Null, None).await.map(|_| t.elapsed())
         }));
     }
     let mut concurrent = Vec::new();

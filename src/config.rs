@@ -59,6 +59,11 @@ pub struct Config {
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or
+    /// CIDR ranges); none by default, so the peer address counts.
+    pub trusted_proxies: Vec<crate::domain::ip_range::IpRange>,
+    /// `/readyz` answers 503 when the data folder's disk has less free.
+    pub min_free_disk_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -92,6 +97,8 @@ pub struct FileConfig {
     pub federation_publish_days: Option<u64>,
     pub federation_dead_after_secs: Option<u64>,
     pub federation_actor_fetches_per_minute: Option<u32>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub min_free_disk_mb: Option<u64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -122,6 +129,11 @@ impl FileConfig {
 }
 
 /// Reads a secret from `NAME` or, failing that, from the file named by `NAME_FILE`.
+/// `trusted_proxies`: addresses or CIDR ranges.
+fn parse_ranges<'a>(list: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<crate::domain::ip_range::IpRange>> {
+    list.map(|r| r.parse().map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}"))).collect()
+}
+
 pub fn secret_from_env(name: &str) -> anyhow::Result<Option<String>> {
     if let Ok(value) = std::env::var(name)
         && !value.is_empty()
@@ -217,6 +229,11 @@ impl Config {
                      .test or .localhost, not `{domain}`"
                 ),
                 false => false,
+            },
+            min_free_disk_mb: env_number("OFFICEHOURS_MIN_FREE_DISK_MB")?.or(file.min_free_disk_mb).unwrap_or(100),
+            trusted_proxies: match std::env::var("OFFICEHOURS_TRUSTED_PROXIES") {
+                Ok(list) => parse_ranges(list.split(',').filter(|s| !s.trim().is_empty()))?,
+                Err(_) => parse_ranges(file.trusted_proxies.iter().flatten().map(String::as_str))?,
             },
             federation_test_hosts: match std::env::var("OFFICEHOURS_FEDERATION_TEST_HOSTS") {
                 Ok(list) if overrides.federation_test_mode => parse_test_hosts(&list)?,

@@ -211,7 +211,7 @@ async fn add_bookings(
             let (advisor, slots) = &open_slots[(l * 2 + k) % open_slots.len()];
             let Some(slot) = slots.get(2 + l) else { continue };
             let note = ["Feedback on my project plan", "How to get started", "Review of my portfolio"][n % 3];
-            let Ok(request) = app.request_slot(learner, slot.id, note, &serde_json::Value::Null).await else {
+            let Ok(request) = app.request_slot(learner, slot.id, note, &serde_json::Value::Null, None).await else {
                 continue;
             };
             if n % 2 == 0 {

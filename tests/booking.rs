@@ -325,7 +325,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
         for learner in learners.clone() {
             let app = server.app.clone();
             let slot = slots[0];
-            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null).await }));
+            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null, None).await }));
         }
         let mut request_ids = Vec::new();
         for task in tasks {
@@ -362,7 +362,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
         let mut tasks = Vec::new();
         for learner in learners {
             let app = server.app.clone();
-            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null).await }));
+            tasks.push(tokio::spawn(async move { app.request_slot(&learner, slot, "", &Value::Null, None).await }));
         }
         let mut booked = 0;
         for task in tasks {
@@ -442,7 +442,7 @@ async fn random_booking_sequences_keep_the_invariants() {
                 if model.is_empty() || rng.random_bool(0.4) {
                     let who = rng.random_range(0..learners.len());
                     let slot = slots[rng.random_range(0..slots.len())];
-                    match server.app.request_slot(&learners[who], slot, "", &Value::Null).await {
+                    match server.app.request_slot(&learners[who], slot, "", &Value::Null, None).await {
                         Ok(r) => model.push((r.id, slot, who, RequestStatus::parse(&r.status).unwrap())),
                         Err(err) => assert!(
                             ["slot_taken", "already_requested", "weekly_limit"].contains(&err.code()),
@@ -528,14 +528,50 @@ async fn unlisted_offerings_are_reachable_only_through_the_private_link() {
         let (_, public) = bob.get("/api/v1/advisors/quiet/slots").await;
         assert_eq!(ids(&public), ids(&listed["slots"]), "[{}] an unlisted block is not listed", db.backend);
 
-        // The private link shows both, and the unlisted slot can be requested.
+        // Slot ids are sequential: a guessed id of an unlisted slot answers
+        // as if there were no such slot, for the API and the web form alike.
         let link = server.app.new_private_link(&advisor).await.unwrap();
+        let secret = link.rsplit('/').next().unwrap().to_string();
+        for path in [
+            format!("/api/v1/slots/{hidden_slot}/questions"),
+            format!("/api/v1/slots/{hidden_slot}/questions?link=wrong"),
+        ] {
+            let (status, body) = bob.get(&path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "[{}] {path}: {body}", db.backend);
+        }
+        for body in [json!({}), json!({"link": "wrong"}), json!({"link": ""})] {
+            let (status, answer) = bob.post(&format!("/api/v1/slots/{hidden_slot}/requests"), body.clone()).await;
+            assert_eq!(
+                (status, answer["error"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "[{}] {body}",
+                db.backend
+            );
+        }
+        let mut insider = server.browser();
+        insider.log_in("insider", support::server::PASSWORD).await;
+        let guessed = insider.get(&format!("/slots/{hidden_slot}/request")).await;
+        assert_eq!(guessed.status, StatusCode::NOT_FOUND, "[{}] the web form without the link", db.backend);
+        let (_, mine) = bob.get("/api/v1/me/sessions").await;
+        assert_eq!(mine, json!([]), "[{}] nothing was requested", db.backend);
+
+        // The private link shows both, and the unlisted slot can be requested
+        // through it: the link's secret travels to the form and with the request.
         let path = link.strip_prefix(&server.base).unwrap().to_string();
         let mut browser = server.browser();
         let page = browser.page(&path).await;
-        assert!(page.contains(&format!("/slots/{hidden_slot}/request")), "the private page offers the unlisted slot");
-        let (status, _) = bob.post(&format!("/api/v1/slots/{hidden_slot}/requests"), json!({})).await;
-        assert_eq!(status, StatusCode::CREATED);
+        let form_path = format!("/slots/{hidden_slot}/request?link={secret}");
+        assert!(page.contains(&form_path), "the private page offers the unlisted slot: {page}");
+        let form = insider.page(&form_path).await;
+        assert!(form.contains(&format!("name=\"link\" value=\"{secret}\"")), "{form}");
+        let sent = insider
+            .post(&format!("/slots/{hidden_slot}/request"), &[("note", "Found you"), ("link", secret.as_str())])
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, sent.body);
+        let (status, questions) = bob.get(&format!("/api/v1/slots/{hidden_slot}/questions?link={secret}")).await;
+        assert_eq!(status, StatusCode::OK, "{questions}");
+        let (_, mine) = bob.get("/api/v1/me/sessions").await;
+        assert_eq!(mine.as_array().unwrap().len(), 1, "[{}] {mine}", db.backend);
 
         // An unlisted advisor shows nothing publicly; a new link kills the old one.
         let settings = officehours::service::booking::BookingSettings {
@@ -785,7 +821,12 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
         let (_, public) = bob.get("/api/v1/advisors/editor/slots").await;
         assert_eq!(public, json!([]), "[{}] now unlisted", db.backend);
         let slot = created["slots"][0]["id"].as_i64().unwrap();
-        let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+        // Unlisted now: requested through the advisor's private link.
+        let link = server.app.new_private_link(&advisor).await.unwrap();
+        let secret = link.rsplit('/').next().unwrap().to_string();
+        let (status, _) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "[{}] not without the link", db.backend);
+        let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({"link": secret})).await;
         assert_eq!((status, request["status"].as_str()), (StatusCode::CREATED, Some("approved")), "booked at once");
 
         let page = web.page(&format!("/blocks/{block_id}/edit?date={}", day(3))).await;
@@ -793,7 +834,7 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
         let fields = [("label", "Bring a question list?"), ("kind", "text"), ("required", "yes"), ("choices", "")];
         let reply = web.post(&format!("/blocks/{block_id}/questions?date={}", day(3)), &fields).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
-        let (_, asked) = bob.get(&format!("/api/v1/slots/{}/questions", created["slots"][1]["id"])).await;
+        let (_, asked) = bob.get(&format!("/api/v1/slots/{}/questions?link={secret}", created["slots"][1]["id"])).await;
         assert_eq!(asked[0]["label"], "Bring a question list?");
 
         let other = server.create_advisor("nosy").await;
@@ -878,4 +919,81 @@ async fn anonymous_visitors_see_slots_in_their_browsers_zone() {
     );
     let bogus = page(Some("oh_tz=Nowhere%2FLand")).await;
     assert!(bogus.contains("Times in UTC"), "an unknown zone is ignored");
+}
+
+/// Issue 13, item 8: a suspended advisor is hidden everywhere, takes no
+/// new requests (with the reason), their pending and upcoming sessions are
+/// called off with a note the learners get, and their published events are
+/// deleted; lifting the suspension shows them again.
+#[tokio::test]
+async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_called_off() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        server.create_user("boss", true).await;
+        let advisor = server.create_advisor("gone").await;
+        let ada = server.api_as(&advisor).await;
+        let (bob_user, carl_user) = (server.create_user("bob", false).await, server.create_user("carl", false).await);
+        let (bob, carl) = (server.api_as(&bob_user).await, server.api_as(&carl_user).await);
+        let (status, created) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:30")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let slots = ids(&created["slots"]);
+        let (_, pending) = bob.post(&format!("/api/v1/slots/{}/requests", slots[0]), json!({})).await;
+        let (_, approved) = carl.post(&format!("/api/v1/slots/{}/requests", slots[1]), json!({})).await;
+        let (status, _) = ada.post(&format!("/api/v1/requests/{}/approve", approved["id"]), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let link = server.app.new_private_link(&advisor).await.unwrap();
+        let link_path = link.strip_prefix(&server.base).unwrap().to_string();
+        officehours::federation::events::publish_for(&server.app, &advisor).await.unwrap();
+        let events = server.app.store.open_published_events(advisor.id).await.unwrap();
+        assert!(!events.is_empty(), "[{}] the block is published", db.backend);
+        let mut visitor = server.browser();
+        assert_eq!(visitor.get("/users/gone").await.status, StatusCode::OK);
+
+        let mut root = server.browser();
+        root.log_in("boss", support::server::PASSWORD).await;
+        let reply = root.post("/users/gone/suspend", &[("suspend", "yes")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+
+        // Hidden: profile, API profile, slots, directory, private link.
+        assert_eq!(visitor.get("/users/gone").await.status, StatusCode::NOT_FOUND, "[{}]", db.backend);
+        assert!(root.page("/users/gone").await.contains("This account is suspended"), "admins still see it");
+        for path in ["/api/v1/advisors/gone", "/api/v1/advisors/gone/slots", "/api/v1/advisors/gone/questions"] {
+            let (status, body) = bob.get(path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "[{}] {path}: {body}", db.backend);
+        }
+        let (_, directory) = bob.get("/api/v1/advisors").await;
+        assert!(!directory.to_string().contains("\"gone\""), "[{}] {directory}", db.backend);
+        assert_eq!(visitor.get(&link_path).await.status, StatusCode::NOT_FOUND, "the private link");
+
+        // Refused, with the reason.
+        let (status, body) = carl.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("advisor_suspended")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("suspended"), "{body}");
+
+        // Called off, and the learners are told why.
+        for (api, id, status, kind) in [
+            (&bob, &pending["id"], "declined", "request_declined"),
+            (&carl, &approved["id"], "cancelled", "request_cancelled"),
+        ] {
+            let (_, sessions) = api.get("/api/v1/me/sessions").await;
+            let session = sessions.as_array().unwrap().iter().find(|s| s["request_id"] == *id).unwrap();
+            assert_eq!(session["status"], status, "[{}] {session}", db.backend);
+            assert!(session["decision_note"].as_str().unwrap().contains("suspended"), "{session}");
+            let (_, feed) = api.get("/api/v1/me/notifications").await;
+            assert_eq!(feed["notifications"][0]["kind"], kind, "[{}] {feed}", db.backend);
+        }
+
+        // Followers are told to drop the published events.
+        for event in &events {
+            let now = server.app.store.published_event(&event.ap_id).await.unwrap().unwrap();
+            assert_eq!(now.status, "deleted", "[{}] {}", db.backend, event.ap_id);
+        }
+
+        // Lifting the suspension shows the advisor again.
+        let reply = root.post("/users/gone/suspend", &[("suspend", "no")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        assert_eq!(visitor.get("/users/gone").await.status, StatusCode::OK, "[{}]", db.backend);
+        let (status, _) = carl.post(&format!("/api/v1/slots/{}/requests", slots[2]), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "[{}]", db.backend);
+    }
 }

@@ -195,12 +195,14 @@ async fn lookups_refuse_private_loopback_and_malformed_addresses() {
     let user = server.create_user("ida", false).await;
     let api = server.api_as(&user).await;
     let port = server.addr.port();
-    for handle in [
-        format!("ida@127.0.0.1:{port}"),
-        "root@10.0.0.1".to_string(),
-        "root@[::1]".to_string(),
-        format!("ida@localhost:{port}"),
-        "a@b@c".to_string(),
+    // Each refusal names its own cause.
+    for (handle, cause) in [
+        (format!("ida@127.0.0.1:{port}"), "invalid characters in domain"),
+        ("root@10.0.0.1".to_string(), "a domain name is needed"),
+        ("root@[::1]".to_string(), "is not a handle"),
+        (format!("ida@localhost:{port}"), "invalid characters in domain"),
+        ("a@b@c".to_string(), "is not a handle"),
+        ("nobody@no-such-host.invalid".to_string(), "does not resolve"),
     ] {
         let (status, body) = api.get(&format!("/api/v1/advisors/{handle}")).await;
         assert_eq!(
@@ -208,6 +210,7 @@ async fn lookups_refuse_private_loopback_and_malformed_addresses() {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_handle")),
             "{handle}: {body}"
         );
+        assert!(body["message"].as_str().unwrap().contains(cause), "{handle}: {body}");
     }
 }
 
@@ -271,7 +274,8 @@ async fn names_that_resolve_to_private_addresses_are_never_contacted() {
             "[{}] {name}: {body}",
             db.backend
         );
-        assert!(body["message"].as_str().unwrap().contains("not allowed"), "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("resolves to") && message.contains("not allowed"), "{body}");
 
         let peer = support::peer::start_peer().await;
         let actor = format!("https://{name}/users/root");
@@ -279,7 +283,11 @@ async fn names_that_resolve_to_private_addresses_are_never_contacted() {
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": format!("https://{name}/follows/1"), "type": "Follow", "actor": actor, "object": server.url("/users/ida"),
         });
-        let status = peer.send(&server.url("/inbox"), &follow.to_string(), support::peer::Tamper::None).await;
+        // Signed with a key named on the actor's own server, so the inbox
+        // gets as far as fetching the actor: that fetch is what is refused.
+        let (inbox, body) = (server.url("/inbox"), follow.to_string());
+        let headers = peer.sign_as(&actor, &inbox, &body, "application/activity+json");
+        let (status, _) = peer.post(&inbox, &body, headers).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] an actor at {name}", db.backend);
         assert!(server.app.store.remote_actor(&actor).await.unwrap().is_none(), "nothing stored");
     }

@@ -160,7 +160,9 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
         let server = TestServer::start(&db).await;
         server.create_user("grace", false).await;
         let mut browser = server.browser();
-        assert_eq!(browser.log_in("grace", PASSWORD).await.status, StatusCode::SEE_OTHER);
+        let logged_in = browser.log_in("grace", PASSWORD).await;
+        assert_eq!(logged_in.status, StatusCode::SEE_OTHER);
+        let session = logged_in.cookie("oh_session").expect("a session cookie");
 
         let missing = browser.post_raw("/settings", &[("display_name", "Mallory"), ("timezone", "UTC")]).await;
         assert_eq!(missing.status, StatusCode::FORBIDDEN);
@@ -187,6 +189,39 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
         let foreign =
             stranger.post_raw("/login", &[("csrf", token.as_str()), ("login", "grace"), ("password", PASSWORD)]).await;
         assert_eq!(foreign.status, StatusCode::FORBIDDEN, "a token from another browser does not work");
+
+        // Signed in, the token is bound to the session: neither the token of
+        // another session of the same person nor the CSRF cookie's value
+        // (which a sibling domain could plant) passes.
+        let mut other_session = server.browser();
+        other_session.log_in("grace", PASSWORD).await;
+        let other_token = input_value(&other_session.page("/settings").await, "csrf").unwrap();
+        assert_ne!(other_token, token, "each session has its own token");
+        let borrowed = browser
+            .post_raw("/settings", &[("csrf", other_token.as_str()), ("display_name", "Mallory"), ("timezone", "UTC")])
+            .await;
+        assert_eq!(borrowed.status, StatusCode::FORBIDDEN, "[{}] another session's token", db.backend);
+        let stranger_cookie =
+            server.browser().get("/login").await.cookie("oh_csrf").expect("a fresh visitor gets a cookie");
+        let planted = reqwest::Client::new()
+            .post(server.url("/settings"))
+            .header("Cookie", format!("oh_session={session}; oh_csrf={stranger_cookie}"))
+            .form(&[("csrf", stranger_cookie.as_str()), ("display_name", "Mallory"), ("timezone", "UTC")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(planted.status(), StatusCode::FORBIDDEN, "[{}] a planted cookie and its value", db.backend);
+        // The Origin's scheme counts too: an http page cannot post to an https site, nor the reverse.
+        let other_scheme = server.base.replacen("http://", "https://", 1);
+        let cross_scheme = browser
+            .http
+            .post(server.url("/settings"))
+            .header("Origin", other_scheme)
+            .form(&[("csrf", token.as_str()), ("display_name", "Mallory"), ("timezone", "UTC")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross_scheme.status(), StatusCode::FORBIDDEN, "[{}] same host, other scheme", db.backend);
 
         let user = server.app.store.user_by_username("grace").await.unwrap();
         assert_eq!(user.display_name, "", "[{}] nothing changed", db.backend);
@@ -375,6 +410,14 @@ async fn health_checks_report_the_database() {
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE, "[{}]", db.backend);
         assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK, "still alive");
     }
+    // A data disk with less room than the instance needs is reported (here:
+    // asking for more than any disk has, so the real free space is short).
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start_with(&db, |config| config.min_free_disk_mb = u64::MAX / (2 << 20)).await;
+    let full = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = full.text().await.unwrap();
+    assert!(text.starts_with("data disk full:") && text.contains("MB free in"), "{text}");
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use crate::service::accounts::{SignUp, SignUpOutcome};
 use crate::web::session::ClientIp;
 
 use super::ApiError;
-use super::auth::{ApiJson, ApiUser};
+use super::auth::ApiUser;
+use super::json::ApiJson;
 use super::types::{Account, ProfilePatch, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
 use axum::Json;
 

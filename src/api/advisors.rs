@@ -9,18 +9,23 @@ use crate::service::advisors::{AdvisorForm, DIRECTORY_PAGE_SIZE};
 use crate::storage::Category;
 
 use super::ApiError;
-use super::auth::{ApiJson, ApiQuery, ApiUser};
+use super::auth::ApiUser;
 use super::error::ErrorBody;
+use super::json::{ApiJson, ApiQuery};
 use super::types::{Advisor, AdvisorRequest, CategoryRequest, Directory, DirectoryParams};
 
 /// Search advisors by words and category.
 #[utoipa::path(get, path = "/api/v1/advisors", tag = "directory", params(DirectoryParams),
-    responses((status = 200, body = Directory), (status = 422, body = ErrorBody, description = "unknown_category")))]
+    responses((status = 200, body = Directory), (status = 422, body = ErrorBody, description = "unknown_category, invalid_page")))]
 pub async fn directory(
     State(app): State<App>,
     ApiQuery(params): ApiQuery<DirectoryParams>,
 ) -> Result<Json<Directory>, ApiError> {
-    let page = params.page.unwrap_or(1).max(1);
+    let page = params.page.unwrap_or(1);
+    if !(1..=10_000).contains(&page) {
+        let message = "`page` counts from 1 and goes up to 10000.";
+        return Err(crate::service::AppError::invalid("page", "invalid_page", message).into());
+    }
     let found = app.directory(&params.q, params.category.as_deref(), page).await?;
     Ok(Json(Directory {
         advisors: found.advisors.iter().map(|p| Advisor::new(p, &app.config)).collect(),

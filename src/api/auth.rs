@@ -1,6 +1,6 @@
 //! `Authorization: Bearer <token>` for the API.
 
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -43,13 +43,3 @@ impl OptionalFromRequestParts<App> for ApiUser {
         <ApiUser as FromRequestParts<App>>::from_request_parts(parts, app).await.map(Some)
     }
 }
-
-/// JSON bodies whose parse errors come back in the API's error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-/// Query strings likewise.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);

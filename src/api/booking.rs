@@ -1,10 +1,8 @@
 //! Availability blocks, slots, requests and decisions.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
 
 use crate::app::App;
 use crate::domain::booking::Action;
@@ -13,11 +11,12 @@ use crate::service::booking::BlockInput;
 use crate::storage::BlockOverrides;
 
 use super::ApiError;
-use super::auth::{ApiJson, ApiQuery, ApiUser};
+use super::auth::ApiUser;
 use super::error::ErrorBody;
+use super::json::{ApiJson, ApiQuery, OptionalJson};
 use super::types::{
-    BlockCreated, BlockRemoved, BlockRequest, NoteRequest, QuestionJson, QuestionRequest, RemoveBlockRequest,
-    RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams, parse_instant,
+    BlockCreated, BlockRemoved, BlockRequest, LinkQuery, NoteRequest, QuestionJson, QuestionRequest,
+    RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams, parse_instant,
 };
 
 /// Publish availability: one block, or a weekly series.
@@ -77,16 +76,17 @@ pub async fn advisor_slots(
 
 /// Ask for a slot, with a note and answers to the advisor's questions.
 #[utoipa::path(post, path = "/api/v1/slots/{id}/requests", tag = "booking", security(("token" = [])),
-    params(("id" = i64, Path)), request_body = RequestSlot,
-    responses((status = 201, body = RequestCreated), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "slot_taken, slot_past, slot_cancelled, inside_minimum_notice, beyond_horizon, weekly_limit, already_requested, own_slot")))]
+    params(("id" = i64, Path)), request_body(content = RequestSlot, description = "optional"),
+    responses((status = 201, body = RequestCreated),
+        (status = 404, body = ErrorBody, description = "no such slot, or an unlisted one without its link"),
+        (status = 409, body = ErrorBody, description = "slot_taken, slot_past, slot_cancelled, inside_minimum_notice, beyond_horizon, weekly_limit, already_requested, own_slot, advisor_suspended")))]
 pub async fn request_slot(
     State(app): State<App>,
     ApiUser(user): ApiUser,
     Path(slot_id): Path<i64>,
     OptionalJson(req): OptionalJson<RequestSlot>,
 ) -> Result<(StatusCode, Json<RequestCreated>), ApiError> {
-    let request = app.request_slot(&user, slot_id, &req.note, &req.answers).await?;
+    let request = app.request_slot(&user, slot_id, &req.note, &req.answers, req.link.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(RequestCreated { id: request.id, status: request.status })))
 }
 
@@ -192,9 +192,16 @@ pub async fn save_questions(
 /// The questions a request for this slot must answer (its block's own, or
 /// else the advisor's).
 #[utoipa::path(get, path = "/api/v1/slots/{id}/questions", tag = "booking",
-    params(("id" = i64, Path)), responses((status = 200, body = [QuestionJson]), (status = 404, body = ErrorBody)))]
-pub async fn slot_questions(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Vec<QuestionJson>>, ApiError> {
-    let (slot, _) = app.slot_with_advisor(id).await?;
+    params(("id" = i64, Path), LinkQuery),
+    responses((status = 200, body = [QuestionJson]),
+        (status = 404, body = ErrorBody, description = "no such slot, or an unlisted one without its link"),
+        (status = 409, body = ErrorBody, description = "advisor_suspended")))]
+pub async fn slot_questions(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    ApiQuery(query): ApiQuery<LinkQuery>,
+) -> Result<Json<Vec<QuestionJson>>, ApiError> {
+    let (slot, _) = app.requestable_slot(id, query.link.as_deref()).await?;
     Ok(Json(app.questions_for_slot(&slot).await?.iter().map(QuestionJson::from).collect()))
 }
 
@@ -216,23 +223,4 @@ fn question_inputs(req: Vec<QuestionRequest>) -> Vec<QuestionInput> {
     req.into_iter()
         .map(|q| QuestionInput { label: q.label, kind: q.kind, choices: q.choices.join("\n"), required: q.required })
         .collect()
-}
-
-/// A JSON body that may also be left out entirely (then `T::default()`).
-pub struct OptionalJson<T>(pub T);
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_json", "The body could not be read."))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(OptionalJson(T::default()));
-        }
-        serde_json::from_slice(&bytes)
-            .map(OptionalJson)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("Invalid JSON body: {e}")))
-    }
 }

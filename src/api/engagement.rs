@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use crate::app::App;
 
 use super::ApiError;
-use super::auth::{ApiJson, ApiUser};
-use super::booking::OptionalJson;
+use super::auth::ApiUser;
 use super::error::ErrorBody;
+use super::json::{ApiJson, OptionalJson};
 use super::types::NoteRequest;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -96,3 +96,41 @@ impl IntoResponse for ApiError {
 pub async fn unknown_endpoint() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "There is no such API endpoint; see /api/v1/openapi.json.")
 }
+
+/// Every refusal under `/api` in the API's error shape, also those made
+/// before a handler runs (a path segment that does not parse, a method the
+/// path does not take): their plain-text answers are wrapped, keeping
+/// their status and headers (`Allow`, `Retry-After`).
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_path",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        s if s.is_server_error() => "internal",
+        _ => "refused",
+    };
+    let message = match text {
+        Ok(text) if !text.is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("Refused.").to_string(),
+    };
+    let wrapped = ApiError::new(status, code, message).into_response();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.extend(wrapped.headers().clone());
+    Response::from_parts(parts, wrapped.into_body())
+}

@@ -11,8 +11,9 @@ use crate::app::App;
 use crate::federation::context::FedData;
 
 use super::ApiError;
-use super::auth::{ApiJson, ApiUser};
+use super::auth::ApiUser;
 use super::error::ErrorBody;
+use super::json::ApiJson;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,6 +9,7 @@ mod booking;
 mod engagement;
 mod error;
 mod follows;
+mod json;
 mod openapi;
 mod types;
 
@@ -61,4 +62,5 @@ pub fn router() -> Router<App> {
         .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
         .route("/api/v1/admin/federation", get(admin::federation))
         .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))
+        .layer(axum::middleware::from_fn(error::json_errors))
 }

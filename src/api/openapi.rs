@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         super::follows::follow, super::follows::unfollow, super::follows::my_follows,
         super::admin::federation,
     ),
-    modifiers(&TokenAuth),
+    modifiers(&TokenAuth, &CommonResponses),
     tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "calendar"), (name = "notifications"), (name = "messages"), (name = "karma"), (name = "federation"), (name = "admin"))
 )]
 pub struct ApiDoc;
@@ -39,6 +39,54 @@ impl Modify for TokenAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("oh_…").build()),
         );
     }
+}
+
+/// The answers every operation can give besides its own, so the document
+/// lists every status the server sends: `400` (a body, query or path that
+/// does not parse, or a NUL character), `401` (a missing or wrong token:
+/// anonymous operations check a token when one is sent), `413`/`415` for
+/// operations with a body, `429` where limits apply, and `405` for a method
+/// a path does not take.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
+            for operation in operations {
+                let mut common = vec![
+                    ("400", "invalid_json, invalid_query, invalid_path or invalid_text: the input does not parse"),
+                    ("401", "unauthenticated: the token is missing, unknown, expired or revoked"),
+                    ("405", "method_not_allowed: the path does not take this method"),
+                    ("429", "rate_limited: too many requests; see Retry-After"),
+                ];
+                if let Some(body) = &mut operation.request_body {
+                    common.push(("413", "too_large: the body is larger than 1 MiB"));
+                    common.push(("415", "unsupported_media_type: the body is not sent as application/json"));
+                    if body.description.as_deref() == Some("optional") {
+                        body.required = Some(utoipa::openapi::Required::False);
+                    }
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_response(description));
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
+        .into()
 }
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {

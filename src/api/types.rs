@@ -183,7 +183,8 @@ pub struct DirectoryParams {
     pub q: String,
     /// A category slug.
     pub category: Option<String>,
-    /// 1-based page number (20 per page).
+    /// 1-based page number (20 per page); past the last page the list is empty.
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
 }
 
@@ -274,6 +275,18 @@ pub struct RequestSlot {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub answers: serde_json::Value,
+    /// The secret of the advisor's private booking link (the last part of
+    /// `/book/{secret}`): needed for a slot of an unlisted offering.
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+/// `?link=`: the secret of an advisor's private booking link.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// Needed for a slot of an unlisted offering.
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,6 +7,7 @@ pub mod advisor;
 pub mod availability;
 pub mod booking;
 pub mod category;
+pub mod ip_range;
 pub mod karma;
 pub mod notification;
 pub mod questions;

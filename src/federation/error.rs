@@ -29,6 +29,11 @@ pub enum FederationError {
     /// An actor acting on something that is not theirs.
     #[error("{0}")]
     Forbidden(String),
+    /// The federation crate's address check failed for this domain: it does
+    /// not resolve, or resolves to a private address. [`Self::explained`]
+    /// looks again to say which.
+    #[error("{0}: no public address")]
+    Unresolved(String),
     /// The remote server failed, timed out, or sent something unusable.
     #[error("remote server: {0}")]
     Remote(activitypub_federation::error::Error),
@@ -47,14 +52,28 @@ impl From<activitypub_federation::error::Error> for FederationError {
             // The crate parses error pages too; a WebFinger answer that is no
             // WebFinger document is (nearly always) the server's 404.
             E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
-            E::UrlVerificationError(_) | E::DomainResolveError(_) | E::ResolveInternalIpError(..) => {
-                FederationError::Invalid(
-                    "That server's address is not allowed: private, loopback and malformed addresses are refused."
-                        .into(),
-                )
-            }
+            E::UrlVerificationError(reason) => FederationError::Invalid(url_refusal(reason)),
+            E::ResolveInternalIpError(host, ip) => FederationError::Invalid(format!(
+                "{host} resolves to {ip}, a private, loopback or link-local address: such servers are not allowed."
+            )),
+            E::DomainResolveError(domain) => FederationError::Unresolved(domain),
             other => FederationError::Remote(other),
         }
+    }
+}
+
+/// The federation crate's URL checks, in words (each says what was wrong).
+fn url_refusal(reason: &str) -> String {
+    match reason {
+        "Domains do not match" | "Urls do not match" => {
+            "The activity names an id on another server than its actor's (the domains do not match).".into()
+        }
+        "Explicit port is not allowed" => {
+            "That server's address has an explicit port: only servers on the standard https port are allowed.".into()
+        }
+        "Http urls are only allowed in debug mode" => "That server's address is http: only https is allowed.".into(),
+        "Url must have a domain" => "That server is given by an IP address or none: a domain name is needed.".into(),
+        other => format!("That server's address is malformed ({}).", other.to_lowercase()),
     }
 }
 
@@ -65,6 +84,22 @@ impl From<StorageError> for FederationError {
 }
 
 impl FederationError {
+    /// Says which of "does not resolve" and "resolves to a private address"
+    /// an [`FederationError::Unresolved`] was, by looking the name up again.
+    pub async fn explained(self) -> Self {
+        let FederationError::Unresolved(domain) = &self else { return self };
+        match tokio::net::lookup_host((domain.as_str(), 443)).await.map(|a| a.map(|a| a.ip()).collect::<Vec<_>>()) {
+            Err(err) => FederationError::Invalid(format!("{domain} does not resolve (DNS: {err}).")),
+            Ok(ips) if ips.is_empty() => FederationError::Invalid(format!("{domain} has no address in DNS.")),
+            Ok(ips) => match ips.iter().find(|ip| !crate::calendar::fetch::is_public(**ip)) {
+                Some(ip) => FederationError::Invalid(format!(
+                    "{domain} resolves to {ip}, a private, loopback or link-local address: such servers are not allowed."
+                )),
+                None => self,
+            },
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             FederationError::NotFound => StatusCode::NOT_FOUND,
@@ -74,7 +109,7 @@ impl FederationError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
             FederationError::Forbidden(_) => StatusCode::FORBIDDEN,
-            FederationError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            FederationError::Invalid(_) | FederationError::Unresolved(_) => StatusCode::UNPROCESSABLE_ENTITY,
             FederationError::Remote(_) => StatusCode::BAD_GATEWAY,
             FederationError::App(err) => {
                 StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -90,7 +125,7 @@ impl FederationError {
             FederationError::UnsupportedMediaType => "unsupported_media_type",
             FederationError::RecentlyFailed { .. } => "actor_unavailable",
             FederationError::Forbidden(_) => "forbidden",
-            FederationError::Invalid(_) => "invalid_handle",
+            FederationError::Invalid(_) | FederationError::Unresolved(_) => "invalid_handle",
             FederationError::Remote(_) => "remote_unavailable",
             FederationError::App(err) => err.code(),
         }
@@ -109,6 +144,9 @@ impl FederationError {
             FederationError::RecentlyFailed { message, .. } => message.clone(),
             FederationError::Forbidden(text) => text.clone(),
             FederationError::Invalid(text) => text.clone(),
+            FederationError::Unresolved(domain) => {
+                format!("{domain} has no public address: it does not resolve, or only to private ones (not allowed).")
+            }
             FederationError::Remote(_) => "That server did not answer usefully; try again later.".into(),
             FederationError::App(err) => err.message(),
         }

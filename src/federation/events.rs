@@ -60,7 +60,12 @@ type Occurrence = (i64, String);
 pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
     let now = Timestamp::now().as_millisecond();
     let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
-    let current = current_events(app, advisor, now, horizon).await?;
+    // A suspended advisor offers nothing: everything out there is deleted.
+    let current = if advisor.suspended_at.is_some() {
+        BTreeMap::new()
+    } else {
+        current_events(app, advisor, now, horizon).await?
+    };
     let published: HashMap<Occurrence, PublishedEvent> = app
         .store
         .open_published_events(advisor.id)

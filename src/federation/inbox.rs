@@ -137,6 +137,7 @@ async fn sender(data: &Data<FedData>, app: &crate::app::App, actor: &Url) -> Res
     match ObjectId::<Remote>::from(actor.clone()).dereference(data).await {
         Ok(remote) => Ok(remote),
         Err(err) => {
+            let err = err.explained().await;
             if matches!(err, FederationError::NotFound | FederationError::Invalid(_) | FederationError::Remote(_)) {
                 let message = format!("The actor {actor} could not be fetched: {}", err.message());
                 app.failed_actors.insert(actor.to_string(), (err.status().as_u16(), message));

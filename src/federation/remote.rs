@@ -188,12 +188,19 @@ pub async fn resolve_handle(data: &Data<FedData>, handle: &str) -> Result<Remote
     if domain.eq_ignore_ascii_case(&app.config.domain) {
         return Err(FederationError::Invalid("That is someone on this instance.".into()));
     }
-    if let Some(row) = app.store.remote_actor_by_handle(name, domain).await? {
-        let id: ObjectId<Remote> =
-            Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?.into();
-        return id.dereference(data).await;
+    let found = match app.store.remote_actor_by_handle(name, domain).await? {
+        Some(row) => {
+            let id: ObjectId<Remote> = Url::parse(&row.ap_id)
+                .map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?
+                .into();
+            id.dereference(data).await
+        }
+        None => webfinger_resolve_actor::<FedData, Remote>(handle, data).await,
+    };
+    match found {
+        Ok(remote) => Ok(remote),
+        Err(err) => Err(err.explained().await),
     }
-    webfinger_resolve_actor::<FedData, Remote>(handle, data).await
 }
 
 #[cfg(test)]

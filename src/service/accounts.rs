@@ -340,7 +340,11 @@ impl App {
 
     /// Suspends a person or lifts the suspension (admins only). Suspended
     /// people cannot log in, request sessions or receive messages, and
-    /// their calendar feed stops answering.
+    /// their calendar feed stops answering. A suspended advisor's profile
+    /// and availability are hidden, new requests are refused with the
+    /// reason, their pending and upcoming sessions are declined or
+    /// cancelled (the learners are told), and their published events are
+    /// deleted for their followers (published again if it is lifted).
     pub async fn set_suspended(&self, admin: &User, username: &str, suspended: bool) -> Result<User, AppError> {
         if !admin.is_admin {
             return Err(AppError::Forbidden("admin_only", "Only admins can suspend accounts.".into()));
@@ -356,7 +360,35 @@ impl App {
         self.store.set_suspended(user.id, suspended.then(crate::storage::now_ms)).await?;
         self.directory_changed();
         tracing::info!(username = %user.username, suspended, by = %admin.username, "suspension changed");
-        Ok(self.store.user_by_id(user.id).await?)
+        let user = self.store.user_by_id(user.id).await?;
+        if suspended {
+            self.call_off_sessions_of(&user).await?;
+        }
+        if user.is_advisor && !user.is_remote() {
+            // Followers drop the events now (or get them back), not at the next pass.
+            if let Err(err) = crate::federation::events::publish_for(self, &user).await {
+                tracing::warn!(error = %err, "publishing after a suspension change failed; retried next pass");
+            }
+        }
+        Ok(user)
+    }
+
+    /// Declines the pending requests and cancels the upcoming sessions a
+    /// suspended advisor was to hold, with a note the learners receive.
+    async fn call_off_sessions_of(&self, advisor: &User) -> Result<(), AppError> {
+        const NOTE: &str =
+            "The advisor's account was suspended by this instance's admins, so this session cannot take place.";
+        let now = jiff::Timestamp::now().as_millisecond();
+        let sessions = self.store.sessions_between(advisor.id, now, i64::MAX).await?;
+        for entry in sessions.iter().filter(|e| e.advisor_username == advisor.username) {
+            let action = match crate::domain::booking::RequestStatus::parse(&entry.status) {
+                Some(crate::domain::booking::RequestStatus::Requested) => crate::domain::booking::Action::Decline,
+                Some(crate::domain::booking::RequestStatus::Approved) => crate::domain::booking::Action::Cancel,
+                _ => continue,
+            };
+            self.decide(advisor, entry.request_id, action, NOTE).await?;
+        }
+        Ok(())
     }
 }
 

@@ -53,7 +53,7 @@ impl App {
 
     /// An advisor's public profile; people who are not advisors have none.
     pub async fn advisor(&self, username: &str) -> Result<AdvisorProfile, AppError> {
-        match self.profile(username).await {
+        match self.profile(username, None).await {
             Ok(profile) if profile.user.is_advisor => Ok(profile),
             Ok(_) | Err(AppError::NotFound(_)) => Err(AppError::NotFound("advisor")),
             Err(other) => Err(other),
@@ -63,15 +63,21 @@ impl App {
     /// An advisor's account alone, without loading the profile's lists.
     pub async fn advisor_account(&self, username: &str) -> Result<User, AppError> {
         match self.store.user_by_username(&username.to_ascii_lowercase()).await {
-            Ok(user) if user.is_advisor => Ok(user),
+            // A suspended advisor's profile and availability are hidden.
+            Ok(user) if user.is_advisor && user.suspended_at.is_none() => Ok(user),
             Ok(_) | Err(StorageError::NotFound) => Err(AppError::NotFound("advisor")),
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Anyone's public profile page (advisor or not).
-    pub async fn profile(&self, username: &str) -> Result<AdvisorProfile, AppError> {
+    /// Anyone's public profile page (advisor or not). A suspended person's
+    /// is shown to admins only (to lift the suspension), as if it did not
+    /// exist to everyone else.
+    pub async fn profile(&self, username: &str, viewer: Option<&User>) -> Result<AdvisorProfile, AppError> {
         match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
+            Ok(profile) if profile.user.suspended_at.is_some() && !viewer.is_some_and(|v| v.is_admin) => {
+                Err(AppError::NotFound("person"))
+            }
             Ok(profile) => Ok(profile),
             Err(StorageError::NotFound) => Err(AppError::NotFound("person")),
             Err(other) => Err(other.into()),

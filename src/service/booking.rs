@@ -134,6 +134,10 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("booking link"))?;
         let advisor = self.store.user_by_id(advisor_id).await?;
+        if advisor.suspended_at.is_some() {
+            // A suspended advisor's availability is hidden everywhere.
+            return Err(AppError::NotFound("booking link"));
+        }
         let policy = self.store.advisor_policy(advisor.id).await?;
         let now = Timestamp::now();
         let days = policy.horizon_days.clamp(1, LISTING_MAX_DAYS);
@@ -226,23 +230,44 @@ impl App {
     }
 
     /// Asks for a slot with a note (and answers to the advisor's questions).
+    /// `link` is the secret of the advisor's private booking link, which an
+    /// unlisted offering needs (see [`App::requestable_slot`]).
     pub async fn request_slot(
         &self,
         learner: &User,
         slot_id: i64,
         note: &str,
         answers: &serde_json::Value,
+        link: Option<&str>,
     ) -> Result<Request, AppError> {
-        let slot = match self.store.slot(slot_id).await {
-            Ok(slot) => slot,
-            Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
-            Err(other) => return Err(other.into()),
-        };
+        let (slot, _) = self.requestable_slot(slot_id, link).await?;
         if slot.ap_id.is_some() {
             // A remote advisor's slot: their instance decides (a `Join` goes out).
             return self.request_remote_slot(learner, &slot, note, answers).await;
         }
         self.request_slot_from(learner, slot, note, answers, None).await
+    }
+
+    /// A slot someone may ask for, with its advisor: an unlisted offering
+    /// (S4) is found only with the secret of the advisor's private link —
+    /// slot ids are sequential, so without it a guessed id answers as if it
+    /// did not exist —, and a suspended advisor takes no requests.
+    pub async fn requestable_slot(&self, slot_id: i64, link: Option<&str>) -> Result<(Slot, User), AppError> {
+        let (slot, advisor) = self.slot_with_advisor(slot_id).await?;
+        if slot.ap_id.is_some() {
+            return Ok((slot, advisor));
+        }
+        check_not_suspended(&advisor)?;
+        let policy = self.store.advisor_policy(advisor.id).await?;
+        if slot.block_unlisted.unwrap_or(policy.unlisted) {
+            let hash = link.map(crate::service::secrets::hash_secret);
+            let opened = matches!((&policy.private_link_hash, &hash), (Some(kept), Some(given))
+                if crate::service::secrets::same_secret(kept, given));
+            if !opened {
+                return Err(AppError::NotFound("slot"));
+            }
+        }
+        Ok((slot, advisor))
     }
 
     /// Asks for one of our slots, for a local learner or for a remote one
@@ -258,6 +283,7 @@ impl App {
         let slot_id = slot.id;
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
         let answers = answer_map(answers)?;
+        check_not_suspended(&self.store.user_by_id(slot.advisor_id).await?)?;
         self.check_karma_allows_requests(learner).await?;
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
         let questions = self.questions_for_block(&block).await?;
@@ -527,6 +553,17 @@ fn refused(refusal: Refusal, policy: &Policy) -> AppError {
 }
 
 /// The policy of a block: its overrides over the advisor's defaults.
+/// Refuses requests to an advisor an admin suspended, saying why.
+fn check_not_suspended(advisor: &User) -> Result<(), AppError> {
+    if advisor.suspended_at.is_some() {
+        return Err(AppError::Conflict(
+            "advisor_suspended",
+            format!("@{} is not taking requests: the account is suspended.", advisor.username),
+        ));
+    }
+    Ok(())
+}
+
 pub fn effective_policy(defaults: &AdvisorPolicy, block: &Block) -> Policy {
     let o = block.overrides();
     Policy {

@@ -7,11 +7,7 @@
 //! show the same URL again. Rotating bumps the generation (the old URL stops
 //! working); revoking clears the hash.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
-use sha2::Sha256;
 
 use crate::app::App;
 use crate::calendar::feed::{self, EventState, FeedEvent};
@@ -189,9 +185,7 @@ impl App {
     }
 
     fn feed_token(&self, user_id: i64, generation: i64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret_key).expect("HMAC takes keys of any length");
-        mac.update(format!("calendar-feed\0{user_id}\0{generation}").as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        super::secrets::keyed_secret(&self.secret_key, &format!("calendar-feed\0{user_id}\0{generation}"))
     }
 
     fn feed_url(&self, token: &str) -> String {

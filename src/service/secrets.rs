@@ -14,6 +14,16 @@ pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// HMAC-SHA-256 of `message` under the instance key, URL-safe: secrets
+/// derived rather than stored (calendar feed links, CSRF tokens bound to a
+/// session). `message` names its purpose first, so no two uses collide.
+pub fn keyed_secret(key: &[u8], message: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// What the database keeps of a secret. SHA-256 suffices: the secrets carry
 /// 256 bits of entropy, so there is nothing to brute-force.
 pub fn hash_secret(secret: &str) -> String {

@@ -6,13 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::App;
+use crate::domain::ip_range::client_address;
 use crate::service::secrets::{new_secret, same_secret};
 use crate::storage::User;
 
@@ -86,27 +87,30 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-/// The client's address: the peer, or the proxy's `X-Forwarded-For` when the
-/// peer is a reverse proxy on this machine.
+/// The client's address: the peer, or — when the peer is one of the
+/// configured `trusted_proxies` — the address its `X-Forwarded-For` names
+/// (see [`client_address`]).
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<App> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let forwarded = || {
-            parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+            return Ok(ClientIp(None));
         };
-        Ok(ClientIp(match peer {
-            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
-            other => other,
-        }))
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let trusted = &app.config.trusted_proxies;
+        if trusted.is_empty() && forwarded.is_some() && peer.is_loopback() {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "a proxy on this machine sends X-Forwarded-For, but trusted_proxies is empty: every visitor \
+                     counts as {peer} for rate limits; set trusted_proxies = [\"{peer}\"]"
+                )
+            });
+        }
+        Ok(ClientIp(Some(client_address(peer, forwarded, trusted))))
     }
 }
 
@@ -145,7 +149,7 @@ pub fn expire_cookie(app: &App, name: &'static str) -> HeaderValue {
 pub async fn browser_session(State(app): State<App>, request: Request, next: Next) -> Response {
     let headers = request.headers().clone();
     let existing_csrf = cookie_value(&headers, CSRF_COOKIE).map(str::to_string);
-    let csrf = existing_csrf.clone().unwrap_or_else(new_secret);
+    let csrf_cookie = existing_csrf.clone().unwrap_or_else(new_secret);
     let flash = cookie_value(&headers, FLASH_COOKIE).map(decode_cookie);
     let session_secret = cookie_value(&headers, SESSION_COOKIE).map(str::to_string);
     let user = match &session_secret {
@@ -167,6 +171,14 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
     };
     let had_session_cookie = session_secret.is_some();
     let stale_session = had_session_cookie && user.is_none();
+    // Signed in, the forms' token is bound to the session (an HMAC of its
+    // secret under the instance key): a token from any other session, or a
+    // CSRF cookie planted by a sibling domain, does not pass. Before log-in
+    // it is the random CSRF cookie (double submit).
+    let csrf = match (&user, &session_secret) {
+        (Some(_), Some(secret)) => session_csrf(&app, secret),
+        _ => csrf_cookie.clone(),
+    };
     let visitor = Visitor {
         user,
         csrf: csrf.clone(),
@@ -185,23 +197,32 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         let bytes = match to_bytes(body, FORM_LIMIT).await {
             Ok(bytes) => bytes,
             Err(_) => {
-                return rejection(&app, &visitor, StatusCode::PAYLOAD_TOO_LARGE, "That form was too large to accept.");
+                return rejection(
+                    &app,
+                    &visitor,
+                    &csrf_cookie,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "That form was too large to accept.",
+                );
             }
         };
-        if !same_origin(&headers) {
+        if !same_origin(&headers, app.config.https()) {
             return rejection(
                 &app,
                 &visitor,
+                &csrf_cookie,
                 StatusCode::FORBIDDEN,
                 "This form was sent from another site, so it was ignored.",
             );
         }
         let submitted = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
-        let valid = matches!((&existing_csrf, &submitted), (Some(cookie), Some(form)) if same_secret(cookie, form));
+        let expected = if visitor.user.is_some() { Some(&csrf) } else { existing_csrf.as_ref() };
+        let valid = matches!((expected, &submitted), (Some(expected), Some(form)) if same_secret(expected, form));
         if !valid {
             return rejection(
                 &app,
                 &visitor,
+                &csrf_cookie,
                 StatusCode::FORBIDDEN,
                 "This form had expired (or cookies are off). Go back, reload the page and send it again.",
             );
@@ -225,8 +246,12 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
     let (sets_flash, sets_csrf, sets_session) =
         (sets_cookie(FLASH_COOKIE), sets_cookie(CSRF_COOKIE), sets_cookie(SESSION_COOKIE));
     let headers = response.headers_mut();
+    if (visitor.user.is_some() || sets_session) && !headers.contains_key(CACHE_CONTROL) {
+        // A signed-in page is one person's: no shared or back-button cache keeps it.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if existing_csrf.is_none() && !sets_csrf {
-        headers.append(SET_COOKIE, make_cookie(&app, CSRF_COOKIE, csrf, None));
+        headers.append(SET_COOKIE, make_cookie(&app, CSRF_COOKIE, csrf_cookie.clone(), None));
     }
     if flash.is_some() && !sets_flash {
         headers.append(SET_COOKIE, expire_cookie(&app, FLASH_COOKIE));
@@ -237,16 +262,22 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
     response
 }
 
-fn rejection(app: &App, visitor: &Visitor, status: StatusCode, message: &str) -> Response {
+fn rejection(app: &App, visitor: &Visitor, csrf_cookie: &str, status: StatusCode, message: &str) -> Response {
     // (Re)issue the CSRF cookie so that the reloaded form works.
     let mut response = render_error_page(visitor, ErrorPage::new(status, message));
-    response.headers_mut().append(SET_COOKIE, make_cookie(app, CSRF_COOKIE, visitor.csrf.clone(), None));
+    response.headers_mut().append(SET_COOKIE, make_cookie(app, CSRF_COOKIE, csrf_cookie.to_string(), None));
     response
 }
 
+/// The CSRF token of a signed-in session's forms.
+fn session_csrf(app: &App, session_secret: &str) -> String {
+    crate::service::secrets::keyed_secret(&app.secret_key, &format!("csrf\0{session_secret}"))
+}
+
 /// Browsers send `Origin` on cross-site posts; when present it must name
-/// the host the form was posted to.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// the scheme this instance is served with (so an http page cannot post to
+/// the https site) and the host the form was posted to.
+fn same_origin(headers: &HeaderMap, https: bool) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -254,6 +285,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
         return false;
     };
     match url::Url::parse(origin) {
+        Ok(url) if url.scheme() != if https { "https" } else { "http" } => false,
         Ok(url) => {
             let origin_host = match url.port() {
                 Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),

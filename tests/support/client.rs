@@ -78,6 +78,10 @@ impl Browser {
         let reply = to_reply(response).await;
         if let Some(token) = super::input_value(&reply.body, "csrf") {
             self.csrf = Some(token);
+        } else if reply.cookie("oh_session").is_some() {
+            // A new (or ended) session: signed-in forms carry a token bound
+            // to the session, which the next page a browser loads shows.
+            self.csrf = None;
         }
         reply
     }

@@ -30,18 +30,26 @@ struct RequestPage {
     error: Option<String>,
     /// The advisor's questions with what was typed: (question, answer, its choices).
     questions: Vec<(Question, String, Vec<String>)>,
+    /// The private booking link's secret an unlisted slot was opened with.
+    link: String,
+}
+
+struct Typed<'a> {
+    note: String,
+    answers: &'a BTreeMap<String, String>,
+    link: String,
 }
 
 async fn request_page(
     app: &App,
     v: Visitor,
     slot_id: i64,
-    note: String,
-    answers: &BTreeMap<String, String>,
+    typed: Typed<'_>,
     error: Option<String>,
 ) -> Result<RequestPage, WebError> {
     let viewer_zone = v.zone();
-    let (slot, advisor) = app.slot_with_advisor(slot_id).await?;
+    let Typed { note, answers, link } = typed;
+    let (slot, advisor) = app.requestable_slot(slot_id, Some(link.as_str()).filter(|l| !l.is_empty())).await?;
     let questions = app
         .questions_for_slot(&slot)
         .await?
@@ -68,8 +76,16 @@ async fn request_page(
         ),
         note,
         error,
+        link,
         v,
     })
+}
+
+/// `?link=`: the private booking link's secret, for an unlisted slot.
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    link: String,
 }
 
 pub async fn new_request(
@@ -77,10 +93,12 @@ pub async fn new_request(
     v: Visitor,
     SignedIn(user): SignedIn,
     Path(slot_id): Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<LinkQuery>,
 ) -> Result<Response, WebError> {
     // Say at once when karma stops this person from requesting, and how to recover.
     let blocked = app.check_karma_allows_requests(&user).await.err().map(|e| e.message());
-    Ok(Page(request_page(&app, v, slot_id, String::new(), &BTreeMap::new(), blocked).await?).into_response())
+    let typed = Typed { note: String::new(), answers: &BTreeMap::new(), link: query.link };
+    Ok(Page(request_page(&app, v, slot_id, typed, blocked).await?).into_response())
 }
 
 /// The request form: `note`, and `answer_<question id>` per question.
@@ -88,6 +106,8 @@ pub async fn new_request(
 pub struct RequestForm {
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    link: String,
     #[serde(flatten)]
     rest: BTreeMap<String, String>,
 }
@@ -102,7 +122,8 @@ pub async fn send_request(
     let answers: BTreeMap<String, String> =
         form.rest.iter().filter_map(|(k, v)| k.strip_prefix("answer_").map(|id| (id.to_string(), v.clone()))).collect();
     let json = serde_json::to_value(&answers).unwrap_or_default();
-    match app.request_slot(&user, slot_id, &form.note, &json).await {
+    let link = Some(form.link.as_str()).filter(|l| !l.is_empty());
+    match app.request_slot(&user, slot_id, &form.note, &json, link).await {
         Ok(request) => {
             let message = if request.status == "approved" {
                 "Booked! The advisor approves requests for this time automatically."
@@ -114,8 +135,8 @@ pub async fn send_request(
         }
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_) | AppError::Forbidden("karma_too_low", _))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
-            Ok(Page(request_page(&app, v, slot_id, form.note, &answers, Some(err.message())).await?)
-                .with_status(status))
+            let typed = Typed { note: form.note, answers: &answers, link: form.link };
+            Ok(Page(request_page(&app, v, slot_id, typed, Some(err.message())).await?).with_status(status))
         }
         Err(other) => Err(other.into()),
     }

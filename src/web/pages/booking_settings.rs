@@ -207,6 +207,8 @@ struct PrivatePage {
     advisor_username: String,
     zone: String,
     slots: Vec<(i64, String)>,
+    /// The link's secret, passed on to the request form.
+    secret: String,
 }
 
 /// The page behind a private booking link: the advisor's slots, listed or not.
@@ -225,6 +227,7 @@ pub async fn private_page(
         advisor_username: advisor.username.clone(),
         zone,
         slots,
+        secret,
     })
     .into_response())
 }

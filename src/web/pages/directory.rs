@@ -140,13 +140,13 @@ pub async fn profile(
     if username.contains('@') {
         return Ok(redirect(&format!("/remote/{username}")));
     }
-    let p = app.profile(&username).await?;
+    let p = app.profile(&username, v.user.as_ref()).await?;
     let viewer_zone = v.zone();
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
     let mut days: Vec<SlotDay> = Vec::new();
-    if p.user.is_advisor {
+    if p.user.is_advisor && p.user.suspended_at.is_none() {
         let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
         let advisor_zone = p.user.timezone.clone();
         for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(PROFILE_SLOTS) {

@@ -1,0 +1,63 @@
+//! Schemathesis (from PyPI) over the whole API, on SQLite and PostgreSQL:
+//! every operation of `/api/v1/openapi.json` is called with generated valid
+//! and invalid input, as an anonymous caller and with a token, and the run
+//! fails on any 5xx, on a status code or body the document does not
+//! describe, on invalid input that is accepted and on valid input that is
+//! refused. Bounded in time (`OFFICEHOURS_FUZZ_SECS`, 60 s per database by
+//! default); the seed is fixed so that a failure can be replayed.
+
+mod support;
+
+use support::{TestServer, test_databases};
+
+fn schemathesis_available() -> bool {
+    std::process::Command::new("schemathesis").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_document() {
+    if !support::require("schemathesis (pip install schemathesis)", schemathesis_available()) {
+        return;
+    }
+    let seconds = std::env::var("OFFICEHOURS_FUZZ_SECS").unwrap_or_else(|_| "60".into());
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        // Something for the operations to find: an advisor with availability
+        // and a category, a learner with a request.
+        let advisor = server.create_advisor("ada").await;
+        let learner = server.create_user("bob", true).await;
+        let ada = server.api_as(&advisor).await;
+        let day =
+            jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow().unwrap().tomorrow().unwrap();
+        let (status, block) = ada
+            .post(
+                "/api/v1/blocks",
+                serde_json::json!({"start": format!("{day}T10:00"), "end": format!("{day}T11:00"), "timezone": "UTC"}),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 201, "{block}");
+        let bob = server.api_as(&learner).await;
+        let slot = block["slots"][0]["id"].as_i64().unwrap();
+        let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), serde_json::json!({})).await;
+        assert_eq!(status.as_u16(), 201, "{body}");
+        let token = bob.token.clone().expect("a token");
+
+        // The server keeps answering on this runtime's other thread.
+        let (url, seconds) = (server.url("/api/v1/openapi.json"), seconds.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("schemathesis")
+                .args(["run", &url])
+                .args(["--checks", "all", "--max-time", &seconds, "--seed", "1", "--workers", "2"])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(["--suppress-health-check", "all", "--no-color"])
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("run schemathesis");
+        let report = String::from_utf8_lossy(&output.stdout);
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "[{}] schemathesis found problems:\n{report}\n{errors}", db.backend);
+        assert!(report.contains("passed"), "[{}] schemathesis ran nothing?\n{report}", db.backend);
+    }
+}
