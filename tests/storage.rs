@@ -149,7 +149,7 @@ async fn api_tokens_identify_their_owner() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("erin")).await.unwrap();
-        store.create_api_token(user.id, "token-hash", "ci").await.unwrap();
+        store.create_api_token(user.id, "token-hash", "ci", None).await.unwrap();
         assert_eq!(store.api_token_user("token-hash").await.unwrap().map(|u| u.id), Some(user.id));
         assert!(store.api_token_user("other").await.unwrap().is_none());
     }
