@@ -1,4 +1,5 @@
-//! The `officehours` command line: `serve`, `migrate`, `user create`, `token create`.
+//! The `officehours` command line: `serve`, `migrate`, `user create`, and
+//! `token create`, `token list`, `token revoke`.
 
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
 use crate::config::{Config, LogFormat, Overrides};
+use crate::domain::time_zone;
 use crate::mail::Mailer;
 use crate::service::AppError;
 use crate::service::accounts::{Roles, SignUp};
@@ -96,13 +98,34 @@ enum UserCommand {
 
 #[derive(Subcommand, Debug)]
 enum TokenCommand {
-    /// Print a new personal API token for an account.
+    /// Print a new personal API token for an account (only the token goes to
+    /// standard output).
     Create {
+        /// The account's username.
+        #[arg(required_unless_present = "username", conflicts_with = "username")]
+        user: Option<String>,
+        /// The same as USER (the form older scripts use).
+        #[arg(long, hide = true)]
+        username: Option<String>,
+        /// What the token is for, 1 to 60 characters.
+        #[arg(long, alias = "label", default_value = "CLI")]
+        name: String,
+        /// Days until the token stops working (1 to 365); never when left out.
         #[arg(long)]
-        username: String,
-        /// What the token is for.
-        #[arg(long, default_value = "CLI")]
-        label: String,
+        expires_in_days: Option<i64>,
+    },
+    /// List an account's tokens: id, name, created, last used, expires
+    /// (never the secrets).
+    List {
+        /// The account's username.
+        user: String,
+    },
+    /// Revoke one of an account's tokens by its id (see `token list`).
+    Revoke {
+        /// The account's username.
+        user: String,
+        /// The token's id.
+        id: i64,
     },
 }
 
@@ -161,18 +184,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.store.close().await;
             Ok(())
         }
-        Command::Token(TokenCommand::Create { username, label }) => {
+        Command::Token(command) => {
             let app = build_app(config).await?;
-            let user = app
-                .store
-                .user_by_username(&username.to_ascii_lowercase())
-                .await
-                .map_err(|_| anyhow::anyhow!("no account named `{username}`"))?;
-            let token = app.create_api_token(&user, &label).await.map_err(describe)?;
-            println!("{token}");
+            let done = run_token_command(&app, command).await;
             app.store.close().await;
-            Ok(())
+            done
         }
+    }
+}
+
+async fn run_token_command(app: &App, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { user, username, name, expires_in_days } => {
+            let user = account_named(app, &user.or(username).unwrap_or_default()).await?;
+            let made = app.issue_api_token(&user, &name, expires_in_days).await.map_err(describe)?;
+            println!("{}", made.secret);
+        }
+        TokenCommand::List { user } => {
+            let user = account_named(app, &user).await?;
+            let tokens = app.api_tokens(&user).await.map_err(describe)?;
+            if tokens.is_empty() {
+                println!("@{} has no API tokens", user.username);
+            }
+            let now = crate::storage::now_ms();
+            let when =
+                |ms: Option<i64>| ms.map_or_else(|| "never".to_string(), |ms| time_zone::format_instant(ms, "UTC"));
+            for t in tokens {
+                let expired = if t.is_expired(now) { " (expired)" } else { "" };
+                println!(
+                    "{}\t{}\tcreated {}\tlast used {}\texpires {}{expired}",
+                    t.id,
+                    t.name,
+                    when(Some(t.created_at)),
+                    when(t.last_used_at),
+                    when(t.expires_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { user, id } => {
+            let user = account_named(app, &user).await?;
+            match app.revoke_api_token(&user, id).await {
+                Ok(name) => println!("revoked token {id} “{name}” of @{}", user.username),
+                Err(AppError::NotFound(_)) => anyhow::bail!("@{} has no API token with id {id}", user.username),
+                Err(other) => return Err(describe(other)),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn account_named(app: &App, username: &str) -> anyhow::Result<crate::storage::User> {
+    match app.store.user_by_username(&username.trim().to_ascii_lowercase()).await {
+        Ok(user) => Ok(user),
+        Err(crate::storage::StorageError::NotFound) => anyhow::bail!("no account named `{username}`"),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -347,6 +347,8 @@ async fn openapi_document_describes_every_route() {
     let expected = [
         ("/api/v1/accounts", "post"),
         ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/me", "get"),
         ("/api/v1/me", "patch"),
         ("/api/v1/me/advisor", "put"),

@@ -358,5 +358,16 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
     check("karma").await;
     phone.goto(&server.url("/settings/notifications")).await.unwrap();
     check("notification-settings").await;
+
+    // API tokens in settings: a long unbroken name still fits.
+    server.app.issue_api_token(&student, &"n".repeat(60), Some(30)).await.unwrap();
+    phone.goto(&server.url("/settings")).await.unwrap();
+    fill(&phone, "f-token-name", "phone script").await;
+    fill(&phone, "f-token-days", "7").await;
+    submit(&phone, "/settings/tokens").await;
+    let text = page_text(&phone).await;
+    assert!(text.contains("shown only now") && text.contains("phone script"), "{text}");
+    phone.execute("document.getElementById('tokens').scrollIntoView();", vec![]).await.unwrap();
+    check("api-tokens").await;
     phone.close().await.unwrap();
 }

@@ -71,6 +71,65 @@ async fn migrate_user_create_and_token_create() {
     }
 }
 
+/// `token create USER --name … --expires-in-days …`, `token list USER`,
+/// `token revoke USER ID`: secrets never listed, bad input writes nothing,
+/// another account's id changes nothing.
+#[tokio::test]
+async fn token_create_list_and_revoke() {
+    for db in test_databases().await {
+        let tag = db.backend;
+        for name in ["ada", "bob"] {
+            let email = format!("{name}@example.org");
+            let out = run(&db, &["user", "create", "--username", name, "--email", &email], "analytical engine notes\n");
+            assert!(out.status.success(), "[{tag}] {}", text(&out.stderr));
+        }
+        let store = db.store().await;
+        let ada = store.user_by_username("ada").await.unwrap();
+        let bob = store.user_by_username("bob").await.unwrap();
+
+        let out = run(&db, &["token", "list", "ada"], "");
+        assert!(out.status.success(), "[{tag}] {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "@ada has no API tokens");
+
+        let out = run(&db, &["token", "create", "ada", "--name", "deploy", "--expires-in-days", "30"], "");
+        assert!(out.status.success(), "[{tag}] {}", text(&out.stderr));
+        let secret = text(&out.stdout).trim().to_string();
+        assert!(secret.starts_with("oh_"), "only the token on stdout: {secret}");
+        let hash = officehours::service::secrets::hash_secret(&secret);
+        assert_eq!(store.api_token_user(&hash).await.unwrap().map(|u| u.id), Some(ada.id), "[{tag}]");
+
+        let empty = run(&db, &["token", "create", "ada", "--name", "  "], "");
+        assert!(!empty.status.success());
+        assert!(text(&empty.stderr).contains("name: Give the token a name"), "{}", text(&empty.stderr));
+        let forever = run(&db, &["token", "create", "ada", "--name", "ci", "--expires-in-days", "400"], "");
+        assert!(!forever.status.success());
+        assert!(text(&forever.stderr).contains("expires_in_days: A token can expire after 1 to 365 days"));
+        let nobody = run(&db, &["token", "list", "nobody"], "");
+        assert!(text(&nobody.stderr).contains("no account named `nobody`"));
+        assert_eq!(store.api_tokens_of(ada.id).await.unwrap().len(), 1, "[{tag}] bad input writes nothing");
+
+        let out = run(&db, &["token", "list", "ada"], "");
+        let listing = text(&out.stdout);
+        let id = store.api_tokens_of(ada.id).await.unwrap()[0].id;
+        assert!(listing.starts_with(&format!("{id}\tdeploy\tcreated ")), "[{tag}] {listing}");
+        assert!(listing.contains("last used ") && listing.contains("expires "), "{listing}");
+        assert!(!listing.contains("oh_") && !listing.contains("expires never"), "{listing}");
+
+        let bobs = run(&db, &["token", "create", "bob"], "");
+        assert!(bobs.status.success());
+        let bob_id = store.api_tokens_of(bob.id).await.unwrap()[0].id;
+        let foreign = run(&db, &["token", "revoke", "ada", &bob_id.to_string()], "");
+        assert!(!foreign.status.success());
+        assert!(text(&foreign.stderr).contains(&format!("@ada has no API token with id {bob_id}")));
+        assert_eq!(store.api_tokens_of(bob.id).await.unwrap().len(), 1, "[{tag}] bob's token untouched");
+
+        let out = run(&db, &["token", "revoke", "ada", &id.to_string()], "");
+        assert!(out.status.success(), "[{tag}] {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), format!("revoked token {id} “deploy” of @ada"));
+        assert!(store.api_token_user(&hash).await.unwrap().is_none(), "[{tag}] revoked");
+    }
+}
+
 #[test]
 fn user_create_generates_a_password_at_a_terminal() {
     if !support::require(

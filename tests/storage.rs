@@ -149,9 +149,37 @@ async fn api_tokens_identify_their_owner() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("erin")).await.unwrap();
-        store.create_api_token(user.id, "token-hash", "ci").await.unwrap();
+        store.create_api_token(user.id, "token-hash", "ci", None).await.unwrap();
         assert_eq!(store.api_token_user("token-hash").await.unwrap().map(|u| u.id), Some(user.id));
         assert!(store.api_token_user("other").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        let erin = store.create_user(&new_user("erin")).await.unwrap();
+        let finn = store.create_user(&new_user("finn")).await.unwrap();
+        let now = officehours::storage::now_ms();
+        let live = store.create_api_token(erin.id, "live", "live", Some(now + 60_000)).await.unwrap();
+        let dead = store.create_api_token(erin.id, "dead", "dead", Some(now - 1)).await.unwrap();
+        let theirs = store.create_api_token(finn.id, "theirs", "theirs", None).await.unwrap();
+        assert_eq!((live.name.as_str(), live.last_used_at, live.expires_at), ("live", None, Some(now + 60_000)));
+
+        assert!(store.api_token_user("dead").await.unwrap().is_none(), "[{}] expired", db.backend);
+        assert_eq!(store.api_token_user("live").await.unwrap().map(|u| u.id), Some(erin.id));
+        let listed = store.api_tokens_of(erin.id).await.unwrap();
+        assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dead", "live"], "newest first");
+        assert!(listed[1].last_used_at.is_some() && listed[0].last_used_at.is_none(), "[{}]", db.backend);
+        assert!(listed[0].is_expired(officehours::storage::now_ms()));
+
+        assert_eq!(store.revoke_api_token(erin.id, theirs.id).await.unwrap(), None, "someone else's id");
+        assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1, "[{}] changed nothing", db.backend);
+        assert_eq!(store.revoke_api_token(erin.id, dead.id).await.unwrap().as_deref(), Some("dead"));
+        assert_eq!(store.revoke_api_tokens_of(erin.id).await.unwrap(), 1);
+        assert!(store.api_tokens_of(erin.id).await.unwrap().is_empty());
+        assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1);
     }
 }
 

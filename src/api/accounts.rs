@@ -1,4 +1,4 @@
-//! Sign-up, tokens and your own account.
+//! Sign-up and your own account (tokens: `tokens.rs`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,7 +10,7 @@ use crate::web::session::ClientIp;
 use super::ApiError;
 use super::auth::ApiUser;
 use super::json::ApiJson;
-use super::types::{Account, ProfilePatch, SignUpAccepted, SignUpRequest, TokenRequest, TokenResponse};
+use super::types::{Account, ProfilePatch, SignUpAccepted, SignUpRequest};
 use axum::Json;
 
 /// Create an account. A confirmation mail goes to the address.
@@ -42,23 +42,6 @@ pub async fn sign_up(
     };
     let message = format!("Check your inbox: the mail to {email} says how to go on.");
     Ok((StatusCode::ACCEPTED, Json(SignUpAccepted { email, message })))
-}
-
-/// Exchange a username (or e-mail) and password for a personal API token.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = TokenRequest,
-    responses((status = 201, body = TokenResponse), (status = 401, body = super::error::ErrorBody, description = "wrong_credentials"),
-        (status = 429, body = super::error::ErrorBody, description = "rate_limited")))]
-pub async fn create_token(
-    State(app): State<App>,
-    ClientIp(ip): ClientIp,
-    ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
-    let logged_in = app.log_in(&req.login, &req.password, ip).await?;
-    // The API has no use for the browser session the log-in opened.
-    app.log_out(&logged_in.session_secret).await?;
-    let label = if req.label.is_empty() { "API" } else { &req.label };
-    let token = app.create_api_token(&logged_in.user, label).await?;
-    Ok((StatusCode::CREATED, Json(TokenResponse { token })))
 }
 
 /// Your account.

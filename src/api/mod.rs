@@ -11,6 +11,7 @@ mod error;
 mod follows;
 mod json;
 mod openapi;
+mod tokens;
 mod types;
 
 use axum::Router;
@@ -24,7 +25,8 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/accounts", post(accounts::sign_up))
-        .route("/api/v1/tokens", post(accounts::create_token))
+        .route("/api/v1/tokens", post(tokens::create_token).get(tokens::list_tokens))
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke_token))
         .route("/api/v1/me", get(accounts::me).patch(accounts::update_me))
         .route("/api/v1/me/advisor", put(advisors::save_advisor))
         .route("/api/v1/advisors", get(advisors::directory))

@@ -9,7 +9,8 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Officehours API", description = "Accounts, advisor profiles and the directory of an Officehours instance. Errors are `{\"error\": code, \"message\": text}`."),
     paths(
-        super::accounts::sign_up, super::accounts::create_token, super::accounts::me, super::accounts::update_me,
+        super::accounts::sign_up, super::accounts::me, super::accounts::update_me,
+        super::tokens::create_token, super::tokens::list_tokens, super::tokens::revoke_token,
         super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
         super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
         super::booking::create_block, super::booking::remove_block, super::booking::advisor_slots, super::booking::request_slot,

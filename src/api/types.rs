@@ -126,22 +126,6 @@ pub struct SignUpRequest {
     pub timezone: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    /// Username or e-mail address.
-    pub login: String,
-    pub password: String,
-    #[serde(default)]
-    pub label: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// Send as `Authorization: Bearer <token>`. Shown once.
-    pub token: String,
-}
-
 /// Fields to change; those left out keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

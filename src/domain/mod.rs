@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod advisor;
+pub mod api_token;
 pub mod availability;
 pub mod booking;
 pub mod category;

@@ -1,5 +1,6 @@
 //! Account use cases: sign-up, e-mail verification, log-in and log-out,
-//! password reset and change, settings, API tokens.
+//! password reset and change, settings, suspension. API tokens:
+//! `api_tokens.rs`.
 
 use std::net::IpAddr;
 
@@ -43,6 +44,13 @@ pub enum SignUpOutcome {
     AddressInUse {
         email: String,
     },
+}
+
+/// After a password change: the new session's secret, and how many API
+/// tokens were revoked.
+pub struct PasswordChanged {
+    pub session_secret: String,
+    pub tokens_revoked: u64,
 }
 
 /// A fresh log-in session: the cookie secret and who it belongs to.
@@ -308,14 +316,23 @@ impl App {
         Ok(updated)
     }
 
-    /// Changes the password, ends every session, and opens a new one for the
-    /// person who changed it.
-    pub async fn change_password(&self, user: &User, current: &str, new: &str) -> Result<String, AppError> {
+    /// Changes the password, ends every session, revokes every API token
+    /// unless `keep_tokens`, and opens a new session for the person who
+    /// changed it.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep_tokens: bool,
+    ) -> Result<PasswordChanged, AppError> {
         self.require_password(user, current).await?;
         account::password(new, &[&user.username, &user.email, &user.display_name])?;
         self.store.set_password(user.id, &hash_password(new.to_string()).await?).await?;
         self.store.delete_user_login_sessions(user.id).await?;
-        self.start_session(user.id).await
+        let tokens_revoked = if keep_tokens { 0 } else { self.revoke_all_api_tokens(user.id).await? };
+        let session_secret = self.start_session(user.id).await?;
+        Ok(PasswordChanged { session_secret, tokens_revoked })
     }
 
     async fn require_password(&self, user: &User, password: &str) -> Result<(), AppError> {
@@ -324,18 +341,6 @@ impl App {
         } else {
             Err(AppError::invalid("current_password", "wrong_password", "Your current password is not right."))
         }
-    }
-
-    /// A new personal API token; the secret is shown once and stored hashed.
-    pub async fn create_api_token(&self, user: &User, label: &str) -> Result<String, AppError> {
-        let secret = format!("oh_{}", new_secret());
-        let label: String = label.trim().chars().take(100).collect();
-        self.store.create_api_token(user.id, &hash_secret(&secret), &label).await?;
-        Ok(secret)
-    }
-
-    pub async fn api_token_user(&self, secret: &str) -> Result<Option<User>, AppError> {
-        Ok(self.store.api_token_user(&hash_secret(secret)).await?)
     }
 
     /// Suspends a person or lifts the suspension (admins only). Suspended
@@ -358,6 +363,9 @@ impl App {
             return Err(AppError::invalid("username", "cannot_suspend_self", "You cannot suspend yourself."));
         }
         self.store.set_suspended(user.id, suspended.then(crate::storage::now_ms)).await?;
+        if suspended {
+            self.revoke_all_api_tokens(user.id).await?;
+        }
         self.directory_changed();
         tracing::info!(username = %user.username, suspended, by = %admin.username, "suspension changed");
         let user = self.store.user_by_id(user.id).await?;

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod actors;
 pub mod advisors;
+pub mod api_tokens;
 pub mod booking;
 pub mod busy;
 mod error;

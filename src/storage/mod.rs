@@ -9,6 +9,7 @@
 mod accounts;
 mod actor_keys;
 mod advisors;
+mod api_tokens;
 mod blocks;
 mod busy;
 mod categories;
@@ -30,6 +31,7 @@ mod tokens;
 
 pub use accounts::{NewUser, ProfileUpdate, User};
 pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryPage, DirectoryQuery};
+pub use api_tokens::ApiToken;
 pub use blocks::{AdvisorPolicy, Block, BlockOverrides, NewBlock, NewOccurrence, Slot};
 pub use busy::BusyCalendar;
 pub use categories::Category;

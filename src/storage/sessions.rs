@@ -45,6 +45,11 @@ impl Store {
         let now = now_ms();
         let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
-        Ok(a.rows_affected() + b.rows_affected())
+        // Expired API tokens stay listed (as expired) for a month, so their
+        // owner can see why a script stopped working.
+        let month_ago = now - 30 * 24 * 3_600_000;
+        let c =
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1").bind(month_ago).execute(self.pool()).await?;
+        Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
     }
 }

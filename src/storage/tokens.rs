@@ -1,5 +1,5 @@
-//! Personal API tokens and the one-use links sent by e-mail (verification and
-//! password reset). Only SHA-256 hashes of the secrets are stored.
+//! The one-use links sent by e-mail (verification and password reset). Only
+//! SHA-256 hashes of the secrets are stored. API tokens: `api_tokens.rs`.
 
 use std::sync::LazyLock;
 
@@ -22,37 +22,6 @@ impl EmailTokenPurpose {
 }
 
 impl Store {
-    pub async fn create_api_token(&self, user_id: i64, token_hash: &str, label: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(token_hash)
-        .bind(label)
-        .bind(now_ms())
-        .fetch_one(self.pool())
-        .await?)
-    }
-
-    /// The owner of an API token, recording when it was last used.
-    pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<User>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND u.suspended_at IS NULL",
-                prefixed_user_columns("u")
-            )
-        });
-        let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).fetch_optional(self.pool()).await?;
-        if user.is_some() {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
-                .bind(token_hash)
-                .bind(now_ms())
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(user)
-    }
-
     /// Stores a new one-use link; older links of the same purpose die with it.
     pub async fn create_email_token(
         &self,
@@ -135,8 +104,8 @@ impl Store {
     }
 
     /// Sets a new password through a reset link, in one transaction: the link
-    /// is used up, the password replaced and every session ended, or nothing
-    /// happens. Returns the person, or `None` for a dead link.
+    /// is used up, the password replaced, every session ended and every API
+    /// token revoked, or nothing happens. Returns the person, or `None` for a dead link.
     pub async fn reset_password(&self, token_hash: &str, password_hash: &str) -> Result<Option<i64>> {
         let mut tx = self.pool().begin().await?;
         let user_id: Option<i64> = sqlx::query_scalar(
@@ -157,6 +126,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(user_id))
     }

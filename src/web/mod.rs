@@ -26,6 +26,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/settings/email", post(pages::settings::change_email))
         .route("/settings/password", post(pages::settings::change_password))
         .route("/settings/tokens", post(pages::settings::create_token))
+        .route("/settings/tokens/{id}/revoke", post(pages::settings::revoke_token))
         .route("/settings/advisor", get(pages::settings::advisor_page).post(pages::settings::save_advisor))
         .route("/advisors", get(pages::directory::directory))
         .route("/users/{username}", get(pages::directory::profile))

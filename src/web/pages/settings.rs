@@ -2,7 +2,7 @@
 //! advisor profile.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
@@ -10,11 +10,11 @@ use axum_extra::extract::Form as MultiForm;
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::domain::{FieldErrors, time_zone};
+use crate::domain::{FieldErrors, api_token, time_zone};
 use crate::service::AppError;
 use crate::service::accounts::SESSION_DAYS;
 use crate::service::advisors::AdvisorForm;
-use crate::storage::{Category, User};
+use crate::storage::{ApiToken, Category, User, now_ms};
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SESSION_COOKIE, SignedIn, Visitor, make_cookie};
 
@@ -31,11 +31,40 @@ struct AccountPage {
     email_password_error: Option<String>,
     password_current_error: Option<String>,
     new_token: Option<String>,
+    tokens: Vec<TokenRow>,
+    token_name: String,
+    token_days: String,
+}
+
+/// One API token as the settings page lists it, times in the reader's zone.
+struct TokenRow {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: String,
+    expires: String,
+    expired: bool,
+}
+
+impl TokenRow {
+    fn new(token: &ApiToken, zone: &str, now: i64) -> Self {
+        TokenRow {
+            id: token.id,
+            name: token.name.clone(),
+            created: time_zone::format_instant(token.created_at, zone),
+            last_used: token.last_used_at.map_or_else(|| "never".into(), |at| time_zone::format_instant(at, zone)),
+            expires: token.expires_at.map_or_else(|| "never".into(), |at| time_zone::format_instant(at, zone)),
+            expired: token.is_expired(now),
+        }
+    }
 }
 
 impl AccountPage {
-    fn for_user(v: Visitor, user: &User) -> Self {
-        AccountPage {
+    async fn for_user(app: &App, v: Visitor, user: &User) -> Result<Self, AppError> {
+        let zone = v.zone();
+        let now = now_ms();
+        let tokens = app.api_tokens(user).await?.iter().map(|t| TokenRow::new(t, &zone, now)).collect();
+        Ok(AccountPage {
             v,
             display_name: user.display_name.clone(),
             bio: user.bio.clone(),
@@ -46,7 +75,10 @@ impl AccountPage {
             email_password_error: None,
             password_current_error: None,
             new_token: None,
-        }
+            tokens,
+            token_name: String::new(),
+            token_days: String::new(),
+        })
     }
 
     fn invalid(self) -> Response {
@@ -54,8 +86,8 @@ impl AccountPage {
     }
 }
 
-pub async fn account_page(v: Visitor, SignedIn(user): SignedIn) -> Response {
-    Page(AccountPage::for_user(v, &user)).into_response()
+pub async fn account_page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
+    Ok(Page(AccountPage::for_user(&app, v, &user).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -77,7 +109,7 @@ pub async fn save_profile(
     match app.update_profile(&user, &form.display_name, &form.bio, &form.timezone).await {
         Ok(_) => Ok(redirect_with_flash(&app, "/settings", "Profile saved.")),
         Err(AppError::Invalid(errors)) => {
-            let mut page = AccountPage::for_user(v, &user);
+            let mut page = AccountPage::for_user(&app, v, &user).await?;
             page.display_name = form.display_name;
             page.bio = form.bio;
             page.timezone = form.timezone;
@@ -112,7 +144,7 @@ pub async fn change_email(
             &format!("E-mail changed. We sent a confirmation link to {}.", updated.email),
         )),
         Err(AppError::Invalid(errors)) => {
-            let mut page = AccountPage::for_user(v, &user);
+            let mut page = AccountPage::for_user(&app, v, &user).await?;
             page.email = form.email;
             page.email_password_error = errors.get("current_password").map(str::to_string);
             page.errors = errors;
@@ -128,6 +160,8 @@ pub struct PasswordForm {
     current_password: String,
     #[serde(default)]
     password: String,
+    /// The "keep my API tokens" checkbox; unchecked revokes them.
+    keep_tokens: Option<String>,
 }
 
 pub async fn change_password(
@@ -136,15 +170,21 @@ pub async fn change_password(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    match app.change_password(&user, &form.current_password, &form.password).await {
-        Ok(secret) => {
-            let mut response =
-                redirect_with_flash(&app, "/settings", "Password changed; other devices are logged out.");
-            response.headers_mut().append(SET_COOKIE, make_cookie(&app, SESSION_COOKIE, secret, Some(SESSION_DAYS)));
+    let keep_tokens = form.keep_tokens.is_some();
+    match app.change_password(&user, &form.current_password, &form.password, keep_tokens).await {
+        Ok(changed) => {
+            let message = match changed.tokens_revoked {
+                0 => "Password changed; other devices are logged out.".to_string(),
+                1 => "Password changed; other devices are logged out and your API token is revoked.".to_string(),
+                n => format!("Password changed; other devices are logged out and your {n} API tokens are revoked."),
+            };
+            let mut response = redirect_with_flash(&app, "/settings", &message);
+            let cookie = make_cookie(&app, SESSION_COOKIE, changed.session_secret, Some(SESSION_DAYS));
+            response.headers_mut().append(SET_COOKIE, cookie);
             Ok(response)
         }
         Err(AppError::Invalid(errors)) => {
-            let mut page = AccountPage::for_user(v, &user);
+            let mut page = AccountPage::for_user(&app, v, &user).await?;
             page.password_current_error = errors.get("current_password").map(str::to_string);
             page.errors = errors;
             Ok(page.invalid())
@@ -155,8 +195,12 @@ pub async fn change_password(
 
 #[derive(Deserialize)]
 pub struct TokenForm {
+    /// `label` is what the form sent before tokens had names.
+    #[serde(default, alias = "label")]
+    name: String,
+    /// Whole days, or empty for a token that never expires.
     #[serde(default)]
-    label: String,
+    expires_in_days: String,
 }
 
 pub async fn create_token(
@@ -165,10 +209,44 @@ pub async fn create_token(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<TokenForm>,
 ) -> Result<Response, WebError> {
-    let token = app.create_api_token(&user, &form.label).await?;
-    let mut page = AccountPage::for_user(v, &user);
-    page.new_token = Some(token);
-    Ok(Page(page).into_response())
+    let days = api_token::expires_in_days_text(&form.expires_in_days);
+    let made = match days {
+        Ok(days) => app.issue_api_token(&user, &form.name, days).await,
+        // Report the name too, if it is also wrong.
+        Err(days_error) => {
+            let mut errors = FieldErrors::new();
+            errors.check(api_token::name(&form.name));
+            errors.0.push(days_error);
+            Err(AppError::Invalid(errors))
+        }
+    };
+    match made {
+        Ok(made) => {
+            let mut page = AccountPage::for_user(&app, v, &user).await?;
+            page.new_token = Some(made.secret);
+            Ok(Page(page).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let mut page = AccountPage::for_user(&app, v, &user).await?;
+            page.token_name = form.name;
+            page.token_days = form.expires_in_days;
+            page.errors = errors;
+            Ok(page.invalid())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Revokes one of the person's tokens; another person's id is a 404.
+pub async fn revoke_token(
+    State(app): State<App>,
+    SignedIn(user): SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound("API token"))?;
+    let name = app.revoke_api_token(&user, id).await?;
+    let message = format!("API token “{name}” revoked.");
+    Ok(redirect_with_flash(&app, "/settings#tokens", &message))
 }
 
 #[derive(Template)]
