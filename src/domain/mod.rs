@@ -8,6 +8,7 @@ pub mod availability;
 pub mod booking;
 pub mod category;
 pub mod karma;
+pub mod local_time;
 pub mod notification;
 pub mod questions;
 pub mod time_zone;
