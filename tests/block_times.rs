@@ -212,3 +212,30 @@ async fn the_created_slots_come_in_pages() {
         assert_eq!((status, reply["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_blocks_created_at_once_cannot_both_pass_the_cap() {
+    for db in test_databases().await {
+        let server = TestServer::start_with(&db, |config| config.max_open_slots_per_advisor = 30).await;
+        let advisor = server.create_advisor("racer").await;
+        for round in 0..3 {
+            let d = day(2 + round);
+            let ada = server.api_as(&advisor).await;
+            let bea = server.api_as(&advisor).await;
+            // 20 sessions each: one fits (with what earlier rounds left), two do not.
+            let (a, b) = tokio::join!(
+                ada.post("/api/v1/blocks", block(&format!("{d}T08:00"), &format!("{d}T11:20"), "UTC")),
+                bea.post("/api/v1/blocks", block(&format!("{d}T12:00"), &format!("{d}T15:20"), "UTC")),
+            );
+            let created = [&a, &b].iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+            let expected = if round == 0 { 1 } else { 0 };
+            assert_eq!(created, expected, "[{}] round {round}: {a:?} {b:?}", db.backend);
+            for (status, reply) in [&a, &b] {
+                if *status != StatusCode::CREATED {
+                    assert_eq!(reply["error"], "too_many_slots", "[{}] {reply}", db.backend);
+                }
+            }
+            assert_eq!(all_slots(&server, &advisor).await, 20, "[{}] round {round}", db.backend);
+        }
+    }
+}
