@@ -34,7 +34,7 @@ use super::types::{
         (status = 415, body = ErrorBody, description = "invalid_json (not `application/json`)"),
         (status = 422, body = ErrorBody, description = "invalid_datetime (not `YYYY-MM-DDTHH:MM`), invalid_time (seconds or fractions), \
             time_has_offset (an offset or `Z`: give the zone in `timezone`), unknown_timezone (not an IANA \
-            `Area/Location` name or `UTC`), block_spans_days, block_ends_before_start, block_in_past, \
+            `Area/Location` name, `UTC` or `Etc/…`), block_spans_days, block_ends_before_start, block_in_past, \
             out_of_range (starts after the booking horizon plus 30 days, or a number field outside its range), \
             invalid_date, invalid_weekday, series_ends_before_start, series_too_long (more than 366 days, or \
             more occurrences than `max_series_occurrences`), block_holds_no_session, too_many_slots (more upcoming \

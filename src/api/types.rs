@@ -203,7 +203,7 @@ pub struct BlockRequest {
     pub start: String,
     /// Local date and time on the same day, e.g. `2026-12-01T15:00`.
     pub end: String,
-    /// IANA zone name (`Area/Location`, or `UTC`); your own zone when left out.
+    /// IANA zone name (`Area/Location`, `UTC` or `Etc/…`); your own zone when left out.
     pub timezone: Option<String>,
     /// Repeat weekly up to and including this date, e.g. `2027-01-31`.
     pub repeat_weekly_until: Option<String>,

@@ -5,11 +5,12 @@ use std::sync::LazyLock;
 use super::validation::{FieldError, field_error};
 
 /// Checks an IANA zone name such as `Europe/Berlin` and returns its
-/// canonical spelling. Only the names of the picker ([`all`]) pass — an
-/// `Area/Location` name of the tz database, or `UTC` (`Etc/UTC` is taken as
-/// `UTC`) — so database files that are not places, such as `localtime`,
-/// `posixrules`, `Factory`, `posix/…` or `right/…`, and bare abbreviations
-/// such as `EST`, are refused. Backward names like `Asia/Calcutta` pass.
+/// canonical spelling. Only names of places pass: the picker's `Area/Location`
+/// names ([`all`]), `UTC` (`Etc/UTC` is taken as `UTC`) and the fixed-offset
+/// `Etc/…` zones (`Etc/GMT+5`, which some systems report). Database files
+/// that are not places — `localtime`, `posixrules`, `Factory`, `posix/…`,
+/// `right/…` — and bare abbreviations such as `EST` are refused. Backward
+/// names like `Asia/Calcutta` pass.
 pub fn parse(field: &'static str, name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() {
@@ -29,8 +30,14 @@ pub fn canonical(name: &str) -> Option<String> {
     if name.eq_ignore_ascii_case("UTC") || name.eq_ignore_ascii_case("Etc/UTC") {
         return Some("UTC".to_string());
     }
-    let listed = all().iter().find(|zone| zone.eq_ignore_ascii_case(name))?;
-    jiff::tz::TimeZone::get(listed).ok().map(|_| listed.clone())
+    let listed = match all().iter().find(|zone| zone.eq_ignore_ascii_case(name)) {
+        Some(zone) => zone.clone(),
+        None if name.get(..4).is_some_and(|area| area.eq_ignore_ascii_case("Etc/")) => {
+            jiff::tz::db().available().map(|zone| zone.to_string()).find(|zone| zone.eq_ignore_ascii_case(name))?
+        }
+        None => return None,
+    };
+    jiff::tz::TimeZone::get(&listed).ok().map(|_| listed)
 }
 
 /// Every zone name, sorted, for the settings picker.
@@ -136,6 +143,7 @@ mod tests {
         assert_eq!(parse("timezone", "europe/berlin").unwrap(), "Europe/Berlin", "the canonical spelling");
         assert_eq!(parse("timezone", "Etc/UTC").unwrap(), "UTC");
         assert_eq!(parse("timezone", "Asia/Calcutta").unwrap(), "Asia/Calcutta", "backward names pass");
+        assert_eq!(parse("timezone", "etc/gmt+5").unwrap(), "Etc/GMT+5", "fixed offsets some systems report");
     }
 
     #[test]
@@ -149,7 +157,8 @@ mod tests {
             "right/Europe/Berlin",
             "EST",
             "GMT",
-            "Etc/GMT+5",
+            "Etc/",
+            "Etc/localtime",
             "../etc/passwd",
             "Europe/",
             "/Europe/Berlin",
