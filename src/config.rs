@@ -56,6 +56,11 @@ pub struct Config {
     /// How many unknown actors one remote host may make the inbox fetch per
     /// minute (more answer 429), so one sender cannot tie up the fetcher.
     pub federation_actor_fetches_per_minute: u32,
+    /// The most upcoming (not yet started, not cancelled) slots one advisor
+    /// may have; a block that would pass it is refused (`too_many_slots`).
+    pub max_open_slots_per_advisor: u64,
+    /// The most occurrences one weekly series may hold (`series_too_long`).
+    pub max_series_occurrences: u64,
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
@@ -99,6 +104,8 @@ pub struct FileConfig {
     pub federation_actor_fetches_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
     pub min_free_disk_mb: Option<u64>,
+    pub max_open_slots_per_advisor: Option<u64>,
+    pub max_series_occurrences: Option<u64>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -117,6 +124,14 @@ pub struct Overrides {
 
 /// The earliest reminder anyone can ask for: a day before.
 pub const MAX_REMINDER_MINUTES: i64 = 24 * 60;
+
+/// A full day of 10-minute sessions (9 to 5, 48 of them) on every weekday
+/// for about a month.
+pub const DEFAULT_MAX_OPEN_SLOTS: u64 = 1000;
+
+/// A weekly series on two weekdays for about two years, or on every day
+/// for more than six months (the series also ends within 366 days).
+pub const DEFAULT_MAX_SERIES_OCCURRENCES: u64 = 200;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
@@ -222,6 +237,14 @@ impl Config {
                 .or(file.federation_actor_fetches_per_minute)
                 .unwrap_or(120)
                 .clamp(1, 1_000_000),
+            max_open_slots_per_advisor: env_number("OFFICEHOURS_MAX_OPEN_SLOTS_PER_ADVISOR")?
+                .or(file.max_open_slots_per_advisor)
+                .unwrap_or(DEFAULT_MAX_OPEN_SLOTS)
+                .clamp(1, 100_000),
+            max_series_occurrences: env_number("OFFICEHOURS_MAX_SERIES_OCCURRENCES")?
+                .or(file.max_series_occurrences)
+                .unwrap_or(DEFAULT_MAX_SERIES_OCCURRENCES)
+                .clamp(1, 366),
             federation_test_mode: match overrides.federation_test_mode {
                 true if is_test_domain(&domain) => true,
                 true => anyhow::bail!(
@@ -414,6 +437,18 @@ mod tests {
         let err = Config::resolve(test("hours.example.org")).unwrap_err().to_string();
         assert!(err.contains("federation test suite only"), "{err}");
         assert!(!Config::resolve(Overrides::default()).unwrap().federation_test_mode);
+    }
+
+    #[test]
+    fn availability_limits_come_from_the_file_within_bounds() {
+        let config = Config::resolve(Overrides::default()).unwrap();
+        assert_eq!(config.max_open_slots_per_advisor, DEFAULT_MAX_OPEN_SLOTS);
+        assert_eq!(config.max_series_occurrences, DEFAULT_MAX_SERIES_OCCURRENCES);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "max_open_slots_per_advisor = 0\nmax_series_occurrences = 5000\n").unwrap();
+        let config = Config::resolve(Overrides { config: Some(path), ..Default::default() }).unwrap();
+        assert_eq!((config.max_open_slots_per_advisor, config.max_series_occurrences), (1, 366));
     }
 
     #[test]

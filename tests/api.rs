@@ -385,6 +385,7 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/follows/{handle}", "delete"),
         ("/api/v1/me/follows", "get"),
         ("/api/v1/blocks/{id}/remove", "post"),
+        ("/api/v1/blocks/{id}/slots", "get"),
         ("/api/v1/admin/federation", "get"),
     ];
     for (path, method) in expected {
@@ -393,6 +394,10 @@ async fn openapi_document_describes_every_route() {
     let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, expected.len(), "every documented operation is listed here (and so exists)");
     assert!(doc["components"]["schemas"]["Account"].is_object());
+    let block_codes = doc["paths"]["/api/v1/blocks"]["post"]["responses"]["422"]["description"].as_str().unwrap();
+    for code in ["invalid_time", "time_has_offset", "unknown_timezone", "out_of_range", "too_many_slots"] {
+        assert!(block_codes.contains(code), "POST /api/v1/blocks documents {code}");
+    }
     assert_eq!(doc["components"]["securitySchemes"]["token"]["scheme"], "bearer");
 
     let (status, body) = api.get("/api/v1/nothing-here").await;

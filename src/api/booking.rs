@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use crate::app::App;
 use crate::domain::booking::Action;
 use crate::domain::questions::QuestionInput;
-use crate::service::booking::BlockInput;
+use crate::service::booking::{BLOCK_SLOTS_PAGE, BlockInput};
 use crate::storage::BlockOverrides;
 
 use super::ApiError;
@@ -15,16 +15,30 @@ use super::auth::ApiUser;
 use super::error::ErrorBody;
 use super::json::{ApiJson, ApiQuery, OptionalJson};
 use super::types::{
-    BlockCreated, BlockRemoved, BlockRequest, LinkQuery, NoteRequest, QuestionJson, QuestionRequest,
-    RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams, parse_instant,
+    BlockCreated, BlockRemoved, BlockRequest, BlockSlots, LinkQuery, NoteRequest, PageParams, QuestionJson,
+    QuestionRequest, RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams,
+    parse_instant,
 };
 
-/// Publish availability: one block, or a weekly series.
+/// Publish availability: one block, or a weekly series. Times are local,
+/// `YYYY-MM-DDTHH:MM` to the minute, in `timezone` (an IANA name); the block
+/// starts between today and the booking horizon plus 30 days. The answer
+/// lists the first 100 slots; `next` pages through the rest.
 #[utoipa::path(post, path = "/api/v1/blocks", tag = "booking", security(("token" = [])), request_body = BlockRequest,
-    responses((status = 201, body = BlockCreated), (status = 401, body = ErrorBody),
+    responses((status = 201, body = BlockCreated),
+        (status = 400, body = ErrorBody, description = "invalid_json (malformed, wrong field types or unknown fields)"),
+        (status = 401, body = ErrorBody, description = "unauthenticated"),
         (status = 403, body = ErrorBody, description = "not_an_advisor"),
         (status = 409, body = ErrorBody, description = "block_overlap"),
-        (status = 422, body = ErrorBody, description = "block_ends_before_start, block_holds_no_session, unknown_timezone, …")))]
+        (status = 413, body = ErrorBody, description = "invalid_json (body too large)"),
+        (status = 415, body = ErrorBody, description = "invalid_json (not `application/json`)"),
+        (status = 422, body = ErrorBody, description = "invalid_datetime (not `YYYY-MM-DDTHH:MM`), invalid_time (seconds or fractions), \
+            time_has_offset (an offset or `Z`: give the zone in `timezone`), unknown_timezone (not an IANA \
+            `Area/Location` name, `UTC` or `Etc/…`), block_spans_days, block_ends_before_start, block_in_past, \
+            out_of_range (starts after the booking horizon plus 30 days, or a number field outside its range), \
+            invalid_date, invalid_weekday, series_ends_before_start, series_too_long (more than 366 days, or \
+            more occurrences than `max_series_occurrences`), block_holds_no_session, too_many_slots (more upcoming \
+            slots than `max_open_slots_per_advisor`)")))]
 pub async fn create_block(
     State(app): State<App>,
     ApiUser(user): ApiUser,
@@ -47,6 +61,25 @@ pub async fn create_block(
     };
     let (block, slots) = app.create_block(&user, &input).await?;
     Ok((StatusCode::CREATED, Json(BlockCreated::new(&block, &slots))))
+}
+
+/// One page of a block's slots (its advisor only), 100 per page in time order.
+#[utoipa::path(get, path = "/api/v1/blocks/{id}/slots", tag = "booking", security(("token" = [])),
+    params(("id" = i64, Path), PageParams),
+    responses((status = 200, body = BlockSlots),
+        (status = 400, body = ErrorBody, description = "invalid_query"),
+        (status = 401, body = ErrorBody, description = "unauthenticated"),
+        (status = 404, body = ErrorBody, description = "not_found (no such block, or not yours)")))]
+pub async fn block_slots(
+    State(app): State<App>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<i64>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<BlockSlots>, ApiError> {
+    let page = params.page.unwrap_or(1).max(1);
+    let (slots, total) = app.block_slots_page(&user, id, page).await?;
+    debug_assert!(slots.len() as i64 <= BLOCK_SLOTS_PAGE);
+    Ok(Json(BlockSlots::page(id, page, slots.iter(), total)))
 }
 
 /// An advisor's upcoming slots (default: from now to the advisor's booking

@@ -37,6 +37,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/slots/{id}/questions", get(booking::slot_questions))
         .route("/api/v1/blocks/{id}/questions", put(booking::save_block_questions))
         .route("/api/v1/blocks", post(booking::create_block))
+        .route("/api/v1/blocks/{id}/slots", get(booking::block_slots))
         .route("/api/v1/blocks/{id}/remove", post(booking::remove_block))
         .route("/api/v1/slots/{id}/requests", post(booking::request_slot))
         .route("/api/v1/requests/{id}/approve", post(booking::approve))

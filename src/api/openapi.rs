@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::tokens::create_token, super::tokens::list_tokens, super::tokens::revoke_token,
         super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
         super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
-        super::booking::create_block, super::booking::remove_block, super::booking::advisor_slots, super::booking::request_slot,
+        super::booking::create_block, super::booking::block_slots, super::booking::remove_block, super::booking::advisor_slots, super::booking::request_slot,
         super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
         super::booking::questions, super::booking::save_questions,
         super::booking::slot_questions, super::booking::save_block_questions,

@@ -15,8 +15,8 @@ use crate::web::session::ClientIp;
 
 use super::ApiError;
 use super::auth::ApiUser;
-use super::json::ApiJson;
 use super::error::ErrorBody;
+use super::json::ApiJson;
 use super::types::rfc3339;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::service::booking::BLOCK_SLOTS_PAGE;
 use crate::storage::{AdvisorProfile, Block, Category, Request, SessionEntry, Slot, User};
 
 /// The answer to a sign-up: the same whether the address was new (the
@@ -176,15 +177,18 @@ pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
-/// A new block: local start and end (same day) in `timezone`.
+/// A new block: local start and end (same day) in `timezone`. Times are
+/// `YYYY-MM-DDTHH:MM`, to the minute, without an offset or `Z`; the block
+/// starts between today and the booking horizon plus 30 days.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRequest {
-    /// Local date and time, e.g. `2026-12-01T14:00`.
+    /// Local date and time to the minute, e.g. `2026-12-01T14:00` (seconds:
+    /// `invalid_time`; an offset or `Z`: `time_has_offset`).
     pub start: String,
     /// Local date and time on the same day, e.g. `2026-12-01T15:00`.
     pub end: String,
-    /// IANA zone; your own zone when left out.
+    /// IANA zone name (`Area/Location`, `UTC` or `Etc/…`); your own zone when left out.
     pub timezone: Option<String>,
     /// Repeat weekly up to and including this date, e.g. `2027-01-31`.
     pub repeat_weekly_until: Option<String>,
@@ -224,11 +228,17 @@ pub struct BlockCreated {
     pub start_time: String,
     pub end_time: String,
     pub repeat_weekly_until: Option<String>,
+    /// The first page of the block's slots (at most 100), in time order.
     pub slots: Vec<SlotJson>,
+    /// How many slots the block has.
+    pub slot_count: i64,
+    /// The next page of slots (`/api/v1/blocks/{id}/slots?page=2`), when there is one.
+    pub next: Option<String>,
 }
 
 impl BlockCreated {
     pub fn new(block: &Block, slots: &[Slot]) -> Self {
+        let page = BlockSlots::page(block.id, 1, slots.iter().take(BLOCK_SLOTS_PAGE as usize), slots.len() as i64);
         BlockCreated {
             id: block.id,
             timezone: block.timezone.clone(),
@@ -236,9 +246,43 @@ impl BlockCreated {
             start_time: block.start_time.clone(),
             end_time: block.end_time.clone(),
             repeat_weekly_until: block.until_date.clone(),
-            slots: slots.iter().map(SlotJson::from).collect(),
+            slots: page.slots,
+            slot_count: page.slot_count,
+            next: page.next,
         }
     }
+}
+
+/// One page of a block's slots.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockSlots {
+    /// At most 100 slots, in time order.
+    pub slots: Vec<SlotJson>,
+    /// 1-based.
+    pub page: u32,
+    /// How many slots the block has.
+    pub slot_count: i64,
+    /// The next page, when there is one.
+    pub next: Option<String>,
+}
+
+impl BlockSlots {
+    pub fn page<'a>(block_id: i64, page: u32, slots: impl Iterator<Item = &'a Slot>, slot_count: i64) -> Self {
+        let page = page.max(1);
+        let more = i64::from(page) * BLOCK_SLOTS_PAGE < slot_count;
+        BlockSlots {
+            slots: slots.map(SlotJson::from).collect(),
+            page,
+            slot_count,
+            next: more.then(|| format!("/api/v1/blocks/{block_id}/slots?page={}", page + 1)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageParams {
+    /// 1-based page number (100 slots per page).
+    pub page: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -16,6 +16,10 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 /// The longest a weekly series may run, so a block stays a bounded number of rows.
 pub const MAX_SERIES_DAYS: i64 = 366;
 
+/// How far past the booking horizon a block may start: availability can be
+/// published a little before learners may book it, not years ahead.
+pub const HORIZON_MARGIN_DAYS: i64 = 30;
+
 /// Weekdays as a bit set, Monday = bit 0 … Sunday = bit 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Weekdays(pub u8);
@@ -71,6 +75,24 @@ pub enum RuleError {
     UntilBeforeStart,
     SeriesTooLong,
     NoSession,
+    /// The block starts before today in its zone.
+    InPast,
+    /// The block starts after `latest`: the booking horizon plus the margin.
+    OutOfRange {
+        latest: Date,
+        horizon_days: i64,
+    },
+    /// A series with more occurrences than the instance allows.
+    TooManyOccurrences {
+        count: usize,
+        max: usize,
+    },
+    /// The advisor would have more upcoming slots than the instance allows.
+    TooManySlots {
+        open: usize,
+        adding: usize,
+        max: usize,
+    },
 }
 
 impl RuleError {
@@ -81,6 +103,10 @@ impl RuleError {
             RuleError::UntilBeforeStart => "series_ends_before_start",
             RuleError::SeriesTooLong => "series_too_long",
             RuleError::NoSession => "block_holds_no_session",
+            RuleError::InPast => "block_in_past",
+            RuleError::OutOfRange { .. } => "out_of_range",
+            RuleError::TooManyOccurrences { .. } => "series_too_long",
+            RuleError::TooManySlots { .. } => "too_many_slots",
         }
     }
 }
@@ -124,6 +150,39 @@ impl BlockRule {
         }
         Ok(out)
     }
+}
+
+/// Checks that a block starts on a day between today (in its zone) and the
+/// booking horizon plus [`HORIZON_MARGIN_DAYS`]. Run before expanding a rule,
+/// so dates at the end of the calendar (year 9999) never reach arithmetic.
+pub fn check_window(rule: &BlockRule, now: Timestamp, horizon_days: i64) -> Result<(), RuleError> {
+    let today = now.to_zoned(rule.zone()?).date();
+    if rule.start_date < today {
+        return Err(RuleError::InPast);
+    }
+    let ahead = horizon_days.max(0).saturating_add(HORIZON_MARGIN_DAYS);
+    let latest = today.checked_add(ahead.days()).unwrap_or(Date::MAX);
+    if rule.start_date > latest {
+        return Err(RuleError::OutOfRange { latest, horizon_days });
+    }
+    Ok(())
+}
+
+/// A series may hold at most `max` occurrences with sessions.
+pub fn check_series_length(count: usize, max: usize) -> Result<(), RuleError> {
+    if count > max {
+        return Err(RuleError::TooManyOccurrences { count, max });
+    }
+    Ok(())
+}
+
+/// An advisor with `open` upcoming slots may add `adding` more only while
+/// the total stays within `max`.
+pub fn check_open_slots(open: usize, adding: usize, max: usize) -> Result<(), RuleError> {
+    if open.saturating_add(adding) > max {
+        return Err(RuleError::TooManySlots { open, adding, max });
+    }
+    Ok(())
 }
 
 /// A wall-clock time on a date in a zone, with gaps moved later and folds
@@ -323,6 +382,42 @@ mod tests {
         assert_eq!(early.occurrences(), Err(RuleError::UntilBeforeStart));
         let long = BlockRule { weekly: Some((Weekdays::default(), date(2028, 1, 1))), ..early };
         assert_eq!(long.occurrences(), Err(RuleError::SeriesTooLong));
+    }
+
+    #[test]
+    fn blocks_start_between_today_and_the_horizon_plus_the_margin() {
+        let now: Timestamp = "2027-01-06T23:30:00Z".parse().unwrap();
+        let on = |tz: &str, d: Date| BlockRule {
+            timezone: tz.into(),
+            start_date: d,
+            start: time(10, 0, 0, 0),
+            end: time(11, 0, 0, 0),
+            weekly: None,
+        };
+        assert_eq!(check_window(&on("UTC", date(2027, 1, 6)), now, 60), Ok(()));
+        assert_eq!(check_window(&on("UTC", date(2027, 1, 5)), now, 60), Err(RuleError::InPast));
+        // Already 7 January in Berlin: the 6th is past there.
+        assert_eq!(check_window(&on("Europe/Berlin", date(2027, 1, 6)), now, 60), Err(RuleError::InPast));
+        let latest = date(2027, 4, 6); // 60 + 30 days after 6 January
+        assert_eq!(check_window(&on("UTC", latest), now, 60), Ok(()));
+        let late = check_window(&on("UTC", date(2027, 4, 7)), now, 60);
+        assert_eq!(late, Err(RuleError::OutOfRange { latest, horizon_days: 60 }));
+        assert_eq!(late.unwrap_err().code(), "out_of_range");
+        let far = check_window(&on("UTC", date(9999, 12, 31)), now, 366);
+        assert_eq!(far.map_err(|e| e.code()), Err("out_of_range"));
+        let ancient = check_window(&on("UTC", date(1, 1, 1)), now, 60);
+        assert_eq!(ancient, Err(RuleError::InPast));
+    }
+
+    #[test]
+    fn series_length_and_open_slots_are_capped() {
+        assert_eq!(check_series_length(200, 200), Ok(()));
+        assert_eq!(check_series_length(201, 200), Err(RuleError::TooManyOccurrences { count: 201, max: 200 }));
+        assert_eq!(check_open_slots(400, 100, 500), Ok(()));
+        let over = check_open_slots(400, 101, 500);
+        assert_eq!(over, Err(RuleError::TooManySlots { open: 400, adding: 101, max: 500 }));
+        assert_eq!(over.unwrap_err().code(), "too_many_slots");
+        assert_eq!(check_open_slots(0, usize::MAX, 500).map_err(|e| e.code()), Err("too_many_slots"));
     }
 
     #[test]

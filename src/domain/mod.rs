@@ -10,6 +10,7 @@ pub mod booking;
 pub mod category;
 pub mod ip_range;
 pub mod karma;
+pub mod local_time;
 pub mod notification;
 pub mod questions;
 pub mod time_zone;

@@ -4,21 +4,40 @@ use std::sync::LazyLock;
 
 use super::validation::{FieldError, field_error};
 
-/// Checks an IANA zone name such as `Europe/Berlin` against the bundled
-/// database and returns its canonical spelling.
+/// Checks an IANA zone name such as `Europe/Berlin` and returns its
+/// canonical spelling. Only names of places pass: the picker's `Area/Location`
+/// names ([`all`]), `UTC` (`Etc/UTC` is taken as `UTC`) and the fixed-offset
+/// `Etc/…` zones (`Etc/GMT+5`, which some systems report). Database files
+/// that are not places — `localtime`, `posixrules`, `Factory`, `posix/…`,
+/// `right/…` — and bare abbreviations such as `EST` are refused. Backward
+/// names like `Asia/Calcutta` pass.
 pub fn parse(field: &'static str, name: &str) -> Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() {
         return Ok("UTC".to_string());
     }
-    match jiff::tz::TimeZone::get(name) {
-        Ok(tz) => Ok(tz.iana_name().unwrap_or(name).to_string()),
-        Err(_) => Err(field_error(
+    canonical(name).ok_or_else(|| {
+        field_error(
             field,
             "unknown_timezone",
-            format!("`{name}` is not a time zone we know; pick one from the list, e.g. Europe/Berlin."),
-        )),
+            format!("`{name}` is not a time zone we know; give an IANA zone name like Europe/Berlin, or UTC."),
+        )
+    })
+}
+
+/// The picker's spelling of a zone name (matched ignoring case), if it has one.
+pub fn canonical(name: &str) -> Option<String> {
+    if name.eq_ignore_ascii_case("UTC") || name.eq_ignore_ascii_case("Etc/UTC") {
+        return Some("UTC".to_string());
     }
+    let listed = match all().iter().find(|zone| zone.eq_ignore_ascii_case(name)) {
+        Some(zone) => zone.clone(),
+        None if name.get(..4).is_some_and(|area| area.eq_ignore_ascii_case("Etc/")) => {
+            jiff::tz::db().available().map(|zone| zone.to_string()).find(|zone| zone.eq_ignore_ascii_case(name))?
+        }
+        None => return None,
+    };
+    jiff::tz::TimeZone::get(&listed).ok().map(|_| listed)
 }
 
 /// Every zone name, sorted, for the settings picker.
@@ -121,6 +140,31 @@ mod tests {
         assert_eq!(parse("timezone", "").unwrap(), "UTC");
         let err = parse("timezone", "Mars/Olympus").unwrap_err();
         assert_eq!(err.code, "unknown_timezone");
+        assert_eq!(parse("timezone", "europe/berlin").unwrap(), "Europe/Berlin", "the canonical spelling");
+        assert_eq!(parse("timezone", "Etc/UTC").unwrap(), "UTC");
+        assert_eq!(parse("timezone", "Asia/Calcutta").unwrap(), "Asia/Calcutta", "backward names pass");
+        assert_eq!(parse("timezone", "etc/gmt+5").unwrap(), "Etc/GMT+5", "fixed offsets some systems report");
+    }
+
+    #[test]
+    fn database_files_that_are_not_places_are_refused() {
+        for name in [
+            "localtime",
+            "posixrules",
+            "Factory",
+            "factory",
+            "posix/Europe/Berlin",
+            "right/Europe/Berlin",
+            "EST",
+            "GMT",
+            "Etc/",
+            "Etc/localtime",
+            "../etc/passwd",
+            "Europe/",
+            "/Europe/Berlin",
+        ] {
+            assert_eq!(parse("timezone", name).map_err(|e| e.code), Err("unknown_timezone"), "{name}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, Request
 use std::collections::BTreeMap;
 
 use crate::domain::questions::{self, Question, QuestionInput};
-use crate::domain::{FieldErrors, time_zone};
+use crate::domain::{FieldErrors, local_time, time_zone};
 use crate::storage::{
     AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText, SessionEntry,
     Slot, StorageError, User,
@@ -22,13 +22,16 @@ use super::AppError;
 /// The note on requests declined because another one was approved.
 const SLOT_FILLED_NOTE: &str = "Another request for this slot was approved.";
 pub const NOTE_MAX: usize = 2000;
+/// How many of a block's slots one answer lists (the rest are paged).
+pub const BLOCK_SLOTS_PAGE: i64 = 100;
 /// The longest listing one call returns.
 const LISTING_MAX_DAYS: i64 = 92;
 
 /// A block as the advisor describes it (web form or API).
 #[derive(Debug, Clone, Default)]
 pub struct BlockInput {
-    /// Local date and time, `2026-12-01T14:00`.
+    /// Local date and time to the minute, `2026-12-01T14:00` (no seconds,
+    /// no offset: the zone is `timezone`).
     pub start: String,
     /// Local date and time on the same day, `2026-12-01T15:00`.
     pub end: String,
@@ -52,20 +55,26 @@ impl App {
         let (rule, errors) = parse_block(input, &advisor.timezone);
         let Some(rule) = rule else { return Err(AppError::Invalid(errors)) };
         validate_overrides(&input.overrides)?;
+        let session_minutes = self.config.session_minutes;
+        let fail = |e: RuleError| rule_error(e, session_minutes);
+        let now = Timestamp::now();
+        let horizon_days = input.overrides.horizon_days.unwrap_or(policy.horizon_days);
+        availability::check_window(&rule, now, horizon_days).map_err(fail)?;
         let buffer = input.overrides.buffer_minutes.unwrap_or(policy.buffer_minutes);
         let expanded = availability::sessions(
             &rule,
-            SignedDuration::from_mins(self.config.session_minutes),
+            SignedDuration::from_mins(session_minutes),
             SignedDuration::from_mins(buffer),
         )
-        .map_err(|e| rule_error(e, self.config.session_minutes))?;
-        if expanded.first().is_some_and(|(occ, _)| occ.start < Timestamp::now()) {
-            return Err(AppError::invalid(
-                "start",
-                "block_in_past",
-                "This block starts in the past; availability starts now or later.",
-            ));
+        .map_err(fail)?;
+        if expanded.first().is_some_and(|(occ, _)| occ.start < now) {
+            return Err(fail(RuleError::InPast));
         }
+        let max_occurrences = usize::try_from(self.config.max_series_occurrences).unwrap_or(usize::MAX);
+        availability::check_series_length(expanded.len(), max_occurrences).map_err(fail)?;
+        let adding: usize = expanded.iter().map(|(_, slots)| slots.len()).sum();
+        let max_open = usize::try_from(self.config.max_open_slots_per_advisor).unwrap_or(usize::MAX);
+        availability::check_open_slots(0, adding, max_open).map_err(fail)?;
         let new = NewBlock {
             advisor_id: advisor.id,
             timezone: rule.timezone.clone(),
@@ -74,7 +83,7 @@ impl App {
             end_time: rule.end.strftime("%H:%M").to_string(),
             weekdays: rule.weekly.map(|(days, _)| days.0 as i64),
             until_date: rule.weekly.map(|(_, until)| until.to_string()),
-            session_minutes: self.config.session_minutes,
+            session_minutes,
             overrides: input.overrides.clone(),
             occurrences: expanded
                 .iter()
@@ -86,7 +95,27 @@ impl App {
                 })
                 .collect(),
         };
-        Ok(self.store.create_block(&new).await?)
+        match self.store.create_block_capped(&new, i64::try_from(max_open).ok()).await {
+            Ok(created) => Ok(created),
+            Err(StorageError::Limit("too_many_slots", open)) => {
+                let open = usize::try_from(open).unwrap_or(usize::MAX);
+                Err(fail(RuleError::TooManySlots { open, adding, max: max_open }))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// One page of a block's slots, for its advisor: the page (1-based),
+    /// the slots on it and how many the block has.
+    pub async fn block_slots_page(
+        &self,
+        advisor: &User,
+        block_id: i64,
+        page: u32,
+    ) -> Result<(Vec<Slot>, i64), AppError> {
+        let block = self.block_of(advisor, block_id).await?;
+        let page = i64::from(page.max(1));
+        Ok(self.store.block_slots_page(block.id, BLOCK_SLOTS_PAGE, (page - 1) * BLOCK_SLOTS_PAGE).await?)
     }
 
     /// An advisor's slots between two instants (default: now to the advisor's
@@ -627,17 +656,7 @@ fn parse_block(input: &BlockInput, default_zone: &str) -> (Option<BlockRule>, Fi
 }
 
 fn parse_local(errors: &mut FieldErrors, field: &'static str, text: &str) -> Option<DateTime> {
-    match text.trim().parse::<DateTime>() {
-        Ok(dt) => Some(dt),
-        Err(_) => {
-            errors.add(
-                field,
-                "invalid_datetime",
-                format!("`{text}` is not a local date and time like 2026-12-01T14:00."),
-            );
-            None
-        }
-    }
+    errors.check(local_time::parse(field, text))
 }
 
 fn parse_weekday(name: &str) -> Option<jiff::civil::Weekday> {
@@ -666,6 +685,27 @@ fn rule_error(err: RuleError, session_minutes: i64) -> AppError {
         RuleError::NoSession => (
             "end",
             format!("The block holds no {session_minutes}-minute session; make it longer or reduce the buffer."),
+        ),
+        RuleError::InPast => ("start", "This block starts in the past; availability starts now or later.".into()),
+        RuleError::OutOfRange { latest, horizon_days } => (
+            "start",
+            format!(
+                "A block can start at most {} days ahead (the booking horizon of {horizon_days} days plus {}): \
+                 on {latest} at the latest.",
+                horizon_days.max(0) + availability::HORIZON_MARGIN_DAYS,
+                availability::HORIZON_MARGIN_DAYS
+            ),
+        ),
+        RuleError::TooManyOccurrences { count, max } => (
+            "repeat_weekly_until",
+            format!("This series has {count} occurrences; this server allows at most {max} in one series."),
+        ),
+        RuleError::TooManySlots { open, adding, max } => (
+            "start",
+            format!(
+                "This block would add {adding} session(s) to your {open} upcoming ones; this server allows at most \
+                 {max} per advisor. Add a shorter block, or remove some first."
+            ),
         ),
     };
     AppError::invalid(field, err.code(), message)

@@ -211,7 +211,31 @@ impl Store {
     /// Inserts a block and all its slots, refusing (`block_overlap`) when an
     /// occurrence overlaps a live slot of another block of the same advisor.
     pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
+        self.create_block_capped(new, None).await
+    }
+
+    /// [`Store::create_block`], refusing with `Limit("too_many_slots", open)`
+    /// when the advisor's upcoming live slots plus the new ones would pass
+    /// `max_open`. The advisor's row is locked first, so two blocks created
+    /// at once cannot both pass the count.
+    pub async fn create_block_capped(&self, new: &NewBlock, max_open: Option<i64>) -> Result<(Block, Vec<Slot>)> {
         let mut tx = self.begin_write().await?;
+        if !self.lock_row(&mut tx, "users", new.advisor_id).await? {
+            return Err(StorageError::NotFound);
+        }
+        if let Some(max) = max_open {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL AND starts_at >= $2",
+            )
+            .bind(new.advisor_id)
+            .bind(now_ms())
+            .fetch_one(&mut *tx)
+            .await?;
+            let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
+            if open.saturating_add(adding) > max {
+                return Err(StorageError::Limit("too_many_slots", open));
+            }
+        }
         for occ in &new.occurrences {
             let overlapping: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL \
@@ -284,6 +308,17 @@ impl Store {
     pub async fn block_slots(&self, block_id: i64) -> Result<Vec<Slot>> {
         let sql = format!("{SLOT_SELECT} WHERE s.block_id = $1 ORDER BY s.starts_at");
         Ok(sqlx::query_as(&sql).bind(block_id).fetch_all(self.pool()).await?)
+    }
+
+    /// One page of a block's slots in time order, and how many it has.
+    pub async fn block_slots_page(&self, block_id: i64, limit: i64, offset: i64) -> Result<(Vec<Slot>, i64)> {
+        let sql = format!("{SLOT_SELECT} WHERE s.block_id = $1 ORDER BY s.starts_at, s.id LIMIT $2 OFFSET $3");
+        let slots = sqlx::query_as(&sql).bind(block_id).bind(limit).bind(offset).fetch_all(self.pool()).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slots WHERE block_id = $1")
+            .bind(block_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((slots, total))
     }
 
     pub async fn slot(&self, id: i64) -> Result<Slot> {

@@ -15,6 +15,10 @@ pub enum StorageError {
     /// A rule checked inside a write transaction said no (e.g. `block_overlap`).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A limit checked inside a write transaction was reached: its code
+    /// (e.g. `too_many_slots`) and the count found.
+    #[error("limit {0} reached at {1}")]
+    Limit(&'static str, i64),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration error: {0}")]
