@@ -4,7 +4,7 @@
 //! PostgreSQL cannot store NUL in text (`invalid byte sequence for encoding
 //! "UTF8": 0x00`) while SQLite can, so without this the same request would
 //! answer 500 on one database and 404/422 on the other. No field of ours
-//! has a use for NUL, so it is refused here, once, with a clear 400 —
+//! has a use for NUL, so it is refused here, once, with a clear 422 —
 //! instead of being checked (or forgotten) in each handler, form, JSON type
 //! and activity.
 
@@ -74,7 +74,7 @@ fn contains_percent_nul(text: &[u8]) -> bool {
     text.windows(3).any(|w| w == b"%00")
 }
 
-/// 400 in the shape the asker reads: the API's JSON error, or a small page.
+/// 422 in the shape the asker reads: the API's JSON error, or a small page.
 fn refusal(headers: &HeaderMap, path: &str) -> Response {
     let wants_json = path.starts_with("/api/")
         || path.ends_with("/inbox")
@@ -82,14 +82,14 @@ fn refusal(headers: &HeaderMap, path: &str) -> Response {
         || headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     if wants_json {
         let body = serde_json::json!({"error": "invalid_text", "message": MESSAGE});
-        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
     }
     let page = format!(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width\"><title>Bad request</title><h1>Bad request</h1><p>{MESSAGE}</p>\
          <p><a href=\"/\">Home</a></p></html>"
     );
-    (StatusCode::BAD_REQUEST, Html(page)).into_response()
+    (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ async fn nul_characters_are_refused_the_same_way_on_both_databases() {
         ];
         for path in gets {
             let response = http.get(server.url(&path)).send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "[{}] GET {path}", db.backend);
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "[{}] GET {path}", db.backend);
             assert!(response.text().await.unwrap().contains("NUL"), "[{}] GET {path} says why", db.backend);
         }
         let form = http
@@ -212,17 +212,17 @@ async fn nul_characters_are_refused_the_same_way_on_both_databases() {
             .send()
             .await
             .unwrap();
-        assert_eq!(form.status(), StatusCode::BAD_REQUEST, "[{}] POST /login", db.backend);
+        assert_eq!(form.status(), StatusCode::UNPROCESSABLE_ENTITY, "[{}] POST /login", db.backend);
         let (status, reply) = api.post("/api/v1/tokens", json!({"login": "amara\u{0}", "password": PASSWORD})).await;
         assert_eq!(
             (status, reply["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_text")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_text")),
             "[{}]",
             db.backend
         );
         let (status, reply) =
             api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"bio": "before\u{0}after"}))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "[{}] {reply}", db.backend);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {reply}", db.backend);
         assert_eq!(
             server.app.store.user_by_username("amara").await.unwrap().bio,
             "",
@@ -280,6 +280,14 @@ async fn advisor_profiles_and_directory() {
         assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_category")));
         let (status, _) = anonymous.get("/api/v1/advisors?page=minus-one").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        for page in ["0", "10001"] {
+            let (status, body) = anonymous.get(&format!("/api/v1/advisors?page={page}")).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_page")),
+                "page {page}"
+            );
+        }
         let (status, body) = anonymous.get("/api/v1/advisors/margaret").await;
         assert_eq!((status, body["links"][0].as_str()), (StatusCode::OK, Some("https://margaret.example.org/")));
         let (status, body) = anonymous.get("/api/v1/advisors/nobody").await;

@@ -76,7 +76,10 @@ pub async fn block_slots(
     Path(id): Path<i64>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<BlockSlots>, ApiError> {
-    let page = params.page.unwrap_or(1).max(1);
+    let page = params.page.unwrap_or(1);
+    if page == 0 {
+        return Err(crate::service::AppError::invalid("page", "invalid_page", "`page` counts from 1.").into());
+    }
     let (slots, total) = app.block_slots_page(&user, id, page).await?;
     debug_assert!(slots.len() as i64 <= BLOCK_SLOTS_PAGE);
     Ok(Json(BlockSlots::page(id, page, slots.iter(), total)))

@@ -44,7 +44,8 @@ impl Modify for TokenAuth {
 
 /// The answers every operation can give besides its own, so the document
 /// lists every status the server sends: `400` (a body, query or path that
-/// does not parse, or a NUL character), `401` (a missing or wrong token:
+/// does not parse), `422` for operations with input (a rule the schema
+/// cannot state, or a NUL character), `401` (a missing or wrong token:
 /// anonymous operations check a token when one is sent), `413`/`415` for
 /// operations with a body, `429` where limits apply, and `405` for a method
 /// a path does not take.
@@ -57,11 +58,16 @@ impl Modify for CommonResponses {
                 [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
             for operation in operations {
                 let mut common = vec![
-                    ("400", "invalid_json, invalid_query, invalid_path or invalid_text: the input does not parse"),
+                    ("400", "invalid_json, invalid_query or invalid_path: the input does not parse"),
                     ("401", "unauthenticated: the token is missing, unknown, expired or revoked"),
                     ("405", "method_not_allowed: the path does not take this method"),
                     ("429", "rate_limited: too many requests; see Retry-After"),
                 ];
+                let has_input =
+                    operation.request_body.is_some() || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if has_input {
+                    common.push(("422", "invalid input: a rule the schema cannot state (the code and `fields` say which), or text with a NUL character (invalid_text)"));
+                }
                 if let Some(body) = &mut operation.request_body {
                     common.push(("413", "too_large: the body is larger than 1 MiB"));
                     common.push(("415", "unsupported_media_type: the body is not sent as application/json"));

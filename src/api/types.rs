@@ -162,6 +162,7 @@ pub struct CategoryRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DirectoryParams {
     /// Words to find in names, headlines, bios and topics.
     #[serde(default)]
@@ -280,12 +281,15 @@ impl BlockSlots {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-based page number (100 slots per page).
+    #[param(minimum = 1)]
     pub page: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlotsParams {
     /// RFC 3339 instant; now when left out.
     pub from: Option<String>,
