@@ -431,3 +431,69 @@ async fn unknown_pages_are_friendly_404s() {
     let reply = browser.get("/users/nobody").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+/// Issue 13, item 11: `X-Forwarded-For` names the client only when the peer
+/// is a configured proxy — otherwise a client could dodge every per-address
+/// limit by writing a new address into each request.
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    async fn sign_ups(server: &TestServer, forwarded: impl Fn(usize) -> String) -> Vec<u16> {
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for i in 0..21 {
+            let body = serde_json::json!({
+                "username": format!("probe{i}"), "email": format!("probe{i}@example.org"),
+                "password": PASSWORD, "timezone": "UTC",
+            });
+            let response = http
+                .post(server.url("/api/v1/accounts"))
+                .header("X-Forwarded-For", forwarded(i))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    }
+    // No proxy configured: the header is ignored, the 21st attempt from this
+    // address is refused whatever address each request claims.
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let statuses = sign_ups(&server, |i| format!("203.0.113.{i}")).await;
+    assert!(statuses[..20].iter().all(|s| *s == 202), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+
+    // This machine configured as the proxy: each forwarded address has its
+    // own count, and one address still runs out.
+    let db = support::TestDatabase::sqlite().await;
+    let server =
+        TestServer::start_with(&db, |config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let statuses = sign_ups(&server, |i| format!("198.51.100.7, 203.0.113.{i}")).await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    let db = support::TestDatabase::sqlite().await;
+    let server =
+        TestServer::start_with(&db, |config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let statuses = sign_ups(&server, |_| "203.0.113.50".to_string()).await;
+    assert_eq!(statuses[20], 429, "{statuses:?}");
+}
+
+/// Issue 13, item 11: a signed-in page is never kept by a shared or
+/// back-button cache; public pages may be.
+#[tokio::test]
+async fn signed_in_pages_are_not_stored_by_caches() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    server.create_user("cache", false).await;
+    let mut browser = server.browser();
+    let anonymous = browser.get("/advisors").await;
+    assert_eq!(anonymous.status, StatusCode::OK);
+    assert!(anonymous.headers.get("cache-control").is_none_or(|v| v != "no-store"), "{:?}", anonymous.headers);
+    let login = browser.log_in("cache", PASSWORD).await;
+    assert_eq!(login.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    for path in ["/settings", "/advisors", "/calendar"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+    }
+}
