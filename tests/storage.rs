@@ -283,3 +283,53 @@ async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
         }
     }
 }
+
+/// What one backend's migrated schema holds: tables with their columns,
+/// and the indexes created by name (not those behind primary keys or
+/// inline constraints, which each database names its own way).
+async fn schema_of(db: &support::TestDatabase) -> std::collections::BTreeMap<String, Vec<String>> {
+    use sqlx::Row;
+    db.store().await; // connects (installing the drivers) and migrates
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (tables_sql, columns_sql, indexes_sql) = match db.backend {
+        "sqlite" => (
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+            "SELECT name FROM pragma_table_info($1) ORDER BY name",
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+        ),
+        _ => (
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name",
+            "SELECT indexname::text FROM pg_indexes i WHERE schemaname = 'public' \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        ),
+    };
+    let mut schema = std::collections::BTreeMap::new();
+    for row in sqlx::query(tables_sql).fetch_all(&pool).await.unwrap() {
+        let table: String = row.get(0);
+        let columns = sqlx::query(columns_sql).bind(&table).fetch_all(&pool).await.unwrap();
+        schema.insert(format!("table {table}"), columns.iter().map(|c| c.get::<String, _>(0)).collect());
+    }
+    let mut indexes: Vec<String> =
+        sqlx::query(indexes_sql).fetch_all(&pool).await.unwrap().iter().map(|r| r.get(0)).collect();
+    indexes.sort();
+    schema.insert("indexes".into(), indexes);
+    pool.close().await;
+    schema
+}
+
+/// The two migration folders describe the same tables, columns and named
+/// indexes: a migration written for one database only fails here.
+#[tokio::test]
+async fn both_migration_folders_describe_the_same_schema() {
+    let dbs = test_databases().await;
+    let [sqlite, postgres] = dbs.as_slice() else {
+        support::require("PostgreSQL for comparing the two schemas", false);
+        return;
+    };
+    let (a, b) = (schema_of(sqlite).await, schema_of(postgres).await);
+    assert!(a.contains_key("table requests") && a["indexes"].contains(&"requests_slot_status".to_string()), "{a:?}");
+    for key in a.keys().chain(b.keys()) {
+        assert_eq!(a.get(key), b.get(key), "{key} differs between SQLite and PostgreSQL");
+    }
+}
