@@ -76,11 +76,11 @@ impl TokenJson {
 /// Exchange a username (or e-mail) and password for a personal API token.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "accounts", request_body = TokenRequest,
     responses((status = 201, body = TokenResponse, description = "the token, shown this once"),
-        (status = 400, body = ErrorBody, description = "invalid_json, invalid_text (NUL)"),
+        (status = 400, body = ErrorBody, description = "invalid_json"),
         (status = 401, body = ErrorBody, description = "wrong_credentials"),
         (status = 403, body = ErrorBody, description = "account_suspended"),
         (status = 415, body = ErrorBody, description = "invalid_json: not sent as application/json"),
-        (status = 422, body = ErrorBody, description = "name_required, name_too_long, name_invalid_characters, expiry_out_of_range"),
+        (status = 422, body = ErrorBody, description = "name_required, name_too_long, name_invalid_characters, expiry_out_of_range, invalid_text (a NUL character)"),
         (status = 429, body = ErrorBody, description = "rate_limited (failed log-ins)")))]
 pub async fn create_token(
     State(app): State<App>,
@@ -120,7 +120,7 @@ pub async fn list_tokens(State(app): State<App>, ApiUser(user): ApiUser) -> Resu
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "accounts", security(("token" = [])),
     params(("id" = i64, Path, description = "the token's id, as listed")),
     responses((status = 204, description = "revoked"),
-        (status = 400, body = ErrorBody, description = "invalid_text: a NUL character in the path"),
+        (status = 422, body = ErrorBody, description = "invalid_text: a NUL character in the path"),
         (status = 401, body = ErrorBody, description = "unauthenticated: no token, or an unknown, revoked or expired one"),
         (status = 404, body = ErrorBody, description = "not_found: you have no token with that id")))]
 pub async fn revoke_token(
