@@ -123,7 +123,7 @@ pub async fn request_slot(
     OptionalJson(req): OptionalJson<RequestSlot>,
 ) -> Result<(StatusCode, Json<RequestCreated>), ApiError> {
     let request = app.request_slot(&user, slot_id, &req.note, &req.answers, req.link.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(RequestCreated { id: request.id, status: request.status })))
+    Ok((StatusCode::CREATED, Json(RequestCreated { id: request.id, status: request.status.to_text() })))
 }
 
 async fn decide(

@@ -372,7 +372,7 @@ impl From<&Request> for RequestJson {
         RequestJson {
             id: r.id,
             slot_id: r.slot_id,
-            status: r.status.clone(),
+            status: r.status.to_text(),
             note: r.note.clone(),
             decision_note: r.decision_note.clone(),
             answers: serde_json::from_str(&r.answers).unwrap_or(serde_json::Value::Null),
@@ -404,7 +404,7 @@ impl SessionJson {
             request_id: s.request_id,
             slot_id: s.slot_id,
             role: if s.advisor_username == me { "advisor" } else { "learner" }.into(),
-            status: s.status.clone(),
+            status: s.status.to_text(),
             start: rfc3339(s.starts_at),
             end: rfc3339(s.ends_at),
             advisor: s.advisor_username.clone(),

@@ -11,12 +11,29 @@ use jiff::{SignedDuration, Timestamp};
 ///     │  └──decline (advisor)──▶ declined
 ///     └──cancel (learner withdraws)──▶ cancelled
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RequestStatus {
     Requested,
     Approved,
     Declined,
     Cancelled,
+}
+
+/// Decoding the stored text (`#[sqlx(try_from = "String")]`): the storage
+/// boundary is the only place a request status is a string.
+impl TryFrom<String> for RequestStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        RequestStatus::parse(&text).ok_or_else(|| format!("unknown request status `{text}`"))
+    }
+}
+
+impl std::fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl RequestStatus {
@@ -37,6 +54,11 @@ impl RequestStatus {
             "cancelled" => RequestStatus::Cancelled,
             _ => return None,
         })
+    }
+
+    /// For request JSON and pages: the status as stored.
+    pub fn to_text(self) -> String {
+        self.as_str().to_string()
     }
 
     /// Still holding (or waiting for) the slot.

@@ -389,9 +389,9 @@ impl App {
         let now = jiff::Timestamp::now().as_millisecond();
         let sessions = self.store.sessions_between(advisor.id, now, i64::MAX).await?;
         for entry in sessions.iter().filter(|e| e.advisor_username == advisor.username) {
-            let action = match crate::domain::booking::RequestStatus::parse(&entry.status) {
-                Some(crate::domain::booking::RequestStatus::Requested) => crate::domain::booking::Action::Decline,
-                Some(crate::domain::booking::RequestStatus::Approved) => crate::domain::booking::Action::Cancel,
+            let action = match entry.status {
+                crate::domain::booking::RequestStatus::Requested => crate::domain::booking::Action::Decline,
+                crate::domain::booking::RequestStatus::Approved => crate::domain::booking::Action::Cancel,
                 _ => continue,
             };
             self.decide(advisor, entry.request_id, action, NOTE).await?;

@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::app::App;
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
-use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, RequestStatus, Role, SlotView};
+use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, Role, SlotView};
 use std::collections::BTreeMap;
 
 use crate::domain::questions::{self, Question, QuestionInput};
@@ -380,7 +380,7 @@ impl App {
                     } else {
                         return Err(Decision::NotYours);
                     };
-                    let from = RequestStatus::parse(&ctx.request.status).ok_or(Decision::NotYours)?;
+                    let from = ctx.request.status;
                     let next = booking::transition(from, action, role).map_err(|e| Decision::Refused(e.code()))?;
                     if action == Action::Approve && ctx.slot_start <= now {
                         return Err(Decision::Refused("slot_past"));

@@ -83,7 +83,7 @@ impl App {
                 } else {
                     return Err("not_yours");
                 };
-                if h.request.status != "approved" {
+                if h.request.status != crate::domain::booking::RequestStatus::Approved {
                     return Err("not_approved");
                 }
                 if h.events.iter().any(|(kind, ..)| kind == "no_show") {

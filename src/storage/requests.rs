@@ -10,6 +10,7 @@ use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::{Result, StorageError, Store, now_ms};
+use crate::domain::booking::RequestStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct Request {
@@ -17,7 +18,8 @@ pub struct Request {
     pub slot_id: i64,
     pub advisor_id: i64,
     pub learner_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RequestStatus,
     pub note: String,
     pub answers: String,
     pub decision_note: String,
@@ -59,7 +61,8 @@ pub(super) const REQUEST_COLUMNS: &str =
 pub struct SessionEntry {
     pub request_id: i64,
     pub slot_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RequestStatus,
     pub note: String,
     pub decision_note: String,
     pub starts_at: i64,

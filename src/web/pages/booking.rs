@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::domain::booking::Action;
+use crate::domain::booking::{Action, RequestStatus};
 use crate::domain::questions::{Kind, Question};
 use crate::domain::time_zone;
 use crate::service::AppError;
@@ -125,7 +125,7 @@ pub async fn send_request(
     let link = Some(form.link.as_str()).filter(|l| !l.is_empty());
     match app.request_slot(&user, slot_id, &form.note, &json, link).await {
         Ok(request) => {
-            let message = if request.status == "approved" {
+            let message = if request.status == RequestStatus::Approved {
                 "Booked! The advisor approves requests for this time automatically."
             } else {
                 "Request sent. It shows in blue until the advisor approves it."
@@ -181,7 +181,7 @@ async fn detail(
     let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
     let end = jiff::Timestamp::from_millisecond(entry.ends_at).unwrap_or(now);
     let no_show_by_me = raw_events.iter().any(|(kind, actor, ..)| kind == "no_show" && *actor == Some(user.id));
-    let can_mark_no_show = request.status == "approved"
+    let can_mark_no_show = request.status == RequestStatus::Approved
         && !raw_events.iter().any(|(kind, ..)| kind == "no_show")
         && crate::domain::karma::no_show_open(now, start, end).is_ok();
     let can_forgive = no_show_by_me
@@ -220,8 +220,9 @@ async fn detail(
         other_username: if is_advisor { entry.learner_username.clone() } else { entry.advisor_username.clone() },
         can_mark_no_show,
         can_forgive,
-        can_decide: is_advisor && request.status == "requested",
-        can_cancel: request.status == "approved" || (!is_advisor && request.status == "requested"),
+        can_decide: is_advisor && request.status == RequestStatus::Requested,
+        can_cancel: request.status == RequestStatus::Approved
+            || (!is_advisor && request.status == RequestStatus::Requested),
         is_advisor,
         request,
         entry,

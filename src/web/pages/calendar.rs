@@ -125,11 +125,11 @@ async fn render(
             let live: Vec<_> = sessions
                 .iter()
                 .filter(|s| s.slot_id == slot.id && s.advisor_username == user.username)
-                .filter(|s| s.status == "requested" || s.status == "approved")
+                .filter(|s| s.status.is_live())
                 .collect();
             let (state, title, href) = match slot.status.as_str() {
                 "booked" => {
-                    let s = live.iter().find(|s| s.status == "approved");
+                    let s = live.iter().find(|s| s.status == crate::domain::booking::RequestStatus::Approved);
                     let who = s.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
                     ("approved", format!("Booked: {who}"), s.map(|s| format!("/requests/{}", s.request_id)))
                 }

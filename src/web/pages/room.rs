@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
 use crate::app::App;
+use crate::domain::booking::RequestStatus;
 use crate::domain::time_zone;
 use crate::service::AppError;
 use crate::storage::SessionEntry;
@@ -69,11 +70,11 @@ pub async fn room(
         let minutes = (entry.starts_at - now) / 60_000;
         format!("Starts in {} h {} min.", minutes / 60, minutes % 60)
     };
-    let status_text = match entry.status.as_str() {
-        "approved" => "confirmed",
-        "requested" => "waiting for the advisor",
-        "declined" => "declined",
-        _ => "cancelled",
+    let status_text = match entry.status {
+        RequestStatus::Approved => "confirmed",
+        RequestStatus::Requested => "waiting for the advisor",
+        RequestStatus::Declined => "declined",
+        RequestStatus::Cancelled => "cancelled",
     };
     Ok(Page(RoomPage {
         advisor: crate::domain::account::shown_name(&entry.advisor_name, &entry.advisor_username).to_string(),
