@@ -2,7 +2,7 @@
 //! slots, requests, decisions, the rules that refuse requests, and no
 //! double booking under concurrency.
 
-mod support;
+use crate::support;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};

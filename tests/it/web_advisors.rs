@@ -1,7 +1,7 @@
 //! Becoming an advisor, the directory and profiles, and the admin's
 //! categories, through the web pages on both databases.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use support::server::PASSWORD;

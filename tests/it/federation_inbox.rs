@@ -4,7 +4,7 @@
 //! actor and receives our Accept. Replays, wrong origins, forged undos and
 //! bad digests change nothing.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -6,7 +6,7 @@
 //! than `federation_dead_after_secs` is marked dead, waits, and is revived
 //! when it speaks; the admin sees all of it.
 
-mod support;
+use crate::support;
 
 use officehours::federation::delivery::deliver_due;
 use officehours::storage::{NewDelivery, now_ms};

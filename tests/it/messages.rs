@@ -3,7 +3,7 @@
 //! get clear errors; suspended people receive nothing; remote participants
 //! fit the model.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::json;

@@ -6,7 +6,7 @@
 //! refused. Bounded in time (`OFFICEHOURS_FUZZ_SECS`, 60 s per database by
 //! default); the seed is fixed so that a failure can be replayed.
 
-mod support;
+use crate::support;
 
 use support::{TestServer, test_databases};
 

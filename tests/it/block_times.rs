@@ -3,7 +3,7 @@
 //! one time format (local, to the minute, zone apart), canonical zones only,
 //! a bounded date range, capped series and open slots, and a paged answer.
 
-mod support;
+use crate::support;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};

@@ -5,7 +5,7 @@
 //! its own code without storing anything, a failed refresh keeps the old busy
 //! times, and clearing the address shows the slots again.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! Python's `icalendar` with `recurring-ical-events`, on SQLite and
 //! PostgreSQL. Times, UIDs, sequences, cancellations and DST switches.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

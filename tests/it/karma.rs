@@ -2,7 +2,7 @@
 //! their windows, forgiveness, attendance, thresholds that block and unblock
 //! requests and hide advisors, and the admin's rules.
 
-mod support;
+use crate::support;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use reqwest::StatusCode;

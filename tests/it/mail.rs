@@ -1,6 +1,6 @@
 //! Mail through a real SMTP server (Python's aiosmtpd, started by the test).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! unread count, mail through a real SMTP server (aiosmtpd) in the reader's
 //! zone, types switched off, reminders, and settings that refuse nonsense.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Accounts through the web pages, on SQLite and PostgreSQL: sign-up, e-mail
 //! confirmation, log-in/out, password reset, settings, CSRF, rate limiting.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use support::server::PASSWORD;

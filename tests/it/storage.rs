@@ -1,7 +1,7 @@
 //! The storage layer on SQLite and PostgreSQL: the same calls, the same
 //! answers, the same constraints.
 
-mod support;
+use crate::support;
 
 use officehours::storage::{
     AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,

@@ -3,7 +3,7 @@
 //! token revoked by a password reset, a suspension, or (unless kept) a
 //! password change.
 
-mod support;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! The JSON API on both databases: tokens, accounts, advisor profiles, the
 //! directory, categories, error shapes and the OpenAPI document.
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

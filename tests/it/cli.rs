@@ -1,7 +1,7 @@
 //! The `officehours` binary as scripts and admins use it: `migrate`,
 //! `user create`, `token create`, and `serve` with its layered configuration.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -3,7 +3,7 @@
 //! negotiation by containment), keys made once, and our wire types reading
 //! what Mastodon sends.
 
-mod support;
+use crate::support;
 
 use activitypub_federation::fetch::webfinger::Webfinger;
 use officehours::federation::wire::Actor;

@@ -1,7 +1,7 @@
 //! The web UI in a real browser (Debian's Chromium through ChromeDriver):
 //! sign up → confirm → log in → become an advisor → found by directory search.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;

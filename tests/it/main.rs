@@ -1,0 +1,25 @@
+//! The integration suite as one test binary (one link of the harness in
+//! `support/`); each module is one area, as listed in docs/architecture.md.
+
+mod support;
+
+mod api;
+mod api_fuzz;
+mod block_times;
+mod booking;
+mod browser;
+mod busy_import;
+mod calendar_feed;
+mod cli;
+mod federation_delivery;
+mod federation_discovery;
+mod federation_fixtures;
+mod federation_inbox;
+mod karma;
+mod mail;
+mod messages;
+mod notifications;
+mod storage;
+mod tokens;
+mod web_accounts;
+mod web_advisors;
