@@ -7,7 +7,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use jiff::{Timestamp, ToSpan};
-use officehours::cli::build_app;
 use officehours::config::{Config, Overrides};
 use officehours::service::booking::BlockInput;
 use officehours::storage::NewUser;
@@ -35,7 +34,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     println!("\n== {label}");
     let overrides =
         Overrides { database_url: Some(database_url), data_dir: Some(dir.to_path_buf()), ..Default::default() };
-    let app = build_app(Config::resolve(overrides)?).await?;
+    let node = officehours::root::assemble(Config::resolve(overrides)?).await?;
+    let app = node.app.clone();
     let mk = |name: String, advisor: bool| NewUser {
         email: format!("{name}@example.org"),
         username: name,

@@ -10,7 +10,7 @@
 
 mod support;
 
-#[path = "../tests/support/peer.rs"]
+#[path = "../tests/it/support/peer.rs"]
 #[allow(dead_code)]
 mod peer;
 
@@ -59,11 +59,12 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     tokio::spawn(async move { axum::serve(instances, router).await });
 
     let hosts = (0..INSTANCES).map(host).collect();
-    let (app, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
+    let (node, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
+    let app = node.app.clone();
     let ada = app.store.create_user(&support::advisor("ada")).await?;
     // Her key pair exists already, as an active advisor's does.
     app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
+    tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));
 
     // 10,000 followers, as accepted Follows leave them: their shared inbox.
     let started = Instant::now();
@@ -111,7 +112,9 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     );
     let mut delivered = 0;
     while delivered < INSTANCES && started.elapsed() < AIM * 4 {
-        delivered += officehours::federation::delivery::deliver_due(&app).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        delivered += officehours::federation::delivery::deliver_due(node.federation())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let received = std::mem::take(&mut *received.lock().unwrap());
     let last = received.iter().map(|(at, ..)| *at).max().unwrap_or(started);

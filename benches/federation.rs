@@ -10,7 +10,7 @@
 
 mod support;
 
-#[path = "../tests/support/peer.rs"]
+#[path = "../tests/it/support/peer.rs"]
 #[allow(dead_code)]
 mod peer;
 
@@ -28,7 +28,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     println!("\n== {label}");
     officehours::install_crypto();
     let peer = peer::start_peer().await;
-    let (app, listener, addr) = support::federated_app(database_url, dir, vec!["peer.test".into()]).await?;
+    let (node, listener, addr) = support::federated_app(database_url, dir, vec!["peer.test".into()]).await?;
+    let app = node.app.clone();
     // Follows go to many advisors, as an instance's inbox traffic would:
     // one advisor would make every activity update the same follower row.
     // Their key pairs exist already, as an active advisor's do (made on first need, ~0.2 s each).
@@ -36,7 +37,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         let ada = app.store.create_user(&support::advisor(&format!("ada{n}"))).await?;
         app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    tokio::spawn(officehours::serve(listener, app.clone(), std::future::pending()));
+    tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));
     let inbox = format!("http://{addr}/inbox");
     let follow = |n: usize| {
         let advisor = format!("http://{addr}/users/ada{}", n % ADVISORS);
@@ -68,7 +69,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     // 3,001 queued above, then one per new Follow) while Follows arrive.
     let signed: Vec<Signed> =
         (ACTIVITIES + 1..=2 * ACTIVITIES).map(|n| (follow(n), peer.sign(&inbox, &follow(n)))).collect();
-    app.spawn_jobs();
+    let _jobs = node.spawn_jobs();
     let started = Instant::now();
     let (wall, latencies) = blast(&client, &inbox, signed).await?;
     report("inbox (background jobs delivering the Accepts)", wall, &latencies);

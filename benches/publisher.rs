@@ -18,7 +18,8 @@ const PASSES: usize = 30;
 async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow::Result<()> {
     println!("\n== {label}");
     officehours::install_crypto();
-    let (app, _listener, _addr) = support::federated_app(database_url, dir, Vec::new()).await?;
+    let (node, _listener, _addr) = support::federated_app(database_url, dir, Vec::new()).await?;
+    let app = node.app.clone();
     let tomorrow = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(1.day())?;
     for n in 0..ADVISORS {
         let ada = app.store.create_user(&support::advisor(&format!("ada{n}"))).await?;

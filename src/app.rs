@@ -44,25 +44,14 @@ pub struct AppInner {
     pub secret_key: Vec<u8>,
     /// Wakes the background jobs when there is new work (mail, events).
     pub jobs: Arc<tokio::sync::Notify>,
-    /// The federation crate's configuration (set once by `cli::build_app`).
-    pub federation:
-        std::sync::OnceLock<activitypub_federation::config::FederationConfig<crate::federation::context::FedData>>,
-    /// What delivery keeps: its HTTP client and senders' keys (set once by `cli::build_app`).
-    pub sender: std::sync::OnceLock<crate::federation::delivery::Sender>,
-    /// Remote actors by ActivityPub id, as stored (federation).
-    pub remote_actors: Cache<String, Arc<crate::federation::remote::Remote>>,
-    /// Actors whose fetch failed lately, with the answer the inbox gave
-    /// (status and sentence): their activities are refused at once instead
-    /// of fetching again.
-    pub failed_actors: Cache<String, (u16, String)>,
-    /// Actor fetches the inbox made per remote host.
-    pub actor_fetch_limiter: RateLimiter,
+    /// What the use cases need from outside (filled in by `crate::root`).
+    pub ports: crate::service::ports::Ports,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
     pub live_instances: Cache<String, ()>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, mailer: Mailer) -> App {
+    pub fn new(config: Config, store: Store, mailer: Mailer, ports: crate::service::ports::Ports) -> App {
         let secret_key = match &config.secret_key {
             Some(key) => key.as_bytes().to_vec(),
             None => {
@@ -75,11 +64,7 @@ impl App {
             message_limiter: RateLimiter::new(60, Duration::from_secs(60 * 60)),
             secret_key,
             jobs: Arc::new(tokio::sync::Notify::new()),
-            federation: std::sync::OnceLock::new(),
-            sender: std::sync::OnceLock::new(),
-            remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
-            failed_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5 * 60)).build(),
-            actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
+            ports,
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
             store,
@@ -97,12 +82,14 @@ impl App {
 }
 
 impl App {
-    pub(crate) fn downgrade(&self) -> std::sync::Weak<AppInner> {
-        Arc::downgrade(&self.0)
+    /// Closes the database connections (at shutdown, after the last request).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
-    pub(crate) fn upgrade(weak: &std::sync::Weak<AppInner>) -> Option<App> {
-        weak.upgrade().map(App)
+    /// Where mail goes, for the start-up log.
+    pub fn describe_mail(&self) -> String {
+        self.mailer.describe()
     }
 }
 

@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -13,10 +12,8 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::config::{Config, LogFormat, Overrides};
 use crate::domain::time_zone;
-use crate::mail::Mailer;
 use crate::service::AppError;
 use crate::service::accounts::{Roles, SignUp};
-use crate::storage::Store;
 
 #[derive(Parser, Debug)]
 #[command(name = "officehours", version, about = "Federated office hours: short voice sessions with advisors")]
@@ -166,13 +163,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => serve(config).await,
         Command::Migrate => {
-            let store = open_store(&config).await?;
-            store.close().await;
+            crate::root::migrate(&config).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::User(UserCommand::Create { username, email, advisor, pro, admin }) => {
-            let app = build_app(config).await?;
+            let node = crate::root::assemble(config).await?;
+            let app = &node.app;
             let (password, generated) = read_or_generate_password()?;
             let input = SignUp { username, email, password: password.clone(), ..Default::default() };
             let roles = Roles { advisor, pro, admin, verified: true };
@@ -181,13 +178,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if generated {
                 println!("password: {password}");
             }
-            app.store.close().await;
+            app.close().await;
             Ok(())
         }
         Command::Token(command) => {
-            let app = build_app(config).await?;
-            let done = run_token_command(&app, command).await;
-            app.store.close().await;
+            let node = crate::root::assemble(config).await?;
+            let done = run_token_command(&node.app, command).await;
+            node.app.close().await;
             done
         }
     }
@@ -289,106 +286,23 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
-    }
-    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
-        anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
-    })?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// Storage, mail and state, ready for the services.
-pub async fn build_app(mut config: Config) -> anyhow::Result<App> {
-    if config.secret_key.is_none() {
-        config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
-    }
-    let store = open_store(&config).await?;
-    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
-    let app = App::new(config, store, mailer);
-    let client = crate::federation::context::http_client(&app)?;
-    let federation = crate::federation::context::config(&app, client.clone()).await?;
-    let _ = app.federation.set(federation);
-    let _ = app.sender.set(crate::federation::delivery::Sender::new(client));
-    Ok(app)
-}
-
-/// Reads the instance secret key from `path`, creating it (readable by the
-/// owner only) on first use.
-fn load_or_create_secret_key(path: &std::path::Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_string()),
-        Ok(_) => anyhow::bail!("the secret key in {} is shorter than 32 characters", path.display()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => anyhow::bail!("cannot read the secret key {}: {err}", path.display()),
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    }
-    let key = crate::service::secrets::new_secret();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            std::io::Write::write_all(&mut file, key.as_bytes())
-                .map_err(|e| anyhow::anyhow!("cannot write the secret key {}: {e}", path.display()))?;
-            tracing::info!(path = %path.display(), "created the instance secret key");
-            Ok(key)
-        }
-        // Another process created it first: use theirs.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret_key(path),
-        Err(err) => anyhow::bail!("cannot create the secret key {}: {err}", path.display()),
-    }
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let demo = config.demo;
     let bind = config.bind;
-    let app = build_app(config).await?;
+    let node = crate::root::assemble(config).await?;
+    let app = &node.app;
     tracing::info!(database = %crate::storage::redact_url(&app.config.database_url), "database ready");
-    tracing::info!("{}", app.mailer.describe());
+    tracing::info!("{}", app.describe_mail());
     if demo {
-        crate::demo::fill_if_empty(&app).await?;
+        crate::demo::fill_if_empty(app).await?;
     }
     let listener =
         tokio::net::TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     tracing::info!("Officehours listening on http://{} — open {}", listener.local_addr()?, app.config.public_url);
-    crate::service::busy::spawn_busy_refresher(app.clone());
-    app.spawn_jobs();
-    let store = app.store.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match store.purge_expired().await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions and links purged"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "purging expired sessions failed"),
-            }
-            let week_ago = crate::storage::now_ms() - 7 * 24 * 3_600_000;
-            if let Err(err) = store.purge_sent_mail(week_ago).await {
-                tracing::warn!(error = %err, "purging sent mail failed");
-            }
-            // Senders retry for days, not months: a month of activity ids is enough.
-            let month_ago = crate::storage::now_ms() - 30 * 24 * 3_600_000;
-            if let Err(err) = store.purge_seen_activities(month_ago).await {
-                tracing::warn!(error = %err, "purging received activity ids failed");
-            }
-            // Sent and given-up deliveries are kept a week for the admin's
-            // federation page, then dropped (the queue must not grow forever).
-            if let Err(err) = store.purge_finished_deliveries(week_ago).await {
-                tracing::warn!(error = %err, "purging finished deliveries failed");
-            }
-        }
-    });
-    let store = app.store.clone();
-    crate::serve(listener, app, shutdown_signal()).await?;
-    store.close().await;
+    let jobs = node.spawn_jobs();
+    crate::serve(listener, node.router(), shutdown_signal()).await?;
+    drop(jobs);
+    node.app.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod federation;
 mod health;
 mod input;
 pub mod mail;
+pub mod root;
 pub mod service;
 pub mod storage;
 pub mod web;
@@ -28,6 +29,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use activitypub_federation::config::{FederationConfig, FederationMiddleware};
 use axum::Router;
 use axum::http::HeaderValue;
 use axum::http::header::{self, HeaderName};
@@ -38,6 +40,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use app::App;
+use federation::context::FedData;
 
 /// Installs rustls' *ring* crypto provider for the process (the federation
 /// crate's HTTP client needs one). Safe to call more than once.
@@ -46,9 +49,9 @@ pub fn install_crypto() {
 }
 pub use config::Config;
 
-/// The whole HTTP application: web pages, JSON API and health checks.
-pub fn app(state: App) -> Router {
-    let federation = state.federation.get().cloned();
+/// The whole HTTP application: web pages, JSON API, ActivityPub and health
+/// checks, with the federation crate's data for the handlers that need it.
+pub fn router(state: App, federation: FederationConfig<FedData>) -> Router {
     let router = Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router())
@@ -66,11 +69,7 @@ pub fn app(state: App) -> Router {
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         ))
         .layer(TraceLayer::new_for_http());
-    let router = match federation {
-        Some(config) => router.layer(activitypub_federation::config::FederationMiddleware::new(config)),
-        None => router,
-    };
-    router.with_state(state)
+    router.layer(FederationMiddleware::new(federation)).with_state(state)
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -78,13 +77,13 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
 }
 
 /// Serves on an already-bound listener until `shutdown` resolves, so tests
-/// can bind port 0 and start as many instances as they like.
+/// can bind port 0 and start as many instances as they like. The router
+/// comes from [`root::Node::router`].
 pub async fn serve(
     listener: TcpListener,
-    state: App,
+    router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = app(state);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

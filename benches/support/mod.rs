@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use officehours::App;
 use officehours::storage::{NewUser, Store};
 
 /// "machine: 2 cores; AMD EPYC …".
@@ -57,7 +56,7 @@ pub async fn federated_app(
     database_url: String,
     dir: &std::path::Path,
     hosts: Vec<String>,
-) -> anyhow::Result<(App, tokio::net::TcpListener, std::net::SocketAddr)> {
+) -> anyhow::Result<(officehours::root::Node, tokio::net::TcpListener, std::net::SocketAddr)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let overrides = officehours::config::Overrides {
@@ -71,7 +70,7 @@ pub async fn federated_app(
     let mut config = officehours::config::Config::resolve(overrides)?;
     let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     config.federation_test_hosts = hosts.into_iter().map(|host| (host, loopback)).collect();
-    Ok((officehours::cli::build_app(config).await?, listener, addr))
+    Ok((officehours::root::assemble(config).await?, listener, addr))
 }
 
 /// A confirmed advisor account (no usable password).

@@ -1,7 +1,10 @@
 //! The federation crate's configuration for this instance: our domain, the
-//! app as its data, and an HTTP client with our limits.
+//! federation layer's state as its data ([`FedData`]: the app's services,
+//! the delivery sender, caches of remote actors), and an HTTP client with
+//! our limits. Built once by the composition root (`crate::root`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use activitypub_federation::config::{Data, FederationConfig};
@@ -9,20 +12,59 @@ use activitypub_federation::resolver::ValidatingDnsResolver;
 use activitypub_federation::traits::{Actor, Object};
 use url::Url;
 
-use crate::app::{App, AppInner};
-use crate::service::AppError;
+use moka::sync::Cache;
 
+use crate::app::App;
+use crate::service::rate_limit::RateLimiter;
+
+use super::delivery::Sender;
 use super::error::FederationError;
+use super::remote::Remote;
 use super::wire;
 
-/// What the federation crate carries to our handlers: a weak handle on the
-/// app, so the configuration can live inside `App` without a reference cycle.
+/// What the federation crate carries to our handlers and jobs: the app's
+/// services (a strong handle: the app does not hold this back, so there is
+/// no cycle) and what only federation keeps.
 #[derive(Clone)]
-pub struct FedData(std::sync::Weak<AppInner>);
+pub struct FedData(Arc<FedState>);
+
+pub struct FedState {
+    app: App,
+    /// The delivery queue's HTTP client and senders' parsed keys.
+    pub sender: Sender,
+    /// Remote actors by ActivityPub id, as stored.
+    pub remote_actors: Cache<String, Arc<Remote>>,
+    /// Actors whose fetch failed lately, with the answer the inbox gave
+    /// (status and sentence): their activities are refused at once instead
+    /// of fetching again.
+    pub failed_actors: Cache<String, (u16, String)>,
+    /// Actor fetches the inbox made per remote host.
+    pub actor_fetch_limiter: RateLimiter,
+}
 
 impl FedData {
-    pub fn app(&self) -> Result<App, FederationError> {
-        App::upgrade(&self.0).ok_or_else(|| FederationError::App(AppError::Internal(anyhow::anyhow!("shutting down"))))
+    pub fn new(app: App, client: reqwest::Client) -> FedData {
+        let fetches = app.config.federation_actor_fetches_per_minute;
+        FedData(Arc::new(FedState {
+            app,
+            sender: Sender::new(client),
+            remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
+            failed_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5 * 60)).build(),
+            actor_fetch_limiter: RateLimiter::new(fetches, Duration::from_secs(60)),
+        }))
+    }
+
+    /// The application's services.
+    pub fn app(&self) -> &App {
+        &self.0.app
+    }
+}
+
+impl std::ops::Deref for FedData {
+    type Target = FedState;
+
+    fn deref(&self) -> &FedState {
+        &self.0
     }
 }
 
@@ -47,8 +89,10 @@ pub fn http_client(app: &App) -> anyhow::Result<reqwest::Client> {
     client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))
 }
 
-/// Built once per app (`cli::build_app`) and kept in `App::federation`.
-pub async fn config(app: &App, client: reqwest::Client) -> anyhow::Result<FederationConfig<FedData>> {
+/// Built once, by the composition root, around the federation state.
+pub async fn config(data: FedData, client: reqwest::Client) -> anyhow::Result<FederationConfig<FedData>> {
+    let app = data.app().clone();
+    let app = &app;
     let test_mode = app.config.federation_test_mode;
     // Every fetch is signed by the instance actor, so instances in Mastodon's
     // secure mode answer us. The compatible signature format (`rsa-sha256`
@@ -59,7 +103,7 @@ pub async fn config(app: &App, client: reqwest::Client) -> anyhow::Result<Federa
     let signer = LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem };
     FederationConfig::builder()
         .domain(app.config.domain.clone())
-        .app_data(FedData(app.downgrade()))
+        .app_data(data)
         .client(client.into())
         .debug(test_mode)
         .http_fetch_limit(20)

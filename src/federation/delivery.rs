@@ -16,6 +16,8 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use crate::app::App;
+
+use super::context::FedData;
 use crate::service::AppError;
 use crate::storage::{Delivery, now_ms};
 
@@ -59,8 +61,8 @@ impl Sender {
 /// Successes are recorded in groups; a crash between a POST and its record
 /// means that activity is POSTed again after its lease, which receivers
 /// ignore (they deduplicate by activity id).
-pub async fn deliver_due(app: &App) -> Result<usize, AppError> {
-    let Some(sender) = app.sender.get() else { return Ok(0) };
+pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
+    let (app, sender) = (data.app(), &data.sender);
     let mut queue: VecDeque<Delivery> = VecDeque::new();
     let mut sending = JoinSet::new();
     let mut sent: Vec<(i64, String)> = Vec::new();

@@ -31,9 +31,6 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Publishes what changed for every advisor with availability ahead (or
 /// events out there); returns how many activities were queued.
 pub async fn publish_due(app: &App) -> Result<usize, AppError> {
-    if app.federation.get().is_none() {
-        return Ok(0);
-    }
     let mut queued = 0;
     let now = Timestamp::now().as_millisecond();
     let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;

@@ -57,7 +57,7 @@ pub async fn accept_follower(
 /// A local person follows someone elsewhere: the `Follow` is stored and
 /// queued; their `Accept` completes it.
 pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(Remote, Follow), FederationError> {
-    let app = data.app()?;
+    let app = data.app();
     let remote = resolve_handle(data, handle).await?;
     let me = actors::person_id(&app, &user.username)?;
     let id = new_activity_id(&app, "follow")?;
@@ -83,7 +83,7 @@ pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(
 /// original `Follow` is queued. Not following them is not an error.
 /// Returns whom they stopped following.
 pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result<Remote, FederationError> {
-    let app = data.app()?;
+    let app = data.app();
     let remote = resolve_handle(data, handle).await?;
     let me = actors::person_id(&app, &user.username)?;
     let id = new_activity_id(&app, "undo")?;

@@ -70,7 +70,7 @@ async fn receive_checked(
     body: &[u8],
 ) -> Result<(), FederationError> {
     check_media_type(headers)?;
-    let app = data.app()?;
+    let app = data.app();
     let signature = signatures::InboundSignature::read(method, uri, headers, &app.config.domain)?;
     signatures::verify_digest(headers, body)?;
     let activity: Incoming = serde_json::from_slice(body)
@@ -90,7 +90,7 @@ async fn receive_checked(
         return Err(FederationError::Unauthorized);
     }
     let actor_id = ObjectId::<Remote>::from(activity.actor.clone());
-    let actor = sender(data, &app, &activity.actor).await?;
+    let actor = sender(data, &activity.actor).await?;
     let signed_by = |actor: &Remote| signature.verify(actor.public_key().ok_or(FederationError::Unauthorized)?);
     if let Err(err) = signed_by(&actor) {
         // Their key may have changed since we stored it: fetch once more.
@@ -125,14 +125,14 @@ fn check_media_type(headers: &HeaderMap) -> Result<(), FederationError> {
 /// Fetches are limited per remote host, and an actor whose fetch failed is
 /// refused with the same answer for a few minutes (`App::failed_actors`),
 /// so one sender cannot keep the fetcher busy.
-async fn sender(data: &Data<FedData>, app: &crate::app::App, actor: &Url) -> Result<Remote, FederationError> {
-    if let Some((status, message)) = app.failed_actors.get(actor.as_str()) {
+async fn sender(data: &Data<FedData>, actor: &Url) -> Result<Remote, FederationError> {
+    if let Some((status, message)) = data.failed_actors.get(actor.as_str()) {
         return Err(FederationError::RecentlyFailed { status, message });
     }
     if Remote::read_from_id(actor.clone(), data).await?.is_none() {
         let host = crate::storage::domain_of(actor.as_str());
-        app.actor_fetch_limiter.check(&host)?;
-        app.actor_fetch_limiter.record_failure(&host);
+        data.actor_fetch_limiter.check(&host)?;
+        data.actor_fetch_limiter.record_failure(&host);
     }
     match ObjectId::<Remote>::from(actor.clone()).dereference(data).await {
         Ok(remote) => Ok(remote),
@@ -140,7 +140,7 @@ async fn sender(data: &Data<FedData>, app: &crate::app::App, actor: &Url) -> Res
             let err = err.explained().await;
             if matches!(err, FederationError::NotFound | FederationError::Invalid(_) | FederationError::Remote(_)) {
                 let message = format!("The actor {actor} could not be fetched: {}", err.message());
-                app.failed_actors.insert(actor.to_string(), (err.status().as_u16(), message));
+                data.failed_actors.insert(actor.to_string(), (err.status().as_u16(), message));
             }
             Err(err)
         }
@@ -184,7 +184,7 @@ impl Activity for Incoming {
     }
 
     async fn receive(self, data: &Data<FedData>) -> Result<(), FederationError> {
-        let app = data.app()?;
+        let app = data.app();
         if let Err(err) = app.instance_spoke(&crate::storage::domain_of(self.actor.as_str())).await {
             tracing::warn!(error = %err, "could not record an instance as alive");
         }

@@ -133,16 +133,16 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
 /// A remote advisor's upcoming slots, as mirrored here (refreshed from
 /// their `upcomingEvents` collection when stale or empty).
 pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote, User, Vec<Slot>), FederationError> {
-    let app = data.app()?;
+    let app = data.app();
     let remote = resolve_handle(data, handle).await?;
     let advisor = app.store.shadow_user(&remote.row).await?;
     let now = Timestamp::now().as_millisecond();
     // Fetched at most once per remote-actor cache lifetime (10 minutes).
     let key = format!("upcoming:{}", remote.id);
-    if app.remote_actors.get(&key).is_none() {
+    if data.remote_actors.get(&key).is_none() {
         match refresh_upcoming(data, &remote).await {
             Ok(()) => {
-                app.remote_actors.insert(key, std::sync::Arc::new(remote.clone()));
+                data.remote_actors.insert(key, std::sync::Arc::new(remote.clone()));
             }
             Err(err) => tracing::info!(actor = %remote.id, error = %err, "could not fetch upcoming events"),
         }
@@ -153,7 +153,7 @@ pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote,
 
 /// Fetches an actor's `upcomingEvents` collection and mirrors its events.
 async fn refresh_upcoming(data: &Data<FedData>, remote: &Remote) -> Result<(), FederationError> {
-    let app = data.app()?;
+    let app = data.app();
     let actor: Value = fetch_object_http(&remote.id, data).await?.object;
     let Some(url) = actor.get("upcomingEvents").and_then(Value::as_str).and_then(|u| Url::parse(u).ok()) else {
         return Ok(());

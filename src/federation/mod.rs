@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod messages;
 pub mod mirror;
 pub mod objects;
+pub mod ports;
 pub mod remote;
 pub mod requests;
 pub mod signatures;

@@ -59,14 +59,14 @@ impl Object for Remote {
     }
 
     async fn read_from_id(id: Url, data: &Data<FedData>) -> Result<Option<Self>, FederationError> {
-        let app = data.app()?;
-        if let Some(hit) = app.remote_actors.get(id.as_str()) {
+        let app = data.app();
+        if let Some(hit) = data.remote_actors.get(id.as_str()) {
             return Ok(Some((*hit).clone()));
         }
         match app.store.remote_actor(id.as_str()).await? {
             Some(row) => {
                 let remote = Remote::new(row)?;
-                app.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
+                data.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
                 Ok(Some(remote))
             }
             None => Ok(None),
@@ -107,10 +107,10 @@ impl Object for Remote {
             shared_inbox: json.endpoints.and_then(|e| e.shared_inbox).map(|u| u.to_string()),
             public_key_pem: json.public_key.public_key_pem,
         };
-        let app = data.app()?;
+        let app = data.app();
         let row = app.store.upsert_remote_actor(&new).await?;
         let remote = Remote::new(row)?;
-        app.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
+        data.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
         Ok(remote)
     }
 }
@@ -184,7 +184,7 @@ pub async fn resolve_handle(data: &Data<FedData>, handle: &str) -> Result<Remote
     if !valid_name || !valid_domain || name.len() > 100 {
         return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
     }
-    let app = data.app()?;
+    let app = data.app();
     if domain.eq_ignore_ascii_case(&app.config.domain) {
         return Err(FederationError::Invalid("That is someone on this instance.".into()));
     }

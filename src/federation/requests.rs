@@ -25,6 +25,7 @@ use url::Url;
 use crate::app::App;
 use crate::domain::time_zone;
 use crate::service::AppError;
+use crate::service::ports::People;
 use crate::storage::{NewDelivery, Origin, PendingEvent, RemoteActor, Request, SessionEntry, Slot, User};
 
 use super::actors;
@@ -42,14 +43,6 @@ const WITHDRAWN: &str = "That time is no longer offered. Follow the advisor to s
 
 /// The answer to a request for an event whose every slot is taken.
 const FULL: &str = "Every session of this event is taken. Follow the advisor to see new availability.";
-
-/// Both people of a request, and their remote actors where they are remote.
-pub struct People<'a> {
-    pub advisor: &'a User,
-    pub learner: &'a User,
-    pub advisor_actor: Option<&'a RemoteActor>,
-    pub learner_actor: Option<&'a RemoteActor>,
-}
 
 /// What a booking event tells other servers.
 pub async fn protocol_effects(

@@ -374,7 +374,7 @@ impl App {
         }
         if user.is_advisor && !user.is_remote() {
             // Followers drop the events now (or get them back), not at the next pass.
-            if let Err(err) = crate::federation::events::publish_for(self, &user).await {
+            if let Err(err) = self.ports.publisher.publish_for(self, &user).await {
                 tracing::warn!(error = %err, "publishing after a suspension change failed; retried next pass");
             }
         }

@@ -18,7 +18,7 @@ use crate::storage::{AdvisorPolicy, BusyCalendar, User, now_ms};
 
 use super::AppError;
 
-/// How often [`spawn_busy_refresher`] refreshes every calendar.
+/// How often the busy-calendar job (registered in `crate::root`) refreshes every calendar.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30 * 60);
 /// The farthest ahead busy times are imported, whatever the horizon.
 pub const MAX_WINDOW_DAYS: i64 = 366;
@@ -164,21 +164,6 @@ impl App {
         }
         Ok(busy.intervals.iter().map(|i| (i.start.as_millisecond(), i.end.as_millisecond())).collect())
     }
-}
-
-/// Refreshes every busy calendar now and then every [`REFRESH_EVERY`], until
-/// the runtime shuts down. `serve` starts it once per process.
-pub fn spawn_busy_refresher(app: App) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(REFRESH_EVERY);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(err) = app.refresh_busy_calendars().await {
-                tracing::warn!(error = %err, "refreshing busy calendars failed");
-            }
-        }
-    })
 }
 
 fn fetch_error(err: FetchError) -> AppError {

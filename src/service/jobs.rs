@@ -1,16 +1,20 @@
 //! Background jobs: sending queued mail (with retries), processing booking
 //! events left over by a crash, reminders, and attendance karma.
 //!
-//! One loop runs them all, every `job_interval_secs` or as soon as a service
-//! signals new work (`App::jobs`). Each job claims its work in the database,
-//! so several nodes can run the loop at once without doing anything twice.
-//! The loop holds only a weak reference to the app and stops once the app
-//! is gone.
+//! The composition root registers them as a list of [`Job`]s; one loop runs
+//! the list every `job_interval_secs` or as soon as a service signals new
+//! work (`App::wake_jobs`), and jobs with their own timer run apart. Each job
+//! claims its work in the database, so several nodes can run the loop at
+//! once without doing anything twice.
 
-use std::sync::Weak;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::{App, AppInner};
+use tokio::sync::Notify;
+
+use crate::app::App;
 use crate::storage::now_ms;
 
 use super::AppError;
@@ -26,61 +30,138 @@ pub fn retry_delay_ms(attempt: i64) -> i64 {
     minutes.min(8 * 60) * 60_000
 }
 
-impl App {
-    /// Starts the job loop (once per process).
-    ///
-    /// The loop runs whenever a service signals work (every inbox activity
-    /// that queues an answer does), but the publisher — a comparison over
-    /// every advisor with availability, about a millisecond each
-    /// (`benches/publisher.rs`) — at most once per interval, so a busy
-    /// inbox does not make it run back to back. What advisors change
-    /// reaches followers within one interval, as before.
-    pub fn spawn_jobs(&self) {
-        let weak: Weak<AppInner> = self.downgrade();
-        let interval = Duration::from_secs(self.config.job_interval_secs);
-        let wake = self.jobs.clone();
-        tokio::spawn(async move {
-            let mut published_at: Option<tokio::time::Instant> = None;
-            loop {
-                let Some(app) = App::upgrade(&weak) else { break };
-                let publish = published_at.is_none_or(|at| at.elapsed() >= interval);
-                if publish {
-                    published_at = Some(tokio::time::Instant::now());
-                }
-                app.run_jobs(publish).await;
-                drop(app);
-                let _ = tokio::time::timeout(interval, wake.notified()).await;
-            }
-        });
+/// One background job: a name for the logs, when it runs, and what it does
+/// (returns how many things it did). The composition root (`crate::root`)
+/// registers the list; a new subsystem adds its jobs there.
+pub struct Job {
+    pub name: &'static str,
+    pub schedule: Schedule,
+    run: Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<usize, AppError>> + Send>> + Send + Sync>,
+}
+
+/// When a [`Job`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// On every pass of the loop: every `job_interval_secs`, or as soon as
+    /// a service signals new work (`App::wake_jobs`).
+    EveryPass,
+    /// On a pass, but at most once per this long (a costly comparison that
+    /// a busy inbox must not run back to back).
+    AtMostEvery(Duration),
+    /// On its own timer, apart from the loop (slow network work, purges):
+    /// at start, then every this long.
+    Every(Duration),
+}
+
+impl Job {
+    pub fn new<F, Fut>(name: &'static str, schedule: Schedule, run: F) -> Job
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<usize, AppError>> + Send + 'static,
+    {
+        Job { name, schedule, run: Box::new(move || Box::pin(run())) }
     }
 
-    /// One pass over every job; failures are logged and retried next time.
-    pub async fn run_jobs_once(&self) {
-        self.run_jobs(true).await
+    async fn run_logged(&self) {
+        match (self.run)().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(job = self.name, count = n, "background job done"),
+            Err(err) => tracing::warn!(job = self.name, error = %err, "background job failed"),
+        }
+    }
+}
+
+/// The registered jobs and the signal that wakes them.
+pub struct Jobs {
+    list: Vec<Job>,
+    wake: Arc<Notify>,
+    interval: Duration,
+}
+
+impl Jobs {
+    pub fn new(app: &App, list: Vec<Job>) -> Jobs {
+        Jobs { list, wake: app.jobs.clone(), interval: Duration::from_secs(app.config.job_interval_secs) }
     }
 
-    /// One pass over every job, the publisher only when `publish`.
-    async fn run_jobs(&self, publish: bool) {
-        let booking_events = self.process_booking_events().await;
-        let publishing = match publish {
-            true => crate::federation::events::publish_due(self).await,
-            false => Ok(0),
-        };
-        let jobs: [(&str, Result<usize, AppError>); 6] = [
-            ("booking events", booking_events),
-            ("publishing events", publishing),
-            ("reminders", self.send_due_reminders().await),
-            ("attendance", self.settle_attendance().await),
-            ("mail", self.send_queued_mail().await),
-            ("federation deliveries", crate::federation::delivery::deliver_due(self).await),
-        ];
-        for (name, outcome) in jobs {
-            match outcome {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(job = name, count = n, "background job done"),
-                Err(err) => tracing::warn!(job = name, error = %err, "background job failed"),
+    /// One pass over every job that runs in the loop (all of them, the
+    /// rate-limited ones too), in the order registered; failures are logged
+    /// and retried next time.
+    pub async fn run_once(&self) {
+        for job in self.list.iter().filter(|job| !matches!(job.schedule, Schedule::Every(_))) {
+            job.run_logged().await;
+        }
+    }
+
+    /// Starts the loop and the jobs with their own timers. They stop when
+    /// the returned handle is dropped.
+    pub fn spawn(self: &Arc<Self>) -> JobsRunning {
+        let mut tasks = Vec::new();
+        for (index, job) in self.list.iter().enumerate() {
+            if let Schedule::Every(period) = job.schedule {
+                let jobs = self.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut ticker = tokio::time::interval(period);
+                    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        ticker.tick().await;
+                        jobs.list[index].run_logged().await;
+                    }
+                }));
             }
         }
+        let jobs = self.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut last_run: Vec<Option<tokio::time::Instant>> = vec![None; jobs.list.len()];
+            loop {
+                for (job, last) in jobs.list.iter().zip(last_run.iter_mut()) {
+                    let due = match job.schedule {
+                        Schedule::EveryPass => true,
+                        Schedule::AtMostEvery(period) => last.is_none_or(|at| at.elapsed() >= period),
+                        Schedule::Every(_) => false,
+                    };
+                    if due {
+                        *last = Some(tokio::time::Instant::now());
+                        job.run_logged().await;
+                    }
+                }
+                let _ = tokio::time::timeout(jobs.interval, jobs.wake.notified()).await;
+            }
+        }));
+        JobsRunning(tasks)
+    }
+}
+
+/// The running jobs; dropping this stops them.
+pub struct JobsRunning(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for JobsRunning {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl App {
+    /// Wakes the background jobs: there is new work (mail, deliveries).
+    pub fn wake_jobs(&self) {
+        self.jobs.notify_one();
+    }
+
+    /// Removes what is kept only for a while: expired sessions and links,
+    /// sent mail and finished deliveries after a week, received activity
+    /// ids after a month. Returns how many rows went.
+    pub async fn purge_expired(&self) -> Result<usize, AppError> {
+        let mut removed = self.store.purge_expired().await? as usize;
+        let week_ago = now_ms() - 7 * 24 * 3_600_000;
+        removed += self.store.purge_sent_mail(week_ago).await? as usize;
+        // Senders retry for days, not months: a month of activity ids is enough.
+        let month_ago = now_ms() - 30 * 24 * 3_600_000;
+        removed += self.store.purge_seen_activities(month_ago).await? as usize;
+        // Sent and given-up deliveries are kept a week for the admin's
+        // federation page, then dropped (the queue must not grow forever).
+        removed += self.store.purge_finished_deliveries(week_ago).await? as usize;
+        Ok(removed)
     }
 
     /// Queues a mail (durably) and wakes the sender.

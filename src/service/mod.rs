@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod karma;
 pub mod messages;
 pub mod notifications;
+pub mod ports;
 pub mod rate_limit;
 pub mod remote_booking;
 pub mod secrets;

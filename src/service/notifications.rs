@@ -163,8 +163,7 @@ impl App {
                 format!("{}\n\n{details}", text.line)
             }
         };
-        let delivery = crate::federation::messages::direct_note(self, &sender, &actor, &body, None)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        let delivery = self.ports.messages.direct_message(self, &sender, &actor, &body)?;
         effects.deliveries.push(delivery);
         Ok(())
     }
@@ -293,15 +292,13 @@ impl App {
         // What other servers must hear: Join, Accept, Reject, Undo, acknowledgements.
         let (advisor_actor, learner_actor) =
             (self.store.remote_actor_of(&advisor).await?, self.store.remote_actor_of(&learner).await?);
-        let people = crate::federation::requests::People {
+        let people = super::ports::People {
             advisor: &advisor,
             learner: &learner,
             advisor_actor: advisor_actor.as_ref(),
             learner_actor: learner_actor.as_ref(),
         };
-        let outgoing = crate::federation::requests::protocol_effects(self, event, &request, &entry, people)
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        let outgoing = self.ports.booking.booking_effects(self, event, &request, &entry, people).await?;
         effects.deliveries.extend(outgoing);
         Ok(effects)
     }

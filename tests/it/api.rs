@@ -20,7 +20,7 @@ async fn sign_up_get_a_token_and_manage_your_account() {
         assert_eq!(status, StatusCode::ACCEPTED, "[{}] {body}", db.backend);
         assert_eq!(body["email"], "linus@example.org");
         assert!(body["message"].as_str().unwrap().contains("linus@example.org"), "{body}");
-        let linus = server.app.store.user_by_username("linus").await.unwrap();
+        let linus = server.store.user_by_username("linus").await.unwrap();
         assert_eq!((linus.timezone.as_str(), linus.email_verified), ("Europe/Helsinki", false));
 
         let (status, body) = api.get("/api/v1/me").await;
@@ -55,7 +55,7 @@ async fn sign_up_get_a_token_and_manage_your_account() {
         let (status, body) = api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"colour": "blue"}))).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
         assert_eq!(
-            server.app.store.user_by_username("linus").await.unwrap().timezone,
+            server.store.user_by_username("linus").await.unwrap().timezone,
             "Europe/Helsinki",
             "nothing changed"
         );
@@ -110,7 +110,7 @@ async fn bad_sign_ups_answer_4xx_with_codes_and_write_nothing() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_json");
-        assert_eq!(server.app.store.count_users().await.unwrap(), 1, "[{}] nothing written", db.backend);
+        assert_eq!(server.store.count_users().await.unwrap(), 1, "[{}] nothing written", db.backend);
     }
 }
 
@@ -138,7 +138,7 @@ async fn a_sign_up_never_tells_whether_an_address_has_an_account() {
             new_reply["message"].as_str().unwrap().replace("fresh@", "X@"),
             old_reply["message"].as_str().unwrap().replace("taken@", "X@")
         );
-        assert!(server.app.store.user_by_username("other").await.is_err(), "[{}] no second account", db.backend);
+        assert!(server.store.user_by_username("other").await.is_err(), "[{}] no second account", db.backend);
         // The owner is told by mail how to log in.
         let link = server.wait_for_link("taken@example.org", "tried to open a new account").await;
         assert!(link.ends_with("/login"), "{link}");
@@ -157,7 +157,7 @@ async fn a_sign_up_never_tells_whether_an_address_has_an_account() {
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
         assert!(reply.cookie("oh_session").is_none());
         assert!(!browser.page("/login").await.contains("already exists"));
-        assert_eq!(server.app.store.count_users().await.unwrap(), 2, "[{}] taken and fresh", db.backend);
+        assert_eq!(server.store.count_users().await.unwrap(), 2, "[{}] taken and fresh", db.backend);
     }
 }
 
@@ -178,7 +178,7 @@ async fn every_sign_up_attempt_counts_against_the_address() {
             .post("/api/v1/accounts", json!({"username": "late", "email": "late@example.org", "password": PASSWORD}))
             .await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "[{}] {reply}", db.backend);
-        assert_eq!(server.app.store.count_users().await.unwrap(), 0);
+        assert_eq!(server.store.count_users().await.unwrap(), 0);
     }
 }
 
@@ -223,12 +223,7 @@ async fn nul_characters_are_refused_the_same_way_on_both_databases() {
         let (status, reply) =
             api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"bio": "before\u{0}after"}))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {reply}", db.backend);
-        assert_eq!(
-            server.app.store.user_by_username("amara").await.unwrap().bio,
-            "",
-            "[{}] nothing changed",
-            db.backend
-        );
+        assert_eq!(server.store.user_by_username("amara").await.unwrap().bio, "", "[{}] nothing changed", db.backend);
         // Text that only looks like NUL is ordinary text.
         let (status, reply) =
             api.call(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"bio": "100%00 sure, \\u0000 in C"}))).await;

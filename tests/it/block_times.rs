@@ -23,7 +23,7 @@ fn block(start: &str, end: &str, zone: &str) -> Value {
 
 /// Every slot the advisor has, whenever it is.
 async fn all_slots(server: &TestServer, advisor: &officehours::storage::User) -> usize {
-    server.app.store.advisor_slots(advisor.id, i64::MIN, i64::MAX).await.unwrap().len()
+    server.store.advisor_slots(advisor.id, i64::MIN, i64::MAX).await.unwrap().len()
 }
 
 #[tokio::test]

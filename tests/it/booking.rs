@@ -101,7 +101,7 @@ async fn request_approve_and_both_sides_see_it() {
         let (status, body) = bob.post(&format!("/api/v1/requests/{request_id}/cancel"), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("already_decided")));
 
-        let events = server.app.store.request_events(request_id).await.unwrap();
+        let events = server.store.request_events(request_id).await.unwrap();
         let kinds: Vec<(&str, Option<i64>)> = events.iter().map(|(k, actor, _, _)| (k.as_str(), *actor)).collect();
         assert_eq!(
             kinds,
@@ -248,7 +248,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
                 slots: vec![(past, past + 600_000)],
             }],
         };
-        let (_, past_slots) = server.app.store.create_block(&new).await.unwrap();
+        let (_, past_slots) = server.store.create_block(&new).await.unwrap();
         let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", past_slots[0].id), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_past")), "[{}]", db.backend);
 
@@ -316,7 +316,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
                 is_pro: false,
                 is_admin: false,
             };
-            learners.push(server.app.store.create_user(&new).await.unwrap());
+            learners.push(server.store.create_user(&new).await.unwrap());
         }
 
         // 200 requests for one slot at once, then 200 approvals at once.
@@ -400,8 +400,8 @@ async fn the_database_itself_refuses_a_second_approved_request() {
                 advisor.id
             )
         };
-        server.app.store.execute_raw(&insert(a.id)).await.unwrap();
-        let second = server.app.store.execute_raw(&insert(b.id)).await;
+        server.store.execute_raw(&insert(a.id)).await.unwrap();
+        let second = server.store.execute_raw(&insert(b.id)).await;
         assert!(
             matches!(second, Err(officehours::storage::StorageError::Duplicate("approved_request"))),
             "[{}] {second:?}",
@@ -944,7 +944,7 @@ async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_
         let link = server.app.new_private_link(&advisor).await.unwrap();
         let link_path = link.strip_prefix(&server.base).unwrap().to_string();
         officehours::federation::events::publish_for(&server.app, &advisor).await.unwrap();
-        let events = server.app.store.open_published_events(advisor.id).await.unwrap();
+        let events = server.store.open_published_events(advisor.id).await.unwrap();
         assert!(!events.is_empty(), "[{}] the block is published", db.backend);
         let mut visitor = server.browser();
         assert_eq!(visitor.get("/users/gone").await.status, StatusCode::OK);
@@ -985,7 +985,7 @@ async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_
 
         // Followers are told to drop the published events.
         for event in &events {
-            let now = server.app.store.published_event(&event.ap_id).await.unwrap().unwrap();
+            let now = server.store.published_event(&event.ap_id).await.unwrap().unwrap();
             assert_eq!(now.status, "deleted", "[{}] {}", db.backend, event.ap_id);
         }
 

@@ -151,7 +151,7 @@ async fn sign_up_become_an_advisor_and_be_found() {
     fill(&browser, "f-password", "protein crystals by x-ray").await;
     submit(&browser, "/signup").await;
     assert!(page_text(&browser).await.contains("Welcome, dorothy"), "{}", page_text(&browser).await);
-    assert_eq!(server.app.store.user_by_username("dorothy").await.unwrap().timezone, "America/New_York");
+    assert_eq!(server.store.user_by_username("dorothy").await.unwrap().timezone, "America/New_York");
 
     click_and_wait(&browser, browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap()).await;
     assert!(page_text(&browser).await.contains("You are logged out"));

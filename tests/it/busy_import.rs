@@ -146,8 +146,8 @@ fn code(err: &AppError) -> (&'static str, u16, Option<&'static str>) {
 
 /// The advisor's calendar URL and busy intervals as stored.
 async fn stored(server: &TestServer, advisor: &User) -> (Option<String>, Option<String>, Vec<(i64, i64)>) {
-    let policy = server.app.store.advisor_policy(advisor.id).await.unwrap();
-    let intervals = server.app.store.busy_intervals(advisor.id).await.unwrap();
+    let policy = server.store.advisor_policy(advisor.id).await.unwrap();
+    let intervals = server.store.busy_intervals(advisor.id).await.unwrap();
     (policy.busy_ics_url, policy.busy_error, intervals)
 }
 
@@ -244,7 +244,7 @@ async fn busy_calendar_hides_overlapping_slots_and_bad_addresses_change_nothing(
         // Clearing the address removes the busy times.
         let policy = server.app.set_busy_calendar(&advisor, None).await.unwrap();
         assert_eq!((policy.busy_ics_url, policy.busy_error), (None, None));
-        assert_eq!(server.app.store.busy_intervals(advisor.id).await.unwrap(), []);
+        assert_eq!(server.store.busy_intervals(advisor.id).await.unwrap(), []);
         let (_, listed) = bob.get("/api/v1/advisors/ada/slots").await;
         assert_eq!(starts(&listed), ["14:00", "14:10", "14:20", "14:30", "14:40", "14:50"], "[{backend}]");
         assert_eq!(server.app.refresh_busy_calendars().await.unwrap(), Default::default());

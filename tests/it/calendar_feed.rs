@@ -108,7 +108,7 @@ async fn feeds_list_both_sides_in_utc_with_sequences_and_cancellations_across_ds
         let token = url.rsplit('/').next().unwrap().trim_end_matches(".ics");
         assert!(token.len() >= 22, "at least 128 bits: {token}");
         assert_eq!(bob.get("/api/v1/me/calendar-feed").await.1["url"], url.as_str(), "the same URL again");
-        let stored: Option<String> = server.app.store.calendar_feed(learner.id).await.unwrap().unwrap().token_hash;
+        let stored: Option<String> = server.store.calendar_feed(learner.id).await.unwrap().unwrap().token_hash;
         assert!(stored.is_some_and(|hash| !hash.contains(token)), "only a hash is stored");
 
         let (status, kind, text) = fetch(&url).await;

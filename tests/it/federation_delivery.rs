@@ -28,7 +28,7 @@ async fn failures_are_retried_with_growing_delays() {
         })
         .await;
         let user = server.create_user("bea", false).await;
-        let store = &server.app.store;
+        let store = &server.store;
         store
             .queue_delivery(&delivery(user.id, "http://x.test/activities/1", "http://nowhere.test:1/inbox"))
             .await
@@ -43,7 +43,7 @@ async fn failures_are_retried_with_growing_delays() {
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            assert_eq!(deliver_due(&server.app).await.unwrap(), 0);
+            assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
             let (attempts, next, delivered, failed, error) =
                 store.delivery_state("http://x.test/activities/1").await.unwrap().unwrap();
             assert_eq!((delivered, failed), (None, None), "[{}] still to deliver", db.backend);
@@ -59,12 +59,12 @@ async fn refused_inboxes_are_given_up_not_counted_as_delivered() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let user = server.create_user("bea", false).await;
-        let store = &server.app.store;
+        let store = &server.store;
         store
             .queue_delivery(&delivery(user.id, "http://x.test/activities/2", "http://127.0.0.1:1/inbox"))
             .await
             .unwrap();
-        assert_eq!(deliver_due(&server.app).await.unwrap(), 0);
+        assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
         let (attempts, _, delivered, failed, error) =
             store.delivery_state("http://x.test/activities/2").await.unwrap().unwrap();
         assert_eq!(attempts, 1);
@@ -99,7 +99,7 @@ async fn an_inbox_that_refuses_is_not_asked_again_one_that_fails_is() {
         })
         .await;
         let user = server.create_user("bea", false).await;
-        let store = &server.app.store;
+        let store = &server.store;
         for path in ["refuse", "fail", "take"] {
             let inbox = format!("http://them.test:{port}/{path}");
             store
@@ -107,7 +107,7 @@ async fn an_inbox_that_refuses_is_not_asked_again_one_that_fails_is() {
                 .await
                 .unwrap();
         }
-        assert_eq!(deliver_due(&server.app).await.unwrap(), 1, "[{}] only one is delivered", db.backend);
+        assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 1, "[{}] only one is delivered", db.backend);
         let state = |path: &str| {
             let id = format!("http://x.test/activities/{path}");
             async move { store.delivery_state(&id).await.unwrap().unwrap() }
@@ -135,7 +135,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         .await;
         let root = server.create_user("boss", true).await;
         let bea = server.create_user("bea", false).await;
-        let store = &server.app.store;
+        let store = &server.store;
         for n in 1..=2 {
             let id = format!("http://x.test/activities/d{n}");
             store.queue_delivery(&delivery(bea.id, &id, "http://nowhere.test:1/inbox")).await.unwrap();
@@ -147,7 +147,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert_eq!((instances[0]["state"].as_str(), instances[0]["pending"].as_i64()), (Some("ok"), Some(2)));
 
         // Both fail: failing, still waiting, the error shown.
-        assert_eq!(deliver_due(&server.app).await.unwrap(), 0);
+        assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
         let (_, instances) = admin.get("/api/v1/admin/federation").await;
         let nowhere = &instances[0];
         assert_eq!(nowhere["state"], "failing", "[{}] {instances}", db.backend);
@@ -164,7 +164,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        deliver_due(&server.app).await.unwrap();
+        deliver_due(server.node.federation()).await.unwrap();
         let (_, instances) = admin.get("/api/v1/admin/federation").await;
         let nowhere = &instances[0];
         assert_eq!(nowhere["state"], "dead", "[{}] {instances}", db.backend);
@@ -173,7 +173,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         let before = attempts("http://x.test/activities/d1").await;
         // Dead: nothing is tried now (the next probe is an hour away).
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        deliver_due(&server.app).await.unwrap();
+        deliver_due(server.node.federation()).await.unwrap();
         assert_eq!(attempts("http://x.test/activities/d1").await, before, "[{}] a dead instance waits", db.backend);
 
         // The admin page shows it; others may not see it.
@@ -193,12 +193,12 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert_eq!(instances[0]["state"], "ok", "[{}] {instances}", db.backend);
         let (_, next, ..) = store.delivery_state("http://x.test/activities/d2").await.unwrap().unwrap();
         assert!(next <= now_ms(), "due now");
-        deliver_due(&server.app).await.unwrap();
+        deliver_due(server.node.federation()).await.unwrap();
         assert!(attempts("http://x.test/activities/d2").await > before, "tried again at once");
 
         // Finished deliveries are purged after a while; waiting ones never are.
         store.queue_delivery(&delivery(bea.id, "http://x.test/activities/d3", "not a url")).await.unwrap();
-        deliver_due(&server.app).await.unwrap();
+        deliver_due(server.node.federation()).await.unwrap();
         let (.., failed, _) = store.delivery_state("http://x.test/activities/d3").await.unwrap().unwrap();
         assert!(failed.is_some(), "a malformed inbox is given up");
         assert_eq!(store.purge_finished_deliveries(now_ms() + 1).await.unwrap(), 1, "the given-up one");
@@ -211,7 +211,7 @@ async fn an_event_goes_once_to_each_shared_inbox_whatever_the_number_of_follower
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let ada = server.create_advisor("ada").await;
-        let store = &server.app.store;
+        let store = &server.store;
         // Two followers on many.example share its inbox; one on solo.example has its own.
         let followers = [
             ("https://many.example/users/a", "https://many.example/inbox"),
@@ -236,7 +236,7 @@ async fn an_event_goes_once_to_each_shared_inbox_whatever_the_number_of_follower
 
 /// Everything queued for `domain` (waiting, delivered or given up).
 async fn queued_for(server: &TestServer, domain: &str) -> i64 {
-    let all = server.app.store.instances_overview().await.unwrap();
+    let all = server.store.instances_overview().await.unwrap();
     all.iter().find(|i| i.domain == domain).map(|i| i.pending + i.delivered + i.given_up).unwrap_or(0)
 }
 
@@ -278,7 +278,7 @@ async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert_eq!(published().await, 0, "[{}] published on a wake-up", db.backend);
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         assert_eq!(published().await, 1, "[{}]", db.backend);
     }
 }

@@ -289,7 +289,7 @@ async fn names_that_resolve_to_private_addresses_are_never_contacted() {
         let headers = peer.sign_as(&actor, &inbox, &body, "application/activity+json");
         let (status, _) = peer.post(&inbox, &body, headers).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] an actor at {name}", db.backend);
-        assert!(server.app.store.remote_actor(&actor).await.unwrap().is_none(), "nothing stored");
+        assert!(server.store.remote_actor(&actor).await.unwrap().is_none(), "nothing stored");
     }
     assert_eq!(contacted.load(std::sync::atomic::Ordering::SeqCst), 0, "{name} ({ips:?}) was contacted");
 }
@@ -361,6 +361,6 @@ async fn oversized_slow_and_lying_actors_are_refused_and_nothing_is_stored() {
         assert!(status.is_client_error() || status.is_server_error(), "{what}: {status} {body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: a clear error: {body}");
         assert!(started.elapsed() < std::time::Duration::from_secs(14), "{what}: gave up in time");
-        assert_eq!(server.app.store.remote_actor_by_handle(name, &host).await.unwrap(), None, "{what}: stored");
+        assert_eq!(server.store.remote_actor_by_handle(name, &host).await.unwrap(), None, "{what}: stored");
     }
 }

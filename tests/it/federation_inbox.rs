@@ -73,7 +73,7 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
             if !peer.received.lock().unwrap().is_empty() {
                 break;
             }
-            server.app.run_jobs_once().await;
+            server.node.run_jobs_once().await;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -154,7 +154,7 @@ async fn a_peer_that_rotated_its_key_is_fetched_again_but_forgeries_cause_no_ref
 
         // Later (the copy is 15 s old), the actor is fetched once more and the new key verifies.
         server.execute("UPDATE remote_actors SET fetched_at = fetched_at - 15000").await;
-        server.app.remote_actors.invalidate_all();
+        server.node.federation().remote_actors.invalidate_all();
         assert_eq!(peer.send(&inbox, &follow(3), Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
         assert_eq!(fetches(), 2);
         // Another key right after (as a forger's would be): refused, no further fetch.
@@ -199,7 +199,7 @@ async fn oversized_and_wrong_owner_activities_are_refused_and_change_nothing() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an object on another host [{}]", db.backend);
         // Nothing was mirrored.
         for id in [format!("{}/events/1", peer.base), server.url("/events/1/2030-01-01")] {
-            assert_eq!(server.app.store.mirrored_block(&id).await.unwrap(), None, "[{}]", db.backend);
+            assert_eq!(server.store.mirrored_block(&id).await.unwrap(), None, "[{}]", db.backend);
         }
     }
 }
@@ -302,7 +302,7 @@ async fn until_received(
         if let Some(hit) = peer.received.lock().unwrap().iter().find(|a| found(a)).cloned() {
             return hit;
         }
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the peer never received {what}: {:#?}", peer.received.lock().unwrap());
@@ -350,7 +350,7 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
         })
         .await;
         for _ in 0..5 {
-            server.app.run_jobs_once().await;
+            server.node.run_jobs_once().await;
         }
         let received = peer.received.lock().unwrap().clone();
         assert!(
@@ -547,7 +547,7 @@ async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_an
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{later_block}");
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         let soon_event = server.url(&format!("/events/{}/{}", soon_block["id"], soon.date()));
         let later_event = server.url(&format!("/events/{}/{day}", later_block["id"]));
         let slot = |i: usize| server.url(&format!("/slots/{}", later_block["slots"][i]["id"]));
@@ -614,7 +614,7 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
         let (beyond_slot, beyond) = block(day(3), 10, json!({"horizon_days": 1})).await;
         let (full_slot, full) = block(day(2), 12, json!({"approval_required": false})).await;
         let (open_slot, open) = block(day(2), 14, json!({})).await;
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         let join_slot = |n: u32, event: &str, slot: Option<i64>| {
             let slot = slot.map(|id| server.url(&format!("/slots/{id}")));
             json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/joins/{n}", peer.base),
@@ -657,8 +657,8 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
         assert_eq!(requests_on(full_slot).await, 1, "only Bob's");
 
         // Karma: two sessions the learner missed, recorded as no-shows by the advisor.
-        let actor = server.app.store.remote_actor(&peer.actor).await.unwrap().expect("the peer is known by now");
-        let masto = server.app.store.shadow_user(&actor).await.unwrap();
+        let actor = server.store.remote_actor(&peer.actor).await.unwrap().expect("the peer is known by now");
+        let masto = server.store.shadow_user(&actor).await.unwrap();
         let mut missed = Vec::new();
         for hours in [2, 3] {
             let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
@@ -705,7 +705,7 @@ async fn remote_learners_get_reminders_and_thread_messages_as_direct_messages() 
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{block}");
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         let event = server.url(&format!("/events/{}/{}", block["id"], start.date()));
         let join = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/joins/1", peer.base),
                           "type": "Join", "actor": peer.actor, "object": event, "content": "Quick question"});

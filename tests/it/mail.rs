@@ -39,5 +39,5 @@ async fn confirmation_mail_arrives_at_a_real_smtp_server() {
     let start = mail.find(&server.base).expect("a link to this instance");
     let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     assert_eq!(browser.get(&link).await.status, StatusCode::SEE_OTHER);
-    assert!(server.app.store.user_by_username("shannon").await.unwrap().email_verified);
+    assert!(server.store.user_by_username("shannon").await.unwrap().email_verified);
 }

@@ -133,14 +133,14 @@ async fn a_remote_participant_fits_the_conversation_model() {
                  SELECT id, '{actor}', 'Hello from afar', '{actor}/notes/1', 2 FROM conversations WHERE pair_key LIKE '%{actor}'"
             ),
         ] {
-            server.app.store.execute_raw(&sql).await.unwrap();
+            server.store.execute_raw(&sql).await.unwrap();
         }
         // A participant must be exactly one of a local user and a remote actor.
         let both = format!(
             "INSERT INTO conversation_participants (conversation_id, user_id, remote_actor) SELECT id, {}, 'x' FROM conversations",
             user.id
         );
-        assert!(server.app.store.execute_raw(&both).await.is_err());
+        assert!(server.store.execute_raw(&both).await.is_err());
         let api = server.api_as(&user).await;
         let (_, list) = api.get("/api/v1/me/conversations").await;
         assert_eq!(list[0]["with"], actor, "[{}] {list}", db.backend);

@@ -114,8 +114,8 @@ async fn requests_decisions_and_cancellations_notify_the_other_side_by_feed_and_
         let (_, bob_feed) = bob.get("/api/v1/me/notifications").await;
         assert_eq!(bob_feed["notifications"][0]["kind"], "request_cancelled");
         assert!(bob_feed["notifications"][0]["text"].as_str().unwrap().contains("cancelled"));
-        server.app.run_jobs_once().await;
-        assert_eq!(server.app.store.unsent_mail().await.unwrap(), 0, "the outbox is empty: everything due was sent");
+        server.node.run_jobs_once().await;
+        assert_eq!(server.store.unsent_mail().await.unwrap(), 0, "the outbox is empty: everything due was sent");
         assert!(
             !smtp
                 .messages()
@@ -208,10 +208,9 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
         // A request written as a crash would leave it: the change committed, its effects not.
         let start = Timestamp::now() + SignedDuration::from_hours(30);
         let earlier = server.session_at(&advisor, &learner, start, "approved").await;
-        let slot: i64 = server.app.store.request(earlier).await.unwrap().slot_id;
+        let slot: i64 = server.store.request(earlier).await.unwrap().slot_id;
         server.execute(&format!("UPDATE requests SET status = 'cancelled' WHERE id = {earlier}")).await;
         let request = server
-            .app
             .store
             .create_request(
                 slot,
@@ -229,26 +228,26 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
         };
         // Nothing applied it inline; the background pass does (the job loop
         // may already have run: either way, exactly once).
-        server.app.run_jobs_once().await;
-        server.app.run_jobs_once().await;
+        server.node.run_jobs_once().await;
+        server.node.run_jobs_once().await;
         assert_eq!(count(ada.get("/api/v1/me/notifications").await.1), 1, "applied once by the background job");
 
         // Its mail failed (nothing listens) and waits for a retry.
-        assert!(server.app.store.unsent_mail().await.unwrap() >= 1);
+        assert!(server.store.unsent_mail().await.unwrap() >= 1);
         let Some(smtp) = SmtpServer::start_on(port) else { return };
         // Skip the retry delay (the background loop may be mid-attempt, so
         // repeat until the mail is through).
         for _ in 0..50 {
             server.execute("UPDATE mail_outbox SET next_attempt_at = 0 WHERE sent_at IS NULL").await;
-            server.app.run_jobs_once().await;
-            if server.app.store.unsent_mail().await.unwrap() == 0 {
+            server.node.run_jobs_once().await;
+            if server.store.unsent_mail().await.unwrap() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let mail = smtp.wait_for(&advisor.email, "asks for a session").await;
         assert!(mail.contains("left behind"), "{mail}");
-        assert_eq!(server.app.store.unsent_mail().await.unwrap(), 0);
+        assert_eq!(server.store.unsent_mail().await.unwrap(), 0);
         drop(smtp);
     }
 }

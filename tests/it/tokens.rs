@@ -19,7 +19,7 @@ fn holding(server: &TestServer, token: &str) -> Api {
 }
 
 async fn token_count(server: &TestServer, user: &officehours::storage::User) -> usize {
-    server.app.store.api_tokens_of(user.id).await.unwrap().len()
+    server.store.api_tokens_of(user.id).await.unwrap().len()
 }
 
 #[tokio::test]
@@ -87,7 +87,7 @@ async fn tokens_are_named_listed_and_revoked_through_the_api() {
 
         // Someone else's id: 404, and their token keeps working.
         let bob_secret = server.app.create_api_token(&bob, "bob's").await.unwrap();
-        let bob_id = server.app.store.api_tokens_of(bob.id).await.unwrap()[0].id;
+        let bob_id = server.store.api_tokens_of(bob.id).await.unwrap()[0].id;
         let (status, reply) = api.call(Method::DELETE, &format!("/api/v1/tokens/{bob_id}"), None).await;
         assert_eq!((status, reply["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "[{tag}]");
         assert_eq!(holding(&server, &bob_secret).get("/api/v1/me").await.0, StatusCode::OK, "[{tag}] unchanged");
@@ -224,7 +224,7 @@ async fn the_settings_page_lists_creates_and_revokes_tokens() {
         let grace = server.create_user("grace", false).await;
         let alan = server.create_user("alan", false).await;
         let alans = server.api_as(&alan).await;
-        let alan_id = server.app.store.api_tokens_of(alan.id).await.unwrap()[0].id;
+        let alan_id = server.store.api_tokens_of(alan.id).await.unwrap()[0].id;
         let mut browser = server.browser();
         browser.log_in("grace", PASSWORD).await;
         let page = browser.page("/settings").await;
@@ -253,7 +253,7 @@ async fn the_settings_page_lists_creates_and_revokes_tokens() {
         assert!(page.contains("laptop script") && page.contains("never expires"));
         assert!(page.contains("last used never"), "the unused one says so");
         assert!(page.contains("expires never"), "no expiry shown as never");
-        let tokens = server.app.store.api_tokens_of(grace.id).await.unwrap();
+        let tokens = server.store.api_tokens_of(grace.id).await.unwrap();
         let laptop = tokens.iter().find(|t| t.name == "laptop script").unwrap();
         assert!(laptop.last_used_at.is_some(), "[{}] last use recorded", db.backend);
         assert!(page.contains(&format!("/settings/tokens/{}/revoke", laptop.id)), "each has a revoke button");

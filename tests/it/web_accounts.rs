@@ -27,7 +27,7 @@ async fn sign_up_confirm_log_out_and_back_in() {
         assert!(settings.contains("Welcome"), "flash shown once");
         assert!(settings.contains("Please confirm your e-mail address"));
         assert!(!browser.page("/settings").await.contains("Welcome"), "flash is shown only once");
-        let user = server.app.store.user_by_username("ada").await.unwrap();
+        let user = server.store.user_by_username("ada").await.unwrap();
         assert_eq!(user.email, "ada@example.org");
         assert_eq!(user.timezone, "Europe/Berlin");
         assert!(!user.email_verified);
@@ -36,7 +36,7 @@ async fn sign_up_confirm_log_out_and_back_in() {
         let link = server.wait_for_link("ada@example.org", "Confirm your e-mail").await;
         let reply = browser.get(&link).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        assert!(server.app.store.user_by_username("ada").await.unwrap().email_verified);
+        assert!(server.store.user_by_username("ada").await.unwrap().email_verified);
         let again = browser.get(&link).await;
         assert_eq!(again.status, StatusCode::FORBIDDEN, "a link works once");
         assert!(again.body.contains("expired or was already used"));
@@ -68,7 +68,7 @@ async fn bad_sign_ups_keep_input_show_messages_and_write_nothing() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         server.create_user("taken", false).await;
-        let before = server.app.store.count_users().await.unwrap();
+        let before = server.store.count_users().await.unwrap();
         let long_name = "n".repeat(65);
         let cases: &[SignUpCase] = &[
             (
@@ -124,7 +124,7 @@ async fn bad_sign_ups_keep_input_show_messages_and_write_nothing() {
             assert!(!reply.body.contains(PASSWORD), "passwords are never echoed");
             assert!(reply.cookie("oh_session").is_none());
         }
-        assert_eq!(server.app.store.count_users().await.unwrap(), before, "[{}] nothing written", db.backend);
+        assert_eq!(server.store.count_users().await.unwrap(), before, "[{}] nothing written", db.backend);
     }
 }
 
@@ -150,7 +150,7 @@ async fn racing_sign_ups_for_one_name_create_one_account() {
             }
         }
         assert_eq!(created, 1, "[{}]", db.backend);
-        assert_eq!(server.app.store.count_users().await.unwrap(), 1);
+        assert_eq!(server.store.count_users().await.unwrap(), 1);
     }
 }
 
@@ -223,13 +223,13 @@ async fn forms_without_a_valid_csrf_token_or_from_other_sites_change_nothing() {
             .unwrap();
         assert_eq!(cross_scheme.status(), StatusCode::FORBIDDEN, "[{}] same host, other scheme", db.backend);
 
-        let user = server.app.store.user_by_username("grace").await.unwrap();
+        let user = server.store.user_by_username("grace").await.unwrap();
         assert_eq!(user.display_name, "", "[{}] nothing changed", db.backend);
         assert_eq!(user.timezone, "Europe/Berlin");
 
         let ok = browser.post("/settings", &[("display_name", "Grace H."), ("bio", ""), ("timezone", "UTC")]).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
-        assert_eq!(server.app.store.user_by_username("grace").await.unwrap().display_name, "Grace H.");
+        assert_eq!(server.store.user_by_username("grace").await.unwrap().display_name, "Grace H.");
     }
 }
 
@@ -357,7 +357,7 @@ async fn settings_change_profile_email_and_password() {
             .post("/settings", &[("display_name", "Emmy N."), ("bio", "Algebra"), ("timezone", "America/New_York")])
             .await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER);
-        let user = server.app.store.user_by_username("emmy").await.unwrap();
+        let user = server.store.user_by_username("emmy").await.unwrap();
         assert_eq!((user.display_name.as_str(), user.timezone.as_str()), ("Emmy N.", "America/New_York"));
 
         let taken =
@@ -372,7 +372,7 @@ async fn settings_change_profile_email_and_password() {
         let moved =
             browser.post("/settings/email", &[("email", "emmy2@example.org"), ("current_password", PASSWORD)]).await;
         assert_eq!(moved.status, StatusCode::SEE_OTHER);
-        let user = server.app.store.user_by_username("emmy").await.unwrap();
+        let user = server.store.user_by_username("emmy").await.unwrap();
         assert_eq!(user.email, "emmy2@example.org");
         assert!(!user.email_verified, "a new address must be confirmed again");
         server.wait_for_link("emmy2@example.org", "Confirm").await;
@@ -405,7 +405,7 @@ async fn health_checks_report_the_database() {
         let client = reqwest::Client::new();
         assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok");
         assert_eq!(client.get(server.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
-        server.app.store.close().await;
+        server.app.close().await;
         let down = client.get(server.url("/readyz")).send().await.unwrap();
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE, "[{}]", db.backend);
         assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK, "still alive");

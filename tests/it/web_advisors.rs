@@ -33,7 +33,7 @@ async fn an_advisor_profile_appears_in_directory_search() {
         assert_eq!(unverified.status, StatusCode::FORBIDDEN, "[{}]", db.backend);
         assert!(unverified.body.contains("Confirm your e-mail address"));
         assert!(unverified.body.contains("Crystallography and lab careers"), "input kept");
-        assert!(!server.app.store.user_by_username("rosalind").await.unwrap().is_advisor);
+        assert!(!server.store.user_by_username("rosalind").await.unwrap().is_advisor);
 
         let link = server.wait_for_link("rosalind@example.org", "Confirm").await;
         browser.get(&link).await;
@@ -48,7 +48,7 @@ async fn an_advisor_profile_appears_in_directory_search() {
         let reply = browser.post("/settings/advisor", &bad).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(reply.body.contains("is not a web address"));
-        assert!(!server.app.store.user_by_username("rosalind").await.unwrap().is_advisor, "nothing saved");
+        assert!(!server.store.user_by_username("rosalind").await.unwrap().is_advisor, "nothing saved");
 
         let reply = browser.post("/settings/advisor", &fields).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
@@ -148,7 +148,7 @@ async fn admins_manage_categories_and_others_cannot() {
         let empty = boss.post("/admin/categories", &[("name", "  ")]).await;
         assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-        let user = server.app.store.user_by_username("pleb").await.unwrap();
+        let user = server.store.user_by_username("pleb").await.unwrap();
         let form = officehours::service::advisors::AdvisorForm {
             enabled: true,
             categories: vec!["home-cooking".into()],
@@ -157,7 +157,7 @@ async fn admins_manage_categories_and_others_cannot() {
         server.app.save_advisor_profile(&user, &form).await.unwrap();
         let removed = boss.post("/admin/categories/home-cooking/delete", &[]).await;
         assert_eq!(removed.status, StatusCode::SEE_OTHER);
-        let profile = server.app.store.advisor_profile("pleb").await.unwrap();
+        let profile = server.store.advisor_profile("pleb").await.unwrap();
         assert!(profile.categories.is_empty(), "[{}] advisors lose a deleted category", db.backend);
         let gone = boss.post("/admin/categories/home-cooking/delete", &[]).await;
         assert_eq!(gone.status, StatusCode::NOT_FOUND);

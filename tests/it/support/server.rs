@@ -5,13 +5,23 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use officehours::config::{Config, Overrides};
-use officehours::{App, cli};
+use std::sync::Arc;
+
+use officehours::App;
+use officehours::root::{self, Node};
+use officehours::service::jobs::JobsRunning;
+use officehours::storage::Store;
 use tokio::sync::oneshot;
 
 use super::{Browser, TestDatabase};
 
 pub struct TestServer {
     pub app: App,
+    /// The assembled application (its jobs can be run by hand).
+    pub node: Arc<Node>,
+    /// A connection of its own to the test's database, for checks.
+    pub store: Store,
+    _jobs: JobsRunning,
     pub addr: SocketAddr,
     pub base: String,
     pub backend: &'static str,
@@ -44,17 +54,29 @@ impl TestServer {
         let mut config = Config::resolve(overrides).expect("config");
         tweak(&mut config);
         let outbox = config.outbox_dir();
-        let app = cli::build_app(config).await.expect("app");
-        app.spawn_jobs();
+        let node = Arc::new(root::assemble(config).await.expect("app"));
+        let app = node.app.clone();
+        let jobs = node.spawn_jobs();
+        let store = db.store().await;
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = app.clone();
+        let router = node.router();
         tokio::spawn(async move {
-            let _ = officehours::serve(listener, state, async {
+            let _ = officehours::serve(listener, router, async {
                 let _ = stopped.await;
             })
             .await;
         });
-        TestServer { app, addr, base: format!("http://{addr}"), backend: db.backend, outbox, stop: Some(stop) }
+        TestServer {
+            app,
+            node,
+            store,
+            _jobs: jobs,
+            addr,
+            base: format!("http://{addr}"),
+            backend: db.backend,
+            outbox,
+            stop: Some(stop),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -148,7 +170,7 @@ impl TestServer {
         start: jiff::Timestamp,
         status: &'static str,
     ) -> i64 {
-        let store = &self.app.store;
+        let store = &self.store;
         let end = start + jiff::SignedDuration::from_mins(10);
         let date = start.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
         let new = officehours::storage::NewBlock {
@@ -188,6 +210,6 @@ impl TestServer {
 impl TestServer {
     /// Runs one SQL statement directly (to move a fixture in time).
     pub async fn execute(&self, sql: &str) {
-        self.app.store.execute_raw(sql).await.expect("test SQL");
+        self.store.execute_raw(sql).await.expect("test SQL");
     }
 }

@@ -1,0 +1,162 @@
+//! The composition root: the one place the application is put together.
+//!
+//! [`assemble`] opens storage and mail, builds the services ([`App`]) with
+//! the ports they need from outside (federation implements them), then the
+//! federation layer around the services, and registers the background jobs
+//! of every subsystem. References point one way (federation → services →
+//! storage): nothing holds a weak handle, nothing is set after the start.
+//!
+//! A new subsystem adds its state to [`assemble`] and its jobs to
+//! [`jobs`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use activitypub_federation::config::FederationConfig;
+use axum::Router;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::federation::context::FedData;
+use crate::mail::Mailer;
+use crate::service::jobs::{Job, Jobs, JobsRunning, Schedule};
+use crate::storage::Store;
+
+/// The assembled application: services, the federation layer, the jobs.
+pub struct Node {
+    pub app: App,
+    federation: FederationConfig<FedData>,
+    data: FedData,
+    jobs: Arc<Jobs>,
+}
+
+/// Storage, mail, services, federation and jobs, ready to serve.
+pub async fn assemble(mut config: Config) -> anyhow::Result<Node> {
+    if config.secret_key.is_none() {
+        config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
+    }
+    let store = open_store(&config).await?;
+    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
+    let app = App::new(config, store, mailer, crate::federation::ports::ports());
+    let client = crate::federation::context::http_client(&app)?;
+    let data = FedData::new(app.clone(), client.clone());
+    let federation = crate::federation::context::config(data.clone(), client).await?;
+    let jobs = Arc::new(Jobs::new(&app, jobs(&app, &data)));
+    Ok(Node { app, federation, data, jobs })
+}
+
+/// Every background job, in the order one pass runs them: booking events
+/// first (they queue mail and deliveries), senders last.
+fn jobs(app: &App, federation: &FedData) -> Vec<Job> {
+    let interval = Duration::from_secs(app.config.job_interval_secs);
+    let fed = federation.clone();
+    let publisher = Job::new("publishing events", Schedule::AtMostEvery(interval), move || {
+        let fed = fed.clone();
+        async move { crate::federation::events::publish_due(fed.app()).await }
+    });
+    let fed = federation.clone();
+    let deliveries = Job::new("federation deliveries", Schedule::EveryPass, move || {
+        let fed = fed.clone();
+        async move { crate::federation::delivery::deliver_due(&fed).await }
+    });
+    vec![
+        service_job(
+            app,
+            "booking events",
+            Schedule::EveryPass,
+            |app| async move { app.process_booking_events().await },
+        ),
+        publisher,
+        service_job(app, "reminders", Schedule::EveryPass, |app| async move { app.send_due_reminders().await }),
+        service_job(app, "attendance", Schedule::EveryPass, |app| async move { app.settle_attendance().await }),
+        service_job(app, "mail", Schedule::EveryPass, |app| async move { app.send_queued_mail().await }),
+        deliveries,
+        service_job(app, "busy calendars", Schedule::Every(crate::service::busy::REFRESH_EVERY), |app| async move {
+            app.refresh_busy_calendars().await.map(|summary| summary.refreshed)
+        }),
+        service_job(app, "purges", Schedule::Every(Duration::from_secs(3600)), |app| async move {
+            app.purge_expired().await
+        }),
+    ]
+}
+
+/// A job that runs one service use case.
+fn service_job<F, Fut>(app: &App, name: &'static str, schedule: Schedule, run: F) -> Job
+where
+    F: Fn(App) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<usize, crate::service::AppError>> + Send + 'static,
+{
+    let app = app.clone();
+    Job::new(name, schedule, move || run(app.clone()))
+}
+
+impl Node {
+    /// The whole HTTP application (see [`crate::router`]).
+    pub fn router(&self) -> Router {
+        crate::router(self.app.clone(), self.federation.clone())
+    }
+
+    /// Starts the background jobs; they stop when the handle is dropped.
+    pub fn spawn_jobs(&self) -> JobsRunning {
+        self.jobs.spawn()
+    }
+
+    /// One pass over the jobs of the loop (tests, benchmarks).
+    pub async fn run_jobs_once(&self) {
+        self.jobs.run_once().await
+    }
+
+    /// The federation layer's state (tests and benchmarks drive its jobs).
+    pub fn federation(&self) -> &FedData {
+        &self.data
+    }
+}
+
+/// Opens the database and applies the migrations (`officehours migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open_store(config).await?.close().await;
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
+    })?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Reads the instance secret key from `path`, creating it (readable by the
+/// owner only) on first use.
+fn load_or_create_secret_key(path: &std::path::Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(key.trim().to_string()),
+        Ok(_) => anyhow::bail!("the secret key in {} is shorter than 32 characters", path.display()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => anyhow::bail!("cannot read the secret key {}: {err}", path.display()),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let key = crate::service::secrets::new_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, key.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write the secret key {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "created the instance secret key");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret_key(path),
+        Err(err) => anyhow::bail!("cannot create the secret key {}: {err}", path.display()),
+    }
+}
