@@ -36,6 +36,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         Overrides { database_url: Some(database_url), data_dir: Some(dir.to_path_buf()), ..Default::default() };
     let node = officehours::root::assemble(Config::resolve(overrides)?).await?;
     let app = node.app.clone();
+    let store = officehours::storage::Store::connect(&app.config.database_url, 4).await?;
     let mk = |name: String, advisor: bool| NewUser {
         email: format!("{name}@example.org"),
         username: name,
@@ -47,10 +48,10 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         is_pro: false,
         is_admin: false,
     };
-    let advisor = app.store.create_user(&mk("bench_advisor".into(), true)).await?;
+    let advisor = store.create_user(&mk("bench_advisor".into(), true)).await?;
     let mut learners = Vec::new();
     for i in 0..LEARNERS {
-        learners.push(app.store.create_user(&mk(format!("bench_learner{i}"), false)).await?);
+        learners.push(store.create_user(&mk(format!("bench_learner{i}"), false)).await?);
     }
     // Eight weeks of weekday mornings: 5 days x 8 weeks x 18 sessions = 720 slots.
     let first = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(2.days())?;
@@ -122,8 +123,9 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     report("request a slot (64 at once, each latency)", concurrent);
     println!("64 concurrent requests: {wall:.2?} wall, {:.0} requests/s", 64.0 / wall.as_secs_f64());
 
-    feed(&app, &learners, first).await?;
-    app.store.close().await;
+    feed(&app, &store, &learners, first).await?;
+    app.close().await;
+    store.close().await;
     Ok(())
 }
 
@@ -131,11 +133,11 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
 /// writing the iCalendar text, as `GET /feeds/{token}.ics` does.
 async fn feed(
     app: &officehours::App,
+    store: &officehours::storage::Store,
     learners: &[officehours::storage::User],
     first: jiff::civil::Date,
 ) -> anyhow::Result<()> {
-    let busy = app
-        .store
+    let busy = store
         .create_user(&NewUser {
             username: "bench_busy".into(),
             email: "bench_busy@example.org".into(),
@@ -161,7 +163,7 @@ async fn feed(
     for (i, slot) in slots.iter().take(1000).enumerate() {
         let learner = &learners[i % learners.len()];
         let status = if i % 10 == 9 { "requested" } else { "approved" };
-        app.store
+        store
             .create_request(
                 slot.id,
                 learner.id,

@@ -59,9 +59,9 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     tokio::spawn(async move { axum::serve(instances, router).await });
 
     let hosts = (0..INSTANCES).map(host).collect();
-    let (node, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
+    let (node, store, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
     let app = node.app.clone();
-    let ada = app.store.create_user(&support::advisor("ada")).await?;
+    let ada = store.create_user(&support::advisor("ada")).await?;
     // Her key pair exists already, as an active advisor's does.
     app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));
@@ -76,7 +76,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         })
         .collect();
     for chunk in rows.chunks(500) {
-        app.store
+        store
             .execute_raw(&format!(
                 "INSERT INTO followers (user_id, actor_id, inbox, follow_id, created_at) VALUES {}",
                 chunk.join(", ")
@@ -103,7 +103,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let events = officehours::federation::events::publish_for(&app, &ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let queueing = started.elapsed();
     anyhow::ensure!(events == 1, "published {events} events, expected one");
-    let queue = app.store.instances_overview().await?;
+    let queue = store.instances_overview().await?;
     let queued: i64 = queue.iter().map(|i| i.pending).sum();
     anyhow::ensure!(
         queue.len() == INSTANCES && queue.iter().all(|i| i.pending == 1),
@@ -158,7 +158,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.trim().to_string()))
         .unwrap_or_default();
     println!("peak memory of the whole benchmark process (server, client and 1,000 recorded bodies): {rss}");
-    app.store.close().await;
+    app.close().await;
+    store.close().await;
     Ok(())
 }
 

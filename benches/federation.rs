@@ -28,13 +28,13 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     println!("\n== {label}");
     officehours::install_crypto();
     let peer = peer::start_peer().await;
-    let (node, listener, addr) = support::federated_app(database_url, dir, vec!["peer.test".into()]).await?;
+    let (node, store, listener, addr) = support::federated_app(database_url, dir, vec!["peer.test".into()]).await?;
     let app = node.app.clone();
     // Follows go to many advisors, as an instance's inbox traffic would:
     // one advisor would make every activity update the same follower row.
     // Their key pairs exist already, as an active advisor's do (made on first need, ~0.2 s each).
     for n in 0..ADVISORS {
-        let ada = app.store.create_user(&support::advisor(&format!("ada{n}"))).await?;
+        let ada = store.create_user(&support::advisor(&format!("ada{n}"))).await?;
         app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));
@@ -57,11 +57,11 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     report("inbox (background jobs off)", wall, &latencies);
     // Every activity was stored with its effect: one follower per advisor,
     // and a queued Accept for each Follow (the job loop is not running).
-    let queued: i64 = app.store.instances_overview().await?.iter().map(|i| i.pending).sum();
+    let queued: i64 = store.instances_overview().await?.iter().map(|i| i.pending).sum();
     anyhow::ensure!(queued == ACTIVITIES as i64 + 1, "{queued} Accepts queued for {} Follows", ACTIVITIES + 1);
     for n in 0..ADVISORS {
-        let ada = app.store.user_by_username(&format!("ada{n}")).await?;
-        anyhow::ensure!(app.store.follower_count(ada.id).await? == 1, "ada{n} has no follower");
+        let ada = store.user_by_username(&format!("ada{n}")).await?;
+        anyhow::ensure!(store.follower_count(ada.id).await? == 1, "ada{n} has no follower");
     }
     println!("stored: {queued} Accepts queued, one follower on each of the {ADVISORS} advisors");
 
@@ -83,7 +83,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         "delivered: all {accepts} signed Accepts reached the peer {delivered:.2?} after the second batch began ({:.0}/s)",
         accepts as f64 / delivered.as_secs_f64()
     );
-    app.store.close().await;
+    app.close().await;
+    store.close().await;
     Ok(())
 }
 

@@ -18,11 +18,11 @@ const PASSES: usize = 30;
 async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow::Result<()> {
     println!("\n== {label}");
     officehours::install_crypto();
-    let (node, _listener, _addr) = support::federated_app(database_url, dir, Vec::new()).await?;
+    let (node, store, _listener, _addr) = support::federated_app(database_url, dir, Vec::new()).await?;
     let app = node.app.clone();
     let tomorrow = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(1.day())?;
     for n in 0..ADVISORS {
-        let ada = app.store.create_user(&support::advisor(&format!("ada{n}"))).await?;
+        let ada = store.create_user(&support::advisor(&format!("ada{n}"))).await?;
         let input = BlockInput {
             start: format!("{tomorrow}T09:00"),
             end: format!("{tomorrow}T10:00"),
@@ -49,7 +49,8 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         times[PASSES / 2],
         times[PASSES - 1]
     );
-    app.store.close().await;
+    app.close().await;
+    store.close().await;
     Ok(())
 }
 

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::app::App;
 use crate::config::{Config, LogFormat, Overrides};
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::accounts::{Roles, SignUp};
 
@@ -231,9 +231,9 @@ async fn run_token_command(app: &App, command: TokenCommand) -> anyhow::Result<(
 }
 
 async fn account_named(app: &App, username: &str) -> anyhow::Result<crate::storage::User> {
-    match app.store.user_by_username(&username.trim().to_ascii_lowercase()).await {
+    match app.user_by_username(&username.trim().to_ascii_lowercase()).await {
         Ok(user) => Ok(user),
-        Err(crate::storage::StorageError::NotFound) => anyhow::bail!("no account named `{username}`"),
+        Err(AppError::NotFound(_)) => anyhow::bail!("no account named `{username}`"),
         Err(other) => Err(other.into()),
     }
 }

@@ -1,7 +1,7 @@
 //! `--demo`: sample advisors and learners so a first visit shows a living
 //! instance. Runs only on an empty database.
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::accounts::{Roles, SignUp};
 use crate::service::advisors::AdvisorForm;
 
@@ -110,7 +110,7 @@ const LEARNERS: &[(&str, &str, &str)] = &[
 ];
 
 pub async fn fill_if_empty(app: &App) -> anyhow::Result<()> {
-    if app.store.count_users().await? > 0 {
+    if app.count_users().await? > 0 {
         tracing::info!("--demo: the database already has accounts, so no demo data was added");
         return Ok(());
     }

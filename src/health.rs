@@ -7,14 +7,14 @@ use std::path::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::app::App;
+use crate::service::App;
 
 pub async fn live() -> &'static str {
     "ok"
 }
 
 pub async fn ready(State(app): State<App>) -> (StatusCode, String) {
-    if let Err(err) = app.store.ping().await {
+    if let Err(err) = app.ping().await {
         tracing::warn!(error = %err, "readiness check failed");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable".into());
     }

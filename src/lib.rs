@@ -10,7 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
-pub mod app;
+
 pub mod calendar;
 pub mod cli;
 pub mod config;
@@ -39,8 +39,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use app::App;
 use federation::context::FedData;
+pub use service::App;
 
 /// Installs rustls' *ring* crypto provider for the process (the federation
 /// crate's HTTP client needs one). Safe to call more than once.

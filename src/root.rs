@@ -1,6 +1,6 @@
 //! The composition root: the one place the application is put together.
 //!
-//! [`assemble`] opens storage and mail, builds the services ([`App`]) with
+//! [`assemble`] builds the services ([`App`], which open storage and mail) with
 //! the ports they need from outside (federation implements them), then the
 //! federation layer around the services, and registers the background jobs
 //! of every subsystem. References point one way (federation → services →
@@ -16,12 +16,10 @@ use std::time::Duration;
 use activitypub_federation::config::FederationConfig;
 use axum::Router;
 
-use crate::app::App;
 use crate::config::Config;
 use crate::federation::context::FedData;
-use crate::mail::Mailer;
+use crate::service::App;
 use crate::service::jobs::{Job, Jobs, JobsRunning, Schedule};
-use crate::storage::Store;
 
 /// The assembled application: services, the federation layer, the jobs.
 pub struct Node {
@@ -36,9 +34,7 @@ pub async fn assemble(mut config: Config) -> anyhow::Result<Node> {
     if config.secret_key.is_none() {
         config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
     }
-    let store = open_store(&config).await?;
-    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
-    let app = App::new(config, store, mailer, crate::federation::ports::ports());
+    let app = App::open(config, crate::federation::ports::ports()).await?;
     let client = crate::federation::context::http_client(&app)?;
     let data = FedData::new(app.clone(), client.clone());
     let federation = crate::federation::context::config(data.clone(), client).await?;
@@ -115,20 +111,7 @@ impl Node {
 
 /// Opens the database and applies the migrations (`officehours migrate`).
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    open_store(config).await?.close().await;
-    Ok(())
-}
-
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
-    }
-    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
-        anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
-    })?;
-    store.migrate().await?;
-    Ok(store)
+    crate::service::app::migrate(config).await
 }
 
 /// Reads the instance secret key from `path`, creating it (readable by the

@@ -56,7 +56,8 @@ pub async fn federated_app(
     database_url: String,
     dir: &std::path::Path,
     hosts: Vec<String>,
-) -> anyhow::Result<(officehours::root::Node, tokio::net::TcpListener, std::net::SocketAddr)> {
+) -> anyhow::Result<(officehours::root::Node, officehours::storage::Store, tokio::net::TcpListener, std::net::SocketAddr)>
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let overrides = officehours::config::Overrides {
@@ -70,7 +71,10 @@ pub async fn federated_app(
     let mut config = officehours::config::Config::resolve(overrides)?;
     let loopback = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     config.federation_test_hosts = hosts.into_iter().map(|host| (host, loopback)).collect();
-    Ok((officehours::root::assemble(config).await?, listener, addr))
+    let node = officehours::root::assemble(config).await?;
+    // The bench's own connection, for setting up data and reading results.
+    let store = officehours::storage::Store::connect(&node.app.config.database_url, 4).await?;
+    Ok((node, store, listener, addr))
 }
 
 /// A confirmed advisor account (no usable password).

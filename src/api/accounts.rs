@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::accounts::{SignUp, SignUpOutcome};
 use crate::web::session::ClientIp;
 

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::instances::instance_state;
 use crate::storage::InstanceOverview;
 

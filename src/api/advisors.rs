@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::advisors::{AdvisorForm, DIRECTORY_PAGE_SIZE};
 use crate::storage::Category;
 

@@ -4,7 +4,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::User;
 

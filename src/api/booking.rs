@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::app::App;
 use crate::domain::booking::Action;
 use crate::domain::questions::QuestionInput;
+use crate::service::App;
 use crate::service::booking::{BLOCK_SLOTS_PAGE, BlockInput};
 use crate::storage::BlockOverrides;
 

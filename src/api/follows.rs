@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
 use crate::federation::context::FedData;
+use crate::service::App;
 
 use super::ApiError;
 use super::auth::ApiUser;

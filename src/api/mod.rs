@@ -17,7 +17,7 @@ mod types;
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 
-use crate::app::App;
+use crate::service::App;
 
 pub use error::ApiError;
 

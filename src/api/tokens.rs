@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::api_tokens::check_api_token;
 use crate::storage::{ApiToken, now_ms};

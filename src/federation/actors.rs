@@ -4,7 +4,7 @@
 use activitypub_federation::protocol::public_key::PublicKey;
 use url::Url;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::User;
 

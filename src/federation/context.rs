@@ -14,8 +14,7 @@ use url::Url;
 
 use moka::sync::Cache;
 
-use crate::app::App;
-use crate::service::rate_limit::RateLimiter;
+use crate::service::App;
 
 use super::delivery::Sender;
 use super::error::FederationError;
@@ -38,19 +37,15 @@ pub struct FedState {
     /// (status and sentence): their activities are refused at once instead
     /// of fetching again.
     pub failed_actors: Cache<String, (u16, String)>,
-    /// Actor fetches the inbox made per remote host.
-    pub actor_fetch_limiter: RateLimiter,
 }
 
 impl FedData {
     pub fn new(app: App, client: reqwest::Client) -> FedData {
-        let fetches = app.config.federation_actor_fetches_per_minute;
         FedData(Arc::new(FedState {
             app,
             sender: Sender::new(client),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
             failed_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5 * 60)).build(),
-            actor_fetch_limiter: RateLimiter::new(fetches, Duration::from_secs(60)),
         }))
     }
 

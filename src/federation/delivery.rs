@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
-use crate::app::App;
+use crate::service::App;
 
 use super::context::FedData;
 use crate::service::AppError;
@@ -70,7 +70,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
     let mut drained = false;
     loop {
         if queue.is_empty() && !drained {
-            let claimed = app.store.claim_deliveries(CLAIM, LEASE_MS).await?;
+            let claimed = app.claim_deliveries(CLAIM, LEASE_MS).await?;
             drained = claimed.len() < CLAIM as usize;
             queue.extend(claimed);
         }
@@ -95,7 +95,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
                 sent.push((row.id, row.domain));
                 if sent.len() >= RECORD_EVERY {
                     delivered += sent.len();
-                    app.store.deliveries_sent(&sent).await?;
+                    app.deliveries_sent(&sent).await?;
                     sent.clear();
                 }
             }
@@ -104,7 +104,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
         }
     }
     delivered += sent.len();
-    app.store.deliveries_sent(&sent).await?;
+    app.deliveries_sent(&sent).await?;
     Ok(delivered)
 }
 
@@ -117,7 +117,7 @@ async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Resu
     let refused = matches!(err, FederationError::Invalid(_));
     let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
     tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
-    app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
+    app.delivery_failed(row.id, &err.to_string(), retry).await?;
     if !refused && app.instance_failed(&row.domain).await? {
         tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
     }
@@ -129,7 +129,7 @@ async fn signing_key(app: &App, sender: &Sender, user_id: i64) -> Result<Arc<Sig
     if let Some(key) = sender.keys.get(&user_id) {
         return Ok(key);
     }
-    let user = app.store.user_by_id(user_id).await?;
+    let user = app.user_by_id(user_id).await?;
     let keys = app.actor_keys(&user).await?;
     let id = actors::person_id(app, &user.username)?;
     let key = Arc::new(SigningKey::from_pem(&id, &keys.private_pem)?);

@@ -9,7 +9,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 
 use super::wire::{NodeInfo, NodeInfoLink, NodeInfoLinks, Services, Software, Usage, UsageUsers};

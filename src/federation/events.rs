@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::{NewDelivery, PublishedEvent, Slot, User};
 
@@ -34,8 +34,8 @@ pub async fn publish_due(app: &App) -> Result<usize, AppError> {
     let mut queued = 0;
     let now = Timestamp::now().as_millisecond();
     let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
-    for advisor_id in app.store.advisors_to_publish(now, horizon).await? {
-        let advisor = app.store.user_by_id(advisor_id).await?;
+    for advisor_id in app.advisors_to_publish(now, horizon).await? {
+        let advisor = app.user_by_id(advisor_id).await?;
         if advisor.is_remote() {
             continue;
         }
@@ -64,13 +64,12 @@ pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
         current_events(app, advisor, now, horizon).await?
     };
     let published: HashMap<Occurrence, PublishedEvent> = app
-        .store
         .open_published_events(advisor.id)
         .await?
         .into_iter()
         .map(|p| ((p.block_id, p.occurrence_date.clone()), p))
         .collect();
-    let inboxes = app.store.follower_inboxes(advisor.id).await?;
+    let inboxes = app.follower_inboxes(advisor.id).await?;
     let me = actors::person_id(app, &advisor.username)?;
     let followers = actors::link(app, &format!("/users/{}/followers", advisor.username))?;
     let mut records = Vec::new();
@@ -119,9 +118,9 @@ pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
             });
         }
     }
-    app.store.record_publication(&records, &deliveries).await?;
+    app.record_publication(&records, &deliveries).await?;
     if !deliveries.is_empty() {
-        app.jobs.notify_one();
+        app.wake_jobs();
     }
     Ok(activities.len())
 }
@@ -174,8 +173,8 @@ async fn current_events(
     horizon: i64,
 ) -> Result<BTreeMap<Occurrence, Event>, AppError> {
     // From a day back, so occurrences under way are still seen.
-    let slots = app.store.advisor_slots(advisor.id, now - DAY_MS, horizon).await?;
-    let defaults = app.store.advisor_policy(advisor.id).await?;
+    let slots = app.slots_between(advisor.id, now - DAY_MS, horizon).await?;
+    let defaults = app.advisor_policy(advisor.id).await?;
     let mut groups: BTreeMap<Occurrence, Vec<Slot>> = BTreeMap::new();
     for slot in slots {
         groups.entry((slot.block_id, slot.occurrence_date.clone())).or_default().push(slot);
@@ -193,7 +192,7 @@ async fn current_events(
         let zone = match zones.get(&key.0) {
             Some(zone) => zone,
             None => {
-                let zone = app.store.block_timezone(key.0).await?;
+                let zone = app.block_timezone(key.0).await?;
                 zones.entry(key.0).or_insert(zone)
             }
         };
@@ -320,7 +319,7 @@ pub async fn serve_event(
     let Ok(id) = actors::link(&app, &format!("/events/{block}/{date}")) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let published = match app.store.published_event(id.as_str()).await {
+    let published = match app.published_event(id.as_str()).await {
         Ok(Some(p)) => p,
         Ok(None) => return problem(StatusCode::NOT_FOUND, "No such event."),
         Err(err) => return failed(err),
@@ -329,7 +328,7 @@ pub async fn serve_event(
         return problem(StatusCode::GONE, "This event was withdrawn.");
     }
     if !wants_activity_json(&headers) {
-        return match app.store.user_by_id(published.advisor_id).await {
+        return match app.user_by_id(published.advisor_id).await {
             Ok(user) => Redirect::to(&format!("/users/{}", user.username)).into_response(),
             Err(err) => failed(err),
         };
@@ -344,7 +343,7 @@ pub async fn serve_event(
 /// events, embedded, soonest first.
 pub async fn upcoming_collection(app: &App, user: &User) -> Result<Value, AppError> {
     let now = Timestamp::now().as_millisecond();
-    let events = app.store.live_published_events(user.id, now).await?;
+    let events = app.live_published_events(user.id, now).await?;
     let items: Vec<Value> = events.iter().filter_map(|p| serde_json::from_str(&p.body).ok()).collect();
     let id = actors::link(app, &format!("/users/{}/events", user.username))?;
     Ok(json!({
@@ -356,8 +355,8 @@ pub async fn upcoming_collection(app: &App, user: &User) -> Result<Value, AppErr
     }))
 }
 
-fn failed(err: crate::storage::StorageError) -> Response {
-    let err = super::FederationError::from(AppError::from(err));
+fn failed(err: AppError) -> Response {
+    let err = super::FederationError::from(err);
     problem(err.status(), &err.message())
 }
 
@@ -365,7 +364,7 @@ fn failed(err: crate::storage::StorageError) -> Response {
 /// publisher only sends changes), queued durably to its inbox.
 pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Result<usize, AppError> {
     let now = Timestamp::now().as_millisecond();
-    let live = app.store.live_published_events(advisor.id, now).await?;
+    let live = app.live_published_events(advisor.id, now).await?;
     if live.is_empty() {
         return Ok(0);
     }
@@ -382,7 +381,7 @@ pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Resu
             body: create.to_string(),
         });
     }
-    app.store.record_publication(&[], &deliveries).await?;
-    app.jobs.notify_one();
+    app.record_publication(&[], &deliveries).await?;
+    app.wake_jobs();
     Ok(deliveries.len())
 }

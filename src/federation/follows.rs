@@ -5,7 +5,7 @@ use activitypub_federation::config::Data;
 use activitypub_federation::traits::Actor as _;
 use serde_json::json;
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::{Follow, NewDelivery, User};
 
 use super::actors;
@@ -46,8 +46,8 @@ pub async fn accept_follower(
         body: body.to_string(),
     };
     let inbox = follower.shared_inbox_or_inbox().to_string();
-    if app.store.add_follower(follow.id.as_str(), user.id, follower.id.as_str(), &inbox, &delivery).await? {
-        app.jobs.notify_one();
+    if app.add_follower(follow.id.as_str(), user.id, follower.id.as_str(), &inbox, &delivery).await? {
+        app.wake_jobs();
         // What is already published, so the new follower sees it too.
         super::events::send_live_events_to(app, user, &inbox).await?;
     }
@@ -59,8 +59,8 @@ pub async fn accept_follower(
 pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(Remote, Follow), FederationError> {
     let app = data.app();
     let remote = resolve_handle(data, handle).await?;
-    let me = actors::person_id(&app, &user.username)?;
-    let id = new_activity_id(&app, "follow")?;
+    let me = actors::person_id(app, &user.username)?;
+    let id = new_activity_id(app, "follow")?;
     let body = json!({
         "@context": AS_CONTEXT,
         "id": id,
@@ -74,8 +74,8 @@ pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(
         inbox: remote.inbox().to_string(),
         body: body.to_string(),
     };
-    let follow = app.store.start_follow(user.id, remote.id.as_str(), &delivery).await?;
-    app.jobs.notify_one();
+    let follow = app.start_follow(user.id, remote.id.as_str(), &delivery).await?;
+    app.wake_jobs();
     Ok((remote, follow))
 }
 
@@ -85,11 +85,10 @@ pub async fn follow(data: &Data<FedData>, user: &User, handle: &str) -> Result<(
 pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result<Remote, FederationError> {
     let app = data.app();
     let remote = resolve_handle(data, handle).await?;
-    let me = actors::person_id(&app, &user.username)?;
-    let id = new_activity_id(&app, "undo")?;
+    let me = actors::person_id(app, &user.username)?;
+    let id = new_activity_id(app, "undo")?;
     let inbox = remote.inbox().to_string();
     let stopped = app
-        .store
         .stop_follow(user.id, remote.id.as_str(), |follow| NewDelivery {
             activity_id: id.to_string(),
             sender_id: user.id,
@@ -105,7 +104,7 @@ pub async fn unfollow(data: &Data<FedData>, user: &User, handle: &str) -> Result
         })
         .await?;
     if stopped.is_some() {
-        app.jobs.notify_one();
+        app.wake_jobs();
     }
     Ok(remote)
 }

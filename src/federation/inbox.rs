@@ -131,8 +131,7 @@ async fn sender(data: &Data<FedData>, actor: &Url) -> Result<Remote, FederationE
     }
     if Remote::read_from_id(actor.clone(), data).await?.is_none() {
         let host = crate::storage::domain_of(actor.as_str());
-        data.actor_fetch_limiter.check(&host)?;
-        data.actor_fetch_limiter.record_failure(&host);
+        data.app().count_actor_fetch(&host)?;
     }
     match ObjectId::<Remote>::from(actor.clone()).dereference(data).await {
         Ok(remote) => Ok(remote),
@@ -192,59 +191,59 @@ impl Activity for Incoming {
         match self.kind.as_str() {
             "Follow" => {
                 let target = object_id(&self.object).ok_or_else(|| FederationError::Invalid("Follow whom?".into()))?;
-                let user = local_user(&app, &target).await?;
-                follows::accept_follower(&app, &user, &actor().await?, &self).await
+                let user = local_user(app, &target).await?;
+                follows::accept_follower(app, &user, &actor().await?, &self).await
             }
             "Undo" => match object_type(&self.object) {
                 Some("Follow") => {
                     let target = self.object.get("object").and_then(object_id);
                     let Some(target) = target else { return Err(FederationError::Invalid("Undo of what?".into())) };
-                    let user = local_user(&app, &target).await?;
-                    app.store.remove_follower(self.id.as_str(), user.id, self.actor.as_str()).await?;
+                    let user = local_user(app, &target).await?;
+                    app.remove_follower(self.id.as_str(), user.id, self.actor.as_str()).await?;
                     Ok(())
                 }
-                Some("Join") | None => requests::receive_withdrawal(&app, &actor().await?, &self).await,
-                _ => seen(&app, &self).await,
+                Some("Join") | None => requests::receive_withdrawal(app, &actor().await?, &self).await,
+                _ => seen(app, &self).await,
             },
-            "Leave" => requests::receive_withdrawal(&app, &actor().await?, &self).await,
+            "Leave" => requests::receive_withdrawal(app, &actor().await?, &self).await,
             "Accept" | "Reject" => {
                 let actor = actor().await?;
-                if requests::receive_answer(&app, &actor, &self).await? {
+                if requests::receive_answer(app, &actor, &self).await? {
                     return Ok(());
                 }
                 if self.kind == "Accept"
                     && let Some(follow_id) = object_id(&self.object)
                 {
-                    app.store.follow_accepted(self.id.as_str(), follow_id.as_str(), self.actor.as_str()).await?;
+                    app.follow_accepted(self.id.as_str(), follow_id.as_str(), self.actor.as_str()).await?;
                     return Ok(());
                 }
-                seen(&app, &self).await
+                seen(app, &self).await
             }
-            "Join" => requests::receive_join(&app, &actor().await?, &self).await,
+            "Join" => requests::receive_join(app, &actor().await?, &self).await,
             "Create" | "Update" => match object_type(&self.object) {
                 Some("Event") => {
                     let actor = actor().await?;
-                    if !app.store.is_followed_here(actor.id.as_str()).await? {
+                    if !app.is_followed_here(actor.id.as_str()).await? {
                         // Nobody here asked for these events.
-                        return seen(&app, &self).await;
+                        return seen(app, &self).await;
                     }
-                    mirror::receive_event(&app, &actor, &self.object, Some(self.id.as_str())).await
+                    mirror::receive_event(app, &actor, &self.object, Some(self.id.as_str())).await
                 }
-                Some("Note") if self.kind == "Create" => requests::receive_note(&app, &actor().await?, &self).await,
-                _ => seen(&app, &self).await,
+                Some("Note") if self.kind == "Create" => requests::receive_note(app, &actor().await?, &self).await,
+                _ => seen(app, &self).await,
             },
             "Delete" => {
-                let Some(id) = object_id(&self.object) else { return seen(&app, &self).await };
+                let Some(id) = object_id(&self.object) else { return seen(app, &self).await };
                 if id != self.actor
                     && let Some(actor) = Remote::read_from_id(self.actor.clone(), data).await?
                 {
-                    mirror::delete_event(&app, &actor, &id, self.id.as_str()).await?;
+                    mirror::delete_event(app, &actor, &id, self.id.as_str()).await?;
                 }
-                seen(&app, &self).await
+                seen(app, &self).await
             }
             _ => {
                 tracing::debug!(kind = %self.kind, id = %self.id, "ignored an activity we do not handle");
-                seen(&app, &self).await
+                seen(app, &self).await
             }
         }
     }
@@ -252,13 +251,13 @@ impl Activity for Incoming {
 
 /// Records an activity whose effect (if any) is idempotent, so a replay is
 /// recognised.
-async fn seen(app: &crate::app::App, activity: &Incoming) -> Result<(), FederationError> {
-    app.store.mark_seen(activity.id.as_str()).await?;
+async fn seen(app: &crate::service::App, activity: &Incoming) -> Result<(), FederationError> {
+    app.mark_seen(activity.id.as_str()).await?;
     Ok(())
 }
 
 /// The local account an activity's object names (`https://us/users/name`).
-async fn local_user(app: &crate::app::App, object: &Url) -> Result<crate::storage::User, FederationError> {
+async fn local_user(app: &crate::service::App, object: &Url) -> Result<crate::storage::User, FederationError> {
     let prefix = actors::link(app, "/users/")?;
     let name = object.as_str().strip_prefix(prefix.as_str()).filter(|n| !n.is_empty() && !n.contains('/'));
     let Some(name) = name else { return Err(FederationError::NotFound) };

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::{NewDelivery, RemoteActor, User};
 
 use super::actors;

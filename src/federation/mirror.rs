@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use url::Url;
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::{Mirrored, MirroredEvent, MirroredSlot, Slot, User};
 
 use super::context::FedData;
@@ -45,8 +45,8 @@ async fn mirror(app: &App, actor: &Remote, event: &Event, activity: Option<&str>
         return Err(FederationError::Forbidden("An actor can only publish its own events.".into()));
     }
     let mirrored = to_mirror(event)?;
-    let advisor = app.store.shadow_user(&actor.row).await?;
-    match app.store.mirror_event(advisor.id, &mirrored, activity).await? {
+    let advisor = app.shadow_user(&actor.row).await?;
+    match app.mirror_event(advisor.id, &mirrored, activity).await? {
         Mirrored::Stored(_) | Mirrored::Seen => Ok(()),
         Mirrored::NotOwner => Err(FederationError::Forbidden("That event belongs to someone else.".into())),
     }
@@ -56,12 +56,12 @@ async fn mirror(app: &App, actor: &Remote, event: &Event, activity: Option<&str>
 /// tombstone, from its owner.
 pub async fn delete_event(app: &App, actor: &Remote, id: &Url, activity: &str) -> Result<bool, FederationError> {
     verify_domains_match(id, &actor.id)?;
-    let Some((_, owner)) = app.store.mirrored_block(id.as_str()).await? else { return Ok(false) };
-    let advisor = app.store.shadow_user(&actor.row).await?;
+    let Some((_, owner)) = app.mirrored_block(id.as_str()).await? else { return Ok(false) };
+    let advisor = app.shadow_user(&actor.row).await?;
     if owner != advisor.id {
         return Err(FederationError::Forbidden("An actor can only delete its own events.".into()));
     }
-    Ok(app.store.delete_mirrored_event(advisor.id, id.as_str(), activity).await?)
+    Ok(app.delete_mirrored_event(advisor.id, id.as_str(), activity).await?)
 }
 
 /// An `Event` as a one-occurrence block with slots, in the event's zone.
@@ -135,7 +135,7 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
 pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote, User, Vec<Slot>), FederationError> {
     let app = data.app();
     let remote = resolve_handle(data, handle).await?;
-    let advisor = app.store.shadow_user(&remote.row).await?;
+    let advisor = app.shadow_user(&remote.row).await?;
     let now = Timestamp::now().as_millisecond();
     // Fetched at most once per remote-actor cache lifetime (10 minutes).
     let key = format!("upcoming:{}", remote.id);
@@ -147,7 +147,7 @@ pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote,
             Err(err) => tracing::info!(actor = %remote.id, error = %err, "could not fetch upcoming events"),
         }
     }
-    let slots = app.store.advisor_slots(advisor.id, now, now + 92 * 24 * 60 * 60 * 1000).await?;
+    let slots = app.slots_between(advisor.id, now, now + 92 * 24 * 60 * 60 * 1000).await?;
     Ok((remote, advisor, slots))
 }
 
@@ -162,7 +162,7 @@ async fn refresh_upcoming(data: &Data<FedData>, remote: &Remote) -> Result<(), F
     let collection: Value = fetch_object_http(&url, data).await?.object;
     let items = collection.get("orderedItems").and_then(Value::as_array).cloned().unwrap_or_default();
     for item in items.iter().take(200) {
-        if let Err(err) = receive_event(&app, remote, item, None).await {
+        if let Err(err) = receive_event(app, remote, item, None).await {
             tracing::info!(actor = %remote.id, error = %err, "skipped an upcoming event");
         }
     }

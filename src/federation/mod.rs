@@ -42,7 +42,7 @@ use axum::routing::get;
 use serde::Serialize;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::app::App;
+use crate::service::App;
 
 /// The largest activity the inbox reads (256 KiB; Mastodon's own limit is
 /// 1 MiB, but no activity we act on comes near this). Larger: 413.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::ports::{AvailabilityPublisher, BookingProtocol, DirectMessages, People, Ports};
 use crate::storage::{NewDelivery, PendingEvent, RemoteActor, Request, SessionEntry, User};

@@ -63,7 +63,7 @@ impl Object for Remote {
         if let Some(hit) = data.remote_actors.get(id.as_str()) {
             return Ok(Some((*hit).clone()));
         }
-        match app.store.remote_actor(id.as_str()).await? {
+        match app.remote_actor(id.as_str()).await? {
             Some(row) => {
                 let remote = Remote::new(row)?;
                 data.remote_actors.insert(id.to_string(), Arc::new(remote.clone()));
@@ -108,7 +108,7 @@ impl Object for Remote {
             public_key_pem: json.public_key.public_key_pem,
         };
         let app = data.app();
-        let row = app.store.upsert_remote_actor(&new).await?;
+        let row = app.upsert_remote_actor(&new).await?;
         let remote = Remote::new(row)?;
         data.remote_actors.insert(remote.id.to_string(), Arc::new(remote.clone()));
         Ok(remote)
@@ -188,7 +188,7 @@ pub async fn resolve_handle(data: &Data<FedData>, handle: &str) -> Result<Remote
     if domain.eq_ignore_ascii_case(&app.config.domain) {
         return Err(FederationError::Invalid("That is someone on this instance.".into()));
     }
-    let found = match app.store.remote_actor_by_handle(name, domain).await? {
+    let found = match app.remote_actor_by_handle(name, domain).await? {
         Some(row) => {
             let id: ObjectId<Remote> = Url::parse(&row.ap_id)
                 .map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?

@@ -22,8 +22,8 @@
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::app::App;
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::ports::People;
 use crate::storage::{NewDelivery, Origin, PendingEvent, RemoteActor, Request, SessionEntry, Slot, User};
@@ -91,8 +91,8 @@ pub async fn protocol_effects(
         // A local learner on a remote advisor's slot: their instance decides.
         (Some(advisor), None) if by_learner => {
             let learner_id = actors::person_id(app, &people.learner.username)?;
-            let slot = app.store.slot(request.slot_id).await?;
-            let event_id = app.store.block_ap_id(slot.block_id).await?.unwrap_or_default();
+            let slot = app.slot(request.slot_id).await?;
+            let event_id = app.block_ap_id(slot.block_id).await?.unwrap_or_default();
             let join = json!({
                 "id": ap_id,
                 "type": "Join",
@@ -178,10 +178,10 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
     let Some(event_id) = object_id(&join.object) else {
         return Err(FederationError::Invalid("A Join names the event it joins.".into()));
     };
-    let Some(published) = app.store.published_event(event_id.as_str()).await? else {
+    let Some(published) = app.published_event(event_id.as_str()).await? else {
         return refuse_join(app, actor, join, None, "There is no such event on this instance.").await;
     };
-    let advisor = app.store.user_by_id(published.advisor_id).await?;
+    let advisor = app.user_by_id(published.advisor_id).await?;
     if published.status == "deleted" {
         // Removed, or made unlisted: it is not offered to the fediverse.
         return refuse_join(app, actor, join, Some(&advisor), WITHDRAWN).await;
@@ -196,7 +196,7 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
         let reason = if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
         return refuse_join(app, actor, join, Some(&advisor), reason).await;
     };
-    let learner = app.store.shadow_user(&actor.row).await?;
+    let learner = app.shadow_user(&actor.row).await?;
     let note = text_of(join.content.as_deref().or(join.participation_message.as_deref()).unwrap_or(""));
     let answers = join.answers.clone().unwrap_or(Value::Null);
     let origin = Origin { ap_id: join.id.as_str(), kind: "join", received: true };
@@ -219,19 +219,19 @@ async fn refuse_join(
     reason: &str,
 ) -> Result<(), FederationError> {
     let Some(advisor) = advisor else {
-        app.store.mark_seen(join.id.as_str()).await?;
+        app.mark_seen(join.id.as_str()).await?;
         return Err(FederationError::NotFound);
     };
     let reply = answer(app, advisor, &actor.row, "Reject", join.id.as_str(), None, Some(reason.to_string()))?;
-    if app.store.reply_once(join.id.as_str(), &reply).await? {
-        app.jobs.notify_one();
+    if app.reply_once(join.id.as_str(), &reply).await? {
+        app.wake_jobs();
     }
     Ok(())
 }
 
 /// An occurrence's slots, in time order.
 async fn occurrence_slots(app: &App, block_id: i64, date: &str) -> Result<Vec<Slot>, FederationError> {
-    let mut slots = app.store.block_slots(block_id).await?;
+    let mut slots = app.block_slots(block_id).await?;
     slots.retain(|s| s.occurrence_date == date);
     Ok(slots)
 }
@@ -240,9 +240,9 @@ async fn occurrence_slots(app: &App, block_id: i64, date: &str) -> Result<Vec<Sl
 /// is not one of our requests (a follow, say).
 pub async fn receive_answer(app: &App, actor: &Remote, activity: &Incoming) -> Result<bool, FederationError> {
     let Some(join_id) = object_id(&activity.object) else { return Ok(false) };
-    let Some(request) = app.store.request_by_ap_id(join_id.as_str()).await? else { return Ok(false) };
-    let advisor = app.store.user_by_id(request.advisor_id).await?;
-    let owner = app.store.remote_actor_of(&advisor).await?;
+    let Some(request) = app.request_by_ap_id(join_id.as_str()).await? else { return Ok(false) };
+    let advisor = app.user_by_id(request.advisor_id).await?;
+    let owner = app.remote_actor_of(&advisor).await?;
     if owner.map(|o| o.ap_id) != Some(actor.id.to_string()) {
         return Err(FederationError::Forbidden("Only the advisor asked can answer a request.".into()));
     }
@@ -261,23 +261,23 @@ pub async fn receive_answer(app: &App, actor: &Remote, activity: &Incoming) -> R
 
 /// `Undo(Join)` or `Leave`: the learner withdraws their request.
 pub async fn receive_withdrawal(app: &App, actor: &Remote, activity: &Incoming) -> Result<(), FederationError> {
-    let learner = app.store.shadow_user(&actor.row).await?;
+    let learner = app.shadow_user(&actor.row).await?;
     let request = if activity.kind == "Leave" {
         let Some(event_id) = object_id(&activity.object) else {
             return Err(FederationError::Invalid("A Leave names the event.".into()));
         };
-        match app.store.published_event(event_id.as_str()).await? {
-            Some(p) => app.store.live_request_on_block(learner.id, p.block_id, &p.occurrence_date).await?,
+        match app.published_event(event_id.as_str()).await? {
+            Some(p) => app.live_request_on_block(learner.id, p.block_id, &p.occurrence_date).await?,
             None => None,
         }
     } else {
         match object_id(&activity.object) {
-            Some(join_id) => app.store.request_by_ap_id(join_id.as_str()).await?,
+            Some(join_id) => app.request_by_ap_id(join_id.as_str()).await?,
             None => None,
         }
     };
     let Some(request) = request.filter(|r| r.learner_id == learner.id) else {
-        app.store.mark_seen(activity.id.as_str()).await?;
+        app.mark_seen(activity.id.as_str()).await?;
         return Ok(());
     };
     use crate::domain::booking::Action;
@@ -291,7 +291,7 @@ pub async fn receive_withdrawal(app: &App, actor: &Remote, activity: &Incoming) 
 /// (a request), or a direct message to someone here (a message).
 pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Result<(), FederationError> {
     if object_type(&create.object) != Some("Note") {
-        app.store.mark_seen(create.id.as_str()).await?;
+        app.mark_seen(create.id.as_str()).await?;
         return Ok(());
     }
     let note: Note = serde_json::from_value(create.object.clone())
@@ -304,9 +304,9 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     let text = strip_mentions(&text);
     // A reply to one of our events: a request for that occurrence.
     if let Some(reply_to) = &note.in_reply_to
-        && let Some(published) = app.store.published_event(reply_to.as_str()).await?
+        && let Some(published) = app.published_event(reply_to.as_str()).await?
     {
-        let advisor = app.store.user_by_id(published.advisor_id).await?;
+        let advisor = app.user_by_id(published.advisor_id).await?;
         if published.status == "deleted" {
             return refuse_note(app, actor, &note, &advisor, WITHDRAWN).await;
         }
@@ -327,7 +327,7 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
         }
     }
     let Some(local) = local else {
-        app.store.mark_seen(create.id.as_str()).await?;
+        app.mark_seen(create.id.as_str()).await?;
         return Ok(());
     };
     // A new conversation opening with a mention asks for a session; replies,
@@ -335,18 +335,18 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     // (an approval with its room link, say) are messages.
     if local.is_advisor && note.in_reply_to.is_none() && !knows(app, actor, &local).await? {
         let now = jiff::Timestamp::now().as_millisecond();
-        let slots = app.store.advisor_slots(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
+        let slots = app.slots_between(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
         // Unlisted offerings (the block's setting, else the advisor's) are
         // only for people with the private link, never for the fediverse.
-        let unlisted = app.store.advisor_policy(local.id).await?.unlisted;
+        let unlisted = app.advisor_policy(local.id).await?.unlisted;
         let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(unlisted)).collect();
         return note_request(app, actor, &note, &local, listed, &text).await;
     }
     if !note.is_direct() {
-        app.store.mark_seen(create.id.as_str()).await?;
+        app.mark_seen(create.id.as_str()).await?;
         return Ok(());
     }
-    let sender = app.store.shadow_user(&actor.row).await?;
+    let sender = app.shadow_user(&actor.row).await?;
     app.receive_remote_message(&sender, &local, &text, note.id.as_str()).await?;
     Ok(())
 }
@@ -355,9 +355,9 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
 /// is someone `local` asked for a session (then a mention is a message
 /// rather than a request for a session).
 async fn knows(app: &App, actor: &Remote, local: &User) -> Result<bool, FederationError> {
-    let sender = app.store.shadow_user(&actor.row).await?;
+    let sender = app.shadow_user(&actor.row).await?;
     let key = crate::storage::local_pair_key(sender.id, local.id);
-    Ok(app.store.conversation_id(&key).await?.is_some() || app.store.has_asked(local.id, sender.id).await?)
+    Ok(app.conversation_id(&key).await?.is_some() || app.has_asked(local.id, sender.id).await?)
 }
 
 /// A Mastodon request: the slot whose local start time the text names
@@ -392,7 +392,7 @@ async fn note_request(
         };
         return refuse_note(app, actor, note, advisor, &reason).await;
     };
-    let learner = app.store.shadow_user(&actor.row).await?;
+    let learner = app.shadow_user(&actor.row).await?;
     let origin = Origin { ap_id: note.id.as_str(), kind: "note", received: true };
     match app.request_slot_from(&learner, slot, text, &Value::Null, Some(origin)).await {
         Ok(_) => Ok(()),
@@ -416,8 +416,8 @@ async fn refuse_note(
     reason: &str,
 ) -> Result<(), FederationError> {
     let reply = direct_note(app, advisor, &actor.row, reason, Some(note.id.as_str()))?;
-    if app.store.reply_once(note.id.as_str(), &reply).await? {
-        app.jobs.notify_one();
+    if app.reply_once(note.id.as_str(), &reply).await? {
+        app.wake_jobs();
     }
     Ok(())
 }

@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 
-use crate::app::App;
 use crate::domain::{FieldErrors, account, time_zone};
 use crate::mail::messages;
+use crate::service::App;
 use crate::storage::{EmailTokenPurpose, NewUser, ProfileUpdate, User, now_ms};
 
 use super::AppError;

@@ -1,7 +1,7 @@
 //! Local actors for federation: every account's key pair (made on first
 //! use, kept with the account) and the instance actor's.
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::User;
 
 use super::AppError;

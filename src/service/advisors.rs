@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::app::App;
 use crate::domain::{FieldErrors, account, advisor, category};
+use crate::service::App;
 use crate::storage::{AdvisorProfile, AdvisorUpdate, Category, DirectoryPage, DirectoryQuery, StorageError, User};
 
 use super::AppError;

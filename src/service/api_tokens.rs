@@ -2,8 +2,8 @@
 //! The secret is shown once and stored hashed. Password resets and
 //! suspensions revoke every token (`accounts.rs`); a password change asks.
 
-use crate::app::App;
 use crate::domain::{FieldErrors, api_token};
+use crate::service::App;
 use crate::storage::{ApiToken, User, now_ms};
 
 use super::AppError;

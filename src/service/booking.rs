@@ -5,9 +5,9 @@ use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
-use crate::app::App;
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
 use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, Role, SlotView};
+use crate::service::App;
 use std::collections::BTreeMap;
 
 use crate::domain::questions::{self, Question, QuestionInput};

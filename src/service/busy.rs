@@ -12,8 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::app::App;
 use crate::calendar::{self, FetchError, FetchOptions, IcsError};
+use crate::service::App;
 use crate::storage::{AdvisorPolicy, BusyCalendar, User, now_ms};
 
 use super::AppError;

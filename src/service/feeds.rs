@@ -9,8 +9,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::app::App;
 use crate::calendar::feed::{self, EventState, FeedEvent};
+use crate::service::App;
 use crate::service::secrets::{hash_secret, same_secret};
 use crate::storage::{FeedOccurrence, FeedSession, Request, User};
 

@@ -3,7 +3,7 @@
 //! dead — and its delivery queue), and the two events that change it: a
 //! delivery failing, and a verified activity arriving.
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::{InstanceOverview, User};
 
 use super::AppError;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::now_ms;
 
 use super::AppError;
@@ -36,8 +36,11 @@ pub fn retry_delay_ms(attempt: i64) -> i64 {
 pub struct Job {
     pub name: &'static str,
     pub schedule: Schedule,
-    run: Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<usize, AppError>> + Send>> + Send + Sync>,
+    run: Box<dyn Fn() -> JobRun + Send + Sync>,
 }
+
+/// One run of a job, as a future.
+type JobRun = Pin<Box<dyn Future<Output = Result<usize, AppError>> + Send>>;
 
 /// When a [`Job`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

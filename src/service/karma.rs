@@ -7,8 +7,8 @@
 
 use jiff::Timestamp;
 
-use crate::app::App;
 use crate::domain::karma::{self, Rules};
+use crate::service::App;
 use crate::storage::{Effects, KarmaEvent, NewKarma, StorageError, User};
 
 use super::AppError;

@@ -2,8 +2,8 @@
 //! already takes remote participants, which the federation layer delivers as
 //! direct messages.
 
-use crate::app::App;
 use crate::domain::notification::Kind;
+use crate::service::App;
 use crate::storage::{ConversationSummary, Effects, Message, StorageError, User};
 
 use super::AppError;

@@ -4,21 +4,27 @@
 //! enforced the same way whichever door a request comes through.
 
 pub mod accounts;
+pub mod activities;
 pub mod actors;
 pub mod advisors;
 pub mod api_tokens;
+pub mod app;
 pub mod booking;
 pub mod busy;
 mod error;
 pub mod feeds;
+pub mod follows;
 pub mod instances;
 pub mod jobs;
 pub mod karma;
 pub mod messages;
 pub mod notifications;
 pub mod ports;
+pub mod publishing;
 pub mod rate_limit;
+pub mod remote_actors;
 pub mod remote_booking;
 pub mod secrets;
 
+pub use app::App;
 pub use error::AppError;

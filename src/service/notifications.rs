@@ -10,10 +10,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::app::App;
 use crate::domain::karma;
 use crate::domain::notification::{self, EventPeople, Kind};
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::storage::{DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, User};
 
 use super::AppError;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use crate::storage::{NewDelivery, PendingEvent, RemoteActor, Request, SessionEntry, User};
 
 use super::AppError;
-use crate::app::App;
+use crate::service::App;
 
 /// Both people of a request, and their remote actors where they are remote.
 pub struct People<'a> {

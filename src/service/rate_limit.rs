@@ -39,6 +39,32 @@ impl RateLimiter {
     }
 }
 
+impl super::App {
+    /// Counts an action that costs us work or sends mail (connecting a
+    /// calendar, …) against its key; refused once the key has too many.
+    pub fn count_action(&self, key: &str) -> Result<(), AppError> {
+        self.action_limiter.check(key)?;
+        self.action_limiter.record_failure(key);
+        Ok(())
+    }
+
+    /// Counts a fetch of an unknown actor's document by the inbox against
+    /// its host; refused (429) when one host makes us fetch too often.
+    pub fn count_actor_fetch(&self, host: &str) -> Result<(), AppError> {
+        self.actor_fetch_limiter.check(host)?;
+        self.actor_fetch_limiter.record_failure(host);
+        Ok(())
+    }
+
+    /// Counts a calendar feed fetch against its client address; refused
+    /// (429) in a flood.
+    pub fn count_feed_fetch(&self, key: &str) -> Result<(), AppError> {
+        self.feed_limiter.check(key)?;
+        self.feed_limiter.record_failure(key);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
 
-use crate::app::App;
+use crate::service::App;
 use crate::storage::{Origin, Request, RequestText, SessionEntry, Slot, StorageError, User};
 
 use super::AppError;

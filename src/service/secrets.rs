@@ -59,6 +59,13 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+impl super::App {
+    /// [`keyed_secret`] under this instance's secret key.
+    pub fn keyed_secret(&self, message: &str) -> String {
+        keyed_secret(&self.secret_key, message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

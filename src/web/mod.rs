@@ -10,7 +10,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use crate::app::App;
+use crate::service::App;
 
 pub fn router(app: App) -> Router<App> {
     Router::new()

@@ -5,7 +5,7 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 
 use super::session::{FLASH_COOKIE, Visitor, make_cookie};

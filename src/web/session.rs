@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::App;
 use crate::domain::ip_range::client_address;
+use crate::service::App;
 use crate::service::secrets::{new_secret, same_secret};
 use crate::storage::User;
 
@@ -271,7 +271,7 @@ fn rejection(app: &App, visitor: &Visitor, csrf_cookie: &str, status: StatusCode
 
 /// The CSRF token of a signed-in session's forms.
 fn session_csrf(app: &App, session_secret: &str) -> String {
-    crate::service::secrets::keyed_secret(&app.secret_key, &format!("csrf\0{session_secret}"))
+    app.keyed_secret(&format!("csrf\0{session_secret}"))
 }
 
 /// Browsers send `Origin` on cross-site posts; when present it must name

@@ -289,7 +289,6 @@ async fn advisor_profiles_and_directory() {
         assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 
         let unverified = server
-            .app
             .store
             .create_user(&officehours::storage::NewUser {
                 username: "newbie".into(),

@@ -165,12 +165,7 @@ async fn feeds_list_both_sides_in_utc_with_sequences_and_cancellations_across_ds
         assert!(blocks.iter().all(|b| b["transp"] == "TRANSPARENT"));
 
         // Cancelled sessions leave the feed 30 days after the cancellation.
-        server
-            .app
-            .store
-            .execute_raw(&format!("UPDATE requests SET updated_at = 0 WHERE id = {after_us}"))
-            .await
-            .unwrap();
+        server.store.execute_raw(&format!("UPDATE requests SET updated_at = 0 WHERE id = {after_us}")).await.unwrap();
         let parsed = parse_with_python(&fetch(&url).await.2).unwrap();
         assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
 

@@ -274,7 +274,7 @@ async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
         };
         // The loop wakes (as for any new work) and runs its other jobs, not the publisher again.
         for _ in 0..3 {
-            server.app.jobs.notify_one();
+            server.app.wake_jobs();
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert_eq!(published().await, 0, "[{}] published on a wake-up", db.backend);

@@ -7,8 +7,8 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::FieldErrors;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::accounts::{SESSION_DAYS, SignUp, SignUpOutcome};
 use crate::web::render::{Page, WebError, redirect, redirect_with_flash, safe_next};

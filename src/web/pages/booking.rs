@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::booking::{Action, RequestStatus};
 use crate::domain::questions::{Kind, Question};
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::{Request, SessionEntry};
 use crate::web::render::{Page, WebError, redirect_with_flash};

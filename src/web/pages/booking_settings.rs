@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::questions::{Kind, QUESTIONS_MAX, Question, QuestionInput};
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::booking::BookingSettings;
 use crate::storage::AdvisorPolicy;
@@ -134,9 +134,7 @@ pub async fn save_busy(
     SignedIn(user): SignedIn,
     axum::Form(form): axum::Form<BusyForm>,
 ) -> Result<Response, WebError> {
-    let key = format!("busy:{}", user.id);
-    app.action_limiter.check(&key)?;
-    app.action_limiter.record_failure(&key);
+    app.count_action(&format!("busy:{}", user.id))?;
     let url = form.url.trim();
     match app.set_busy_calendar(&user, Some(url).filter(|u| !u.is_empty())).await {
         Ok(_) if url.is_empty() => Ok(redirect_with_flash(&app, "/settings/booking", "Calendar disconnected.")),

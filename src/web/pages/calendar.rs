@@ -13,8 +13,8 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::{FieldErrors, time_zone};
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::booking::BlockInput;
 use crate::storage::{Block, BlockOverrides, User};

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::advisors::DIRECTORY_PAGE_SIZE;
 use std::sync::Arc;

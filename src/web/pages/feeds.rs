@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::feeds::FeedState;
 use crate::web::render::{Page, WebError, redirect_with_flash};
@@ -72,10 +72,9 @@ pub async fn save(
 /// `GET /feeds/{token}.ics`: the subscription itself.
 pub async fn feed(State(app): State<App>, ClientIp(ip): ClientIp, Path(token): Path<String>) -> Response {
     let key = format!("feed:{}", ip.map(|ip| ip.to_string()).unwrap_or_default());
-    if let Err(err) = app.feed_limiter.check(&key) {
+    if let Err(err) = app.count_feed_fetch(&key) {
         return plain(StatusCode::TOO_MANY_REQUESTS, &err.message());
     }
-    app.feed_limiter.record_failure(&key);
     match app.calendar_feed(&token).await {
         Ok(text) => calendar_response(text, None),
         Err(AppError::NotFound(_)) => plain(StatusCode::NOT_FOUND, "Not found."),

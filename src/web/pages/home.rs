@@ -2,7 +2,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::App;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::{AdvisorProfile, Category};
 use crate::web::render::{Page, WebError};

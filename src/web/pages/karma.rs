@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::karma::{Rules, SETTINGS};
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::advisors::require_admin;
 use crate::service::karma::KarmaReport;

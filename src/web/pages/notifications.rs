@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form as MultiForm;
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::notification::Kind;
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::Notification;
 use crate::web::render::{Page, WebError, redirect_with_flash};
@@ -53,7 +53,7 @@ async fn link_of(app: &App, n: &Notification) -> String {
     }
     if n.kind == Kind::Message.as_str()
         && let Some(actor) = n.actor_id
-        && let Ok(user) = app.store.user_by_id(actor).await
+        && let Ok(user) = app.user_by_id(actor).await
     {
         return format!("/messages/{}", user.username);
     }

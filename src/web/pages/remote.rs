@@ -7,11 +7,11 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::App;
 use crate::domain::time_zone;
 use crate::federation::FederationError;
 use crate::federation::context::FedData;
 use crate::federation::remote::{Remote, html_to_text};
+use crate::service::App;
 use crate::web::render::{ErrorPage, Page, WebError, redirect_with_flash, render_error_page};
 use crate::web::session::{SignedIn, Visitor};
 

@@ -9,9 +9,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::booking::RequestStatus;
 use crate::domain::time_zone;
+use crate::service::App;
 use crate::service::AppError;
 use crate::storage::SessionEntry;
 use crate::web::render::{Page, WebError};

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form as MultiForm;
 use serde::Deserialize;
 
-use crate::app::App;
 use crate::domain::{FieldErrors, api_token, time_zone};
+use crate::service::App;
 use crate::service::AppError;
 use crate::service::accounts::SESSION_DAYS;
 use crate::service::advisors::AdvisorForm;

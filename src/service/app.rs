@@ -1,5 +1,8 @@
-//! The application state shared by every request: configuration, storage,
-//! mail and in-memory limiters. Services are methods on [`App`].
+//! The services' state, shared by every request: configuration, storage,
+//! mail and in-memory limiters. Services are methods on [`App`]. Storage,
+//! the mailer, the limiters and the caches are private to the service layer
+//! (`pub(in crate::service)`): pages, the API and federation call services,
+//! and only the configuration is readable outside.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -21,37 +24,39 @@ pub struct App(Arc<AppInner>);
 
 pub struct AppInner {
     pub config: Config,
-    pub store: Store,
-    pub mailer: Mailer,
+    pub(in crate::service) store: Store,
+    pub(in crate::service) mailer: Mailer,
     /// Failed log-ins per account.
-    pub login_limiter: RateLimiter,
+    pub(in crate::service) login_limiter: RateLimiter,
     /// Failed log-ins per client address, across accounts (higher, since
     /// many people may share one address).
-    pub client_limiter: RateLimiter,
+    pub(in crate::service) client_limiter: RateLimiter,
     /// Sign-ups and reset mails per client address, calendar connections per
     /// account: actions that cost us work or send mail.
-    pub action_limiter: RateLimiter,
+    pub(in crate::service) action_limiter: RateLimiter,
     /// The category list, read on most pages and changed rarely. Each node
     /// drops it on its own changes; other nodes see them within a minute.
-    pub categories: Cache<(), Arc<Vec<Category>>>,
+    pub(in crate::service) categories: Cache<(), Arc<Vec<Category>>>,
     /// Recent directory searches (see `App::directory`).
-    pub directory_cache: Cache<String, Arc<DirectoryPage>>,
+    pub(in crate::service) directory_cache: Cache<String, Arc<DirectoryPage>>,
     /// Calendar feed fetches per client address (a flood gets 429).
-    pub feed_limiter: RateLimiter,
+    pub(in crate::service) feed_limiter: RateLimiter,
     /// Messages sent per person.
-    pub message_limiter: RateLimiter,
+    pub(in crate::service) message_limiter: RateLimiter,
     /// The instance secret key (see `Config::secret_key`).
-    pub secret_key: Vec<u8>,
+    pub(in crate::service) secret_key: Vec<u8>,
     /// Wakes the background jobs when there is new work (mail, events).
-    pub jobs: Arc<tokio::sync::Notify>,
+    pub(in crate::service) jobs: Arc<tokio::sync::Notify>,
     /// What the use cases need from outside (filled in by `crate::root`).
-    pub ports: crate::service::ports::Ports,
+    pub(in crate::service) ports: crate::service::ports::Ports,
+    /// Actor fetches the inbox made per remote host.
+    pub(in crate::service) actor_fetch_limiter: RateLimiter,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
-    pub live_instances: Cache<String, ()>,
+    pub(in crate::service) live_instances: Cache<String, ()>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, mailer: Mailer, ports: crate::service::ports::Ports) -> App {
+    fn new(config: Config, store: Store, mailer: Mailer, ports: crate::service::ports::Ports) -> App {
         let secret_key = match &config.secret_key {
             Some(key) => key.as_bytes().to_vec(),
             None => {
@@ -65,6 +70,7 @@ impl App {
             secret_key,
             jobs: Arc::new(tokio::sync::Notify::new()),
             ports,
+            actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
             store,
@@ -82,6 +88,13 @@ impl App {
 }
 
 impl App {
+    /// Opens storage (applying migrations) and mail for `config`.
+    pub async fn open(config: Config, ports: crate::service::ports::Ports) -> anyhow::Result<App> {
+        let store = open_store(&config).await?;
+        let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
+        Ok(App::new(config, store, mailer, ports))
+    }
+
     /// Closes the database connections (at shutdown, after the last request).
     pub async fn close(&self) {
         self.store.close().await;
@@ -99,4 +112,22 @@ impl Deref for App {
     fn deref(&self) -> &AppInner {
         &self.0
     }
+}
+
+/// Opens the database and applies the migrations (`officehours migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open_store(config).await?.close().await;
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
+    })?;
+    store.migrate().await?;
+    Ok(store)
 }
