@@ -207,6 +207,50 @@ pub fn check_request(slot: SlotView, learner: LearnerView, policy: &Policy, now:
     Ok(())
 }
 
+/// What the person looking at a request may do with it now; the request
+/// page and the API show exactly these actions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Permissions {
+    pub decide: bool,
+    pub cancel: bool,
+    pub mark_no_show: bool,
+    pub forgive: bool,
+}
+
+/// One recorded event of a request, as far as the rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastEvent<'a> {
+    pub kind: &'a str,
+    pub actor_id: Option<i64>,
+    pub at: Timestamp,
+}
+
+/// The viewer's permissions on a request in `status`, given its history,
+/// the session's times and `now`: approve or decline and cancel by the
+/// state machine; a no-show once per session, inside its window; forgiving
+/// one's own no-show report within the forgiveness window.
+pub fn permissions(
+    status: RequestStatus,
+    role: Role,
+    viewer_id: i64,
+    history: &[PastEvent<'_>],
+    session: (Timestamp, Timestamp),
+    now: Timestamp,
+) -> Permissions {
+    let no_show = history.iter().rev().find(|e| e.kind == "no_show");
+    let forgiven = history.iter().any(|e| e.kind == "forgiven");
+    Permissions {
+        decide: transition(status, Action::Approve, role).is_ok(),
+        cancel: transition(status, Action::Cancel, role).is_ok(),
+        mark_no_show: status == RequestStatus::Approved
+            && no_show.is_none()
+            && crate::domain::karma::no_show_open(now, session.0, session.1).is_ok(),
+        forgive: no_show.is_some_and(|e| e.actor_id == Some(viewer_id))
+            && !forgiven
+            && no_show.is_some_and(|e| crate::domain::karma::forgive_open(now, e.at).is_ok()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +287,34 @@ mod tests {
 
     const LEARNER: LearnerView =
         LearnerView { is_advisor_of_slot: false, live_requests_that_week: 0, already_requested_this_slot: false };
+
+    #[test]
+    fn permissions_follow_the_state_machine_and_the_no_show_windows() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let hours = |h: i64| now.checked_add(SignedDuration::from_hours(h)).unwrap();
+        let ahead = (hours(1), hours(2));
+        let advisor = permissions(Requested, Role::Advisor, 1, &[], ahead, now);
+        assert_eq!(advisor, Permissions { decide: true, ..Default::default() });
+        let learner = permissions(Requested, Role::Learner, 2, &[], ahead, now);
+        assert_eq!(learner, Permissions { cancel: true, ..Default::default() });
+        assert!(permissions(Approved, Role::Advisor, 1, &[], ahead, now).cancel);
+        assert_eq!(permissions(Declined, Role::Learner, 2, &[], ahead, now), Permissions::default());
+        // A session under way: a no-show may be reported, once.
+        let started = (hours(-1), hours(1));
+        assert!(permissions(Approved, Role::Advisor, 1, &[], started, now).mark_no_show);
+        assert!(!permissions(Approved, Role::Advisor, 1, &[], ahead, now).mark_no_show, "not before the start");
+        let reported = [PastEvent { kind: "no_show", actor_id: Some(1), at: hours(-1) }];
+        let after = permissions(Approved, Role::Advisor, 1, &reported, started, now);
+        assert!(!after.mark_no_show && after.forgive, "{after:?}");
+        assert!(
+            !permissions(Approved, Role::Learner, 2, &reported, started, now).forgive,
+            "only the reporter forgives"
+        );
+        let forgiven = [reported[0], PastEvent { kind: "forgiven", actor_id: Some(1), at: now }];
+        assert!(!permissions(Approved, Role::Advisor, 1, &forgiven, started, now).forgive);
+        let long_ago = [PastEvent { kind: "no_show", actor_id: Some(1), at: hours(-24 * 365) }];
+        assert!(!permissions(Approved, Role::Advisor, 1, &long_ago, started, now).forgive, "window closed");
+    }
 
     #[test]
     fn requests_are_checked_against_every_rule() {

@@ -98,9 +98,27 @@ pub fn recipients(event_kind: &str, people: EventPeople) -> Vec<(i64, Kind)> {
     out
 }
 
+/// Where a notification leads: its request's page, the conversation with
+/// the person a message is from, else the feed itself.
+pub fn link(kind: &str, request_id: Option<i64>, sender_username: Option<&str>) -> String {
+    match (request_id, sender_username) {
+        (Some(request), _) => format!("/requests/{request}"),
+        (None, Some(sender)) if kind == Kind::Message.as_str() => format!("/messages/{sender}"),
+        _ => "/notifications".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notification_leads_to_its_request_or_conversation() {
+        assert_eq!(link("approved", Some(7), Some("ada")), "/requests/7");
+        assert_eq!(link(Kind::Message.as_str(), None, Some("ada")), "/messages/ada");
+        assert_eq!(link(Kind::Message.as_str(), None, None), "/notifications");
+        assert_eq!(link("approved", None, Some("ada")), "/notifications");
+    }
 
     const ADVISOR: i64 = 1;
     const LEARNER: i64 = 2;

@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
-use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, Role, SlotView};
+use crate::domain::booking::{self, Action, LearnerView, PastEvent, Permissions, Policy, Refusal, Role, SlotView};
 use crate::service::App;
 use std::collections::BTreeMap;
 
@@ -511,11 +511,24 @@ impl App {
 
     /// A request's raw event log (kind, actor, note, at), for deciding which
     /// actions a page offers. (The caller checked access.)
-    pub async fn store_events_of(
+    /// What `viewer` may do with their request now (see
+    /// [`crate::domain::booking::permissions`]).
+    pub async fn request_permissions(
         &self,
+        viewer: &User,
         request: &Request,
-    ) -> Result<Vec<(String, Option<i64>, String, i64)>, AppError> {
-        Ok(self.store.request_events(request.id).await?)
+        entry: &SessionEntry,
+    ) -> Result<Permissions, AppError> {
+        let events = self.store.request_events(request.id).await?;
+        let now = Timestamp::now();
+        let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
+        let history: Vec<PastEvent<'_>> = events
+            .iter()
+            .map(|(kind, actor_id, _, created_at)| PastEvent { kind, actor_id: *actor_id, at: at(*created_at) })
+            .collect();
+        let role = if request.advisor_id == viewer.id { Role::Advisor } else { Role::Learner };
+        let session = (at(entry.starts_at), at(entry.ends_at));
+        Ok(booking::permissions(request.status, role, viewer.id, &history, session, now))
     }
 
     /// Requests and bookings of a person, as learner and as advisor.

@@ -37,6 +37,24 @@ impl App {
         Ok(self.store.notifications(user.id, before, FEED_PAGE).await?)
     }
 
+    /// The activity feed: a page of notifications, each with where it
+    /// leads (senders' names read in the same query).
+    pub async fn notification_feed(
+        &self,
+        user: &User,
+        before: Option<i64>,
+    ) -> Result<Vec<(Notification, String)>, AppError> {
+        let rows = self.store.notification_feed(user.id, before, FEED_PAGE).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let n = row.notification;
+                let link = notification::link(&n.kind, n.request_id, row.actor_username.as_deref());
+                (n, link)
+            })
+            .collect())
+    }
+
     pub async fn unread_count(&self, user: &User) -> Result<i64, AppError> {
         Ok(self.store.unread_notifications(user.id).await?)
     }

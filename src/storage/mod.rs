@@ -44,7 +44,7 @@ pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};
 pub use mirror::{Mirrored, MirroredEvent, MirroredSlot};
 pub use notifications::{
-    DueReminder, Effects, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
+    DueReminder, Effects, FeedRow, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
 };
 pub use published::PublishedEvent;
 pub use remote_actors::{NewRemoteActor, RemoteActor};

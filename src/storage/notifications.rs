@@ -96,7 +96,33 @@ const PENDING_SELECT: &str = "SELECT id, request_id, actor_id, subject_id, kind,
 const NOTIFICATION_COLUMNS: &str =
     "id, user_id, kind, actor_id, request_id, conversation_id, body, created_at, read_at";
 
+/// A notification with the username of the person it is from (for links
+/// to a conversation), read in one query.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FeedRow {
+    #[sqlx(flatten)]
+    pub notification: Notification,
+    pub actor_username: Option<String>,
+}
+
 impl Store {
+    /// A person's newest notifications with their senders' usernames (at
+    /// most `limit`, before `before`).
+    pub async fn notification_feed(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<FeedRow>> {
+        let columns: Vec<String> = NOTIFICATION_COLUMNS.split(", ").map(|c| format!("n.{c}")).collect();
+        let sql = format!(
+            "SELECT {}, u.username AS actor_username FROM notifications n LEFT JOIN users u ON u.id = n.actor_id \
+             WHERE n.user_id = $1 AND n.id < $2 ORDER BY n.id DESC LIMIT $3",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// A person's newest notifications (at most `limit`, before `before`).
     pub async fn notifications(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<Notification>> {
         let sql = format!(

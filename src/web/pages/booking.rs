@@ -176,19 +176,7 @@ async fn detail(
     let (request, entry) = app.request_for(user, id).await?;
     let is_advisor = request.advisor_id == user.id;
     let event = app.session_event_of(user, &request).await?;
-    let raw_events = app.store_events_of(&request).await?;
-    let now = jiff::Timestamp::now();
-    let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
-    let end = jiff::Timestamp::from_millisecond(entry.ends_at).unwrap_or(now);
-    let no_show_by_me = raw_events.iter().any(|(kind, actor, ..)| kind == "no_show" && *actor == Some(user.id));
-    let can_mark_no_show = request.status == RequestStatus::Approved
-        && !raw_events.iter().any(|(kind, ..)| kind == "no_show")
-        && crate::domain::karma::no_show_open(now, start, end).is_ok();
-    let can_forgive = no_show_by_me
-        && !raw_events.iter().any(|(kind, ..)| kind == "forgiven")
-        && raw_events.iter().rev().find(|(kind, ..)| kind == "no_show").is_some_and(|(_, _, _, at)| {
-            crate::domain::karma::forgive_open(now, jiff::Timestamp::from_millisecond(*at).unwrap_or(now)).is_ok()
-        });
+    let may = app.request_permissions(user, &request, &entry).await?;
     let other_zone = if is_advisor { user.timezone.clone() } else { entry.advisor_timezone.clone() };
     let events = app
         .request_history(&request, &entry)
@@ -218,11 +206,10 @@ async fn detail(
         google: crate::calendar::feed::google_link(&event),
         outlook: crate::calendar::feed::outlook_link(&event),
         other_username: if is_advisor { entry.learner_username.clone() } else { entry.advisor_username.clone() },
-        can_mark_no_show,
-        can_forgive,
-        can_decide: is_advisor && request.status == RequestStatus::Requested,
-        can_cancel: request.status == RequestStatus::Approved
-            || (!is_advisor && request.status == RequestStatus::Requested),
+        can_mark_no_show: may.mark_no_show,
+        can_forgive: may.forgive,
+        can_decide: may.decide,
+        can_cancel: may.cancel,
         is_advisor,
         request,
         entry,

@@ -35,29 +35,18 @@ pub async fn feed(
     SignedIn(user): SignedIn,
     Query(query): Query<FeedQuery>,
 ) -> Result<Response, WebError> {
-    let list = app.notifications(&user, query.before).await?;
-    let older =
-        (list.len() as i64 == crate::service::notifications::FEED_PAGE).then(|| list.last().map(|n| n.id)).flatten();
-    let mut items = Vec::with_capacity(list.len());
-    for n in list {
-        let link = link_of(&app, &n).await;
-        let when = time_zone::format_instant(n.created_at, &user.timezone);
-        items.push((n, when, link));
-    }
+    let list = app.notification_feed(&user, query.before).await?;
+    let older = (list.len() as i64 == crate::service::notifications::FEED_PAGE)
+        .then(|| list.last().map(|(n, _)| n.id))
+        .flatten();
+    let items = list
+        .into_iter()
+        .map(|(n, link)| {
+            let when = time_zone::format_instant(n.created_at, &user.timezone);
+            (n, when, link)
+        })
+        .collect();
     Ok(Page(FeedPage { v, items, older }).into_response())
-}
-
-async fn link_of(app: &App, n: &Notification) -> String {
-    if let Some(request) = n.request_id {
-        return format!("/requests/{request}");
-    }
-    if n.kind == Kind::Message.as_str()
-        && let Some(actor) = n.actor_id
-        && let Ok(user) = app.user_by_id(actor).await
-    {
-        return format!("/messages/{}", user.username);
-    }
-    "/notifications".to_string()
 }
 
 #[derive(Deserialize)]
