@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use crate::domain::person_ref::PersonRef;
 use crate::service::App;
 use crate::service::advisors::{AdvisorForm, DIRECTORY_PAGE_SIZE};
 use crate::storage::Category;
@@ -47,10 +48,13 @@ pub async fn advisor(
     data: activitypub_federation::config::Data<crate::federation::context::FedData>,
     Path(username): Path<String>,
 ) -> Result<Json<Advisor>, ApiError> {
-    if username.trim_start_matches('@').contains('@') {
-        let remote = crate::federation::remote::resolve_handle(&data, &username).await?;
-        return Ok(Json(Advisor::remote(&remote)));
-    }
+    let username = match PersonRef::parse(&username, &app.config.domain) {
+        PersonRef::Local(name) => name,
+        PersonRef::Remote(handle) => {
+            let remote = crate::federation::remote::resolve_handle(&data, &handle.to_string()).await?;
+            return Ok(Json(Advisor::remote(&remote)));
+        }
+    };
     let profile = app.advisor(&username).await?;
     Ok(Json(Advisor::new(&profile, &app.config)))
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::domain::booking::Action;
+use crate::domain::person_ref::PersonRef;
 use crate::domain::questions::QuestionInput;
 use crate::service::App;
 use crate::service::booking::{BLOCK_SLOTS_PAGE, BlockInput};
@@ -99,10 +100,13 @@ pub async fn advisor_slots(
     ApiQuery(params): ApiQuery<SlotsParams>,
     data: activitypub_federation::config::Data<crate::federation::context::FedData>,
 ) -> Result<Json<Vec<SlotJson>>, ApiError> {
-    if username.contains('@') {
-        let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &username).await?;
-        return Ok(Json(slots.iter().filter(|s| s.status != "cancelled").map(SlotJson::from).collect()));
-    }
+    let username = match PersonRef::parse(&username, &app.config.domain) {
+        PersonRef::Local(name) => name,
+        PersonRef::Remote(handle) => {
+            let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &handle.to_string()).await?;
+            return Ok(Json(slots.iter().filter(|s| s.status != "cancelled").map(SlotJson::from).collect()));
+        }
+    };
     let from = params.from.as_deref().map(|t| parse_instant("from", t)).transpose()?;
     let to = params.to.as_deref().map(|t| parse_instant("to", t)).transpose()?;
     let viewer = viewer.map(|v| v.0);

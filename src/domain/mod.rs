@@ -12,6 +12,7 @@ pub mod ip_range;
 pub mod karma;
 pub mod local_time;
 pub mod notification;
+pub mod person_ref;
 pub mod questions;
 pub mod time_zone;
 mod validation;

@@ -10,6 +10,7 @@ use activitypub_federation::protocol::verification::verify_domains_match;
 use activitypub_federation::traits::{Actor as ActorTrait, Object};
 use url::Url;
 
+use crate::domain::person_ref::Handle;
 use crate::storage::{NewRemoteActor, RemoteActor};
 
 use super::context::FedData;
@@ -173,21 +174,14 @@ pub fn html_to_text(html: &str) -> String {
 /// Finds `name@domain` (with or without a leading `@`): from storage when
 /// known and fresh, else through WebFinger. Refuses our own domain.
 pub async fn resolve_handle(data: &Data<FedData>, handle: &str) -> Result<Remote, FederationError> {
-    let handle = handle.trim().trim_start_matches('@');
-    let Some((name, domain)) = handle.split_once('@') else {
-        return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
-    };
-    let valid_name = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_.-".contains(c));
-    let valid_domain = !domain.is_empty()
-        && domain.len() <= 253
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
-    if !valid_name || !valid_domain || name.len() > 100 {
-        return Err(FederationError::Invalid(format!("`{handle}` is not a handle like name@example.org.")));
-    }
+    let parsed = Handle::parse(handle).map_err(FederationError::Invalid)?;
     let app = data.app();
-    if domain.eq_ignore_ascii_case(&app.config.domain) {
+    if parsed.host.eq_ignore_ascii_case(&app.config.domain) {
         return Err(FederationError::Invalid("That is someone on this instance.".into()));
     }
+    let (name, domain) = (parsed.name.as_str(), parsed.host.as_str());
+    let handle = parsed.to_string();
+    let handle = handle.as_str();
     let found = match app.remote_actor_by_handle(name, domain).await? {
         Some(row) => {
             let id: ObjectId<Remote> = Url::parse(&row.ap_id)

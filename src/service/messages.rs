@@ -3,6 +3,7 @@
 //! direct messages.
 
 use crate::domain::notification::Kind;
+use crate::domain::person_ref::PersonRef;
 use crate::service::App;
 use crate::storage::{ConversationSummary, Effects, Message, StorageError, User};
 
@@ -108,12 +109,10 @@ impl App {
 
     /// The other person of a conversation: must exist, and not be the sender.
     async fn recipient(&self, user: &User, username: &str) -> Result<User, AppError> {
-        let username = username.trim().trim_start_matches('@');
-        let found = if username.contains('@') {
+        let found = match PersonRef::parse(username, &self.config.domain) {
             // Someone elsewhere who has written or booked here before.
-            self.store.shadow_by_username(&username.to_lowercase()).await
-        } else {
-            self.store.user_by_username(username).await
+            PersonRef::Remote(handle) => self.store.shadow_by_username(&handle.to_string().to_lowercase()).await,
+            PersonRef::Local(name) => self.store.user_by_username(&name).await,
         };
         let other = match found {
             Ok(other) => other,

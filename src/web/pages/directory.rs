@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::domain::person_ref::{Handle, PersonRef};
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
@@ -48,14 +49,13 @@ pub async fn directory(
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
     // `@name@host`: someone on this or another server.
-    let handle = super::remote::as_handle(&query.q);
+    let handle = Handle::from_search(&query.q);
     if let Some(handle) = &handle {
-        match handle.split_once('@') {
-            Some((name, host)) if host.eq_ignore_ascii_case(&app.config.domain) => {
-                return Ok(redirect(&format!("/users/{name}")));
-            }
-            _ if v.user.is_some() => return Ok(redirect(&format!("/remote/{handle}"))),
-            _ => {}
+        if handle.host.eq_ignore_ascii_case(&app.config.domain) {
+            return Ok(redirect(&format!("/users/{}", handle.name)));
+        }
+        if v.user.is_some() {
+            return Ok(redirect(&format!("/remote/{handle}")));
         }
     }
     let categories = app.categories().await?;
@@ -137,9 +137,10 @@ pub async fn profile(
         return Ok(crate::federation::discovery::person(&app, &username).await);
     }
     // Someone elsewhere (links to a remote advisor's shadow account land here).
-    if username.contains('@') {
-        return Ok(redirect(&format!("/remote/{username}")));
-    }
+    let username = match PersonRef::parse(&username, &app.config.domain) {
+        PersonRef::Local(name) => name,
+        PersonRef::Remote(handle) => return Ok(redirect(&format!("/remote/{handle}"))),
+    };
     let p = app.profile(&username, v.user.as_ref()).await?;
     let viewer_zone = v.zone();
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);

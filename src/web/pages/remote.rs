@@ -34,15 +34,6 @@ struct RemotePage {
     days: Vec<(String, Vec<(i64, String)>)>,
 }
 
-/// Whether a directory search is someone's handle elsewhere
-/// (`@name@host` or `name@host`); the handle without its leading `@`.
-pub fn as_handle(query: &str) -> Option<String> {
-    let handle = query.trim().trim_start_matches('@');
-    let (name, host) = handle.split_once('@')?;
-    let plain = |s: &str| !s.is_empty() && !s.contains(['@', ' ', '/', '?', '#']);
-    (plain(name) && plain(host) && host.contains('.')).then(|| handle.to_string())
-}
-
 /// `GET /remote/{handle}`: their profile, follow state and published slots.
 pub async fn profile(
     State(app): State<App>,
@@ -138,19 +129,4 @@ fn failed(v: &Visitor, handle: &str, err: FederationError) -> Result<Response, W
         other => other.message(),
     };
     Ok(render_error_page(v, ErrorPage::new(status, &message)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::as_handle;
-
-    #[test]
-    fn handles_are_told_from_searches() {
-        assert_eq!(as_handle(" @ada@alpha.test "), Some("ada@alpha.test".into()));
-        assert_eq!(as_handle("ada@alpha.test:8443"), Some("ada@alpha.test:8443".into()));
-        assert_eq!(as_handle("rust"), None);
-        assert_eq!(as_handle("ada@localhost"), None, "no dot: not a server name");
-        assert_eq!(as_handle("a b@c.d"), None);
-        assert_eq!(as_handle("@@x.y"), None);
-    }
 }
