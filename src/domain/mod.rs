@@ -13,6 +13,7 @@ pub mod karma;
 pub mod local_time;
 pub mod notification;
 pub mod questions;
+pub mod retry;
 pub mod time_zone;
 mod validation;
 
