@@ -127,7 +127,6 @@ enum TokenCommand {
 }
 
 pub fn main() -> ExitCode {
-    tune_allocator();
     crate::install_crypto();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -259,21 +258,6 @@ fn read_or_generate_password() -> anyhow::Result<(String, bool)> {
         anyhow::bail!("no password on standard input (pipe one in, or run from a terminal to have one generated)");
     }
     Ok((password, false))
-}
-
-/// Every password hash briefly takes 19 MiB (argon2id). glibc would serve
-/// those from per-thread arenas after the first one and keep the memory, so
-/// a few log-ins would leave hundreds of megabytes resident. A fixed mmap
-/// threshold hands such blocks back to the system as soon as they are freed,
-/// and two arenas bound fragmentation across the runtime's threads.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
 }
 
 fn init_logging(format: LogFormat) {

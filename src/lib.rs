@@ -20,6 +20,7 @@ pub mod federation;
 mod health;
 mod input;
 pub mod mail;
+pub mod outbound;
 pub mod root;
 pub mod service;
 pub mod storage;

@@ -14,6 +14,7 @@ pub mod local_time;
 pub mod notification;
 pub mod person_ref;
 pub mod questions;
+pub mod retry;
 pub mod time_zone;
 mod validation;
 

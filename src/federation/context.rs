@@ -3,12 +3,10 @@
 //! the delivery sender, caches of remote actors), and an HTTP client with
 //! our limits. Built once by the composition root (`crate::root`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use activitypub_federation::config::{Data, FederationConfig};
-use activitypub_federation::resolver::ValidatingDnsResolver;
 use activitypub_federation::traits::{Actor, Object};
 use url::Url;
 
@@ -67,21 +65,7 @@ impl std::ops::Deref for FedData {
 /// 10 s in all, and outside test mode no private, loopback or link-local
 /// addresses, whatever DNS says.
 pub fn http_client(app: &App) -> anyhow::Result<reqwest::Client> {
-    let mut client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(format!("Officehours/{} (+{})", env!("CARGO_PKG_VERSION"), app.config.public_url));
-    if app.config.federation_test_mode {
-        // Peers are `<name>.test:<port>` on loopback addresses; the port is
-        // in every URL, so only the address is mapped here.
-        for (host, ip) in &app.config.federation_test_hosts {
-            client = client.resolve(host, SocketAddr::new(*ip, 0));
-        }
-    } else {
-        client = client.dns_resolver(ValidatingDnsResolver::new(Vec::new(), true));
-    }
-    client.build().map_err(|e| anyhow::anyhow!("cannot build the federation HTTP client: {e}"))
+    crate::outbound::federation_client(&app.config)
 }
 
 /// Built once, by the composition root, around the federation state.

@@ -5,7 +5,8 @@
 //! `federation_retry_base_secs`) for about three days, then given up. An
 //! inbox that refuses an activity (a 4xx other than 408 and 429) is not
 //! asked again. Rows are claimed with a 30-second lease, so a crash
-//! mid-send only delays them.
+//! mid-send only delays them. The queue is `storage::DELIVERIES` with the
+//! policy of `domain::retry`, as for mail.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
+use crate::domain::retry::RetryPolicy;
 use crate::service::App;
 
 use super::context::FedData;
@@ -31,6 +33,13 @@ const ATTEMPTS: i64 = 16;
 /// A claimed delivery is retried by anyone after this long: the send itself
 /// times out after 10 s, so a worker that crashed mid-send delays it 30 s.
 const LEASE_MS: i64 = 30_000;
+
+/// The deliveries' retries: [`ATTEMPTS`] attempts, the first retry after
+/// `federation_retry_base_secs` (a minute by default), then doubling.
+fn retry_policy(app: &App) -> RetryPolicy {
+    let base_secs = i64::try_from(app.config.federation_retry_base_secs).unwrap_or(i64::MAX / 1000);
+    RetryPolicy::doubling(ATTEMPTS, LEASE_MS, base_secs.saturating_mul(1000))
+}
 
 /// Deliveries in flight at once (each to its own inbox; a fan-out of one
 /// event to a thousand instances is a thousand rows).
@@ -112,12 +121,12 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
 /// the instance's health records it.
 async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Result<(), AppError> {
     // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
-    let base = app.config.federation_retry_base_secs as i64;
-    let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
     let refused = matches!(err, FederationError::Invalid(_));
-    let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
-    tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
-    app.delivery_failed(row.id, &err.to_string(), retry).await?;
+    let now = now_ms();
+    let next = retry_policy(app).after_failure(row.attempts, now, refused);
+    let gave_up = next.retry_at().is_none();
+    tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up, "delivery failed");
+    app.delivery_failed(row.id, &err.to_string(), next, now).await?;
     if !refused && app.instance_failed(&row.domain).await? {
         tracing::warn!(instance = %row.domain, "marked dead: its deliveries wait until it answers again");
     }
@@ -189,13 +198,13 @@ async fn start_of(mut response: reqwest::Response) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::ATTEMPTS;
-    use crate::service::jobs::retry_delay_ms;
+    use super::{ATTEMPTS, LEASE_MS};
+    use crate::domain::retry::RetryPolicy;
 
     #[test]
     fn a_delivery_is_retried_for_more_than_two_days_before_it_is_given_up() {
-        // Attempt n waits retry_delay_ms(n) before the next; the last one gives up.
-        let total: i64 = (1..ATTEMPTS).map(retry_delay_ms).sum();
+        // Attempt n waits delay_ms(n) before the next; the last one gives up.
+        let total = RetryPolicy::doubling(ATTEMPTS, LEASE_MS, 60_000).retry_span_ms();
         assert!(total >= 2 * 24 * 60 * 60_000, "only {} hours", total / 3_600_000);
         assert!(total <= 4 * 24 * 60 * 60_000, "{} hours is more than the documented three days", total / 3_600_000);
     }

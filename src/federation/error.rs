@@ -91,7 +91,7 @@ impl FederationError {
         match tokio::net::lookup_host((domain.as_str(), 443)).await.map(|a| a.map(|a| a.ip()).collect::<Vec<_>>()) {
             Err(err) => FederationError::Invalid(format!("{domain} does not resolve (DNS: {err}).")),
             Ok(ips) if ips.is_empty() => FederationError::Invalid(format!("{domain} has no address in DNS.")),
-            Ok(ips) => match ips.iter().find(|ip| !crate::calendar::fetch::is_public(**ip)) {
+            Ok(ips) => match ips.iter().find(|ip| !crate::outbound::is_public(**ip)) {
                 Some(ip) => FederationError::Invalid(format!(
                     "{domain} resolves to {ip}, a private, loopback or link-local address: such servers are not allowed."
                 )),

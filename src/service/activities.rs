@@ -3,7 +3,8 @@
 //! claimed and settled).
 //! Federation reaches storage only through these methods.
 
-use crate::storage::{Delivery, Mirrored, MirroredEvent, NewDelivery, Request};
+use crate::domain::retry::AfterFailure;
+use crate::storage::{DELIVERIES, Delivery, Mirrored, MirroredEvent, NewDelivery, Request, now_ms};
 
 use super::{App, AppError};
 
@@ -22,7 +23,7 @@ impl App {
 
     /// Claims up to `limit` due deliveries for `lease_ms`.
     pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>, AppError> {
-        Ok(self.store.claim_deliveries(limit, lease_ms).await?)
+        Ok(self.store.claim(&DELIVERIES, limit, lease_ms, now_ms()).await?)
     }
 
     /// Deliveries sent, as (id, domain): marked delivered and their
@@ -33,8 +34,8 @@ impl App {
     }
 
     /// A failed attempt: retried at `retry_at`, or given up when `None`.
-    pub async fn delivery_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<(), AppError> {
-        Ok(self.store.delivery_failed(id, error, retry_at).await?)
+    pub async fn delivery_failed(&self, id: i64, error: &str, next: AfterFailure, now: i64) -> Result<(), AppError> {
+        Ok(self.store.failed(&DELIVERIES, id, error, next, now).await?)
     }
 
     /// The request a federated activity (a `Join` or note) made or sent.

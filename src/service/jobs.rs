@@ -14,21 +14,18 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::domain::retry::RetryPolicy;
 use crate::service::App;
-use crate::storage::now_ms;
+use crate::storage::{MAIL_OUTBOX, now_ms};
 
 use super::AppError;
 
-/// Attempts before a mail is given up (about two days with the delays below).
-const MAIL_ATTEMPTS: i64 = 16;
-/// How long a claimed mail stays claimed before another worker may retry it.
-const MAIL_LEASE_MS: i64 = 5 * 60_000;
-
-/// The delay before retry `attempt` (1-based): 1, 2, 4 … minutes, at most 8 hours.
-pub fn retry_delay_ms(attempt: i64) -> i64 {
-    let minutes = 1_i64 << attempt.clamp(1, 10).saturating_sub(1);
-    minutes.min(8 * 60) * 60_000
-}
+/// The mail outbox's retries: 16 attempts, 1, 2, 4 … minutes apart (at most
+/// 8 hours: about two and a half days in all); a claimed mail stays claimed
+/// for 5 minutes before another worker may retry it.
+const MAIL_RETRY: RetryPolicy = RetryPolicy::doubling(16, 5 * 60_000, 60_000);
+/// Mails claimed per query.
+const MAIL_CLAIM: i64 = 20;
 
 /// One background job: a name for the logs, when it runs, and what it does
 /// (returns how many things it did). The composition root (`crate::root`)
@@ -175,11 +172,12 @@ impl App {
         Ok(())
     }
 
-    /// Sends the mail that is due, retrying failures with growing delays.
+    /// Sends the mail that is due (the `MAIL_OUTBOX` queue), retrying
+    /// failures with growing delays.
     pub async fn send_queued_mail(&self) -> Result<usize, AppError> {
         let mut sent = 0;
         loop {
-            let batch = self.store.claim_mail(20, MAIL_LEASE_MS).await?;
+            let batch = self.store.claim(&MAIL_OUTBOX, MAIL_CLAIM, MAIL_RETRY.lease_ms, now_ms()).await?;
             if batch.is_empty() {
                 break;
             }
@@ -187,13 +185,15 @@ impl App {
                 let outgoing = crate::mail::Mail { to: mail.recipient.clone(), subject: mail.subject, body: mail.body };
                 match self.mailer.send(&outgoing).await {
                     Ok(()) => {
-                        self.store.mail_sent(mail.id).await?;
+                        self.store.finished(&MAIL_OUTBOX, mail.id, now_ms()).await?;
                         sent += 1;
                     }
                     Err(err) => {
-                        let retry = (mail.attempts < MAIL_ATTEMPTS).then(|| now_ms() + retry_delay_ms(mail.attempts));
-                        tracing::warn!(mail = mail.id, attempt = mail.attempts, error = %err, gave_up = retry.is_none(), "sending mail failed");
-                        self.store.mail_failed(mail.id, &err.to_string(), retry).await?;
+                        let now = now_ms();
+                        let next = MAIL_RETRY.after_failure(mail.attempts, now, false);
+                        let gave_up = next.retry_at().is_none();
+                        tracing::warn!(mail = mail.id, attempt = mail.attempts, error = %err, gave_up, "sending mail failed");
+                        self.store.failed(&MAIL_OUTBOX, mail.id, &err.to_string(), next, now).await?;
                     }
                 }
             }
@@ -207,11 +207,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_back_off_and_cover_two_days() {
-        assert_eq!(retry_delay_ms(1), 60_000);
-        assert_eq!(retry_delay_ms(2), 120_000);
-        assert_eq!(retry_delay_ms(10), 8 * 60 * 60_000);
-        let total: i64 = (1..MAIL_ATTEMPTS).map(retry_delay_ms).sum();
-        assert!(total >= 2 * 24 * 60 * 60_000, "{total}");
+    fn mail_retries_back_off_from_a_minute_and_cover_two_days() {
+        assert_eq!(MAIL_RETRY.delay_ms(1), 60_000);
+        assert_eq!(MAIL_RETRY.delay_ms(2), 120_000);
+        assert_eq!(MAIL_RETRY.delay_ms(10), 8 * 60 * 60_000);
+        assert_eq!((MAIL_RETRY.attempts, MAIL_RETRY.lease_ms), (16, 5 * 60_000));
+        assert!(MAIL_RETRY.retry_span_ms() >= 2 * 24 * 60 * 60_000, "{}", MAIL_RETRY.retry_span_ms());
     }
 }

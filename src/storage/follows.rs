@@ -6,8 +6,11 @@
 //! every outgoing activity is stored in `deliveries` in the transaction that
 //! causes it, so a crash loses nothing.
 
+use std::marker::PhantomData;
+
 use sqlx::{Any, Transaction};
 
+use super::queue::Queue;
 use super::{Result, Store, now_ms};
 
 /// An activity to deliver to one inbox, signed by `sender_id` (a local user).
@@ -30,6 +33,18 @@ pub struct Delivery {
     /// The inbox's host (and port), for instance health.
     pub domain: String,
 }
+
+/// Outgoing activities (`deliveries`) as a durable queue, sent by
+/// `federation::delivery::deliver_due`. A claim skips instances marked dead
+/// until their next probe (`storage::instances`).
+pub const DELIVERIES: Queue<Delivery> = Queue {
+    table: "deliveries",
+    done_column: "delivered_at",
+    returning: "id, activity_id, sender_id, inbox, body, attempts, domain",
+    hold_back: "AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = q.domain \
+                AND i.dead_since IS NOT NULL AND i.next_probe_at > $1)",
+    row: PhantomData,
+};
 
 /// Someone a local person follows (or asked to).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -226,24 +241,6 @@ impl Store {
         .await?)
     }
 
-    /// Claims up to `limit` due deliveries for `lease_ms`.
-    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>> {
-        let now = now_ms();
-        Ok(sqlx::query_as(
-            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
-             WHERE next_attempt_at <= $1 AND delivered_at IS NULL AND failed_at IS NULL AND id IN \
-             (SELECT d.id FROM deliveries d WHERE d.delivered_at IS NULL AND d.failed_at IS NULL \
-              AND d.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.domain \
-              AND i.dead_since IS NOT NULL AND i.next_probe_at > $1) ORDER BY d.id LIMIT $3) \
-             RETURNING id, activity_id, sender_id, inbox, body, attempts, domain",
-        )
-        .bind(now)
-        .bind(now + lease_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     /// Where a delivery stands: (attempts, next attempt, delivered at,
     /// given up at, last error) — for admins and tests.
     pub async fn delivery_state(
@@ -277,11 +274,7 @@ impl Store {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
         for (id, _) in sent {
-            sqlx::query("UPDATE deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            super::queue::finished(&mut *tx, &DELIVERIES, *id, now).await?;
         }
         let mut domains: Vec<&str> = sent.iter().map(|(_, d)| d.as_str()).filter(|d| !d.is_empty()).collect();
         domains.sort_unstable();
@@ -290,21 +283,6 @@ impl Store {
             super::instances::mark_alive(&mut tx, domain, now).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// A failed attempt: retried at `retry_at`, or given up when `None`.
-    pub async fn delivery_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
-        sqlx::query(
-            "UPDATE deliveries SET last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
-             failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",
-        )
-        .bind(id)
-        .bind(error)
-        .bind(retry_at)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ mod mirror;
 mod notifications;
 mod published;
 mod questions;
+mod queue;
 mod remote_actors;
 mod requests;
 mod sessions;
@@ -38,15 +39,17 @@ pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub use error::StorageError;
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
-pub use follows::{Delivery, Follow, NewDelivery, domain_of};
+pub use follows::{DELIVERIES, Delivery, Follow, NewDelivery, domain_of};
 pub use instances::{InstanceHealth, InstanceOverview};
 pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};
 pub use mirror::{Mirrored, MirroredEvent, MirroredSlot};
 pub use notifications::{
-    DueReminder, Effects, FeedRow, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent, QueuedMail,
+    DueReminder, Effects, FeedRow, MAIL_OUTBOX, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent,
+    QueuedMail,
 };
 pub use published::PublishedEvent;
+pub use queue::Queue;
 pub use remote_actors::{NewRemoteActor, RemoteActor};
 pub use requests::{Decided, DecisionContext, Origin, Request, RequestContext, RequestText, SessionEntry};
 pub use tokens::EmailTokenPurpose;

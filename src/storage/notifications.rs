@@ -1,8 +1,11 @@
 //! The activity feed, mail preferences, reminders and the durable mail
 //! outbox (N1), and turning booking events into their effects exactly once.
 
+use std::marker::PhantomData;
+
 use sqlx::{Any, Transaction};
 
+use super::queue::Queue;
 use super::{Result, Store, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -80,6 +83,16 @@ pub struct QueuedMail {
     pub body: String,
     pub attempts: i64,
 }
+
+/// The mail outbox (`mail_outbox`) as a durable queue: every mail goes
+/// through it (`insert_mail`), sent by `App::send_queued_mail`.
+pub const MAIL_OUTBOX: Queue<QueuedMail> = Queue {
+    table: "mail_outbox",
+    done_column: "sent_at",
+    returning: "id, recipient, subject, body, attempts",
+    hold_back: "",
+    row: PhantomData,
+};
 
 /// An approved session starting soon, with one of its two people.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -286,54 +299,9 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due mails for `lease_ms`; a worker that dies
-    /// while sending leaves them to be retried when the lease ends.
-    pub async fn claim_mail(&self, limit: i64, lease_ms: i64) -> Result<Vec<QueuedMail>> {
-        let now = now_ms();
-        Ok(sqlx::query_as(
-            "UPDATE mail_outbox SET next_attempt_at = $2, attempts = attempts + 1 \
-             WHERE next_attempt_at <= $1 AND sent_at IS NULL AND failed_at IS NULL AND id IN \
-             (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-              ORDER BY id LIMIT $3) \
-             RETURNING id, recipient, subject, body, attempts",
-        )
-        .bind(now)
-        .bind(now + lease_ms)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    pub async fn mail_sent(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE mail_outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
-            .bind(id)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// A failed attempt: retried at `retry_at`, or given up when `None`.
-    pub async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE mail_outbox SET last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
-             failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",
-        )
-        .bind(id)
-        .bind(error)
-        .bind(retry_at)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Mails not sent yet (for the admin and the tests).
     pub async fn unsent_mail(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-            .fetch_one(self.pool())
-            .await?)
+        self.pending(&MAIL_OUTBOX).await
     }
 
     /// Removes sent mail older than `before` (the outbox is not an archive).

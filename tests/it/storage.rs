@@ -3,8 +3,10 @@
 
 use crate::support;
 
+use officehours::domain::retry::AfterFailure;
 use officehours::storage::{
-    AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,
+    AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, MAIL_OUTBOX, NewUser, OutgoingMail, ProfileUpdate, StorageError,
+    now_ms,
 };
 use support::test_databases;
 
@@ -287,6 +289,54 @@ async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
 /// What one backend's migrated schema holds: tables with their columns,
 /// and the indexes created by name (not those behind primary keys or
 /// inline constraints, which each database names its own way).
+/// The durable queue's statements (here on the mail outbox; deliveries use
+/// the same ones): a claim takes due rows oldest first and holds them for
+/// the lease, counting the attempt; a failure is retried at the time given
+/// or given up; done and given-up rows are never claimed again.
+#[tokio::test]
+async fn a_queue_claims_each_row_once_per_lease_then_retries_or_gives_up() {
+    for db in test_databases().await {
+        let backend = db.backend;
+        let store = db.store().await;
+        for n in 0..3 {
+            let mail = OutgoingMail { recipient: format!("{n}@example.org"), subject: "s".into(), body: "b".into() };
+            store.queue_mail(&mail).await.unwrap();
+        }
+        let now = now_ms() + 1_000;
+        let lease = 60_000;
+        let first = store.claim(&MAIL_OUTBOX, 2, lease, now).await.unwrap();
+        let seen: Vec<(&str, i64)> = first.iter().map(|m| (m.recipient.as_str(), m.attempts)).collect();
+        assert_eq!(seen, [("0@example.org", 1), ("1@example.org", 1)], "[{backend}] oldest first");
+        let rest = store.claim(&MAIL_OUTBOX, 10, lease, now).await.unwrap();
+        assert_eq!(rest.len(), 1, "[{backend}] the leased rows are not claimed twice");
+        assert!(store.claim(&MAIL_OUTBOX, 10, lease, now + lease - 1).await.unwrap().is_empty(), "[{backend}]");
+
+        // The lease ends (the worker died): claimed again, a second attempt.
+        let again = store.claim(&MAIL_OUTBOX, 10, lease, now + lease).await.unwrap();
+        assert_eq!(again.iter().map(|m| m.attempts).collect::<Vec<_>>(), [2, 2, 2], "[{backend}]");
+        let later = now + lease;
+        store.finished(&MAIL_OUTBOX, again[0].id, later).await.unwrap();
+        let retry_at = later + 2 * lease;
+        store
+            .failed(&MAIL_OUTBOX, again[1].id, "452 mailbox full", AfterFailure::RetryAt(retry_at), later)
+            .await
+            .unwrap();
+        store.failed(&MAIL_OUTBOX, again[2].id, "550 no such user", AfterFailure::GiveUp, later).await.unwrap();
+        assert_eq!(store.pending(&MAIL_OUTBOX).await.unwrap(), 1, "[{backend}] one left to retry");
+        assert_eq!(store.unsent_mail().await.unwrap(), 1, "[{backend}]");
+
+        // Not before its time, then once, with its third attempt.
+        assert!(store.claim(&MAIL_OUTBOX, 10, lease, retry_at - 1).await.unwrap().is_empty(), "[{backend}]");
+        let retried = store.claim(&MAIL_OUTBOX, 10, lease, retry_at).await.unwrap();
+        assert_eq!(retried.iter().map(|m| (m.id, m.attempts)).collect::<Vec<_>>(), [(again[1].id, 3)], "[{backend}]");
+        // Long after: only that row comes back (its lease ended), never the
+        // one sent or the one given up.
+        let ids: Vec<i64> =
+            store.claim(&MAIL_OUTBOX, 10, lease, retry_at + 10 * lease).await.unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(ids, [again[1].id], "[{backend}]");
+    }
+}
+
 async fn schema_of(db: &support::TestDatabase) -> std::collections::BTreeMap<String, Vec<String>> {
     use sqlx::Row;
     db.store().await; // connects (installing the drivers) and migrates
