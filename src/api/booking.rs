@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::app::App;
-use crate::domain::booking::Action;
+use crate::domain::booking::{Action, SlotState};
 use crate::domain::questions::QuestionInput;
 use crate::service::booking::{BLOCK_SLOTS_PAGE, BlockInput};
 use crate::storage::BlockOverrides;
@@ -101,7 +101,7 @@ pub async fn advisor_slots(
 ) -> Result<Json<Vec<SlotJson>>, ApiError> {
     if username.contains('@') {
         let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &username).await?;
-        return Ok(Json(slots.iter().filter(|s| s.status != "cancelled").map(SlotJson::from).collect()));
+        return Ok(Json(slots.iter().filter(|s| s.status != SlotState::Cancelled).map(SlotJson::from).collect()));
     }
     let from = params.from.as_deref().map(|t| parse_instant("from", t)).transpose()?;
     let to = params.to.as_deref().map(|t| parse_instant("to", t)).transpose()?;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::app::App;
+use crate::domain::federation::OfferedState;
 use crate::storage::{Mirrored, MirroredEvent, MirroredSlot, Slot, User};
 
 use super::context::FedData;
@@ -91,8 +92,8 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
             ap_id: slot.id.to_string(),
             starts_at: s,
             ends_at: e,
-            open: slot.state == "open",
-            cancelled: slot.state == "cancelled",
+            open: OfferedState::parse(&slot.state) == Some(OfferedState::Open),
+            cancelled: OfferedState::parse(&slot.state) == Some(OfferedState::Cancelled),
         });
     }
     if slots.len() > 200 {

@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::app::App;
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
-use crate::domain::booking::{self, Action, LearnerView, Policy, Refusal, Role, SlotView};
+use crate::domain::booking::{self, Action, EventKind, LearnerView, Policy, Refusal, RequestStatus, Role, SlotView};
 use std::collections::BTreeMap;
 
 use crate::domain::questions::{self, Question, QuestionInput};
@@ -340,7 +340,7 @@ impl App {
                         already_requested_this_slot: ctx.already_requested,
                     };
                     booking::check_request(slot, who, &policy, now)?;
-                    Ok(if policy.approval_required { "requested" } else { "approved" })
+                    Ok(if policy.approval_required { RequestStatus::Requested } else { RequestStatus::Approved })
                 },
                 RequestText { note: &note, answers: &answers, origin },
             )
@@ -385,7 +385,7 @@ impl App {
                     if action == Action::Approve && ctx.slot_start <= now {
                         return Err(Decision::Refused("slot_past"));
                     }
-                    Ok(next.as_str())
+                    Ok(next)
                 },
                 &note,
                 SLOT_FILLED_NOTE,
@@ -494,7 +494,7 @@ impl App {
         &self,
         request: &Request,
         entry: &SessionEntry,
-    ) -> Result<Vec<(String, String, String, i64)>, AppError> {
+    ) -> Result<Vec<(EventKind, String, String, i64)>, AppError> {
         let events = self.store.request_events(request.id).await?;
         Ok(events
             .into_iter()
@@ -514,7 +514,7 @@ impl App {
     pub async fn store_events_of(
         &self,
         request: &Request,
-    ) -> Result<Vec<(String, Option<i64>, String, i64)>, AppError> {
+    ) -> Result<Vec<(EventKind, Option<i64>, String, i64)>, AppError> {
         Ok(self.store.request_events(request.id).await?)
     }
 
@@ -542,7 +542,7 @@ pub struct BookingSettings {
 
 /// Slots a learner can still ask for: open or requested, not busy.
 fn bookable(slots: Vec<Slot>) -> impl Iterator<Item = Slot> {
-    slots.into_iter().filter(|s| !s.busy && (s.status == "open" || s.status == "requested"))
+    slots.into_iter().filter(|s| !s.busy && s.status.takes_requests())
 }
 
 enum Decision {

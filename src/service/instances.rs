@@ -4,20 +4,15 @@
 //! delivery failing, and a verified activity arriving.
 
 use crate::app::App;
+use crate::domain::federation::InstanceState;
 use crate::storage::{InstanceOverview, User};
 
 use super::AppError;
 use super::advisors::require_admin;
 
 /// An instance's state as the admin page and the API name it.
-pub fn instance_state(instance: &InstanceOverview) -> &'static str {
-    if instance.dead_since.is_some() {
-        "dead"
-    } else if instance.failures > 0 {
-        "failing"
-    } else {
-        "ok"
-    }
+pub fn instance_state(instance: &InstanceOverview) -> InstanceState {
+    InstanceState::of(instance.dead_since, instance.failures)
 }
 
 impl App {

@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use super::{Backend, Result, StorageError, Store, now_ms};
+use crate::domain::booking::{EventKind, SlotState};
 
 /// An advisor's booking rules (defaults for every block).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -123,8 +124,8 @@ pub struct Slot {
     pub occurrence_date: String,
     pub starts_at: i64,
     pub ends_at: i64,
-    /// `open`, `requested`, `booked` or `cancelled`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SlotState,
     /// Overlaps a busy time imported from the advisor's own calendar.
     #[sqlx(try_from = "super::DbBool")]
     pub busy: bool,
@@ -370,7 +371,7 @@ impl Store {
             let rows: Vec<super::Request> =
                 sqlx::query_as(&sql).bind(slot_id).bind(note).bind(now).fetch_all(&mut *tx).await?;
             for r in &rows {
-                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), "cancelled", note).await?;
+                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), EventKind::Cancelled, note).await?;
             }
             cancelled.extend(rows);
         }

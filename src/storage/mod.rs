@@ -14,6 +14,7 @@ mod blocks;
 mod busy;
 mod categories;
 mod db_bool;
+mod db_word;
 mod error;
 mod feeds;
 mod follows;
@@ -36,6 +37,7 @@ pub use blocks::{AdvisorPolicy, Block, BlockOverrides, NewBlock, NewOccurrence, 
 pub use busy::BusyCalendar;
 pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
+pub(crate) use db_word::DbOptWord;
 pub use error::StorageError;
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
 pub use follows::{Delivery, Follow, NewDelivery, domain_of};

@@ -6,6 +6,7 @@ use crate::support;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
+use officehours::domain::federation::PublishedStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestServer, test_databases};
@@ -986,7 +987,7 @@ async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_
         // Followers are told to drop the published events.
         for event in &events {
             let now = server.app.store.published_event(&event.ap_id).await.unwrap().unwrap();
-            assert_eq!(now.status, "deleted", "[{}] {}", db.backend, event.ap_id);
+            assert_eq!(now.status, PublishedStatus::Deleted, "[{}] {}", db.backend, event.ap_id);
         }
 
         // Lifting the suspension shows the advisor again.

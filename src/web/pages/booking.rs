@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::domain::booking::{Action, RequestStatus};
+use crate::domain::booking::{Action, EventKind, RequestStatus};
 use crate::domain::questions::{Kind, Question};
 use crate::domain::time_zone;
 use crate::service::AppError;
@@ -180,13 +180,14 @@ async fn detail(
     let now = jiff::Timestamp::now();
     let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
     let end = jiff::Timestamp::from_millisecond(entry.ends_at).unwrap_or(now);
-    let no_show_by_me = raw_events.iter().any(|(kind, actor, ..)| kind == "no_show" && *actor == Some(user.id));
+    let no_show_by_me =
+        raw_events.iter().any(|(kind, actor, ..)| *kind == EventKind::NoShow && *actor == Some(user.id));
     let can_mark_no_show = request.status == RequestStatus::Approved
-        && !raw_events.iter().any(|(kind, ..)| kind == "no_show")
+        && !raw_events.iter().any(|(kind, ..)| *kind == EventKind::NoShow)
         && crate::domain::karma::no_show_open(now, start, end).is_ok();
     let can_forgive = no_show_by_me
-        && !raw_events.iter().any(|(kind, ..)| kind == "forgiven")
-        && raw_events.iter().rev().find(|(kind, ..)| kind == "no_show").is_some_and(|(_, _, _, at)| {
+        && !raw_events.iter().any(|(kind, ..)| *kind == EventKind::Forgiven)
+        && raw_events.iter().rev().find(|(kind, ..)| *kind == EventKind::NoShow).is_some_and(|(_, _, _, at)| {
             crate::domain::karma::forgive_open(now, jiff::Timestamp::from_millisecond(*at).unwrap_or(now)).is_ok()
         });
     let other_zone = if is_advisor { user.timezone.clone() } else { entry.advisor_timezone.clone() };

@@ -51,7 +51,7 @@ async fn link_of(app: &App, n: &Notification) -> String {
     if let Some(request) = n.request_id {
         return format!("/requests/{request}");
     }
-    if n.kind == Kind::Message.as_str()
+    if n.kind == Kind::Message
         && let Some(actor) = n.actor_id
         && let Ok(user) = app.store.user_by_id(actor).await
     {
