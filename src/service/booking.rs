@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::domain::questions::{self, Question, QuestionInput};
 use crate::domain::{FieldErrors, local_time, time_zone};
 use crate::storage::{
-    AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText, SessionEntry,
-    Slot, StorageError, User,
+    AdvisorPolicy, Block, BlockOverrides, Constraint, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText,
+    SessionEntry, Slot, StorageError, User,
 };
 
 use super::AppError;
@@ -97,7 +97,7 @@ impl App {
         };
         match self.store.create_block_capped(&new, i64::try_from(max_open).ok()).await {
             Ok(created) => Ok(created),
-            Err(StorageError::Limit("too_many_slots", open)) => {
+            Err(StorageError::Limit(Constraint::SlotCap, open)) => {
                 let open = usize::try_from(open).unwrap_or(usize::MAX);
                 Err(fail(RuleError::TooManySlots { open, adding, max: max_open }))
             }

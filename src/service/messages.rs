@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::domain::notification::Kind;
-use crate::storage::{ConversationSummary, Effects, Message, StorageError, User};
+use crate::storage::{Constraint, ConversationSummary, Effects, Message, StorageError, User};
 
 use super::AppError;
 use super::notifications::Notice;
@@ -85,7 +85,7 @@ impl App {
                 self.jobs.notify_one();
                 Ok(Some(message))
             }
-            Err(StorageError::Duplicate("activity")) => Ok(None),
+            Err(StorageError::Duplicate(Constraint::Activity)) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

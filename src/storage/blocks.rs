@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Backend, Result, StorageError, Store, now_ms};
+use super::{Backend, Constraint, Result, StorageError, Store, now_ms};
 use crate::domain::booking::{EventKind, SlotState};
 
 /// An advisor's booking rules (defaults for every block).
@@ -209,13 +209,13 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a block and all its slots, refusing (`block_overlap`) when an
+    /// Inserts a block and all its slots, refusing (`BlockOverlap`) when an
     /// occurrence overlaps a live slot of another block of the same advisor.
     pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
         self.create_block_capped(new, None).await
     }
 
-    /// [`Store::create_block`], refusing with `Limit("too_many_slots", open)`
+    /// [`Store::create_block`], refusing with `Limit(SlotCap, open)`
     /// when the advisor's upcoming live slots plus the new ones would pass
     /// `max_open`. The advisor's row is locked first, so two blocks created
     /// at once cannot both pass the count.
@@ -234,7 +234,7 @@ impl Store {
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
             if open.saturating_add(adding) > max {
-                return Err(StorageError::Limit("too_many_slots", open));
+                return Err(StorageError::Limit(Constraint::SlotCap, open));
             }
         }
         for occ in &new.occurrences {
@@ -248,7 +248,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             if overlapping > 0 {
-                return Err(StorageError::Conflict("block_overlap"));
+                return Err(StorageError::Conflict(Constraint::BlockOverlap));
             }
         }
         let o = &new.overrides;

@@ -38,7 +38,7 @@ pub use busy::BusyCalendar;
 pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
 pub(crate) use db_word::DbOptWord;
-pub use error::StorageError;
+pub use error::{Constraint, StorageError};
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
 pub use follows::{Delivery, Follow, NewDelivery, domain_of};
 pub use instances::{InstanceHealth, InstanceOverview};

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Result, StorageError, Store, now_ms};
+use super::{Constraint, Result, StorageError, Store, now_ms};
 use crate::domain::booking::{Channel, EventKind, RequestStatus, SlotState};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -127,7 +127,7 @@ impl Store {
             && origin.received
             && !super::follows::first_sight(&mut tx, origin.ap_id).await?
         {
-            return Err(StorageError::Duplicate("activity"));
+            return Err(StorageError::Duplicate(Constraint::Activity));
         }
         if !self.lock_row(&mut tx, "slots", slot_id).await? {
             return Err(StorageError::NotFound);
@@ -181,7 +181,7 @@ impl Store {
         if let Some(activity) = activity
             && !super::follows::first_sight(&mut tx, activity).await?
         {
-            return Err(StorageError::Duplicate("activity"));
+            return Err(StorageError::Duplicate(Constraint::Activity));
         }
         let slot_id: Option<i64> = sqlx::query_scalar("SELECT slot_id FROM requests WHERE id = $1")
             .bind(request_id)

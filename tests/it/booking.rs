@@ -404,7 +404,10 @@ async fn the_database_itself_refuses_a_second_approved_request() {
         server.app.store.execute_raw(&insert(a.id)).await.unwrap();
         let second = server.app.store.execute_raw(&insert(b.id)).await;
         assert!(
-            matches!(second, Err(officehours::storage::StorageError::Duplicate("approved_request"))),
+            matches!(
+                second,
+                Err(officehours::storage::StorageError::Duplicate(officehours::storage::Constraint::ApprovedRequest))
+            ),
             "[{}] {second:?}",
             db.backend
         );

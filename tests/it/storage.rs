@@ -4,7 +4,7 @@
 use crate::support;
 
 use officehours::storage::{
-    AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,
+    AdvisorUpdate, Constraint, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,
 };
 use support::test_databases;
 
@@ -55,14 +55,14 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
         assert!(
-            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate("username"))),
+            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate(Constraint::Username))),
             "[{}]",
             db.backend
         );
         let mut same_mail = new_user("bob");
         same_mail.email = "ada@example.org".into();
         assert!(
-            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate("email"))),
+            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate(Constraint::Email))),
             "[{}]",
             db.backend
         );
@@ -242,7 +242,10 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
 
         assert!(store.delete_category("programming").await.unwrap());
         assert!(store.advisor_profile("frank").await.unwrap().categories.is_empty(), "[{}] cascade", db.backend);
-        assert!(matches!(store.create_category("design", "Design").await, Err(StorageError::Duplicate("category"))));
+        assert!(matches!(
+            store.create_category("design", "Design").await,
+            Err(StorageError::Duplicate(Constraint::Category))
+        ));
     }
 }
 
