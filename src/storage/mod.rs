@@ -176,6 +176,16 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `$first, …` for `count` values: an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `($first, …), (…)`: `rows` rows of `width` values, a multi-row `VALUES`.
+pub(crate) fn value_rows(first: usize, rows: usize, width: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(first + r * width, width))).collect::<Vec<_>>().join(", ")
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_pattern(term: &str) -> String {
     let mut out = String::with_capacity(term.len() + 2);
@@ -198,6 +208,14 @@ mod tests {
     fn like_pattern_escapes_wildcards() {
         assert_eq!(like_pattern("Rust"), "%rust%");
         assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn placeholders_number_from_where_they_start() {
+        assert_eq!(placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(placeholders(2, 1), "$2");
+        assert_eq!(value_rows(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(2, 1, 2), "($2, $3)");
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl Store {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (1..=requests.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = super::placeholders(1, requests.len());
         let sql = format!("{PENDING_SELECT} AND request_id IN ({list}) ORDER BY id");
         let mut query = sqlx::query_as(&sql);
         for id in requests {

@@ -3,8 +3,10 @@
 
 use crate::support;
 
+use officehours::domain::booking::{EventKind, RequestStatus, SlotState};
 use officehours::storage::{
-    AdvisorUpdate, Constraint, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,
+    AdvisorUpdate, Constraint, DirectoryQuery, EmailTokenPurpose, Mirrored, MirroredEvent, MirroredSlot, NewBlock,
+    NewOccurrence, NewUser, ProfileUpdate, Request, RequestText, Slot, StorageError, now_ms,
 };
 use support::test_databases;
 
@@ -334,5 +336,221 @@ async fn both_migration_folders_describe_the_same_schema() {
     assert!(a.contains_key("table requests") && a["indexes"].contains(&"requests_slot_status".to_string()), "{a:?}");
     for key in a.keys().chain(b.keys()) {
         assert_eq!(a.get(key), b.get(key), "{key} differs between SQLite and PostgreSQL");
+    }
+}
+
+/// A block of `days` daily occurrences (from tomorrow on) with two 30-minute
+/// slots each, straight through storage.
+async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, days: i64) -> Vec<Slot> {
+    let base = now_ms() + 24 * 3_600_000;
+    let occurrences = (0..days)
+        .map(|d| {
+            let start = base + d * 24 * 3_600_000;
+            let date = jiff::Timestamp::from_millisecond(start).unwrap().to_zoned(jiff::tz::TimeZone::UTC).date();
+            NewOccurrence {
+                date: date.to_string(),
+                start,
+                end: start + 3_600_000,
+                slots: vec![(start, start + 1_800_000), (start + 1_800_000, start + 3_600_000)],
+            }
+        })
+        .collect();
+    let new = NewBlock {
+        advisor_id,
+        timezone: "UTC".into(),
+        start_date: String::new(),
+        start_time: "10:00".into(),
+        end_time: "11:00".into(),
+        weekdays: None,
+        until_date: None,
+        session_minutes: 30,
+        overrides: Default::default(),
+        occurrences,
+    };
+    store.create_block(&new).await.unwrap().1
+}
+
+async fn request_as(store: &officehours::storage::Store, slot: &Slot, learner: i64, status: RequestStatus) -> Request {
+    store
+        .create_request(slot.id, learner, (0, 1), |_| Ok::<_, ()>(status), RequestText::default())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Removing an occurrence, then the series, is a handful of set-based
+/// statements: every live request on the removed slots is cancelled with
+/// the note and gets exactly one `cancelled` event by the advisor, in slot
+/// order; decided requests and slots before `from` stay as they were.
+#[tokio::test]
+async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        let advisor = store.create_user(&new_user("series")).await.unwrap();
+        let (ann, bob) =
+            (store.create_user(&new_user("ann")).await.unwrap(), store.create_user(&new_user("bob")).await.unwrap());
+        let slots = block_of_days(&store, advisor.id, 4).await;
+        assert_eq!(slots.len(), 8);
+        let block_id = slots[0].block_id;
+        let kept = request_as(&store, &slots[0], ann.id, RequestStatus::Approved).await;
+        let mut live = Vec::new();
+        for (slot, learner, status) in [
+            (2, ann.id, RequestStatus::Requested),
+            (2, bob.id, RequestStatus::Requested),
+            (4, bob.id, RequestStatus::Approved),
+            (5, ann.id, RequestStatus::Requested),
+            (7, bob.id, RequestStatus::Requested),
+        ] {
+            live.push(request_as(&store, &slots[slot], learner, status).await);
+        }
+        let declined = request_as(&store, &slots[6], ann.id, RequestStatus::Declined).await;
+        let events = |id| {
+            let store = store.clone();
+            async move { store.request_events(id).await.unwrap() }
+        };
+
+        // The second day only.
+        let day = slots[2].occurrence_date.clone();
+        let cancelled = store.cancel_block_slots(block_id, Some(&day), 0, advisor.id, "Ill").await.unwrap();
+        let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [live[0].id, live[1].id], "[{}]", db.backend);
+        assert!(cancelled.iter().all(|r| r.status == RequestStatus::Cancelled && r.decision_note == "Ill"));
+        let states: Vec<SlotState> = store.block_slots(block_id).await.unwrap().iter().map(|s| s.status).collect();
+        use SlotState::*;
+        assert_eq!(
+            states,
+            [Booked, Open, Cancelled, Cancelled, Booked, Requested, Open, Requested],
+            "[{}]",
+            db.backend
+        );
+        store.block(block_id).await.expect("an occurrence removed, the block stays");
+
+        // The whole series from the third day on: the first day is kept.
+        let from = slots[4].starts_at;
+        let cancelled = store.cancel_block_slots(block_id, None, from, advisor.id, "Moving").await.unwrap();
+        let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [live[2].id, live[3].id, live[4].id], "[{}] in slot order", db.backend);
+        for request in &live {
+            let log = events(request.id).await;
+            let kinds: Vec<EventKind> = log.iter().map(|e| e.0).collect();
+            assert_eq!(kinds[1..], [EventKind::Cancelled], "[{}] one cancellation each: {log:?}", db.backend);
+            assert_eq!(log[1].1, Some(advisor.id));
+            assert_eq!(store.request(request.id).await.unwrap().status, RequestStatus::Cancelled);
+        }
+        assert_eq!(store.request(kept.id).await.unwrap().status, RequestStatus::Approved, "before `from`");
+        assert_eq!(store.request(declined.id).await.unwrap().status, RequestStatus::Declined);
+        assert_eq!(events(declined.id).await.len(), 1, "a decided request gets no event");
+        let states: Vec<SlotState> = store.block_slots(block_id).await.unwrap().iter().map(|s| s.status).collect();
+        assert_eq!(states, [Booked, Open, Cancelled, Cancelled, Cancelled, Cancelled, Cancelled, Cancelled]);
+        assert!(matches!(store.block(block_id).await, Err(StorageError::NotFound)), "the series is deleted");
+        let pending = store.pending_events(&ids).await.unwrap();
+        assert_eq!(pending.len(), 3 + 3, "[{}] created and cancelled, to be told", db.backend);
+        assert!(matches!(store.cancel_block_slots(0, None, 0, advisor.id, "").await, Err(StorageError::NotFound)));
+    }
+}
+
+fn mirrored_slot(id: &str, starts_at: i64, open: bool, cancelled: bool) -> MirroredSlot {
+    MirroredSlot {
+        ap_id: format!("https://remote.example/slots/{id}"),
+        starts_at,
+        ends_at: starts_at + 600_000,
+        open,
+        cancelled,
+    }
+}
+
+/// Mirroring an event writes its slots in a few set-based statements: new
+/// slots are inserted, known ones follow the event, slots it stops listing
+/// are cancelled, a slot id listed twice counts once (the later listing),
+/// and a slot owned by another event refuses the whole event.
+#[tokio::test]
+async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        let advisor = store.create_user(&new_user("remote")).await.unwrap();
+        let t = now_ms() + 24 * 3_600_000;
+        let mut event = MirroredEvent {
+            ap_id: "https://remote.example/events/1".into(),
+            timezone: "UTC".into(),
+            date: "2030-01-01".into(),
+            start_time: "10:00".into(),
+            end_time: "11:00".into(),
+            session_minutes: 10,
+            cancelled: false,
+            slots: vec![
+                mirrored_slot("a", t, true, false),
+                mirrored_slot("b", t + 600_000, false, false),
+                mirrored_slot("c", t + 1_200_000, true, true),
+            ],
+            version: 1,
+        };
+        let Mirrored::Stored(block_id) =
+            store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap()
+        else {
+            panic!("stored")
+        };
+        let seen = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap();
+        assert_eq!(seen, Mirrored::Seen, "[{}] an activity is applied once", db.backend);
+        let first = store.block_slots(block_id).await.unwrap();
+        let view = |slots: &[Slot]| -> Vec<(String, i64, SlotState)> {
+            slots
+                .iter()
+                .map(|s| (s.ap_id.clone().unwrap().rsplit('/').next().unwrap().to_string(), s.starts_at - t, s.status))
+                .collect()
+        };
+        use SlotState::*;
+        assert_eq!(
+            view(&first),
+            [("a".into(), 0, Open), ("b".into(), 600_000, Booked), ("c".into(), 1_200_000, Cancelled)],
+            "[{}]",
+            db.backend
+        );
+
+        // A later version: `a` moves and closes, `b` is dropped, `c` is
+        // still cancelled, `d` is new and listed twice (the later wins).
+        event.version = 2;
+        event.slots = vec![
+            mirrored_slot("d", t + 3_000_000, false, false),
+            mirrored_slot("a", t + 1_800_000, false, false),
+            mirrored_slot("c", t + 1_200_000, true, true),
+            mirrored_slot("d", t + 2_400_000, true, false),
+        ];
+        let again = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/2")).await.unwrap();
+        assert_eq!(again, Mirrored::Stored(block_id));
+        let second = store.block_slots(block_id).await.unwrap();
+        assert_eq!(
+            view(&second),
+            [
+                ("b".into(), 600_000, Cancelled),
+                ("c".into(), 1_200_000, Cancelled),
+                ("a".into(), 1_800_000, Booked),
+                ("d".into(), 2_400_000, Open),
+            ],
+            "[{}]",
+            db.backend
+        );
+        let ids =
+            |slots: &[Slot], name: &str| slots.iter().find(|s| s.ap_id.as_deref().unwrap().ends_with(name)).unwrap().id;
+        assert_eq!(ids(&first, "/a"), ids(&second, "/a"), "a known slot is updated, not replaced");
+        // `a` opens again, and `c` is offered again: listed as not
+        // cancelled, a cancelled slot is live again.
+        event.version = 3;
+        event.slots[1].open = true;
+        event.slots[2].cancelled = false;
+        store.mirror_event(advisor.id, &event, None).await.unwrap();
+        let third = store.block_slots(block_id).await.unwrap();
+        assert_eq!(third.iter().find(|s| s.id == ids(&first, "/a")).unwrap().status, Open);
+        assert_eq!(third.iter().find(|s| s.id == ids(&first, "/c")).unwrap().status, Open);
+
+        // Another event cannot take over `a`, and nothing of it is written.
+        let other = MirroredEvent {
+            ap_id: "https://remote.example/events/2".into(),
+            slots: vec![mirrored_slot("e", t, true, false), mirrored_slot("a", t, true, false)],
+            ..event.clone()
+        };
+        let refused = store.mirror_event(advisor.id, &other, Some("https://remote.example/a/3")).await.unwrap();
+        assert_eq!(refused, Mirrored::NotOwner, "[{}]", db.backend);
+        assert!(store.mirrored_block("https://remote.example/events/2").await.unwrap().is_none());
+        assert_eq!(store.block_slots(block_id).await.unwrap(), third, "[{}] unchanged", db.backend);
     }
 }
