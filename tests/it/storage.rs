@@ -289,42 +289,237 @@ async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
     }
 }
 
-/// What one backend's migrated schema holds: tables with their columns,
-/// and the indexes created by name (not those behind primary keys or
-/// inline constraints, which each database names its own way).
+/// What one backend's migrated schema holds: tables with their columns
+/// (and whether they may be NULL), the indexes created by name (not those
+/// behind primary keys or inline constraints, which each database names its
+/// own way), and each table's constraints: primary key, unique constraints
+/// and indexes (partial or not), foreign keys with their actions, and
+/// checks (the columns and values they name). Column types are left out:
+/// they are where the two folders may differ.
 async fn schema_of(db: &support::TestDatabase) -> std::collections::BTreeMap<String, Vec<String>> {
     use sqlx::Row;
     db.store().await; // connects (installing the drivers) and migrates
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    let (tables_sql, columns_sql, indexes_sql) = match db.backend {
-        "sqlite" => (
+    let texts = |sql: &'static str, table: Option<String>| {
+        let pool = pool.clone();
+        async move {
+            let mut query = sqlx::query(sql);
+            if let Some(table) = table {
+                query = query.bind(table);
+            }
+            query.fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>(0)).collect::<Vec<String>>()
+        }
+    };
+    let sqlite = db.backend == "sqlite";
+    let (tables_sql, columns_sql, indexes_sql) = if sqlite {
+        (
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
-            "SELECT name FROM pragma_table_info($1) ORDER BY name",
+            // An INTEGER PRIMARY KEY is never NULL, whatever `notnull` says.
+            "SELECT name || CASE WHEN \"notnull\" = 1 OR pk > 0 THEN ' NOT NULL' ELSE '' END \
+             FROM pragma_table_info($1) ORDER BY name",
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-        ),
-        _ => (
+        )
+    } else {
+        (
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
-            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name",
+            "SELECT column_name::text || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END \
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name",
             "SELECT indexname::text FROM pg_indexes i WHERE schemaname = 'public' \
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-        ),
+        )
     };
     let mut schema = std::collections::BTreeMap::new();
-    for row in sqlx::query(tables_sql).fetch_all(&pool).await.unwrap() {
-        let table: String = row.get(0);
-        let columns = sqlx::query(columns_sql).bind(&table).fetch_all(&pool).await.unwrap();
-        schema.insert(format!("table {table}"), columns.iter().map(|c| c.get::<String, _>(0)).collect());
+    for table in texts(tables_sql, None).await {
+        let columns = texts(columns_sql, Some(table.clone())).await;
+        let names: Vec<String> = columns.iter().map(|c| c.split(' ').next().unwrap().to_string()).collect();
+        let mut constraints = if sqlite {
+            sqlite_constraints(&pool, &table, &names).await
+        } else {
+            let mut found = texts(
+                // Primary keys, unique constraints and unique indexes alike.
+                "SELECT CASE WHEN i.indisprimary THEN 'primary key (' ELSE 'unique (' END || \
+                 (SELECT string_agg(COALESCE(a.attname::text, '<expression>'), ', ' ORDER BY k.n) \
+                  FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+                  LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0) || ')' || \
+                 CASE WHEN i.indpred IS NOT NULL THEN ' partial' ELSE '' END \
+                 FROM pg_index i WHERE i.indrelid = $1::regclass AND (i.indisunique OR i.indisprimary)",
+                Some(table.clone()),
+            )
+            .await;
+            let action = |column: &str| {
+                format!(
+                    "CASE c.{column} WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' \
+                     WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END"
+                )
+            };
+            let keys = |keys: &str, table: &str| {
+                format!(
+                    "(SELECT string_agg(a.attname::text, ', ' ORDER BY k.n) FROM unnest(c.{keys}) WITH ORDINALITY \
+                     AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.{table} AND a.attnum = k.attnum)"
+                )
+            };
+            let foreign_sql = format!(
+                "SELECT 'foreign key (' || {} || ') references ' || c.confrelid::regclass::text || ' (' || {} || \
+                 ') on delete ' || {} || ' on update ' || {} FROM pg_constraint c \
+                 WHERE c.contype = 'f' AND c.conrelid = $1::regclass",
+                keys("conkey", "conrelid"),
+                keys("confkey", "confrelid"),
+                action("confdeltype"),
+                action("confupdtype"),
+            );
+            let foreign = sqlx::query(&foreign_sql).bind(&table).fetch_all(&pool).await.unwrap();
+            found.extend(foreign.iter().map(|r| r.get::<String, _>(0)));
+            let checks = texts(
+                "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.contype = 'c' AND c.conrelid = $1::regclass",
+                Some(table.clone()),
+            )
+            .await;
+            found.extend(checks.iter().map(|check| check_signature(check, &names)));
+            found
+        };
+        constraints.sort();
+        schema.insert(format!("table {table}"), columns);
+        schema.insert(format!("constraints {table}"), constraints);
     }
-    let mut indexes: Vec<String> =
-        sqlx::query(indexes_sql).fetch_all(&pool).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let mut indexes = texts(indexes_sql, None).await;
     indexes.sort();
     schema.insert("indexes".into(), indexes);
     pool.close().await;
     schema
 }
 
-/// The two migration folders describe the same tables, columns and named
-/// indexes: a migration written for one database only fails here.
+/// A SQLite table's constraints, in the words [`schema_of`] uses for both.
+async fn sqlite_constraints(pool: &sqlx::AnyPool, table: &str, columns: &[String]) -> Vec<String> {
+    use sqlx::Row;
+    let rows =
+        |sql: &'static str, arg: String| async move { sqlx::query(sql).bind(arg).fetch_all(pool).await.unwrap() };
+    let mut out = Vec::new();
+    let primary: Vec<String> = rows("SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk", table.into())
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !primary.is_empty() {
+        out.push(format!("primary key ({})", primary.join(", ")));
+    }
+    let unique =
+        rows("SELECT name, partial FROM pragma_index_list($1) WHERE \"unique\" = 1 AND origin <> 'pk'", table.into())
+            .await;
+    for index in unique {
+        let (name, partial): (String, i64) = (index.get(0), index.get(1));
+        let keys = rows("SELECT COALESCE(name, '<expression>') FROM pragma_index_info($1) ORDER BY seqno", name).await;
+        let keys: Vec<String> = keys.iter().map(|r| r.get(0)).collect();
+        out.push(format!("unique ({}){}", keys.join(", "), if partial == 1 { " partial" } else { "" }));
+    }
+    let foreign = rows(
+        "SELECT id, \"table\", \"from\", COALESCE(\"to\", ''), on_update, on_delete FROM pragma_foreign_key_list($1) \
+         ORDER BY id, seq",
+        table.into(),
+    )
+    .await;
+    /// A foreign key: the table it references, its columns here and there,
+    /// its actions on delete and on update.
+    type ForeignKey = (String, Vec<String>, Vec<String>, String, String);
+    let mut keys: std::collections::BTreeMap<i64, ForeignKey> = Default::default();
+    for row in foreign {
+        let entry = keys.entry(row.get(0)).or_insert_with(|| {
+            (
+                row.get(1),
+                Vec::new(),
+                Vec::new(),
+                row.get::<String, _>(5).to_lowercase(),
+                row.get::<String, _>(4).to_lowercase(),
+            )
+        });
+        entry.1.push(row.get(2));
+        entry.2.push(row.get(3));
+    }
+    for (_, (target, from, to, on_delete, on_update)) in keys {
+        // `REFERENCES t` without columns names t's primary key.
+        let to = if to.iter().all(String::is_empty) {
+            rows("SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk", target.clone())
+                .await
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        } else {
+            to
+        };
+        out.push(format!(
+            "foreign key ({}) references {target} ({}) on delete {on_delete} on update {on_update}",
+            from.join(", "),
+            to.join(", ")
+        ));
+    }
+    let sql: String =
+        rows("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1", table.into()).await[0].get(0);
+    let mut rest = sql.as_str();
+    while let Some(at) = rest.find("CHECK") {
+        let after = rest[at + 5..].trim_start();
+        let before_ok = !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        rest = &rest[at + 5..];
+        if !before_ok || !after.starts_with('(') {
+            continue;
+        }
+        let mut depth = 0;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("a closed CHECK");
+        out.push(check_signature(&after[..=end], columns));
+    }
+    out
+}
+
+/// A check constraint as the columns and values it names (each database
+/// writes the expression its own way: `IN (…)` or `= ANY (ARRAY[…])`).
+fn check_signature(expression: &str, columns: &[String]) -> String {
+    let mut names = std::collections::BTreeSet::new();
+    let mut values = std::collections::BTreeSet::new();
+    let mut chars = expression.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            let mut value = String::new();
+            for c in chars.by_ref() {
+                if c == '\'' {
+                    break;
+                }
+                value.push(c);
+            }
+            values.insert(format!("'{value}'"));
+        } else if c.is_alphabetic() || c == '_' {
+            let mut word = c.to_string();
+            while let Some(&c) = chars.peek().filter(|c| c.is_alphanumeric() || **c == '_') {
+                word.push(c);
+                chars.next();
+            }
+            if columns.contains(&word) {
+                names.insert(word);
+            }
+        } else if c.is_ascii_digit() {
+            let mut number = c.to_string();
+            while let Some(&c) = chars.peek().filter(|c| c.is_ascii_digit()) {
+                number.push(c);
+                chars.next();
+            }
+            values.insert(number);
+        }
+    }
+    let join = |set: std::collections::BTreeSet<String>| set.into_iter().collect::<Vec<_>>().join(", ");
+    format!("check ({}; {})", join(names), join(values))
+}
+
+/// The two migration folders describe the same tables, columns (and their
+/// NULLs), named indexes and constraints: a migration written for one
+/// database only fails here.
 #[tokio::test]
 async fn both_migration_folders_describe_the_same_schema() {
     let dbs = test_databases().await;
@@ -334,6 +529,15 @@ async fn both_migration_folders_describe_the_same_schema() {
     };
     let (a, b) = (schema_of(sqlite).await, schema_of(postgres).await);
     assert!(a.contains_key("table requests") && a["indexes"].contains(&"requests_slot_status".to_string()), "{a:?}");
+    let requests = &a["constraints requests"];
+    for expected in [
+        "unique (slot_id) partial",
+        "unique (slot_id, learner_id) partial",
+        "foreign key (slot_id) references slots (id) on delete cascade on update no action",
+        "check (status; 'approved', 'cancelled', 'declined', 'requested')",
+    ] {
+        assert!(requests.iter().any(|c| c == expected), "{expected} is not among {requests:?}");
+    }
     for key in a.keys().chain(b.keys()) {
         assert_eq!(a.get(key), b.get(key), "{key} differs between SQLite and PostgreSQL");
     }
