@@ -177,12 +177,12 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// `$first, …` for `count` values: an `IN (…)` list.
-pub(crate) fn placeholders(first: usize, count: usize) -> String {
+fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `($first, …), (…)`: `rows` rows of `width` values, a multi-row `VALUES`.
-pub(crate) fn value_rows(first: usize, rows: usize, width: usize) -> String {
+fn value_rows(first: usize, rows: usize, width: usize) -> String {
     (0..rows).map(|r| format!("({})", placeholders(first + r * width, width))).collect::<Vec<_>>().join(", ")
 }
 
