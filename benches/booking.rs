@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{Timestamp, ToSpan};
 use officehours::config::{Config, Overrides};
+use officehours::domain::booking::RequestStatus;
 use officehours::service::booking::BlockInput;
 use officehours::storage::NewUser;
 
@@ -162,7 +163,7 @@ async fn feed(
     let (_, slots) = app.create_block(&busy, &input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     for (i, slot) in slots.iter().take(1000).enumerate() {
         let learner = &learners[i % learners.len()];
-        let status = if i % 10 == 9 { "requested" } else { "approved" };
+        let status = if i % 10 == 9 { RequestStatus::Requested } else { RequestStatus::Approved };
         store
             .create_request(
                 slot.id,

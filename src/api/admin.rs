@@ -44,7 +44,7 @@ fn at(ms: Option<i64>) -> Option<String> {
 impl From<InstanceOverview> for InstanceJson {
     fn from(i: InstanceOverview) -> Self {
         InstanceJson {
-            state: instance_state(&i).into(),
+            state: instance_state(&i).to_text(),
             failures: i.failures,
             failing_since: at(i.first_failure_at),
             dead_since: at(i.dead_since),

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::domain::booking::Action;
+use crate::domain::booking::{Action, SlotState};
 use crate::domain::person_ref::PersonRef;
 use crate::domain::questions::QuestionInput;
 use crate::service::App;
@@ -104,7 +104,7 @@ pub async fn advisor_slots(
         PersonRef::Local(name) => name,
         PersonRef::Remote(handle) => {
             let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &handle.to_string()).await?;
-            return Ok(Json(slots.iter().filter(|s| s.status != "cancelled").map(SlotJson::from).collect()));
+            return Ok(Json(slots.iter().filter(|s| s.status != SlotState::Cancelled).map(SlotJson::from).collect()));
         }
     };
     let from = params.from.as_deref().map(|t| parse_instant("from", t)).transpose()?;

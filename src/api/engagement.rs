@@ -81,7 +81,7 @@ pub async fn notifications(
             .into_iter()
             .map(|n| NotificationJson {
                 id: n.id,
-                kind: n.kind,
+                kind: n.kind.to_text(),
                 text: n.body,
                 request_id: n.request_id,
                 conversation_id: n.conversation_id,
@@ -279,7 +279,7 @@ pub async fn karma(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Jso
             .history
             .into_iter()
             .map(|e| KarmaEventJson {
-                kind: e.kind,
+                kind: e.kind.to_text(),
                 points: e.points,
                 note: e.note,
                 request_id: e.request_id,

@@ -34,8 +34,8 @@ pub struct FollowJson {
 impl From<crate::storage::Follow> for FollowJson {
     fn from(f: crate::storage::Follow) -> Self {
         FollowJson {
+            state: f.state().to_text(),
             actor: f.actor_id,
-            state: if f.accepted_at.is_some() { "accepted" } else { "pending" }.into(),
             since: jiff::Timestamp::from_millisecond(f.created_at).map(|t| t.to_string()).unwrap_or_default(),
         }
     }

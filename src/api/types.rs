@@ -217,7 +217,7 @@ pub struct SlotJson {
 
 impl From<&Slot> for SlotJson {
     fn from(s: &Slot) -> Self {
-        SlotJson { id: s.id, start: rfc3339(s.starts_at), end: rfc3339(s.ends_at), status: s.status.clone() }
+        SlotJson { id: s.id, start: rfc3339(s.starts_at), end: rfc3339(s.ends_at), status: s.status.to_text() }
     }
 }
 

@@ -4,66 +4,84 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-/// The life of a request for a slot.
-///
-/// ```text
-/// requested ──approve (advisor)──▶ approved ──cancel (either)──▶ cancelled
-///     │  └──decline (advisor)──▶ declined
-///     └──cancel (learner withdraws)──▶ cancelled
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RequestStatus {
-    Requested,
-    Approved,
-    Declined,
-    Cancelled,
-}
-
-/// Decoding the stored text (`#[sqlx(try_from = "String")]`): the storage
-/// boundary is the only place a request status is a string.
-impl TryFrom<String> for RequestStatus {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        RequestStatus::parse(&text).ok_or_else(|| format!("unknown request status `{text}`"))
-    }
-}
-
-impl std::fmt::Display for RequestStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+words! {
+    /// The life of a request for a slot.
+    ///
+    /// ```text
+    /// requested ──approve (advisor)──▶ approved ──cancel (either)──▶ cancelled
+    ///     │  └──decline (advisor)──▶ declined
+    ///     └──cancel (learner withdraws)──▶ cancelled
+    /// ```
+    pub enum RequestStatus("request status") {
+        Requested = "requested",
+        Approved = "approved",
+        Declined = "declined",
+        Cancelled = "cancelled",
     }
 }
 
 impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Requested => "requested",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Declined => "declined",
-            RequestStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<RequestStatus> {
-        Some(match text {
-            "requested" => RequestStatus::Requested,
-            "approved" => RequestStatus::Approved,
-            "declined" => RequestStatus::Declined,
-            "cancelled" => RequestStatus::Cancelled,
-            _ => return None,
-        })
-    }
-
-    /// For request JSON and pages: the status as stored.
-    pub fn to_text(self) -> String {
-        self.as_str().to_string()
-    }
-
     /// Still holding (or waiting for) the slot.
     pub fn is_live(self) -> bool {
         matches!(self, RequestStatus::Requested | RequestStatus::Approved)
+    }
+}
+
+words! {
+    /// What a slot looks like to people, derived from the slot and its
+    /// requests (storage works it out): nobody asked yet, someone asked,
+    /// someone has it (or a remote advisor's server says it is taken), or
+    /// the advisor removed it.
+    pub enum SlotState("slot state") {
+        Open = "open",
+        Requested = "requested",
+        Booked = "booked",
+        Cancelled = "cancelled",
+    }
+}
+
+impl SlotState {
+    /// A learner can still ask for it (an asked-for slot is not taken
+    /// until the advisor approves someone).
+    pub fn takes_requests(self) -> bool {
+        matches!(self, SlotState::Open | SlotState::Requested)
+    }
+}
+
+words! {
+    /// What happened to a request, as its event log records it: each change
+    /// of status, and the no-shows recorded and forgiven afterwards.
+    /// Notifications, mail, karma and activities for other servers are made
+    /// from these events.
+    pub enum EventKind("booking event kind") {
+        Requested = "requested",
+        Approved = "approved",
+        Declined = "declined",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+        Forgiven = "forgiven",
+    }
+}
+
+impl From<RequestStatus> for EventKind {
+    /// The event that moving a request to `status` logs.
+    fn from(status: RequestStatus) -> Self {
+        match status {
+            RequestStatus::Requested => EventKind::Requested,
+            RequestStatus::Approved => EventKind::Approved,
+            RequestStatus::Declined => EventKind::Declined,
+            RequestStatus::Cancelled => EventKind::Cancelled,
+        }
+    }
+}
+
+words! {
+    /// How a request travels between servers: as a `Join` of an event
+    /// (Officehours, Mobilizon), or as a Mastodon note replying to or
+    /// mentioning the advisor.
+    pub enum Channel("request channel") {
+        Join = "join",
+        Note = "note",
     }
 }
 
@@ -219,8 +237,8 @@ pub struct Permissions {
 
 /// One recorded event of a request, as far as the rules need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PastEvent<'a> {
-    pub kind: &'a str,
+pub struct PastEvent {
+    pub kind: EventKind,
     pub actor_id: Option<i64>,
     pub at: Timestamp,
 }
@@ -233,12 +251,12 @@ pub fn permissions(
     status: RequestStatus,
     role: Role,
     viewer_id: i64,
-    history: &[PastEvent<'_>],
+    history: &[PastEvent],
     session: (Timestamp, Timestamp),
     now: Timestamp,
 ) -> Permissions {
-    let no_show = history.iter().rev().find(|e| e.kind == "no_show");
-    let forgiven = history.iter().any(|e| e.kind == "forgiven");
+    let no_show = history.iter().rev().find(|e| e.kind == EventKind::NoShow);
+    let forgiven = history.iter().any(|e| e.kind == EventKind::Forgiven);
     Permissions {
         decide: transition(status, Action::Approve, role).is_ok(),
         cancel: transition(status, Action::Cancel, role).is_ok(),
@@ -271,9 +289,22 @@ mod tests {
             }
         }
         assert_eq!(transition(Approved, Action::Approve, Role::Advisor), Err(TransitionError::AlreadyDecided));
-        for s in [Requested, Approved, Declined, Cancelled] {
-            assert_eq!(RequestStatus::parse(s.as_str()), Some(s));
+    }
+
+    #[test]
+    fn states_and_kinds_are_words() {
+        crate::domain::assert_words(&RequestStatus::ALL, RequestStatus::as_str);
+        crate::domain::assert_words(&SlotState::ALL, SlotState::as_str);
+        crate::domain::assert_words(&EventKind::ALL, EventKind::as_str);
+        crate::domain::assert_words(&Channel::ALL, Channel::as_str);
+        assert_eq!(RequestStatus::ALL, [Requested, Approved, Declined, Cancelled]);
+        for status in RequestStatus::ALL {
+            // A change of status logs the event of the same name.
+            assert_eq!(EventKind::from(status).as_str(), status.as_str());
         }
+        let open: Vec<SlotState> = SlotState::ALL.into_iter().filter(|s| s.takes_requests()).collect();
+        assert_eq!(open, [SlotState::Open, SlotState::Requested]);
+        assert!(Requested.is_live() && Approved.is_live() && !Declined.is_live() && !Cancelled.is_live());
     }
 
     fn slot_in(hours: i64, now: Timestamp) -> SlotView {
@@ -303,16 +334,16 @@ mod tests {
         let started = (hours(-1), hours(1));
         assert!(permissions(Approved, Role::Advisor, 1, &[], started, now).mark_no_show);
         assert!(!permissions(Approved, Role::Advisor, 1, &[], ahead, now).mark_no_show, "not before the start");
-        let reported = [PastEvent { kind: "no_show", actor_id: Some(1), at: hours(-1) }];
+        let reported = [PastEvent { kind: EventKind::NoShow, actor_id: Some(1), at: hours(-1) }];
         let after = permissions(Approved, Role::Advisor, 1, &reported, started, now);
         assert!(!after.mark_no_show && after.forgive, "{after:?}");
         assert!(
             !permissions(Approved, Role::Learner, 2, &reported, started, now).forgive,
             "only the reporter forgives"
         );
-        let forgiven = [reported[0], PastEvent { kind: "forgiven", actor_id: Some(1), at: now }];
+        let forgiven = [reported[0], PastEvent { kind: EventKind::Forgiven, actor_id: Some(1), at: now }];
         assert!(!permissions(Approved, Role::Advisor, 1, &forgiven, started, now).forgive);
-        let long_ago = [PastEvent { kind: "no_show", actor_id: Some(1), at: hours(-24 * 365) }];
+        let long_ago = [PastEvent { kind: EventKind::NoShow, actor_id: Some(1), at: hours(-24 * 365) }];
         assert!(!permissions(Approved, Role::Advisor, 1, &long_ago, started, now).forgive, "window closed");
     }
 

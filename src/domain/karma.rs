@@ -37,6 +37,17 @@ impl Default for Rules {
     }
 }
 
+words! {
+    /// What a karma event is for: attending a session, missing it, its
+    /// forgiveness (the points given back), a late cancellation.
+    pub enum KarmaKind("karma event kind") {
+        Attended = "attended",
+        NoShow = "no_show",
+        LateCancel = "late_cancel",
+        Forgiven = "forgiven",
+    }
+}
+
 /// How long after a session's end the other party can record a no-show.
 pub const NO_SHOW_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 /// How long after recording it a no-show can be forgiven.
@@ -156,6 +167,11 @@ pub fn forgive_open(now: Timestamp, recorded: Timestamp) -> Result<(), &'static 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn karma_kinds_are_words() {
+        crate::domain::assert_words(&KarmaKind::ALL, KarmaKind::as_str);
+    }
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -16,6 +16,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::domain::booking::SlotState;
+use crate::domain::federation::{OfferedState, PublishedStatus};
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
@@ -80,9 +82,9 @@ pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
         let cancelled = event.is_cancelled();
         let (kind, status) = match published.get(key) {
             None if cancelled => continue,
-            None => ("Create", "live"),
+            None => ("Create", PublishedStatus::Live),
             Some(p) if p.digest == digest => continue,
-            Some(_) => ("Update", if cancelled { "cancelled" } else { "live" }),
+            Some(_) => ("Update", if cancelled { PublishedStatus::Cancelled } else { PublishedStatus::Live }),
         };
         let mut body = event.clone();
         body.updated = (kind == "Update").then(|| rfc3339(now));
@@ -91,16 +93,16 @@ pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
         records.push(record(advisor.id, key, &body, digest, status, ends_at));
     }
     for gone in published.iter().filter(|(key, _)| !current.contains_key(*key)).map(|(_, p)| p) {
-        if gone.status == "live" && gone.ends_at <= now {
+        if gone.status == PublishedStatus::Live && gone.ends_at <= now {
             // Over: nothing to tell; it just leaves the collection.
-            records.push(PublishedEvent { status: "ended".into(), ..gone.clone() });
+            records.push(PublishedEvent { status: PublishedStatus::Ended, ..gone.clone() });
             continue;
         }
         // Cancelled and now over, or withdrawn (removed, made unlisted)
         // before it happened: followers drop it.
         let tombstone = json!({"id": gone.ap_id, "type": "Tombstone", "formerType": "Event"});
         activities.push(activity(app, "Delete", &me, &followers, tombstone)?);
-        records.push(PublishedEvent { status: "deleted".into(), ..gone.clone() });
+        records.push(PublishedEvent { status: PublishedStatus::Deleted, ..gone.clone() });
     }
     if records.is_empty() {
         return Ok(0);
@@ -130,7 +132,7 @@ fn record(
     key: &Occurrence,
     event: &Event,
     digest: String,
-    status: &str,
+    status: PublishedStatus,
     ends_at: i64,
 ) -> PublishedEvent {
     PublishedEvent {
@@ -139,7 +141,7 @@ fn record(
         advisor_id,
         ap_id: event.id.to_string(),
         digest,
-        status: status.into(),
+        status,
         ends_at,
         body: serde_json::to_string(event).unwrap_or_default(),
     }
@@ -213,8 +215,8 @@ pub fn build_event(
 ) -> Result<Event, AppError> {
     let start = slots.iter().map(|s| s.starts_at).min().unwrap_or(now);
     let end = slots.iter().map(|s| s.ends_at).max().unwrap_or(now);
-    let live: Vec<&Slot> = slots.iter().filter(|s| s.status != "cancelled").collect();
-    let open = live.iter().filter(|s| matches!(s.status.as_str(), "open" | "requested") && s.starts_at > now).count();
+    let live: Vec<&Slot> = slots.iter().filter(|s| s.status != SlotState::Cancelled).collect();
+    let open = live.iter().filter(|s| s.status.takes_requests() && s.starts_at > now).count();
     let cancelled = live.is_empty();
     let minutes = slots.first().map(|s| (s.ends_at - s.starts_at) / 60_000).unwrap_or(10);
     let profile = actors::link(app, &format!("/users/{}", advisor.username))?;
@@ -236,17 +238,12 @@ pub fn build_event(
     let slot_refs = slots
         .iter()
         .map(|s| {
-            let state = match s.status.as_str() {
-                "cancelled" => "cancelled",
-                "booked" => "taken",
-                _ if s.starts_at <= now => "taken",
-                _ => "open",
-            };
+            let state = OfferedState::of(s.status, s.starts_at <= now);
             Ok(SlotRef {
                 id: actors::link(app, &format!("/slots/{}", s.id))?,
                 start_time: rfc3339_in(s.starts_at, zone),
                 end_time: rfc3339_in(s.ends_at, zone),
-                state: state.into(),
+                state: state.to_text(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
@@ -324,7 +321,7 @@ pub async fn serve_event(
         Ok(None) => return problem(StatusCode::NOT_FOUND, "No such event."),
         Err(err) => return failed(err),
     };
-    if published.status == "deleted" {
+    if published.status == PublishedStatus::Deleted {
         return problem(StatusCode::GONE, "This event was withdrawn.");
     }
     if !wants_activity_json(&headers) {

@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use url::Url;
 
+use crate::domain::federation::OfferedState;
 use crate::service::App;
 use crate::storage::{Mirrored, MirroredEvent, MirroredSlot, Slot, User};
 
@@ -91,8 +92,8 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
             ap_id: slot.id.to_string(),
             starts_at: s,
             ends_at: e,
-            open: slot.state == "open",
-            cancelled: slot.state == "cancelled",
+            open: OfferedState::parse(&slot.state) == Some(OfferedState::Open),
+            cancelled: OfferedState::parse(&slot.state) == Some(OfferedState::Cancelled),
         });
     }
     if slots.len() > 200 {

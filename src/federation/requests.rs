@@ -22,6 +22,8 @@
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::domain::booking::{Channel, EventKind, RequestStatus};
+use crate::domain::federation::PublishedStatus;
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
@@ -60,8 +62,8 @@ pub async fn protocol_effects(
         (None, Some(learner)) => {
             let advisor = people.advisor;
             let reason = |fallback: &str| if note.is_empty() { fallback.to_string() } else { note.to_string() };
-            match (request.ap_kind.as_deref(), event.kind.as_str()) {
-                (Some("join"), "approved") => {
+            match (request.ap_kind, event.kind) {
+                (Some(Channel::Join), EventKind::Approved) => {
                     let slot = json!({
                         "id": actors::link(app, &format!("/slots/{}", request.slot_id))?,
                         "startTime": rfc3339_in(entry.starts_at, &entry.advisor_timezone),
@@ -69,13 +71,13 @@ pub async fn protocol_effects(
                     });
                     Ok(vec![answer(app, advisor, learner, "Accept", ap_id, Some(slot), None)?])
                 }
-                (Some("join"), "declined") => {
+                (Some(Channel::Join), EventKind::Declined) => {
                     Ok(vec![answer(app, advisor, learner, "Reject", ap_id, None, Some(reason("Declined.")))?])
                 }
-                (Some("join"), "cancelled") if !by_learner => {
+                (Some(Channel::Join), EventKind::Cancelled) if !by_learner => {
                     Ok(vec![answer(app, advisor, learner, "Reject", ap_id, None, Some(reason("Cancelled.")))?])
                 }
-                (Some("note"), "requested") => {
+                (Some(Channel::Note), EventKind::Requested) => {
                     let when = time_zone::format_range(entry.starts_at, entry.ends_at, &advisor.timezone);
                     let text = format!(
                         "Received: your request for a session with {} on {when} ({}) is waiting for their \
@@ -104,13 +106,13 @@ pub async fn protocol_effects(
                 "answers": serde_json::from_str::<Value>(&request.answers).unwrap_or(Value::Null),
                 "to": [advisor.ap_id],
             });
-            let body = match event.kind.as_str() {
-                "requested" => {
+            let body = match event.kind {
+                EventKind::Requested => {
                     let mut body = join.clone();
                     body["@context"] = super::objects::event_context();
                     Some(body)
                 }
-                "cancelled" => Some(json!({
+                EventKind::Cancelled => Some(json!({
                     "@context": AS_CONTEXT,
                     "id": new_activity_id(app, "undo")?,
                     "type": "Undo",
@@ -182,7 +184,7 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
         return refuse_join(app, actor, join, None, "There is no such event on this instance.").await;
     };
     let advisor = app.user_by_id(published.advisor_id).await?;
-    if published.status == "deleted" {
+    if published.status == PublishedStatus::Deleted {
         // Removed, or made unlisted: it is not offered to the fediverse.
         return refuse_join(app, actor, join, Some(&advisor), WITHDRAWN).await;
     }
@@ -190,7 +192,7 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
     let wanted = join.slot.as_ref().and_then(object_id).and_then(|u| local_slot_id(app, &u));
     let slot = match wanted {
         Some(id) => slots.iter().find(|s| s.id == id).cloned(),
-        None => slots.iter().find(|s| s.status == "open" || s.status == "requested").cloned(),
+        None => slots.iter().find(|s| s.status.takes_requests()).cloned(),
     };
     let Some(slot) = slot else {
         let reason = if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
@@ -199,7 +201,7 @@ pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<
     let learner = app.shadow_user(&actor.row).await?;
     let note = text_of(join.content.as_deref().or(join.participation_message.as_deref()).unwrap_or(""));
     let answers = join.answers.clone().unwrap_or(Value::Null);
-    let origin = Origin { ap_id: join.id.as_str(), kind: "join", received: true };
+    let origin = Origin { ap_id: join.id.as_str(), kind: Channel::Join, received: true };
     match app.request_slot_from(&learner, slot, &note, &answers, Some(origin)).await {
         Ok(_) => Ok(()),
         Err(AppError::Conflict("already_received", _)) => Ok(()),
@@ -248,9 +250,9 @@ pub async fn receive_answer(app: &App, actor: &Remote, activity: &Incoming) -> R
     }
     use crate::domain::booking::Action;
     let reason = text_of(activity.content.as_deref().unwrap_or(""));
-    let action = match (activity.kind.as_str(), request.status.as_str()) {
+    let action = match (activity.kind.as_str(), request.status) {
         ("Accept", _) => Action::Approve,
-        ("Reject", "approved") => Action::Cancel,
+        ("Reject", RequestStatus::Approved) => Action::Cancel,
         _ => Action::Decline,
     };
     match app.decide_by(&advisor, request.id, action, &reason, Some(activity.id.as_str())).await {
@@ -307,7 +309,7 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
         && let Some(published) = app.published_event(reply_to.as_str()).await?
     {
         let advisor = app.user_by_id(published.advisor_id).await?;
-        if published.status == "deleted" {
+        if published.status == PublishedStatus::Deleted {
             return refuse_note(app, actor, &note, &advisor, WITHDRAWN).await;
         }
         let slots = occurrence_slots(app, published.block_id, &published.occurrence_date).await?;
@@ -371,7 +373,7 @@ async fn note_request(
     slots: Vec<Slot>,
     text: &str,
 ) -> Result<(), FederationError> {
-    let open: Vec<&Slot> = slots.iter().filter(|s| s.status == "open" || s.status == "requested").collect();
+    let open: Vec<&Slot> = slots.iter().filter(|s| s.status.takes_requests()).collect();
     let times = clock_times(text);
     let named = open.iter().find(|s| times.contains(&time_zone::format_time(s.starts_at, &advisor.timezone))).copied();
     // A named time that is not open is refused (with the open times), not
@@ -393,7 +395,7 @@ async fn note_request(
         return refuse_note(app, actor, note, advisor, &reason).await;
     };
     let learner = app.shadow_user(&actor.row).await?;
-    let origin = Origin { ap_id: note.id.as_str(), kind: "note", received: true };
+    let origin = Origin { ap_id: note.id.as_str(), kind: Channel::Note, received: true };
     match app.request_slot_from(&learner, slot, text, &Value::Null, Some(origin)).await {
         Ok(_) => Ok(()),
         Err(AppError::Conflict("already_received", _)) => Ok(()),

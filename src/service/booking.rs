@@ -6,15 +6,17 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::domain::availability::{self, BlockRule, RuleError, Weekdays};
-use crate::domain::booking::{self, Action, LearnerView, PastEvent, Permissions, Policy, Refusal, Role, SlotView};
+use crate::domain::booking::{
+    self, Action, EventKind, LearnerView, PastEvent, Permissions, Policy, Refusal, RequestStatus, Role, SlotView,
+};
 use crate::service::App;
 use std::collections::BTreeMap;
 
 use crate::domain::questions::{self, Question, QuestionInput};
 use crate::domain::{FieldErrors, local_time, time_zone};
 use crate::storage::{
-    AdvisorPolicy, Block, BlockOverrides, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText, SessionEntry,
-    Slot, StorageError, User,
+    AdvisorPolicy, Block, BlockOverrides, Constraint, Decided, NewBlock, NewOccurrence, Origin, Request, RequestText,
+    SessionEntry, Slot, StorageError, User,
 };
 
 use super::AppError;
@@ -97,7 +99,7 @@ impl App {
         };
         match self.store.create_block_capped(&new, i64::try_from(max_open).ok()).await {
             Ok(created) => Ok(created),
-            Err(StorageError::Limit("too_many_slots", open)) => {
+            Err(StorageError::Limit(Constraint::SlotCap, open)) => {
                 let open = usize::try_from(open).unwrap_or(usize::MAX);
                 Err(fail(RuleError::TooManySlots { open, adding, max: max_open }))
             }
@@ -340,7 +342,7 @@ impl App {
                         already_requested_this_slot: ctx.already_requested,
                     };
                     booking::check_request(slot, who, &policy, now)?;
-                    Ok(if policy.approval_required { "requested" } else { "approved" })
+                    Ok(if policy.approval_required { RequestStatus::Requested } else { RequestStatus::Approved })
                 },
                 RequestText { note: &note, answers: &answers, origin },
             )
@@ -385,7 +387,7 @@ impl App {
                     if action == Action::Approve && ctx.slot_start <= now {
                         return Err(Decision::Refused("slot_past"));
                     }
-                    Ok(next.as_str())
+                    Ok(next)
                 },
                 &note,
                 SLOT_FILLED_NOTE,
@@ -494,7 +496,7 @@ impl App {
         &self,
         request: &Request,
         entry: &SessionEntry,
-    ) -> Result<Vec<(String, String, String, i64)>, AppError> {
+    ) -> Result<Vec<(EventKind, String, String, i64)>, AppError> {
         let events = self.store.request_events(request.id).await?;
         Ok(events
             .into_iter()
@@ -522,9 +524,9 @@ impl App {
         let events = self.store.request_events(request.id).await?;
         let now = Timestamp::now();
         let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
-        let history: Vec<PastEvent<'_>> = events
+        let history: Vec<PastEvent> = events
             .iter()
-            .map(|(kind, actor_id, _, created_at)| PastEvent { kind, actor_id: *actor_id, at: at(*created_at) })
+            .map(|(kind, actor_id, _, created_at)| PastEvent { kind: *kind, actor_id: *actor_id, at: at(*created_at) })
             .collect();
         let role = if request.advisor_id == viewer.id { Role::Advisor } else { Role::Learner };
         let session = (at(entry.starts_at), at(entry.ends_at));
@@ -555,7 +557,7 @@ pub struct BookingSettings {
 
 /// Slots a learner can still ask for: open or requested, not busy.
 fn bookable(slots: Vec<Slot>) -> impl Iterator<Item = Slot> {
-    slots.into_iter().filter(|s| !s.busy && (s.status == "open" || s.status == "requested"))
+    slots.into_iter().filter(|s| !s.busy && s.status.takes_requests())
 }
 
 enum Decision {

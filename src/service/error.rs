@@ -1,5 +1,5 @@
 use crate::domain::FieldErrors;
-use crate::storage::StorageError;
+use crate::storage::{Constraint, StorageError};
 
 /// The one error type of the service layer. Each variant has exactly one HTTP
 /// status and machine code ([`AppError::status`], [`AppError::code`]); the web
@@ -79,28 +79,30 @@ impl From<StorageError> for AppError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::NotFound => AppError::NotFound("record"),
-            StorageError::Conflict("block_overlap") => AppError::Conflict(
+            StorageError::Conflict(Constraint::BlockOverlap) => AppError::Conflict(
                 "block_overlap",
                 "This block overlaps another of your blocks; change its times or delete the other one first.".into(),
             ),
-            StorageError::Conflict(code) => AppError::Conflict(code, "That conflicts with the current state.".into()),
-            StorageError::Duplicate("approved_request") => {
+            StorageError::Conflict(rule) => {
+                AppError::Conflict(rule.name(), "That conflicts with the current state.".into())
+            }
+            StorageError::Duplicate(Constraint::ApprovedRequest) => {
                 AppError::Conflict("slot_taken", "Someone else has this slot already.".into())
             }
-            StorageError::Duplicate("activity") => {
+            StorageError::Duplicate(Constraint::Activity) => {
                 AppError::Conflict("already_received", "This activity was received before.".into())
             }
-            StorageError::Duplicate("live_request") => {
+            StorageError::Duplicate(Constraint::LiveRequest) => {
                 AppError::Conflict("already_requested", "You have already asked for this slot.".into())
             }
-            StorageError::Duplicate(field) => {
-                let (code, message) = match field {
-                    "username" => ("username_taken", "That username is taken; pick another."),
-                    "email" => ("email_taken", "An account with that e-mail address already exists."),
-                    "category" => ("category_taken", "A category with that name already exists."),
+            StorageError::Duplicate(unique) => {
+                let (code, message) = match unique {
+                    Constraint::Username => ("username_taken", "That username is taken; pick another."),
+                    Constraint::Email => ("email_taken", "An account with that e-mail address already exists."),
+                    Constraint::Category => ("category_taken", "A category with that name already exists."),
                     _ => ("duplicate", "That already exists."),
                 };
-                AppError::invalid(field, code, message)
+                AppError::invalid(unique.name(), code, message)
             }
             other => AppError::Internal(anyhow::Error::new(other)),
         }

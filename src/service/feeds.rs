@@ -10,6 +10,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::calendar::feed::{self, EventState, FeedEvent};
+use crate::domain::booking::RequestStatus;
 use crate::service::App;
 use crate::service::secrets::{hash_secret, same_secret};
 use crate::storage::{FeedOccurrence, FeedSession, Request, User};
@@ -137,10 +138,10 @@ impl App {
         } else {
             crate::domain::account::shown_name(&s.advisor_name, &s.advisor_username)
         };
-        let (state, prefix) = match s.status.as_str() {
-            "approved" => (EventState::Confirmed, ""),
-            "requested" => (EventState::Tentative, "Requested: "),
-            _ => (EventState::Cancelled, "Cancelled: "),
+        let (state, prefix) = match s.status {
+            RequestStatus::Approved => (EventState::Confirmed, ""),
+            RequestStatus::Requested => (EventState::Tentative, "Requested: "),
+            RequestStatus::Declined | RequestStatus::Cancelled => (EventState::Cancelled, "Cancelled: "),
         };
         let summary = format!("{prefix}Office hours with {other}");
         let link = self.config.link(&format!("/requests/{}", s.request_id));

@@ -3,6 +3,7 @@
 //! dead — and its delivery queue), and the two events that change it: a
 //! delivery failing, and a verified activity arriving.
 
+use crate::domain::federation::InstanceState;
 use crate::service::App;
 use crate::storage::{InstanceOverview, User};
 
@@ -10,14 +11,8 @@ use super::AppError;
 use super::advisors::require_admin;
 
 /// An instance's state as the admin page and the API name it.
-pub fn instance_state(instance: &InstanceOverview) -> &'static str {
-    if instance.dead_since.is_some() {
-        "dead"
-    } else if instance.failures > 0 {
-        "failing"
-    } else {
-        "ok"
-    }
+pub fn instance_state(instance: &InstanceOverview) -> InstanceState {
+    InstanceState::of(instance.dead_since, instance.failures)
 }
 
 impl App {

@@ -7,7 +7,8 @@
 
 use jiff::Timestamp;
 
-use crate::domain::karma::{self, Rules};
+use crate::domain::booking::EventKind;
+use crate::domain::karma::{self, KarmaKind, Rules};
 use crate::service::App;
 use crate::storage::{Effects, KarmaEvent, NewKarma, StorageError, User};
 
@@ -75,7 +76,7 @@ impl App {
         let me = user.id;
         let outcome = self
             .store
-            .add_request_event(request_id, user.id, "no_show", &note, |h| {
+            .add_request_event(request_id, user.id, EventKind::NoShow, &note, |h| {
                 let absent = if h.request.advisor_id == me {
                     h.request.learner_id
                 } else if h.request.learner_id == me {
@@ -86,7 +87,7 @@ impl App {
                 if h.request.status != crate::domain::booking::RequestStatus::Approved {
                     return Err("not_approved");
                 }
-                if h.events.iter().any(|(kind, ..)| kind == "no_show") {
+                if h.events.iter().any(|(kind, ..)| *kind == EventKind::NoShow) {
                     return Err("no_show_recorded");
                 }
                 karma::no_show_open(now, ms(h.starts_at), ms(h.ends_at))?;
@@ -106,13 +107,14 @@ impl App {
         let me = user.id;
         let outcome = self
             .store
-            .add_request_event(request_id, user.id, "forgiven", &note, |h| {
+            .add_request_event(request_id, user.id, EventKind::Forgiven, &note, |h| {
                 if h.request.advisor_id != me && h.request.learner_id != me {
                     return Err("not_yours");
                 }
-                let recorded = h.events.iter().rev().find(|(kind, actor, ..)| kind == "no_show" && *actor == Some(me));
+                let recorded =
+                    h.events.iter().rev().find(|(kind, actor, ..)| *kind == EventKind::NoShow && *actor == Some(me));
                 let Some((_, _, subject, at)) = recorded else { return Err("no_no_show") };
-                if h.events.iter().any(|(kind, ..)| kind == "forgiven") {
+                if h.events.iter().any(|(kind, ..)| *kind == EventKind::Forgiven) {
                     return Err("already_forgiven");
                 }
                 karma::forgive_open(now, ms(*at))?;
@@ -151,7 +153,7 @@ impl App {
                     if !absent.contains(&person) && rules.attended != 0 {
                         effects.karma.push(NewKarma {
                             user_id: person,
-                            kind: "attended".into(),
+                            kind: KarmaKind::Attended,
                             points: rules.attended,
                             request_id: Some(candidate.request_id),
                             actor_id: None,

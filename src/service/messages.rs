@@ -5,7 +5,7 @@
 use crate::domain::notification::Kind;
 use crate::domain::person_ref::PersonRef;
 use crate::service::App;
-use crate::storage::{ConversationSummary, Effects, Message, StorageError, User};
+use crate::storage::{Constraint, ConversationSummary, Effects, Message, StorageError, User};
 
 use super::AppError;
 use super::notifications::Notice;
@@ -86,7 +86,7 @@ impl App {
                 self.jobs.notify_one();
                 Ok(Some(message))
             }
-            Err(StorageError::Duplicate("activity")) => Ok(None),
+            Err(StorageError::Duplicate(Constraint::Activity)) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

@@ -10,7 +10,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::karma;
+use crate::domain::booking::EventKind;
+use crate::domain::karma::{self, KarmaKind};
 use crate::domain::notification::{self, EventPeople, Kind};
 use crate::domain::time_zone;
 use crate::service::App;
@@ -49,7 +50,7 @@ impl App {
             .into_iter()
             .map(|row| {
                 let n = row.notification;
-                let link = notification::link(&n.kind, n.request_id, row.actor_username.as_deref());
+                let link = notification::link(n.kind, n.request_id, row.actor_username.as_deref());
                 (n, link)
             })
             .collect())
@@ -67,7 +68,7 @@ impl App {
     pub async fn notification_settings(&self, user: &User) -> Result<NotificationSettings, AppError> {
         let off = self.store.mail_off(user.id).await?;
         Ok(NotificationSettings {
-            mail: Kind::ALL.into_iter().filter(|k| !off.iter().any(|o| o == k.as_str())).collect(),
+            mail: Kind::ALL.into_iter().filter(|k| !off.contains(k)).collect(),
             reminder_minutes: user.reminder_minutes.unwrap_or(self.config.reminder_minutes),
             reminder_is_default: user.reminder_minutes.is_none(),
         })
@@ -109,7 +110,7 @@ impl App {
                 ),
             ));
         }
-        let off: Vec<&str> = Kind::ALL.into_iter().filter(|k| !wanted.contains(k)).map(Kind::as_str).collect();
+        let off: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !wanted.contains(k)).collect();
         self.store.save_notification_settings(user.id, &off, reminder_minutes).await?;
         let user = self.store.user_by_id(user.id).await?;
         self.notification_settings(&user).await
@@ -129,7 +130,7 @@ impl App {
         }
         effects.notifications.push(NewNotification {
             user_id: user.id,
-            kind: kind.as_str().to_string(),
+            kind,
             actor_id: text.actor_id,
             request_id: text.request_id,
             conversation_id: None,
@@ -137,7 +138,7 @@ impl App {
         });
         if user.suspended_at.is_none() && user.email_verified {
             let off = self.store.mail_off(user.id).await?;
-            if !off.iter().any(|o| o == kind.as_str()) {
+            if !off.contains(&kind) {
                 effects.mails.push(OutgoingMail {
                     recipient: user.email.clone(),
                     subject: text.subject,
@@ -248,7 +249,7 @@ impl App {
         let people =
             EventPeople { advisor: advisor.id, learner: learner.id, actor: event.actor_id, subject: event.subject_id };
         let rules = self.karma_rules().await?;
-        for (recipient, kind) in notification::recipients(&event.kind, people) {
+        for (recipient, kind) in notification::recipients(event.kind, people) {
             if recipient == advisor.id && advisor.is_remote() {
                 // A remote advisor's slot: their own instance tells them.
                 continue;
@@ -257,8 +258,8 @@ impl App {
             let when = time_zone::format_range(entry.starts_at, entry.ends_at, &reader.timezone);
             let link = self.config.link(&format!("/requests/{request_id}"));
             let who = format!("{} (@{})", other.name(), other.username);
-            let (subject, line) = match (kind, event.kind.as_str()) {
-                (Kind::RequestReceived, "approved") => {
+            let (subject, line) = match (kind, event.kind) {
+                (Kind::RequestReceived, EventKind::Approved) => {
                     (format!("New session booked: {when}"), format!("{who} booked a session with you on {when}."))
                 }
                 (Kind::RequestReceived, _) => {
@@ -275,7 +276,7 @@ impl App {
                         if event.actor_id.is_some() { who.clone() } else { "The advisor's availability change".into() };
                     (format!("Session cancelled: {when}"), format!("{by} cancelled the session on {when}."))
                 }
-                (Kind::NoShow, "forgiven") => (
+                (Kind::NoShow, EventKind::Forgiven) => (
                     format!("No-show forgiven: {when}"),
                     format!("{who} forgave your missed session on {when}; the karma points are back."),
                 ),
@@ -329,41 +330,46 @@ impl App {
         starts_at: i64,
         rules: &karma::Rules,
     ) -> Result<Vec<NewKarma>, AppError> {
-        let karma = |user_id: i64, kind: &str, points: i64, note: String| NewKarma {
+        let karma = |user_id: i64, kind: KarmaKind, points: i64, note: String| NewKarma {
             user_id,
-            kind: kind.to_string(),
+            kind,
             points,
             request_id: Some(request.id),
             actor_id: event.actor_id,
             note,
         };
         let when = |zone: &str| time_zone::format_instant(starts_at, zone);
-        Ok(match event.kind.as_str() {
-            "no_show" => match event.subject_id {
+        Ok(match event.kind {
+            EventKind::NoShow => match event.subject_id {
                 Some(subject) => {
                     let user = self.store.user_by_id(subject).await?;
                     vec![karma(
                         subject,
-                        "no_show",
+                        KarmaKind::NoShow,
                         rules.no_show,
                         format!("Missed the session on {}", when(&user.timezone)),
                     )]
                 }
                 None => Vec::new(),
             },
-            "forgiven" => match event.subject_id {
+            EventKind::Forgiven => match event.subject_id {
                 Some(subject) => {
-                    let lost = self.store.karma_points_for(request.id, subject, "no_show").await?.unwrap_or(0);
+                    let lost = self.store.karma_points_for(request.id, subject, KarmaKind::NoShow).await?.unwrap_or(0);
                     let user = self.store.user_by_id(subject).await?;
-                    vec![karma(subject, "forgiven", -lost, format!("No-show on {} forgiven", when(&user.timezone)))]
+                    vec![karma(
+                        subject,
+                        KarmaKind::Forgiven,
+                        -lost,
+                        format!("No-show on {} forgiven", when(&user.timezone)),
+                    )]
                 }
                 None => Vec::new(),
             },
-            "cancelled" => {
+            EventKind::Cancelled => {
                 let at = Timestamp::from_millisecond(event.created_at).unwrap_or(Timestamp::MIN);
                 let start = Timestamp::from_millisecond(starts_at).unwrap_or(Timestamp::MIN);
                 let events = self.store.request_events(request.id).await?;
-                let was_approved = events.iter().any(|(kind, ..)| kind == "approved");
+                let was_approved = events.iter().any(|(kind, ..)| *kind == EventKind::Approved);
                 match event.actor_id {
                     Some(actor)
                         if was_approved
@@ -373,7 +379,7 @@ impl App {
                     {
                         let user = self.store.user_by_id(actor).await?;
                         let note = format!("Cancelled the session on {} shortly before it", when(&user.timezone));
-                        vec![karma(actor, "late_cancel", rules.late_cancel, note)]
+                        vec![karma(actor, KarmaKind::LateCancel, rules.late_cancel, note)]
                     }
                     _ => Vec::new(),
                 }

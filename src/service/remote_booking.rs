@@ -10,6 +10,7 @@ use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
 
+use crate::domain::booking::{Channel, RequestStatus, SlotState};
 use crate::service::App;
 use crate::storage::{Origin, Request, RequestText, SessionEntry, Slot, StorageError, User};
 
@@ -34,9 +35,13 @@ impl App {
         }
         self.check_karma_allows_requests(learner).await?;
         let now = Timestamp::now().as_millisecond();
-        match slot.status.as_str() {
-            "cancelled" => return Err(AppError::Conflict("slot_cancelled", "This slot was cancelled.".into())),
-            "booked" => return Err(AppError::Conflict("slot_taken", "Someone else has this slot already.".into())),
+        match slot.status {
+            SlotState::Cancelled => {
+                return Err(AppError::Conflict("slot_cancelled", "This slot was cancelled.".into()));
+            }
+            SlotState::Booked => {
+                return Err(AppError::Conflict("slot_taken", "Someone else has this slot already.".into()));
+            }
             _ if slot.starts_at <= now => {
                 return Err(AppError::Conflict("slot_past", "This slot has already started.".into()));
             }
@@ -48,7 +53,7 @@ impl App {
             _ => return Err(AppError::invalid("answers", "invalid", "Answers are an object of question ids to text.")),
         };
         let join_id = self.config.link(&format!("/activities/join/{}", &super::secrets::new_secret()[..22]));
-        let origin = Origin { ap_id: &join_id, kind: "join", received: false };
+        let origin = Origin { ap_id: &join_id, kind: Channel::Join, received: false };
         let outcome = self
             .store
             .create_request(
@@ -62,7 +67,7 @@ impl App {
                             "You have already asked for this slot.".into(),
                         ));
                     }
-                    Ok("requested")
+                    Ok(RequestStatus::Requested)
                 },
                 RequestText { note: &note, answers: &answers, origin: Some(origin) },
             )

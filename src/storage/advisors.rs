@@ -173,7 +173,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-        let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let placeholders = super::placeholders(1, ids.len());
         // kind 0 = topic, 1 = link, 2 = category; `ord` keeps each list's order.
         let sql = format!(
             "SELECT user_id, CAST(0 AS BIGINT) AS kind, position AS ord, topic AS a, '' AS b \

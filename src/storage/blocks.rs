@@ -3,7 +3,8 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Backend, Result, StorageError, Store, now_ms};
+use super::{Backend, Constraint, Result, StorageError, Store, now_ms};
+use crate::domain::booking::{EventKind, RequestStatus, SlotState};
 
 /// An advisor's booking rules (defaults for every block).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -123,8 +124,8 @@ pub struct Slot {
     pub occurrence_date: String,
     pub starts_at: i64,
     pub ends_at: i64,
-    /// `open`, `requested`, `booked` or `cancelled`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SlotState,
     /// Overlaps a busy time imported from the advisor's own calendar.
     #[sqlx(try_from = "super::DbBool")]
     pub busy: bool,
@@ -208,13 +209,13 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a block and all its slots, refusing (`block_overlap`) when an
+    /// Inserts a block and all its slots, refusing (`BlockOverlap`) when an
     /// occurrence overlaps a live slot of another block of the same advisor.
     pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
         self.create_block_capped(new, None).await
     }
 
-    /// [`Store::create_block`], refusing with `Limit("too_many_slots", open)`
+    /// [`Store::create_block`], refusing with `Limit(SlotCap, open)`
     /// when the advisor's upcoming live slots plus the new ones would pass
     /// `max_open`. The advisor's row is locked first, so two blocks created
     /// at once cannot both pass the count.
@@ -233,7 +234,7 @@ impl Store {
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
             if open.saturating_add(adding) > max {
-                return Err(StorageError::Limit("too_many_slots", open));
+                return Err(StorageError::Limit(Constraint::SlotCap, open));
             }
         }
         for occ in &new.occurrences {
@@ -247,7 +248,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             if overlapping > 0 {
-                return Err(StorageError::Conflict("block_overlap"));
+                return Err(StorageError::Conflict(Constraint::BlockOverlap));
             }
         }
         let o = &new.overrides;
@@ -338,8 +339,10 @@ impl Store {
 impl Store {
     /// Cancels the slots of one occurrence (`date`) or of the whole series
     /// (`None`: the block is deleted) from `from` on, and every live request
-    /// on them, with `note` — in one transaction. Returns the cancelled
-    /// requests so both sides can be told.
+    /// on them, with `note` — in one transaction of set-based statements,
+    /// however many slots the series has. Each cancelled request gets its
+    /// `cancelled` event (by `actor_id`, in slot order). Returns the
+    /// cancelled requests so both sides can be told.
     pub async fn cancel_block_slots(
         &self,
         block_id: i64,
@@ -353,35 +356,57 @@ impl Store {
             return Err(StorageError::NotFound);
         }
         let now = now_ms();
+        let series = date.is_none();
+        let date = date.unwrap_or("");
         let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";
-        let slot_ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT id FROM slots WHERE {scope}"))
-            .bind(block_id)
-            .bind(from)
-            .bind(date.unwrap_or(""))
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut cancelled: Vec<super::Request> = Vec::new();
-        for slot_id in &slot_ids {
-            let sql = format!(
-                "UPDATE requests SET status = 'cancelled', decision_note = $2, updated_at = $3 \
-                 WHERE slot_id = $1 AND status IN ('requested', 'approved') RETURNING {}",
-                super::requests::REQUEST_COLUMNS
-            );
-            let rows: Vec<super::Request> =
-                sqlx::query_as(&sql).bind(slot_id).bind(note).bind(now).fetch_all(&mut *tx).await?;
-            for r in &rows {
-                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), "cancelled", note).await?;
-            }
-            cancelled.extend(rows);
+        if self.backend() == Backend::Postgres {
+            // Requests are made and decided with their slot locked: once
+            // these slots are, none of their requests changes under us.
+            // (SQLite's `BEGIN IMMEDIATE` already keeps other writers out.)
+            sqlx::query(&format!("SELECT id FROM slots WHERE {scope} ORDER BY id FOR UPDATE"))
+                .bind(block_id)
+                .bind(from)
+                .bind(date)
+                .execute(&mut *tx)
+                .await?;
         }
+        let live = "status IN ('requested', 'approved')";
+        sqlx::query(&format!(
+            "INSERT INTO booking_events (request_id, slot_id, actor_id, kind, note, created_at) \
+             SELECT id, slot_id, $4, $5, $6, $7 FROM requests \
+             WHERE {live} AND slot_id IN (SELECT id FROM slots WHERE {scope}) ORDER BY slot_id, id"
+        ))
+        .bind(block_id)
+        .bind(from)
+        .bind(date)
+        .bind(actor_id)
+        .bind(EventKind::Cancelled.as_str())
+        .bind(note)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let mut cancelled: Vec<super::Request> = sqlx::query_as(&format!(
+            "UPDATE requests SET status = $4, decision_note = $5, updated_at = $6 \
+             WHERE {live} AND slot_id IN (SELECT id FROM slots WHERE {scope}) RETURNING {}",
+            super::requests::REQUEST_COLUMNS
+        ))
+        .bind(block_id)
+        .bind(from)
+        .bind(date)
+        .bind(RequestStatus::Cancelled.as_str())
+        .bind(note)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        cancelled.sort_by_key(|r| (r.slot_id, r.id));
         sqlx::query(&format!("UPDATE slots SET cancelled_at = $4 WHERE {scope}"))
             .bind(block_id)
             .bind(from)
-            .bind(date.unwrap_or(""))
+            .bind(date)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        if date.is_none() {
+        if series {
             sqlx::query("UPDATE blocks SET deleted_at = $2 WHERE id = $1")
                 .bind(block_id)
                 .bind(now)

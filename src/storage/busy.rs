@@ -133,14 +133,8 @@ impl Store {
 async fn write_intervals(tx: &mut Transaction<'static, Any>, advisor_id: i64, intervals: &[(i64, i64)]) -> Result<()> {
     sqlx::query("DELETE FROM busy_intervals WHERE advisor_id = $1").bind(advisor_id).execute(&mut **tx).await?;
     for chunk in intervals.chunks(INSERT_CHUNK) {
-        let mut sql = String::from("INSERT INTO busy_intervals (advisor_id, starts_at, ends_at) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let n = 3 * i;
-            sql.push_str(&format!("(${}, ${}, ${})", n + 1, n + 2, n + 3));
-        }
+        let values = super::value_rows(1, chunk.len(), 3);
+        let sql = format!("INSERT INTO busy_intervals (advisor_id, starts_at, ends_at) VALUES {values}");
         let mut query = sqlx::query(&sql);
         for &(start, end) in chunk {
             query = query.bind(advisor_id).bind(start).bind(end);

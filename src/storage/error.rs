@@ -1,41 +1,89 @@
 use thiserror::Error;
 
-/// What can go wrong below the domain: the database, or a uniqueness rule it
-/// enforces. Unique violations are turned into [`StorageError::Duplicate`]
-/// naming the field, so callers can answer "that e-mail is taken" even when
+/// What can go wrong below the domain: the database, or a rule it enforces.
+/// Unique violations are turned into [`StorageError::Duplicate`] naming the
+/// [`Constraint`], so callers can answer "that e-mail is taken" even when
 /// two sign-ups race past the application's own check.
 #[derive(Debug, Error)]
 pub enum StorageError {
     #[error("{0}")]
     Config(String),
     #[error("duplicate {0}")]
-    Duplicate(&'static str),
+    Duplicate(Constraint),
     #[error("not found")]
     NotFound,
-    /// A rule checked inside a write transaction said no (e.g. `block_overlap`).
+    /// A rule checked inside a write transaction said no.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
-    /// A limit checked inside a write transaction was reached: its code
-    /// (e.g. `too_many_slots`) and the count found.
+    Conflict(Constraint),
+    /// A limit checked inside a write transaction was reached, with the
+    /// count found.
     #[error("limit {0} reached at {1}")]
-    Limit(&'static str, i64),
+    Limit(Constraint, i64),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// The rules storage enforces that callers tell apart: unique constraints
+/// of the schema, and the checks and limits of write transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// `users.username` is unique.
+    Username,
+    /// `users.email` is unique.
+    Email,
+    /// A category's slug and name are unique.
+    Category,
+    /// One live request per learner and slot (`requests_one_live_per_learner`).
+    LiveRequest,
+    /// One approved request per slot (`requests_one_approved_per_slot`, S5).
+    ApprovedRequest,
+    /// A received activity is applied once (`inbox_seen`).
+    Activity,
+    /// A block's occurrences do not overlap the advisor's other live slots.
+    BlockOverlap,
+    /// An advisor's upcoming live slots stay under the instance's cap.
+    SlotCap,
+    /// Any other unique constraint.
+    Other,
+}
+
+impl Constraint {
+    /// Its name in logs and messages: the field for a unique constraint
+    /// (`username`; `value` for any other), else the rule's code.
+    pub fn name(self) -> &'static str {
+        match self {
+            Constraint::Username => "username",
+            Constraint::Email => "email",
+            Constraint::Category => "category",
+            Constraint::LiveRequest => "live_request",
+            Constraint::ApprovedRequest => "approved_request",
+            Constraint::Activity => "activity",
+            Constraint::BlockOverlap => "block_overlap",
+            Constraint::SlotCap => "too_many_slots",
+            Constraint::Other => "value",
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Columns with a unique constraint, as both backends name them in errors
 /// (SQLite: `UNIQUE constraint failed: users.email`; PostgreSQL:
 /// `users_email_key`).
-const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
-    ("users.username", "users_username_key", "username"),
-    ("users.email", "users_email_key", "email"),
-    ("categories.slug", "categories_slug_key", "category"),
-    ("categories.name", "categories_name_key", "category"),
+const UNIQUE_FIELDS: &[(&str, &str, Constraint)] = &[
+    ("users.username", "users_username_key", Constraint::Username),
+    ("users.email", "users_email_key", Constraint::Email),
+    ("categories.slug", "categories_slug_key", Constraint::Category),
+    ("categories.name", "categories_name_key", Constraint::Category),
     // The learner's one live request per slot, then the one approved request per slot (S5).
-    ("requests.slot_id, requests.learner_id", "requests_one_live_per_learner", "live_request"),
-    ("requests.slot_id", "requests_one_approved_per_slot", "approved_request"),
+    ("requests.slot_id, requests.learner_id", "requests_one_live_per_learner", Constraint::LiveRequest),
+    ("requests.slot_id", "requests_one_approved_per_slot", Constraint::ApprovedRequest),
 ];
 
 impl From<sqlx::Error> for StorageError {
@@ -48,12 +96,12 @@ impl From<sqlx::Error> for StorageError {
         {
             let constraint = db.constraint().unwrap_or_default();
             let message = db.message();
-            for (sqlite_name, pg_name, field) in UNIQUE_FIELDS {
+            for (sqlite_name, pg_name, named) in UNIQUE_FIELDS {
                 if constraint == *pg_name || message.contains(sqlite_name) {
-                    return StorageError::Duplicate(field);
+                    return StorageError::Duplicate(*named);
                 }
             }
-            return StorageError::Duplicate("value");
+            return StorageError::Duplicate(Constraint::Other);
         }
         StorageError::Database(err)
     }

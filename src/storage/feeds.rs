@@ -2,6 +2,7 @@
 //! lists (sessions on either side, and an advisor's open availability).
 
 use super::{DbBool, Result, Store, now_ms};
+use crate::domain::booking::RequestStatus;
 
 /// A person's calendar subscription. `token_hash` is `None` once revoked.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -19,7 +20,8 @@ pub struct CalendarFeed {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FeedSession {
     pub request_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: RequestStatus,
     pub starts_at: i64,
     pub ends_at: i64,
     pub advisor_id: i64,

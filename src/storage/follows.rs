@@ -12,6 +12,7 @@ use sqlx::{Any, Transaction};
 
 use super::queue::Queue;
 use super::{Result, Store, now_ms};
+use crate::domain::federation::FollowState;
 
 /// An activity to deliver to one inbox, signed by `sender_id` (a local user).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,13 @@ pub struct Follow {
     pub follow_id: String,
     pub accepted_at: Option<i64>,
     pub created_at: i64,
+}
+
+impl Follow {
+    /// Asked, or confirmed by the actor's server.
+    pub fn state(&self) -> FollowState {
+        FollowState::of(self.accepted_at)
+    }
 }
 
 impl Store {

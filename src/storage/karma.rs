@@ -3,11 +3,14 @@
 
 use super::requests::{REQUEST_COLUMNS, log_event_about};
 use super::{Request, Result, StorageError, Store, now_ms};
+use crate::domain::booking::EventKind;
+use crate::domain::karma::KarmaKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct KarmaEvent {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: KarmaKind,
     pub points: i64,
     pub request_id: Option<i64>,
     pub note: String,
@@ -30,7 +33,7 @@ pub struct RequestHistory {
     pub request: Request,
     pub starts_at: i64,
     pub ends_at: i64,
-    pub events: Vec<(String, Option<i64>, Option<i64>, i64)>,
+    pub events: Vec<(EventKind, Option<i64>, Option<i64>, i64)>,
 }
 
 impl Store {
@@ -54,11 +57,11 @@ impl Store {
     }
 
     /// The points a kind of karma event gave a person for one request.
-    pub async fn karma_points_for(&self, request_id: i64, user_id: i64, kind: &str) -> Result<Option<i64>> {
+    pub async fn karma_points_for(&self, request_id: i64, user_id: i64, kind: KarmaKind) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT points FROM karma_events WHERE request_id = $1 AND user_id = $2 AND kind = $3")
             .bind(request_id)
             .bind(user_id)
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_optional(self.pool())
             .await?)
     }
@@ -96,7 +99,7 @@ impl Store {
         &self,
         request_id: i64,
         actor_id: i64,
-        kind: &str,
+        kind: EventKind,
         note: &str,
         guard: impl FnOnce(&RequestHistory) -> std::result::Result<Option<i64>, E>,
     ) -> Result<std::result::Result<(), E>> {
@@ -110,12 +113,16 @@ impl Store {
             .bind(request.slot_id)
             .fetch_one(&mut *tx)
             .await?;
-        let events = sqlx::query_as(
+        let rows: Vec<(String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
             "SELECT kind, actor_id, subject_id, created_at FROM booking_events WHERE request_id = $1 ORDER BY id",
         )
         .bind(request_id)
         .fetch_all(&mut *tx)
         .await?;
+        let events = rows
+            .into_iter()
+            .map(|(kind, actor, subject, at)| Ok((super::db_word::word(kind)?, actor, subject, at)))
+            .collect::<Result<_>>()?;
         let slot_id = request.slot_id;
         let subject = match guard(&RequestHistory { request, starts_at, ends_at, events }) {
             Ok(subject) => subject,

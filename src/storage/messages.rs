@@ -65,7 +65,7 @@ impl Store {
         if let Some(ap_id) = received_as
             && !super::follows::first_sight(&mut tx, ap_id).await?
         {
-            return Err(super::StorageError::Duplicate("activity"));
+            return Err(super::StorageError::Duplicate(super::Constraint::Activity));
         }
         let conversation_id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (pair_key, created_at, last_message_at) VALUES ($1, $2, $2) \

@@ -9,8 +9,13 @@
 //!   with its slots, known by their ActivityPub ids, so local learners'
 //!   requests, calendars and feeds need nothing special.
 
+use std::collections::HashMap;
+
 use super::accounts::USER_COLUMNS;
 use super::{RemoteActor, Result, StorageError, Store, User, now_ms};
+
+/// Slots written per statement when mirroring (an event lists at most 200).
+const MIRROR_CHUNK: usize = 200;
 
 /// A remote event, as mirrored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,61 +161,71 @@ impl Store {
                 .await?
             }
         };
+        // Each slot once (a later listing of the same id wins), in the order listed.
+        let mut slots: Vec<&MirroredSlot> = Vec::with_capacity(event.slots.len());
+        let mut at: HashMap<&str, usize> = HashMap::new();
         for slot in &event.slots {
-            let cancelled = (slot.cancelled || event.cancelled).then_some(now);
-            let owner: Option<i64> = sqlx::query_scalar("SELECT block_id FROM slots WHERE ap_id = $1")
-                .bind(&slot.ap_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            match owner {
-                Some(owner) if owner != block_id => return Ok(Mirrored::NotOwner),
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE slots SET starts_at = $2, ends_at = $3, remote_open = $4, \
-                         cancelled_at = CASE WHEN $5 IS NULL THEN NULL ELSE COALESCE(cancelled_at, $5) END \
-                         WHERE ap_id = $1",
-                    )
-                    .bind(&slot.ap_id)
-                    .bind(slot.starts_at)
-                    .bind(slot.ends_at)
-                    .bind(i64::from(slot.open))
-                    .bind(cancelled)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+            match at.get(slot.ap_id.as_str()) {
+                Some(&i) => slots[i] = slot,
                 None => {
-                    sqlx::query(
-                        "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at, cancelled_at, \
-                         ap_id, remote_open) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
+                    at.insert(&slot.ap_id, slots.len());
+                    slots.push(slot);
+                }
+            }
+        }
+        for chunk in slots.chunks(MIRROR_CHUNK) {
+            let list = super::placeholders(2, chunk.len());
+            let sql = format!("SELECT COUNT(*) FROM slots WHERE block_id <> $1 AND ap_id IN ({list})");
+            let mut foreign = sqlx::query_scalar::<_, i64>(&sql).bind(block_id);
+            for slot in chunk {
+                foreign = foreign.bind(&slot.ap_id);
+            }
+            if foreign.fetch_one(&mut *tx).await? > 0 {
+                return Ok(Mirrored::NotOwner);
+            }
+        }
+        for chunk in slots.chunks(MIRROR_CHUNK) {
+            // New slots are inserted, known ones follow the event; a slot
+            // cancelled before keeps its cancellation time.
+            let values = super::value_rows(1, chunk.len(), 8);
+            let sql = format!(
+                "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at, cancelled_at, ap_id, \
+                 remote_open) VALUES {values} \
+                 ON CONFLICT (ap_id) DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+                 remote_open = excluded.remote_open, cancelled_at = CASE WHEN excluded.cancelled_at IS NULL THEN NULL \
+                 ELSE COALESCE(slots.cancelled_at, excluded.cancelled_at) END \
+                 WHERE slots.block_id = excluded.block_id"
+            );
+            let mut upsert = sqlx::query(&sql);
+            for slot in chunk {
+                upsert = upsert
                     .bind(block_id)
                     .bind(advisor_id)
                     .bind(&event.date)
                     .bind(slot.starts_at)
                     .bind(slot.ends_at)
-                    .bind(cancelled)
+                    .bind((slot.cancelled || event.cancelled).then_some(now))
                     .bind(&slot.ap_id)
-                    .bind(i64::from(slot.open))
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                    .bind(i64::from(slot.open));
             }
+            upsert.execute(&mut *tx).await?;
         }
         // Slots the event no longer lists are gone.
-        let listed: Vec<&str> = event.slots.iter().map(|s| s.ap_id.as_str()).collect();
         let known: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, ap_id FROM slots WHERE block_id = $1 AND cancelled_at IS NULL")
                 .bind(block_id)
                 .fetch_all(&mut *tx)
                 .await?;
-        for (id, ap_id) in known {
-            if !listed.contains(&ap_id.as_str()) {
-                sqlx::query("UPDATE slots SET cancelled_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+        let gone: Vec<i64> =
+            known.into_iter().filter(|(_, ap_id)| !at.contains_key(ap_id.as_str())).map(|(id, _)| id).collect();
+        for chunk in gone.chunks(MIRROR_CHUNK) {
+            let list = super::placeholders(2, chunk.len());
+            let sql = format!("UPDATE slots SET cancelled_at = $1 WHERE id IN ({list})");
+            let mut cancel = sqlx::query(&sql).bind(now);
+            for id in chunk {
+                cancel = cancel.bind(*id);
             }
+            cancel.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Mirrored::Stored(block_id))

@@ -14,6 +14,7 @@ mod blocks;
 mod busy;
 mod categories;
 mod db_bool;
+mod db_word;
 mod error;
 mod feeds;
 mod follows;
@@ -37,7 +38,8 @@ pub use blocks::{AdvisorPolicy, Block, BlockOverrides, NewBlock, NewOccurrence, 
 pub use busy::BusyCalendar;
 pub use categories::Category;
 pub(crate) use db_bool::{DbBool, DbOptBool};
-pub use error::StorageError;
+pub(crate) use db_word::DbOptWord;
+pub use error::{Constraint, StorageError};
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
 pub use follows::{DELIVERIES, Delivery, Follow, NewDelivery, domain_of};
 pub use instances::{InstanceHealth, InstanceOverview};
@@ -177,6 +179,16 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `$first, …` for `count` values: an `IN (…)` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `($first, …), (…)`: `rows` rows of `width` values, a multi-row `VALUES`.
+fn value_rows(first: usize, rows: usize, width: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(first + r * width, width))).collect::<Vec<_>>().join(", ")
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_pattern(term: &str) -> String {
     let mut out = String::with_capacity(term.len() + 2);
@@ -199,6 +211,14 @@ mod tests {
     fn like_pattern_escapes_wildcards() {
         assert_eq!(like_pattern("Rust"), "%rust%");
         assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn placeholders_number_from_where_they_start() {
+        assert_eq!(placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(placeholders(2, 1), "$2");
+        assert_eq!(value_rows(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(2, 1, 2), "($2, $3)");
     }
 
     #[test]

@@ -7,12 +7,16 @@ use sqlx::{Any, Transaction};
 
 use super::queue::Queue;
 use super::{Result, Store, now_ms};
+use crate::domain::booking::EventKind;
+use crate::domain::karma::KarmaKind;
+use crate::domain::notification::Kind;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notification {
     pub id: i64,
     pub user_id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: Kind,
     pub actor_id: Option<i64>,
     pub request_id: Option<i64>,
     pub conversation_id: Option<i64>,
@@ -25,7 +29,7 @@ pub struct Notification {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNotification {
     pub user_id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub actor_id: Option<i64>,
     pub request_id: Option<i64>,
     pub conversation_id: Option<i64>,
@@ -44,7 +48,7 @@ pub struct OutgoingMail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKarma {
     pub user_id: i64,
-    pub kind: String,
+    pub kind: KarmaKind,
     pub points: i64,
     pub request_id: Option<i64>,
     pub actor_id: Option<i64>,
@@ -69,7 +73,8 @@ pub struct PendingEvent {
     pub request_id: Option<i64>,
     pub actor_id: Option<i64>,
     pub subject_id: Option<i64>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
     pub note: String,
     pub created_at: i64,
 }
@@ -181,18 +186,20 @@ impl Store {
     }
 
     /// The kinds a person switched off for e-mail.
-    pub async fn mail_off(&self, user_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT kind FROM notification_mail_off WHERE user_id = $1 ORDER BY kind")
-            .bind(user_id)
-            .fetch_all(self.pool())
-            .await?)
+    pub async fn mail_off(&self, user_id: i64) -> Result<Vec<Kind>> {
+        let kinds: Vec<String> =
+            sqlx::query_scalar("SELECT kind FROM notification_mail_off WHERE user_id = $1 ORDER BY kind")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await?;
+        kinds.into_iter().map(super::db_word::word).collect()
     }
 
     /// Replaces the switched-off kinds and the reminder time in one go.
     pub async fn save_notification_settings(
         &self,
         user_id: i64,
-        mail_off: &[&str],
+        mail_off: &[Kind],
         reminder_minutes: Option<i64>,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
@@ -200,7 +207,7 @@ impl Store {
         for kind in mail_off {
             sqlx::query("INSERT INTO notification_mail_off (user_id, kind) VALUES ($1, $2)")
                 .bind(user_id)
-                .bind(*kind)
+                .bind(kind.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -225,7 +232,7 @@ impl Store {
         if requests.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (1..=requests.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = super::placeholders(1, requests.len());
         let sql = format!("{PENDING_SELECT} AND request_id IN ({list}) ORDER BY id");
         let mut query = sqlx::query_as(&sql);
         for id in requests {
@@ -324,7 +331,7 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(n.user_id)
-        .bind(&n.kind)
+        .bind(n.kind.as_str())
         .bind(n.actor_id)
         .bind(n.request_id)
         .bind(n.conversation_id)
@@ -345,7 +352,7 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(k.user_id)
-        .bind(&k.kind)
+        .bind(k.kind.as_str())
         .bind(k.points)
         .bind(k.request_id)
         .bind(k.actor_id)

@@ -4,6 +4,7 @@
 
 use super::follows::insert_delivery;
 use super::{NewDelivery, Result, Store, now_ms};
+use crate::domain::federation::PublishedStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublishedEvent {
@@ -12,8 +13,8 @@ pub struct PublishedEvent {
     pub advisor_id: i64,
     pub ap_id: String,
     pub digest: String,
-    /// `live`, `cancelled`, `ended` or `deleted`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PublishedStatus,
     pub ends_at: i64,
     /// The `Event` as last published (JSON).
     pub body: String,
@@ -86,7 +87,7 @@ impl Store {
             .bind(event.advisor_id)
             .bind(&event.ap_id)
             .bind(&event.digest)
-            .bind(&event.status)
+            .bind(event.status.as_str())
             .bind(event.ends_at)
             .bind(&event.body)
             .bind(now)

@@ -9,8 +9,8 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Result, StorageError, Store, now_ms};
-use crate::domain::booking::RequestStatus;
+use super::{Constraint, Result, StorageError, Store, now_ms};
+use crate::domain::booking::{Channel, EventKind, RequestStatus, SlotState};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct Request {
@@ -28,17 +28,18 @@ pub struct Request {
     /// The activity the request came in by (a remote learner's `Join` or
     /// Mastodon note) or went out as (our `Join` for a remote slot).
     pub ap_id: Option<String>,
-    /// `join` or `note`.
-    pub ap_kind: Option<String>,
+    /// How it travels between servers (`None`: a local request).
+    #[sqlx(try_from = "super::DbOptWord")]
+    pub ap_kind: Option<Channel>,
 }
 
 /// How a request arrived over federation: the activity's id and kind
-/// (`join`, `note`). Recorded with the request, and as seen, in one
+/// (a `Join`, a note). Recorded with the request, and as seen, in one
 /// transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin<'a> {
     pub ap_id: &'a str,
-    pub kind: &'a str,
+    pub kind: Channel,
     /// Whether `ap_id` is a received activity (deduplicated) rather than one
     /// we send.
     pub received: bool,
@@ -109,15 +110,15 @@ pub struct Decided {
 }
 
 impl Store {
-    /// Creates a request if `check` allows it, as `status` (`requested`, or
-    /// `approved` for advisors who approve automatically). `week` bounds the
-    /// learner's weekly limit.
+    /// Creates a request if `check` allows it, in the status it returns
+    /// (requested, or approved for advisors who approve automatically).
+    /// `week` bounds the learner's weekly limit.
     pub async fn create_request<E>(
         &self,
         slot_id: i64,
         learner_id: i64,
         week: (i64, i64),
-        check: impl FnOnce(&RequestContext) -> std::result::Result<&'static str, E>,
+        check: impl FnOnce(&RequestContext) -> std::result::Result<RequestStatus, E>,
         text: RequestText<'_>,
     ) -> Result<std::result::Result<Request, E>> {
         let RequestText { note, answers, origin } = text;
@@ -126,7 +127,7 @@ impl Store {
             && origin.received
             && !super::follows::first_sight(&mut tx, origin.ap_id).await?
         {
-            return Err(StorageError::Duplicate("activity"));
+            return Err(StorageError::Duplicate(Constraint::Activity));
         }
         if !self.lock_row(&mut tx, "slots", slot_id).await? {
             return Err(StorageError::NotFound);
@@ -145,15 +146,15 @@ impl Store {
             .bind(slot_id)
             .bind(ctx.advisor_id)
             .bind(learner_id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(note)
             .bind(answers)
             .bind(now)
             .bind(origin.map(|o| o.ap_id))
-            .bind(origin.map(|o| o.kind))
+            .bind(origin.map(|o| o.kind.as_str()))
             .fetch_one(&mut *tx)
             .await?;
-        log_event(&mut tx, request.id, slot_id, Some(learner_id), status, note).await?;
+        log_event(&mut tx, request.id, slot_id, Some(learner_id), status.into(), note).await?;
         tx.commit().await?;
         Ok(Ok(request))
     }
@@ -171,7 +172,7 @@ impl Store {
         &self,
         request_id: i64,
         actor_id: i64,
-        decide: impl FnOnce(&DecisionContext) -> std::result::Result<&'static str, E>,
+        decide: impl FnOnce(&DecisionContext) -> std::result::Result<RequestStatus, E>,
         note: &str,
         others_note: &str,
         activity: Option<&str>,
@@ -180,7 +181,7 @@ impl Store {
         if let Some(activity) = activity
             && !super::follows::first_sight(&mut tx, activity).await?
         {
-            return Err(StorageError::Duplicate("activity"));
+            return Err(StorageError::Duplicate(Constraint::Activity));
         }
         let slot_id: Option<i64> = sqlx::query_scalar("SELECT slot_id FROM requests WHERE id = $1")
             .bind(request_id)
@@ -203,10 +204,10 @@ impl Store {
             "UPDATE requests SET status = $2, decision_note = $3, updated_at = $4 WHERE id = $1 RETURNING {REQUEST_COLUMNS}"
         );
         let updated: Request =
-            sqlx::query_as(&sql).bind(request_id).bind(next).bind(note).bind(now).fetch_one(&mut *tx).await?;
-        log_event(&mut tx, request_id, slot_id, Some(actor_id), next, note).await?;
+            sqlx::query_as(&sql).bind(request_id).bind(next.as_str()).bind(note).bind(now).fetch_one(&mut *tx).await?;
+        log_event(&mut tx, request_id, slot_id, Some(actor_id), next.into(), note).await?;
         let mut also_declined: Vec<Request> = Vec::new();
-        if next == "approved" {
+        if next == RequestStatus::Approved {
             let sql = format!(
                 "UPDATE requests SET status = 'declined', decision_note = $3, updated_at = $4 \
                  WHERE slot_id = $1 AND id <> $2 AND status = 'requested' RETURNING {REQUEST_COLUMNS}"
@@ -219,7 +220,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for other in &also_declined {
-                log_event(&mut tx, other.id, slot_id, Some(actor_id), "declined", others_note).await?;
+                log_event(&mut tx, other.id, slot_id, Some(actor_id), EventKind::Declined, others_note).await?;
             }
         }
         tx.commit().await?;
@@ -247,13 +248,14 @@ impl Store {
     }
 
     /// The event log of one request, oldest first: (kind, actor id, note, at).
-    pub async fn request_events(&self, request_id: i64) -> Result<Vec<(String, Option<i64>, String, i64)>> {
-        Ok(sqlx::query_as(
+    pub async fn request_events(&self, request_id: i64) -> Result<Vec<(EventKind, Option<i64>, String, i64)>> {
+        let rows: Vec<(String, Option<i64>, String, i64)> = sqlx::query_as(
             "SELECT kind, actor_id, note, created_at FROM booking_events WHERE request_id = $1 ORDER BY id",
         )
         .bind(request_id)
         .fetch_all(self.pool())
-        .await?)
+        .await?;
+        rows.into_iter().map(|(kind, actor, note, at)| Ok((super::db_word::word(kind)?, actor, note, at))).collect()
     }
 }
 
@@ -284,8 +286,8 @@ async fn request_context(
     .await?;
     Ok(RequestContext {
         slot_start: slot.starts_at,
-        slot_cancelled: slot.status == "cancelled",
-        slot_booked: slot.status == "booked",
+        slot_cancelled: slot.status == SlotState::Cancelled,
+        slot_booked: slot.status == SlotState::Booked,
         slot_busy: slot.busy,
         advisor_id: slot.advisor_id,
         already_requested: already > 0,
@@ -298,7 +300,7 @@ pub(super) async fn log_event(
     request_id: i64,
     slot_id: i64,
     actor_id: Option<i64>,
-    kind: &str,
+    kind: EventKind,
     note: &str,
 ) -> Result<()> {
     log_event_about(tx, request_id, slot_id, actor_id, None, kind, note).await
@@ -312,7 +314,7 @@ pub(super) async fn log_event_about(
     slot_id: i64,
     actor_id: Option<i64>,
     subject_id: Option<i64>,
-    kind: &str,
+    kind: EventKind,
     note: &str,
 ) -> Result<()> {
     sqlx::query(
@@ -323,7 +325,7 @@ pub(super) async fn log_event_about(
     .bind(slot_id)
     .bind(actor_id)
     .bind(subject_id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(note)
     .bind(now_ms())
     .execute(&mut **tx)

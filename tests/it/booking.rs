@@ -6,6 +6,7 @@ use crate::support;
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
+use officehours::domain::federation::PublishedStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestServer, test_databases};
@@ -403,7 +404,10 @@ async fn the_database_itself_refuses_a_second_approved_request() {
         server.store.execute_raw(&insert(a.id)).await.unwrap();
         let second = server.store.execute_raw(&insert(b.id)).await;
         assert!(
-            matches!(second, Err(officehours::storage::StorageError::Duplicate("approved_request"))),
+            matches!(
+                second,
+                Err(officehours::storage::StorageError::Duplicate(officehours::storage::Constraint::ApprovedRequest))
+            ),
             "[{}] {second:?}",
             db.backend
         );
@@ -986,7 +990,7 @@ async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_
         // Followers are told to drop the published events.
         for event in &events {
             let now = server.store.published_event(&event.ap_id).await.unwrap().unwrap();
-            assert_eq!(now.status, "deleted", "[{}] {}", db.backend, event.ap_id);
+            assert_eq!(now.status, PublishedStatus::Deleted, "[{}] {}", db.backend, event.ap_id);
         }
 
         // Lifting the suspension shows the advisor again.

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use officehours::domain::booking::RequestStatus;
 use support::{TestDatabase, TestServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -299,7 +300,7 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
     let student = server.create_user("student", false).await;
     let student = server.app.update_profile(&student, "Student", "", "America/New_York").await.unwrap();
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(50);
-    let request = server.session_at(&mentor, &student, start, "requested").await;
+    let request = server.session_at(&mentor, &student, start, RequestStatus::Requested).await;
     server.app.decide(&mentor, request, officehours::domain::booking::Action::Approve, "Welcome!").await.unwrap();
     server.app.send_message(&mentor, "student", "Bring your schema, please.").await.unwrap();
 

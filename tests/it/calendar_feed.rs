@@ -7,6 +7,7 @@ use crate::support;
 use std::process::Command;
 
 use jiff::Timestamp;
+use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::server::PASSWORD;
@@ -90,10 +91,12 @@ async fn feeds_list_both_sides_in_utc_with_sequences_and_cancellations_across_ds
         let learner = server.create_user("bob", false).await;
         let domain = server.app.config.domain.clone();
         // Europe springs forward at 01:00 UTC on 28 March 2027; the US at 07:00 UTC on 14 March.
-        let before_eu = server.session_at(&advisor, &learner, at("2027-03-28T00:40:00Z"), "approved").await;
-        let after_eu = server.session_at(&advisor, &learner, at("2027-03-28T01:10:00Z"), "approved").await;
-        let before_us = server.session_at(&advisor, &learner, at("2027-03-14T06:40:00Z"), "requested").await;
-        let after_us = server.session_at(&advisor, &learner, at("2027-03-14T07:10:00Z"), "approved").await;
+        let before_eu =
+            server.session_at(&advisor, &learner, at("2027-03-28T00:40:00Z"), RequestStatus::Approved).await;
+        let after_eu = server.session_at(&advisor, &learner, at("2027-03-28T01:10:00Z"), RequestStatus::Approved).await;
+        let before_us =
+            server.session_at(&advisor, &learner, at("2027-03-14T06:40:00Z"), RequestStatus::Requested).await;
+        let after_us = server.session_at(&advisor, &learner, at("2027-03-14T07:10:00Z"), RequestStatus::Approved).await;
         let ada = server.api_as(&advisor).await;
         let bob = server.api_as(&learner).await;
         let (status, _) = ada.post(&format!("/api/v1/requests/{before_us}/approve"), json!({})).await;
@@ -199,7 +202,7 @@ async fn one_session_downloads_as_ics_with_add_to_calendar_links() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("ada").await;
         let learner = server.create_user("bob", false).await;
-        let id = server.session_at(&advisor, &learner, at("2027-10-31T00:30:00Z"), "approved").await;
+        let id = server.session_at(&advisor, &learner, at("2027-10-31T00:30:00Z"), RequestStatus::Approved).await;
         let mut browser = server.browser();
         browser.log_in("bob", PASSWORD).await;
         let page = browser.page(&format!("/requests/{id}")).await;

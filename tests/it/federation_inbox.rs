@@ -8,6 +8,7 @@ use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::peer::{Tamper, satisfies_mastodon, start_peer};
@@ -662,7 +663,7 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
         let mut missed = Vec::new();
         for hours in [2, 3] {
             let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
-            let session = server.session_at(&ada, &masto, start, "approved").await;
+            let session = server.session_at(&ada, &masto, start, RequestStatus::Approved).await;
             let (status, body) = api.post(&format!("/api/v1/requests/{session}/no-show"), json!({})).await;
             assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
             missed.push(session);

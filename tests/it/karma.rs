@@ -5,6 +5,7 @@
 use crate::support;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
+use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::server::PASSWORD;
@@ -56,10 +57,11 @@ async fn no_shows_cost_karma_block_requests_and_forgiveness_restores_them() {
         assert_eq!(score(&bob).await, -2, "cancelling days ahead is fine");
 
         // No-shows: only from the start until a day after the end, once, by the other party.
-        let missed = server.session_at(&advisor, &learner, ago(1), "approved").await;
-        let future =
-            server.session_at(&advisor, &learner, Timestamp::now() + SignedDuration::from_hours(5), "approved").await;
-        let old = server.session_at(&advisor, &learner, ago(30), "approved").await;
+        let missed = server.session_at(&advisor, &learner, ago(1), RequestStatus::Approved).await;
+        let future = server
+            .session_at(&advisor, &learner, Timestamp::now() + SignedDuration::from_hours(5), RequestStatus::Approved)
+            .await;
+        let old = server.session_at(&advisor, &learner, ago(30), RequestStatus::Approved).await;
         // Its no-show window has closed: attendance counts (the background job may be first).
         server.app.settle_attendance().await.unwrap();
         assert_eq!((score(&bob).await, score(&ada).await), (-1, 1));
@@ -138,7 +140,7 @@ async fn admins_set_the_rules_and_low_karma_hides_advisors() {
         assert!(listed(anyone.get("/api/v1/advisors").await.1));
 
         // Bob records that Ada missed a session: −5, still above the default −10.
-        let missed = server.session_at(&advisor, &learner, ago(1), "approved").await;
+        let missed = server.session_at(&advisor, &learner, ago(1), RequestStatus::Approved).await;
         bob.post(&format!("/api/v1/requests/{missed}/no-show"), json!({})).await;
         assert_eq!(score(&server.api_as(&advisor).await).await, -5);
 

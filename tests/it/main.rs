@@ -19,6 +19,7 @@ mod karma;
 mod mail;
 mod messages;
 mod notifications;
+mod statements;
 mod storage;
 mod tokens;
 mod web_accounts;

@@ -5,6 +5,7 @@
 
 use crate::support;
 
+use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::server::PASSWORD;
@@ -57,7 +58,9 @@ async fn two_people_write_to_each_other_and_unread_counts_follow() {
         assert_eq!(ada.get("/api/v1/me/conversations").await.1.as_array().unwrap().len(), 1, "one thread per pair");
 
         // From a session's page.
-        let id = server.session_at(&advisor, &learner, "2027-05-03T09:00:00Z".parse().unwrap(), "approved").await;
+        let id = server
+            .session_at(&advisor, &learner, "2027-05-03T09:00:00Z".parse().unwrap(), RequestStatus::Approved)
+            .await;
         assert!(browser.page(&format!("/requests/{id}")).await.contains("href=\"/messages/ada\""));
     }
 }

@@ -7,6 +7,7 @@ use crate::support;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
+use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::server::PASSWORD;
@@ -207,7 +208,7 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
         let learner = server.create_user("bob", false).await;
         // A request written as a crash would leave it: the change committed, its effects not.
         let start = Timestamp::now() + SignedDuration::from_hours(30);
-        let earlier = server.session_at(&advisor, &learner, start, "approved").await;
+        let earlier = server.session_at(&advisor, &learner, start, RequestStatus::Approved).await;
         let slot: i64 = server.store.request(earlier).await.unwrap().slot_id;
         server.execute(&format!("UPDATE requests SET status = 'cancelled' WHERE id = {earlier}")).await;
         let request = server
@@ -216,7 +217,7 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
                 slot,
                 learner.id,
                 (0, 1),
-                |_| Ok::<_, ()>("requested"),
+                |_| Ok::<_, ()>(RequestStatus::Requested),
                 officehours::storage::RequestText { note: "left behind", answers: "{}", origin: None },
             )
             .await

@@ -3,10 +3,11 @@
 
 use crate::support;
 
+use officehours::domain::booking::{EventKind, RequestStatus, SlotState};
 use officehours::domain::retry::AfterFailure;
 use officehours::storage::{
-    AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, MAIL_OUTBOX, NewUser, OutgoingMail, ProfileUpdate, StorageError,
-    now_ms,
+    AdvisorUpdate, Constraint, DirectoryQuery, EmailTokenPurpose, MAIL_OUTBOX, Mirrored, MirroredEvent, MirroredSlot,
+    NewBlock, NewOccurrence, NewUser, OutgoingMail, ProfileUpdate, Request, RequestText, Slot, StorageError, now_ms,
 };
 use support::test_databases;
 
@@ -57,14 +58,14 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
         assert!(
-            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate("username"))),
+            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate(Constraint::Username))),
             "[{}]",
             db.backend
         );
         let mut same_mail = new_user("bob");
         same_mail.email = "ada@example.org".into();
         assert!(
-            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate("email"))),
+            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate(Constraint::Email))),
             "[{}]",
             db.backend
         );
@@ -244,7 +245,10 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
 
         assert!(store.delete_category("programming").await.unwrap());
         assert!(store.advisor_profile("frank").await.unwrap().categories.is_empty(), "[{}] cascade", db.backend);
-        assert!(matches!(store.create_category("design", "Design").await, Err(StorageError::Duplicate("category"))));
+        assert!(matches!(
+            store.create_category("design", "Design").await,
+            Err(StorageError::Duplicate(Constraint::Category))
+        ));
     }
 }
 
@@ -286,9 +290,6 @@ async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
     }
 }
 
-/// What one backend's migrated schema holds: tables with their columns,
-/// and the indexes created by name (not those behind primary keys or
-/// inline constraints, which each database names its own way).
 /// The durable queue's statements (here on the mail outbox; deliveries use
 /// the same ones): a claim takes due rows oldest first and holds them for
 /// the lease, counting the attempt; a failure is retried at the time given
@@ -337,39 +338,237 @@ async fn a_queue_claims_each_row_once_per_lease_then_retries_or_gives_up() {
     }
 }
 
+/// What one backend's migrated schema holds: tables with their columns
+/// (and whether they may be NULL), the indexes created by name (not those
+/// behind primary keys or inline constraints, which each database names its
+/// own way), and each table's constraints: primary key, unique constraints
+/// and indexes (partial or not), foreign keys with their actions, and
+/// checks (the columns and values they name). Column types are left out:
+/// they are where the two folders may differ.
 async fn schema_of(db: &support::TestDatabase) -> std::collections::BTreeMap<String, Vec<String>> {
     use sqlx::Row;
     db.store().await; // connects (installing the drivers) and migrates
     let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    let (tables_sql, columns_sql, indexes_sql) = match db.backend {
-        "sqlite" => (
+    let texts = |sql: &'static str, table: Option<String>| {
+        let pool = pool.clone();
+        async move {
+            let mut query = sqlx::query(sql);
+            if let Some(table) = table {
+                query = query.bind(table);
+            }
+            query.fetch_all(&pool).await.unwrap().iter().map(|r| r.get::<String, _>(0)).collect::<Vec<String>>()
+        }
+    };
+    let sqlite = db.backend == "sqlite";
+    let (tables_sql, columns_sql, indexes_sql) = if sqlite {
+        (
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
-            "SELECT name FROM pragma_table_info($1) ORDER BY name",
+            // An INTEGER PRIMARY KEY is never NULL, whatever `notnull` says.
+            "SELECT name || CASE WHEN \"notnull\" = 1 OR pk > 0 THEN ' NOT NULL' ELSE '' END \
+             FROM pragma_table_info($1) ORDER BY name",
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-        ),
-        _ => (
+        )
+    } else {
+        (
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
-            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name",
+            "SELECT column_name::text || CASE WHEN is_nullable = 'NO' THEN ' NOT NULL' ELSE '' END \
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY column_name",
             "SELECT indexname::text FROM pg_indexes i WHERE schemaname = 'public' \
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-        ),
+        )
     };
     let mut schema = std::collections::BTreeMap::new();
-    for row in sqlx::query(tables_sql).fetch_all(&pool).await.unwrap() {
-        let table: String = row.get(0);
-        let columns = sqlx::query(columns_sql).bind(&table).fetch_all(&pool).await.unwrap();
-        schema.insert(format!("table {table}"), columns.iter().map(|c| c.get::<String, _>(0)).collect());
+    for table in texts(tables_sql, None).await {
+        let columns = texts(columns_sql, Some(table.clone())).await;
+        let names: Vec<String> = columns.iter().map(|c| c.split(' ').next().unwrap().to_string()).collect();
+        let mut constraints = if sqlite {
+            sqlite_constraints(&pool, &table, &names).await
+        } else {
+            let mut found = texts(
+                // Primary keys, unique constraints and unique indexes alike.
+                "SELECT CASE WHEN i.indisprimary THEN 'primary key (' ELSE 'unique (' END || \
+                 (SELECT string_agg(COALESCE(a.attname::text, '<expression>'), ', ' ORDER BY k.n) \
+                  FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+                  LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum <> 0) || ')' || \
+                 CASE WHEN i.indpred IS NOT NULL THEN ' partial' ELSE '' END \
+                 FROM pg_index i WHERE i.indrelid = $1::regclass AND (i.indisunique OR i.indisprimary)",
+                Some(table.clone()),
+            )
+            .await;
+            let action = |column: &str| {
+                format!(
+                    "CASE c.{column} WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade' \
+                     WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' END"
+                )
+            };
+            let keys = |keys: &str, table: &str| {
+                format!(
+                    "(SELECT string_agg(a.attname::text, ', ' ORDER BY k.n) FROM unnest(c.{keys}) WITH ORDINALITY \
+                     AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.{table} AND a.attnum = k.attnum)"
+                )
+            };
+            let foreign_sql = format!(
+                "SELECT 'foreign key (' || {} || ') references ' || c.confrelid::regclass::text || ' (' || {} || \
+                 ') on delete ' || {} || ' on update ' || {} FROM pg_constraint c \
+                 WHERE c.contype = 'f' AND c.conrelid = $1::regclass",
+                keys("conkey", "conrelid"),
+                keys("confkey", "confrelid"),
+                action("confdeltype"),
+                action("confupdtype"),
+            );
+            let foreign = sqlx::query(&foreign_sql).bind(&table).fetch_all(&pool).await.unwrap();
+            found.extend(foreign.iter().map(|r| r.get::<String, _>(0)));
+            let checks = texts(
+                "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.contype = 'c' AND c.conrelid = $1::regclass",
+                Some(table.clone()),
+            )
+            .await;
+            found.extend(checks.iter().map(|check| check_signature(check, &names)));
+            found
+        };
+        constraints.sort();
+        schema.insert(format!("table {table}"), columns);
+        schema.insert(format!("constraints {table}"), constraints);
     }
-    let mut indexes: Vec<String> =
-        sqlx::query(indexes_sql).fetch_all(&pool).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let mut indexes = texts(indexes_sql, None).await;
     indexes.sort();
     schema.insert("indexes".into(), indexes);
     pool.close().await;
     schema
 }
 
-/// The two migration folders describe the same tables, columns and named
-/// indexes: a migration written for one database only fails here.
+/// A SQLite table's constraints, in the words [`schema_of`] uses for both.
+async fn sqlite_constraints(pool: &sqlx::AnyPool, table: &str, columns: &[String]) -> Vec<String> {
+    use sqlx::Row;
+    let rows =
+        |sql: &'static str, arg: String| async move { sqlx::query(sql).bind(arg).fetch_all(pool).await.unwrap() };
+    let mut out = Vec::new();
+    let primary: Vec<String> = rows("SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk", table.into())
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !primary.is_empty() {
+        out.push(format!("primary key ({})", primary.join(", ")));
+    }
+    let unique =
+        rows("SELECT name, partial FROM pragma_index_list($1) WHERE \"unique\" = 1 AND origin <> 'pk'", table.into())
+            .await;
+    for index in unique {
+        let (name, partial): (String, i64) = (index.get(0), index.get(1));
+        let keys = rows("SELECT COALESCE(name, '<expression>') FROM pragma_index_info($1) ORDER BY seqno", name).await;
+        let keys: Vec<String> = keys.iter().map(|r| r.get(0)).collect();
+        out.push(format!("unique ({}){}", keys.join(", "), if partial == 1 { " partial" } else { "" }));
+    }
+    let foreign = rows(
+        "SELECT id, \"table\", \"from\", COALESCE(\"to\", ''), on_update, on_delete FROM pragma_foreign_key_list($1) \
+         ORDER BY id, seq",
+        table.into(),
+    )
+    .await;
+    /// A foreign key: the table it references, its columns here and there,
+    /// its actions on delete and on update.
+    type ForeignKey = (String, Vec<String>, Vec<String>, String, String);
+    let mut keys: std::collections::BTreeMap<i64, ForeignKey> = Default::default();
+    for row in foreign {
+        let entry = keys.entry(row.get(0)).or_insert_with(|| {
+            (
+                row.get(1),
+                Vec::new(),
+                Vec::new(),
+                row.get::<String, _>(5).to_lowercase(),
+                row.get::<String, _>(4).to_lowercase(),
+            )
+        });
+        entry.1.push(row.get(2));
+        entry.2.push(row.get(3));
+    }
+    for (_, (target, from, to, on_delete, on_update)) in keys {
+        // `REFERENCES t` without columns names t's primary key.
+        let to = if to.iter().all(String::is_empty) {
+            rows("SELECT name FROM pragma_table_info($1) WHERE pk > 0 ORDER BY pk", target.clone())
+                .await
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        } else {
+            to
+        };
+        out.push(format!(
+            "foreign key ({}) references {target} ({}) on delete {on_delete} on update {on_update}",
+            from.join(", "),
+            to.join(", ")
+        ));
+    }
+    let sql: String =
+        rows("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1", table.into()).await[0].get(0);
+    let mut rest = sql.as_str();
+    while let Some(at) = rest.find("CHECK") {
+        let after = rest[at + 5..].trim_start();
+        let before_ok = !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+        rest = &rest[at + 5..];
+        if !before_ok || !after.starts_with('(') {
+            continue;
+        }
+        let mut depth = 0;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("a closed CHECK");
+        out.push(check_signature(&after[..=end], columns));
+    }
+    out
+}
+
+/// A check constraint as the columns and values it names (each database
+/// writes the expression its own way: `IN (…)` or `= ANY (ARRAY[…])`).
+fn check_signature(expression: &str, columns: &[String]) -> String {
+    let mut names = std::collections::BTreeSet::new();
+    let mut values = std::collections::BTreeSet::new();
+    let mut chars = expression.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            let mut value = String::new();
+            for c in chars.by_ref() {
+                if c == '\'' {
+                    break;
+                }
+                value.push(c);
+            }
+            values.insert(format!("'{value}'"));
+        } else if c.is_alphabetic() || c == '_' {
+            let mut word = c.to_string();
+            while let Some(&c) = chars.peek().filter(|c| c.is_alphanumeric() || **c == '_') {
+                word.push(c);
+                chars.next();
+            }
+            if columns.contains(&word) {
+                names.insert(word);
+            }
+        } else if c.is_ascii_digit() {
+            let mut number = c.to_string();
+            while let Some(&c) = chars.peek().filter(|c| c.is_ascii_digit()) {
+                number.push(c);
+                chars.next();
+            }
+            values.insert(number);
+        }
+    }
+    let join = |set: std::collections::BTreeSet<String>| set.into_iter().collect::<Vec<_>>().join(", ");
+    format!("check ({}; {})", join(names), join(values))
+}
+
+/// The two migration folders describe the same tables, columns (and their
+/// NULLs), named indexes and constraints: a migration written for one
+/// database only fails here.
 #[tokio::test]
 async fn both_migration_folders_describe_the_same_schema() {
     let dbs = test_databases().await;
@@ -379,7 +578,232 @@ async fn both_migration_folders_describe_the_same_schema() {
     };
     let (a, b) = (schema_of(sqlite).await, schema_of(postgres).await);
     assert!(a.contains_key("table requests") && a["indexes"].contains(&"requests_slot_status".to_string()), "{a:?}");
+    let requests = &a["constraints requests"];
+    for expected in [
+        "unique (slot_id) partial",
+        "unique (slot_id, learner_id) partial",
+        "foreign key (slot_id) references slots (id) on delete cascade on update no action",
+        "check (status; 'approved', 'cancelled', 'declined', 'requested')",
+    ] {
+        assert!(requests.iter().any(|c| c == expected), "{expected} is not among {requests:?}");
+    }
     for key in a.keys().chain(b.keys()) {
         assert_eq!(a.get(key), b.get(key), "{key} differs between SQLite and PostgreSQL");
+    }
+}
+
+/// A block of `days` daily occurrences (from tomorrow on) with two 30-minute
+/// slots each, straight through storage.
+async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, days: i64) -> Vec<Slot> {
+    let base = now_ms() + 24 * 3_600_000;
+    let occurrences = (0..days)
+        .map(|d| {
+            let start = base + d * 24 * 3_600_000;
+            let date = jiff::Timestamp::from_millisecond(start).unwrap().to_zoned(jiff::tz::TimeZone::UTC).date();
+            NewOccurrence {
+                date: date.to_string(),
+                start,
+                end: start + 3_600_000,
+                slots: vec![(start, start + 1_800_000), (start + 1_800_000, start + 3_600_000)],
+            }
+        })
+        .collect();
+    let new = NewBlock {
+        advisor_id,
+        timezone: "UTC".into(),
+        start_date: String::new(),
+        start_time: "10:00".into(),
+        end_time: "11:00".into(),
+        weekdays: None,
+        until_date: None,
+        session_minutes: 30,
+        overrides: Default::default(),
+        occurrences,
+    };
+    store.create_block(&new).await.unwrap().1
+}
+
+async fn request_as(store: &officehours::storage::Store, slot: &Slot, learner: i64, status: RequestStatus) -> Request {
+    store
+        .create_request(slot.id, learner, (0, 1), |_| Ok::<_, ()>(status), RequestText::default())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Removing an occurrence, then the series, is a handful of set-based
+/// statements: every live request on the removed slots is cancelled with
+/// the note and gets exactly one `cancelled` event by the advisor, in slot
+/// order; decided requests and slots before `from` stay as they were.
+#[tokio::test]
+async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        let advisor = store.create_user(&new_user("series")).await.unwrap();
+        let (ann, bob) =
+            (store.create_user(&new_user("ann")).await.unwrap(), store.create_user(&new_user("bob")).await.unwrap());
+        let slots = block_of_days(&store, advisor.id, 4).await;
+        assert_eq!(slots.len(), 8);
+        let block_id = slots[0].block_id;
+        let kept = request_as(&store, &slots[0], ann.id, RequestStatus::Approved).await;
+        let mut live = Vec::new();
+        for (slot, learner, status) in [
+            (2, ann.id, RequestStatus::Requested),
+            (2, bob.id, RequestStatus::Requested),
+            (4, bob.id, RequestStatus::Approved),
+            (5, ann.id, RequestStatus::Requested),
+            (7, bob.id, RequestStatus::Requested),
+        ] {
+            live.push(request_as(&store, &slots[slot], learner, status).await);
+        }
+        let declined = request_as(&store, &slots[6], ann.id, RequestStatus::Declined).await;
+        let events = |id| {
+            let store = store.clone();
+            async move { store.request_events(id).await.unwrap() }
+        };
+
+        // The second day only.
+        let day = slots[2].occurrence_date.clone();
+        let cancelled = store.cancel_block_slots(block_id, Some(&day), 0, advisor.id, "Ill").await.unwrap();
+        let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [live[0].id, live[1].id], "[{}]", db.backend);
+        assert!(cancelled.iter().all(|r| r.status == RequestStatus::Cancelled && r.decision_note == "Ill"));
+        let states: Vec<SlotState> = store.block_slots(block_id).await.unwrap().iter().map(|s| s.status).collect();
+        use SlotState::*;
+        assert_eq!(
+            states,
+            [Booked, Open, Cancelled, Cancelled, Booked, Requested, Open, Requested],
+            "[{}]",
+            db.backend
+        );
+        store.block(block_id).await.expect("an occurrence removed, the block stays");
+
+        // The whole series from the third day on: the first day is kept.
+        let from = slots[4].starts_at;
+        let cancelled = store.cancel_block_slots(block_id, None, from, advisor.id, "Moving").await.unwrap();
+        let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [live[2].id, live[3].id, live[4].id], "[{}] in slot order", db.backend);
+        for request in &live {
+            let log = events(request.id).await;
+            let kinds: Vec<EventKind> = log.iter().map(|e| e.0).collect();
+            assert_eq!(kinds[1..], [EventKind::Cancelled], "[{}] one cancellation each: {log:?}", db.backend);
+            assert_eq!(log[1].1, Some(advisor.id));
+            assert_eq!(store.request(request.id).await.unwrap().status, RequestStatus::Cancelled);
+        }
+        assert_eq!(store.request(kept.id).await.unwrap().status, RequestStatus::Approved, "before `from`");
+        assert_eq!(store.request(declined.id).await.unwrap().status, RequestStatus::Declined);
+        assert_eq!(events(declined.id).await.len(), 1, "a decided request gets no event");
+        let states: Vec<SlotState> = store.block_slots(block_id).await.unwrap().iter().map(|s| s.status).collect();
+        assert_eq!(states, [Booked, Open, Cancelled, Cancelled, Cancelled, Cancelled, Cancelled, Cancelled]);
+        assert!(matches!(store.block(block_id).await, Err(StorageError::NotFound)), "the series is deleted");
+        let pending = store.pending_events(&ids).await.unwrap();
+        assert_eq!(pending.len(), 3 + 3, "[{}] created and cancelled, to be told", db.backend);
+        assert!(matches!(store.cancel_block_slots(0, None, 0, advisor.id, "").await, Err(StorageError::NotFound)));
+    }
+}
+
+fn mirrored_slot(id: &str, starts_at: i64, open: bool, cancelled: bool) -> MirroredSlot {
+    MirroredSlot {
+        ap_id: format!("https://remote.example/slots/{id}"),
+        starts_at,
+        ends_at: starts_at + 600_000,
+        open,
+        cancelled,
+    }
+}
+
+/// Mirroring an event writes its slots in a few set-based statements: new
+/// slots are inserted, known ones follow the event, slots it stops listing
+/// are cancelled, a slot id listed twice counts once (the later listing),
+/// and a slot owned by another event refuses the whole event.
+#[tokio::test]
+async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
+    for db in test_databases().await {
+        let store = db.store().await;
+        let advisor = store.create_user(&new_user("remote")).await.unwrap();
+        let t = now_ms() + 24 * 3_600_000;
+        let mut event = MirroredEvent {
+            ap_id: "https://remote.example/events/1".into(),
+            timezone: "UTC".into(),
+            date: "2030-01-01".into(),
+            start_time: "10:00".into(),
+            end_time: "11:00".into(),
+            session_minutes: 10,
+            cancelled: false,
+            slots: vec![
+                mirrored_slot("a", t, true, false),
+                mirrored_slot("b", t + 600_000, false, false),
+                mirrored_slot("c", t + 1_200_000, true, true),
+            ],
+            version: 1,
+        };
+        let Mirrored::Stored(block_id) =
+            store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap()
+        else {
+            panic!("stored")
+        };
+        let seen = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap();
+        assert_eq!(seen, Mirrored::Seen, "[{}] an activity is applied once", db.backend);
+        let first = store.block_slots(block_id).await.unwrap();
+        let view = |slots: &[Slot]| -> Vec<(String, i64, SlotState)> {
+            slots
+                .iter()
+                .map(|s| (s.ap_id.clone().unwrap().rsplit('/').next().unwrap().to_string(), s.starts_at - t, s.status))
+                .collect()
+        };
+        use SlotState::*;
+        assert_eq!(
+            view(&first),
+            [("a".into(), 0, Open), ("b".into(), 600_000, Booked), ("c".into(), 1_200_000, Cancelled)],
+            "[{}]",
+            db.backend
+        );
+
+        // A later version: `a` moves and closes, `b` is dropped, `c` is
+        // still cancelled, `d` is new and listed twice (the later wins).
+        event.version = 2;
+        event.slots = vec![
+            mirrored_slot("d", t + 3_000_000, false, false),
+            mirrored_slot("a", t + 1_800_000, false, false),
+            mirrored_slot("c", t + 1_200_000, true, true),
+            mirrored_slot("d", t + 2_400_000, true, false),
+        ];
+        let again = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/2")).await.unwrap();
+        assert_eq!(again, Mirrored::Stored(block_id));
+        let second = store.block_slots(block_id).await.unwrap();
+        assert_eq!(
+            view(&second),
+            [
+                ("b".into(), 600_000, Cancelled),
+                ("c".into(), 1_200_000, Cancelled),
+                ("a".into(), 1_800_000, Booked),
+                ("d".into(), 2_400_000, Open),
+            ],
+            "[{}]",
+            db.backend
+        );
+        let ids =
+            |slots: &[Slot], name: &str| slots.iter().find(|s| s.ap_id.as_deref().unwrap().ends_with(name)).unwrap().id;
+        assert_eq!(ids(&first, "/a"), ids(&second, "/a"), "a known slot is updated, not replaced");
+        // `a` opens again, and `c` is offered again: listed as not
+        // cancelled, a cancelled slot is live again.
+        event.version = 3;
+        event.slots[1].open = true;
+        event.slots[2].cancelled = false;
+        store.mirror_event(advisor.id, &event, None).await.unwrap();
+        let third = store.block_slots(block_id).await.unwrap();
+        assert_eq!(third.iter().find(|s| s.id == ids(&first, "/a")).unwrap().status, Open);
+        assert_eq!(third.iter().find(|s| s.id == ids(&first, "/c")).unwrap().status, Open);
+
+        // Another event cannot take over `a`, and nothing of it is written.
+        let other = MirroredEvent {
+            ap_id: "https://remote.example/events/2".into(),
+            slots: vec![mirrored_slot("e", t, true, false), mirrored_slot("a", t, true, false)],
+            ..event.clone()
+        };
+        let refused = store.mirror_event(advisor.id, &other, Some("https://remote.example/a/3")).await.unwrap();
+        assert_eq!(refused, Mirrored::NotOwner, "[{}]", db.backend);
+        assert!(store.mirrored_block("https://remote.example/events/2").await.unwrap().is_none());
+        assert_eq!(store.block_slots(block_id).await.unwrap(), third, "[{}] unchanged", db.backend);
     }
 }

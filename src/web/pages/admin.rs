@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::domain::federation::InstanceState;
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
@@ -70,7 +71,7 @@ pub async fn delete_category(
 /// One remote instance as a row of the page, times in the admin's zone.
 struct InstanceRow {
     domain: String,
-    state: &'static str,
+    state: InstanceState,
     failures: i64,
     since: String,
     next_probe: String,
@@ -112,7 +113,7 @@ pub async fn federation_page(
             domain: i.domain,
         })
         .collect();
-    let dead = instances.iter().filter(|i| i.state == "dead").count();
-    let failing = instances.iter().filter(|i| i.state == "failing").count();
+    let dead = instances.iter().filter(|i| i.state == InstanceState::Dead).count();
+    let failing = instances.iter().filter(|i| i.state == InstanceState::Failing).count();
     Ok(Page(FederationPage { v, instances, dead, failing }).into_response())
 }

@@ -13,6 +13,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::Deserialize;
 
+use crate::domain::booking::{RequestStatus, SlotState};
 use crate::domain::{FieldErrors, time_zone};
 use crate::service::App;
 use crate::service::AppError;
@@ -127,13 +128,13 @@ async fn render(
                 .filter(|s| s.slot_id == slot.id && s.advisor_username == user.username)
                 .filter(|s| s.status.is_live())
                 .collect();
-            let (state, title, href) = match slot.status.as_str() {
-                "booked" => {
-                    let s = live.iter().find(|s| s.status == crate::domain::booking::RequestStatus::Approved);
+            let (state, title, href) = match slot.status {
+                SlotState::Booked => {
+                    let s = live.iter().find(|s| s.status == RequestStatus::Approved);
                     let who = s.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
                     ("approved", format!("Booked: {who}"), s.map(|s| format!("/requests/{}", s.request_id)))
                 }
-                "requested" => {
+                SlotState::Requested => {
                     let first = live.first();
                     let who = first.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
                     let more = if live.len() > 1 { format!(" (+{})", live.len() - 1) } else { String::new() };
@@ -143,13 +144,13 @@ async fn render(
                         first.map(|s| format!("/requests/{}", s.request_id)),
                     )
                 }
-                "cancelled" => ("cancelled", "Removed".to_string(), None),
-                _ if slot.busy => ("busy", "Busy in your calendar".to_string(), None),
-                _ => ("open", "Open".to_string(), None),
+                SlotState::Cancelled => ("cancelled", "Removed".to_string(), None),
+                SlotState::Open if slot.busy => ("busy", "Busy in your calendar".to_string(), None),
+                SlotState::Open => ("open", "Open".to_string(), None),
             };
             let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
             push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href });
-            if slot.status != "cancelled"
+            if slot.status != SlotState::Cancelled
                 && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
             {
                 let block = match block_cache.get(&slot.block_id) {
@@ -171,12 +172,7 @@ async fn render(
         }
     }
     for s in sessions.iter().filter(|s| s.learner_username == user.username) {
-        let state = match s.status.as_str() {
-            "approved" => "approved",
-            "requested" => "requested",
-            "declined" => "declined",
-            _ => "cancelled",
-        };
+        let state = s.status.as_str();
         let name = if s.advisor_name.is_empty() { &s.advisor_username } else { &s.advisor_name };
         let time = time_zone::format_span(s.starts_at, s.ends_at, &zone);
         let title = format!("With {name} ({})", s.status);

@@ -150,7 +150,7 @@ pub async fn profile(
     if p.user.is_advisor && p.user.suspended_at.is_none() {
         let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
         let advisor_zone = p.user.timezone.clone();
-        for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(PROFILE_SLOTS) {
+        for slot in slots.iter().filter(|s| s.status.takes_requests()).take(PROFILE_SLOTS) {
             let day = time_zone::format_day(slot.starts_at, &viewer_zone);
             let theirs = time_zone::format_clock(slot.starts_at, &advisor_zone);
             let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone), theirs);

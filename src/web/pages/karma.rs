@@ -33,7 +33,7 @@ pub async fn own(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -
         .map(|e| {
             (
                 time_zone::format_instant(e.created_at, &user.timezone),
-                if e.note.is_empty() { e.kind.replace('_', " ") } else { e.note.clone() },
+                if e.note.is_empty() { e.kind.as_str().replace('_', " ") } else { e.note.clone() },
                 e.points,
                 e.request_id.map(|id| format!("/requests/{id}")),
             )

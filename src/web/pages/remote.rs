@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::federation::FollowState;
 use crate::domain::time_zone;
 use crate::federation::FederationError;
 use crate::federation::context::FedData;
@@ -27,8 +28,8 @@ struct RemotePage {
     handle: String,
     home: String,
     bio: Vec<String>,
-    /// `None`, `Some(false)` (asked, waiting for their server), `Some(true)`.
-    following: Option<bool>,
+    /// `None`, or asked (waiting for their server) or accepted.
+    following: Option<FollowState>,
     viewer_zone: String,
     /// (day label, [(slot id, "14:00")])
     days: Vec<(String, Vec<(i64, String)>)>,
@@ -49,7 +50,7 @@ pub async fn profile(
     let following = app.follows(&user).await?.into_iter().find(|f| f.actor_id == remote.id.as_str());
     let viewer_zone = v.zone();
     let mut days: Vec<(String, Vec<(i64, String)>)> = Vec::new();
-    for slot in slots.iter().filter(|s| s.status == "open" || s.status == "requested").take(SLOTS_SHOWN) {
+    for slot in slots.iter().filter(|s| s.status.takes_requests()).take(SLOTS_SHOWN) {
         let day = time_zone::format_day(slot.starts_at, &viewer_zone);
         let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone));
         match days.last_mut() {
@@ -67,7 +68,7 @@ pub async fn profile(
         handle: remote.handle(),
         home: row.url.clone().unwrap_or_else(|| row.ap_id.clone()),
         bio,
-        following: following.map(|f| f.accepted_at.is_some()),
+        following: following.map(|f| f.state()),
         viewer_zone,
         days,
         v,

@@ -168,7 +168,7 @@ impl TestServer {
         advisor: &officehours::storage::User,
         learner: &officehours::storage::User,
         start: jiff::Timestamp,
-        status: &'static str,
+        status: officehours::domain::booking::RequestStatus,
     ) -> i64 {
         let store = &self.store;
         let end = start + jiff::SignedDuration::from_mins(10);
