@@ -10,7 +10,7 @@
 
 mod support;
 
-#[path = "../tests/support/peer.rs"]
+#[path = "../tests/it/support/peer.rs"]
 #[allow(dead_code)]
 mod peer;
 
