@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
@@ -21,6 +22,8 @@ pub struct App(Arc<AppInner>);
 
 pub struct AppInner {
     pub config: Config,
+    /// The one clock (`crate::clock`): the store holds the same handle.
+    pub clock: Clock,
     pub store: Store,
     pub mailer: Mailer,
     /// Failed log-ins per account.
@@ -62,7 +65,8 @@ pub struct AppInner {
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, mailer: Mailer) -> App {
+    /// The store is put on `clock` too, so services and storage share one time.
+    pub fn new(config: Config, store: Store, mailer: Mailer, clock: Clock) -> App {
         let secret_key = match &config.secret_key {
             Some(key) => key.as_bytes().to_vec(),
             None => {
@@ -82,7 +86,8 @@ impl App {
             actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
-            store,
+            store: store.with_clock(clock.clone()),
+            clock,
             mailer,
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
+use crate::clock::Clock;
 use crate::config::{Config, LogFormat, Overrides};
 use crate::domain::time_zone;
 use crate::mail::Mailer;
@@ -301,14 +302,19 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Storage, mail and state, ready for the services.
-pub async fn build_app(mut config: Config) -> anyhow::Result<App> {
+/// Storage, mail and state, ready for the services, on the system clock.
+pub async fn build_app(config: Config) -> anyhow::Result<App> {
+    build_app_with_clock(config, Clock::system()).await
+}
+
+/// [`build_app`] on a given clock (tests hold a manual one).
+pub async fn build_app_with_clock(mut config: Config, clock: Clock) -> anyhow::Result<App> {
     if config.secret_key.is_none() {
         config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
     }
     let store = open_store(&config).await?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
-    let app = App::new(config, store, mailer);
+    let app = App::new(config, store, mailer, clock);
     let client = crate::federation::context::http_client(&app)?;
     let federation = crate::federation::context::config(&app, client.clone()).await?;
     let _ = app.federation.set(federation);

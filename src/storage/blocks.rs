@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Backend, Result, StorageError, Store, now_ms};
+use super::{Backend, Result, StorageError, Store};
 
 /// An advisor's booking rules (defaults for every block).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -202,7 +202,7 @@ impl Store {
         .bind(&policy.busy_ics_url)
         .bind(policy.busy_checked_at)
         .bind(&policy.busy_error)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -228,7 +228,7 @@ impl Store {
                 "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL AND starts_at >= $2",
             )
             .bind(new.advisor_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(&mut *tx)
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
@@ -272,7 +272,7 @@ impl Store {
             .bind(o.max_per_learner_week)
             .bind(o.approval_required)
             .bind(o.unlisted)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(&mut *tx)
             .await?;
         for occ in &new.occurrences {
@@ -352,7 +352,7 @@ impl Store {
         if !self.lock_row(&mut tx, "blocks", block_id).await? {
             return Err(StorageError::NotFound);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";
         let slot_ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT id FROM slots WHERE {scope}"))
             .bind(block_id)
@@ -370,7 +370,8 @@ impl Store {
             let rows: Vec<super::Request> =
                 sqlx::query_as(&sql).bind(slot_id).bind(note).bind(now).fetch_all(&mut *tx).await?;
             for r in &rows {
-                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), "cancelled", note).await?;
+                super::requests::log_event(&mut tx, r.id, *slot_id, Some(actor_id), "cancelled", note, self.now_ms())
+                    .await?;
             }
             cancelled.extend(rows);
         }

@@ -8,7 +8,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 /// An activity to deliver to one inbox, signed by `sender_id` (a local user).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Store {
         accept: &NewDelivery,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         sqlx::query(
@@ -63,10 +63,10 @@ impl Store {
         .bind(actor_id)
         .bind(inbox)
         .bind(activity_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *tx)
         .await?;
-        insert_delivery(&mut tx, accept).await?;
+        insert_delivery(&mut tx, accept, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -74,7 +74,7 @@ impl Store {
     /// A remote actor stops following a local person (`Undo(Follow)`).
     pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM followers WHERE user_id = $1 AND actor_id = $2")
@@ -90,7 +90,7 @@ impl Store {
     /// was asked can accept it.
     pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         let done = sqlx::query(
@@ -98,7 +98,7 @@ impl Store {
         )
         .bind(follow_id)
         .bind(actor_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -109,7 +109,7 @@ impl Store {
     /// recognised; false when seen before.
     pub async fn mark_seen(&self, activity_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let first = first_sight(&mut tx, activity_id).await?;
+        let first = first_sight(&mut tx, activity_id, self.now_ms()).await?;
         tx.commit().await?;
         Ok(first)
     }
@@ -118,10 +118,10 @@ impl Store {
     /// a direct message) in one transaction; false when seen before.
     pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
-        insert_delivery(&mut tx, reply).await?;
+        insert_delivery(&mut tx, reply, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -175,7 +175,7 @@ impl Store {
         if let Some(existing) = existing {
             return Ok(existing);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query("INSERT INTO follows (user_id, actor_id, follow_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user_id)
             .bind(actor_id)
@@ -183,7 +183,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        insert_delivery(&mut tx, follow).await?;
+        insert_delivery(&mut tx, follow, self.now_ms()).await?;
         tx.commit().await?;
         Ok(Follow {
             actor_id: actor_id.to_string(),
@@ -211,7 +211,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(existing) = existing else { return Ok(None) };
-        insert_delivery(&mut tx, &undo(&existing)).await?;
+        insert_delivery(&mut tx, &undo(&existing), self.now_ms()).await?;
         tx.commit().await?;
         Ok(Some(existing))
     }
@@ -228,7 +228,7 @@ impl Store {
 
     /// Claims up to `limit` due deliveries for `lease_ms`.
     pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>> {
-        let now = now_ms();
+        let now = self.now_ms();
         Ok(sqlx::query_as(
             "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
              WHERE next_attempt_at <= $1 AND delivered_at IS NULL AND failed_at IS NULL AND id IN \
@@ -262,7 +262,7 @@ impl Store {
     /// Queues a delivery on its own.
     pub async fn queue_delivery(&self, delivery: &NewDelivery) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_delivery(&mut tx, delivery).await?;
+        insert_delivery(&mut tx, delivery, self.now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -274,7 +274,7 @@ impl Store {
         if sent.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         for (id, _) in sent {
             sqlx::query("UPDATE deliveries SET delivered_at = $2, last_error = NULL WHERE id = $1")
@@ -302,7 +302,7 @@ impl Store {
         .bind(id)
         .bind(error)
         .bind(retry_at)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -310,17 +310,20 @@ impl Store {
 }
 
 /// Records an activity id; false when it was there already.
-pub(super) async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> Result<bool> {
+pub(super) async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str, now: i64) -> Result<bool> {
     let done = sqlx::query("INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(activity_id)
-        .bind(now_ms())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn insert_delivery(tx: &mut Transaction<'static, Any>, delivery: &NewDelivery) -> Result<()> {
-    let now = now_ms();
+pub(super) async fn insert_delivery(
+    tx: &mut Transaction<'static, Any>,
+    delivery: &NewDelivery,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) \
          VALUES ($1, $2, $3, $4, $5, $5, $6)",

@@ -58,6 +58,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::clock::Clock;
+
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Which database is behind the pool; only this module branches on it.
@@ -87,6 +89,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where every stored "now" comes from (the app's clock).
+    clock: Clock,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -94,7 +98,8 @@ static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 static DRIVERS: Once = Once::new();
 
 impl Store {
-    /// Connects without migrating (see [`Store::migrate`]).
+    /// Connects without migrating (see [`Store::migrate`]), on the system
+    /// clock until [`Store::with_clock`] gives it the app's.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
@@ -120,7 +125,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, clock: Clock::system() })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -134,6 +139,22 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The same store (same pool) on `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Milliseconds since the epoch by the store's clock, the unit of every
+    /// stored instant.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// A cheap round trip, for `/readyz`.
@@ -158,9 +179,11 @@ impl Store {
     }
 }
 
-/// Milliseconds since the epoch, the unit of every stored instant.
+/// Milliseconds since the epoch by the system clock. Deprecated: the app's
+/// clock (`App::clock`, `Store::clock`) is the one source of time; this goes
+/// once no caller is left.
 pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    Clock::system().now_ms()
 }
 
 /// Hides the password of a database or SMTP URL for logs and errors.

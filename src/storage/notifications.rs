@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notification {
@@ -123,7 +123,7 @@ impl Store {
             sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL")
                 .bind(user_id)
                 .bind(through)
-                .bind(now_ms())
+                .bind(self.now_ms())
                 .execute(self.pool())
                 .await?;
         Ok(done.rows_affected())
@@ -135,7 +135,7 @@ impl Store {
         sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL")
             .bind(user_id)
             .bind(request_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -168,7 +168,7 @@ impl Store {
         sqlx::query("UPDATE users SET reminder_minutes = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(reminder_minutes)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -216,10 +216,10 @@ impl Store {
         for key in keys {
             claim = claim.bind(*key);
         }
-        if claim.bind(now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
+        if claim.bind(self.now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, effects).await?;
+        write_effects(&mut tx, effects, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -255,7 +255,7 @@ impl Store {
     /// Queues one mail on its own (account mails: confirmation, reset).
     pub async fn queue_mail(&self, mail: &OutgoingMail) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_mail(&mut tx, mail).await?;
+        insert_mail(&mut tx, mail, self.now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -263,7 +263,7 @@ impl Store {
     /// Claims up to `limit` due mails for `lease_ms`; a worker that dies
     /// while sending leaves them to be retried when the lease ends.
     pub async fn claim_mail(&self, limit: i64, lease_ms: i64) -> Result<Vec<QueuedMail>> {
-        let now = now_ms();
+        let now = self.now_ms();
         Ok(sqlx::query_as(
             "UPDATE mail_outbox SET next_attempt_at = $2, attempts = attempts + 1 \
              WHERE next_attempt_at <= $1 AND sent_at IS NULL AND failed_at IS NULL AND id IN \
@@ -281,7 +281,7 @@ impl Store {
     pub async fn mail_sent(&self, id: i64) -> Result<()> {
         sqlx::query("UPDATE mail_outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
             .bind(id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -289,7 +289,7 @@ impl Store {
 
     /// A failed attempt: retried at `retry_at`, or given up when `None`.
     pub async fn mail_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query(
             "UPDATE mail_outbox SET last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), \
              failed_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",
@@ -322,8 +322,7 @@ impl Store {
     }
 }
 
-pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &Effects) -> Result<()> {
-    let now = now_ms();
+pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &Effects, now: i64) -> Result<()> {
     for n in &effects.notifications {
         sqlx::query(
             "INSERT INTO notifications (user_id, kind, actor_id, request_id, conversation_id, body, created_at) \
@@ -340,10 +339,10 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
         .await?;
     }
     for mail in &effects.mails {
-        insert_mail(tx, mail).await?;
+        insert_mail(tx, mail, now).await?;
     }
     for delivery in &effects.deliveries {
-        super::follows::insert_delivery(tx, delivery).await?;
+        super::follows::insert_delivery(tx, delivery, now).await?;
     }
     for k in &effects.karma {
         sqlx::query(
@@ -363,8 +362,7 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
     Ok(())
 }
 
-async fn insert_mail(tx: &mut Transaction<'static, Any>, mail: &OutgoingMail) -> Result<()> {
-    let now = now_ms();
+async fn insert_mail(tx: &mut Transaction<'static, Any>, mail: &OutgoingMail, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO mail_outbox (recipient, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
     )

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Result, StorageError, Store, now_ms};
+use super::{Result, StorageError, Store};
 use crate::domain::booking::RequestStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -124,7 +124,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         if let Some(origin) = origin
             && origin.received
-            && !super::follows::first_sight(&mut tx, origin.ap_id).await?
+            && !super::follows::first_sight(&mut tx, origin.ap_id, self.now_ms()).await?
         {
             return Err(StorageError::Duplicate("activity"));
         }
@@ -136,7 +136,7 @@ impl Store {
             Ok(status) => status,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let sql = format!(
             "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at, \
              ap_id, ap_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REQUEST_COLUMNS}"
@@ -153,7 +153,7 @@ impl Store {
             .bind(origin.map(|o| o.kind))
             .fetch_one(&mut *tx)
             .await?;
-        log_event(&mut tx, request.id, slot_id, Some(learner_id), status, note).await?;
+        log_event(&mut tx, request.id, slot_id, Some(learner_id), status, note, self.now_ms()).await?;
         tx.commit().await?;
         Ok(Ok(request))
     }
@@ -178,7 +178,7 @@ impl Store {
     ) -> Result<std::result::Result<Decided, E>> {
         let mut tx = self.begin_write().await?;
         if let Some(activity) = activity
-            && !super::follows::first_sight(&mut tx, activity).await?
+            && !super::follows::first_sight(&mut tx, activity, self.now_ms()).await?
         {
             return Err(StorageError::Duplicate("activity"));
         }
@@ -198,13 +198,13 @@ impl Store {
             Ok(next) => next,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let sql = format!(
             "UPDATE requests SET status = $2, decision_note = $3, updated_at = $4 WHERE id = $1 RETURNING {REQUEST_COLUMNS}"
         );
         let updated: Request =
             sqlx::query_as(&sql).bind(request_id).bind(next).bind(note).bind(now).fetch_one(&mut *tx).await?;
-        log_event(&mut tx, request_id, slot_id, Some(actor_id), next, note).await?;
+        log_event(&mut tx, request_id, slot_id, Some(actor_id), next, note, self.now_ms()).await?;
         let mut also_declined: Vec<Request> = Vec::new();
         if next == "approved" {
             let sql = format!(
@@ -219,7 +219,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for other in &also_declined {
-                log_event(&mut tx, other.id, slot_id, Some(actor_id), "declined", others_note).await?;
+                log_event(&mut tx, other.id, slot_id, Some(actor_id), "declined", others_note, self.now_ms()).await?;
             }
         }
         tx.commit().await?;
@@ -300,8 +300,9 @@ pub(super) async fn log_event(
     actor_id: Option<i64>,
     kind: &str,
     note: &str,
+    now: i64,
 ) -> Result<()> {
-    log_event_about(tx, request_id, slot_id, actor_id, None, kind, note).await
+    log_event_about(tx, request_id, slot_id, actor_id, None, kind, note, now).await
 }
 
 /// Logs an event about someone other than the actor (`subject`, e.g. the
@@ -314,6 +315,7 @@ pub(super) async fn log_event_about(
     subject_id: Option<i64>,
     kind: &str,
     note: &str,
+    now: i64,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO booking_events (request_id, slot_id, actor_id, subject_id, kind, note, created_at) \
@@ -325,7 +327,7 @@ pub(super) async fn log_event_about(
     .bind(subject_id)
     .bind(kind)
     .bind(note)
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
