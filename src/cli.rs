@@ -207,7 +207,7 @@ async fn run_token_command(app: &App, command: TokenCommand) -> anyhow::Result<(
             if tokens.is_empty() {
                 println!("@{} has no API tokens", user.username);
             }
-            let now = crate::storage::now_ms();
+            let now = app.clock.now_ms();
             let when =
                 |ms: Option<i64>| ms.map_or_else(|| "never".to_string(), |ms| time_zone::format_instant(ms, "UTC"));
             for t in tokens {
@@ -366,7 +366,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("Officehours listening on http://{} — open {}", listener.local_addr()?, app.config.public_url);
     crate::service::busy::spawn_busy_refresher(app.clone());
     app.spawn_jobs();
-    let store = app.store.clone();
+    let (store, clock) = (app.store.clone(), app.clock.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -376,12 +376,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "purging expired sessions failed"),
             }
-            let week_ago = crate::storage::now_ms() - 7 * 24 * 3_600_000;
+            let week_ago = clock.now_ms() - 7 * 24 * 3_600_000;
             if let Err(err) = store.purge_sent_mail(week_ago).await {
                 tracing::warn!(error = %err, "purging sent mail failed");
             }
             // Senders retry for days, not months: a month of activity ids is enough.
-            let month_ago = crate::storage::now_ms() - 30 * 24 * 3_600_000;
+            let month_ago = clock.now_ms() - 30 * 24 * 3_600_000;
             if let Err(err) = store.purge_seen_activities(month_ago).await {
                 tracing::warn!(error = %err, "purging received activity ids failed");
             }

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::app::App;
 use crate::service::AppError;
-use crate::storage::{Delivery, now_ms};
+use crate::storage::Delivery;
 
 use super::actors;
 use super::error::FederationError;
@@ -113,7 +113,7 @@ async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Resu
     let base = app.config.federation_retry_base_secs as i64;
     let delay = crate::service::jobs::retry_delay_ms(row.attempts) / 60 * base;
     let refused = matches!(err, FederationError::Invalid(_));
-    let retry = (row.attempts < ATTEMPTS && !refused).then(|| now_ms() + delay);
+    let retry = (row.attempts < ATTEMPTS && !refused).then(|| app.clock.now_ms() + delay);
     tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up = retry.is_none(), "delivery failed");
     app.store.delivery_failed(row.id, &err.to_string(), retry).await?;
     if !refused && app.instance_failed(&row.domain).await? {

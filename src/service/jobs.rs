@@ -11,7 +11,6 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use crate::app::{App, AppInner};
-use crate::storage::now_ms;
 
 use super::AppError;
 
@@ -40,6 +39,8 @@ impl App {
         let interval = Duration::from_secs(self.config.job_interval_secs);
         let wake = self.jobs.clone();
         tokio::spawn(async move {
+            // Real time, not the app's clock: how often the loop wakes is
+            // not application time (a manual test clock never moves by itself).
             let mut published_at: Option<tokio::time::Instant> = None;
             loop {
                 let Some(app) = App::upgrade(&weak) else { break };
@@ -107,7 +108,8 @@ impl App {
                         sent += 1;
                     }
                     Err(err) => {
-                        let retry = (mail.attempts < MAIL_ATTEMPTS).then(|| now_ms() + retry_delay_ms(mail.attempts));
+                        let retry = (mail.attempts < MAIL_ATTEMPTS)
+                            .then(|| self.clock.now_ms() + retry_delay_ms(mail.attempts));
                         tracing::warn!(mail = mail.id, attempt = mail.attempts, error = %err, gave_up = retry.is_none(), "sending mail failed");
                         self.store.mail_failed(mail.id, &err.to_string(), retry).await?;
                     }

@@ -7,7 +7,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use jiff::Timestamp;
 use sha2::Sha256;
 
 use crate::app::App;
@@ -33,7 +32,7 @@ impl App {
             return Err(AppError::NotFound("slot"));
         }
         self.check_karma_allows_requests(learner).await?;
-        let now = Timestamp::now().as_millisecond();
+        let now = self.clock.now_ms();
         match slot.status.as_str() {
             "cancelled" => return Err(AppError::Conflict("slot_cancelled", "This slot was cancelled.".into())),
             "booked" => return Err(AppError::Conflict("slot_taken", "Someone else has this slot already.".into())),

@@ -177,7 +177,7 @@ async fn detail(
     let is_advisor = request.advisor_id == user.id;
     let event = app.session_event_of(user, &request).await?;
     let raw_events = app.store_events_of(&request).await?;
-    let now = jiff::Timestamp::now();
+    let now = app.clock.now();
     let start = jiff::Timestamp::from_millisecond(entry.starts_at).unwrap_or(now);
     let end = jiff::Timestamp::from_millisecond(entry.ends_at).unwrap_or(now);
     let no_show_by_me = raw_events.iter().any(|(kind, actor, ..)| kind == "no_show" && *actor == Some(user.id));
