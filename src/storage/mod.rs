@@ -179,13 +179,6 @@ impl Store {
     }
 }
 
-/// Milliseconds since the epoch by the system clock. Deprecated: the app's
-/// clock (`App::clock`, `Store::clock`) is the one source of time; this goes
-/// once no caller is left.
-pub fn now_ms() -> i64 {
-    Clock::system().now_ms()
-}
-
 /// Hides the password of a database or SMTP URL for logs and errors.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {

@@ -3,9 +3,7 @@
 
 use crate::support;
 
-use officehours::storage::{
-    AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError, now_ms,
-};
+use officehours::storage::{AdvisorUpdate, DirectoryQuery, EmailTokenPurpose, NewUser, ProfileUpdate, StorageError};
 use support::test_databases;
 
 fn new_user(name: &str) -> NewUser {
@@ -50,7 +48,7 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
             "[{}] booleans",
             db.backend
         );
-        assert!(created.created_at > now_ms() - 60_000);
+        assert!(created.created_at > store.clock().now_ms() - 60_000);
 
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
@@ -92,8 +90,8 @@ async fn sessions_expire_and_end_with_the_password() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("carol")).await.unwrap();
-        store.create_login_session("live", user.id, now_ms() + 60_000).await.unwrap();
-        store.create_login_session("expired", user.id, now_ms() - 1).await.unwrap();
+        store.create_login_session("live", user.id, store.clock().now_ms() + 60_000).await.unwrap();
+        store.create_login_session("expired", user.id, store.clock().now_ms() - 1).await.unwrap();
         assert_eq!(store.login_session_user("live").await.unwrap().map(|u| u.id), Some(user.id));
         assert!(store.login_session_user("expired").await.unwrap().is_none(), "[{}]", db.backend);
         assert!(store.login_session_user("unknown").await.unwrap().is_none());
@@ -108,7 +106,7 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("dave")).await.unwrap();
-        let later = now_ms() + 60_000;
+        let later = store.clock().now_ms() + 60_000;
         store.create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later).await.unwrap();
         store.create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later).await.unwrap();
         assert!(
@@ -130,7 +128,10 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
         assert!(store.login_session_user("s").await.unwrap().is_none(), "[{}] sessions end on reset", db.backend);
         assert_eq!(store.reset_password("r1", "again").await.unwrap(), None, "once");
 
-        store.create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, now_ms() - 1).await.unwrap();
+        store
+            .create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, store.clock().now_ms() - 1)
+            .await
+            .unwrap();
         assert_eq!(store.reset_password("old", "x").await.unwrap(), None, "expired");
         assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
 
@@ -161,7 +162,7 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
         let store = db.store().await;
         let erin = store.create_user(&new_user("erin")).await.unwrap();
         let finn = store.create_user(&new_user("finn")).await.unwrap();
-        let now = officehours::storage::now_ms();
+        let now = store.clock().now_ms();
         let live = store.create_api_token(erin.id, "live", "live", Some(now + 60_000)).await.unwrap();
         let dead = store.create_api_token(erin.id, "dead", "dead", Some(now - 1)).await.unwrap();
         let theirs = store.create_api_token(finn.id, "theirs", "theirs", None).await.unwrap();
@@ -172,7 +173,7 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
         let listed = store.api_tokens_of(erin.id).await.unwrap();
         assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dead", "live"], "newest first");
         assert!(listed[1].last_used_at.is_some() && listed[0].last_used_at.is_none(), "[{}]", db.backend);
-        assert!(listed[0].is_expired(officehours::storage::now_ms()));
+        assert!(listed[0].is_expired(store.clock().now_ms()));
 
         assert_eq!(store.revoke_api_token(erin.id, theirs.id).await.unwrap(), None, "someone else's id");
         assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1, "[{}] changed nothing", db.backend);
