@@ -307,6 +307,7 @@ pub(super) async fn log_event(
 
 /// Logs an event about someone other than the actor (`subject`, e.g. the
 /// person recorded as absent).
+#[allow(clippy::too_many_arguments)] // the event's columns and its time
 pub(super) async fn log_event_about(
     tx: &mut Transaction<'static, Any>,
     request_id: i64,
