@@ -302,9 +302,18 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Storage, mail and state, ready for the services, on the system clock.
+/// Storage, mail and state, ready for the services, on the system clock
+/// (or, in federation test mode with `OFFICEHOURS_TEST_CLOCK=manual`, on a
+/// manual one the test suite moves).
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
-    build_app_with_clock(config, Clock::system()).await
+    let clock = match config.test_clock {
+        true => {
+            tracing::warn!("test clock: time stands still until the test suite moves it (POST /_test/clock)");
+            Clock::manual_from_now()
+        }
+        false => Clock::system(),
+    };
+    build_app_with_clock(config, clock).await
 }
 
 /// [`build_app`] on a given clock (tests hold a manual one).

@@ -23,6 +23,7 @@ mod input;
 pub mod mail;
 pub mod service;
 pub mod storage;
+mod test_clock;
 pub mod web;
 
 use std::future::Future;
@@ -54,6 +55,7 @@ pub fn app(state: App) -> Router {
         .merge(web::router(state.clone()))
         .merge(api::router())
         .merge(federation::router())
+        .merge(test_clock::router(&state))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .layer(axum::middleware::from_fn(input::refuse_nul))

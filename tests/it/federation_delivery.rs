@@ -283,3 +283,48 @@ async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
         assert_eq!(published().await, 1, "[{}]", db.backend);
     }
 }
+
+/// The multi-instance suite moves a server's clock over HTTP
+/// (`POST /_test/clock`): only a server in federation test mode on a manual
+/// clock has the route, and it answers after one pass of the jobs.
+#[tokio::test]
+async fn the_test_clock_route_moves_time_and_runs_the_jobs_in_test_mode_only() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start_with(&db, |c| {
+        c.federation_test_mode = true;
+        c.federation_retry_base_secs = 1;
+        c.job_interval_secs = 3600;
+    })
+    .await;
+    let user = server.create_user("bea", false).await;
+    let store = &server.app.store;
+    store
+        .queue_delivery(&delivery(user.id, "http://x.test/activities/c1", "http://nowhere.test:1/inbox"))
+        .await
+        .unwrap();
+    deliver_due(&server.app).await.unwrap();
+    let (attempts, next, ..) = store.delivery_state("http://x.test/activities/c1").await.unwrap().unwrap();
+    assert_eq!((attempts, next - server.clock.now_ms()), (1, 1000), "retried in a second");
+
+    let before = server.clock.now_ms();
+    let client = reqwest::Client::new();
+    let response =
+        client.post(server.url("/_test/clock")).json(&serde_json::json!({"advance_ms": 1000})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((body["now_ms"].as_i64(), server.clock.now_ms()), (Some(before + 1000), before + 1000));
+    let (attempts, ..) = store.delivery_state("http://x.test/activities/c1").await.unwrap().unwrap();
+    assert_eq!(attempts, 2, "the pass of jobs ran before the answer");
+
+    // Not in test mode (the in-process server's clock is manual all the
+    // same): no such route; the POST is refused as any unknown form post
+    // is (no CSRF token), and time stands still.
+    let other = support::TestDatabase::sqlite().await;
+    let plain = TestServer::start(&other).await;
+    let before = plain.clock.now_ms();
+    let response =
+        client.post(plain.url("/_test/clock")).json(&serde_json::json!({"advance_ms": 1000})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(plain.clock.now_ms(), before);
+    assert_eq!(client.get(plain.url("/_test/clock")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
