@@ -202,7 +202,7 @@ async fn run_token_command(app: &App, command: TokenCommand) -> anyhow::Result<(
             if tokens.is_empty() {
                 println!("@{} has no API tokens", user.username);
             }
-            let now = crate::storage::now_ms();
+            let now = app.clock.now_ms();
             let when =
                 |ms: Option<i64>| ms.map_or_else(|| "never".to_string(), |ms| time_zone::format_instant(ms, "UTC"));
             for t in tokens {

@@ -64,6 +64,10 @@ pub struct Config {
     /// In test mode: host names of peers and their addresses
     /// (`OFFICEHOURS_FEDERATION_TEST_HOSTS=alpha.test=127.0.0.2,…`).
     pub federation_test_hosts: Vec<(String, std::net::IpAddr)>,
+    /// In test mode only (`OFFICEHOURS_TEST_CLOCK=manual`): the app runs on
+    /// a manual clock that starts at the real time and moves only when the
+    /// test asks (`POST /_test/clock`), instead of the system clock.
+    pub test_clock: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or
     /// CIDR ranges); none by default, so the peer address counts.
     pub trusted_proxies: Vec<crate::domain::ip_range::IpRange>,
@@ -258,6 +262,10 @@ impl Config {
                 Ok(list) => parse_ranges(list.split(',').filter(|s| !s.trim().is_empty()))?,
                 Err(_) => parse_ranges(file.trusted_proxies.iter().flatten().map(String::as_str))?,
             },
+            test_clock: test_clock(
+                std::env::var("OFFICEHOURS_TEST_CLOCK").ok().as_deref(),
+                overrides.federation_test_mode,
+            )?,
             federation_test_hosts: match std::env::var("OFFICEHOURS_FEDERATION_TEST_HOSTS") {
                 Ok(list) if overrides.federation_test_mode => parse_test_hosts(&list)?,
                 _ => Vec::new(),
@@ -327,6 +335,19 @@ fn parse_test_hosts(list: &str) -> anyhow::Result<Vec<(String, std::net::IpAddr)
             Ok((host.to_string(), ip))
         })
         .collect()
+}
+
+/// `OFFICEHOURS_TEST_CLOCK`: `manual` (only with `--federation-test-mode`)
+/// or `system` (the default).
+fn test_clock(value: Option<&str>, test_mode: bool) -> anyhow::Result<bool> {
+    match value.map(str::trim) {
+        None | Some("" | "system") => Ok(false),
+        Some("manual") if test_mode => Ok(true),
+        Some("manual") => anyhow::bail!(
+            "OFFICEHOURS_TEST_CLOCK=manual is for the federation test suite only: it needs --federation-test-mode"
+        ),
+        Some(other) => anyhow::bail!("OFFICEHOURS_TEST_CLOCK must be `manual` or `system`, not `{other}`"),
+    }
 }
 
 /// Test and local host names (`alpha.test`, `x.localhost`, with or without a port).
@@ -437,6 +458,16 @@ mod tests {
         let err = Config::resolve(test("hours.example.org")).unwrap_err().to_string();
         assert!(err.contains("federation test suite only"), "{err}");
         assert!(!Config::resolve(Overrides::default()).unwrap().federation_test_mode);
+    }
+
+    #[test]
+    fn a_manual_clock_needs_test_mode() {
+        assert!(!test_clock(None, false).unwrap());
+        assert!(!test_clock(Some("system"), true).unwrap());
+        assert!(test_clock(Some("manual"), true).unwrap());
+        let err = test_clock(Some("manual"), false).unwrap_err().to_string();
+        assert!(err.contains("federation-test-mode"), "{err}");
+        assert!(test_clock(Some("frozen"), true).is_err());
     }
 
     #[test]

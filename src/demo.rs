@@ -188,7 +188,7 @@ async fn add_bookings(
     ];
     let mut open_slots = Vec::new();
     for (i, advisor) in advisors.iter().enumerate() {
-        let today = crate::domain::time_zone::local_date(jiff::Timestamp::now().as_millisecond(), &advisor.timezone)
+        let today = crate::domain::time_zone::local_date(app.clock.now_ms(), &advisor.timezone)
             .ok_or_else(|| anyhow::anyhow!("demo: bad zone"))?;
         let first = today.checked_add(1.day())?;
         let until = first.checked_add(27.days())?;

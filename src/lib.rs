@@ -13,6 +13,7 @@ pub mod api;
 
 pub mod calendar;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -24,6 +25,7 @@ pub mod outbound;
 pub mod root;
 pub mod service;
 pub mod storage;
+mod test_clock;
 pub mod web;
 
 use std::future::Future;
@@ -52,11 +54,12 @@ pub use config::Config;
 
 /// The whole HTTP application: web pages, JSON API, ActivityPub and health
 /// checks, with the federation crate's data for the handlers that need it.
-pub fn router(state: App, federation: FederationConfig<FedData>) -> Router {
+pub fn router(state: App, federation: FederationConfig<FedData>, jobs: std::sync::Arc<service::jobs::Jobs>) -> Router {
     let router = Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router())
         .merge(federation::router())
+        .merge(test_clock::router(&state, jobs))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .layer(axum::middleware::from_fn(input::refuse_nul))

@@ -16,6 +16,7 @@ use std::time::Duration;
 use activitypub_federation::config::FederationConfig;
 use axum::Router;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::federation::context::FedData;
 use crate::service::App;
@@ -29,12 +30,27 @@ pub struct Node {
     jobs: Arc<Jobs>,
 }
 
-/// Storage, mail, services, federation and jobs, ready to serve.
-pub async fn assemble(mut config: Config) -> anyhow::Result<Node> {
+/// Storage, mail, services, federation and jobs, ready to serve, on the
+/// system clock (or, in federation test mode with
+/// `OFFICEHOURS_TEST_CLOCK=manual`, on a manual one the test suite moves
+/// through `POST /_test/clock`).
+pub async fn assemble(config: Config) -> anyhow::Result<Node> {
+    let clock = match config.test_clock {
+        true => {
+            tracing::warn!("test clock: time stands still until the test suite moves it (POST /_test/clock)");
+            Clock::manual_from_now()
+        }
+        false => Clock::system(),
+    };
+    assemble_with_clock(config, clock).await
+}
+
+/// [`assemble`] on a given clock (tests hold a manual one).
+pub async fn assemble_with_clock(mut config: Config, clock: Clock) -> anyhow::Result<Node> {
     if config.secret_key.is_none() {
         config.secret_key = Some(load_or_create_secret_key(&config.secret_key_file())?);
     }
-    let app = App::open(config, crate::federation::ports::ports()).await?;
+    let app = App::open(config, clock, crate::federation::ports::ports()).await?;
     let client = crate::federation::context::http_client(&app)?;
     let data = FedData::new(app.clone(), client.clone());
     let federation = crate::federation::context::config(data.clone(), client).await?;
@@ -90,7 +106,7 @@ where
 impl Node {
     /// The whole HTTP application (see [`crate::router`]).
     pub fn router(&self) -> Router {
-        crate::router(self.app.clone(), self.federation.clone())
+        crate::router(self.app.clone(), self.federation.clone(), self.jobs.clone())
     }
 
     /// Starts the background jobs; they stop when the handle is dropped.

@@ -80,6 +80,13 @@ impl InstanceSpec {
         self
     }
 
+    /// Runs the server on a manual clock (`OFFICEHOURS_TEST_CLOCK=manual`):
+    /// time stands still from the start until [`Instance::advance_clock`]
+    /// moves it. Each (re)start begins again at the real time.
+    pub fn manual_clock(self) -> Self {
+        self.env("OFFICEHOURS_TEST_CLOCK", "manual")
+    }
+
     /// An environment variable for the server (and for [`Instance::cli`]).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
@@ -439,6 +446,28 @@ impl Instance {
         build_client(&self.hosts, true)
     }
 
+    /// Moves the manual clock of an instance started with
+    /// [`InstanceSpec::manual_clock`] by `by` (`POST /_test/clock`). The
+    /// server runs one pass of its background jobs before answering, so once
+    /// this returns everything due by the new time has been tried once.
+    /// Returns the server's new time (`{"now_ms", "now"}`).
+    pub async fn advance_clock(&self, by: Duration) -> serde_json::Value {
+        let url = self.url("/_test/clock");
+        let body = serde_json::json!({"advance_ms": u64::try_from(by.as_millis()).unwrap_or(u64::MAX)});
+        let response = match self.client.post(&url).json(&body).send().await {
+            Ok(response) => response,
+            Err(err) => panic!("POST {url} on `{}` failed: {err}", self.name),
+        };
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "POST {url} on `{}` answered {status} (is it on a manual clock?): {text}",
+            self.name
+        );
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
     /// `GET <base url><path>` with the shared client.
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(self.url(path))
@@ -498,6 +527,8 @@ impl Instance {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(args)
+            // The manual clock is for `serve` in test mode only (the server refuses it elsewhere).
+            .env_remove("OFFICEHOURS_TEST_CLOCK")
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

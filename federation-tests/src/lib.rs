@@ -49,6 +49,13 @@
 //!   jobs run every second and failed deliveries are retried after 1, 2, 4 …
 //!   seconds (`OFFICEHOURS_JOB_INTERVAL_SECS`,
 //!   `OFFICEHOURS_FEDERATION_RETRY_BASE_SECS`; a spec's `env` wins).
+//! * [`InstanceSpec::manual_clock`] runs an instance on a manual clock
+//!   (`OFFICEHOURS_TEST_CLOCK=manual`): its time stands still until
+//!   [`Instance::advance_clock`] moves it, which also runs one pass of the
+//!   instance's background jobs before it returns. Tests let retry delays,
+//!   leases and "dead after" periods pass this way instead of sleeping, and
+//!   use the returned pass as a marker when checking that something did
+//!   *not* happen.
 //! * [`Backend::Sqlite`] (default) puts the database in the instance's temp
 //!   data dir; [`Backend::Postgres`] creates `oh_fed_<random>` on
 //!   `postgres://postgres@127.0.0.1:5432` (override the server with

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::api_tokens::check_api_token;
-use crate::storage::{ApiToken, now_ms};
+use crate::storage::ApiToken;
 use crate::web::session::ClientIp;
 
 use super::ApiError;
@@ -112,7 +112,7 @@ pub async fn create_token(
     responses((status = 200, body = [TokenJson]),
         (status = 401, body = ErrorBody, description = "unauthenticated: no token, or an unknown, revoked or expired one")))]
 pub async fn list_tokens(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<TokenJson>>, ApiError> {
-    let now = now_ms();
+    let now = app.clock.now_ms();
     Ok(Json(app.api_tokens(&user).await?.iter().map(|t| TokenJson::new(t, now)).collect()))
 }
 

@@ -21,7 +21,7 @@ use crate::service::App;
 
 use super::context::FedData;
 use crate::service::AppError;
-use crate::storage::{Delivery, now_ms};
+use crate::storage::Delivery;
 
 use super::actors;
 use super::error::FederationError;
@@ -122,7 +122,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
 async fn record_failure(app: &App, row: &Delivery, err: FederationError) -> Result<(), AppError> {
     // 1, 2, 4 … minutes by default; `federation_retry_base_secs` scales them.
     let refused = matches!(err, FederationError::Invalid(_));
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let next = retry_policy(app).after_failure(row.attempts, now, refused);
     let gave_up = next.retry_at().is_none();
     tracing::warn!(activity = %row.activity_id, inbox = %row.inbox, attempt = row.attempts, error = %err, gave_up, "delivery failed");

@@ -34,7 +34,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// events out there); returns how many activities were queued.
 pub async fn publish_due(app: &App) -> Result<usize, AppError> {
     let mut queued = 0;
-    let now = Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
     for advisor_id in app.advisors_to_publish(now, horizon).await? {
         let advisor = app.user_by_id(advisor_id).await?;
@@ -57,7 +57,7 @@ type Occurrence = (i64, String);
 
 /// Builds, compares and queues one advisor's events.
 pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
-    let now = Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     let horizon = now + app.config.federation_publish_days as i64 * DAY_MS;
     // A suspended advisor offers nothing: everything out there is deleted.
     let current = if advisor.suspended_at.is_some() {
@@ -339,7 +339,7 @@ pub async fn serve_event(
 /// The `upcomingEvents` collection (FEP-8a8e) of an advisor: their live
 /// events, embedded, soonest first.
 pub async fn upcoming_collection(app: &App, user: &User) -> Result<Value, AppError> {
-    let now = Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     let events = app.live_published_events(user.id, now).await?;
     let items: Vec<Value> = events.iter().filter_map(|p| serde_json::from_str(&p.body).ok()).collect();
     let id = actors::link(app, &format!("/users/{}/events", user.username))?;
@@ -360,7 +360,7 @@ fn failed(err: AppError) -> Response {
 /// A new follower gets the advisor's live events as `Create`s (the
 /// publisher only sends changes), queued durably to its inbox.
 pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Result<usize, AppError> {
-    let now = Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     let live = app.live_published_events(advisor.id, now).await?;
     if live.is_empty() {
         return Ok(0);

@@ -94,7 +94,7 @@ async fn receive_checked(
     let signed_by = |actor: &Remote| signature.verify(actor.public_key().ok_or(FederationError::Unauthorized)?);
     if let Err(err) = signed_by(&actor) {
         // Their key may have changed since we stored it: fetch once more.
-        if crate::storage::now_ms() - actor.row.fetched_at < KEY_REFETCH_AFTER_MS {
+        if app.clock.now_ms() - actor.row.fetched_at < KEY_REFETCH_AFTER_MS {
             return Err(err);
         }
         signed_by(&actor_id.dereference_forced(data).await?)?;

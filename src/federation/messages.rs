@@ -4,7 +4,6 @@
 //! Mastodon shows as a private mention. Received direct messages land in
 //! the local conversation threads (see `requests::receive_note`).
 
-use jiff::Timestamp;
 use serde_json::json;
 
 use crate::service::App;
@@ -35,7 +34,7 @@ pub fn direct_note(
         escape(&to.username),
         to_html(text)
     );
-    let published = Timestamp::now().to_string();
+    let published = app.clock.now().to_string();
     let body = json!({
         "@context": AS_CONTEXT,
         "id": create_id,

@@ -137,7 +137,7 @@ pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote,
     let app = data.app();
     let remote = resolve_handle(data, handle).await?;
     let advisor = app.shadow_user(&remote.row).await?;
-    let now = Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     // Fetched at most once per remote-actor cache lifetime (10 minutes).
     let key = format!("upcoming:{}", remote.id);
     if data.remote_actors.get(&key).is_none() {

@@ -336,7 +336,7 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     // existing threads and whatever a person's own advisor writes to them
     // (an approval with its room link, say) are messages.
     if local.is_advisor && note.in_reply_to.is_none() && !knows(app, actor, &local).await? {
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = app.clock.now_ms();
         let slots = app.slots_between(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
         // Unlisted offerings (the block's setting, else the advisor's) are
         // only for people with the private link, never for the fediverse.

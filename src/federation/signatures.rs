@@ -110,6 +110,8 @@ impl SigningKey {
             Some(query) => format!("{}?{query}", inbox.path()),
             None => inbox.path().to_string(),
         };
+        // Real time, not the app's clock: the receiver compares the `Date`
+        // with its own clock (as the inbound check below compares theirs with ours).
         let date = jiff::fmt::rfc2822::DateTimePrinter::new()
             .timestamp_to_rfc9110_string(&jiff::Timestamp::now())
             .map_err(|e| FederationError::App(crate::service::AppError::Internal(e.into())))?;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::domain::{FieldErrors, account, time_zone};
 use crate::mail::messages;
 use crate::service::App;
-use crate::storage::{EmailTokenPurpose, NewUser, ProfileUpdate, User, now_ms};
+use crate::storage::{EmailTokenPurpose, NewUser, ProfileUpdate, User};
 
 use super::AppError;
 use super::secrets::{hash_password, hash_secret, new_secret, verify_password};
@@ -158,7 +158,7 @@ impl App {
         path: &str,
     ) -> Result<String, AppError> {
         let secret = new_secret();
-        let expires = now_ms() + valid_hours * HOUR_MS;
+        let expires = self.clock.now_ms() + valid_hours * HOUR_MS;
         self.store.create_email_token(user.id, purpose, &hash_secret(&secret), &user.email, expires).await?;
         Ok(self.config.link(&format!("{path}?token={secret}")))
     }
@@ -230,7 +230,7 @@ impl App {
 
     pub async fn start_session(&self, user_id: i64) -> Result<String, AppError> {
         let secret = new_secret();
-        let expires = now_ms() + SESSION_DAYS * 24 * HOUR_MS;
+        let expires = self.clock.now_ms() + SESSION_DAYS * 24 * HOUR_MS;
         self.store.create_login_session(&hash_secret(&secret), user_id, expires).await?;
         Ok(secret)
     }
@@ -362,7 +362,7 @@ impl App {
         if user.id == admin.id {
             return Err(AppError::invalid("username", "cannot_suspend_self", "You cannot suspend yourself."));
         }
-        self.store.set_suspended(user.id, suspended.then(crate::storage::now_ms)).await?;
+        self.store.set_suspended(user.id, suspended.then(|| self.clock.now_ms())).await?;
         if suspended {
             self.revoke_all_api_tokens(user.id).await?;
         }
@@ -386,7 +386,7 @@ impl App {
     async fn call_off_sessions_of(&self, advisor: &User) -> Result<(), AppError> {
         const NOTE: &str =
             "The advisor's account was suspended by this instance's admins, so this session cannot take place.";
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = self.clock.now_ms();
         let sessions = self.store.sessions_between(advisor.id, now, i64::MAX).await?;
         for entry in sessions.iter().filter(|e| e.advisor_username == advisor.username) {
             let action = match entry.status {

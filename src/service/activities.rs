@@ -4,7 +4,7 @@
 //! Federation reaches storage only through these methods.
 
 use crate::domain::retry::AfterFailure;
-use crate::storage::{DELIVERIES, Delivery, Mirrored, MirroredEvent, NewDelivery, Request, now_ms};
+use crate::storage::{DELIVERIES, Delivery, Mirrored, MirroredEvent, NewDelivery, Request};
 
 use super::{App, AppError};
 
@@ -23,7 +23,7 @@ impl App {
 
     /// Claims up to `limit` due deliveries for `lease_ms`.
     pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>, AppError> {
-        Ok(self.store.claim(&DELIVERIES, limit, lease_ms, now_ms()).await?)
+        Ok(self.store.claim(&DELIVERIES, limit, lease_ms, self.clock.now_ms()).await?)
     }
 
     /// Deliveries sent, as (id, domain): marked delivered and their

@@ -49,7 +49,7 @@ impl App {
 
     /// Accounts, and those active in the last month and half-year (NodeInfo).
     pub async fn user_counts(&self) -> Result<(i64, i64, i64), AppError> {
-        let now = crate::storage::now_ms();
+        let now = self.clock.now_ms();
         let day = 24 * 3_600_000;
         Ok(self.store.user_counts(now - 30 * day, now - 182 * day).await?)
     }

@@ -4,7 +4,7 @@
 
 use crate::domain::{FieldErrors, api_token};
 use crate::service::App;
-use crate::storage::{ApiToken, User, now_ms};
+use crate::storage::{ApiToken, User};
 
 use super::AppError;
 use super::secrets::{hash_secret, new_secret};
@@ -29,7 +29,7 @@ impl App {
     ) -> Result<NewApiToken, AppError> {
         let (name, days) = check_api_token(name, expires_in_days)?;
         let secret = format!("oh_{}", new_secret());
-        let expires_at = days.map(|d| now_ms() + d * DAY_MS);
+        let expires_at = days.map(|d| self.clock.now_ms() + d * DAY_MS);
         let token = self.store.create_api_token(user.id, &hash_secret(&secret), &name, expires_at).await?;
         tracing::info!(username = %user.username, token = token.id, "API token created");
         Ok(NewApiToken { secret, token })

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
@@ -24,6 +25,8 @@ pub struct App(Arc<AppInner>);
 
 pub struct AppInner {
     pub config: Config,
+    /// The one clock (`crate::clock`): the store holds the same handle.
+    pub clock: Clock,
     pub(in crate::service) store: Store,
     pub(in crate::service) mailer: Mailer,
     /// Failed log-ins per account.
@@ -56,7 +59,8 @@ pub struct AppInner {
 }
 
 impl App {
-    fn new(config: Config, store: Store, mailer: Mailer, ports: crate::service::ports::Ports) -> App {
+    /// The store is put on `clock` too, so services and storage share one time.
+    fn new(config: Config, store: Store, mailer: Mailer, clock: Clock, ports: crate::service::ports::Ports) -> App {
         let secret_key = match &config.secret_key {
             Some(key) => key.as_bytes().to_vec(),
             None => {
@@ -73,7 +77,8 @@ impl App {
             actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
-            store,
+            store: store.with_clock(clock.clone()),
+            clock,
             mailer,
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
@@ -88,11 +93,11 @@ impl App {
 }
 
 impl App {
-    /// Opens storage (applying migrations) and mail for `config`.
-    pub async fn open(config: Config, ports: crate::service::ports::Ports) -> anyhow::Result<App> {
+    /// Opens storage (applying migrations) and mail for `config`, on `clock`.
+    pub async fn open(config: Config, clock: Clock, ports: crate::service::ports::Ports) -> anyhow::Result<App> {
         let store = open_store(&config).await?;
         let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from, config.outbox_dir())?;
-        Ok(App::new(config, store, mailer, ports))
+        Ok(App::new(config, store, mailer, clock, ports))
     }
 
     /// Closes the database connections (at shutdown, after the last request).

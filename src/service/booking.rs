@@ -59,7 +59,7 @@ impl App {
         validate_overrides(&input.overrides)?;
         let session_minutes = self.config.session_minutes;
         let fail = |e: RuleError| rule_error(e, session_minutes);
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let horizon_days = input.overrides.horizon_days.unwrap_or(policy.horizon_days);
         availability::check_window(&rule, now, horizon_days).map_err(fail)?;
         let buffer = input.overrides.buffer_minutes.unwrap_or(policy.buffer_minutes);
@@ -133,7 +133,7 @@ impl App {
         let advisor = self.advisor_account(username).await?;
         let own = viewer.is_some_and(|v| v.id == advisor.id);
         let policy = self.store.advisor_policy(advisor.id).await?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let from = from.unwrap_or(now);
         let to = match to {
             Some(to) => to,
@@ -170,7 +170,7 @@ impl App {
             return Err(AppError::NotFound("booking link"));
         }
         let policy = self.store.advisor_policy(advisor.id).await?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let days = policy.horizon_days.clamp(1, LISTING_MAX_DAYS);
         let to = now.checked_add(SignedDuration::from_hours(24 * days)).unwrap_or(now);
         let slots = self.store.advisor_slots(advisor.id, now.as_millisecond(), to.as_millisecond()).await?;
@@ -321,7 +321,7 @@ impl App {
         let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
         let policy = effective_policy(&self.store.advisor_policy(slot.advisor_id).await?, &block);
         let week = week_of(slot.starts_at, &block.timezone);
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let learner_id = learner.id;
         let outcome = self
             .store
@@ -367,7 +367,7 @@ impl App {
         activity: Option<&str>,
     ) -> Result<Decided, AppError> {
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
-        let now = Timestamp::now().as_millisecond();
+        let now = self.clock.now_ms();
         let user_id = user.id;
         let outcome = self
             .store
@@ -430,7 +430,7 @@ impl App {
         }
         let note =
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
-        let now = Timestamp::now().as_millisecond();
+        let now = self.clock.now_ms();
         let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?;
         self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
         Ok(cancelled)
@@ -522,7 +522,7 @@ impl App {
         entry: &SessionEntry,
     ) -> Result<Permissions, AppError> {
         let events = self.store.request_events(request.id).await?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
         let history: Vec<PastEvent> = events
             .iter()

@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::SignedDuration;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::calendar::{self, FetchError, FetchOptions, IcsError};
 use crate::service::App;
-use crate::storage::{AdvisorPolicy, BusyCalendar, User, now_ms};
+use crate::storage::{AdvisorPolicy, BusyCalendar, User};
 
 use super::AppError;
 
@@ -54,7 +54,9 @@ impl App {
                 let url = calendar::parse_calendar_url(text).map_err(fetch_error)?;
                 let policy = self.store.advisor_policy(advisor.id).await?;
                 let intervals = self.import_busy(&url, &advisor.timezone, policy.horizon_days).await?;
-                self.store.save_busy_calendar(advisor.id, Some(url.as_str()), Some(now_ms()), &intervals).await?;
+                self.store
+                    .save_busy_calendar(advisor.id, Some(url.as_str()), Some(self.clock.now_ms()), &intervals)
+                    .await?;
                 tracing::info!(
                     advisor_id = advisor.id,
                     host = url.host_str().unwrap_or_default(),
@@ -105,7 +107,9 @@ impl App {
             Err(err) => Err(fetch_error(err)),
         };
         let stored = match imported {
-            Ok(intervals) => self.store.save_busy_refresh(entry.advisor_id, &entry.url, now_ms(), &intervals).await,
+            Ok(intervals) => {
+                self.store.save_busy_refresh(entry.advisor_id, &entry.url, self.clock.now_ms(), &intervals).await
+            }
             Err(err) => {
                 // The URL is not logged: calendar addresses often hold a secret.
                 tracing::warn!(
@@ -142,7 +146,7 @@ impl App {
         let text = calendar::fetch_calendar(url, &options).await.map_err(fetch_error)?;
         // Floating times and all-day events are in the advisor's zone (UTC if unknown).
         let zone = TimeZone::get(timezone).unwrap_or(TimeZone::UTC);
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let from = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now);
         let days = horizon_days.clamp(1, MAX_WINDOW_DAYS);
         let to = now.checked_add(SignedDuration::from_hours(24 * days)).unwrap_or(now);

@@ -98,7 +98,7 @@ impl App {
         if user.suspended_at.is_some() {
             return Err(AppError::NotFound("calendar"));
         }
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let since = now.checked_sub(SignedDuration::from_hours(24 * CANCELLED_KEPT_DAYS)).unwrap_or(now);
         let sessions = self.store.feed_sessions(user.id, since.as_millisecond()).await?;
         let mut events: Vec<FeedEvent> = sessions.iter().map(|s| self.session_event(&user, s)).collect();

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::domain::retry::RetryPolicy;
 use crate::service::App;
-use crate::storage::{MAIL_OUTBOX, now_ms};
+use crate::storage::MAIL_OUTBOX;
 
 use super::AppError;
 
@@ -111,6 +111,8 @@ impl Jobs {
         }
         let jobs = self.clone();
         tasks.push(tokio::spawn(async move {
+            // Real time, not the app's clock: how often the loop wakes is
+            // not application time (a manual test clock never moves by itself).
             let mut last_run: Vec<Option<tokio::time::Instant>> = vec![None; jobs.list.len()];
             loop {
                 for (job, last) in jobs.list.iter().zip(last_run.iter_mut()) {
@@ -153,10 +155,10 @@ impl App {
     /// ids after a month. Returns how many rows went.
     pub async fn purge_expired(&self) -> Result<usize, AppError> {
         let mut removed = self.store.purge_expired().await? as usize;
-        let week_ago = now_ms() - 7 * 24 * 3_600_000;
+        let week_ago = self.clock.now_ms() - 7 * 24 * 3_600_000;
         removed += self.store.purge_sent_mail(week_ago).await? as usize;
         // Senders retry for days, not months: a month of activity ids is enough.
-        let month_ago = now_ms() - 30 * 24 * 3_600_000;
+        let month_ago = self.clock.now_ms() - 30 * 24 * 3_600_000;
         removed += self.store.purge_seen_activities(month_ago).await? as usize;
         // Sent and given-up deliveries are kept a week for the admin's
         // federation page, then dropped (the queue must not grow forever).
@@ -177,7 +179,7 @@ impl App {
     pub async fn send_queued_mail(&self) -> Result<usize, AppError> {
         let mut sent = 0;
         loop {
-            let batch = self.store.claim(&MAIL_OUTBOX, MAIL_CLAIM, MAIL_RETRY.lease_ms, now_ms()).await?;
+            let batch = self.store.claim(&MAIL_OUTBOX, MAIL_CLAIM, MAIL_RETRY.lease_ms, self.clock.now_ms()).await?;
             if batch.is_empty() {
                 break;
             }
@@ -185,11 +187,11 @@ impl App {
                 let outgoing = crate::mail::Mail { to: mail.recipient.clone(), subject: mail.subject, body: mail.body };
                 match self.mailer.send(&outgoing).await {
                     Ok(()) => {
-                        self.store.finished(&MAIL_OUTBOX, mail.id, now_ms()).await?;
+                        self.store.finished(&MAIL_OUTBOX, mail.id, self.clock.now_ms()).await?;
                         sent += 1;
                     }
                     Err(err) => {
-                        let now = now_ms();
+                        let now = self.clock.now_ms();
                         let next = MAIL_RETRY.after_failure(mail.attempts, now, false);
                         let gave_up = next.retry_at().is_none();
                         tracing::warn!(mail = mail.id, attempt = mail.attempts, error = %err, gave_up, "sending mail failed");

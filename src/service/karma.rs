@@ -72,7 +72,7 @@ impl App {
     /// Records that the other party did not come to an approved session.
     pub async fn mark_no_show(&self, user: &User, request_id: i64, note: &str) -> Result<(), AppError> {
         let note = crate::domain::validation_text("note", "A note", note, super::booking::NOTE_MAX)?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let me = user.id;
         let outcome = self
             .store
@@ -103,7 +103,7 @@ impl App {
     /// person gets their points back.
     pub async fn forgive_no_show(&self, user: &User, request_id: i64, note: &str) -> Result<(), AppError> {
         let note = crate::domain::validation_text("note", "A note", note, super::booking::NOTE_MAX)?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let me = user.id;
         let outcome = self
             .store
@@ -138,7 +138,7 @@ impl App {
     /// Gives attendance points for approved sessions whose no-show window
     /// has closed; people recorded absent get none (forgiven or not).
     pub async fn settle_attendance(&self) -> Result<usize, AppError> {
-        let cutoff = Timestamp::now().checked_sub(karma::NO_SHOW_WINDOW).unwrap_or(Timestamp::MIN);
+        let cutoff = self.clock.now().checked_sub(karma::NO_SHOW_WINDOW).unwrap_or(Timestamp::MIN);
         let rules = self.karma_rules().await?;
         let mut settled = 0;
         loop {

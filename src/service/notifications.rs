@@ -391,7 +391,7 @@ impl App {
     /// Sends the reminders that are due now: for each approved session
     /// starting within a day, each person whose reminder time has come.
     pub async fn send_due_reminders(&self) -> Result<usize, AppError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let horizon = now.checked_add(SignedDuration::from_mins(crate::config::MAX_REMINDER_MINUTES)).unwrap_or(now);
         let candidates = self.store.reminder_candidates(now.as_millisecond(), horizon.as_millisecond()).await?;
         let mut sent = 0;

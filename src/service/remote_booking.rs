@@ -7,7 +7,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use jiff::Timestamp;
 use sha2::Sha256;
 
 use crate::domain::booking::{Channel, RequestStatus, SlotState};
@@ -34,7 +33,7 @@ impl App {
             return Err(AppError::NotFound("slot"));
         }
         self.check_karma_allows_requests(learner).await?;
-        let now = Timestamp::now().as_millisecond();
+        let now = self.clock.now_ms();
         match slot.status {
             SlotState::Cancelled => {
                 return Err(AppError::Conflict("slot_cancelled", "This slot was cancelled.".into()));

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Result, StorageError, Store, now_ms};
+use super::{Result, StorageError, Store};
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct User {
@@ -85,7 +85,7 @@ pub(super) fn prefixed_user_columns(alias: &str) -> String {
 
 impl Store {
     pub async fn create_user(&self, new: &NewUser) -> Result<User> {
-        let now = now_ms();
+        let now = self.now_ms();
         let sql = format!(
             "INSERT INTO users (username, email, email_verified, password_hash, display_name, \
              timezone, is_advisor, is_pro, is_admin, created_at, updated_at) \
@@ -150,7 +150,7 @@ impl Store {
             .bind(&update.display_name)
             .bind(&update.bio)
             .bind(&update.timezone)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(self.pool())
             .await?)
     }
@@ -162,7 +162,7 @@ impl Store {
             "UPDATE users SET email = $2, email_verified = FALSE, updated_at = $3 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let user: User = sqlx::query_as(&sql).bind(user_id).bind(email).bind(now_ms()).fetch_one(&mut *tx).await?;
+        let user: User = sqlx::query_as(&sql).bind(user_id).bind(email).bind(self.now_ms()).fetch_one(&mut *tx).await?;
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
@@ -172,7 +172,7 @@ impl Store {
         let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
@@ -186,7 +186,7 @@ impl Store {
             .bind(user_id)
             .bind(is_pro)
             .bind(is_admin)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -199,7 +199,7 @@ impl Store {
         sqlx::query("UPDATE users SET suspended_at = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(at)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;

@@ -38,7 +38,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .bind(super::now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(sqlx::query_scalar("SELECT value FROM instance_settings WHERE name = $1")

@@ -7,7 +7,7 @@ use sqlx::query::QueryAs;
 use sqlx::{Any, FromRow, Row};
 
 use super::accounts::{USER_COLUMNS, prefixed_user_columns};
-use super::{Category, Result, Store, User, like_pattern, now_ms};
+use super::{Category, Result, Store, User, like_pattern};
 
 #[derive(Debug, Clone)]
 pub struct AdvisorProfile {
@@ -54,7 +54,7 @@ impl Store {
             .bind(update.enabled)
             .bind(&update.headline)
             .bind(&update.bio)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         for table in ["advisor_topics", "advisor_links", "advisor_categories"] {

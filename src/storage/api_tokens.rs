@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use super::accounts::prefixed_user_columns;
-use super::{Result, Store, User, now_ms};
+use super::{Result, Store, User};
 
 /// A token as its owner sees it: never its secret or hash.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -48,7 +48,7 @@ impl Store {
             .bind(user_id)
             .bind(token_hash)
             .bind(name)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(expires_at)
             .fetch_one(self.pool())
             .await?)
@@ -65,7 +65,7 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        let now = now_ms();
+        let now = self.now_ms();
         let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
         if user.is_some() {
             sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")

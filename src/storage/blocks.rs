@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Backend, Constraint, Result, StorageError, Store, now_ms};
+use super::{Backend, Constraint, Result, StorageError, Store};
 use crate::domain::booking::{EventKind, RequestStatus, SlotState};
 
 /// An advisor's booking rules (defaults for every block).
@@ -203,7 +203,7 @@ impl Store {
         .bind(&policy.busy_ics_url)
         .bind(policy.busy_checked_at)
         .bind(&policy.busy_error)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -229,7 +229,7 @@ impl Store {
                 "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL AND starts_at >= $2",
             )
             .bind(new.advisor_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(&mut *tx)
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
@@ -273,7 +273,7 @@ impl Store {
             .bind(o.max_per_learner_week)
             .bind(o.approval_required)
             .bind(o.unlisted)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(&mut *tx)
             .await?;
         for occ in &new.occurrences {
@@ -355,7 +355,7 @@ impl Store {
         if !self.lock_row(&mut tx, "blocks", block_id).await? {
             return Err(StorageError::NotFound);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let series = date.is_none();
         let date = date.unwrap_or("");
         let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";

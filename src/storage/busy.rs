@@ -8,7 +8,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 /// An advisor whose calendar the periodic refresh fetches.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -67,7 +67,7 @@ impl Store {
                  updated_at = $4"
             }
         };
-        sqlx::query(sql).bind(advisor_id).bind(url).bind(checked_at).bind(now_ms()).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(advisor_id).bind(url).bind(checked_at).bind(self.now_ms()).execute(&mut *tx).await?;
         write_intervals(&mut tx, advisor_id, intervals).await?;
         tx.commit().await?;
         Ok(())
@@ -101,7 +101,7 @@ impl Store {
         .bind(advisor_id)
         .bind(url)
         .bind(checked_at)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -122,7 +122,7 @@ impl Store {
         .bind(advisor_id)
         .bind(url)
         .bind(error)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?
         .rows_affected();

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct Category {
@@ -24,7 +24,7 @@ impl Store {
         )
         .bind(slug)
         .bind(name)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .fetch_one(self.pool())
         .await?)
     }

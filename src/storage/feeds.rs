@@ -1,7 +1,7 @@
 //! Calendar subscriptions (C1): the feed row of each person and what a feed
 //! lists (sessions on either side, and an advisor's open availability).
 
-use super::{DbBool, Result, Store, now_ms};
+use super::{DbBool, Result, Store};
 use crate::domain::booking::RequestStatus;
 
 /// A person's calendar subscription. `token_hash` is `None` once revoked.
@@ -75,7 +75,7 @@ impl Store {
         token_hash: &str,
         include_blocks: bool,
     ) -> Result<bool> {
-        let now = now_ms();
+        let now = self.now_ms();
         let done = sqlx::query(
             "INSERT INTO calendar_feeds (user_id, generation, token_hash, include_blocks, updated_at) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -97,7 +97,7 @@ impl Store {
     pub async fn revoke_feed(&self, user_id: i64) -> Result<()> {
         sqlx::query("UPDATE calendar_feeds SET token_hash = NULL, updated_at = $2 WHERE user_id = $1")
             .bind(user_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -107,7 +107,7 @@ impl Store {
         sqlx::query("UPDATE calendar_feeds SET include_blocks = $2, updated_at = $3 WHERE user_id = $1")
             .bind(user_id)
             .bind(include_blocks)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use sqlx::{Any, Transaction};
 
 use super::queue::Queue;
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 use crate::domain::federation::FollowState;
 
 /// An activity to deliver to one inbox, signed by `sender_id` (a local user).
@@ -75,7 +75,7 @@ impl Store {
         accept: &NewDelivery,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         sqlx::query(
@@ -86,10 +86,10 @@ impl Store {
         .bind(actor_id)
         .bind(inbox)
         .bind(activity_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *tx)
         .await?;
-        insert_delivery(&mut tx, accept).await?;
+        insert_delivery(&mut tx, accept, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -97,7 +97,7 @@ impl Store {
     /// A remote actor stops following a local person (`Undo(Follow)`).
     pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM followers WHERE user_id = $1 AND actor_id = $2")
@@ -113,7 +113,7 @@ impl Store {
     /// was asked can accept it.
     pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
         let done = sqlx::query(
@@ -121,7 +121,7 @@ impl Store {
         )
         .bind(follow_id)
         .bind(actor_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -132,7 +132,7 @@ impl Store {
     /// recognised; false when seen before.
     pub async fn mark_seen(&self, activity_id: &str) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let first = first_sight(&mut tx, activity_id).await?;
+        let first = first_sight(&mut tx, activity_id, self.now_ms()).await?;
         tx.commit().await?;
         Ok(first)
     }
@@ -141,10 +141,10 @@ impl Store {
     /// a direct message) in one transaction; false when seen before.
     pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        if !first_sight(&mut tx, activity_id).await? {
+        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
             return Ok(false);
         }
-        insert_delivery(&mut tx, reply).await?;
+        insert_delivery(&mut tx, reply, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -198,7 +198,7 @@ impl Store {
         if let Some(existing) = existing {
             return Ok(existing);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         sqlx::query("INSERT INTO follows (user_id, actor_id, follow_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user_id)
             .bind(actor_id)
@@ -206,7 +206,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        insert_delivery(&mut tx, follow).await?;
+        insert_delivery(&mut tx, follow, self.now_ms()).await?;
         tx.commit().await?;
         Ok(Follow {
             actor_id: actor_id.to_string(),
@@ -234,7 +234,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(existing) = existing else { return Ok(None) };
-        insert_delivery(&mut tx, &undo(&existing)).await?;
+        insert_delivery(&mut tx, &undo(&existing), self.now_ms()).await?;
         tx.commit().await?;
         Ok(Some(existing))
     }
@@ -267,7 +267,7 @@ impl Store {
     /// Queues a delivery on its own.
     pub async fn queue_delivery(&self, delivery: &NewDelivery) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_delivery(&mut tx, delivery).await?;
+        insert_delivery(&mut tx, delivery, self.now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -279,7 +279,7 @@ impl Store {
         if sent.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         for (id, _) in sent {
             super::queue::finished(&mut *tx, &DELIVERIES, *id, now).await?;
@@ -296,17 +296,20 @@ impl Store {
 }
 
 /// Records an activity id; false when it was there already.
-pub(super) async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str) -> Result<bool> {
+pub(super) async fn first_sight(tx: &mut Transaction<'static, Any>, activity_id: &str, now: i64) -> Result<bool> {
     let done = sqlx::query("INSERT INTO inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(activity_id)
-        .bind(now_ms())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn insert_delivery(tx: &mut Transaction<'static, Any>, delivery: &NewDelivery) -> Result<()> {
-    let now = now_ms();
+pub(super) async fn insert_delivery(
+    tx: &mut Transaction<'static, Any>,
+    delivery: &NewDelivery,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) \
          VALUES ($1, $2, $3, $4, $5, $5, $6)",

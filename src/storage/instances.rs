@@ -6,7 +6,7 @@
 
 use sqlx::{Any, Transaction};
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 /// How often a dead instance is tried.
 const PROBE_EVERY_MS: i64 = 60 * 60 * 1000;
@@ -65,7 +65,7 @@ impl Store {
     /// A delivery to `domain` failed; returns true when this marks it dead
     /// (failures for longer than `dead_after_ms`).
     pub async fn instance_failed(&self, domain: &str, dead_after_ms: i64) -> Result<bool> {
-        let now = now_ms();
+        let now = self.now_ms();
         let dead_since: Option<i64> = sqlx::query_scalar(
             "INSERT INTO instances (domain, failures, first_failure_at) VALUES ($1, 1, $2) \
              ON CONFLICT (domain) DO UPDATE SET failures = instances.failures + 1, \
@@ -94,7 +94,7 @@ impl Store {
         if !matches!(dead, Some(Some(_))) {
             return Ok(false);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE instances SET failures = 0, first_failure_at = NULL, dead_since = NULL, next_probe_at = NULL, \

@@ -2,7 +2,7 @@
 //! records on requests, and settling attendance after a session.
 
 use super::requests::{REQUEST_COLUMNS, log_event_about};
-use super::{Request, Result, StorageError, Store, now_ms};
+use super::{Request, Result, StorageError, Store};
 use crate::domain::booking::EventKind;
 use crate::domain::karma::KarmaKind;
 
@@ -85,7 +85,7 @@ impl Store {
             )
             .bind(format!("{prefix}{name}"))
             .bind(value)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         }
@@ -128,7 +128,7 @@ impl Store {
             Ok(subject) => subject,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        log_event_about(&mut tx, request_id, slot_id, Some(actor_id), subject, kind, note).await?;
+        log_event_about(&mut tx, request_id, slot_id, Some(actor_id), subject, kind, note, self.now_ms()).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }

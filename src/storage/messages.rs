@@ -4,7 +4,7 @@
 //! (`remote_actor`, its ActivityPub id); a conversation is found by its
 //! sorted pair of participants (`pair_key`), so two people share one thread.
 
-use super::{Effects, Result, Store, now_ms};
+use super::{Effects, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct Message {
@@ -60,10 +60,10 @@ impl Store {
         mut effects: Effects,
         received_as: Option<&str>,
     ) -> Result<Message> {
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.begin_write().await?;
         if let Some(ap_id) = received_as
-            && !super::follows::first_sight(&mut tx, ap_id).await?
+            && !super::follows::first_sight(&mut tx, ap_id, self.now_ms()).await?
         {
             return Err(super::StorageError::Duplicate(super::Constraint::Activity));
         }
@@ -107,7 +107,7 @@ impl Store {
         for n in &mut effects.notifications {
             n.conversation_id = Some(conversation_id);
         }
-        super::notifications::write_effects(&mut tx, &effects).await?;
+        super::notifications::write_effects(&mut tx, &effects, self.now_ms()).await?;
         tx.commit().await?;
         let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1");
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
@@ -147,7 +147,7 @@ impl Store {
         )
         .bind(conversation_id)
         .bind(user_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         // Reading the thread also reads its notifications.
@@ -156,7 +156,7 @@ impl Store {
         )
         .bind(conversation_id)
         .bind(user_id)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(self.pool())
         .await?;
         Ok(())

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use super::accounts::USER_COLUMNS;
-use super::{RemoteActor, Result, StorageError, Store, User, now_ms};
+use super::{RemoteActor, Result, StorageError, Store, User};
 
 /// Slots written per statement when mirroring (an event lists at most 200).
 const MIRROR_CHUNK: usize = 200;
@@ -56,7 +56,7 @@ pub enum Mirrored {
 impl Store {
     /// The shadow account of a remote actor, created on first need.
     pub async fn shadow_user(&self, actor: &RemoteActor) -> Result<User> {
-        let now = now_ms();
+        let now = self.now_ms();
         let name: String = actor.name.chars().take(100).collect();
         let sql = format!(
             "INSERT INTO users (username, email, email_verified, password_hash, display_name, timezone, \
@@ -110,11 +110,11 @@ impl Store {
     ) -> Result<Mirrored> {
         let mut tx = self.begin_write().await?;
         if let Some(id) = activity
-            && !super::follows::first_sight(&mut tx, id).await?
+            && !super::follows::first_sight(&mut tx, id, self.now_ms()).await?
         {
             return Ok(Mirrored::Seen);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let existing: Option<(i64, i64, Option<i64>)> =
             sqlx::query_as("SELECT id, advisor_id, remote_version FROM blocks WHERE ap_id = $1")
                 .bind(&event.ap_id)
@@ -237,10 +237,10 @@ impl Store {
     /// unknown, not theirs, or seen before.
     pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str, activity: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !super::follows::first_sight(&mut tx, activity).await? {
+        if !super::follows::first_sight(&mut tx, activity, self.now_ms()).await? {
             return Ok(false);
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let block: Option<i64> = sqlx::query_scalar("SELECT id FROM blocks WHERE ap_id = $1 AND advisor_id = $2")
             .bind(ap_id)
             .bind(advisor_id)

@@ -63,6 +63,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::clock::Clock;
+
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// Which database is behind the pool; only this module branches on it.
@@ -92,6 +94,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where every stored "now" comes from (the app's clock).
+    clock: Clock,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -99,7 +103,8 @@ static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 static DRIVERS: Once = Once::new();
 
 impl Store {
-    /// Connects without migrating (see [`Store::migrate`]).
+    /// Connects without migrating (see [`Store::migrate`]), on the system
+    /// clock until [`Store::with_clock`] gives it the app's.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
@@ -125,7 +130,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, clock: Clock::system() })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -139,6 +144,22 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The same store (same pool) on `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Milliseconds since the epoch by the store's clock, the unit of every
+    /// stored instant.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// A cheap round trip, for `/readyz`.
@@ -161,11 +182,6 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
-}
-
-/// Milliseconds since the epoch, the unit of every stored instant.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Hides the password of a database or SMTP URL for logs and errors.

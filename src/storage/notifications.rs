@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use sqlx::{Any, Transaction};
 
 use super::queue::Queue;
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 use crate::domain::booking::EventKind;
 use crate::domain::karma::KarmaKind;
 use crate::domain::notification::Kind;
@@ -167,7 +167,7 @@ impl Store {
             sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL")
                 .bind(user_id)
                 .bind(through)
-                .bind(now_ms())
+                .bind(self.now_ms())
                 .execute(self.pool())
                 .await?;
         Ok(done.rows_affected())
@@ -179,7 +179,7 @@ impl Store {
         sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL")
             .bind(user_id)
             .bind(request_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -214,7 +214,7 @@ impl Store {
         sqlx::query("UPDATE users SET reminder_minutes = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(reminder_minutes)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -262,10 +262,10 @@ impl Store {
         for key in keys {
             claim = claim.bind(*key);
         }
-        if claim.bind(now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
+        if claim.bind(self.now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, effects).await?;
+        write_effects(&mut tx, effects, self.now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -301,7 +301,7 @@ impl Store {
     /// Queues one mail on its own (account mails: confirmation, reset).
     pub async fn queue_mail(&self, mail: &OutgoingMail) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_mail(&mut tx, mail).await?;
+        insert_mail(&mut tx, mail, self.now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -323,8 +323,7 @@ impl Store {
     }
 }
 
-pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &Effects) -> Result<()> {
-    let now = now_ms();
+pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &Effects, now: i64) -> Result<()> {
     for n in &effects.notifications {
         sqlx::query(
             "INSERT INTO notifications (user_id, kind, actor_id, request_id, conversation_id, body, created_at) \
@@ -341,10 +340,10 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
         .await?;
     }
     for mail in &effects.mails {
-        insert_mail(tx, mail).await?;
+        insert_mail(tx, mail, now).await?;
     }
     for delivery in &effects.deliveries {
-        super::follows::insert_delivery(tx, delivery).await?;
+        super::follows::insert_delivery(tx, delivery, now).await?;
     }
     for k in &effects.karma {
         sqlx::query(
@@ -364,8 +363,7 @@ pub(super) async fn write_effects(tx: &mut Transaction<'static, Any>, effects: &
     Ok(())
 }
 
-async fn insert_mail(tx: &mut Transaction<'static, Any>, mail: &OutgoingMail) -> Result<()> {
-    let now = now_ms();
+async fn insert_mail(tx: &mut Transaction<'static, Any>, mail: &OutgoingMail, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO mail_outbox (recipient, subject, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
     )

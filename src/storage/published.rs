@@ -3,7 +3,7 @@
 //! changed, and the events are served at their ids.
 
 use super::follows::insert_delivery;
-use super::{NewDelivery, Result, Store, now_ms};
+use super::{NewDelivery, Result, Store};
 use crate::domain::federation::PublishedStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -73,7 +73,7 @@ impl Store {
     /// transaction.
     pub async fn record_publication(&self, events: &[PublishedEvent], deliveries: &[NewDelivery]) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let now = now_ms();
+        let now = self.now_ms();
         for event in events {
             sqlx::query(
                 "INSERT INTO published_events (block_id, occurrence_date, advisor_id, ap_id, digest, status, \
@@ -95,7 +95,7 @@ impl Store {
             .await?;
         }
         for delivery in deliveries {
-            insert_delivery(&mut tx, delivery).await?;
+            insert_delivery(&mut tx, delivery, self.now_ms()).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -1,6 +1,6 @@
 //! Remote actors as last fetched (people on Mastodon, other instances).
 
-use super::{Result, Store, now_ms};
+use super::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RemoteActor {
@@ -72,7 +72,7 @@ impl Store {
             .bind(&actor.inbox)
             .bind(&actor.shared_inbox)
             .bind(&actor.public_key_pem)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_one(self.pool())
             .await?)
     }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use sqlx::{Any, Transaction};
 
-use super::{Constraint, Result, StorageError, Store, now_ms};
+use super::{Constraint, Result, StorageError, Store};
 use crate::domain::booking::{Channel, EventKind, RequestStatus, SlotState};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -125,7 +125,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         if let Some(origin) = origin
             && origin.received
-            && !super::follows::first_sight(&mut tx, origin.ap_id).await?
+            && !super::follows::first_sight(&mut tx, origin.ap_id, self.now_ms()).await?
         {
             return Err(StorageError::Duplicate(Constraint::Activity));
         }
@@ -137,7 +137,7 @@ impl Store {
             Ok(status) => status,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let sql = format!(
             "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at, \
              ap_id, ap_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REQUEST_COLUMNS}"
@@ -154,7 +154,7 @@ impl Store {
             .bind(origin.map(|o| o.kind.as_str()))
             .fetch_one(&mut *tx)
             .await?;
-        log_event(&mut tx, request.id, slot_id, Some(learner_id), status.into(), note).await?;
+        log_event(&mut tx, request.id, slot_id, Some(learner_id), status.into(), note, self.now_ms()).await?;
         tx.commit().await?;
         Ok(Ok(request))
     }
@@ -179,7 +179,7 @@ impl Store {
     ) -> Result<std::result::Result<Decided, E>> {
         let mut tx = self.begin_write().await?;
         if let Some(activity) = activity
-            && !super::follows::first_sight(&mut tx, activity).await?
+            && !super::follows::first_sight(&mut tx, activity, self.now_ms()).await?
         {
             return Err(StorageError::Duplicate(Constraint::Activity));
         }
@@ -199,13 +199,13 @@ impl Store {
             Ok(next) => next,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let sql = format!(
             "UPDATE requests SET status = $2, decision_note = $3, updated_at = $4 WHERE id = $1 RETURNING {REQUEST_COLUMNS}"
         );
         let updated: Request =
             sqlx::query_as(&sql).bind(request_id).bind(next.as_str()).bind(note).bind(now).fetch_one(&mut *tx).await?;
-        log_event(&mut tx, request_id, slot_id, Some(actor_id), next.into(), note).await?;
+        log_event(&mut tx, request_id, slot_id, Some(actor_id), next.into(), note, self.now_ms()).await?;
         let mut also_declined: Vec<Request> = Vec::new();
         if next == RequestStatus::Approved {
             let sql = format!(
@@ -220,7 +220,8 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for other in &also_declined {
-                log_event(&mut tx, other.id, slot_id, Some(actor_id), EventKind::Declined, others_note).await?;
+                log_event(&mut tx, other.id, slot_id, Some(actor_id), EventKind::Declined, others_note, self.now_ms())
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -302,12 +303,14 @@ pub(super) async fn log_event(
     actor_id: Option<i64>,
     kind: EventKind,
     note: &str,
+    now: i64,
 ) -> Result<()> {
-    log_event_about(tx, request_id, slot_id, actor_id, None, kind, note).await
+    log_event_about(tx, request_id, slot_id, actor_id, None, kind, note, now).await
 }
 
 /// Logs an event about someone other than the actor (`subject`, e.g. the
 /// person recorded as absent).
+#[allow(clippy::too_many_arguments)] // the event's columns and its time
 pub(super) async fn log_event_about(
     tx: &mut Transaction<'static, Any>,
     request_id: i64,
@@ -316,6 +319,7 @@ pub(super) async fn log_event_about(
     subject_id: Option<i64>,
     kind: EventKind,
     note: &str,
+    now: i64,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO booking_events (request_id, slot_id, actor_id, subject_id, kind, note, created_at) \
@@ -327,7 +331,7 @@ pub(super) async fn log_event_about(
     .bind(subject_id)
     .bind(kind.as_str())
     .bind(note)
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -4,14 +4,14 @@
 use std::sync::LazyLock;
 
 use super::accounts::prefixed_user_columns;
-use super::{Result, Store, User, now_ms};
+use super::{Result, Store, User};
 
 impl Store {
     pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
         sqlx::query("INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(expires_at)
             .execute(self.pool())
             .await?;
@@ -27,7 +27,7 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(now_ms()).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(self.now_ms()).fetch_optional(self.pool()).await?)
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<()> {
@@ -42,7 +42,7 @@ impl Store {
     }
 
     pub async fn purge_expired(&self) -> Result<u64> {
-        let now = now_ms();
+        let now = self.now_ms();
         let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         // Expired API tokens stay listed (as expired) for a month, so their

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use super::accounts::prefixed_user_columns;
-use super::{Result, Store, User, now_ms};
+use super::{Result, Store, User};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailTokenPurpose {
@@ -45,7 +45,7 @@ impl Store {
         .bind(user_id)
         .bind(purpose.as_str())
         .bind(email)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
@@ -66,7 +66,7 @@ impl Store {
         )
         .bind(token_hash)
         .bind(purpose.as_str())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .fetch_optional(self.pool())
         .await?;
         Ok(row)
@@ -77,7 +77,7 @@ impl Store {
         let done = sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $3 WHERE id = $1 AND email = $2")
             .bind(user_id)
             .bind(email)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
@@ -98,7 +98,7 @@ impl Store {
         Ok(sqlx::query_as(&SQL)
             .bind(token_hash)
             .bind(purpose.as_str())
-            .bind(now_ms())
+            .bind(self.now_ms())
             .fetch_optional(self.pool())
             .await?)
     }
@@ -113,7 +113,7 @@ impl Store {
              RETURNING user_id",
         )
         .bind(token_hash)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user_id) = user_id else {
@@ -122,7 +122,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;

@@ -168,7 +168,10 @@ async fn feeds_list_both_sides_in_utc_with_sequences_and_cancellations_across_ds
         assert!(blocks.iter().all(|b| b["transp"] == "TRANSPARENT"));
 
         // Cancelled sessions leave the feed 30 days after the cancellation.
-        server.store.execute_raw(&format!("UPDATE requests SET updated_at = 0 WHERE id = {after_us}")).await.unwrap();
+        server.advance(jiff::SignedDuration::from_hours(30 * 24) - jiff::SignedDuration::from_mins(1));
+        let parsed = parse_with_python(&fetch(&url).await.2).unwrap();
+        assert_eq!(parsed["events"].as_array().unwrap().len(), 4, "kept for 30 days");
+        server.advance(jiff::SignedDuration::from_mins(2));
         let parsed = parse_with_python(&fetch(&url).await.2).unwrap();
         assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
 

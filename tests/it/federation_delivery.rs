@@ -1,5 +1,6 @@
 //! The durable delivery queue on SQLite and PostgreSQL: failures are retried
-//! with growing delays (shortened here), and inboxes the server refuses to
+//! with growing delays (shortened here; the tests move the server's manual
+//! clock instead of waiting them out), and inboxes the server refuses to
 //! send to (loopback, private or malformed, outside test mode) are given up
 //! at once rather than counted as delivered, as are activities an inbox
 //! refuses (4xx); failures (5xx) are retried. An instance failing for longer
@@ -8,8 +9,9 @@
 
 use crate::support;
 
+use jiff::SignedDuration;
 use officehours::federation::delivery::deliver_due;
-use officehours::storage::{NewDelivery, now_ms};
+use officehours::storage::NewDelivery;
 use reqwest::StatusCode;
 use support::server::PASSWORD;
 use support::{TestServer, test_databases};
@@ -35,22 +37,21 @@ async fn failures_are_retried_with_growing_delays() {
             .unwrap();
         let mut delays = Vec::new();
         for _ in 0..3 {
-            // Wait until it is due, then try.
-            loop {
-                let (_, next, ..) = store.delivery_state("http://x.test/activities/1").await.unwrap().unwrap();
-                if next <= now_ms() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            // Not due a millisecond early; due on time.
+            let (_, next, ..) = store.delivery_state("http://x.test/activities/1").await.unwrap().unwrap();
+            server.clock.set(jiff::Timestamp::from_millisecond(next - 1).unwrap());
+            assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
+            let (_, still, ..) = store.delivery_state("http://x.test/activities/1").await.unwrap().unwrap();
+            assert_eq!(still, next, "[{}] not tried before it is due", db.backend);
+            server.advance(SignedDuration::from_millis(1));
             assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
             let (attempts, next, delivered, failed, error) =
                 store.delivery_state("http://x.test/activities/1").await.unwrap().unwrap();
             assert_eq!((delivered, failed), (None, None), "[{}] still to deliver", db.backend);
             assert!(error.unwrap().contains("nowhere.test"));
-            delays.push((attempts, (next - now_ms() + 500) / 1000));
+            delays.push((attempts, next - server.clock.now_ms()));
         }
-        assert_eq!(delays, [(1, 1), (2, 2), (3, 4)], "[{}] 1, 2, 4 … seconds", db.backend);
+        assert_eq!(delays, [(1, 1000), (2, 2000), (3, 4000)], "[{}] 1, 2, 4 … seconds", db.backend);
     }
 }
 
@@ -117,7 +118,7 @@ async fn an_inbox_that_refuses_is_not_asked_again_one_that_fails_is() {
         assert!(error.as_deref().unwrap().contains("401 Unauthorized: signature does not verify"), "{error:?}");
         let (_, next, delivered, given_up, error) = state("fail").await;
         assert_eq!((delivered, given_up), (None, None), "failed: tried again later");
-        assert!(next > now_ms());
+        assert!(next > server.clock.now_ms());
         assert!(error.as_deref().unwrap().contains("503 Service Unavailable: down for maintenance"), "{error:?}");
         assert!(state("take").await.2.is_some());
     }
@@ -155,15 +156,9 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert_eq!(nowhere["pending"], 2);
         assert!(nowhere["last_error"].as_str().unwrap().contains("nowhere.test"), "{nowhere}");
 
-        // Failing for longer than a second: the next failure marks it dead.
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        loop {
-            let (_, next, ..) = store.delivery_state("http://x.test/activities/d1").await.unwrap().unwrap();
-            if next <= now_ms() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        // Failing for longer than a second: the next failure (due a second
+        // after the first) marks it dead.
+        server.advance(SignedDuration::from_millis(1100));
         deliver_due(server.node.federation()).await.unwrap();
         let (_, instances) = admin.get("/api/v1/admin/federation").await;
         let nowhere = &instances[0];
@@ -171,8 +166,9 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert!(nowhere["dead_since"].is_string() && nowhere["next_probe_at"].is_string(), "{nowhere}");
         let attempts = |id: &'static str| async move { store.delivery_state(id).await.unwrap().unwrap().0 };
         let before = attempts("http://x.test/activities/d1").await;
-        // Dead: nothing is tried now (the next probe is an hour away).
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        // Dead: nothing is tried within the hour before the next probe,
+        // although the deliveries' own retries are long due.
+        server.advance(SignedDuration::from_mins(59));
         deliver_due(server.node.federation()).await.unwrap();
         assert_eq!(attempts("http://x.test/activities/d1").await, before, "[{}] a dead instance waits", db.backend);
 
@@ -192,7 +188,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         let (_, instances) = admin.get("/api/v1/admin/federation").await;
         assert_eq!(instances[0]["state"], "ok", "[{}] {instances}", db.backend);
         let (_, next, ..) = store.delivery_state("http://x.test/activities/d2").await.unwrap().unwrap();
-        assert!(next <= now_ms(), "due now");
+        assert!(next <= server.clock.now_ms(), "due now");
         deliver_due(server.node.federation()).await.unwrap();
         assert!(attempts("http://x.test/activities/d2").await > before, "tried again at once");
 
@@ -201,7 +197,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         deliver_due(server.node.federation()).await.unwrap();
         let (.., failed, _) = store.delivery_state("http://x.test/activities/d3").await.unwrap().unwrap();
         assert!(failed.is_some(), "a malformed inbox is given up");
-        assert_eq!(store.purge_finished_deliveries(now_ms() + 1).await.unwrap(), 1, "the given-up one");
+        assert_eq!(store.purge_finished_deliveries(server.clock.now_ms() + 1).await.unwrap(), 1, "the given-up one");
         assert!(store.delivery_state("http://x.test/activities/d1").await.unwrap().is_some());
     }
 }
@@ -272,13 +268,63 @@ async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
                 .unwrap();
             response.json::<serde_json::Value>().await.unwrap()["totalItems"].as_i64().unwrap()
         };
-        // The loop wakes (as for any new work) and runs its other jobs, not the publisher again.
-        for _ in 0..3 {
-            server.app.wake_jobs();
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The loop wakes for new work (a queued mail wakes it) and runs its
+        // other jobs, not the publisher again: each mail reaching the outbox
+        // shows that a pass ran after the block was saved.
+        for n in 1..=3 {
+            let subject = format!("wake-up {n}");
+            let mail =
+                officehours::mail::Mail { to: "bob@example.org".into(), subject: subject.clone(), body: "-".into() };
+            server.app.queue_mail(mail).await.unwrap();
+            server.wait_for_mail("bob@example.org", &subject).await;
         }
         assert_eq!(published().await, 0, "[{}] published on a wake-up", db.backend);
         server.node.run_jobs_once().await;
         assert_eq!(published().await, 1, "[{}]", db.backend);
     }
+}
+
+/// The multi-instance suite moves a server's clock over HTTP
+/// (`POST /_test/clock`): only a server in federation test mode on a manual
+/// clock has the route, and it answers after one pass of the jobs.
+#[tokio::test]
+async fn the_test_clock_route_moves_time_and_runs_the_jobs_in_test_mode_only() {
+    let db = support::TestDatabase::sqlite().await;
+    let server = TestServer::start_with(&db, |c| {
+        c.federation_test_mode = true;
+        c.federation_retry_base_secs = 1;
+        c.job_interval_secs = 3600;
+    })
+    .await;
+    let user = server.create_user("bea", false).await;
+    let store = &server.store;
+    store
+        .queue_delivery(&delivery(user.id, "http://x.test/activities/c1", "http://nowhere.test:1/inbox"))
+        .await
+        .unwrap();
+    deliver_due(server.node.federation()).await.unwrap();
+    let (attempts, next, ..) = store.delivery_state("http://x.test/activities/c1").await.unwrap().unwrap();
+    assert_eq!((attempts, next - server.clock.now_ms()), (1, 1000), "retried in a second");
+
+    let before = server.clock.now_ms();
+    let client = reqwest::Client::new();
+    let response =
+        client.post(server.url("/_test/clock")).json(&serde_json::json!({"advance_ms": 1000})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((body["now_ms"].as_i64(), server.clock.now_ms()), (Some(before + 1000), before + 1000));
+    let (attempts, ..) = store.delivery_state("http://x.test/activities/c1").await.unwrap().unwrap();
+    assert_eq!(attempts, 2, "the pass of jobs ran before the answer");
+
+    // Not in test mode (the in-process server's clock is manual all the
+    // same): no such route; the POST is refused as any unknown form post
+    // is (no CSRF token), and time stands still.
+    let other = support::TestDatabase::sqlite().await;
+    let plain = TestServer::start(&other).await;
+    let before = plain.clock.now_ms();
+    let response =
+        client.post(plain.url("/_test/clock")).json(&serde_json::json!({"advance_ms": 1000})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(plain.clock.now_ms(), before);
+    assert_eq!(client.get(plain.url("/_test/clock")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }

@@ -69,15 +69,22 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         assert_eq!(peer.send(&inbox, &follow, Tamper::None).await, StatusCode::ACCEPTED);
         assert_eq!(followers(&server, "ada").await, 1);
 
-        // Our signed Accept reaches the peer, once.
+        // Our signed Accept reaches the peer, once: the replay queued
+        // nothing (the inbox writes what it sends in the transaction that
+        // records the activity, so its 202 means the queue is final), and
+        // once the one delivery is recorded as delivered nothing else is
+        // left to send.
+        let to_peer = peer.base.trim_start_matches("http://").to_string();
         for _ in 0..100 {
-            if !peer.received.lock().unwrap().is_empty() {
+            let queued = queued_for(&server, &to_peer).await;
+            assert_eq!(queued.0 + queued.1, 1, "[{}] one Accept queued: {queued:?}", db.backend);
+            if queued == (0, 1) {
                 break;
             }
             server.node.run_jobs_once().await;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(queued_for(&server, &to_peer).await, (0, 1), "[{}] delivered", db.backend);
         let received = peer.received.lock().unwrap().clone();
         assert_eq!(received.len(), 1, "{received:?}");
         assert_eq!(received[0]["type"], "Accept");
@@ -154,7 +161,7 @@ async fn a_peer_that_rotated_its_key_is_fetched_again_but_forgeries_cause_no_ref
         assert_eq!(fetches(), 1);
 
         // Later (the copy is 15 s old), the actor is fetched once more and the new key verifies.
-        server.execute("UPDATE remote_actors SET fetched_at = fetched_at - 15000").await;
+        server.advance(jiff::SignedDuration::from_secs(15));
         server.node.federation().remote_actors.invalidate_all();
         assert_eq!(peer.send(&inbox, &follow(3), Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
         assert_eq!(fetches(), 2);
@@ -289,6 +296,13 @@ async fn unsigned_or_mistyped_posts_fetch_nothing_and_failed_fetches_are_remembe
         assert_eq!(peer.send(&inbox, &undo, Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
         assert_eq!(followers(&server, "ada").await, 0);
     }
+}
+
+/// What is queued for `domain`: (waiting, delivered) deliveries; given-up
+/// ones are counted as waiting, so that nothing hides.
+async fn queued_for(server: &TestServer, domain: &str) -> (i64, i64) {
+    let all = server.store.instances_overview().await.unwrap();
+    all.iter().find(|i| i.domain == domain).map(|i| (i.pending + i.given_up, i.delivered)).unwrap_or((0, 0))
 }
 
 /// Runs the background jobs until `found` picks something out of what the

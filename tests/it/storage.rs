@@ -7,9 +7,15 @@ use officehours::domain::booking::{EventKind, RequestStatus, SlotState};
 use officehours::domain::retry::AfterFailure;
 use officehours::storage::{
     AdvisorUpdate, Constraint, DirectoryQuery, EmailTokenPurpose, MAIL_OUTBOX, Mirrored, MirroredEvent, MirroredSlot,
-    NewBlock, NewOccurrence, NewUser, OutgoingMail, ProfileUpdate, Request, RequestText, Slot, StorageError, now_ms,
+    NewBlock, NewOccurrence, NewUser, OutgoingMail, ProfileUpdate, Request, RequestText, Slot, StorageError,
 };
 use support::test_databases;
+
+/// Now on the wall clock, in the stored unit (these tests drive the store
+/// directly, with its default system clock).
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
 
 fn new_user(name: &str) -> NewUser {
     NewUser {
@@ -53,7 +59,7 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
             "[{}] booleans",
             db.backend
         );
-        assert!(created.created_at > now_ms() - 60_000);
+        assert!(created.created_at > store.clock().now_ms() - 60_000);
 
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
@@ -95,8 +101,8 @@ async fn sessions_expire_and_end_with_the_password() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("carol")).await.unwrap();
-        store.create_login_session("live", user.id, now_ms() + 60_000).await.unwrap();
-        store.create_login_session("expired", user.id, now_ms() - 1).await.unwrap();
+        store.create_login_session("live", user.id, store.clock().now_ms() + 60_000).await.unwrap();
+        store.create_login_session("expired", user.id, store.clock().now_ms() - 1).await.unwrap();
         assert_eq!(store.login_session_user("live").await.unwrap().map(|u| u.id), Some(user.id));
         assert!(store.login_session_user("expired").await.unwrap().is_none(), "[{}]", db.backend);
         assert!(store.login_session_user("unknown").await.unwrap().is_none());
@@ -111,7 +117,7 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
     for db in test_databases().await {
         let store = db.store().await;
         let user = store.create_user(&new_user("dave")).await.unwrap();
-        let later = now_ms() + 60_000;
+        let later = store.clock().now_ms() + 60_000;
         store.create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later).await.unwrap();
         store.create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later).await.unwrap();
         assert!(
@@ -133,7 +139,10 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
         assert!(store.login_session_user("s").await.unwrap().is_none(), "[{}] sessions end on reset", db.backend);
         assert_eq!(store.reset_password("r1", "again").await.unwrap(), None, "once");
 
-        store.create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, now_ms() - 1).await.unwrap();
+        store
+            .create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, store.clock().now_ms() - 1)
+            .await
+            .unwrap();
         assert_eq!(store.reset_password("old", "x").await.unwrap(), None, "expired");
         assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
 
@@ -164,7 +173,7 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
         let store = db.store().await;
         let erin = store.create_user(&new_user("erin")).await.unwrap();
         let finn = store.create_user(&new_user("finn")).await.unwrap();
-        let now = officehours::storage::now_ms();
+        let now = store.clock().now_ms();
         let live = store.create_api_token(erin.id, "live", "live", Some(now + 60_000)).await.unwrap();
         let dead = store.create_api_token(erin.id, "dead", "dead", Some(now - 1)).await.unwrap();
         let theirs = store.create_api_token(finn.id, "theirs", "theirs", None).await.unwrap();
@@ -175,7 +184,7 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
         let listed = store.api_tokens_of(erin.id).await.unwrap();
         assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dead", "live"], "newest first");
         assert!(listed[1].last_used_at.is_some() && listed[0].last_used_at.is_none(), "[{}]", db.backend);
-        assert!(listed[0].is_expired(officehours::storage::now_ms()));
+        assert!(listed[0].is_expired(store.clock().now_ms()));
 
         assert_eq!(store.revoke_api_token(erin.id, theirs.id).await.unwrap(), None, "someone else's id");
         assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1, "[{}] changed nothing", db.backend);

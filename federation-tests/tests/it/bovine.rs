@@ -50,6 +50,7 @@ async fn a_bovine_peer_follows_an_advisor_and_verifies_the_accept() {
         Cluster::builder().instance(InstanceSpec::new("alpha")).python_peer("bovine").start().await.expect("cluster");
     let (alpha, peer) = (&cluster["alpha"], cluster.peer("bovine"));
     alpha.create_advisor("ada");
+    alpha.create_advisor("abe");
     let ada = alpha.url("/users/ada");
 
     // bovine follows Ada: alpha verifies bovine's signature (rsa-sha256,
@@ -78,7 +79,11 @@ async fn a_bovine_peer_follows_an_advisor_and_verifies_the_accept() {
     });
     let forged = peer.send_with_wrong_key(&alpha.url("/inbox"), &undo).await;
     assert_eq!(forged["status"], 401, "{forged:#}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A later activity from bovine, taken: once Abe has the follower, the
+    // forged Undo before it has had whatever effect it was going to have.
+    let later = peer.follow(&alpha.url("/users/abe")).await;
+    assert_eq!(later["status"], 202, "{later:#}");
+    until_followers(alpha, "abe", 1).await;
     assert_eq!(followers(alpha, "ada").await, 1, "the forged Undo changed nothing");
 
     // The same Undo, signed with the right key, is taken: the forgery was

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use federation_tests::api::{follow_accepted, instance_health, until};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
 
@@ -58,8 +59,7 @@ async fn until_accepted(instance: &Instance, token: &str, what: &str) {
     }
 }
 
-/// Fails once 45 s have passed since `started` (a delivery claimed by a
-/// killed process waits out its 30-second lease).
+/// Fails once 45 s have passed since `started`.
 fn still_waiting(started: Instant, what: &str) -> bool {
     assert!(started.elapsed() < Duration::from_secs(45), "timed out waiting for: {what}");
     true
@@ -74,8 +74,12 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
         Cluster::start([InstanceSpec::new("alpha"), InstanceSpec::new("beta").postgres()]).await.expect("cluster");
     let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
     alpha.create_advisor("ada");
+    alpha.create_advisor("abe");
+    alpha.create_admin("boss");
     beta.create_advisor("bea");
+    beta.create_admin("boss");
     let bea = beta.api_token("bea");
+    let (alpha_root, beta_root) = (alpha.api_token("boss"), beta.api_token("boss"));
     let handle = format!("ada@{}", alpha.domain());
 
     let response = follow(beta, &bea, &handle).await;
@@ -89,10 +93,24 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     }
     until_accepted(beta, &bea, "beta sees the Accept").await;
 
-    // Following again changes nothing.
+    // Following again changes nothing: no second Follow, so no second
+    // Accept. The marker that everything before it went through: Bea then
+    // follows Abe, and that Accept comes back.
     let again = follow(beta, &bea, &handle).await;
     assert_eq!(again.status().as_u16(), 202);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    follow_accepted(beta, &bea, &format!("abe@{}", alpha.domain())).await;
+    // Beta queues what it sends in the request that causes it, and alpha
+    // its Accept in the request that takes the Follow: once beta's two
+    // Follows are recorded delivered, both queues are final.
+    let queued = |health: &Value| ["pending", "delivered", "given_up"].map(|k| health[k].as_i64().unwrap_or(0));
+    let to_alpha = until("beta's Follows recorded delivered", || async {
+        let health = instance_health(beta, &beta_root, &alpha.domain()).await;
+        (health["pending"] == 0).then_some(health)
+    })
+    .await;
+    assert_eq!(queued(&to_alpha), [0, 2, 0], "one Follow for Ada, one for Abe: {to_alpha}");
+    let to_beta = instance_health(alpha, &alpha_root, &beta.domain()).await;
+    assert_eq!(queued(&to_beta).iter().sum::<i64>(), 2, "one Accept each: {to_beta}");
     assert_eq!(followers(alpha, "ada").await, 1);
 
     // Unsigned, and signed by nobody: 401, nothing changes.
@@ -127,7 +145,9 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     while followers(alpha, "ada").await != 0 && still_waiting(started, "alpha drops the follower") {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(my_follows(beta, &bea).await, json!([]));
+    let left = my_follows(beta, &bea).await;
+    let actors: Vec<&str> = left.as_array().unwrap().iter().filter_map(|f| f["actor"].as_str()).collect();
+    assert_eq!(actors, [alpha.url("/users/abe")], "only Abe is still followed: {left}");
 }
 
 #[tokio::test]
@@ -135,8 +155,9 @@ async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
     if federation_tests::skip_without_postgres() {
         return;
     }
-    let mut cluster =
-        Cluster::start([InstanceSpec::new("alpha").postgres(), InstanceSpec::new("beta")]).await.expect("cluster");
+    let mut cluster = Cluster::start([InstanceSpec::new("alpha").postgres(), InstanceSpec::new("beta").manual_clock()])
+        .await
+        .expect("cluster");
     cluster["alpha"].create_advisor("ada");
     cluster["beta"].create_advisor("bea");
     let bea = cluster["beta"].api_token("bea");
@@ -150,13 +171,18 @@ async fn a_follow_survives_the_other_side_down_and_its_own_kill_9() {
     let beta = &cluster["beta"];
     let response = follow(beta, &bea, &handle).await;
     assert_eq!(response.status().as_u16(), 202, "{:?}", response.text().await);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(cluster["beta"].log_text().contains("delivery failed"), "beta tried and failed");
+    let started = Instant::now();
+    while !cluster["beta"].log_text().contains("delivery failed") && still_waiting(started, "beta tries and fails") {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Beta is killed too, then both come back: nothing was lost.
     cluster["beta"].kill();
     cluster["alpha"].restart().await.expect("alpha back");
     cluster["beta"].restart().await.expect("beta back");
     let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    // Beta's clock lets the retry delay (and the lease of an attempt the
+    // kill cut short) pass, and the pass it runs sends the Follow.
+    beta.advance_clock(Duration::from_secs(31)).await;
     until_accepted(beta, &bea, "the follow goes through after the restarts").await;
     assert_eq!(followers(alpha, "ada").await, 1, "delivered once");
 }

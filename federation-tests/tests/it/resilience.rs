@@ -161,7 +161,7 @@ async fn a_dead_instance_waits_and_is_revived_when_it_speaks() {
         return;
     }
     let mut cluster = Cluster::start([
-        InstanceSpec::new("alpha").postgres().env("OFFICEHOURS_FEDERATION_DEAD_AFTER_SECS", "2"),
+        InstanceSpec::new("alpha").postgres().manual_clock().env("OFFICEHOURS_FEDERATION_DEAD_AFTER_SECS", "2"),
         InstanceSpec::new("beta"),
     ])
     .await
@@ -178,13 +178,14 @@ async fn a_dead_instance_waits_and_is_revived_when_it_speaks() {
     follow_accepted(&cluster["beta"], &bea, &handle).await;
 
     // Beta goes down; Ada publishes. Failures for more than two seconds
-    // mark beta dead.
+    // (on alpha's clock, moved a second at a time) mark beta dead.
     cluster["beta"].kill();
     let alpha = &cluster["alpha"];
     let block = json!({"start": format!("{}T10:00", day(2)), "end": format!("{}T11:00", day(2)), "timezone": "UTC",
                        "min_notice_minutes": 0});
     assert_eq!(post(alpha, &ada, "/api/v1/blocks", block).await.0, 201);
     let dead = until("beta marked dead", || async {
+        alpha.advance_clock(Duration::from_secs(1)).await;
         let health = instance_health(alpha, &root, &beta_domain).await;
         (health["state"] == "dead").then_some(health)
     })
@@ -192,10 +193,12 @@ async fn a_dead_instance_waits_and_is_revived_when_it_speaks() {
     assert!(dead["pending"].as_i64() >= Some(1), "{dead}");
     assert!(alpha.log_text().contains("marked dead"));
 
-    // Beta is back but says nothing: its deliveries wait (next probe in an hour).
+    // Beta is back but says nothing: its deliveries wait (next probe in an
+    // hour). Alpha's clock moves 59 minutes, past every retry but not the
+    // probe, and the pass of jobs that runs then sends nothing.
     cluster["beta"].restart().await.expect("beta back");
-    tokio::time::sleep(Duration::from_secs(4)).await;
     let alpha = &cluster["alpha"];
+    alpha.advance_clock(Duration::from_secs(59 * 60)).await;
     let waiting = instance_health(alpha, &root, &beta_domain).await;
     assert_eq!(waiting["state"], "dead", "{waiting}");
     assert_eq!(waiting["pending"], dead["pending"], "nothing sent to a dead instance: {waiting}");

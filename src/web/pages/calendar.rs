@@ -104,7 +104,7 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let zone = user.timezone.clone();
-    let today = time_zone::local_date(jiff::Timestamp::now().as_millisecond(), &zone).unwrap_or_default();
+    let today = time_zone::local_date(app.clock.now_ms(), &zone).unwrap_or_default();
     let anchor = week.and_then(|w| w.parse::<Date>().ok()).unwrap_or(today);
     let monday = anchor.checked_sub((anchor.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(anchor);
     let dates: Vec<Date> = (0..7).filter_map(|i| monday.checked_add(i.days()).ok()).collect();

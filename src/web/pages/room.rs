@@ -61,7 +61,7 @@ pub async fn room(
         format!("{} for the advisor", time_zone::format_range(entry.starts_at, entry.ends_at, &entry.advisor_timezone))
     };
     let iso = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = app.clock.now_ms();
     let countdown = if now >= entry.ends_at {
         "This session is over.".to_string()
     } else if now >= entry.starts_at {

@@ -14,7 +14,7 @@ use crate::service::App;
 use crate::service::AppError;
 use crate::service::accounts::SESSION_DAYS;
 use crate::service::advisors::AdvisorForm;
-use crate::storage::{ApiToken, Category, User, now_ms};
+use crate::storage::{ApiToken, Category, User};
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SESSION_COOKIE, SignedIn, Visitor, make_cookie};
 
@@ -62,7 +62,7 @@ impl TokenRow {
 impl AccountPage {
     async fn for_user(app: &App, v: Visitor, user: &User) -> Result<Self, AppError> {
         let zone = v.zone();
-        let now = now_ms();
+        let now = app.clock.now_ms();
         let tokens = app.api_tokens(user).await?.iter().map(|t| TokenRow::new(t, &zone, now)).collect();
         Ok(AccountPage {
             v,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use officehours::clock::Clock;
 use officehours::config::{Config, Overrides};
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ pub struct TestServer {
     /// A connection of its own to the test's database, for checks.
     pub store: Store,
     _jobs: JobsRunning,
+    /// The app's clock: manual, starting at the real time when the server
+    /// started, and moving only when the test moves it ([`TestServer::advance`]).
+    pub clock: Clock,
     pub addr: SocketAddr,
     pub base: String,
     pub backend: &'static str,
@@ -54,7 +58,8 @@ impl TestServer {
         let mut config = Config::resolve(overrides).expect("config");
         tweak(&mut config);
         let outbox = config.outbox_dir();
-        let node = Arc::new(root::assemble(config).await.expect("app"));
+        let clock = Clock::manual_from_now();
+        let node = Arc::new(root::assemble_with_clock(config, clock.clone()).await.expect("app"));
         let app = node.app.clone();
         let jobs = node.spawn_jobs();
         let store = db.store().await;
@@ -71,12 +76,25 @@ impl TestServer {
             node,
             store,
             _jobs: jobs,
+            clock,
             addr,
             base: format!("http://{addr}"),
             backend: db.backend,
             outbox,
             stop: Some(stop),
         }
+    }
+
+    /// The app's current time.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// Lets `by` pass on the app's clock and returns the new time. The job
+    /// loop is not woken: a test runs what it needs (`App::run_jobs_once`,
+    /// `deliver_due`, …) itself, so nothing races with its checks.
+    pub fn advance(&self, by: jiff::SignedDuration) -> jiff::Timestamp {
+        self.clock.advance(by).expect("the test server runs on a manual clock")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -112,6 +130,19 @@ impl TestServer {
                 let start = mail.find("http://").expect("a link in the mail");
                 let link: String = mail[start..].chars().take_while(|c| !c.is_whitespace()).collect();
                 return link;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} containing {needle:?}; outbox has: {:#?}", self.mails());
+    }
+
+    /// Waits (mail is sent in the background) for a mail to `to` whose text
+    /// contains `needle`, and returns it.
+    pub async fn wait_for_mail(&self, to: &str, needle: &str) -> String {
+        for _ in 0..100 {
+            let found = self.mails().into_iter().find(|m| m.contains(&format!("To: {to}")) && m.contains(needle));
+            if let Some(mail) = found {
+                return mail;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -208,7 +239,8 @@ impl TestServer {
 }
 
 impl TestServer {
-    /// Runs one SQL statement directly (to move a fixture in time).
+    /// Runs one SQL statement directly (to leave a row as a crash would;
+    /// to let time pass, use [`TestServer::advance`]).
     pub async fn execute(&self, sql: &str) {
         self.store.execute_raw(sql).await.expect("test SQL");
     }
