@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod app;
 pub mod booking;
 pub mod busy;
+pub mod calendar_view;
 mod error;
 pub mod feeds;
 pub mod follows;

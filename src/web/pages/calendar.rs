@@ -2,8 +2,6 @@
 //! learner) in their own time zone, the form to add availability, and
 //! removing an occurrence or a whole series.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,33 +11,14 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::Deserialize;
 
-use crate::domain::booking::{RequestStatus, SlotState};
 use crate::domain::{FieldErrors, time_zone};
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::booking::BlockInput;
+use crate::service::calendar_view::{Day, WeekView};
 use crate::storage::{Block, BlockOverrides, User};
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SignedIn, Visitor};
-
-/// One thing on the calendar.
-pub struct Entry {
-    pub start: i64,
-    pub time: String,
-    pub title: String,
-    /// CSS state: open, requested, approved, declined, cancelled.
-    pub state: &'static str,
-    pub href: Option<String>,
-}
-
-pub struct Day {
-    pub label: String,
-    pub date: String,
-    pub today: bool,
-    pub entries: Vec<Entry>,
-    /// Blocks with slots on this day: (block id, "14:00–15:00", weekly?).
-    pub blocks: Vec<(i64, String, bool)>,
-}
 
 #[derive(Template)]
 #[template(path = "calendar.html")]
@@ -103,100 +82,7 @@ async fn render(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let zone = user.timezone.clone();
-    let today = time_zone::local_date(app.clock.now_ms(), &zone).unwrap_or_default();
-    let anchor = week.and_then(|w| w.parse::<Date>().ok()).unwrap_or(today);
-    let monday = anchor.checked_sub((anchor.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(anchor);
-    let dates: Vec<Date> = (0..7).filter_map(|i| monday.checked_add(i.days()).ok()).collect();
-    let from = time_zone::start_of_day(monday, &zone);
-    let to = time_zone::start_of_day(monday.checked_add(7.days()).unwrap_or(monday), &zone);
-
-    let sessions = app.sessions_between(user, from, to).await?;
-    let mut entries: BTreeMap<Date, Vec<Entry>> = BTreeMap::new();
-    let mut blocks: BTreeMap<Date, Vec<(i64, String, bool)>> = BTreeMap::new();
-    let mut push = |ms: i64, entry: Entry| {
-        if let Some(date) = time_zone::local_date(ms, &zone) {
-            entries.entry(date).or_default().push(entry);
-        }
-    };
-    if user.is_advisor {
-        let slots = app.own_slots(user, from, to).await?;
-        let mut block_cache: BTreeMap<i64, Option<Block>> = BTreeMap::new();
-        for slot in &slots {
-            let live: Vec<_> = sessions
-                .iter()
-                .filter(|s| s.slot_id == slot.id && s.advisor_username == user.username)
-                .filter(|s| s.status.is_live())
-                .collect();
-            let (state, title, href) = match slot.status {
-                SlotState::Booked => {
-                    let s = live.iter().find(|s| s.status == RequestStatus::Approved);
-                    let who = s.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
-                    ("approved", format!("Booked: {who}"), s.map(|s| format!("/requests/{}", s.request_id)))
-                }
-                SlotState::Requested => {
-                    let first = live.first();
-                    let who = first.map(|s| format!("@{}", s.learner_username)).unwrap_or_default();
-                    let more = if live.len() > 1 { format!(" (+{})", live.len() - 1) } else { String::new() };
-                    (
-                        "requested",
-                        format!("Requested by {who}{more}"),
-                        first.map(|s| format!("/requests/{}", s.request_id)),
-                    )
-                }
-                SlotState::Cancelled => ("cancelled", "Removed".to_string(), None),
-                SlotState::Open if slot.busy => ("busy", "Busy in your calendar".to_string(), None),
-                SlotState::Open => ("open", "Open".to_string(), None),
-            };
-            let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
-            push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href });
-            if slot.status != SlotState::Cancelled
-                && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
-            {
-                let block = match block_cache.get(&slot.block_id) {
-                    Some(b) => b.clone(),
-                    None => {
-                        let b = app.block_of(user, slot.block_id).await.ok();
-                        block_cache.insert(slot.block_id, b.clone());
-                        b
-                    }
-                };
-                if let Some(block) = block {
-                    let day_blocks = blocks.entry(date).or_default();
-                    if !day_blocks.iter().any(|(id, _, _)| *id == block.id) {
-                        let label = format!("{}–{} {}", block.start_time, block.end_time, block.timezone);
-                        day_blocks.push((block.id, label, block.until_date.is_some()));
-                    }
-                }
-            }
-        }
-    }
-    for s in sessions.iter().filter(|s| s.learner_username == user.username) {
-        let state = s.status.as_str();
-        let name = if s.advisor_name.is_empty() { &s.advisor_username } else { &s.advisor_name };
-        let time = time_zone::format_span(s.starts_at, s.ends_at, &zone);
-        let title = format!("With {name} ({})", s.status);
-        push(
-            s.starts_at,
-            Entry { start: s.starts_at, time, title, state, href: Some(format!("/requests/{}", s.request_id)) },
-        );
-    }
-    let mut empty = true;
-    let days = dates
-        .iter()
-        .map(|date| {
-            let mut day_entries = entries.remove(date).unwrap_or_default();
-            day_entries.sort_by_key(|e| e.start);
-            empty &= day_entries.is_empty();
-            Day {
-                label: date.strftime("%a %-d %b").to_string(),
-                date: date.to_string(),
-                today: *date == today,
-                entries: day_entries,
-                blocks: blocks.remove(date).unwrap_or_default(),
-            }
-        })
-        .collect();
+    let WeekView { zone, monday, days, empty } = app.week_view(user, week).await?;
     let last = monday.checked_add(6.days()).unwrap_or(monday);
     let page = CalendarPage {
         v,
