@@ -48,7 +48,7 @@ pub async fn advisor(
     data: activitypub_federation::config::Data<crate::federation::context::FedData>,
     Path(username): Path<String>,
 ) -> Result<Json<Advisor>, ApiError> {
-    let username = match PersonRef::parse(&username, &app.config.domain) {
+    let username = match PersonRef::as_written(&username) {
         PersonRef::Local(name) => name,
         PersonRef::Remote(handle) => {
             let remote = crate::federation::remote::resolve_handle(&data, &handle.to_string()).await?;

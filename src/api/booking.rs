@@ -100,7 +100,7 @@ pub async fn advisor_slots(
     ApiQuery(params): ApiQuery<SlotsParams>,
     data: activitypub_federation::config::Data<crate::federation::context::FedData>,
 ) -> Result<Json<Vec<SlotJson>>, ApiError> {
-    let username = match PersonRef::parse(&username, &app.config.domain) {
+    let username = match PersonRef::as_written(&username) {
         PersonRef::Local(name) => name,
         PersonRef::Remote(handle) => {
             let (_, _, slots) = crate::federation::mirror::remote_slots(&data, &handle.to_string()).await?;

@@ -41,6 +41,19 @@ impl PersonRef {
     }
 }
 
+impl PersonRef {
+    /// Reads a name as written, without resolving this instance's own
+    /// domain: `name@host` is a handle whatever the host (the API's remote
+    /// lookups then refuse our own domain with a clear error).
+    pub fn as_written(text: &str) -> PersonRef {
+        let text = text.trim().trim_start_matches('@');
+        match text.split_once('@') {
+            Some((name, host)) => PersonRef::Remote(Handle { name: name.to_string(), host: host.to_string() }),
+            None => PersonRef::Local(text.to_string()),
+        }
+    }
+}
+
 impl Handle {
     /// A handle that can be looked up: a name of letters, digits and
     /// `_.-`, and a host name (with an optional port), within length limits.
@@ -85,6 +98,12 @@ mod tests {
         assert_eq!(PersonRef::parse("ada@HERE.org", "here.org"), PersonRef::Local("ada".into()));
         assert_eq!(PersonRef::parse("@ada@alpha.test", "here.org"), remote("ada", "alpha.test"));
         assert_eq!(PersonRef::parse("ada@alpha.test:8443", "here.org"), remote("ada", "alpha.test:8443"));
+    }
+
+    #[test]
+    fn as_written_keeps_our_own_domain_a_handle() {
+        assert_eq!(PersonRef::as_written("@ada"), PersonRef::Local("ada".into()));
+        assert_eq!(PersonRef::as_written("ada@here.org"), remote("ada", "here.org"));
     }
 
     #[test]

@@ -127,18 +127,16 @@ impl Store {
     /// A person's newest notifications with their senders' usernames (at
     /// most `limit`, before `before`).
     pub async fn notification_feed(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<FeedRow>> {
-        let columns: Vec<String> = NOTIFICATION_COLUMNS.split(", ").map(|c| format!("n.{c}")).collect();
-        let sql = format!(
-            "SELECT {}, u.username AS actor_username FROM notifications n LEFT JOIN users u ON u.id = n.actor_id \
+        Ok(sqlx::query_as(
+            "SELECT n.id, n.user_id, n.kind, n.actor_id, n.request_id, n.conversation_id, n.body, n.created_at, \
+             n.read_at, u.username AS actor_username FROM notifications n LEFT JOIN users u ON u.id = n.actor_id \
              WHERE n.user_id = $1 AND n.id < $2 ORDER BY n.id DESC LIMIT $3",
-            columns.join(", ")
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(user_id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        )
+        .bind(user_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// A person's newest notifications (at most `limit`, before `before`).

@@ -65,6 +65,12 @@ impl<Row> Queue<Row> {
         )
     }
 
+    /// Every statement of this queue (the statement test prepares them on
+    /// both databases).
+    pub fn statements(&self) -> [String; 4] {
+        [self.claim_sql(), self.finished_sql(), self.failed_sql(), self.pending_sql()]
+    }
+
     /// Rows neither done nor given up.
     fn pending_sql(&self) -> String {
         format!("SELECT COUNT(*) FROM {} WHERE {} IS NULL AND failed_at IS NULL", self.table, self.done_column)

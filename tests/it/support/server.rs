@@ -62,7 +62,7 @@ impl TestServer {
         let node = Arc::new(root::assemble_with_clock(config, clock.clone()).await.expect("app"));
         let app = node.app.clone();
         let jobs = node.spawn_jobs();
-        let store = db.store().await;
+        let store = db.store().await.with_clock(clock.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let router = node.router();
         tokio::spawn(async move {
