@@ -91,9 +91,4 @@ impl App {
     pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str, activity: &str) -> Result<bool, AppError> {
         Ok(self.store.delete_mirrored_event(advisor_id, ap_id, activity).await?)
     }
-
-    /// A cheap round trip, for `/readyz`.
-    pub async fn ping(&self) -> Result<(), AppError> {
-        Ok(self.store.ping().await?)
-    }
 }

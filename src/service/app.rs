@@ -16,6 +16,8 @@ use crate::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
 use crate::storage::{Category, DirectoryPage, Store};
 
+use super::AppError;
+
 /// How long another node's (or the CLI's) change may take to show in the
 /// directory of this node.
 pub const DIRECTORY_CACHE_SECS: u64 = 10;
@@ -103,6 +105,16 @@ impl App {
     /// Closes the database connections (at shutdown, after the last request).
     pub async fn close(&self) {
         self.store.close().await;
+    }
+
+    /// A cheap round trip to the database, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Local accounts (the demo fills only an empty instance).
+    pub async fn count_users(&self) -> Result<i64, AppError> {
+        Ok(self.store.count_users().await?)
     }
 
     /// Where mail goes, for the start-up log.

@@ -10,8 +10,7 @@ use async_trait::async_trait;
 
 use crate::storage::{NewDelivery, PendingEvent, RemoteActor, Request, SessionEntry, User};
 
-use super::AppError;
-use crate::service::App;
+use super::{App, AppError};
 
 /// Both people of a request, and their remote actors where they are remote.
 pub struct People<'a> {
@@ -55,41 +54,4 @@ pub struct Ports {
     pub booking: Arc<dyn BookingProtocol>,
     pub messages: Arc<dyn DirectMessages>,
     pub publisher: Arc<dyn AvailabilityPublisher>,
-}
-
-impl Ports {
-    /// An instance that talks to nobody outside (nothing is sent).
-    pub fn offline() -> Ports {
-        let offline = Arc::new(Offline);
-        Ports { booking: offline.clone(), messages: offline.clone(), publisher: offline }
-    }
-}
-
-struct Offline;
-
-#[async_trait]
-impl BookingProtocol for Offline {
-    async fn booking_effects(
-        &self,
-        _: &App,
-        _: &PendingEvent,
-        _: &Request,
-        _: &SessionEntry,
-        _: People<'_>,
-    ) -> Result<Vec<NewDelivery>, AppError> {
-        Ok(Vec::new())
-    }
-}
-
-impl DirectMessages for Offline {
-    fn direct_message(&self, _: &App, _: &User, to: &RemoteActor, _: &str) -> Result<NewDelivery, AppError> {
-        Err(AppError::Internal(anyhow::anyhow!("this instance does not federate; {} cannot be messaged", to.ap_id)))
-    }
-}
-
-#[async_trait]
-impl AvailabilityPublisher for Offline {
-    async fn publish_for(&self, _: &App, _: &User) -> Result<usize, AppError> {
-        Ok(0)
-    }
 }

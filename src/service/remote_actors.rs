@@ -40,8 +40,4 @@ impl App {
     pub async fn user_by_username(&self, username: &str) -> Result<User, AppError> {
         Ok(self.store.user_by_username(username).await?)
     }
-
-    pub async fn count_users(&self) -> Result<i64, AppError> {
-        Ok(self.store.count_users().await?)
-    }
 }
