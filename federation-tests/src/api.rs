@@ -71,3 +71,16 @@ pub async fn instance_health(instance: &Instance, admin_token: &str, domain: &st
     let all = get(instance, admin_token, "/api/v1/admin/federation").await;
     all.as_array().unwrap().iter().find(|i| i["domain"] == domain).cloned().unwrap_or(Value::Null)
 }
+
+/// How many followers `user` on `instance` has, as its ActivityPub
+/// followers collection says.
+pub async fn followers(instance: &Instance, user: &str) -> i64 {
+    let response = instance
+        .client()
+        .get(instance.url(&format!("/users/{user}/followers")))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .expect("followers");
+    response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
+}

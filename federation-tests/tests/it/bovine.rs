@@ -6,19 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use federation_tests::api::followers;
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
-
-async fn followers(alpha: &Instance, user: &str) -> i64 {
-    let response = alpha
-        .client()
-        .get(alpha.url(&format!("/users/{user}/followers")))
-        .header("Accept", "application/activity+json")
-        .send()
-        .await
-        .expect("followers");
-    response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
-}
 
 /// Waits (up to 30 s) until `user` on `alpha` has `count` followers.
 async fn until_followers(alpha: &Instance, user: &str, count: i64) {

@@ -5,20 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use federation_tests::api::followers;
 use federation_tests::api::{follow_accepted, instance_health, until};
 use federation_tests::{Cluster, Instance, InstanceSpec};
 use serde_json::{Value, json};
-
-async fn followers(alpha: &Instance, user: &str) -> i64 {
-    let response = alpha
-        .client()
-        .get(alpha.url(&format!("/users/{user}/followers")))
-        .header("Accept", "application/activity+json")
-        .send()
-        .await
-        .expect("followers");
-    response.json::<Value>().await.unwrap()["totalItems"].as_i64().unwrap()
-}
 
 /// `POST /api/v1/follows {"handle"}` on `instance` as the token's owner.
 async fn follow(instance: &Instance, token: &str, handle: &str) -> reqwest::Response {

@@ -46,7 +46,7 @@ async fn a_learner_finds_follows_and_books_a_remote_advisor_in_the_web_ui() {
     // the three slots, each a link to the request form.
     let page = until("the follow accepted and the slots on Ada's page", || async {
         let (_, _, page) = lia.get(&remote_page).await;
-        (page.contains("You follow") && page.matches("/request\"").count() == 3).then(|| Value::String(page))
+        (page.contains("You follow") && page.matches("/request\"").count() == 3).then_some(Value::String(page))
     })
     .await;
     let page = page.as_str().unwrap();
