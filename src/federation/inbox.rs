@@ -29,7 +29,7 @@ use super::context::FedData;
 use super::error::FederationError;
 use super::objects::{Incoming, object_id, object_type};
 use super::remote::Remote;
-use super::{actors, follows, mirror, problem, requests, signatures};
+use super::{follows, mirror, problem, requests, signatures};
 
 /// How old a stored copy of an actor must be before a signature that does
 /// not verify against it makes us fetch the actor again.
@@ -258,8 +258,5 @@ async fn seen(app: &crate::service::App, activity: &Incoming) -> Result<(), Fede
 
 /// The local account an activity's object names (`https://us/users/name`).
 async fn local_user(app: &crate::service::App, object: &Url) -> Result<crate::storage::User, FederationError> {
-    let prefix = actors::link(app, "/users/")?;
-    let name = object.as_str().strip_prefix(prefix.as_str()).filter(|n| !n.is_empty() && !n.contains('/'));
-    let Some(name) = name else { return Err(FederationError::NotFound) };
-    app.federated_user(name).await?.ok_or(FederationError::NotFound)
+    app.local_user_of(object.as_str()).await?.ok_or(FederationError::NotFound)
 }

@@ -16,19 +16,9 @@ impl App {
         Ok(self.store.remote_actor_by_handle(username, domain).await?)
     }
 
-    /// The remote actor behind a shadow account.
-    pub async fn remote_actor_of(&self, user: &User) -> Result<Option<RemoteActor>, AppError> {
-        Ok(self.store.remote_actor_of(user).await?)
-    }
-
     /// Stores a freshly fetched actor, replacing what was known of it.
     pub async fn upsert_remote_actor(&self, actor: &NewRemoteActor) -> Result<RemoteActor, AppError> {
         Ok(self.store.upsert_remote_actor(actor).await?)
-    }
-
-    /// The shadow account of a remote actor, created on first need.
-    pub async fn shadow_user(&self, actor: &RemoteActor) -> Result<User, AppError> {
-        Ok(self.store.shadow_user(actor).await?)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<User, AppError> {
