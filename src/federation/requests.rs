@@ -218,17 +218,12 @@ pub async fn receive_withdrawal(app: &App, actor: &Remote, activity: &Incoming) 
 /// `Create(Note)`: a reply to one of our events or a mention of an advisor
 /// (a request), or a direct message to someone here (a message).
 pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Result<(), FederationError> {
-    if object_type(&create.object) != Some("Note") {
+    if !object_type(&create.object).is_some_and(is_written) {
         app.mark_seen(create.id.as_str()).await?;
         return Ok(());
     }
-    let note: Note = serde_json::from_value(create.object.clone())
-        .map_err(|e| FederationError::Invalid(format!("The note cannot be read: {e}")))?;
-    activitypub_federation::protocol::verification::verify_domains_match(&note.id, &actor.id)?;
-    if note.attributed_to.as_ref().is_some_and(|a| a != &actor.id) {
-        return Err(FederationError::Forbidden("A note must be the sender's own.".into()));
-    }
-    let text = strip_mentions(&text_of(&note.content));
+    let note = read_note(actor, &create.object)?;
+    let text = written_text(&note, &create.object);
     let addressed: Vec<&str> = note.mentions().map(Url::as_str).chain(note.to.iter().map(String::as_str)).collect();
     let incoming = IncomingNote {
         ask: Ask { id: note.id.as_str(), text: &text, answers: &Value::Null },
@@ -245,17 +240,71 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
     }
 }
 
+/// `Update` of something a remote person wrote: when it is the note that
+/// asked for a session and the request still waits, the request takes the
+/// new text; otherwise it has no effect here.
+pub async fn receive_note_update(app: &App, actor: &Remote, update: &Incoming) -> Result<(), FederationError> {
+    let note = read_note(actor, &update.object)?;
+    let text = written_text(&note, &update.object);
+    app.remote_note_edited(&actor.row, note.id.as_str(), &text, update.id.as_str()).await?;
+    Ok(())
+}
+
+/// Object types people write and that can mention an advisor: microblog
+/// notes, posts with a title (Friendica, WordPress, Lemmy), polls, and
+/// Pleroma/Akkoma chat messages.
+pub fn is_written(kind: &str) -> bool {
+    matches!(kind, "Note" | "Article" | "Page" | "Question" | "ChatMessage")
+}
+
+/// A written object, checked to be the sender's own.
+fn read_note(actor: &Remote, object: &Value) -> Result<Note, FederationError> {
+    let note: Note = serde_json::from_value(object.clone())
+        .map_err(|e| FederationError::Invalid(format!("The note cannot be read: {e}")))?;
+    activitypub_federation::protocol::verification::verify_domains_match(&note.id, &actor.id)?;
+    if note.attributed_to.as_ref().is_some_and(|a| a != &actor.id) {
+        return Err(FederationError::Forbidden("A note must be the sender's own.".into()));
+    }
+    Ok(note)
+}
+
+/// What a written object says, as plain text without mentions: its title
+/// (posts have one) and its content.
+fn written_text(note: &Note, object: &Value) -> String {
+    let body = strip_mentions(&text_of(&note.content));
+    match object.get("name").and_then(Value::as_str).map(|t| text_of(t).trim().to_string()) {
+        Some(title) if !title.is_empty() && !body.starts_with(&title) => format!("{title}\n\n{body}"),
+        _ => body,
+    }
+}
+
 /// Remote HTML as plain text (sanitised first).
 fn text_of(html: &str) -> String {
     html_to_text(&sanitise(html)).chars().take(crate::service::booking::NOTE_MAX).collect()
 }
 
-/// Drops leading `@name@domain` mentions from a note's text.
+/// Drops `@name` and `@name@domain` mentions from a text, wherever they
+/// are (the request note is what the person asks, not whom they address).
 fn strip_mentions(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let start = words.iter().take_while(|w| w.starts_with('@')).count();
-    let rest: Vec<&str> = words[start..].to_vec();
-    if start == 0 { text.trim().to_string() } else { rest.join(" ") }
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| line.split_whitespace().filter(|w| !is_mention(w)).collect::<Vec<_>>().join(" "))
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
+/// `@name` or `@name@host`, perhaps followed by punctuation.
+fn is_mention(word: &str) -> bool {
+    let word = word.trim_end_matches([',', ':', ';', '.', '!', '?', ')']);
+    let Some(rest) = word.strip_prefix('@') else { return false };
+    let (name, host) = match rest.split_once('@') {
+        Some((name, host)) => (name, Some(host)),
+        None => (rest, None),
+    };
+    let name_ok = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let host_ok =
+        host.is_none_or(|h| h.contains('.') && h.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':')));
+    name_ok && host_ok
 }
 
 #[cfg(test)]
@@ -263,8 +312,11 @@ mod tests {
     use super::strip_mentions;
 
     #[test]
-    fn leading_mentions_are_dropped() {
+    fn mentions_are_dropped_wherever_they_are() {
         assert_eq!(strip_mentions("@ada@alpha.test Hello there"), "Hello there");
-        assert_eq!(strip_mentions("Hi @ada"), "Hi @ada");
+        assert_eq!(strip_mentions("Hi @ada, could we talk at 14:20?"), "Hi could we talk at 14:20?");
+        assert_eq!(strip_mentions("Question for @ada@alpha.test:\nhow do I start?"), "Question for\nhow do I start?");
+        // Not mentions: an e-mail address, a lone @, a word with @ inside.
+        assert_eq!(strip_mentions("mail me at me@example.org @ noon"), "mail me at me@example.org @ noon");
     }
 }

@@ -224,6 +224,30 @@ impl App {
         }
     }
 
+    /// A remote learner edited the note that asked for a session (an
+    /// `Update` of it, activity `activity_id`, applied once): while the
+    /// request waits for an answer, it takes the new text. False when the
+    /// note made no request of theirs, or it was already decided.
+    pub async fn remote_note_edited(
+        &self,
+        sender: &RemoteActor,
+        note_id: &str,
+        text: &str,
+        activity_id: &str,
+    ) -> Result<bool, AppError> {
+        let request = self.store.request_by_ap_id(note_id).await?;
+        let Some(request) = request.filter(|r| r.ap_kind == Some(Channel::Note)) else {
+            self.store.mark_seen(activity_id).await?;
+            return Ok(false);
+        };
+        let learner = self.store.shadow_user(sender).await?;
+        if request.learner_id != learner.id {
+            return Err(AppError::Forbidden("not_the_author", "Only the learner who wrote a note can edit it.".into()));
+        }
+        let text: String = text.trim().chars().take(super::booking::NOTE_MAX).collect();
+        Ok(self.store.edit_request_note(activity_id, request.id, &text).await?)
+    }
+
     /// A request by note: the slot whose local start time the text names
     /// (`14:20`; a named time that is not open is refused with the open
     /// times, not swapped for another), or the first open one when the
