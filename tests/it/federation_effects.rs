@@ -79,7 +79,9 @@ async fn posts_edits_profile_updates_and_account_deletions_have_their_effect() {
             "id": format!("{post_id}/updates/9"), "type": "Update", "actor": peer.actor,
             "object": {"id": "http://elsewhere.test/posts/1", "type": "Note", "content": "mine now"}})
         .to_string();
-        assert!(peer.send(&inbox, &foreign, Tamper::None).await.is_client_error());
+        let refusal = refusal_of(&peer, &inbox, &foreign).await;
+        assert!(refusal.contains("not the actor's own"), "[{}] {refusal}", db.backend);
+        assert!(!refusal.contains("private"), "[{}] {refusal}", db.backend);
 
         // They rename themselves: the stored profile follows at once.
         peer.rename("Masto Renamed");
@@ -138,4 +140,16 @@ async fn only_session(api: &support::api::Api) -> Value {
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     sessions[0].clone()
+}
+
+/// The status and body of the inbox's answer to a signed `body`, as text.
+async fn refusal_of(peer: &support::peer::Peer, inbox: &str, body: &str) -> String {
+    let mut request = reqwest::Client::new().post(inbox).body(body.to_string());
+    for (name, value) in peer.sign(inbox, body) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    assert!(status.is_client_error(), "{status}");
+    format!("{status} {}", response.text().await.unwrap())
 }
