@@ -20,6 +20,7 @@ mod karma;
 mod mail;
 mod messages;
 mod notifications;
+mod rooms;
 mod statements;
 mod storage;
 mod tokens;

@@ -246,9 +246,9 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
     let page = alpha.client().get(&link).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200, "{link}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("Session with") && html.contains("confirmed"), "{html}");
-    // The same link with another token is not found.
+    assert!(html.contains("Session with") && html.contains("The room opens at"), "{html}");
+    // The same link with another token is someone else's room: refused.
     let forged =
         link.rsplit_once("token=").map(|(base, _)| format!("{base}token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap();
-    assert_eq!(alpha.client().get(&forged).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(alpha.client().get(&forged).send().await.unwrap().status().as_u16(), 403);
 }
