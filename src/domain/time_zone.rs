@@ -129,6 +129,24 @@ pub fn format_date(ms: i64, zone: &str) -> String {
     }
 }
 
+/// Clock times written in a text: `14:20`, `9:05` (as `09:05`). How a
+/// person names a slot in a message.
+pub fn clock_times(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for word in text.split(|c: char| !(c.is_ascii_digit() || c == ':')) {
+        let Some((h, m)) = word.split_once(':') else { continue };
+        let (Ok(h), Ok(m)) = (h.parse::<u32>(), m.parse::<u32>()) else { continue };
+        if h < 24
+            && m < 60
+            && (1..=2).contains(&word.find(':').unwrap_or(0))
+            && word.len() - word.find(':').unwrap_or(0) == 3
+        {
+            found.push(format!("{h:02}:{m:02}"));
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +200,11 @@ mod tests {
         let summer = jiff::Timestamp::from_second(1_774_771_200).unwrap().as_millisecond(); // 2026-03-29 08:00 UTC
         assert_eq!(format_instant(winter, "Europe/Berlin"), "28 Mar 2026, 09:00 CET");
         assert_eq!(format_instant(summer, "Europe/Berlin"), "29 Mar 2026, 10:00 CEST");
+    }
+
+    #[test]
+    fn clock_times_are_found_in_free_text() {
+        assert_eq!(super::clock_times("Could I have 14:20 please? or 9:05."), vec!["14:20", "09:05"]);
+        assert!(super::clock_times("no times, 25:00, 1:2, 123:45").is_empty());
     }
 }

@@ -66,7 +66,7 @@ impl From<activitypub_federation::error::Error> for FederationError {
 fn url_refusal(reason: &str) -> String {
     match reason {
         "Domains do not match" | "Urls do not match" => {
-            "The activity names an id on another server than its actor's (the domains do not match).".into()
+            "That is not the actor's own object: its id is on another server than the actor.".into()
         }
         "Explicit port is not allowed" => {
             "That server's address has an explicit port: only servers on the standard https port are allowed.".into()

@@ -46,11 +46,7 @@ pub async fn accept_follower(
         body: body.to_string(),
     };
     let inbox = follower.shared_inbox_or_inbox().to_string();
-    if app.add_follower(follow.id.as_str(), user.id, follower.id.as_str(), &inbox, &delivery).await? {
-        app.wake_jobs();
-        // What is already published, so the new follower sees it too.
-        super::events::send_live_events_to(app, user, &inbox).await?;
-    }
+    app.follower_arrived(follow.id.as_str(), user, follower.id.as_str(), &inbox, &delivery).await?;
     Ok(())
 }
 

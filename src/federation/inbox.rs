@@ -29,7 +29,7 @@ use super::context::FedData;
 use super::error::FederationError;
 use super::objects::{Incoming, object_id, object_type};
 use super::remote::Remote;
-use super::{actors, follows, mirror, problem, requests, signatures};
+use super::{follows, mirror, problem, requests, signatures};
 
 /// How old a stored copy of an actor must be before a signature that does
 /// not verify against it makes us fetch the actor again.
@@ -90,6 +90,15 @@ async fn receive_checked(
         return Err(FederationError::Unauthorized);
     }
     let actor_id = ObjectId::<Remote>::from(activity.actor.clone());
+    if activity.kind == "Delete"
+        && object_id(&activity.object).as_ref() == Some(&activity.actor)
+        && Remote::read_from_id(activity.actor.clone(), data).await?.is_none()
+    {
+        // Someone we never knew deleted their account (servers tell every
+        // instance they know): nothing to undo, and nothing to fetch — the
+        // actor is gone.
+        return Ok(());
+    }
     let actor = sender(data, &activity.actor).await?;
     let signed_by = |actor: &Remote| signature.verify(actor.public_key().ok_or(FederationError::Unauthorized)?);
     if let Err(err) = signed_by(&actor) {
@@ -229,16 +238,35 @@ impl Activity for Incoming {
                     }
                     mirror::receive_event(app, &actor, &self.object, Some(self.id.as_str())).await
                 }
-                Some("Note") if self.kind == "Create" => requests::receive_note(app, &actor().await?, &self).await,
+                Some(kind) if requests::is_written(kind) => {
+                    if self.kind == "Create" {
+                        requests::receive_note(app, &actor().await?, &self).await
+                    } else {
+                        requests::receive_note_update(app, &actor().await?, &self).await
+                    }
+                }
+                Some(kind) if self.kind == "Update" && is_actor_type(kind) => {
+                    // A profile or key changed: read it again from its server
+                    // now, rather than when the cached copy gets old.
+                    if object_id(&self.object).as_ref() != Some(&self.actor) {
+                        return Err(FederationError::Forbidden("An actor can only update itself.".into()));
+                    }
+                    ObjectId::<Remote>::from(self.actor.clone()).dereference_forced(data).await?;
+                    seen(app, &self).await
+                }
                 _ => seen(app, &self).await,
             },
             "Delete" => {
                 let Some(id) = object_id(&self.object) else { return seen(app, &self).await };
-                if id != self.actor
-                    && let Some(actor) = Remote::read_from_id(self.actor.clone(), data).await?
-                {
-                    mirror::delete_event(app, &actor, &id, self.id.as_str()).await?;
+                let Some(actor) = Remote::read_from_id(self.actor.clone(), data).await? else {
+                    return seen(app, &self).await;
+                };
+                if id == self.actor {
+                    app.remote_actor_deleted(&actor.row, self.id.as_str()).await?;
+                    data.remote_actors.invalidate(self.actor.as_str());
+                    return Ok(());
                 }
+                mirror::delete_event(app, &actor, &id, self.id.as_str()).await?;
                 seen(app, &self).await
             }
             _ => {
@@ -247,6 +275,11 @@ impl Activity for Incoming {
             }
         }
     }
+}
+
+/// The ActivityStreams actor types.
+fn is_actor_type(kind: &str) -> bool {
+    matches!(kind, "Person" | "Service" | "Application" | "Group" | "Organization")
 }
 
 /// Records an activity whose effect (if any) is idempotent, so a replay is
@@ -258,8 +291,5 @@ async fn seen(app: &crate::service::App, activity: &Incoming) -> Result<(), Fede
 
 /// The local account an activity's object names (`https://us/users/name`).
 async fn local_user(app: &crate::service::App, object: &Url) -> Result<crate::storage::User, FederationError> {
-    let prefix = actors::link(app, "/users/")?;
-    let name = object.as_str().strip_prefix(prefix.as_str()).filter(|n| !n.is_empty() && !n.contains('/'));
-    let Some(name) = name else { return Err(FederationError::NotFound) };
-    app.federated_user(name).await?.ok_or(FederationError::NotFound)
+    app.local_user_of(object.as_str()).await?.ok_or(FederationError::NotFound)
 }

@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::domain::federation::OfferedState;
 use crate::service::App;
-use crate::storage::{Mirrored, MirroredEvent, MirroredSlot, Slot, User};
+use crate::storage::{MirroredEvent, MirroredSlot, Slot, User};
 
 use super::context::FedData;
 use super::error::FederationError;
@@ -45,24 +45,14 @@ async fn mirror(app: &App, actor: &Remote, event: &Event, activity: Option<&str>
     if event.owner() != Some(&actor.id) {
         return Err(FederationError::Forbidden("An actor can only publish its own events.".into()));
     }
-    let mirrored = to_mirror(event)?;
-    let advisor = app.shadow_user(&actor.row).await?;
-    match app.mirror_event(advisor.id, &mirrored, activity).await? {
-        Mirrored::Stored(_) | Mirrored::Seen => Ok(()),
-        Mirrored::NotOwner => Err(FederationError::Forbidden("That event belongs to someone else.".into())),
-    }
+    Ok(app.mirror_remote_event(&actor.row, &to_mirror(event)?, activity).await?)
 }
 
 /// `Delete` (activity id `activity`, applied once) of an event, by id or
 /// tombstone, from its owner.
 pub async fn delete_event(app: &App, actor: &Remote, id: &Url, activity: &str) -> Result<bool, FederationError> {
     verify_domains_match(id, &actor.id)?;
-    let Some((_, owner)) = app.mirrored_block(id.as_str()).await? else { return Ok(false) };
-    let advisor = app.shadow_user(&actor.row).await?;
-    if owner != advisor.id {
-        return Err(FederationError::Forbidden("An actor can only delete its own events.".into()));
-    }
-    Ok(app.delete_mirrored_event(advisor.id, id.as_str(), activity).await?)
+    Ok(app.withdraw_remote_event(&actor.row, id.as_str(), activity).await?)
 }
 
 /// An `Event` as a one-occurrence block with slots, in the event's zone.
@@ -136,8 +126,6 @@ pub fn to_mirror(event: &Event) -> Result<MirroredEvent, FederationError> {
 pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote, User, Vec<Slot>), FederationError> {
     let app = data.app();
     let remote = resolve_handle(data, handle).await?;
-    let advisor = app.shadow_user(&remote.row).await?;
-    let now = app.clock.now_ms();
     // Fetched at most once per remote-actor cache lifetime (10 minutes).
     let key = format!("upcoming:{}", remote.id);
     if data.remote_actors.get(&key).is_none() {
@@ -148,7 +136,7 @@ pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote,
             Err(err) => tracing::info!(actor = %remote.id, error = %err, "could not fetch upcoming events"),
         }
     }
-    let slots = app.slots_between(advisor.id, now, now + 92 * 24 * 60 * 60 * 1000).await?;
+    let (advisor, slots) = app.remote_advisor_slots(&remote.row, 92).await?;
     Ok((remote, advisor, slots))
 }
 

@@ -53,4 +53,8 @@ impl AvailabilityPublisher for ActivityPub {
     async fn publish_for(&self, app: &App, advisor: &User) -> Result<usize, AppError> {
         super::events::publish_for(app, advisor).await
     }
+
+    async fn send_live_to(&self, app: &App, advisor: &User, inbox: &str) -> Result<usize, AppError> {
+        super::events::send_live_events_to(app, advisor, inbox).await
+    }
 }

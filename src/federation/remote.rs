@@ -101,7 +101,18 @@ impl Object for Remote {
             kind: json.kind.chars().take(40).collect(),
             username: json.preferred_username.chars().take(100).collect(),
             domain,
-            name: ammonia::clean_text(json.name.as_deref().unwrap_or_default()).chars().take(200).collect(),
+            // Plain text (pages escape it when they show it): control
+            // characters dropped, not HTML-escaped here.
+            name: json
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_string(),
             summary: sanitise(json.summary.as_deref().unwrap_or_default()),
             url: json.url.map(|u| u.to_string()),
             inbox: json.inbox.to_string(),

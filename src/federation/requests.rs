@@ -14,6 +14,9 @@
 //!   request is approved, declined or (when it was approved) cancelled.
 //! - `Undo(Join)` or `Leave`: the learner withdraws.
 //!
+//! This module reads and checks the activities and builds the answers; the
+//! booking rules that decide are the service's (`service::remote_requests`).
+//!
 //! Sent, with the booking events (exactly once, in the transaction that
 //! processes them; see `protocol_effects`): our `Join` and its `Undo` for
 //! local learners on remote slots, and `Accept`/`Reject` (or a direct
@@ -22,13 +25,12 @@
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::domain::booking::{Channel, EventKind, RequestStatus};
-use crate::domain::federation::PublishedStatus;
+use crate::domain::booking::{Channel, EventKind};
 use crate::domain::time_zone;
 use crate::service::App;
-use crate::service::AppError;
 use crate::service::ports::People;
-use crate::storage::{NewDelivery, Origin, PendingEvent, RemoteActor, Request, SessionEntry, Slot, User};
+use crate::service::remote_requests::{Ask, Asked, IncomingNote, NoteOutcome, Withdrawal};
+use crate::storage::{NewDelivery, PendingEvent, RemoteActor, Request, SessionEntry, User};
 
 use super::actors;
 use super::error::FederationError;
@@ -39,12 +41,6 @@ use super::objects::{Incoming, Note, object_id, object_type};
 use super::remote::{Remote, html_to_text, sanitise};
 
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
-
-/// The answer to a request for an event that is no longer offered.
-const WITHDRAWN: &str = "That time is no longer offered. Follow the advisor to see new availability.";
-
-/// The answer to a request for an event whose every slot is taken.
-const FULL: &str = "Every session of this event is taken. Follow the advisor to see new availability.";
 
 /// What a booking event tells other servers.
 pub async fn protocol_effects(
@@ -169,259 +165,117 @@ fn answer(
     })
 }
 
-/// The slot id inside one of our slot links (`https://us/slots/42`).
-fn local_slot_id(app: &App, url: &Url) -> Option<i64> {
-    let prefix = actors::link(app, "/slots/").ok()?;
-    url.as_str().strip_prefix(prefix.as_str())?.parse().ok()
-}
-
 /// A `Join` of one of our events.
 pub async fn receive_join(app: &App, actor: &Remote, join: &Incoming) -> Result<(), FederationError> {
     let Some(event_id) = object_id(&join.object) else {
         return Err(FederationError::Invalid("A Join names the event it joins.".into()));
     };
-    let Some(published) = app.published_event(event_id.as_str()).await? else {
-        return refuse_join(app, actor, join, None, "There is no such event on this instance.").await;
-    };
-    let advisor = app.user_by_id(published.advisor_id).await?;
-    if published.status == PublishedStatus::Deleted {
-        // Removed, or made unlisted: it is not offered to the fediverse.
-        return refuse_join(app, actor, join, Some(&advisor), WITHDRAWN).await;
-    }
-    let slots = occurrence_slots(app, published.block_id, &published.occurrence_date).await?;
-    let wanted = join.slot.as_ref().and_then(object_id).and_then(|u| local_slot_id(app, &u));
-    let slot = match wanted {
-        Some(id) => slots.iter().find(|s| s.id == id).cloned(),
-        None => slots.iter().find(|s| s.status.takes_requests()).cloned(),
-    };
-    let Some(slot) = slot else {
-        let reason = if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
-        return refuse_join(app, actor, join, Some(&advisor), reason).await;
-    };
-    let learner = app.shadow_user(&actor.row).await?;
     let note = text_of(join.content.as_deref().or(join.participation_message.as_deref()).unwrap_or(""));
     let answers = join.answers.clone().unwrap_or(Value::Null);
-    let origin = Origin { ap_id: join.id.as_str(), kind: Channel::Join, received: true };
-    match app.request_slot_from(&learner, slot, &note, &answers, Some(origin)).await {
-        Ok(_) => Ok(()),
-        Err(AppError::Conflict("already_received", _)) => Ok(()),
-        Err(
-            err @ (AppError::Conflict(..) | AppError::Invalid(_) | AppError::Forbidden(..) | AppError::NotFound(_)),
-        ) => refuse_join(app, actor, join, Some(&advisor), &err.message()).await,
-        Err(err) => Err(err.into()),
+    let slot = join.slot.as_ref().and_then(object_id);
+    let ask = Ask { id: join.id.as_str(), text: &note, answers: &answers };
+    match app.join_event(&actor.row, event_id.as_str(), slot.as_ref().map(Url::as_str), ask).await? {
+        Asked::Taken => Ok(()),
+        Asked::Refused { advisor, reason } => {
+            let reply = answer(app, &advisor, &actor.row, "Reject", join.id.as_str(), None, Some(reason))?;
+            reply_once(app, join.id.as_str(), &reply).await
+        }
     }
 }
 
-/// Answers a `Join` we cannot take with a `Reject` naming the reason (once).
-async fn refuse_join(
-    app: &App,
-    actor: &Remote,
-    join: &Incoming,
-    advisor: Option<&User>,
-    reason: &str,
-) -> Result<(), FederationError> {
-    let Some(advisor) = advisor else {
-        app.mark_seen(join.id.as_str()).await?;
-        return Err(FederationError::NotFound);
-    };
-    let reply = answer(app, advisor, &actor.row, "Reject", join.id.as_str(), None, Some(reason.to_string()))?;
-    if app.reply_once(join.id.as_str(), &reply).await? {
+/// Queues our answer to a received activity, once.
+async fn reply_once(app: &App, activity_id: &str, reply: &NewDelivery) -> Result<(), FederationError> {
+    if app.reply_once(activity_id, reply).await? {
         app.wake_jobs();
     }
     Ok(())
-}
-
-/// An occurrence's slots, in time order.
-async fn occurrence_slots(app: &App, block_id: i64, date: &str) -> Result<Vec<Slot>, FederationError> {
-    let mut slots = app.block_slots(block_id).await?;
-    slots.retain(|s| s.occurrence_date == date);
-    Ok(slots)
 }
 
 /// `Accept` or `Reject` of a local learner's `Join`; false when the object
 /// is not one of our requests (a follow, say).
 pub async fn receive_answer(app: &App, actor: &Remote, activity: &Incoming) -> Result<bool, FederationError> {
     let Some(join_id) = object_id(&activity.object) else { return Ok(false) };
-    let Some(request) = app.request_by_ap_id(join_id.as_str()).await? else { return Ok(false) };
-    let advisor = app.user_by_id(request.advisor_id).await?;
-    let owner = app.remote_actor_of(&advisor).await?;
-    if owner.map(|o| o.ap_id) != Some(actor.id.to_string()) {
-        return Err(FederationError::Forbidden("Only the advisor asked can answer a request.".into()));
-    }
-    use crate::domain::booking::Action;
     let reason = text_of(activity.content.as_deref().unwrap_or(""));
-    let action = match (activity.kind.as_str(), request.status) {
-        ("Accept", _) => Action::Approve,
-        ("Reject", RequestStatus::Approved) => Action::Cancel,
-        _ => Action::Decline,
-    };
-    match app.decide_by(&advisor, request.id, action, &reason, Some(activity.id.as_str())).await {
-        Ok(_) | Err(AppError::Conflict(..)) => Ok(true),
-        Err(err) => Err(err.into()),
-    }
+    let accepted = activity.kind == "Accept";
+    Ok(app.remote_decision(actor.id.as_str(), join_id.as_str(), accepted, &reason, activity.id.as_str()).await?)
 }
 
 /// `Undo(Join)` or `Leave`: the learner withdraws their request.
 pub async fn receive_withdrawal(app: &App, actor: &Remote, activity: &Incoming) -> Result<(), FederationError> {
-    let learner = app.shadow_user(&actor.row).await?;
-    let request = if activity.kind == "Leave" {
-        let Some(event_id) = object_id(&activity.object) else {
-            return Err(FederationError::Invalid("A Leave names the event.".into()));
-        };
-        match app.published_event(event_id.as_str()).await? {
-            Some(p) => app.live_request_on_block(learner.id, p.block_id, &p.occurrence_date).await?,
-            None => None,
-        }
-    } else {
-        match object_id(&activity.object) {
-            Some(join_id) => app.request_by_ap_id(join_id.as_str()).await?,
-            None => None,
+    let object = object_id(&activity.object);
+    let what = match (activity.kind.as_str(), object.as_ref()) {
+        ("Leave", Some(event)) => Withdrawal::Leave { event_id: event.as_str() },
+        ("Leave", None) => return Err(FederationError::Invalid("A Leave names the event.".into())),
+        (_, Some(join)) => Withdrawal::Undo { join_id: join.as_str() },
+        (_, None) => {
+            app.mark_seen(activity.id.as_str()).await?;
+            return Ok(());
         }
     };
-    let Some(request) = request.filter(|r| r.learner_id == learner.id) else {
-        app.mark_seen(activity.id.as_str()).await?;
-        return Ok(());
-    };
-    use crate::domain::booking::Action;
-    match app.decide_by(&learner, request.id, Action::Cancel, "", Some(activity.id.as_str())).await {
-        Ok(_) | Err(AppError::Conflict(..)) => Ok(()),
-        Err(err) => Err(err.into()),
-    }
+    Ok(app.remote_withdrawal(&actor.row, what, activity.id.as_str()).await?)
 }
 
 /// `Create(Note)`: a reply to one of our events or a mention of an advisor
 /// (a request), or a direct message to someone here (a message).
 pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Result<(), FederationError> {
-    if object_type(&create.object) != Some("Note") {
+    if !object_type(&create.object).is_some_and(is_written) {
         app.mark_seen(create.id.as_str()).await?;
         return Ok(());
     }
-    let note: Note = serde_json::from_value(create.object.clone())
+    let note = read_note(actor, &create.object)?;
+    let text = written_text(&note, &create.object);
+    let addressed: Vec<&str> = note.mentions().map(Url::as_str).chain(note.to.iter().map(String::as_str)).collect();
+    let incoming = IncomingNote {
+        ask: Ask { id: note.id.as_str(), text: &text, answers: &Value::Null },
+        in_reply_to: note.in_reply_to.as_ref().map(Url::as_str),
+        addressed,
+        direct: note.is_direct(),
+    };
+    match app.receive_note(&actor.row, incoming).await? {
+        NoteOutcome::Asked(Asked::Refused { advisor, reason }) => {
+            let reply = direct_note(app, &advisor, &actor.row, &reason, Some(note.id.as_str()))?;
+            reply_once(app, note.id.as_str(), &reply).await
+        }
+        NoteOutcome::Asked(Asked::Taken) | NoteOutcome::Message | NoteOutcome::Ignored => Ok(()),
+    }
+}
+
+/// `Update` of something a remote person wrote: when it is the note that
+/// asked for a session and the request still waits, the request takes the
+/// new text; otherwise it has no effect here.
+pub async fn receive_note_update(app: &App, actor: &Remote, update: &Incoming) -> Result<(), FederationError> {
+    let note = read_note(actor, &update.object)?;
+    let text = written_text(&note, &update.object);
+    app.remote_note_edited(&actor.row, note.id.as_str(), &text, update.id.as_str()).await?;
+    Ok(())
+}
+
+/// Object types people write and that can mention an advisor: microblog
+/// notes, posts with a title (Friendica, WordPress, Lemmy), polls, and
+/// Pleroma/Akkoma chat messages.
+pub fn is_written(kind: &str) -> bool {
+    matches!(kind, "Note" | "Article" | "Page" | "Question" | "ChatMessage")
+}
+
+/// A written object, checked to be the sender's own.
+fn read_note(actor: &Remote, object: &Value) -> Result<Note, FederationError> {
+    let note: Note = serde_json::from_value(object.clone())
         .map_err(|e| FederationError::Invalid(format!("The note cannot be read: {e}")))?;
     activitypub_federation::protocol::verification::verify_domains_match(&note.id, &actor.id)?;
     if note.attributed_to.as_ref().is_some_and(|a| a != &actor.id) {
         return Err(FederationError::Forbidden("A note must be the sender's own.".into()));
     }
-    let text = text_of(&note.content);
-    let text = strip_mentions(&text);
-    // A reply to one of our events: a request for that occurrence.
-    if let Some(reply_to) = &note.in_reply_to
-        && let Some(published) = app.published_event(reply_to.as_str()).await?
-    {
-        let advisor = app.user_by_id(published.advisor_id).await?;
-        if published.status == PublishedStatus::Deleted {
-            return refuse_note(app, actor, &note, &advisor, WITHDRAWN).await;
-        }
-        let slots = occurrence_slots(app, published.block_id, &published.occurrence_date).await?;
-        return note_request(app, actor, &note, &advisor, slots, &text).await;
-    }
-    // A mention of someone here.
-    let prefix = actors::link(app, "/users/")?;
-    let addressed: Vec<Url> = note.to.iter().filter_map(|t| Url::parse(t).ok()).collect();
-    let mentioned = note.mentions().chain(addressed.iter());
-    let mut local = None;
-    for url in mentioned {
-        if let Some(name) = url.as_str().strip_prefix(prefix.as_str())
-            && let Some(user) = app.federated_user(name).await?
-        {
-            local = Some(user);
-            break;
-        }
-    }
-    let Some(local) = local else {
-        app.mark_seen(create.id.as_str()).await?;
-        return Ok(());
-    };
-    // A new conversation opening with a mention asks for a session; replies,
-    // existing threads and whatever a person's own advisor writes to them
-    // (an approval with its room link, say) are messages.
-    if local.is_advisor && note.in_reply_to.is_none() && !knows(app, actor, &local).await? {
-        let now = app.clock.now_ms();
-        let slots = app.slots_between(local.id, now, now + 60 * 24 * 60 * 60 * 1000).await?;
-        // Unlisted offerings (the block's setting, else the advisor's) are
-        // only for people with the private link, never for the fediverse.
-        let unlisted = app.advisor_policy(local.id).await?.unlisted;
-        let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(unlisted)).collect();
-        return note_request(app, actor, &note, &local, listed, &text).await;
-    }
-    if !note.is_direct() {
-        app.mark_seen(create.id.as_str()).await?;
-        return Ok(());
-    }
-    let sender = app.shadow_user(&actor.row).await?;
-    app.receive_remote_message(&sender, &local, &text, note.id.as_str()).await?;
-    Ok(())
+    Ok(note)
 }
 
-/// Whether the remote person already has a conversation with `local`, or
-/// is someone `local` asked for a session (then a mention is a message
-/// rather than a request for a session).
-async fn knows(app: &App, actor: &Remote, local: &User) -> Result<bool, FederationError> {
-    let sender = app.shadow_user(&actor.row).await?;
-    let key = crate::storage::local_pair_key(sender.id, local.id);
-    Ok(app.conversation_id(&key).await?.is_some() || app.has_asked(local.id, sender.id).await?)
-}
-
-/// A Mastodon request: the slot whose local start time the text names
-/// (`14:20`; a named time that is not open is refused with the open
-/// times), or the first open one when the text names no time.
-async fn note_request(
-    app: &App,
-    actor: &Remote,
-    note: &Note,
-    advisor: &User,
-    slots: Vec<Slot>,
-    text: &str,
-) -> Result<(), FederationError> {
-    let open: Vec<&Slot> = slots.iter().filter(|s| s.status.takes_requests()).collect();
-    let times = clock_times(text);
-    let named = open.iter().find(|s| times.contains(&time_zone::format_time(s.starts_at, &advisor.timezone))).copied();
-    // A named time that is not open is refused (with the open times), not
-    // swapped for another; without a time, the first open slot is asked for.
-    let chosen = if times.is_empty() { open.first().copied() } else { named };
-    let Some(slot) = chosen.cloned() else {
-        let reason = if open.is_empty() {
-            format!("Sorry, {} has no open slot right now. Follow them to see new availability.", advisor.name())
-        } else {
-            let offered: Vec<String> =
-                open.iter().take(12).map(|s| time_zone::format_time(s.starts_at, &advisor.timezone)).collect();
-            format!(
-                "Sorry, {} has no open slot at that time. Open: {} ({}). Reply with one of these times.",
-                advisor.name(),
-                offered.join(", "),
-                advisor.timezone
-            )
-        };
-        return refuse_note(app, actor, note, advisor, &reason).await;
-    };
-    let learner = app.shadow_user(&actor.row).await?;
-    let origin = Origin { ap_id: note.id.as_str(), kind: Channel::Note, received: true };
-    match app.request_slot_from(&learner, slot, text, &Value::Null, Some(origin)).await {
-        Ok(_) => Ok(()),
-        Err(AppError::Conflict("already_received", _)) => Ok(()),
-        Err(
-            err @ (AppError::Conflict(..) | AppError::Invalid(_) | AppError::Forbidden(..) | AppError::NotFound(_)),
-        ) => {
-            let reason = format!("Your request could not be taken: {}", err.message());
-            refuse_note(app, actor, note, advisor, &reason).await
-        }
-        Err(err) => Err(err.into()),
+/// What a written object says, as plain text without mentions: its title
+/// (posts have one) and its content.
+fn written_text(note: &Note, object: &Value) -> String {
+    let body = strip_mentions(&text_of(&note.content));
+    match object.get("name").and_then(Value::as_str).map(|t| text_of(t).trim().to_string()) {
+        Some(title) if !title.is_empty() && !body.starts_with(&title) => format!("{title}\n\n{body}"),
+        _ => body,
     }
-}
-
-/// Answers a Mastodon request we cannot take by direct message (once).
-async fn refuse_note(
-    app: &App,
-    actor: &Remote,
-    note: &Note,
-    advisor: &User,
-    reason: &str,
-) -> Result<(), FederationError> {
-    let reply = direct_note(app, advisor, &actor.row, reason, Some(note.id.as_str()))?;
-    if app.reply_once(note.id.as_str(), &reply).await? {
-        app.wake_jobs();
-    }
-    Ok(())
 }
 
 /// Remote HTML as plain text (sanitised first).
@@ -429,44 +283,40 @@ fn text_of(html: &str) -> String {
     html_to_text(&sanitise(html)).chars().take(crate::service::booking::NOTE_MAX).collect()
 }
 
-/// Drops leading `@name@domain` mentions from a note's text.
+/// Drops `@name` and `@name@domain` mentions from a text, wherever they
+/// are (the request note is what the person asks, not whom they address).
 fn strip_mentions(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let start = words.iter().take_while(|w| w.starts_with('@')).count();
-    let rest: Vec<&str> = words[start..].to_vec();
-    if start == 0 { text.trim().to_string() } else { rest.join(" ") }
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| line.split_whitespace().filter(|w| !is_mention(w)).collect::<Vec<_>>().join(" "))
+        .collect();
+    lines.join("\n").trim().to_string()
 }
 
-/// Clock times written in a text: `14:20`, `9:05` (as `09:05`).
-pub fn clock_times(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for word in text.split(|c: char| !(c.is_ascii_digit() || c == ':')) {
-        let Some((h, m)) = word.split_once(':') else { continue };
-        let (Ok(h), Ok(m)) = (h.parse::<u32>(), m.parse::<u32>()) else { continue };
-        if h < 24
-            && m < 60
-            && (1..=2).contains(&word.find(':').unwrap_or(0))
-            && word.len() - word.find(':').unwrap_or(0) == 3
-        {
-            found.push(format!("{h:02}:{m:02}"));
-        }
-    }
-    found
+/// `@name` or `@name@host`, perhaps followed by punctuation.
+fn is_mention(word: &str) -> bool {
+    let word = word.trim_end_matches([',', ':', ';', '.', '!', '?', ')']);
+    let Some(rest) = word.strip_prefix('@') else { return false };
+    let (name, host) = match rest.split_once('@') {
+        Some((name, host)) => (name, Some(host)),
+        None => (rest, None),
+    };
+    let name_ok = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let host_ok =
+        host.is_none_or(|h| h.contains('.') && h.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | ':')));
+    name_ok && host_ok
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{clock_times, strip_mentions};
+    use super::strip_mentions;
 
     #[test]
-    fn clock_times_are_found_in_free_text() {
-        assert_eq!(clock_times("Could I have 14:20 please? or 9:05."), vec!["14:20", "09:05"]);
-        assert!(clock_times("no times, 25:00, 1:2, 123:45").is_empty());
-    }
-
-    #[test]
-    fn leading_mentions_are_dropped() {
+    fn mentions_are_dropped_wherever_they_are() {
         assert_eq!(strip_mentions("@ada@alpha.test Hello there"), "Hello there");
-        assert_eq!(strip_mentions("Hi @ada"), "Hi @ada");
+        assert_eq!(strip_mentions("Hi @ada, could we talk at 14:20?"), "Hi could we talk at 14:20?");
+        assert_eq!(strip_mentions("Question for @ada@alpha.test:\nhow do I start?"), "Question for\nhow do I start?");
+        // Not mentions: an e-mail address, a lone @, a word with @ inside.
+        assert_eq!(strip_mentions("mail me at me@example.org @ noon"), "mail me at me@example.org @ noon");
     }
 }

@@ -2,22 +2,29 @@
 //! the rows behind Follow, Accept and Undo.
 //! Federation reaches storage only through these methods.
 
-use crate::storage::{Follow, NewDelivery};
+use crate::storage::{Follow, NewDelivery, User};
 
 use super::{App, AppError};
 
 impl App {
-    /// Records a remote actor following a local person and queues the
-    /// `Accept`, once per activity id; false when the activity was seen.
-    pub async fn add_follower(
+    /// A remote actor follows a local person: the follower is recorded and
+    /// our `Accept` queued (once per activity id), and the person's live
+    /// availability goes to the new follower's `inbox` so they see what is
+    /// already published. False when the activity was seen before.
+    pub async fn follower_arrived(
         &self,
         activity_id: &str,
-        user_id: i64,
+        user: &User,
         actor_id: &str,
         inbox: &str,
         accept: &NewDelivery,
     ) -> Result<bool, AppError> {
-        Ok(self.store.add_follower(activity_id, user_id, actor_id, inbox, accept).await?)
+        if !self.store.add_follower(activity_id, user.id, actor_id, inbox, accept).await? {
+            return Ok(false);
+        }
+        self.wake_jobs();
+        self.ports.publisher.send_live_to(self, user, inbox).await?;
+        Ok(true)
     }
 
     /// Stops following: removes the follow and queues the `Undo` built from

@@ -19,12 +19,14 @@ pub mod instances;
 pub mod jobs;
 pub mod karma;
 pub mod messages;
+pub mod mirroring;
 pub mod notifications;
 pub mod ports;
 pub mod publishing;
 pub mod rate_limit;
 pub mod remote_actors;
 pub mod remote_booking;
+pub mod remote_requests;
 pub mod secrets;
 
 pub use app::App;

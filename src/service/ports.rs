@@ -46,6 +46,10 @@ pub trait AvailabilityPublisher: Send + Sync {
     /// Compares what is out there with what the advisor offers now and
     /// queues what changed; returns how many activities were queued.
     async fn publish_for(&self, app: &App, advisor: &User) -> Result<usize, AppError>;
+
+    /// Queues the advisor's live availability to one new follower's
+    /// `inbox` (the publisher only sends changes); returns how many.
+    async fn send_live_to(&self, app: &App, advisor: &User, inbox: &str) -> Result<usize, AppError>;
 }
 
 /// The ports an [`App`] is built with.

@@ -6,6 +6,10 @@ use sqlx::{Any, Transaction};
 use super::{Backend, Constraint, Result, StorageError, Store};
 use crate::domain::booking::{EventKind, RequestStatus, SlotState};
 
+/// Slots inserted per statement when a block is created (5 values each;
+/// well under both databases' limits on bound parameters).
+const SLOT_INSERT_CHUNK: usize = 200;
+
 /// An advisor's booking rules (defaults for every block).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct AdvisorPolicy {
@@ -276,19 +280,20 @@ impl Store {
             .bind(self.now_ms())
             .fetch_one(&mut *tx)
             .await?;
-        for occ in &new.occurrences {
-            for (start, end) in &occ.slots {
-                sqlx::query(
-                    "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(block.id)
-                .bind(new.advisor_id)
-                .bind(&occ.date)
-                .bind(*start)
-                .bind(*end)
-                .execute(&mut *tx)
-                .await?;
+        // One statement per chunk of slots, not one per slot, under the
+        // write lock.
+        let rows: Vec<(&str, i64, i64)> =
+            new.occurrences.iter().flat_map(|o| o.slots.iter().map(|&(s, e)| (o.date.as_str(), s, e))).collect();
+        for chunk in rows.chunks(SLOT_INSERT_CHUNK) {
+            let values = super::value_rows(1, chunk.len(), 5);
+            let sql = format!(
+                "INSERT INTO slots (block_id, advisor_id, occurrence_date, starts_at, ends_at) VALUES {values}"
+            );
+            let mut insert = sqlx::query(&sql);
+            for &(date, start, end) in chunk {
+                insert = insert.bind(block.id).bind(new.advisor_id).bind(date).bind(start).bind(end);
             }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         let slots = self.block_slots(block.id).await?;

@@ -109,6 +109,31 @@ impl Store {
         Ok(true)
     }
 
+    /// A remote actor's account is gone (its `Delete` of itself, activity
+    /// `activity_id`, applied once): it follows no one here, no one here
+    /// follows it, and what still waits to go to its own `inbox` is given
+    /// up with the reason. False when seen before.
+    pub async fn actor_gone(&self, activity_id: &str, actor_id: &str, inbox: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let now = self.now_ms();
+        if !first_sight(&mut tx, activity_id, now).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM followers WHERE actor_id = $1").bind(actor_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM follows WHERE actor_id = $1").bind(actor_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "UPDATE deliveries SET failed_at = $2, last_error = $3 \
+             WHERE inbox = $1 AND delivered_at IS NULL AND failed_at IS NULL",
+        )
+        .bind(inbox)
+        .bind(now)
+        .bind("The recipient's account was deleted.")
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// A remote actor accepted a local person's follow. Only the actor that
     /// was asked can accept it.
     pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool> {

@@ -338,6 +338,25 @@ pub(super) async fn log_event_about(
 }
 
 impl Store {
+    /// The learner edited the note that made a pending request (an
+    /// `Update` of it, activity `activity_id`, applied once): the request
+    /// takes the new text while it is still waiting for an answer. False
+    /// when seen before or no longer pending.
+    pub async fn edit_request_note(&self, activity_id: &str, request_id: i64, note: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if !super::follows::first_sight(&mut tx, activity_id, self.now_ms()).await? {
+            return Ok(false);
+        }
+        let done = sqlx::query("UPDATE requests SET note = $2 WHERE id = $1 AND status = $3")
+            .bind(request_id)
+            .bind(note)
+            .bind(RequestStatus::Requested.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The request a federated activity (a `Join` or note) made or sent.
     pub async fn request_by_ap_id(&self, ap_id: &str) -> Result<Option<Request>> {
         let sql = format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE ap_id = $1");

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use support::peer::{Tamper, satisfies_mastodon, start_peer};
 use support::{TestServer, test_databases};
 
-async fn followers(server: &TestServer, user: &str) -> i64 {
+pub(crate) async fn followers(server: &TestServer, user: &str) -> i64 {
     let body = reqwest::Client::new()
         .get(server.url(&format!("/users/{user}/followers")))
         .header("accept", "application/activity+json")
@@ -29,7 +29,7 @@ async fn followers(server: &TestServer, user: &str) -> i64 {
 
 /// A Mastodon-like peer and a server in federation test mode that reaches
 /// it (`peer.test` on loopback), with retries a second apart.
-async fn peer_and_server(db: &support::TestDatabase) -> (support::peer::Peer, TestServer) {
+pub(crate) async fn peer_and_server(db: &support::TestDatabase) -> (support::peer::Peer, TestServer) {
     let peer = start_peer().await;
     let server = TestServer::start_with(db, |c| {
         c.federation_test_mode = true;
@@ -307,7 +307,7 @@ async fn queued_for(server: &TestServer, domain: &str) -> (i64, i64) {
 
 /// Runs the background jobs until `found` picks something out of what the
 /// peer received (10 s at most).
-async fn until_received(
+pub(crate) async fn until_received(
     server: &TestServer,
     peer: &support::peer::Peer,
     what: &str,
@@ -324,7 +324,7 @@ async fn until_received(
 }
 
 /// The text of a direct message (`Create(Note)`) the peer received.
-fn dm_text(activity: &Value) -> Option<&str> {
+pub(crate) fn dm_text(activity: &Value) -> Option<&str> {
     (activity["type"] == "Create" && activity["object"]["type"] == "Note")
         .then(|| activity["object"]["content"].as_str())?
 }

@@ -13,6 +13,7 @@ mod calendar_feed;
 mod cli;
 mod federation_delivery;
 mod federation_discovery;
+mod federation_effects;
 mod federation_fixtures;
 mod federation_inbox;
 mod karma;

@@ -92,6 +92,11 @@ impl Peer {
         *self.private_pem.lock().unwrap() = keys.private_key;
     }
 
+    /// A new display name in the actor document (as after a profile edit).
+    pub fn rename(&self, name: &str) {
+        self.document.lock().unwrap()["name"] = Value::String(name.to_string());
+    }
+
     /// The headers that sign a POST of `body` to `inbox` as Mastodon signs:
     /// host, date, digest, content-type and the signature.
     pub fn sign(&self, inbox: &str, body: &str) -> Vec<(&'static str, String)> {

@@ -1,0 +1,57 @@
+//! Availability of advisors elsewhere, mirrored here so local learners can
+//! see and ask for it: the use cases behind a remote `Create`/`Update` or
+//! `Delete` of an `Event` and behind listing a remote advisor's slots.
+//! Federation reads the event into a [`MirroredEvent`]; ownership and the
+//! rest are decided here.
+
+use crate::storage::{Mirrored, MirroredEvent, RemoteActor, Slot, User};
+
+use super::{App, AppError};
+
+impl App {
+    /// Creates or updates the mirror of `owner`'s event. An event id already
+    /// mirrored for someone else is refused: an actor cannot change what
+    /// another actor owns. Slots no longer in the event are cancelled.
+    ///
+    /// `activity` (the `Create`/`Update` id, `None` for a fetched
+    /// collection) is recorded in the same transaction: applied once.
+    pub async fn mirror_remote_event(
+        &self,
+        owner: &RemoteActor,
+        event: &MirroredEvent,
+        activity: Option<&str>,
+    ) -> Result<(), AppError> {
+        let advisor = self.store.shadow_user(owner).await?;
+        match self.store.mirror_event(advisor.id, event, activity).await? {
+            Mirrored::Stored(_) | Mirrored::Seen => Ok(()),
+            Mirrored::NotOwner => Err(AppError::Forbidden("not_owner", "That event belongs to someone else.".into())),
+        }
+    }
+
+    /// `owner` withdrew their event `event_id` (a `Delete`, activity
+    /// `activity`, applied once): its block and slots are cancelled. False
+    /// when it is unknown here or seen before; someone else's event is
+    /// refused.
+    pub async fn withdraw_remote_event(
+        &self,
+        owner: &RemoteActor,
+        event_id: &str,
+        activity: &str,
+    ) -> Result<bool, AppError> {
+        let Some((_, owner_id)) = self.store.mirrored_block(event_id).await? else { return Ok(false) };
+        let advisor = self.store.shadow_user(owner).await?;
+        if owner_id != advisor.id {
+            return Err(AppError::Forbidden("not_owner", "An actor can only delete its own events.".into()));
+        }
+        Ok(self.store.delete_mirrored_event(advisor.id, event_id, activity).await?)
+    }
+
+    /// A remote advisor as known here (their shadow account) and their
+    /// mirrored slots starting in the next `days` days.
+    pub async fn remote_advisor_slots(&self, advisor: &RemoteActor, days: i64) -> Result<(User, Vec<Slot>), AppError> {
+        let user = self.store.shadow_user(advisor).await?;
+        let now = self.clock.now_ms();
+        let slots = self.store.advisor_slots(user.id, now, now + days * 24 * 60 * 60 * 1000).await?;
+        Ok((user, slots))
+    }
+}
