@@ -29,9 +29,27 @@ async fn the_room_page_follows_the_session_through_time_and_keeps_strangers_out(
         let other = server.session_at(&ada, &eve, start + SignedDuration::from_hours(1), RequestStatus::Approved).await;
         let room = format!("/rooms/{id}");
 
-        // Two hours ahead: when it opens, counting down to the opening.
+        // Every place that shows the confirmed session leads to its room:
+        // the mail (Lea's own link, which opens without logging in) …
+        let mail = server.wait_for_mail("lea@example.org", "/rooms/").await;
+        let link = server.app.room_link(id, lea.id);
+        assert!(mail.contains(&format!("Room (opens 5 minutes before the start): {link}")), "[{}] {mail}", db.backend);
         let mut learner = Browser::new(&server.url(""));
+        let by_mail = learner.get(link.trim_start_matches(&server.url(""))).await;
+        assert_eq!(by_mail.status, StatusCode::OK, "{}", by_mail.body);
         learner.log_in("lea", PASSWORD).await;
+        // … the activity feed, the request page, the calendar and the .ics.
+        let feed = learner.page("/notifications").await;
+        assert!(feed.contains(&format!("href=\"/rooms/{id}\"")), "[{}] {feed}", db.backend);
+        let request = learner.page(&format!("/requests/{id}")).await;
+        assert!(request.contains(&format!("href=\"/rooms/{id}\"")) && request.contains("it opens at"), "{request}");
+        let date = start.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()).date();
+        let calendar = learner.page(&format!("/calendar?week={date}")).await;
+        assert!(calendar.contains(&format!("href=\"/rooms/{id}\"")), "[{}] {calendar}", db.backend);
+        let ics = learner.page(&format!("/requests/{id}/event.ics")).await.replace("\r\n ", "");
+        assert!(ics.contains(&format!("URL:{link}")) || ics.contains(&format!("URL;VALUE=URI:{link}")), "{ics}");
+
+        // Two hours ahead: when it opens, counting down to the opening.
         let page = learner.page(&room).await;
         assert!(page.contains("data-state=\"soon\"") && page.contains("The room opens at"), "[{}] {page}", db.backend);
         let opens = (start - SignedDuration::from_mins(5)).to_string();
