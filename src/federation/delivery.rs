@@ -1,7 +1,12 @@
 //! Delivering stored activities: each row of `deliveries` is signed with its
 //! sender's key (`signatures::SigningKey`, parsed once per sender) and POSTed
-//! to its inbox through the federation HTTP client; failures are retried
-//! with growing delays (1, 2, 4 … minutes by default,
+//! to its inbox through the federation HTTP client. The signature is RFC
+//! 9421 (`rsa-v1_5-sha256`) unless the instance is known to take only
+//! draft-cavage; an RFC 9421 POST answered 401 or 403 is sent again at once
+//! with draft-cavage (the double-knock), and what worked is remembered per
+//! instance (`instances.http_signatures`, written only when it changes,
+//! and cached here, so a fan-out to known instances adds no query).
+//! Failures are retried with growing delays (1, 2, 4 … minutes by default,
 //! `federation_retry_base_secs`) for about three days, then given up. An
 //! inbox that refuses an activity (a 4xx other than 408 and 429) is not
 //! asked again. Rows are claimed with a 30-second lease, so a crash
@@ -16,6 +21,7 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
+use crate::domain::federation::SignatureStyle;
 use crate::domain::retry::RetryPolicy;
 use crate::service::App;
 
@@ -50,16 +56,21 @@ const CLAIM: i64 = 64;
 const RECORD_EVERY: usize = 32;
 
 /// What delivery keeps between passes: the federation HTTP client (see
-/// `context::http_client`) and each sender's parsed key.
+/// `context::http_client`), each sender's parsed key, and how each instance
+/// takes our signatures (`None`: not known yet).
 pub struct Sender {
     client: reqwest::Client,
     keys: moka::sync::Cache<i64, Arc<SigningKey>>,
+    styles: Styles,
 }
+
+type Styles = moka::sync::Cache<String, Option<SignatureStyle>>;
 
 impl Sender {
     pub fn new(client: reqwest::Client) -> Sender {
         let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(3600)).build();
-        Sender { client, keys }
+        let styles = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(3600)).build();
+        Sender { client, keys, styles }
     }
 }
 
@@ -92,9 +103,9 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
                     continue;
                 }
             };
-            let (app, client) = (app.clone(), sender.client.clone());
+            let (app, client, styles) = (app.clone(), sender.client.clone(), sender.styles.clone());
             sending.spawn(async move {
-                let outcome = send(&app, &client, &key, &row).await;
+                let outcome = send(&app, &client, &styles, &key, &row).await;
                 (row, outcome)
             });
         }
@@ -158,21 +169,58 @@ fn allowed_inbox(app: &App, inbox: &Url) -> bool {
     !ours && named && scheme && (test_mode || inbox.port().is_none())
 }
 
-/// POSTs one stored activity, exactly as stored, signed by its sender.
-async fn send(app: &App, client: &reqwest::Client, key: &SigningKey, row: &Delivery) -> Result<(), FederationError> {
+/// POSTs one stored activity, exactly as stored, signed by its sender:
+/// with RFC 9421 unless the instance takes only draft-cavage, and with
+/// draft-cavage at once when RFC 9421 is refused (401, 403).
+async fn send(
+    app: &App,
+    client: &reqwest::Client,
+    styles: &Styles,
+    key: &SigningKey,
+    row: &Delivery,
+) -> Result<(), FederationError> {
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
     if !allowed_inbox(app, &inbox) {
         // Local, private or malformed addresses: a refusal, not a delivery.
         return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
     }
-    let mut request = client.post(inbox.clone()).body(row.body.clone());
-    for (name, value) in key.sign_post(&inbox, row.body.as_bytes())? {
-        request = request.header(name, value);
-    }
+    let known = match styles.get(&row.domain) {
+        Some(known) => known,
+        None => {
+            let known = app.instance_signatures(&row.domain).await?;
+            styles.insert(row.domain.clone(), known);
+            known
+        }
+    };
+    let body = row.body.as_bytes();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut request = client.post(inbox.clone()).body(row.body.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
     let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
-    let response = request.send().await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    let mut used = known.unwrap_or(SignatureStyle::Rfc9421);
+    let mut response = match used {
+        SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
+        SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
+    }
+    .await
+    .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    if used == SignatureStyle::Rfc9421
+        && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    {
+        tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
+        used = SignatureStyle::Cavage;
+        response = post(key.sign_post(&inbox, body)?).await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    }
     let status = response.status();
     if status.is_success() {
+        if known != Some(used) && !row.domain.is_empty() {
+            app.set_instance_signatures(&row.domain, used).await?;
+            styles.insert(row.domain.clone(), Some(used));
+        }
         return Ok(());
     }
     let why = format!("{inbox} answered {status}: {}", start_of(response).await);

@@ -3,7 +3,7 @@
 //! dead — and its delivery queue), and the two events that change it: a
 //! delivery failing, and a verified activity arriving.
 
-use crate::domain::federation::InstanceState;
+use crate::domain::federation::{InstanceState, SignatureStyle};
 use crate::service::App;
 use crate::storage::{InstanceOverview, User};
 
@@ -49,5 +49,15 @@ impl App {
             self.live_instances.invalidate(domain);
         }
         Ok(dead)
+    }
+
+    /// How `domain` takes the signatures of our deliveries, when known.
+    pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>, AppError> {
+        Ok(self.store.instance_signatures(domain).await?)
+    }
+
+    /// Remembers how `domain` takes the signatures of our deliveries.
+    pub async fn set_instance_signatures(&self, domain: &str, style: SignatureStyle) -> Result<(), AppError> {
+        Ok(self.store.set_instance_signatures(domain, style).await?)
     }
 }

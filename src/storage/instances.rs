@@ -7,6 +7,7 @@
 use sqlx::{Any, Transaction};
 
 use super::{Result, Store};
+use crate::domain::federation::SignatureStyle;
 
 /// How often a dead instance is tried.
 const PROBE_EVERY_MS: i64 = 60 * 60 * 1000;
@@ -114,6 +115,29 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// How `domain` takes our signatures, when known.
+    pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>> {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT http_signatures FROM instances WHERE domain = $1")
+                .bind(domain)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(stored.flatten().and_then(|word| SignatureStyle::try_from(word).ok()))
+    }
+
+    /// Remembers how `domain` takes our signatures.
+    pub async fn set_instance_signatures(&self, domain: &str, style: SignatureStyle) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO instances (domain, failures, http_signatures) VALUES ($1, 0, $2) \
+             ON CONFLICT (domain) DO UPDATE SET http_signatures = $2",
+        )
+        .bind(domain)
+        .bind(style.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     pub async fn instance_health(&self, domain: &str) -> Result<Option<InstanceHealth>> {
