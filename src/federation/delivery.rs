@@ -4,8 +4,9 @@
 //! 9421 (`rsa-v1_5-sha256`) unless the instance is known to take only
 //! draft-cavage; an RFC 9421 POST answered 401 or 403 is sent again at once
 //! with draft-cavage (the double-knock), and what worked is remembered per
-//! instance (`instances.http_signatures`, written only when it changes,
-//! and cached here, so a fan-out to known instances adds no query).
+//! instance (`instances.http_signatures`, cached here and written only when
+//! it changes, with the group of successes it came with: a fan-out adds no
+//! query for instances already known, and no commit at all).
 //! Failures are retried with growing delays (1, 2, 4 … minutes by default,
 //! `federation_retry_base_secs`) for about three days, then given up. An
 //! inbox that refuses an activity (a 4xx other than 408 and 429) is not
@@ -27,7 +28,7 @@ use crate::service::App;
 
 use super::context::FedData;
 use crate::service::AppError;
-use crate::storage::Delivery;
+use crate::storage::{Delivery, Sent};
 
 use super::actors;
 use super::error::FederationError;
@@ -85,7 +86,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
     let (app, sender) = (data.app(), &data.sender);
     let mut queue: VecDeque<Delivery> = VecDeque::new();
     let mut sending = JoinSet::new();
-    let mut sent: Vec<(i64, String)> = Vec::new();
+    let mut sent: Vec<Sent> = Vec::new();
     let mut delivered = 0;
     let mut drained = false;
     loop {
@@ -111,8 +112,8 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
         }
         let Some(done) = sending.join_next().await else { break };
         match done {
-            Ok((row, Ok(()))) => {
-                sent.push((row.id, row.domain));
+            Ok((row, Ok(learned))) => {
+                sent.push(Sent { id: row.id, domain: row.domain, learned });
                 if sent.len() >= RECORD_EVERY {
                     delivered += sent.len();
                     app.deliveries_sent(&sent).await?;
@@ -171,14 +172,16 @@ fn allowed_inbox(app: &App, inbox: &Url) -> bool {
 
 /// POSTs one stored activity, exactly as stored, signed by its sender:
 /// with RFC 9421 unless the instance takes only draft-cavage, and with
-/// draft-cavage at once when RFC 9421 is refused (401, 403).
+/// draft-cavage at once when RFC 9421 is refused (401, 403). Returns how
+/// the instance took it when that is news (to be recorded with the
+/// success, in the same commit).
 async fn send(
     app: &App,
     client: &reqwest::Client,
     styles: &Styles,
     key: &SigningKey,
     row: &Delivery,
-) -> Result<(), FederationError> {
+) -> Result<Option<SignatureStyle>, FederationError> {
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
     if !allowed_inbox(app, &inbox) {
         // Local, private or malformed addresses: a refusal, not a delivery.
@@ -208,8 +211,7 @@ async fn send(
     }
     .await
     .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
-    if used == SignatureStyle::Rfc9421
-        && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    if used == SignatureStyle::Rfc9421 && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
     {
         tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
         used = SignatureStyle::Cavage;
@@ -217,11 +219,11 @@ async fn send(
     }
     let status = response.status();
     if status.is_success() {
-        if known != Some(used) && !row.domain.is_empty() {
-            app.set_instance_signatures(&row.domain, used).await?;
-            styles.insert(row.domain.clone(), Some(used));
+        if known == Some(used) {
+            return Ok(None);
         }
-        return Ok(());
+        styles.insert(row.domain.clone(), Some(used));
+        return Ok(Some(used));
     }
     let why = format!("{inbox} answered {status}: {}", start_of(response).await);
     if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS {

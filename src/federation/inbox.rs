@@ -84,9 +84,8 @@ async fn receive_checked(
     }
     // A key on another server than the actor can never verify: refuse
     // before fetching anything.
-    let key_on_actors_server = |key_id: &str| {
-        Url::parse(key_id).is_ok_and(|key| verify_domains_match(&key, &activity.actor).is_ok())
-    };
+    let key_on_actors_server =
+        |key_id: &str| Url::parse(key_id).is_ok_and(|key| verify_domains_match(&key, &activity.actor).is_ok());
     if let Some(elsewhere) = signature.key_ids().into_iter().find(|k| !key_on_actors_server(k)) {
         return Err(FederationError::SignatureRefused(format!("the key {elsewhere} is not on the actor's server")));
     }

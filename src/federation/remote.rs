@@ -165,16 +165,14 @@ impl ActorTrait for Remote {
 /// The actor's first Ed25519 Multikey in `assertionMethod` (FEP-521a)
 /// that it controls, on its own server, with a key we can read.
 fn ed25519_multikey(actor: &Actor) -> Option<Multikey> {
-    actor
-        .assertion_method
-        .iter()
-        .filter_map(|value| serde_json::from_value::<Multikey>(value.clone()).ok())
-        .find(|key| {
+    actor.assertion_method.iter().filter_map(|value| serde_json::from_value::<Multikey>(value.clone()).ok()).find(
+        |key| {
             key.kind == "Multikey"
                 && key.controller == actor.id
                 && verify_domains_match(&key.id, &actor.id).is_ok()
                 && Ed25519Key::from_multibase(&key.public_key_multibase).is_some()
-        })
+        },
+    )
 }
 
 /// Remote HTML, as we keep and show it: links, paragraphs and emphasis,

@@ -55,9 +55,4 @@ impl App {
     pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>, AppError> {
         Ok(self.store.instance_signatures(domain).await?)
     }
-
-    /// Remembers how `domain` takes the signatures of our deliveries.
-    pub async fn set_instance_signatures(&self, domain: &str, style: SignatureStyle) -> Result<(), AppError> {
-        Ok(self.store.set_instance_signatures(domain, style).await?)
-    }
 }

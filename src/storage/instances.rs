@@ -127,19 +127,6 @@ impl Store {
         Ok(stored.flatten().and_then(|word| SignatureStyle::try_from(word).ok()))
     }
 
-    /// Remembers how `domain` takes our signatures.
-    pub async fn set_instance_signatures(&self, domain: &str, style: SignatureStyle) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO instances (domain, failures, http_signatures) VALUES ($1, 0, $2) \
-             ON CONFLICT (domain) DO UPDATE SET http_signatures = $2",
-        )
-        .bind(domain)
-        .bind(style.as_str())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     pub async fn instance_health(&self, domain: &str) -> Result<Option<InstanceHealth>> {
         Ok(sqlx::query_as("SELECT domain, failures, dead_since, last_success_at FROM instances WHERE domain = $1")
             .bind(domain)
@@ -148,15 +135,23 @@ impl Store {
     }
 }
 
-/// A delivery to `domain` worked at `now`: it is alive.
-pub(super) async fn mark_alive(tx: &mut Transaction<'static, Any>, domain: &str, now: i64) -> Result<()> {
+/// A delivery to `domain` worked at `now`: it is alive (and takes our
+/// signatures as `learned`, when that is news).
+pub(super) async fn mark_alive(
+    tx: &mut Transaction<'static, Any>,
+    domain: &str,
+    now: i64,
+    learned: Option<SignatureStyle>,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO instances (domain, failures, last_success_at) VALUES ($1, 0, $2) \
+        "INSERT INTO instances (domain, failures, last_success_at, http_signatures) VALUES ($1, 0, $2, $3) \
          ON CONFLICT (domain) DO UPDATE SET failures = 0, first_failure_at = NULL, dead_since = NULL, \
-         next_probe_at = NULL, last_success_at = $2",
+         next_probe_at = NULL, last_success_at = $2, \
+         http_signatures = COALESCE(excluded.http_signatures, instances.http_signatures)",
     )
     .bind(domain)
     .bind(now)
+    .bind(learned.map(SignatureStyle::as_str))
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -107,8 +107,7 @@ async fn rfc9421_signed_activities_take_effect_and_tampered_ones_are_refused_wit
 
         // A key id of another actor on the same server: refused.
         let other = format!("{}/users/other", peer.base);
-        let (status, why) =
-            post(&inbox, &body, peer.sign_rfc9421(&other, &inbox, &body, Rfc9421::Rsa, now())).await;
+        let (status, why) = post(&inbox, &body, peer.sign_rfc9421(&other, &inbox, &body, Rfc9421::Rsa, now())).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "[{backend}] {why}");
         assert!(why.contains("not one of the actor's keys"), "[{backend}] {why}");
         // Two signatures, the second bad (made for another body): refused.

@@ -88,7 +88,8 @@ mod tests {
         // RFC 9530 appendix B (and RFC 9421 appendix B.2): `{"hello": "world"}`.
         let body = br#"{"hello": "world"}"#;
         let sha256 = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
-        let sha512 = "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
+        let sha512 =
+            "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
         assert_eq!(content_digest(body), sha256);
         assert!(verify_content_digest(sha256, body).is_ok());
         assert!(verify_content_digest(sha512, body).is_ok());

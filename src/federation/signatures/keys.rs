@@ -249,7 +249,11 @@ mod tests {
         let key = Ed25519Key::from_multibase("z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2").unwrap();
         assert_eq!(key.to_multibase(), "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2");
         // Not base58btc, not Ed25519, or the wrong length.
-        for bad in ["6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2", "zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme", "z6Mk"] {
+        for bad in [
+            "6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+            "zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",
+            "z6Mk",
+        ] {
             assert!(Ed25519Key::from_multibase(bad).is_none(), "{bad}");
         }
         let pem = crate::service::actors::generate_ed25519_pem().unwrap();

@@ -169,9 +169,7 @@ impl Signature {
         let verified = match (key, self.alg) {
             (Key::Rsa(key), Some(Algorithm::RsaV15Sha256)) => key.verifies(message, signature),
             (Key::Rsa(key), Some(Algorithm::RsaPssSha512)) => key.verifies_pss_sha512(message, signature),
-            (Key::Rsa(key), None) => {
-                key.verifies(message, signature) || key.verifies_pss_sha512(message, signature)
-            }
+            (Key::Rsa(key), None) => key.verifies(message, signature) || key.verifies_pss_sha512(message, signature),
             (Key::Ed25519(key), Some(Algorithm::Ed25519) | None) => key.verifies(message, signature),
             (Key::Rsa(_), Some(alg)) | (Key::Ed25519(_), Some(alg)) => {
                 return Err(format!(
@@ -261,9 +259,7 @@ pub fn read(message: &Message, body: &[u8], now: i64) -> Result<Vec<Signature>, 
                 .collect();
             let covers = |name: &str| names.contains(&name);
             let target_covered = covers("@target-uri")
-                || (covers("@authority")
-                    && covers("@path")
-                    && (message.target.query().is_none() || covers("@query")));
+                || (covers("@authority") && covers("@path") && (message.target.query().is_none() || covers("@query")));
             if !covers("@method") || !target_covered {
                 return Err(format!(
                     "the signature {label} must cover @method and @target-uri (or @authority, @path and @query)"
@@ -297,10 +293,8 @@ impl SigningKey {
         let digest = content_digest(body);
         let mut headers = HeaderMap::new();
         headers.insert("content-type", axum::http::HeaderValue::from_static(content_type));
-        headers.insert(
-            "content-digest",
-            digest.parse().map_err(|_| FederationError::Invalid("unusable digest".into()))?,
-        );
+        headers
+            .insert("content-digest", digest.parse().map_err(|_| FederationError::Invalid("unusable digest".into()))?);
         let covered: Vec<Item> = ["@method", "@target-uri", "content-type", "content-digest"]
             .into_iter()
             .map(|name| Item { bare: BareItem::String(name.into()), params: Vec::new() })

@@ -182,9 +182,8 @@ impl Peer {
             Rfc9421::Rsa => (format!("{actor}#main-key"), "rsa-v1_5-sha256"),
             Rfc9421::Ed25519 => (format!("{actor}#ed25519-key"), "ed25519"),
         };
-        let params = format!(
-            r#"("@method" "@target-uri" "content-digest");created={created};keyid="{key_id}";alg="{alg}""#
-        );
+        let params =
+            format!(r#"("@method" "@target-uri" "content-digest");created={created};keyid="{key_id}";alg="{alg}""#);
         let base = format!(
             "\"@method\": POST\n\"@target-uri\": {inbox}\n\"content-digest\": {digest}\n\"@signature-params\": {params}"
         );

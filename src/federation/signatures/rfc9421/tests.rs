@@ -136,7 +136,10 @@ fn b_2_6_ed25519_is_reproduced_byte_for_byte_and_verifies() {
     // As a whole request it is refused by our policy: the target has a
     // query that is not covered, and the body's digest is not covered.
     let mut headers = test_request_headers();
-    headers.insert("signature-input", format!("sig-b26={}", sfv::serialize_inner_list(&covered, &params)).parse().unwrap());
+    headers.insert(
+        "signature-input",
+        format!("sig-b26={}", sfv::serialize_inner_list(&covered, &params)).parse().unwrap(),
+    );
     headers.insert("signature", format!("sig-b26=:{}:", STANDARD.encode(&expected)).parse().unwrap());
     let message = Message { method: "POST", target: &target, headers: &headers };
     let refused = read(&message, BODY.as_bytes(), CREATED).unwrap_err();
@@ -203,7 +206,10 @@ fn b_2_1_minimal_signature_verifies_but_covers_too_little() {
     );
     let signature = STANDARD.decode("d2pmTvmbncD3xQm8E9ZV2828BjQWGgiwAaw5bAkgibUopemLJcWDy/lkbbHAve4cRAtx31Iq786U7it++wgGxbtRxf8Udx7zFZsckzXaJMkA7ChG52eSkFxykJeNqsrWH5S+oxNFlD4dzVuwe8DhTSja8xxbR/Z2cOGdCbzR72rgFWhzx2VjBqJzsPLMIQKhO4DGezXehhWwE56YCE+O6c0mKZsfxVrogUvA4HELjVKWmAvtl6UnCh8jYzuVG5WSb/QEVPnP5TmcAnLH1g+s++v6d4s8m0gCw1fV5/SITLq9mhho8K3+7EPYTU8IU1bLhdxO5Nyt8C8ssinQ98Xw9Q==").unwrap();
     assert!(PublicKey::from_pem(TEST_KEY_RSA_PSS_PUBLIC).unwrap().verifies_pss_sha512(base.as_bytes(), &signature));
-    headers.insert("signature-input", format!("sig-b21={}", sfv::serialize_inner_list(&covered, &params)).parse().unwrap());
+    headers.insert(
+        "signature-input",
+        format!("sig-b21={}", sfv::serialize_inner_list(&covered, &params)).parse().unwrap(),
+    );
     headers.insert("signature", format!("sig-b21=:{}:", STANDARD.encode(&signature)).parse().unwrap());
     let message = Message { method: "POST", target: &target, headers: &headers };
     assert!(read(&message, BODY.as_bytes(), CREATED).unwrap_err().contains("must cover @method"));
@@ -211,13 +217,7 @@ fn b_2_1_minimal_signature_verifies_but_covers_too_little() {
 
 /// A request to `https://us.example/inbox` carrying `body`, signed (with
 /// the label `label`) over `covered` with `params` by `sign`.
-fn signed(
-    headers: &mut HeaderMap,
-    label: &str,
-    covered: &[&str],
-    params: Parameters,
-    sign: impl Fn(&[u8]) -> Vec<u8>,
-) {
+fn signed(headers: &mut HeaderMap, label: &str, covered: &[&str], params: Parameters, sign: impl Fn(&[u8]) -> Vec<u8>) {
     let target = Url::parse(INBOX).unwrap();
     let covered: Vec<Item> =
         covered.iter().map(|name| Item { bare: BareItem::String(name.to_string()), params: vec![] }).collect();
@@ -314,8 +314,9 @@ fn inbox_check(headers: &HeaderMap, body: &str, keys: &ActorKeys) -> Result<(), 
     let uri: axum::http::Uri = "/inbox".parse().unwrap();
     let mut headers = headers.clone();
     headers.insert("host", HeaderValue::from_static("us.example"));
-    let inbound = Inbound::read(&axum::http::Method::POST, &uri, &headers, body.as_bytes(), ("https", "us.example"), NOW * 1000)
-        .map_err(|e| e.message())?;
+    let inbound =
+        Inbound::read(&axum::http::Method::POST, &uri, &headers, body.as_bytes(), ("https", "us.example"), NOW * 1000)
+            .map_err(|e| e.message())?;
     inbound.verify(keys).map_err(|e| e.message())
 }
 
@@ -338,7 +339,13 @@ fn each_algorithm_round_trips_with_our_keys() {
         assert_eq!(inbox_check(&headers, ACTIVITY, &them.keys()), Ok(()), "{alg:?} {key_id}");
         // @authority + @path is as good as @target-uri.
         let mut headers = body_headers();
-        signed(&mut headers, "sig1", &["@method", "@authority", "@path", "content-digest"], params(key_id, alg, Some(NOW)), sign);
+        signed(
+            &mut headers,
+            "sig1",
+            &["@method", "@authority", "@path", "content-digest"],
+            params(key_id, alg, Some(NOW)),
+            sign,
+        );
         assert_eq!(inbox_check(&headers, ACTIVITY, &them.keys()), Ok(()), "{alg:?} {key_id}");
     }
 }
@@ -353,7 +360,9 @@ fn what_we_send_is_what_we_take() {
     }
     assert_eq!(
         headers["signature-input"],
-        format!(r#"sig1=("@method" "@target-uri" "content-type" "content-digest");created={NOW};keyid="{RSA_ID}";alg="rsa-v1_5-sha256""#)
+        format!(
+            r#"sig1=("@method" "@target-uri" "content-type" "content-digest");created={NOW};keyid="{RSA_ID}";alg="rsa-v1_5-sha256""#
+        )
     );
     assert_eq!(inbox_check(&headers, ACTIVITY, &them.keys()), Ok(()));
     // PKCS#1 v1.5 is deterministic: the same request signs the same.
@@ -386,49 +395,107 @@ fn tampered_requests_are_refused_with_their_reason() {
     // The body, or its digest.
     assert!(check(good(&|_| {}), r#"{"type":"Undo"}"#).contains("does not match the body"));
     let other_digest = super::content_digest(b"{}");
-    assert!(check(good(&|h| drop(h.insert("content-digest", other_digest.parse().unwrap()))), ACTIVITY).contains("does not match"));
+    assert!(
+        check(good(&|h| drop(h.insert("content-digest", other_digest.parse().unwrap()))), ACTIVITY)
+            .contains("does not match")
+    );
     assert!(check(good(&|h| drop(h.remove("content-digest"))), ACTIVITY).contains("Content-Digest"));
-    assert!(check(sign_with(&["@method", "@target-uri"], params(RSA_ID, None, Some(NOW))), ACTIVITY).contains("content-digest"));
+    assert!(
+        check(sign_with(&["@method", "@target-uri"], params(RSA_ID, None, Some(NOW))), ACTIVITY)
+            .contains("content-digest")
+    );
     // The target or the method (covered but not what was signed).
     let uri: axum::http::Uri = "/users/a/inbox".parse().unwrap();
     let mut moved = good(&|_| {});
     moved.insert("host", HeaderValue::from_static("us.example"));
-    let read = Inbound::read(&axum::http::Method::POST, &uri, &moved, ACTIVITY.as_bytes(), ("https", "us.example"), NOW * 1000).unwrap();
+    let read = Inbound::read(
+        &axum::http::Method::POST,
+        &uri,
+        &moved,
+        ACTIVITY.as_bytes(),
+        ("https", "us.example"),
+        NOW * 1000,
+    )
+    .unwrap();
     assert!(read.verify(&them.keys()).unwrap_err().message().contains("does not verify"));
-    let read = Inbound::read(&axum::http::Method::PUT, &"/inbox".parse().unwrap(), &moved, ACTIVITY.as_bytes(), ("https", "us.example"), NOW * 1000).unwrap();
+    let read = Inbound::read(
+        &axum::http::Method::PUT,
+        &"/inbox".parse().unwrap(),
+        &moved,
+        ACTIVITY.as_bytes(),
+        ("https", "us.example"),
+        NOW * 1000,
+    )
+    .unwrap();
     assert!(read.verify(&them.keys()).is_err());
-    assert!(check(sign_with(&["@target-uri", "content-digest"], params(RSA_ID, None, Some(NOW))), ACTIVITY).contains("@method"));
+    assert!(
+        check(sign_with(&["@target-uri", "content-digest"], params(RSA_ID, None, Some(NOW))), ACTIVITY)
+            .contains("@method")
+    );
     // `created`: missing, too old, ahead; `expires` past.
     assert!(check(sign_with(COVERED, params(RSA_ID, None, None)), ACTIVITY).contains("no created time"));
-    assert!(check(sign_with(COVERED, params(RSA_ID, None, Some(NOW - 3601))), ACTIVITY).contains("more than an hour ago"));
+    assert!(
+        check(sign_with(COVERED, params(RSA_ID, None, Some(NOW - 3601))), ACTIVITY).contains("more than an hour ago")
+    );
     assert!(check(sign_with(COVERED, params(RSA_ID, None, Some(NOW + 61))), ACTIVITY).contains("in the future"));
     let mut expired = params(RSA_ID, None, Some(NOW - 10));
     expired.push(("expires".into(), BareItem::Integer(NOW - 1)));
     assert!(check(sign_with(COVERED, expired), ACTIVITY).contains("expired"));
     // Algorithms we do not take, or that do not suit the key.
-    assert!(check(sign_with(COVERED, params(RSA_ID, Some("hmac-sha256"), Some(NOW))), ACTIVITY).contains("an algorithm we do not take"));
-    assert!(check(sign_with(COVERED, params(RSA_ID, Some("rsa-sha256"), Some(NOW))), ACTIVITY).contains("rsa-sha256, an algorithm"));
+    assert!(
+        check(sign_with(COVERED, params(RSA_ID, Some("hmac-sha256"), Some(NOW))), ACTIVITY)
+            .contains("an algorithm we do not take")
+    );
+    assert!(
+        check(sign_with(COVERED, params(RSA_ID, Some("rsa-sha256"), Some(NOW))), ACTIVITY)
+            .contains("rsa-sha256, an algorithm")
+    );
     assert!(check(sign_with(COVERED, params(RSA_ID, Some("ed25519"), Some(NOW))), ACTIVITY).contains("not such a key"));
-    assert!(check(sign_with(COVERED, params(RSA_ID, Some("rsa-pss-sha512"), Some(NOW))), ACTIVITY).contains("does not verify"));
+    assert!(
+        check(sign_with(COVERED, params(RSA_ID, Some("rsa-pss-sha512"), Some(NOW))), ACTIVITY)
+            .contains("does not verify")
+    );
     // A key id that is not one of the actor's keys (another actor's), or none.
-    assert!(check(sign_with(COVERED, params("https://them.example/users/b#main-key", None, Some(NOW))), ACTIVITY).contains("not one of the actor's keys"));
+    assert!(
+        check(sign_with(COVERED, params("https://them.example/users/b#main-key", None, Some(NOW))), ACTIVITY)
+            .contains("not one of the actor's keys")
+    );
     let mut no_key = params(RSA_ID, None, Some(NOW));
     no_key.retain(|(name, _)| name != "keyid");
     assert!(check(sign_with(COVERED, no_key), ACTIVITY).contains("no keyid"));
     // Malformed fields, and a Signature without its input.
-    assert!(check(good(&|h| drop(h.insert("signature-input", HeaderValue::from_static("sig1=(\"@method\"")))), ACTIVITY).contains("malformed"));
-    assert!(check(good(&|h| drop(h.insert("signature", HeaderValue::from_static("sig2=:AAAA:")))), ACTIVITY).contains("sig2"));
-    assert!(check(good(&|h| drop(h.insert("signature", HeaderValue::from_static("sig1=\"AAAA\"")))), ACTIVITY).contains("byte sequence"));
+    assert!(
+        check(good(&|h| drop(h.insert("signature-input", HeaderValue::from_static("sig1=(\"@method\"")))), ACTIVITY)
+            .contains("malformed")
+    );
+    assert!(
+        check(good(&|h| drop(h.insert("signature", HeaderValue::from_static("sig2=:AAAA:")))), ACTIVITY)
+            .contains("sig2")
+    );
+    assert!(
+        check(good(&|h| drop(h.insert("signature", HeaderValue::from_static("sig1=\"AAAA\"")))), ACTIVITY)
+            .contains("byte sequence")
+    );
     // Covered fields the request does not have, and components we do not take.
     let mut with_date = body_headers();
     with_date.insert("date", HeaderValue::from_static("Tue, 20 Apr 2021 02:07:55 GMT"));
-    signed(&mut with_date, "sig1", &["@method", "@target-uri", "content-digest", "date"], params(RSA_ID, None, Some(NOW)), |m| {
-        them.rsa.sign_rsa_sha256(m).unwrap()
-    });
+    signed(
+        &mut with_date,
+        "sig1",
+        &["@method", "@target-uri", "content-digest", "date"],
+        params(RSA_ID, None, Some(NOW)),
+        |m| them.rsa.sign_rsa_sha256(m).unwrap(),
+    );
     assert_eq!(inbox_check(&with_date, ACTIVITY, &them.keys()), Ok(()));
     with_date.remove("date");
     assert!(check(with_date, ACTIVITY).contains("the covered field date is missing"));
-    assert!(check(sign_with(&["@method", "@target-uri", "content-digest", "@status"], params(RSA_ID, None, Some(NOW))), ACTIVITY).contains("responses"));
+    assert!(
+        check(
+            sign_with(&["@method", "@target-uri", "content-digest", "@status"], params(RSA_ID, None, Some(NOW))),
+            ACTIVITY
+        )
+        .contains("responses")
+    );
 }
 
 #[test]
@@ -449,11 +516,15 @@ fn every_signature_on_a_request_must_verify() {
     let mut headers = body_headers();
     signed(&mut headers, "sig1", COVERED, params(RSA_ID, None, Some(NOW)), |m| them.rsa.sign_rsa_sha256(m).unwrap());
     signed(&mut headers, "sig2", COVERED, params(ED_ID, None, Some(NOW - 7200)), |m| them.ed25519.sign(m));
-    assert!(inbox_check(&headers, ACTIVITY, &them.keys()).unwrap_err().contains("sig2 was created more than an hour ago"));
+    assert!(
+        inbox_check(&headers, ACTIVITY, &them.keys()).unwrap_err().contains("sig2 was created more than an hour ago")
+    );
     // Five signatures are too many to read.
     let mut headers = body_headers();
     for n in 0..5 {
-        signed(&mut headers, &format!("s{n}"), COVERED, params(RSA_ID, None, Some(NOW)), |m| them.rsa.sign_rsa_sha256(m).unwrap());
+        signed(&mut headers, &format!("s{n}"), COVERED, params(RSA_ID, None, Some(NOW)), |m| {
+            them.rsa.sign_rsa_sha256(m).unwrap()
+        });
     }
     assert!(inbox_check(&headers, ACTIVITY, &them.keys()).unwrap_err().contains("more than 4 signatures"));
     // Without an Ed25519 key the actor's Multikey id names nothing.
