@@ -15,6 +15,11 @@ pub fn instance_state(instance: &InstanceOverview) -> InstanceState {
     InstanceState::of(instance.dead_since, instance.failures)
 }
 
+/// How an instance takes the signatures of our deliveries, if known.
+pub fn instance_signatures(instance: &InstanceOverview) -> Option<SignatureStyle> {
+    instance.http_signatures.as_deref().and_then(SignatureStyle::parse)
+}
+
 impl App {
     /// Admins only.
     pub async fn federation_instances(&self, admin: &User) -> Result<Vec<InstanceOverview>, AppError> {

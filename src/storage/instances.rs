@@ -38,6 +38,8 @@ pub struct InstanceOverview {
     pub given_up: i64,
     /// The error of the latest failed attempt still pending, if any.
     pub last_error: Option<String>,
+    /// How it takes our signatures, as stored (a `SignatureStyle` word), if known.
+    pub http_signatures: Option<String>,
 }
 
 impl Store {
@@ -54,7 +56,8 @@ impl Store {
                 FROM deliveries GROUP BY domain) \
              SELECT n.domain, COALESCE(i.failures, 0) AS failures, i.first_failure_at, i.dead_since, \
                 i.next_probe_at, i.last_success_at, i.last_seen_at, COALESCE(c.pending, 0) AS pending, \
-                COALESCE(c.delivered, 0) AS delivered, COALESCE(c.given_up, 0) AS given_up, c.last_error \
+                COALESCE(c.delivered, 0) AS delivered, COALESCE(c.given_up, 0) AS given_up, c.last_error, \
+                i.http_signatures \
              FROM names n LEFT JOIN instances i ON i.domain = n.domain LEFT JOIN counts c ON c.domain = n.domain \
              ORDER BY CASE WHEN i.dead_since IS NOT NULL THEN 0 WHEN COALESCE(i.failures, 0) > 0 THEN 1 ELSE 2 END, \
                 n.domain",
