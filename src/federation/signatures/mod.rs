@@ -70,7 +70,12 @@ impl Inbound {
         if !headers.contains_key("signature") {
             return Err(FederationError::Unsigned);
         }
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or(own_host);
+        // The `Host` header, else the URI's authority (HTTP/2), else ours.
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
+            .unwrap_or(own_host);
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let target = Url::parse(&format!("{scheme}://{host}{path}"))
             .map_err(|_| FederationError::SignatureRefused("the request's target is no URL".into()))?;
