@@ -17,6 +17,10 @@ pub enum FederationError {
     /// retry with another signature scheme only on 401).
     #[error("signature or digest invalid")]
     Unauthorized,
+    /// An RFC 9421 signature we refuse, with the reason (401, as
+    /// [`Self::Unauthorized`]).
+    #[error("signature refused: {0}")]
+    SignatureRefused(String),
     /// No `Signature` header at all: refused before anything is fetched.
     #[error("no signature")]
     Unsigned,
@@ -103,7 +107,9 @@ impl FederationError {
     pub fn status(&self) -> StatusCode {
         match self {
             FederationError::NotFound => StatusCode::NOT_FOUND,
-            FederationError::Unauthorized | FederationError::Unsigned => StatusCode::UNAUTHORIZED,
+            FederationError::Unauthorized | FederationError::SignatureRefused(_) | FederationError::Unsigned => {
+                StatusCode::UNAUTHORIZED
+            }
             FederationError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             FederationError::RecentlyFailed { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
@@ -120,7 +126,7 @@ impl FederationError {
     pub fn code(&self) -> &'static str {
         match self {
             FederationError::NotFound => "not_found",
-            FederationError::Unauthorized => "signature_invalid",
+            FederationError::Unauthorized | FederationError::SignatureRefused(_) => "signature_invalid",
             FederationError::Unsigned => "signature_missing",
             FederationError::UnsupportedMediaType => "unsupported_media_type",
             FederationError::RecentlyFailed { .. } => "actor_unavailable",
@@ -135,6 +141,7 @@ impl FederationError {
         match self {
             FederationError::NotFound => "Nobody by that name was found there.".into(),
             FederationError::Unauthorized => "The HTTP signature or the body digest is missing or wrong.".into(),
+            FederationError::SignatureRefused(reason) => format!("The HTTP message signature is refused: {reason}."),
             FederationError::Unsigned => {
                 "This inbox takes only requests signed with HTTP Signatures (a `Signature` header).".into()
             }

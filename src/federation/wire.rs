@@ -8,11 +8,14 @@ use serde_json::Value;
 use url::Url;
 
 /// The JSON-LD context of our actors: ActivityStreams, the security
-/// vocabulary (public keys), and the Mastodon terms we use.
+/// vocabulary (public keys), Multikeys and `assertionMethod` (FEP-521a),
+/// and the Mastodon terms we use.
 pub fn actor_context() -> Value {
     serde_json::json!([
         "https://www.w3.org/ns/activitystreams",
         "https://w3id.org/security/v1",
+        "https://w3id.org/security/multikey/v1",
+        "https://w3id.org/security/data-integrity/v1",
         {
             "toot": "http://joinmastodon.org/ns#",
             "discoverable": "toot:discoverable",
@@ -51,6 +54,10 @@ pub struct Actor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
     pub public_key: PublicKey,
+    /// FEP-521a keys: [`Multikey`] objects (or references, which we skip);
+    /// one or a list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub assertion_method: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
     #[serde(default)]
@@ -60,6 +67,28 @@ pub struct Actor {
     /// FEP-8a8e: an advisor's upcoming availability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upcoming_events: Option<Url>,
+}
+
+/// A FEP-521a public key: `{"id": "<actor>#ed25519-key", "type":
+/// "Multikey", "controller": "<actor>", "publicKeyMultibase": "z6Mk…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Multikey {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub controller: Url,
+    pub public_key_multibase: String,
+}
+
+/// A property given as one value or a list (JSON-LD compaction writes a
+/// one-element list as the value alone); `null` is none.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Value>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Array(values) => values,
+        Value::Null => Vec::new(),
+        value => vec![value],
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

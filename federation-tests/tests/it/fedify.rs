@@ -89,24 +89,20 @@ async fn a_fedify_peer_follows_an_advisor_verifies_the_accept_and_reads_the_even
     let token = alpha.api_token("ada");
     publish_block(alpha, &token).await;
 
-    // Fedify follows Ada: whichever signature alpha took, it records the
-    // follower.
+    // Fedify follows Ada, signed with RFC 9421, taken on the first knock.
     let follow = follow(alpha, peer, &ada).await;
-    let refused: Vec<&Value> =
-        follow["attempts"].as_array().unwrap().iter().filter(|a| a["status"].as_i64() != Some(202)).collect();
-    for knock in &refused {
-        // A refused knock is an answer about the signature, never about
-        // the Follow (which then would not have been taken on the retry).
-        assert_eq!(knock["status"], 401, "{follow:#}");
-    }
+    assert_eq!(follow["attempts"].as_array().unwrap().len(), 1, "one knock: {follow:#}");
+    assert_eq!(follow["attempts"][0]["status"], 202, "{follow:#}");
     // What Fedify sent is compacted JSON-LD: the Follow's object is a
     // plain id, its context Fedify's own.
     assert_eq!(follow["activity"]["object"], ada.as_str(), "{follow:#}");
 
     // Our signed Accept: Fedify verified the signature (its inbox listener
     // ran and named Ada as the key's owner) and read the embedded Follow.
+    // Alpha signed it with RFC 9421, which Fedify verified: no fallback.
     let accept = peer.wait_for_activity("Accept").await;
     assert_eq!(accept["verified"], true, "Fedify could not verify alpha's Accept: {accept:#}");
+    assert_eq!(accept["spec"], "rfc9421", "{accept:#}");
     assert_eq!(accept["signer"], ada.as_str(), "{accept:#}");
     assert_eq!(accept["parsed"]["type"], "Accept");
     assert_eq!(accept["parsed"]["object"]["type"], "Follow", "{accept:#}");
@@ -125,10 +121,17 @@ async fn a_fedify_peer_follows_an_advisor_verifies_the_accept_and_reads_the_even
     assert!(summary.contains("14:00–15:00 UTC") && summary.contains("Reply to this post"), "{event:#}");
     assert!(event["to"].as_array().unwrap().iter().any(|t| t == "https://www.w3.org/ns/activitystreams#Public"));
 
-    // Everything alpha sent verified, and nothing else arrived.
+    // Everything alpha sent verified, all of it RFC 9421, and nothing else
+    // arrived; alpha remembers that Fedify's instance takes RFC 9421.
     for entry in peer.received().await {
         assert_eq!(entry["verified"], true, "Fedify could not verify: {entry:#}");
+        assert_eq!(entry["spec"], "rfc9421", "{entry:#}");
     }
+    alpha.create_admin("boss");
+    let actor = peer.actor_id();
+    let domain = actor.trim_start_matches("http://").split('/').next().unwrap();
+    let health = federation_tests::api::instance_health(alpha, &alpha.api_token("boss"), domain).await;
+    assert_eq!(health["signatures"], "rfc9421", "{health}");
 }
 
 /// The HTML content of the Note inside a received `Create`.
@@ -136,12 +139,11 @@ fn note_content(entry: &Value) -> String {
     entry["activity"]["object"]["content"].as_str().unwrap_or_default().to_string()
 }
 
-// Today alpha answers Fedify's RFC 9421 knock with 401 (Fedify then retries
-// with draft-cavage, which works) and refuses the reply's single-object
-// `"tag": {…}` with 422; the branches wt-rfc9421 and wt-tolerant fix those.
-// The lead removes the ignore after merging them.
+// Alpha refuses the reply's single-object `"tag": {…}` with 422 until the
+// branch wt-tolerant is merged (RFC 9421, which this also needs, is in).
+// The lead removes the ignore after merging it.
 #[tokio::test]
-#[ignore = "needs wt-tolerant / wt-rfc9421"]
+#[ignore = "needs wt-tolerant"]
 async fn a_fedify_follower_requests_a_session_by_reply_and_gets_direct_messages() {
     if federation_tests::skip_without_node_package("@fedify/fedify") {
         return;
