@@ -35,8 +35,7 @@ pub async fn receive_event(
     object: &Value,
     activity: Option<&str>,
 ) -> Result<(), FederationError> {
-    let event: Event = serde_json::from_value(object.clone())
-        .map_err(|e| FederationError::Invalid(format!("The event cannot be read: {e}")))?;
+    let event = Event::read(object)?;
     mirror(app, actor, &event, activity).await
 }
 

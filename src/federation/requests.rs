@@ -259,8 +259,7 @@ pub fn is_written(kind: &str) -> bool {
 
 /// A written object, checked to be the sender's own.
 fn read_note(actor: &Remote, object: &Value) -> Result<Note, FederationError> {
-    let note: Note = serde_json::from_value(object.clone())
-        .map_err(|e| FederationError::Invalid(format!("The note cannot be read: {e}")))?;
+    let note = Note::read(object)?;
     activitypub_federation::protocol::verification::verify_domains_match(&note.id, &actor.id)?;
     if note.attributed_to.as_ref().is_some_and(|a| a != &actor.id) {
         return Err(FederationError::Forbidden("A note must be the sender's own.".into()));
