@@ -177,14 +177,13 @@ impl TryFrom<EventIn> for Event {
 
     fn try_from(e: EventIn) -> Result<Event, Unreadable> {
         let id = e.id.0.ok_or_else(|| Unreadable::new("The event has no id."))?.id;
-        let start = time_field(e.start_time)
-            .map_err(|_| Unreadable::new("The event's startTime is not a time (RFC 3339)."))?
+        let start = time_field(e.start_time, "The event's startTime is not a time (RFC 3339).")?
             .ok_or_else(|| Unreadable::new("The event has no startTime."))?;
-        let end =
-            time_field(e.end_time).map_err(|_| Unreadable::new("The event's endTime is not a time (RFC 3339)."))?;
-        let slots = all_or_nothing::<SlotRef>(e.slots).map_err(|_| {
-            Unreadable::new("The event's slots cannot be read (each needs id, startTime, endTime, state).")
-        })?;
+        let end = time_field(e.end_time, "The event's endTime is not a time (RFC 3339).")?;
+        let slots = all_or_nothing::<SlotRef>(
+            e.slots,
+            "The event's slots cannot be read (each needs id, startTime, endTime and state).",
+        )?;
         Ok(Event {
             context: e.context,
             id,

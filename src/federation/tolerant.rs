@@ -320,20 +320,20 @@ impl<'de> Deserialize<'de> for Time {
 }
 
 /// A time that must be readable when present: `Ok(None)` when absent or
-/// `null`, `Err` when it is there but no time.
-pub fn time_field(value: Option<Value>) -> Result<Option<Time>, ()> {
+/// `null`, else the time, or `Err(unreadable)` when it is there but no time.
+pub fn time_field(value: Option<Value>, unreadable: &str) -> Result<Option<Time>, Unreadable> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Time::parse(&s).map(Some).ok_or(()),
-        Some(Value::Array(list)) if list.len() == 1 => time_field(list.into_iter().next()),
-        Some(_) => Err(()),
+        Some(Value::String(s)) => Time::parse(&s).map(Some).ok_or_else(|| Unreadable::new(unreadable)),
+        Some(Value::Array(list)) if list.len() == 1 => time_field(list.into_iter().next(), unreadable),
+        Some(_) => Err(Unreadable::new(unreadable)),
     }
 }
 
 /// One value or a list where every item must be a `T` (our own extensions,
-/// whose items we do not skip silently).
-pub fn all_or_nothing<T: DeserializeOwned>(value: Option<Value>) -> Result<Vec<T>, ()> {
-    items(value.unwrap_or(Value::Null)).map(|v| T::deserialize(v).map_err(|_| ())).collect()
+/// whose items we do not skip silently), else `Err(unreadable)`.
+pub fn all_or_nothing<T: DeserializeOwned>(value: Option<Value>, unreadable: &str) -> Result<Vec<T>, Unreadable> {
+    items(value.unwrap_or(Value::Null)).map(|v| T::deserialize(v).map_err(|_| Unreadable::new(unreadable))).collect()
 }
 
 /// A tag of a note or actor: `Mention`, `Hashtag`, `Emoji` or any other
@@ -511,8 +511,8 @@ mod tests {
         let naive = Time::parse("2022-03-24T07:22:36").unwrap();
         assert_eq!((naive.ms, naive.text.as_str()), (base, "2022-03-24T07:22:36Z"));
         assert_eq!(ms("tomorrow"), None);
-        assert_eq!(time_field(Some(json!(12))), Err(()));
-        assert_eq!(time_field(None), Ok(None));
+        assert_eq!(time_field(Some(json!(12)), "The t is no time."), Err(Unreadable::new("The t is no time.")));
+        assert_eq!(time_field(None, "x"), Ok(None));
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl TryFrom<ActorIn> for Actor {
             .preferred_username
             .0
             .filter(|n| !n.trim().is_empty())
-            .or_else(|| id.path_segments().and_then(|s| s.filter(|p| !p.is_empty()).last()).map(str::to_string));
+            .or_else(|| id.path_segments().and_then(|mut s| s.rfind(|p| !p.is_empty())).map(str::to_string));
         let username = username.ok_or_else(|| Unreadable::new("The actor has no preferredUsername."))?;
         let shared_inbox = a.endpoints.0.and_then(|e| e.shared_inbox.0).or(a.shared_inbox.0).map(|r| r.id);
         Ok(Actor {
