@@ -116,6 +116,12 @@ fn items(value: Value) -> impl Iterator<Item = Value> {
     list.into_iter()
 }
 
+/// The items of a property that may be one value or a list (`null` or
+/// absent: none), as JSON.
+pub fn values(value: Option<&Value>) -> Vec<Value> {
+    items(value.cloned().unwrap_or(Value::Null)).collect()
+}
+
 /// A value that may be absent, `null`, of a shape we cannot use (all read
 /// as absent), or a list (its first usable item).
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +398,9 @@ mod tests {
         assert_eq!(parse::<OneOrMany<Address>>(json!("https://a.test/u")).0, [Address("https://a.test/u".into())]);
         assert_eq!(parse::<OneOrMany<Address>>(json!(["x", {"id": "y"}, 3])).0.len(), 2);
         assert!(parse::<OneOrMany<Address>>(json!(null)).0.is_empty());
+        assert_eq!(values(Some(&json!({"id": "x"}))), [json!({"id": "x"})]);
+        assert_eq!(values(Some(&json!([1, 2]))).len(), 2);
+        assert!(values(None).is_empty());
         #[derive(Deserialize)]
         struct S {
             #[serde(default)]
