@@ -1,6 +1,7 @@
-//! Parsing real payloads from Mastodon, Mobilizon and Gancio (copies in
-//! `tests/fixtures/`) with our wire types: what the inbox reads of each,
-//! and how a foreign event is mirrored as bookable slots.
+//! Parsing real payloads from Mastodon, Mobilizon, Gancio and the other
+//! servers in `tests/fixtures/` with our wire types: what the inbox reads
+//! of each, and how a foreign event is mirrored as bookable slots (the
+//! same payloads go through the signed inbox in `federation_servers`).
 
 use officehours::federation::mirror::to_mirror;
 use officehours::federation::objects::{Event, Incoming, Note, object_id, object_type};
