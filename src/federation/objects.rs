@@ -260,6 +260,9 @@ pub struct Note {
     /// HTML (`content`, else the text of `contentMap`).
     #[serde(default)]
     pub content: String,
+    /// A title (`name`, else `nameMap`): posts (`Article`, `Page`) have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default)]
     pub to: Vec<String>,
     #[serde(default)]
@@ -287,6 +290,10 @@ pub struct NoteIn {
     #[serde(default)]
     content_map: Lenient<Text>,
     #[serde(default)]
+    name: Lenient<Text>,
+    #[serde(default)]
+    name_map: Lenient<Text>,
+    #[serde(default)]
     to: OneOrMany<Address>,
     #[serde(default)]
     cc: OneOrMany<Address>,
@@ -301,13 +308,17 @@ impl TryFrom<NoteIn> for Note {
 
     fn try_from(n: NoteIn) -> Result<Note, Unreadable> {
         let id = n.id.0.ok_or_else(|| Unreadable::new("The note has no id."))?.id;
-        let content = language(n.content, n.content_map).ok_or_else(|| Unreadable::new("The note has no content."))?;
+        let name = language(n.name, n.name_map).filter(|t| !t.trim().is_empty());
+        // A post with a title and no body still says something.
+        let content = language(n.content, n.content_map).or_else(|| name.as_ref().map(|_| String::new()));
+        let content = content.ok_or_else(|| Unreadable::new("The note has no content."))?;
         Ok(Note {
             id,
             kind: n.kind.0.map(|k| k.0).unwrap_or_else(|| "Note".into()),
             attributed_to: n.attributed_to.author().map(|r| r.id),
             in_reply_to: n.in_reply_to.0.map(|r| r.id),
             content,
+            name,
             to: addresses(n.to),
             cc: addresses(n.cc),
             tag: n.tag.into_vec(),
@@ -472,6 +483,9 @@ mod tests {
         let err = |r: Result<Note, super::Unreadable>| r.unwrap_err().0;
         assert_eq!(err(Note::read(&json!({"id": "https://a.test/n/1", "type": "Note"}))), "The note has no content.");
         assert_eq!(err(Note::read(&json!({"type": "Note", "content": "x"}))), "The note has no id.");
+        let titled =
+            Note::read(&json!({"id": "https://a.test/p/1", "type": "Page", "nameMap": {"en": "Rust?"}})).unwrap();
+        assert_eq!((titled.name.as_deref(), titled.content.as_str()), (Some("Rust?"), ""));
         assert_eq!(err(Note::read(&json!("https://a.test/n/1"))), "The note is not a JSON object.");
         let event = |v| Event::read(&v).unwrap_err().0;
         assert_eq!(event(json!({"id": "https://a.test/e/1", "type": "Event"})), "The event has no startTime.");

@@ -13,7 +13,8 @@
 //!   become pending requests, and the acknowledgement goes back to it by
 //!   direct message;
 //! - its `Update`, `Delete` and `Undo` shapes are applied (an `Undo` of the
-//!   follow removes the follower) or accepted and ignored.
+//!   follow removes the follower, a `Delete` of the actor cancels what it
+//!   asked for) or accepted and ignored.
 
 use crate::support;
 
@@ -52,6 +53,11 @@ enum After {
     Ignored,
     /// The follower is gone.
     Unfollowed,
+    /// Taken as a request for a session and answered by direct message
+    /// (the answer contains the text), with no new request.
+    Answered(&'static str),
+    /// The actor is gone: not a follower, and its waiting requests cancelled.
+    ActorDeleted,
 }
 
 const OURS: &str = "https://officehours.example";
@@ -227,6 +233,21 @@ async fn check(spec: Server) {
             match after {
                 After::Ignored => assert_eq!(now, before, "{tag} {file} changed something"),
                 After::Unfollowed => assert_eq!(now, (before.0, before.1, 0), "{tag} {file}"),
+                After::Answered(text) => {
+                    assert_eq!(now, before, "{tag} {file} changed requests or follows");
+                    let object = activity["object"]["id"].as_str().unwrap().to_string();
+                    let answer = until_received(&server, &peer, "the answer", |a| {
+                        a["type"] == "Create" && a["object"]["inReplyTo"] == object.as_str()
+                    })
+                    .await;
+                    let content = answer["object"]["content"].as_str().unwrap_or_default();
+                    assert!(content.contains(text), "{tag} {file}: {content}");
+                    assert_eq!(answer["to"], json!([actor]), "{tag} to the sender alone");
+                }
+                After::ActorDeleted => {
+                    assert!(before.0 + before.1 > 0, "{tag} nothing was waiting before {file}");
+                    assert_eq!(now, (0, 0, 0), "{tag} {file}");
+                }
             }
         }
     }
@@ -301,9 +322,11 @@ async fn lemmy() {
         // Lemmy tags mentions on the activity, not the comment: a reply only.
         request: Some(("create_comment.json", Shape::Create, false)),
         then: &[
-            ("create_private_message.json", After::Ignored),
+            // A chat message mentioning Ada asks like a note: the first open
+            // slot is the one the comment already asked for.
+            ("create_private_message.json", After::Answered("already asked for this slot")),
             ("undo_follow.json", After::Unfollowed),
-            ("delete_user.json", After::Ignored),
+            ("delete_user.json", After::ActorDeleted),
         ],
     })
     .await;
