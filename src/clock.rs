@@ -40,7 +40,9 @@ impl Clock {
 
     /// A manual clock standing at `start` until it is moved.
     pub fn manual(start: Timestamp) -> Clock {
-        Clock { manual: Some(Arc::new(Manual { ms: AtomicI64::new(start.as_millisecond()), moved: Default::default() })) }
+        Clock {
+            manual: Some(Arc::new(Manual { ms: AtomicI64::new(start.as_millisecond()), moved: Default::default() })),
+        }
     }
 
     /// A manual clock starting at the system's current time (so dates in

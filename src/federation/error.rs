@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use crate::service::AppError;
 use crate::storage::StorageError;
 
+use super::tolerant::Unreadable;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
     /// No such actor or object (here or on the remote server).
@@ -53,6 +55,15 @@ impl From<activitypub_federation::error::Error> for FederationError {
             E::WebfingerResolveFailed(_) => FederationError::NotFound,
             E::ActivitySignatureInvalid | E::ActivityBodyDigestInvalid => FederationError::Unauthorized,
             E::ParseReceivedActivity { .. } => FederationError::Invalid("That is not an activity we can read.".into()),
+            // A fetched document we cannot use (an actor without an inbox,
+            // say): our own sentence naming what is missing.
+            E::ParseFetchedObject(err, url, _)
+                if url.path() != "/.well-known/webfinger"
+                    && Unreadable::from_parser_message(&err.to_string()).is_some() =>
+            {
+                let text = Unreadable::from_parser_message(&err.to_string()).map(|u| u.0).unwrap_or_default();
+                FederationError::Invalid(format!("{text} ({url})"))
+            }
             // The crate parses error pages too; a WebFinger answer that is no
             // WebFinger document is (nearly always) the server's 404.
             E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
@@ -78,6 +89,13 @@ fn url_refusal(reason: &str) -> String {
         "Http urls are only allowed in debug mode" => "That server's address is http: only https is allowed.".into(),
         "Url must have a domain" => "That server is given by an IP address or none: a domain name is needed.".into(),
         other => format!("That server's address is malformed ({}).", other.to_lowercase()),
+    }
+}
+
+/// A payload we cannot use: 422 with the sentence naming what is missing.
+impl From<Unreadable> for FederationError {
+    fn from(err: Unreadable) -> Self {
+        FederationError::Invalid(err.0)
     }
 }
 

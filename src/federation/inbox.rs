@@ -48,10 +48,12 @@ pub async fn receive(
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(err) => {
             let status = err.status();
+            // Who sent it, as the body says (read again only on this path).
+            let sender = super::tolerant::sender_of(&body);
             if status.is_server_error() {
-                tracing::warn!(error = %err, "an inbound activity failed");
+                tracing::warn!(error = %err, %sender, "an inbound activity failed");
             } else {
-                tracing::info!(error = %err, status = status.as_u16(), "an inbound activity was refused");
+                tracing::info!(error = %err, %sender, status = status.as_u16(), "an inbound activity was refused");
             }
             let mut response = problem(status, &err.message());
             if let FederationError::App(AppError::RateLimited { retry_after_secs }) = err {
@@ -73,8 +75,7 @@ async fn receive_checked(
     let app = data.app();
     let own = (app.config.public_url.scheme(), app.config.domain.as_str());
     let signature = signatures::Inbound::read(method, uri, headers, body, own, app.clock.now_ms())?;
-    let activity: Incoming = serde_json::from_slice(body)
-        .map_err(|_| FederationError::Invalid("That is not an activity we can read.".into()))?;
+    let activity = Incoming::read(body)?;
     verify_domains_match(&activity.id, &activity.actor)?;
     if !app.config.federation_test_mode && activity.id.scheme() != "https" {
         return Err(FederationError::Invalid("Activities come from https addresses.".into()));

@@ -16,6 +16,7 @@ mod federation_discovery;
 mod federation_effects;
 mod federation_fixtures;
 mod federation_inbox;
+mod federation_servers;
 mod federation_signatures;
 mod karma;
 mod mail;

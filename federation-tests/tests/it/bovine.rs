@@ -271,7 +271,9 @@ async fn a_bovine_follower_sees_the_event_replies_to_book_and_gets_direct_messag
     let page = alpha.client().get(&link).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200, "{link}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("Session with") && html.contains("The room opens at"), "{html}");
+    // Before the room opens, or (on a slow run) already open.
+    let room_told = html.contains("The room opens at") || html.contains("The room is open");
+    assert!(html.contains("Session with") && room_told, "{html}");
     // The same link with another token is someone else's room: refused.
     let forged =
         link.rsplit_once("token=").map(|(base, _)| format!("{base}token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap();

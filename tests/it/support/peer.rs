@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -93,6 +94,10 @@ pub async fn start_peer() -> Peer {
     let accepts_rfc9421: Arc<AtomicBool> = Arc::default();
     let knocks: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
     let (accepts, knocked) = (accepts_rfc9421.clone(), knocks.clone());
+    // Another server's actor document (`Peer::serve_actor`) is served at
+    // its own path, and its inbox may be anywhere: every POST is recorded.
+    let elsewhere = document.clone();
+    let (other_sink, other_raw, other_seen) = (received.clone(), requests.clone(), fetches.clone());
     // The actor's inbox and the shared inbox record alike.
     let inbox = move |headers: axum::http::HeaderMap, body: String| {
         let sink = sink.clone();
@@ -119,10 +124,31 @@ pub async fn start_peer() -> Peer {
         )
         .route("/users/masto/inbox", post(inbox.clone()))
         .route("/inbox", post(inbox))
-        .fallback(move |uri: axum::http::Uri| {
-            missed.lock().unwrap().push(uri.path().to_string());
-            async { StatusCode::NOT_FOUND }
-        });
+        .fallback(
+            move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let document = elsewhere.lock().unwrap().clone();
+                let own = document["id"].as_str().and_then(|id| url::Url::parse(id).ok()).map(|u| u.path().to_string());
+                let answer = if method == axum::http::Method::POST {
+                    other_sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                    other_raw.lock().unwrap().push((headers, body));
+                    (StatusCode::ACCEPTED, Vec::new(), String::new())
+                } else if own.as_deref() == Some(uri.path()) {
+                    other_seen.lock().unwrap().push(headers);
+                    (StatusCode::OK, vec![("content-type", "application/activity+json")], document.to_string())
+                } else {
+                    missed.lock().unwrap().push(uri.path().to_string());
+                    (StatusCode::NOT_FOUND, Vec::new(), String::new())
+                };
+                async move {
+                    let (status, headers, body) = answer;
+                    let mut response = (status, body).into_response();
+                    for (name, value) in headers {
+                        response.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
+                    }
+                    response
+                }
+            },
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
     Peer {
         base,
@@ -208,6 +234,25 @@ impl Peer {
         ]
     }
 
+    /// Serves another server's actor document instead of our own, at its
+    /// own path (ids rewritten to this peer, e.g. by
+    /// `federation_fixtures::fixture`), with the peer's key published in it
+    /// so that what the peer signs verifies. Its key id, for
+    /// [`Peer::sign_keyed`].
+    pub fn serve_actor(&self, mut document: Value) -> String {
+        let pem = self.document.lock().unwrap()["publicKey"]["publicKeyPem"].clone();
+        if document["publicKey"].is_array() {
+            document["publicKey"][0]["publicKeyPem"] = pem;
+        } else {
+            document["publicKey"]["publicKeyPem"] = pem;
+        }
+        let key = &document["publicKey"];
+        let key_id = key.get("id").or_else(|| key.get(0).and_then(|k| k.get("id")));
+        let key_id = key_id.and_then(Value::as_str).unwrap_or_default().to_string();
+        *self.document.lock().unwrap() = document;
+        key_id
+    }
+
     /// The headers that sign a POST of `body` to `inbox` as Mastodon signs:
     /// host, date, digest, content-type and the signature.
     pub fn sign(&self, inbox: &str, body: &str) -> Vec<(&'static str, String)> {
@@ -217,6 +262,12 @@ impl Peer {
     /// As [`Peer::sign`], with the peer's key but naming `actor`'s key and
     /// another content type.
     pub fn sign_as(&self, actor: &str, inbox: &str, body: &str, content_type: &str) -> Vec<(&'static str, String)> {
+        self.sign_keyed(&format!("{actor}#main-key"), inbox, body, content_type)
+    }
+
+    /// As [`Peer::sign`], naming the key `key_id` (servers name their keys
+    /// differently: `#main-key`, `#public-key`, the actor id itself).
+    pub fn sign_keyed(&self, key_id: &str, inbox: &str, body: &str, content_type: &str) -> Vec<(&'static str, String)> {
         let url = url::Url::parse(inbox).unwrap();
         let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
         let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
@@ -229,7 +280,7 @@ impl Peer {
             SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem.lock().unwrap()).unwrap());
         let signature = STANDARD.encode(key.sign(signed.as_bytes()).to_bytes());
         let header = format!(
-            "keyId=\"{actor}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""
+            "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""
         );
         vec![
             ("host", host),
