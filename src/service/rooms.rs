@@ -33,6 +33,8 @@ pub enum RoomVisitor<'a> {
 #[derive(Debug)]
 pub struct RoomView {
     pub entry: SessionEntry,
+    /// The session's advisor.
+    pub advisor_id: i64,
     /// The participant the visitor is, if they are one.
     pub me: Option<(User, Role)>,
     /// The schedule: opening, start, deadline.
@@ -46,6 +48,17 @@ impl App {
     /// is "not found"; anyone else gets the view with the reason they
     /// cannot enter.
     pub async fn room_view(&self, request_id: i64, visitor: RoomVisitor<'_>) -> Result<RoomView, AppError> {
+        self.room_view_until(request_id, visitor, None).await
+    }
+
+    /// As [`App::room_view`], with the deadline of the room if it is live
+    /// (an extension moves it past the scheduled end).
+    pub async fn room_view_until(
+        &self,
+        request_id: i64,
+        visitor: RoomVisitor<'_>,
+        live_deadline: Option<i64>,
+    ) -> Result<RoomView, AppError> {
         let request = self.session_request(request_id).await?;
         let me = match visitor {
             RoomVisitor::Person(user) => role_of(&request, user.id).map(|role| (user.clone(), role)),
@@ -60,15 +73,21 @@ impl App {
         };
         let entry = self.store.session_entry(request_id).await?;
         let now = self.clock.now_ms();
-        let admission = room::admission(entry.status, me.is_some(), entry.starts_at, entry.ends_at, now);
-        let clock = RoomClock::new(entry.starts_at, entry.ends_at);
-        Ok(RoomView { entry, me, clock, admission })
+        let deadline = live_deadline.map_or(entry.ends_at, |d| d.max(entry.ends_at));
+        let admission = room::admission(entry.status, me.is_some(), entry.starts_at, deadline, now);
+        let clock = RoomClock::new(entry.starts_at, deadline);
+        Ok(RoomView { entry, advisor_id: request.advisor_id, me, clock, admission })
     }
 
     /// A join token for a participant who may enter now: bound to the
     /// person and the session, good for [`JOIN_TOKEN_TTL_MS`].
-    pub async fn join_token(&self, request_id: i64, visitor: RoomVisitor<'_>) -> Result<String, AppError> {
-        let view = self.room_view(request_id, visitor).await?;
+    pub async fn join_token(
+        &self,
+        request_id: i64,
+        visitor: RoomVisitor<'_>,
+        live_deadline: Option<i64>,
+    ) -> Result<String, AppError> {
+        let view = self.room_view_until(request_id, visitor, live_deadline).await?;
         if let Err(refusal) = view.admission {
             return Err(refusal_error(refusal));
         }
@@ -79,7 +98,12 @@ impl App {
 
     /// The person a join token stands for, checked again against the
     /// room's rules (the session may have been cancelled, or ended, since).
-    pub async fn redeem_join_token(&self, request_id: i64, token: &str) -> Result<(RoomView, User, Role), AppError> {
+    pub async fn redeem_join_token(
+        &self,
+        request_id: i64,
+        token: &str,
+        live_deadline: Option<i64>,
+    ) -> Result<(RoomView, User, Role), AppError> {
         let invalid = || {
             AppError::Forbidden("join_token_invalid", "This join token is not valid; open the room page again.".into())
         };
@@ -100,12 +124,24 @@ impl App {
             ));
         }
         let user = self.store.user_by_id(user_id).await?;
-        let view = self.room_view(request_id, RoomVisitor::Person(&user)).await?;
+        let view = self.room_view_until(request_id, RoomVisitor::Person(&user), live_deadline).await?;
         if let Err(refusal) = view.admission {
             return Err(refusal_error(refusal));
         }
         let role = view.me.as_ref().map(|(_, role)| *role).ok_or_else(invalid)?;
         Ok((view, user, role))
+    }
+
+    /// Whether `user_id` has a confirmed session (other than `except`)
+    /// overlapping `[from, to)`: an extension must not eat into it.
+    pub async fn busy_between(&self, user_id: i64, from: i64, to: i64, except: i64) -> Result<bool, AppError> {
+        let sessions = self.store.sessions_between(user_id, from - 24 * 60 * 60_000, to).await?;
+        Ok(sessions.iter().any(|s| {
+            s.request_id != except
+                && s.status == crate::domain::booking::RequestStatus::Approved
+                && s.starts_at < to
+                && s.ends_at > from
+        }))
     }
 
     /// The token in a person's room link for one session: derived from the

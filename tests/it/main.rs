@@ -19,6 +19,7 @@ mod federation_inbox;
 mod federation_servers;
 mod federation_signatures;
 mod karma;
+mod live_rooms;
 mod mail;
 mod messages;
 mod notifications;

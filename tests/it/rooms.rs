@@ -72,7 +72,7 @@ async fn the_room_page_follows_the_session_through_time_and_keeps_strangers_out(
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
         // Too early for a join token.
-        let early = server.app.join_token(id, RoomVisitor::Person(&lea)).await;
+        let early = server.app.join_token(id, RoomVisitor::Person(&lea), None).await;
         assert_eq!(early.unwrap_err().code(), "too_early", "[{}]", db.backend);
 
         // Five minutes before the start the room is open, with its own link
@@ -86,23 +86,24 @@ async fn the_room_page_follows_the_session_through_time_and_keeps_strangers_out(
         assert!(page.contains(&format!("data-countdown-to=\"{end}\"")), "[{}] {page}", db.backend);
 
         // A join token for Lea, bound to her and this session.
-        let token = server.app.join_token(id, RoomVisitor::Link(&server.app.room_token(id, lea.id))).await.unwrap();
-        let (_, who, role) = server.app.redeem_join_token(id, &token).await.unwrap();
+        let token =
+            server.app.join_token(id, RoomVisitor::Link(&server.app.room_token(id, lea.id)), None).await.unwrap();
+        let (_, who, role) = server.app.redeem_join_token(id, &token, None).await.unwrap();
         assert_eq!((who.id, role), (lea.id, officehours::domain::room::Role::Learner));
-        assert!(server.app.redeem_join_token(other, &token).await.is_err(), "not for another session");
+        assert!(server.app.redeem_join_token(other, &token, None).await.is_err(), "not for another session");
         let forged = token.replacen(&lea.id.to_string(), &eve.id.to_string(), 1);
-        assert_eq!(server.app.redeem_join_token(id, &forged).await.unwrap_err().code(), "join_token_invalid");
-        let stranger_token = server.app.join_token(id, RoomVisitor::Person(&eve)).await;
+        assert_eq!(server.app.redeem_join_token(id, &forged, None).await.unwrap_err().code(), "join_token_invalid");
+        let stranger_token = server.app.join_token(id, RoomVisitor::Person(&eve), None).await;
         assert_eq!(stranger_token.unwrap_err().code(), "not_participant");
         server.advance(SignedDuration::from_millis(JOIN_TOKEN_TTL_MS + 1));
-        assert_eq!(server.app.redeem_join_token(id, &token).await.unwrap_err().code(), "join_token_expired");
+        assert_eq!(server.app.redeem_join_token(id, &token, None).await.unwrap_err().code(), "join_token_expired");
 
         // At the end: over, with what to do next; no more join tokens.
         server.advance(SignedDuration::from_mins(15));
         let page = learner.page(&room).await;
         assert!(page.contains("data-state=\"over\"") && page.contains("This session has ended"), "{page}");
         assert!(page.contains("/messages/ada") && page.contains("/users/ada"), "[{}] {page}", db.backend);
-        let late = server.app.join_token(id, RoomVisitor::Person(&lea)).await;
+        let late = server.app.join_token(id, RoomVisitor::Person(&lea), None).await;
         assert_eq!(late.unwrap_err().code(), "over");
 
         // A cancelled session says so, to its own people only.

@@ -85,7 +85,7 @@ pub async fn room(
 }
 
 fn page(app: &App, v: Visitor, id: i64, view: RoomView) -> RoomPage {
-    let RoomView { entry, me, clock, admission } = view;
+    let RoomView { entry, me, clock, admission, .. } = view;
     let zone = v.zone();
     let zone_from_browser = v.user.is_none() && v.browser_zone.is_some();
     let advisor = shown_name(&entry.advisor_name, &entry.advisor_username).to_string();
