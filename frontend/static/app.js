@@ -53,7 +53,8 @@
   function pad(n) { return (n < 10 ? '0' : '') + n; }
   function tick() {
     var left = target - Date.now();
-    if (left <= 0) { window.location.reload(); return; }
+    // Inside a live room the room's own clock (which knows an extension) rules.
+    if (left <= 0) { if (!document.querySelector('[data-in-room]')) window.location.reload(); return; }
     var seconds = Math.ceil(left / 1000);
     if (label) {
       el.textContent = label + ': ' + Math.floor(seconds / 60) + ':' + pad(seconds % 60);

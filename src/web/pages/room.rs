@@ -37,8 +37,8 @@ struct RoomPage {
     other: String,
     /// Where to message the other person (local accounts only).
     message_link: Option<String>,
-    /// Where to ask for another session.
-    rebook_link: String,
+    /// Where to ask for another session (learners only).
+    rebook_link: Option<String>,
     when_reader: String,
     when_advisor: String,
     zone: String,
@@ -97,7 +97,7 @@ fn page(app: &App, v: Visitor, id: i64, view: RoomView) -> RoomPage {
     };
     let local_visitor = me.as_ref().is_some_and(|(user, _)| !user.is_remote());
     let message_link = local_visitor.then(|| format!("/messages/{other_username}"));
-    let rebook_link = format!("/users/{}", entry.advisor_username);
+    let rebook_link = (role != Some(Role::Advisor)).then(|| format!("/users/{}", entry.advisor_username));
     let when_advisor = if entry.advisor_timezone == zone {
         String::new()
     } else {
