@@ -41,6 +41,11 @@ pub struct Config {
     /// How often background jobs (reminders, attendance, mail retries) look
     /// for work, in seconds.
     pub job_interval_secs: u64,
+    /// Minutes after a session's start by which each participant must have
+    /// been in its room, or the server records a no-show for them; 0 (the
+    /// default while the room carries no audio yet) leaves no-shows to the
+    /// participants.
+    pub room_no_show_minutes: i64,
     /// Federation test mode: peers may use http, explicit ports and loopback
     /// addresses. Only for `*.test` and `*.localhost` domains.
     pub federation_test_mode: bool,
@@ -102,6 +107,7 @@ pub struct FileConfig {
     pub secret_key: Option<String>,
     pub reminder_minutes: Option<i64>,
     pub job_interval_secs: Option<u64>,
+    pub room_no_show_minutes: Option<u64>,
     pub federation_retry_base_secs: Option<u64>,
     pub federation_publish_days: Option<u64>,
     pub federation_dead_after_secs: Option<u64>,
@@ -224,6 +230,11 @@ impl Config {
                 .or(file.job_interval_secs)
                 .unwrap_or(15)
                 .clamp(1, 3600),
+            room_no_show_minutes: match env_number("OFFICEHOURS_ROOM_NO_SHOW_MINUTES")?.or(file.room_no_show_minutes) {
+                None => 0,
+                Some(m) if m <= 60 => m as i64,
+                Some(m) => anyhow::bail!("room_no_show_minutes must be between 0 (off) and 60, not {m}"),
+            },
             federation_retry_base_secs: env_number("OFFICEHOURS_FEDERATION_RETRY_BASE_SECS")?
                 .or(file.federation_retry_base_secs)
                 .unwrap_or(60)

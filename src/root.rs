@@ -83,6 +83,7 @@ fn jobs(app: &App, federation: &FedData) -> Vec<Job> {
         ),
         publisher,
         service_job(app, "reminders", Schedule::EveryPass, |app| async move { app.send_due_reminders().await }),
+        service_job(app, "room no-shows", Schedule::EveryPass, |app| async move { app.check_room_attendance().await }),
         service_job(app, "attendance", Schedule::EveryPass, |app| async move { app.settle_attendance().await }),
         service_job(app, "mail", Schedule::EveryPass, |app| async move { app.send_queued_mail().await }),
         deliveries,

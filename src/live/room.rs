@@ -132,7 +132,7 @@ impl Room {
                                 let seconds = warning.before_ms() / 1000;
                                 self.tell_all(ServerMessage::Warning { text: warning.text().into(), seconds });
                             }
-                            Due::Stop => self.stop(),
+                            Due::Stop => self.stop().await,
                         }
                     }
                     if self.clock.next_wake().is_none() {
@@ -164,6 +164,10 @@ impl Room {
                 if let Some(i) = self.people.iter().position(|p| p.user_id == user_id) {
                     let old = self.people.remove(i);
                     let _ = old.out.try_send(bye("replaced", "You opened this room somewhere else."));
+                }
+                // Recorded before they hear they are in, at the time they came.
+                if let Err(err) = self.app.person_entered(self.id, user_id, now).await {
+                    tracing::warn!(room = self.id, error = %err, "could not record who came in");
                 }
                 let other = self.people.iter().find(|p| p.user_id != user_id);
                 let joined = ServerMessage::Joined {
@@ -235,6 +239,9 @@ impl Room {
             Command::Leave { conn } => {
                 if let Some(i) = self.people.iter().position(|p| p.conn == conn) {
                     let gone = self.people.remove(i);
+                    if let Err(err) = self.app.person_went(self.id, gone.user_id).await {
+                        tracing::warn!(room = self.id, error = %err, "could not record who left");
+                    }
                     let here =
                         ServerMessage::Presence { role: role_name(gone.role).into(), name: gone.name, here: false };
                     self.tell_all(here);
@@ -244,9 +251,12 @@ impl Room {
     }
 
     /// The hard stop: everyone is told and let go; nobody gets back in.
-    fn stop(&mut self) {
-        for person in self.people.drain(..) {
+    async fn stop(&mut self) {
+        for person in std::mem::take(&mut self.people) {
             let _ = person.out.try_send(bye("time", "Time is up: the session has ended."));
+            if let Err(err) = self.app.person_went(self.id, person.user_id).await {
+                tracing::warn!(room = self.id, error = %err, "could not record who left");
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::room::{self, Refusal, Role, RoomClock};
-use crate::storage::{Request, SessionEntry, StorageError, User};
+use crate::storage::{Presence, Request, SessionEntry, StorageError, User};
 
 use super::secrets::same_secret;
 use super::{App, AppError};
@@ -142,6 +142,75 @@ impl App {
                 && s.starts_at < to
                 && s.ends_at > from
         }))
+    }
+
+    /// A participant came into the room at `at` (the room task says so).
+    pub async fn person_entered(&self, request_id: i64, user_id: i64, at: i64) -> Result<(), AppError> {
+        Ok(self.store.person_joined(request_id, user_id, at).await?)
+    }
+
+    /// A participant left the room.
+    pub async fn person_went(&self, request_id: i64, user_id: i64) -> Result<(), AppError> {
+        Ok(self.store.person_left(request_id, user_id, self.clock.now_ms()).await?)
+    }
+
+    /// Who was in a session's room, for one of its participants.
+    pub async fn room_presence(&self, request_id: i64) -> Result<Vec<Presence>, AppError> {
+        Ok(self.store.presence(request_id).await?)
+    }
+
+    /// The server's no-show check (a job): once `room_no_show_minutes`
+    /// have passed since a confirmed session's start, a participant who was
+    /// never in its room by then is recorded as a no-show, in the name of
+    /// the one who came (who can forgive it, as with a no-show they record
+    /// themselves). When neither came, nothing is recorded: there is no one
+    /// to say who missed whom. Sessions are checked once; sessions older
+    /// than the no-show window are left alone. Returns how many no-shows
+    /// were recorded.
+    pub async fn check_room_attendance(&self) -> Result<usize, AppError> {
+        let minutes = self.config.room_no_show_minutes;
+        if minutes <= 0 {
+            return Ok(0);
+        }
+        let grace = minutes * 60_000;
+        let now = self.clock.now_ms();
+        let oldest = now - crate::domain::karma::NO_SHOW_WINDOW.as_millis() as i64;
+        let mut recorded = 0;
+        loop {
+            let due = self.store.presence_to_check(oldest, now - grace, 100).await?;
+            if due.is_empty() {
+                break;
+            }
+            for session in due {
+                let came: Vec<i64> = self
+                    .store
+                    .presence(session.request_id)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.first_joined_at <= session.starts_at + grace)
+                    .map(|p| p.user_id)
+                    .collect();
+                let people = [session.advisor_id, session.learner_id];
+                if let [present] = came.as_slice()
+                    && let Some(&absent) = people.iter().find(|&&p| p != *present)
+                {
+                    let witness = self.store.user_by_id(*present).await?;
+                    let absentee = self.store.user_by_id(absent).await?;
+                    let note = format!(
+                        "{} was not in the room within {minutes} minutes of the start (recorded by the server).",
+                        absentee.name()
+                    );
+                    match self.mark_no_show(&witness, session.request_id, &note).await {
+                        Ok(()) => recorded += 1,
+                        // Recorded by a participant already, say.
+                        Err(AppError::Conflict(..)) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                self.store.presence_checked(session.request_id).await?;
+            }
+        }
+        Ok(recorded)
     }
 
     /// The token in a person's room link for one session: derived from the

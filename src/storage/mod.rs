@@ -23,6 +23,7 @@ mod karma;
 pub mod messages;
 mod mirror;
 mod notifications;
+mod presence;
 mod published;
 mod questions;
 mod queue;
@@ -50,6 +51,7 @@ pub use notifications::{
     DueReminder, Effects, FeedRow, MAIL_OUTBOX, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent,
     QueuedMail,
 };
+pub use presence::{Presence, PresenceCheck};
 pub use published::PublishedEvent;
 pub use queue::Queue;
 pub use remote_actors::{NewRemoteActor, RemoteActor};

@@ -148,3 +148,51 @@ async fn two_people_meet_chat_get_warned_extend_and_are_stopped_on_time() {
         assert_eq!(late.unwrap_err().code(), "over");
     }
 }
+
+#[tokio::test]
+async fn who_never_came_into_the_room_is_recorded_as_a_no_show_by_the_server() {
+    for db in test_databases().await {
+        let server = support::TestServer::start_with(&db, |c| c.room_no_show_minutes = 5).await;
+        let ada = server.create_advisor("ada").await;
+        let lea = server.create_user("lea", false).await;
+        let bob = server.create_user("bob", false).await;
+        let cy = server.create_user("cy", false).await;
+        let start = server.now() + SignedDuration::from_mins(2);
+        // Lea comes, Ada does not; Bob and Ada both come (Ada only for Bob);
+        // nobody comes to Cy's.
+        let alone = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
+        let both = server.session_at(&ada, &bob, start + SignedDuration::from_mins(10), RequestStatus::Approved).await;
+        let nobody = server.session_at(&ada, &cy, start + SignedDuration::from_mins(20), RequestStatus::Approved).await;
+        let (mut learner, _) = join(&server, alone, &lea).await;
+        say(&mut learner, json!({"type": "leave"})).await;
+        server.clock.set(start + SignedDuration::from_mins(9));
+        let (_bob_socket, _) = join(&server, both, &bob).await;
+        let (_ada_socket, joined) = join(&server, both, &ada).await;
+        assert_eq!(joined["other_here"], true);
+
+        // Five minutes after each start the server checks, once (the job
+        // loop may get there first: what counts is what is recorded).
+        server.clock.set(start + SignedDuration::from_mins(30));
+        server.app.check_room_attendance().await.unwrap();
+        assert_eq!(server.app.check_room_attendance().await.unwrap(), 0, "checked once [{}]", db.backend);
+        let no_shows = |events: Vec<(officehours::domain::booking::EventKind, Option<i64>, String, i64)>| {
+            events
+                .into_iter()
+                .filter(|(kind, ..)| *kind == officehours::domain::booking::EventKind::NoShow)
+                .collect::<Vec<_>>()
+        };
+        let recorded = no_shows(server.store.request_events(alone).await.unwrap());
+        assert_eq!(recorded.len(), 1, "[{}] {recorded:?}", db.backend);
+        assert_eq!(recorded[0].1, Some(lea.id), "recorded in the name of the one who came (she can forgive it)");
+        assert!(recorded[0].2.contains("recorded by the server"), "{recorded:?}");
+        assert!(no_shows(server.store.request_events(both).await.unwrap()).is_empty());
+        assert!(no_shows(server.store.request_events(nobody).await.unwrap()).is_empty());
+
+        // Both pages say who was there.
+        let mut page = support::client::Browser::new(&server.url(""));
+        page.log_in("lea", support::server::PASSWORD).await;
+        let html = page.page(&format!("/requests/{alone}")).await;
+        assert!(html.contains("Who was there") && html.contains("@lea: in the room"), "[{}] {html}", db.backend);
+        assert!(!html.contains("@ada: in the room"), "{html}");
+    }
+}

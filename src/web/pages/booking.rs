@@ -167,6 +167,8 @@ struct RequestDetail {
     /// A confirmed session ahead: whether its room is open now, and when
     /// it opens, in the reader's zone.
     room: Option<(bool, String)>,
+    /// Who was in the room: "lea: in 09:58–10:08".
+    presence: Vec<String>,
 }
 
 async fn detail(
@@ -203,7 +205,27 @@ async fn detail(
         let opens = format!("{} ({})", time_zone::format_instant(clock.opens_at(), &user.timezone), user.timezone);
         (clock.may_enter(now).is_ok(), opens)
     });
+    let name_of = |user_id: i64| {
+        if user_id == request.advisor_id { entry.advisor_username.clone() } else { entry.learner_username.clone() }
+    };
+    let presence = app
+        .room_presence(id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let from = time_zone::format_time(p.first_joined_at, &user.timezone);
+            match p.last_left_at {
+                Some(left) => format!(
+                    "@{}: in the room {from}–{}",
+                    name_of(p.user_id),
+                    time_zone::format_time(left, &user.timezone)
+                ),
+                None => format!("@{}: in the room since {from}", name_of(p.user_id)),
+            }
+        })
+        .collect();
     Ok(RequestDetail {
+        presence,
         room,
         answers,
         when_viewer: time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone),
