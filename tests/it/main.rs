@@ -23,5 +23,6 @@ mod notifications;
 mod statements;
 mod storage;
 mod tokens;
+mod voice_media;
 mod web_accounts;
 mod web_advisors;
