@@ -3,7 +3,8 @@
 //! socket): both offer Opus, get the engine's answers, connect over ICE,
 //! DTLS and SRTP to the one media port, and send RTP carrying a number.
 //! Each side must receive the other's numbers in order; after the hard stop
-//! not one more media packet reaches the other side.
+//! not one more media packet reaches the other side. A screen share (VP8)
+//! reaches the viewer the same way.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
@@ -23,7 +24,7 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -42,9 +43,48 @@ struct Client {
     ssrc: u32,
     payload_type: u8,
     sequence: u16,
+    /// The screen-share track, when the client offers one.
+    video: Option<VideoOut>,
     connected: bool,
-    /// The numbers carried by the RTP packets received, in arrival order.
+    /// The numbers carried by the audio packets received, in arrival order.
     received: Vec<u32>,
+    /// The same for video packets.
+    received_video: Vec<u32>,
+}
+
+struct VideoOut {
+    sender: RTCRtpSenderId,
+    ssrc: u32,
+    payload_type: u8,
+    sequence: u16,
+}
+
+fn vp8() -> RTCRtpCodecParameters {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback { typ: typ.to_owned(), parameter: parameter.to_owned() };
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![feedback("nack", ""), feedback("nack", "pli"), feedback("ccm", "fir")],
+        },
+        payload_type: 96,
+    }
+}
+
+fn track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        "client".to_owned(),
+        format!("client-{kind}"),
+        format!("client-{kind}"),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            codec,
+            ..Default::default()
+        }],
+    )
 }
 
 fn opus() -> RTCRtpCodecParameters {
@@ -63,10 +103,16 @@ fn opus() -> RTCRtpCodecParameters {
 impl Client {
     /// A client with one Opus track and its offer.
     async fn new() -> (Client, String) {
+        Client::with_video(false).await
+    }
+
+    /// A client with one Opus track and, if `video`, a VP8 screen share.
+    async fn with_video(video: bool) -> (Client, String) {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = socket.local_addr().unwrap();
         let mut media = MediaEngine::default();
         media.register_codec(opus(), RtpCodecKind::Audio).unwrap();
+        media.register_codec(vp8(), RtpCodecKind::Video).unwrap();
         let registry = register_default_interceptors(Registry::new(), &mut media).unwrap();
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -75,18 +121,12 @@ impl Client {
             .build(Instant::now())
             .unwrap();
         let ssrc = rand::random::<u32>();
-        let track = MediaStreamTrack::new(
-            "client".to_owned(),
-            "client-audio".to_owned(),
-            "client-audio".to_owned(),
-            RtpCodecKind::Audio,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-                codec: opus().rtp_codec,
-                ..Default::default()
-            }],
-        );
-        let sender = pc.add_track(track).unwrap();
+        let sender = pc.add_track(track(RtpCodecKind::Audio, ssrc, opus().rtp_codec)).unwrap();
+        let video = video.then(|| {
+            let ssrc = rand::random::<u32>();
+            let sender = pc.add_track(track(RtpCodecKind::Video, ssrc, vp8().rtp_codec)).unwrap();
+            VideoOut { sender, ssrc, payload_type: 96, sequence: 0 }
+        });
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
                 network: "udp".to_owned(),
@@ -111,8 +151,10 @@ impl Client {
             ssrc,
             payload_type: 111,
             sequence: 0,
+            video,
             connected: false,
             received: Vec::new(),
+            received_video: Vec::new(),
         };
         (client, sdp)
     }
@@ -124,6 +166,12 @@ impl Client {
             && let Some(codec) = sender.get_parameters().rtp_parameters.codecs.first()
         {
             self.payload_type = codec.payload_type;
+        }
+        if let Some(video) = self.video.as_mut()
+            && let Some(mut sender) = self.pc.rtp_sender(video.sender)
+            && let Some(codec) = sender.get_parameters().rtp_parameters.codecs.first()
+        {
+            video.payload_type = codec.payload_type;
         }
     }
 
@@ -157,7 +205,12 @@ impl Client {
             if let RTCMessage::RtpPacket(_, packet) = read.message
                 && let Some(number) = packet.payload.get(..4)
             {
-                self.received.push(u32::from_be_bytes(number.try_into().unwrap()));
+                let number = u32::from_be_bytes(number.try_into().unwrap());
+                if packet.header.payload_type == self.payload_type {
+                    self.received.push(number);
+                } else {
+                    self.received_video.push(number);
+                }
             }
         }
     }
@@ -185,6 +238,29 @@ impl Client {
             payload: bytes::Bytes::from(payload),
         };
         self.pc.rtp_sender(self.sender).unwrap().write_rtp(Instant::now(), packet).unwrap();
+        self.flush().await;
+    }
+
+    /// Sends one VP8-sized RTP packet of the screen share.
+    async fn send_video(&mut self, number: u32) {
+        let video = self.video.as_mut().expect("a client with video");
+        video.sequence = video.sequence.wrapping_add(1);
+        let mut payload = vec![0x90; 1000];
+        payload[..4].copy_from_slice(&number.to_be_bytes());
+        let packet = rtp::packet::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker: true,
+                payload_type: video.payload_type,
+                sequence_number: video.sequence,
+                timestamp: u32::from(video.sequence) * 3000,
+                ssrc: video.ssrc,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::from(payload),
+        };
+        let sender = video.sender;
+        self.pc.rtp_sender(sender).unwrap().write_rtp(Instant::now(), packet).unwrap();
         self.flush().await;
     }
 
@@ -357,4 +433,48 @@ async fn an_offer_without_audio_or_garbage_is_refused_and_the_room_carries_on() 
     // A good offer is still answered.
     let (_a, offer) = Client::new().await;
     assert!(media.admit(room, ParticipantId(1), offer).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_screen_share_is_forwarded_to_the_viewer() {
+    let config = VoiceConfig::new("127.0.0.1:0".parse().unwrap(), None);
+    let (media, mut events) = voice::start(&config).await.unwrap();
+    let room = RoomId(9);
+    let (sharer, viewer) = (ParticipantId(1), ParticipantId(2));
+    let (mut a, offer_a) = Client::with_video(true).await;
+    let (mut b, offer_b) = Client::with_video(true).await;
+    let answer_a = media.admit(room, sharer, offer_a).await.unwrap();
+    assert!(answer_a.contains("m=video") && answer_a.to_ascii_lowercase().contains("vp8/90000"), "{answer_a}");
+    a.accept(answer_a);
+    b.accept(media.admit(room, viewer, offer_b).await.unwrap());
+    pump(&mut a, &mut b, "both clients are connected", |a, b| a.connected && b.connected).await;
+    let mut joined = 0;
+    while joined < 2 {
+        if let MediaEvent::Joined { .. } = next_event(&mut events).await {
+            joined += 1;
+        }
+    }
+
+    // Alice shares her screen (and talks); Bob sees every frame in order.
+    for n in 1..=20 {
+        a.send_video(n).await;
+        a.send(100 + n).await;
+    }
+    pump(&mut a, &mut b, "the share arrives", |_, b| b.received_video.len() >= 20 && b.received.len() >= 20).await;
+    assert_eq!(b.received_video, (1..=20).collect::<Vec<_>>());
+    assert_eq!(b.received, (101..=120).collect::<Vec<_>>());
+    assert!(a.received_video.is_empty() && a.received.is_empty());
+    let started = loop {
+        if let MediaEvent::TrackStarted { participant, kind: voice::MediaKind::Video, .. } =
+            next_event(&mut events).await
+        {
+            break participant;
+        }
+    };
+    assert_eq!(started, sharer);
+
+    // Picture-loss relay is not tested end to end: rtc 0.21.1 drops every
+    // inbound SRTCP datagram (its demultiplexer sends RTCP to the STUN
+    // path), so neither the engine nor an rtc client sees RTCP; see
+    // docs/voice.md. The relay's choice of target is unit-tested (sfu.rs).
 }
