@@ -419,6 +419,7 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("instance_name", &self.instance_name)
             .field("demo", &self.demo)
+            .field("voice", &self.voice)
             .finish()
     }
 }
@@ -512,6 +513,25 @@ mod tests {
         std::fs::write(&path, "max_open_slots_per_advisor = 0\nmax_series_occurrences = 5000\n").unwrap();
         let config = Config::resolve(Overrides { config: Some(path), ..Default::default() }).unwrap();
         assert_eq!((config.max_open_slots_per_advisor, config.max_series_occurrences), (1, 366));
+    }
+
+    #[test]
+    fn the_media_port_comes_from_the_file() {
+        let config = Config::resolve(Overrides::default()).unwrap();
+        assert_eq!(config.voice, crate::voice::VoiceConfig::default());
+        assert_eq!(config.voice.bind.port(), crate::voice::DEFAULT_UDP_PORT);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "voice_udp_bind = \"192.0.2.10\"\nvoice_udp_port = 40000\nvoice_public_ip = \"203.0.113.5\"\n",
+        )
+        .unwrap();
+        let config = Config::resolve(Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(config.voice.bind.to_string(), "192.0.2.10:40000");
+        assert_eq!(config.voice.advertised_ip().to_string(), "203.0.113.5");
+        std::fs::write(&path, "voice_udp_port = 70000\n").unwrap();
+        assert!(Config::resolve(Overrides { config: Some(path), ..Default::default() }).is_err());
     }
 
     #[test]

@@ -238,6 +238,8 @@ impl RtcEngine {
                     RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => match state {
                         RTCPeerConnectionState::Connected if !peer.joined => {
                             peer.joined = true;
+                            // Someone arriving during a share needs a keyframe to see it.
+                            keyframe_wanted = true;
                             self.events
                                 .push_back(MediaEvent::Joined { room: peer.room, participant: peer.participant });
                         }
@@ -336,7 +338,7 @@ impl RtcEngine {
         }
     }
 
-    /// A viewer lost picture: ask the sharer for a keyframe.
+    /// A viewer lost picture (or just arrived): ask the sharer for a keyframe.
     fn request_keyframe(&mut self, from: PeerKey, room_id: RoomId, now: Instant) {
         let Some(sharer) = self.rooms.get(&room_id).and_then(|r| r.media.keyframe_source(from)) else { return };
         let Some(peer) = self.peers.get_mut(&sharer) else { return };

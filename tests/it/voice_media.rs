@@ -419,9 +419,9 @@ async fn drain_media(client: &mut Client) -> usize {
 }
 
 #[tokio::test]
-async fn an_offer_without_audio_or_garbage_is_refused_and_the_room_carries_on() {
+async fn bad_offers_are_refused_and_a_second_tab_replaces_the_first() {
     let config = VoiceConfig::new("127.0.0.1:0".parse().unwrap(), None);
-    let (media, _events) = voice::start(&config).await.unwrap();
+    let (media, mut events) = voice::start(&config).await.unwrap();
     let room = RoomId(8);
     let no_audio =
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
@@ -433,6 +433,19 @@ async fn an_offer_without_audio_or_garbage_is_refused_and_the_room_carries_on() 
     // A good offer is still answered.
     let (_a, offer) = Client::new().await;
     assert!(media.admit(room, ParticipantId(1), offer).await.is_ok());
+
+    // A second tab of the same person replaces the first connection.
+    let (_b, offer) = Client::new().await;
+    assert!(media.admit(room, ParticipantId(1), offer).await.is_ok());
+    let closed = MediaEvent::Left { room, participant: ParticipantId(1), reason: LeftReason::Closed };
+    assert_eq!(next_event(&mut events).await, closed);
+    // Closing the connection says so too; closing it again does nothing.
+    media.close(room, ParticipantId(1)).await.unwrap();
+    assert_eq!(next_event(&mut events).await, closed);
+    media.close(room, ParticipantId(1)).await.unwrap();
+    // The room is empty and forgotten.
+    assert_eq!(media.stats(room).await.unwrap(), None);
+    assert!(events.try_recv().is_err());
 }
 
 #[tokio::test]
