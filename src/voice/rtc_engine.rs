@@ -131,6 +131,8 @@ pub struct RtcEngine {
     /// When stopped rooms and their tombstones are forgotten (in order).
     forget: VecDeque<(Instant, RoomId)>,
     timers: BinaryHeap<Reverse<(Instant, PeerKey)>>,
+    /// Reused by `handle_timeout`: the connections whose timer is due.
+    due: Vec<PeerKey>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
     /// Reused per datagram: the RTP packets one connection produced.
@@ -151,6 +153,7 @@ impl RtcEngine {
             tombstones: HashMap::new(),
             forget: VecDeque::new(),
             timers: BinaryHeap::new(),
+            due: Vec::new(),
             transmits: VecDeque::with_capacity(256),
             events: VecDeque::new(),
             scratch: Vec::with_capacity(16),
@@ -540,21 +543,27 @@ impl MediaEngine for RtcEngine {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.forget_stopped(now);
+        // Take what is due first: a connection that asks again for a time
+        // already past is served on the next call, not in a loop here.
+        let mut due = std::mem::take(&mut self.due);
         while let Some(Reverse((at, key))) = self.timers.peek().copied() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            let Some(peer) = self.peers.get_mut(&key) else { continue };
-            if peer.deadline != Some(at) {
-                continue;
+            if self.peers.get(&key).is_some_and(|peer| peer.deadline == Some(at)) {
+                due.push(key);
             }
+        }
+        for key in due.drain(..) {
+            let Some(peer) = self.peers.get_mut(&key) else { continue };
             peer.deadline = None;
             if let Err(e) = peer.pc.handle_timeout(now) {
                 tracing::debug!("voice: a connection's timer failed: {e}");
             }
             self.service(key, now);
         }
+        self.due = due;
     }
 
     fn close(&mut self, _now: Instant, room: RoomId, participant: ParticipantId) {

@@ -126,17 +126,20 @@ async fn run(
     let sleep = tokio::time::sleep(IDLE);
     tokio::pin!(sleep);
     loop {
+        // Timers first on every turn, so a busy socket cannot starve them
+        // (the select below prefers commands and datagrams).
+        let now = Instant::now();
+        if engine.poll_timeout().is_some_and(|at| at <= now) {
+            engine.handle_timeout(now);
+        }
         flush(&socket, &mut engine).await;
         while let Some(event) = engine.poll_event() {
             // Nobody listening is fine: presence is optional for the media.
             let _ = events.send(event);
         }
-        let now = Instant::now();
-        let deadline = engine.poll_timeout().unwrap_or(now + IDLE);
-        if deadline <= now {
-            engine.handle_timeout(now);
-            continue;
-        }
+        // A deadline already past fires at once below; going through the
+        // select keeps the task yielding to the runtime (tokio's budget).
+        let deadline = engine.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE);
         sleep.as_mut().reset(tokio::time::Instant::from_std(deadline));
         tokio::select! {
             biased;
