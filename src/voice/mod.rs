@@ -11,6 +11,7 @@
 //! - [`rtc_engine`]: that interface on webrtc-rs's sans-IO core `rtc`.
 //! - [`demux`]: which participant a datagram on the one UDP port belongs to
 //!   (STUN by ICE username fragment, then by remote address).
+//! - [`keyframes`]: lets PLI and FIR out of `rtc`'s interceptor chain.
 //! - [`sfu`]: a room's forwarding table and its stop switch (pure).
 //! - [`socket`]: the one task that owns the UDP socket and the engine, and
 //!   the channel handle ([`VoiceHandle`]) the server uses.
@@ -21,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub mod demux;
 pub mod engine;
+pub mod keyframes;
 pub mod rtc_engine;
 pub mod sfu;
 pub mod socket;

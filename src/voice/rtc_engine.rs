@@ -32,7 +32,6 @@ use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -170,7 +169,9 @@ impl RtcEngine {
         let mut media = RtcMediaEngine::default();
         media.register_codec(opus(), RtpCodecKind::Audio).map_err(engine_error)?;
         media.register_codec(vp8(), RtpCodecKind::Video).map_err(engine_error)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media).map_err(engine_error)?;
+        let registry = register_default_interceptors(Registry::new(), &mut media)
+            .map_err(engine_error)?
+            .with(super::keyframes::SLOT, super::keyframes::KeyframeRequests::default());
         let settings = SettingEngineBuilder::new().with_ice_credentials(ufrag.to_owned(), password.to_owned()).build();
         RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -283,9 +284,7 @@ impl RtcEngine {
                         }
                     }
                     RTCMessage::RtcpPacket(_, packets) => {
-                        keyframe_wanted |= packets
-                            .iter()
-                            .any(|p| p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>());
+                        keyframe_wanted |= super::keyframes::asks_for_keyframe(&packets);
                     }
                     _ => {}
                 }
