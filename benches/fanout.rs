@@ -150,7 +150,14 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     for (_, _, headers, body) in &received {
         let activity: serde_json::Value = serde_json::from_str(body)?;
         anyhow::ensure!(activity["type"] == "Create" && activity["object"]["type"] == "Event", "{activity}");
-        peer::satisfies_mastodon(headers, body, "post", "/inbox", &person);
+        // RFC 9421 to instances whose preference is unknown (all of them,
+        // at first); draft-cavage to those that refused it.
+        if headers.contains_key("signature-input") {
+            let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+            peer::satisfies_rfc9421(headers, body, &format!("http://{host}/inbox"), &person);
+        } else {
+            peer::satisfies_mastodon(headers, body, "post", "/inbox", &person);
+        }
     }
     println!("checked {} signatures in {:.2?}", received.len(), started.elapsed());
     let rss = std::fs::read_to_string("/proc/self/status")

@@ -20,9 +20,16 @@ use jiff::{SignedDuration, Timestamp};
 /// A cheap, cloneable handle on the current time.
 #[derive(Clone, Default)]
 pub struct Clock {
-    /// `None`: the system clock; otherwise milliseconds since the epoch,
-    /// moved only by hand.
-    manual: Option<Arc<AtomicI64>>,
+    /// `None`: the system clock; otherwise a time moved only by hand.
+    manual: Option<Arc<Manual>>,
+}
+
+/// A manual clock's time (milliseconds since the epoch), and a signal to
+/// whoever sleeps on it that it moved.
+#[derive(Default)]
+struct Manual {
+    ms: AtomicI64,
+    moved: tokio::sync::Notify,
 }
 
 impl Clock {
@@ -33,7 +40,9 @@ impl Clock {
 
     /// A manual clock standing at `start` until it is moved.
     pub fn manual(start: Timestamp) -> Clock {
-        Clock { manual: Some(Arc::new(AtomicI64::new(start.as_millisecond()))) }
+        Clock {
+            manual: Some(Arc::new(Manual { ms: AtomicI64::new(start.as_millisecond()), moved: Default::default() })),
+        }
     }
 
     /// A manual clock starting at the system's current time (so dates in
@@ -49,14 +58,16 @@ impl Clock {
     /// Milliseconds since the Unix epoch, the unit of every stored instant.
     pub fn now_ms(&self) -> i64 {
         match &self.manual {
-            Some(ms) => ms.load(Ordering::SeqCst),
+            Some(manual) => manual.ms.load(Ordering::SeqCst),
             None => Timestamp::now().as_millisecond(),
         }
     }
 
     pub fn now(&self) -> Timestamp {
         match &self.manual {
-            Some(ms) => Timestamp::from_millisecond(ms.load(Ordering::SeqCst)).unwrap_or(Timestamp::UNIX_EPOCH),
+            Some(manual) => {
+                Timestamp::from_millisecond(manual.ms.load(Ordering::SeqCst)).unwrap_or(Timestamp::UNIX_EPOCH)
+            }
             None => Timestamp::now(),
         }
     }
@@ -64,20 +75,47 @@ impl Clock {
     /// Moves a manual clock by `by` (whole milliseconds) and returns the
     /// new time; `None`, and nothing moves, on the system clock.
     pub fn advance(&self, by: SignedDuration) -> Option<Timestamp> {
-        let ms = self.manual.as_ref()?;
+        let manual = self.manual.as_ref()?;
         let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        let now = ms.fetch_add(by, Ordering::SeqCst).saturating_add(by);
+        let now = manual.ms.fetch_add(by, Ordering::SeqCst).saturating_add(by);
+        manual.moved.notify_waiters();
         Timestamp::from_millisecond(now).ok()
     }
 
     /// Sets a manual clock to `at`; false (nothing changes) on the system clock.
     pub fn set(&self, at: Timestamp) -> bool {
         match &self.manual {
-            Some(ms) => {
-                ms.store(at.as_millisecond(), Ordering::SeqCst);
+            Some(manual) => {
+                manual.ms.store(at.as_millisecond(), Ordering::SeqCst);
+                manual.moved.notify_waiters();
                 true
             }
             None => false,
+        }
+    }
+}
+
+impl Clock {
+    /// Waits until the clock reads `at_ms` or later: a timer on the system
+    /// clock; on a manual clock, until a test moves it that far (a room's
+    /// deadline in a test passes when the test says so, not after a sleep).
+    pub async fn sleep_until(&self, at_ms: i64) {
+        match &self.manual {
+            None => {
+                let left = at_ms - self.now_ms();
+                if left > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(left as u64)).await;
+                }
+            }
+            Some(manual) => loop {
+                let moved = manual.moved.notified();
+                tokio::pin!(moved);
+                moved.as_mut().enable();
+                if self.now_ms() >= at_ms {
+                    return;
+                }
+                moved.await;
+            },
         }
     }
 }
@@ -116,5 +154,24 @@ mod tests {
         assert!(!clock.set(Timestamp::UNIX_EPOCH));
         let (before, now, after) = (Timestamp::now(), clock.now(), Timestamp::now());
         assert!(before <= now && now <= after);
+    }
+
+    #[tokio::test]
+    async fn sleeping_on_a_manual_clock_ends_when_the_clock_gets_there() {
+        let clock = Clock::manual(Timestamp::from_millisecond(1_700_000_000_000).unwrap());
+        let until = clock.now_ms() + 10_000;
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep_until(until).await }
+        });
+        clock.advance(SignedDuration::from_secs(5));
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!sleeper.is_finished(), "woke five seconds early");
+        clock.advance(SignedDuration::from_secs(5));
+        sleeper.await.unwrap();
+        // Already past: at once.
+        clock.sleep_until(until - 1).await;
     }
 }

@@ -20,6 +20,7 @@ pub mod domain;
 pub mod federation;
 mod health;
 mod input;
+pub mod live;
 pub mod mail;
 pub mod outbound;
 pub mod root;
@@ -55,9 +56,15 @@ pub use config::Config;
 
 /// The whole HTTP application: web pages, JSON API, ActivityPub and health
 /// checks, with the federation crate's data for the handlers that need it.
-pub fn router(state: App, federation: FederationConfig<FedData>, jobs: std::sync::Arc<service::jobs::Jobs>) -> Router {
+pub fn router(
+    state: App,
+    federation: FederationConfig<FedData>,
+    jobs: std::sync::Arc<service::jobs::Jobs>,
+    rooms: std::sync::Arc<live::Rooms>,
+) -> Router {
     let router = Router::new()
         .merge(web::router(state.clone()))
+        .merge(live::router(state.clone(), rooms))
         .merge(api::router())
         .merge(federation::router())
         .merge(test_clock::router(&state, jobs))

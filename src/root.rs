@@ -28,6 +28,8 @@ pub struct Node {
     federation: FederationConfig<FedData>,
     data: FedData,
     jobs: Arc<Jobs>,
+    /// The live session rooms of this node.
+    pub rooms: Arc<crate::live::Rooms>,
 }
 
 /// Storage, mail, services, federation and jobs, ready to serve, on the
@@ -55,7 +57,7 @@ pub async fn assemble_with_clock(mut config: Config, clock: Clock) -> anyhow::Re
     let data = FedData::new(app.clone(), client.clone());
     let federation = crate::federation::context::config(data.clone(), client).await?;
     let jobs = Arc::new(Jobs::new(&app, jobs(&app, &data)));
-    Ok(Node { app, federation, data, jobs })
+    Ok(Node { app, federation, data, jobs, rooms: crate::live::Rooms::new() })
 }
 
 /// Every background job, in the order one pass runs them: booking events
@@ -106,7 +108,7 @@ where
 impl Node {
     /// The whole HTTP application (see [`crate::router`]).
     pub fn router(&self) -> Router {
-        crate::router(self.app.clone(), self.federation.clone(), self.jobs.clone())
+        crate::router(self.app.clone(), self.federation.clone(), self.jobs.clone(), self.rooms.clone())
     }
 
     /// Starts the background jobs; they stop when the handle is dropped.

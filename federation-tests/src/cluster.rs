@@ -59,6 +59,17 @@ impl ClusterBuilder {
         self
     }
 
+    /// Adds an independent ActivityPub implementation that runs on Node.js
+    /// as a peer: the script `federation-tests/peers/<name>_peer.mjs`, run
+    /// with `node` (or `FEDERATION_NODE`), otherwise as
+    /// [`ClusterBuilder::python_peer`]. Check first with
+    /// [`crate::skip_without_node_package`] that its npm package is
+    /// installed (`npm ci` in `federation-tests/peers/`).
+    pub fn node_peer(mut self, name: impl Into<String>) -> Self {
+        self.peers.push(name.into());
+        self
+    }
+
     /// How long each instance may take to answer `/readyz` (default 30 s).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;

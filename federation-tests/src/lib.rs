@@ -115,6 +115,13 @@
 //! # fn main() {}
 //! ```
 //!
+//! [`ClusterBuilder::node_peer`] does the same for a Node.js script:
+//! `node_peer("fedify")` runs `federation-tests/peers/fedify_peer.mjs`
+//! (built on the npm package `@fedify/fedify`, installed by `npm ci` in
+//! `federation-tests/peers/`) as `http://fedify.test:<port>/users/fedify`,
+//! with the same control API; check first with
+//! [`skip_without_node_package`]`("@fedify/fedify")`.
+//!
 //! The peer's log (every request, signature check and delivery) is kept
 //! next to the instances' logs when a test fails.
 
@@ -135,7 +142,10 @@ use std::path::{Path, PathBuf};
 pub use cluster::{Cluster, ClusterBuilder};
 pub use instance::{Backend, Instance, InstanceSpec};
 pub use paths::{logs_root, officehours_bin, target_dir};
-pub use peer::{PythonPeer, peer_script, python, python_module_available, skip_without_python_module};
+pub use peer::{
+    PythonPeer, node, node_package_available, peer_script, peers_dir, python, python_module_available,
+    skip_without_node_package, skip_without_python_module,
+};
 pub use postgres::{PgDatabase, postgres_available, postgres_server_url, skip_without_postgres};
 
 /// Why the harness could not do what was asked. `Debug` shows the same text

@@ -1,7 +1,9 @@
-//! Independent ActivityPub implementations run as peers: a Python script
-//! (`federation-tests/peers/<name>_peer.py`) serving one actor on its own
+//! Independent ActivityPub implementations run as peers: a script
+//! (`federation-tests/peers/<name>_peer.py`, run with Python, or
+//! `<name>_peer.mjs`, run with Node.js) serving one actor on its own
 //! loopback address and host name `<name>.test`, driven through its control
-//! API. See `peers/bovine_peer.py` for the API.
+//! API. See `peers/bovine_peer.py` and `peers/fedify_peer.mjs` for the API
+//! (the same control routes in both).
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -56,9 +58,65 @@ pub fn skip_without_python_module(module: &str) -> bool {
     true
 }
 
-/// The script of the peer called `name`: `federation-tests/peers/<name>_peer.py`.
+/// The Node.js binary: `FEDERATION_NODE`, or `node`.
+pub fn node() -> String {
+    std::env::var("FEDERATION_NODE").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "node".to_string())
+}
+
+/// The folder of the peers' scripts (and of their npm `package.json`).
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
+}
+
+/// Whether Node.js can import the npm package `package` from the peers'
+/// folder (installed there by `npm ci`); `Err` says why not.
+pub fn node_package_available(package: &str) -> Result<(), String> {
+    let output = Command::new(node())
+        .current_dir(peers_dir())
+        .args(["--input-type=module", "-e", &format!("await import({package:?});")])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", node()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(stderr.lines().find(|l| l.contains("Error")).unwrap_or(stderr.trim()).to_string())
+    }
+}
+
+/// For tests that need an npm package (e.g. `@fedify/fedify`) in the
+/// peers' folder: `false` when Node.js imports it; otherwise `true` after
+/// printing why the test is skipped — or a panic when `CI` is set, so CI
+/// cannot silently skip them.
+pub fn skip_without_node_package(package: &str) -> bool {
+    type Imports = BTreeMap<String, Result<(), String>>;
+    static CHECKED: Mutex<Imports> = Mutex::new(BTreeMap::new());
+    let result = {
+        let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+        checked.entry(package.to_string()).or_insert_with(|| node_package_available(package)).clone()
+    };
+    let Err(why) = result else { return false };
+    let dir = peers_dir();
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("the npm package `{package}` is required on CI (npm ci in {}): {why}", dir.display());
+    }
+    eprintln!("skipping: the npm package `{package}` is not installed ({why}); run npm ci in {}", dir.display());
+    true
+}
+
+/// How a peer's script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Python,
+    Node,
+}
+
+/// The script of the peer called `name`: `federation-tests/peers/<name>_peer.py`,
+/// or else `<name>_peer.mjs`.
 pub fn peer_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers").join(format!("{name}_peer.py"))
+    let python = peers_dir().join(format!("{name}_peer.py"));
+    if python.is_file() { python } else { peers_dir().join(format!("{name}_peer.mjs")) }
 }
 
 /// A running peer process, started by [`crate::ClusterBuilder::python_peer`]
@@ -69,6 +127,7 @@ pub struct PythonPeer {
     host: String,
     addr: SocketAddr,
     script: PathBuf,
+    runtime: Runtime,
     resolve: String,
     log_path: PathBuf,
     ready_timeout: Duration,
@@ -90,12 +149,14 @@ impl PythonPeer {
             .tempdir()
             .map_err(|e| Error::new(format!("cannot make a temp dir for the peer `{name}`: {e}")))?;
         let host = format!("{name}.test");
+        let runtime = if script.extension().is_some_and(|e| e == "mjs") { Runtime::Node } else { Runtime::Python };
         Ok(PythonPeer {
             name: name.to_string(),
             client: build_client(&[(host.clone(), addr)], false),
             host,
             addr,
             script,
+            runtime,
             resolve: String::new(),
             log_path: dir.path().join("peer.log"),
             ready_timeout,
@@ -126,9 +187,15 @@ impl PythonPeer {
             .append(true)
             .open(&self.log_path)
             .map_err(|e| Error::new(format!("cannot open {}: {e}", self.log_path.display())))?;
-        let mut command = Command::new(python());
+        let mut command = match self.runtime {
+            Runtime::Python => {
+                let mut command = Command::new(python());
+                command.arg("-u").env("PYTHONUNBUFFERED", "1").env("PYTHONDONTWRITEBYTECODE", "1");
+                command
+            }
+            Runtime::Node => Command::new(node()),
+        };
         command
-            .arg("-u")
             .arg(&self.script)
             .arg("--host")
             .arg(self.addr.ip().to_string())
@@ -139,9 +206,7 @@ impl PythonPeer {
             .arg("--resolve")
             .arg(&self.resolve)
             .arg("--username")
-            .arg(&self.name)
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1");
+            .arg(&self.name);
         let _ = writeln!(
             log,
             "===== federation-tests: start #{} of peer `{}`: {:?} =====",
@@ -149,9 +214,9 @@ impl PythonPeer {
         );
         let stderr = log.try_clone().map_err(|e| Error::new(format!("cannot share the log file: {e}")))?;
         command.stdin(Stdio::null()).stdout(log).stderr(stderr);
-        let child = command
-            .spawn()
-            .map_err(|e| Error::new(format!("cannot start {} for the peer `{}`: {e}", python(), self.name)))?;
+        let child = command.spawn().map_err(|e| {
+            Error::new(format!("cannot start {:?} for the peer `{}`: {e}", command.get_program(), self.name))
+        })?;
         self.child = Some(child);
         Ok(())
     }
@@ -257,9 +322,14 @@ impl PythonPeer {
         format!("{}{path}", self.base_url())
     }
 
-    /// The peer's one actor, `http://<name>.test:<port>/actor`.
+    /// The peer's one actor: `http://<name>.test:<port>/actor` (Python
+    /// peers), `…/users/<name>` (Node.js peers: Fedify's actor paths name
+    /// the actor).
     pub fn actor_id(&self) -> String {
-        self.url("/actor")
+        match self.runtime {
+            Runtime::Python => self.url("/actor"),
+            Runtime::Node => self.url(&format!("/users/{}", self.name)),
+        }
     }
 
     /// Its key, `<actor>#main-key`.
@@ -269,7 +339,7 @@ impl PythonPeer {
 
     /// The actor's own inbox (`<actor>/inbox`; the shared one is `/inbox`).
     pub fn inbox(&self) -> String {
-        self.url("/actor/inbox")
+        format!("{}/inbox", self.actor_id())
     }
 
     /// `<name>@<name>.test:<port>` (the username is the peer's name).
@@ -349,7 +419,9 @@ impl PythonPeer {
     }
 
     /// Sends a `Follow` of `actor` to its inbox (found by fetching it).
-    /// Returns `{"id", "inbox", "status", "body", "activity"}`.
+    /// Returns `{"id", "inbox", "status", "body", "activity"}` (Fedify's
+    /// peer adds `"attempts"`: each knock's `{"url", "spec", "status",
+    /// "body"}`).
     pub async fn follow(&self, actor: &str) -> Value {
         self.control("/control/follow", Some(&json!({"object": actor}))).await
     }

@@ -42,21 +42,29 @@
   });
 })();
 
-// Session room countdown: "Starts in 1 h 5 min", updated every 20 s.
+// Session room countdown: to the opening ("Opens in 1 h 5 min") or to the
+// hard stop ("Time left: 4:59"); at zero the page reloads, so the server
+// says what the room is now.
 (function () {
-  var el = document.querySelector('[data-countdown]');
+  var el = document.querySelector('[data-countdown-to]');
   if (!el) return;
-  var start = Date.parse(el.getAttribute('data-countdown'));
-  var end = Date.parse(el.getAttribute('data-ends'));
+  var target = Date.parse(el.getAttribute('data-countdown-to'));
+  var label = el.getAttribute('data-countdown-label');
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
   function tick() {
-    var now = Date.now();
-    if (now >= end) { el.textContent = 'This session is over.'; return; }
-    if (now >= start) { el.textContent = 'Under way.'; return; }
-    var minutes = Math.floor((start - now) / 60000);
-    var text = 'Starts in ' + Math.floor(minutes / 60) + ' h ' + (minutes % 60) + ' min.';
-    if (minutes < 5) text += ' The room opens 5 minutes before the start.';
-    el.textContent = text;
+    var left = target - Date.now();
+    // Inside a live room the room's own clock (which knows an extension) rules.
+    if (left <= 0) { if (!document.querySelector('[data-in-room]')) window.location.reload(); return; }
+    var seconds = Math.ceil(left / 1000);
+    if (label) {
+      el.textContent = label + ': ' + Math.floor(seconds / 60) + ':' + pad(seconds % 60);
+    } else if (seconds < 600) {
+      el.textContent = 'Opens in ' + Math.floor(seconds / 60) + ':' + pad(seconds % 60) + '.';
+    } else {
+      var minutes = Math.floor(seconds / 60);
+      el.textContent = 'Opens in ' + Math.floor(minutes / 60) + ' h ' + (minutes % 60) + ' min.';
+    }
+    setTimeout(tick, seconds < 600 ? 1000 : 20000);
   }
   tick();
-  setInterval(tick, 20000);
 })();

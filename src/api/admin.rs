@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::service::App;
-use crate::service::instances::instance_state;
+use crate::service::instances::{instance_signatures, instance_state};
 use crate::storage::InstanceOverview;
 
 use super::ApiError;
@@ -35,6 +35,10 @@ pub struct InstanceJson {
     /// Deliveries given up (refused, or out of attempts).
     pub given_up: i64,
     pub last_error: Option<String>,
+    /// How it takes the signatures of our deliveries: `rfc9421` (HTTP
+    /// Message Signatures) or `cavage` (it refused RFC 9421 and took the
+    /// draft); null until the first delivery went through.
+    pub signatures: Option<String>,
 }
 
 fn at(ms: Option<i64>) -> Option<String> {
@@ -45,6 +49,7 @@ impl From<InstanceOverview> for InstanceJson {
     fn from(i: InstanceOverview) -> Self {
         InstanceJson {
             state: instance_state(&i).to_text(),
+            signatures: instance_signatures(&i).map(|s| s.to_text()),
             failures: i.failures,
             failing_since: at(i.first_failure_at),
             dead_since: at(i.dead_since),

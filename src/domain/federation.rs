@@ -86,6 +86,17 @@ impl InstanceState {
     }
 }
 
+words! {
+    /// How a remote instance takes the signatures of what we deliver: RFC
+    /// 9421 HTTP Message Signatures, or only draft-cavage (it refused RFC
+    /// 9421 with a 401 or 403 and took draft-cavage). Unknown until the
+    /// first delivery (RFC 9421 is tried first).
+    pub enum SignatureStyle("signature style") {
+        Rfc9421 = "rfc9421",
+        Cavage = "cavage",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +108,7 @@ mod tests {
         assert_words(&PublishedStatus::ALL, PublishedStatus::as_str);
         assert_words(&OfferedState::ALL, OfferedState::as_str);
         assert_words(&InstanceState::ALL, InstanceState::as_str);
+        assert_words(&SignatureStyle::ALL, SignatureStyle::as_str);
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub mod notification;
 pub mod person_ref;
 pub mod questions;
 pub mod retry;
+pub mod room;
 pub mod time_zone;
 mod validation;
 

@@ -74,10 +74,12 @@ pub fn recipients(event_kind: EventKind, people: EventPeople) -> Vec<(i64, Kind)
     out
 }
 
-/// Where a notification leads: its request's page, the conversation with
-/// the person a message is from, else the feed itself.
+/// Where a notification leads: a confirmed session's room (approval,
+/// reminder), else its request's page, the conversation with the person a
+/// message is from, else the feed itself.
 pub fn link(kind: Kind, request_id: Option<i64>, sender_username: Option<&str>) -> String {
     match (request_id, sender_username) {
+        (Some(request), _) if matches!(kind, Kind::RequestApproved | Kind::Reminder) => format!("/rooms/{request}"),
         (Some(request), _) => format!("/requests/{request}"),
         (None, Some(sender)) if kind == Kind::Message => format!("/messages/{sender}"),
         _ => "/notifications".to_string(),
@@ -91,7 +93,9 @@ mod tests {
 
     #[test]
     fn a_notification_leads_to_its_request_or_conversation() {
-        assert_eq!(link(Kind::RequestApproved, Some(7), Some("ada")), "/requests/7");
+        assert_eq!(link(Kind::RequestApproved, Some(7), Some("ada")), "/rooms/7");
+        assert_eq!(link(Kind::Reminder, Some(7), None), "/rooms/7");
+        assert_eq!(link(Kind::RequestDeclined, Some(7), Some("ada")), "/requests/7");
         assert_eq!(link(Kind::Message, None, Some("ada")), "/messages/ada");
         assert_eq!(link(Kind::Message, None, None), "/notifications");
         assert_eq!(link(Kind::RequestApproved, None, Some("ada")), "/notifications");

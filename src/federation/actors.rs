@@ -8,7 +8,8 @@ use crate::service::App;
 use crate::service::AppError;
 use crate::storage::User;
 
-use super::wire::{Actor, Endpoints, OrderedCollection, actor_context};
+use super::signatures::ed25519_multibase_of;
+use super::wire::{Actor, Endpoints, Multikey, OrderedCollection, actor_context};
 
 /// The id of a local person: `https://<instance>/users/<username>`.
 pub fn person_id(app: &App, username: &str) -> Result<Url, AppError> {
@@ -33,6 +34,7 @@ pub async fn person(app: &App, user: &User) -> Result<Actor, AppError> {
     Ok(Actor {
         context: actor_context(),
         public_key: PublicKey { id: format!("{base}#main-key"), owner: id.clone(), public_key_pem: keys.public_pem },
+        assertion_method: multikey(&id, &keys.ed25519_pem)?,
         kind: "Person".into(),
         preferred_username: user.username.clone(),
         name: Some(user.name().to_string()),
@@ -58,6 +60,7 @@ pub async fn instance_actor(app: &App) -> Result<Actor, AppError> {
     Ok(Actor {
         context: actor_context(),
         public_key: PublicKey { id: format!("{id}#main-key"), owner: id.clone(), public_key_pem: keys.public_pem },
+        assertion_method: multikey(&id, &keys.ed25519_pem)?,
         kind: "Application".into(),
         preferred_username: app.config.domain.clone(),
         name: Some(app.config.instance_name.clone()),
@@ -74,6 +77,19 @@ pub async fn instance_actor(app: &App) -> Result<Actor, AppError> {
         upcoming_events: None,
         id,
     })
+}
+
+/// The actor's Ed25519 key as a FEP-521a `assertionMethod` Multikey
+/// (`<actor>#ed25519-key`), which RFC 9421 `ed25519` signatures name.
+fn multikey(actor: &Url, ed25519_pem: &str) -> Result<Vec<serde_json::Value>, AppError> {
+    let unreadable = || AppError::Internal(anyhow::anyhow!("the Ed25519 key of {actor} is unreadable"));
+    let key = Multikey {
+        id: Url::parse(&format!("{actor}#ed25519-key")).map_err(|_| unreadable())?,
+        kind: "Multikey".into(),
+        controller: actor.clone(),
+        public_key_multibase: ed25519_multibase_of(ed25519_pem).ok_or_else(unreadable)?,
+    };
+    Ok(vec![serde_json::to_value(key).map_err(|_| unreadable())?])
 }
 
 /// An empty ordered collection (followers and outbox, until follows and

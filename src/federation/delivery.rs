@@ -1,7 +1,13 @@
 //! Delivering stored activities: each row of `deliveries` is signed with its
 //! sender's key (`signatures::SigningKey`, parsed once per sender) and POSTed
-//! to its inbox through the federation HTTP client; failures are retried
-//! with growing delays (1, 2, 4 … minutes by default,
+//! to its inbox through the federation HTTP client. The signature is RFC
+//! 9421 (`rsa-v1_5-sha256`) unless the instance is known to take only
+//! draft-cavage; an RFC 9421 POST answered 401 or 403 is sent again at once
+//! with draft-cavage (the double-knock), and what worked is remembered per
+//! instance (`instances.http_signatures`, cached here and written only when
+//! it changes, with the group of successes it came with: a fan-out adds no
+//! query for instances already known, and no commit at all).
+//! Failures are retried with growing delays (1, 2, 4 … minutes by default,
 //! `federation_retry_base_secs`) for about three days, then given up. An
 //! inbox that refuses an activity (a 4xx other than 408 and 429) is not
 //! asked again. Rows are claimed with a 30-second lease, so a crash
@@ -16,12 +22,13 @@ use reqwest::StatusCode;
 use tokio::task::JoinSet;
 use url::Url;
 
+use crate::domain::federation::SignatureStyle;
 use crate::domain::retry::RetryPolicy;
 use crate::service::App;
 
 use super::context::FedData;
 use crate::service::AppError;
-use crate::storage::Delivery;
+use crate::storage::{Delivery, Sent};
 
 use super::actors;
 use super::error::FederationError;
@@ -50,16 +57,21 @@ const CLAIM: i64 = 64;
 const RECORD_EVERY: usize = 32;
 
 /// What delivery keeps between passes: the federation HTTP client (see
-/// `context::http_client`) and each sender's parsed key.
+/// `context::http_client`), each sender's parsed key, and how each instance
+/// takes our signatures (`None`: not known yet).
 pub struct Sender {
     client: reqwest::Client,
     keys: moka::sync::Cache<i64, Arc<SigningKey>>,
+    styles: Styles,
 }
+
+type Styles = moka::sync::Cache<String, Option<SignatureStyle>>;
 
 impl Sender {
     pub fn new(client: reqwest::Client) -> Sender {
         let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(3600)).build();
-        Sender { client, keys }
+        let styles = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(3600)).build();
+        Sender { client, keys, styles }
     }
 }
 
@@ -74,7 +86,7 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
     let (app, sender) = (data.app(), &data.sender);
     let mut queue: VecDeque<Delivery> = VecDeque::new();
     let mut sending = JoinSet::new();
-    let mut sent: Vec<(i64, String)> = Vec::new();
+    let mut sent: Vec<Sent> = Vec::new();
     let mut delivered = 0;
     let mut drained = false;
     loop {
@@ -92,16 +104,16 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
                     continue;
                 }
             };
-            let (app, client) = (app.clone(), sender.client.clone());
+            let (app, client, styles) = (app.clone(), sender.client.clone(), sender.styles.clone());
             sending.spawn(async move {
-                let outcome = send(&app, &client, &key, &row).await;
+                let outcome = send(&app, &client, &styles, &key, &row).await;
                 (row, outcome)
             });
         }
         let Some(done) = sending.join_next().await else { break };
         match done {
-            Ok((row, Ok(()))) => {
-                sent.push((row.id, row.domain));
+            Ok((row, Ok(learned))) => {
+                sent.push(Sent { id: row.id, domain: row.domain, learned });
                 if sent.len() >= RECORD_EVERY {
                     delivered += sent.len();
                     app.deliveries_sent(&sent).await?;
@@ -158,22 +170,60 @@ fn allowed_inbox(app: &App, inbox: &Url) -> bool {
     !ours && named && scheme && (test_mode || inbox.port().is_none())
 }
 
-/// POSTs one stored activity, exactly as stored, signed by its sender.
-async fn send(app: &App, client: &reqwest::Client, key: &SigningKey, row: &Delivery) -> Result<(), FederationError> {
+/// POSTs one stored activity, exactly as stored, signed by its sender:
+/// with RFC 9421 unless the instance takes only draft-cavage, and with
+/// draft-cavage at once when RFC 9421 is refused (401, 403). Returns how
+/// the instance took it when that is news (to be recorded with the
+/// success, in the same commit).
+async fn send(
+    app: &App,
+    client: &reqwest::Client,
+    styles: &Styles,
+    key: &SigningKey,
+    row: &Delivery,
+) -> Result<Option<SignatureStyle>, FederationError> {
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
     if !allowed_inbox(app, &inbox) {
         // Local, private or malformed addresses: a refusal, not a delivery.
         return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
     }
-    let mut request = client.post(inbox.clone()).body(row.body.clone());
-    for (name, value) in key.sign_post(&inbox, row.body.as_bytes())? {
-        request = request.header(name, value);
-    }
+    let known = match styles.get(&row.domain) {
+        Some(known) => known,
+        None => {
+            let known = app.instance_signatures(&row.domain).await?;
+            styles.insert(row.domain.clone(), known);
+            known
+        }
+    };
+    let body = row.body.as_bytes();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut request = client.post(inbox.clone()).body(row.body.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
     let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
-    let response = request.send().await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    let mut used = known.unwrap_or(SignatureStyle::Rfc9421);
+    let mut response = match used {
+        SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
+        SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
+    }
+    .await
+    .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    if used == SignatureStyle::Rfc9421 && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    {
+        tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
+        used = SignatureStyle::Cavage;
+        response = post(key.sign_post(&inbox, body)?).await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    }
     let status = response.status();
     if status.is_success() {
-        return Ok(());
+        if known == Some(used) {
+            return Ok(None);
+        }
+        styles.insert(row.domain.clone(), Some(used));
+        return Ok(Some(used));
     }
     let why = format!("{inbox} answered {status}: {}", start_of(response).await);
     if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS {

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use crate::service::AppError;
 use crate::storage::StorageError;
 
+use super::tolerant::Unreadable;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
     /// No such actor or object (here or on the remote server).
@@ -17,6 +19,10 @@ pub enum FederationError {
     /// retry with another signature scheme only on 401).
     #[error("signature or digest invalid")]
     Unauthorized,
+    /// An RFC 9421 signature we refuse, with the reason (401, as
+    /// [`Self::Unauthorized`]).
+    #[error("signature refused: {0}")]
+    SignatureRefused(String),
     /// No `Signature` header at all: refused before anything is fetched.
     #[error("no signature")]
     Unsigned,
@@ -49,6 +55,15 @@ impl From<activitypub_federation::error::Error> for FederationError {
             E::WebfingerResolveFailed(_) => FederationError::NotFound,
             E::ActivitySignatureInvalid | E::ActivityBodyDigestInvalid => FederationError::Unauthorized,
             E::ParseReceivedActivity { .. } => FederationError::Invalid("That is not an activity we can read.".into()),
+            // A fetched document we cannot use (an actor without an inbox,
+            // say): our own sentence naming what is missing.
+            E::ParseFetchedObject(err, url, _)
+                if url.path() != "/.well-known/webfinger"
+                    && Unreadable::from_parser_message(&err.to_string()).is_some() =>
+            {
+                let text = Unreadable::from_parser_message(&err.to_string()).map(|u| u.0).unwrap_or_default();
+                FederationError::Invalid(format!("{text} ({url})"))
+            }
             // The crate parses error pages too; a WebFinger answer that is no
             // WebFinger document is (nearly always) the server's 404.
             E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
@@ -74,6 +89,13 @@ fn url_refusal(reason: &str) -> String {
         "Http urls are only allowed in debug mode" => "That server's address is http: only https is allowed.".into(),
         "Url must have a domain" => "That server is given by an IP address or none: a domain name is needed.".into(),
         other => format!("That server's address is malformed ({}).", other.to_lowercase()),
+    }
+}
+
+/// A payload we cannot use: 422 with the sentence naming what is missing.
+impl From<Unreadable> for FederationError {
+    fn from(err: Unreadable) -> Self {
+        FederationError::Invalid(err.0)
     }
 }
 
@@ -103,7 +125,9 @@ impl FederationError {
     pub fn status(&self) -> StatusCode {
         match self {
             FederationError::NotFound => StatusCode::NOT_FOUND,
-            FederationError::Unauthorized | FederationError::Unsigned => StatusCode::UNAUTHORIZED,
+            FederationError::Unauthorized | FederationError::SignatureRefused(_) | FederationError::Unsigned => {
+                StatusCode::UNAUTHORIZED
+            }
             FederationError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             FederationError::RecentlyFailed { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
@@ -120,7 +144,7 @@ impl FederationError {
     pub fn code(&self) -> &'static str {
         match self {
             FederationError::NotFound => "not_found",
-            FederationError::Unauthorized => "signature_invalid",
+            FederationError::Unauthorized | FederationError::SignatureRefused(_) => "signature_invalid",
             FederationError::Unsigned => "signature_missing",
             FederationError::UnsupportedMediaType => "unsupported_media_type",
             FederationError::RecentlyFailed { .. } => "actor_unavailable",
@@ -135,6 +159,7 @@ impl FederationError {
         match self {
             FederationError::NotFound => "Nobody by that name was found there.".into(),
             FederationError::Unauthorized => "The HTTP signature or the body digest is missing or wrong.".into(),
+            FederationError::SignatureRefused(reason) => format!("The HTTP message signature is refused: {reason}."),
             FederationError::Unsigned => {
                 "This inbox takes only requests signed with HTTP Signatures (a `Signature` header).".into()
             }

@@ -222,19 +222,17 @@ pub fn build_event(
     let profile = actors::link(app, &format!("/users/{}", advisor.username))?;
     let when = format!("{}, {}", time_zone::format_day(start, zone), time_zone::format_span(start, end, zone));
     let name = format!("Office hours with {}", advisor.name());
-    let summary = if cancelled {
-        format!("<p>Cancelled: {} office hours on {when} ({zone}).</p>", html_escape(advisor.name()))
-    } else {
-        format!(
-            "<p>{} offers {}-minute sessions on {when} ({zone}): {open} of {} open.</p>\
-             <p>Reply to this post to request a session (name a time, e.g. {}), or book at \
-             <a href=\"{profile}\">{profile}</a>.</p>",
-            html_escape(advisor.name()),
-            minutes,
-            live.len(),
-            time_zone::format_time(start, zone),
-        )
-    };
+    let (summary, content) = event_text(&EventText {
+        advisor: advisor.name(),
+        minutes,
+        when: &when,
+        zone,
+        open,
+        live: live.len(),
+        first: &time_zone::format_time(start, zone),
+        profile: profile.as_str(),
+        cancelled,
+    });
     let slot_refs = slots
         .iter()
         .map(|s| {
@@ -254,8 +252,8 @@ pub fn build_event(
         attributed_to: Some(actors::person_id(app, &advisor.username)?),
         actor: None,
         name,
-        summary: Some(summary.clone()),
-        content: Some(summary),
+        summary: Some(summary),
+        content: Some(content),
         start_time: rfc3339_in(start, zone),
         end_time: Some(rfc3339_in(end, zone)),
         timezone: Some(zone.to_string()),
@@ -273,6 +271,66 @@ pub fn build_event(
         updated: None,
         slots: slot_refs,
     })
+}
+
+/// What an occurrence says, before it is worded.
+struct EventText<'a> {
+    advisor: &'a str,
+    minutes: i64,
+    /// Day and span, e.g. `Tue 1 Dec, 14:00–15:00 CET`.
+    when: &'a str,
+    zone: &'a str,
+    open: usize,
+    live: usize,
+    /// The first slot's start, as an example time to name.
+    first: &'a str,
+    profile: &'a str,
+    cancelled: bool,
+}
+
+/// The event's `summary` (plain text) and `content` (HTML).
+///
+/// Servers read them differently (see docs/FEDERATION.md, "How our
+/// activities look on other servers"): Mastodon shows an `Event` as its
+/// `name`, its `summary` and a link to its `url`, and ignores `content`;
+/// Misskey, GoToSocial and Pleroma/Akkoma show the `summary` as a content
+/// warning in front of the `content`, and Mastodon-API clients print a
+/// content warning as text. So the summary carries the whole message as
+/// plain text (no tags, no entities, no angle brackets — Mastodon inserts
+/// it into HTML), and the content is the same as HTML with the link.
+fn event_text(t: &EventText) -> (String, String) {
+    let plain = |text: &str| text.replace('<', "‹").replace('>', "›");
+    if t.cancelled {
+        let summary = format!("Cancelled: {} office hours on {} ({}).", plain(t.advisor), t.when, t.zone);
+        let content = format!("<p>Cancelled: {} office hours on {} ({}).</p>", html_escape(t.advisor), t.when, t.zone);
+        return (summary, content);
+    }
+    let summary = format!(
+        "{} offers {}-minute sessions on {} ({}): {} of {} open.\nReply to this post to request a session \
+         (name a time, e.g. {}), or book at {}",
+        plain(t.advisor),
+        t.minutes,
+        t.when,
+        t.zone,
+        t.open,
+        t.live,
+        t.first,
+        t.profile,
+    );
+    let content = format!(
+        "<p>{advisor} offers {minutes}-minute sessions on {when} ({zone}): {open} of {live} open.</p>\
+         <p>Reply to this post to request a session (name a time, e.g. {first}), or book at \
+         <a href=\"{profile}\">{profile}</a>.</p>",
+        advisor = html_escape(t.advisor),
+        minutes = t.minutes,
+        when = t.when,
+        zone = t.zone,
+        open = t.open,
+        live = t.live,
+        first = t.first,
+        profile = html_escape(t.profile),
+    );
+    (summary, content)
 }
 
 /// The digest of what followers see (the `updated` stamp aside).
@@ -381,4 +439,51 @@ pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Resu
     app.record_publication(&[], &deliveries).await?;
     app.wake_jobs();
     Ok(deliveries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EventText, event_text};
+
+    fn text(advisor: &str, cancelled: bool) -> EventText<'_> {
+        EventText {
+            advisor,
+            minutes: 10,
+            when: "Tue 1 Dec, 14:00–15:00 CET",
+            zone: "Europe/Berlin",
+            open: 5,
+            live: 6,
+            first: "14:00",
+            profile: "https://hours.example/users/ada",
+            cancelled,
+        }
+    }
+
+    #[test]
+    fn the_summary_is_plain_text_with_the_whole_message_and_the_content_is_html() {
+        let (summary, content) = event_text(&text("Ada <Lovelace> & co", false));
+        // Mastodon shows only name + summary + url of an Event; Misskey,
+        // GoToSocial and Akkoma show the summary as a content warning, as
+        // text: no markup, and everything a reader needs is in it.
+        assert_eq!(
+            summary,
+            "Ada ‹Lovelace› & co offers 10-minute sessions on Tue 1 Dec, 14:00–15:00 CET (Europe/Berlin): \
+             5 of 6 open.\nReply to this post to request a session (name a time, e.g. 14:00), or book at \
+             https://hours.example/users/ada"
+        );
+        assert!(!summary.contains('<') && !summary.contains('>'), "{summary}");
+        assert_eq!(
+            content,
+            "<p>Ada &lt;Lovelace&gt; &amp; co offers 10-minute sessions on Tue 1 Dec, 14:00–15:00 CET \
+             (Europe/Berlin): 5 of 6 open.</p><p>Reply to this post to request a session (name a time, e.g. \
+             14:00), or book at <a href=\"https://hours.example/users/ada\">https://hours.example/users/ada</a>.</p>"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_occurrence_says_so_in_both() {
+        let (summary, content) = event_text(&text("Ada", true));
+        assert_eq!(summary, "Cancelled: Ada office hours on Tue 1 Dec, 14:00–15:00 CET (Europe/Berlin).");
+        assert_eq!(content, "<p>Cancelled: Ada office hours on Tue 1 Dec, 14:00–15:00 CET (Europe/Berlin).</p>");
+    }
 }

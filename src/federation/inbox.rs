@@ -1,6 +1,6 @@
-//! The inbox: every POST is checked — its media type, a `Signature` header
-//! (read, recent, covering the digest; nothing is fetched for an unsigned
-//! request), the body digest, then the activity, its actor and the
+//! The inbox: every POST is checked — its media type, its signature (RFC
+//! 9421 or draft-cavage: read, recent, covering the body's digest, which
+//! matches; nothing is fetched for an unsigned request), then the activity, its actor and the
 //! signing key on the same server, then the HTTP signature against the
 //! actor's key (fetched when unknown — at most so many fetches per remote
 //! host a minute, and a failed fetch is remembered for a while —, refetched
@@ -48,10 +48,12 @@ pub async fn receive(
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(err) => {
             let status = err.status();
+            // Who sent it, as the body says (read again only on this path).
+            let sender = super::tolerant::sender_of(&body);
             if status.is_server_error() {
-                tracing::warn!(error = %err, "an inbound activity failed");
+                tracing::warn!(error = %err, %sender, "an inbound activity failed");
             } else {
-                tracing::info!(error = %err, status = status.as_u16(), "an inbound activity was refused");
+                tracing::info!(error = %err, %sender, status = status.as_u16(), "an inbound activity was refused");
             }
             let mut response = problem(status, &err.message());
             if let FederationError::App(AppError::RateLimited { retry_after_secs }) = err {
@@ -71,10 +73,9 @@ async fn receive_checked(
 ) -> Result<(), FederationError> {
     check_media_type(headers)?;
     let app = data.app();
-    let signature = signatures::InboundSignature::read(method, uri, headers, &app.config.domain)?;
-    signatures::verify_digest(headers, body)?;
-    let activity: Incoming = serde_json::from_slice(body)
-        .map_err(|_| FederationError::Invalid("That is not an activity we can read.".into()))?;
+    let own = (app.config.public_url.scheme(), app.config.domain.as_str());
+    let signature = signatures::Inbound::read(method, uri, headers, body, own, app.clock.now_ms())?;
+    let activity = Incoming::read(body)?;
     verify_domains_match(&activity.id, &activity.actor)?;
     if !app.config.federation_test_mode && activity.id.scheme() != "https" {
         return Err(FederationError::Invalid("Activities come from https addresses.".into()));
@@ -85,9 +86,9 @@ async fn receive_checked(
     // A key on another server than the actor can never verify: refuse
     // before fetching anything.
     let key_on_actors_server =
-        Url::parse(signature.key_id()).is_ok_and(|key| verify_domains_match(&key, &activity.actor).is_ok());
-    if !key_on_actors_server {
-        return Err(FederationError::Unauthorized);
+        |key_id: &str| Url::parse(key_id).is_ok_and(|key| verify_domains_match(&key, &activity.actor).is_ok());
+    if let Some(elsewhere) = signature.key_ids().into_iter().find(|k| !key_on_actors_server(k)) {
+        return Err(FederationError::SignatureRefused(format!("the key {elsewhere} is not on the actor's server")));
     }
     let actor_id = ObjectId::<Remote>::from(activity.actor.clone());
     if activity.kind == "Delete"
@@ -100,7 +101,7 @@ async fn receive_checked(
         return Ok(());
     }
     let actor = sender(data, &activity.actor).await?;
-    let signed_by = |actor: &Remote| signature.verify(actor.public_key().ok_or(FederationError::Unauthorized)?);
+    let signed_by = |actor: &Remote| signature.verify(&actor.keys());
     if let Err(err) = signed_by(&actor) {
         // Their key may have changed since we stored it: fetch once more.
         if app.clock.now_ms() - actor.row.fetched_at < KEY_REFETCH_AFTER_MS {

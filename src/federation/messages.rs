@@ -35,7 +35,7 @@ pub fn direct_note(
         to_html(text)
     );
     let published = app.clock.now().to_string();
-    let body = json!({
+    let mut body = json!({
         "@context": AS_CONTEXT,
         "id": create_id,
         "type": "Create",
@@ -47,7 +47,6 @@ pub fn direct_note(
             "id": note_id,
             "type": "Note",
             "attributedTo": me,
-            "inReplyTo": in_reply_to,
             "published": published,
             "to": [to.ap_id],
             "cc": [],
@@ -55,6 +54,12 @@ pub fn direct_note(
             "tag": [{"type": "Mention", "href": to.ap_id, "name": handle}],
         },
     });
+    // Only a reply names what it answers: no `"inReplyTo": null` (Friendica
+    // files a note that answers nothing, to one person, mentioning only
+    // them, as a private message; a null is one more shape to read).
+    if let Some(in_reply_to) = in_reply_to {
+        body["object"]["inReplyTo"] = json!(in_reply_to);
+    }
     Ok(NewDelivery {
         activity_id: create_id.to_string(),
         sender_id: sender.id,

@@ -26,6 +26,7 @@ use super::error::FederationError;
 use super::events::parse_ms;
 use super::objects::Event;
 use super::remote::{Remote, resolve_handle};
+use super::tolerant::{self, Reference};
 
 /// Mirrors an `Event` from `actor`: from a `Create` or `Update` (its id
 /// `activity`, applied once) or from a fetched collection (`None`).
@@ -35,8 +36,7 @@ pub async fn receive_event(
     object: &Value,
     activity: Option<&str>,
 ) -> Result<(), FederationError> {
-    let event: Event = serde_json::from_value(object.clone())
-        .map_err(|e| FederationError::Invalid(format!("The event cannot be read: {e}")))?;
+    let event = Event::read(object)?;
     mirror(app, actor, &event, activity).await
 }
 
@@ -144,12 +144,12 @@ pub async fn remote_slots(data: &Data<FedData>, handle: &str) -> Result<(Remote,
 async fn refresh_upcoming(data: &Data<FedData>, remote: &Remote) -> Result<(), FederationError> {
     let app = data.app();
     let actor: Value = fetch_object_http(&remote.id, data).await?.object;
-    let Some(url) = actor.get("upcomingEvents").and_then(Value::as_str).and_then(|u| Url::parse(u).ok()) else {
+    let Some(url) = actor.get("upcomingEvents").and_then(Reference::of).map(|r| r.id) else {
         return Ok(());
     };
     verify_domains_match(&url, &remote.id)?;
     let collection: Value = fetch_object_http(&url, data).await?.object;
-    let items = collection.get("orderedItems").and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = tolerant::values(collection.get("orderedItems").or_else(|| collection.get("items")));
     for item in items.iter().take(200) {
         if let Err(err) = receive_event(app, remote, item, None).await {
             tracing::info!(actor = %remote.id, error = %err, "skipped an upcoming event");

@@ -30,6 +30,7 @@ pub mod ports;
 pub mod remote;
 pub mod requests;
 pub mod signatures;
+pub mod tolerant;
 pub mod wire;
 
 pub use error::FederationError;

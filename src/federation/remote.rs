@@ -15,8 +15,8 @@ use crate::storage::{NewRemoteActor, RemoteActor};
 
 use super::context::FedData;
 use super::error::FederationError;
-use super::signatures::PublicKey;
-use super::wire::Actor;
+use super::signatures::{ActorKeys, Ed25519Key, PublicKey};
+use super::wire::{Actor, Multikey};
 
 /// A remote actor as the federation crate handles it.
 #[derive(Debug, Clone)]
@@ -25,18 +25,31 @@ pub struct Remote {
     pub row: RemoteActor,
     /// The key, parsed on first use and kept as long as the actor is cached.
     key: Arc<OnceLock<Option<PublicKey>>>,
+    /// The Ed25519 Multikey, likewise.
+    ed25519: Arc<OnceLock<Option<Ed25519Key>>>,
 }
 
 impl Remote {
     fn new(row: RemoteActor) -> Result<Remote, FederationError> {
         let id = Url::parse(&row.ap_id).map_err(|_| FederationError::Invalid("stored actor id unreadable".into()))?;
-        Ok(Remote { id, row, key: Arc::default() })
+        Ok(Remote { id, row, key: Arc::default(), ed25519: Arc::default() })
     }
 
     /// The actor's public key, to check what they sign; `None` when their
     /// PEM is no RSA key we can read.
     pub fn public_key(&self) -> Option<&PublicKey> {
         self.key.get_or_init(|| PublicKey::from_pem(&self.row.public_key_pem)).as_ref()
+    }
+
+    /// Every key the actor publishes, to check an RFC 9421 signature by its
+    /// `keyid`.
+    pub fn keys(&self) -> ActorKeys<'_> {
+        let ed25519 = self.ed25519.get_or_init(|| self.row.ed25519_key.as_deref().and_then(Ed25519Key::from_multibase));
+        ActorKeys {
+            rsa_id: &self.row.public_key_id,
+            rsa: self.public_key(),
+            ed25519: self.row.ed25519_key_id.as_deref().zip(ed25519.as_ref()),
+        }
     }
 
     /// `ada@alpha.test`.
@@ -96,6 +109,7 @@ impl Object for Remote {
             (Some(host), None) => host.to_string(),
             (None, _) => return Err(FederationError::Invalid("the actor id has no host".into())),
         };
+        let ed25519 = ed25519_multikey(&json);
         let new = NewRemoteActor {
             ap_id: json.id.to_string(),
             kind: json.kind.chars().take(40).collect(),
@@ -117,6 +131,9 @@ impl Object for Remote {
             url: json.url.map(|u| u.to_string()),
             inbox: json.inbox.to_string(),
             shared_inbox: json.endpoints.and_then(|e| e.shared_inbox).map(|u| u.to_string()),
+            public_key_id: json.public_key.id.clone(),
+            ed25519_key_id: ed25519.as_ref().map(|key| key.id.to_string()),
+            ed25519_key: ed25519.map(|key| key.public_key_multibase),
             public_key_pem: json.public_key.public_key_pem,
         };
         let app = data.app();
@@ -143,6 +160,19 @@ impl ActorTrait for Remote {
     fn shared_inbox(&self) -> Option<Url> {
         self.row.shared_inbox.as_deref().and_then(|u| Url::parse(u).ok())
     }
+}
+
+/// The actor's first Ed25519 Multikey in `assertionMethod` (FEP-521a)
+/// that it controls, on its own server, with a key we can read.
+fn ed25519_multikey(actor: &Actor) -> Option<Multikey> {
+    actor.assertion_method.iter().filter_map(|value| serde_json::from_value::<Multikey>(value.clone()).ok()).find(
+        |key| {
+            key.kind == "Multikey"
+                && key.controller == actor.id
+                && verify_domains_match(&key.id, &actor.id).is_ok()
+                && Ed25519Key::from_multibase(&key.public_key_multibase).is_some()
+        },
+    )
 }
 
 /// Remote HTML, as we keep and show it: links, paragraphs and emphasis,

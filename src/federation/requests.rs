@@ -223,7 +223,7 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
         return Ok(());
     }
     let note = read_note(actor, &create.object)?;
-    let text = written_text(&note, &create.object);
+    let text = written_text(&note);
     let addressed: Vec<&str> = note.mentions().map(Url::as_str).chain(note.to.iter().map(String::as_str)).collect();
     let incoming = IncomingNote {
         ask: Ask { id: note.id.as_str(), text: &text, answers: &Value::Null },
@@ -245,7 +245,7 @@ pub async fn receive_note(app: &App, actor: &Remote, create: &Incoming) -> Resul
 /// new text; otherwise it has no effect here.
 pub async fn receive_note_update(app: &App, actor: &Remote, update: &Incoming) -> Result<(), FederationError> {
     let note = read_note(actor, &update.object)?;
-    let text = written_text(&note, &update.object);
+    let text = written_text(&note);
     app.remote_note_edited(&actor.row, note.id.as_str(), &text, update.id.as_str()).await?;
     Ok(())
 }
@@ -259,8 +259,7 @@ pub fn is_written(kind: &str) -> bool {
 
 /// A written object, checked to be the sender's own.
 fn read_note(actor: &Remote, object: &Value) -> Result<Note, FederationError> {
-    let note: Note = serde_json::from_value(object.clone())
-        .map_err(|e| FederationError::Invalid(format!("The note cannot be read: {e}")))?;
+    let note = Note::read(object)?;
     activitypub_federation::protocol::verification::verify_domains_match(&note.id, &actor.id)?;
     if note.attributed_to.as_ref().is_some_and(|a| a != &actor.id) {
         return Err(FederationError::Forbidden("A note must be the sender's own.".into()));
@@ -270,9 +269,9 @@ fn read_note(actor: &Remote, object: &Value) -> Result<Note, FederationError> {
 
 /// What a written object says, as plain text without mentions: its title
 /// (posts have one) and its content.
-fn written_text(note: &Note, object: &Value) -> String {
+fn written_text(note: &Note) -> String {
     let body = strip_mentions(&text_of(&note.content));
-    match object.get("name").and_then(Value::as_str).map(|t| text_of(t).trim().to_string()) {
+    match note.name.as_deref().map(|t| text_of(t).trim().to_string()) {
         Some(title) if !title.is_empty() && !body.starts_with(&title) => format!("{title}\n\n{body}"),
         _ => body,
     }

@@ -4,7 +4,7 @@
 //! Federation reaches storage only through these methods.
 
 use crate::domain::retry::AfterFailure;
-use crate::storage::{DELIVERIES, Delivery, NewDelivery};
+use crate::storage::{DELIVERIES, Delivery, NewDelivery, Sent};
 
 use super::{App, AppError};
 
@@ -26,10 +26,11 @@ impl App {
         Ok(self.store.claim(&DELIVERIES, limit, lease_ms, self.clock.now_ms()).await?)
     }
 
-    /// Deliveries sent, as (id, domain): marked delivered and their
-    /// instances alive, in one transaction (one commit for a whole group of
-    /// a fan-out instead of two per delivery).
-    pub async fn deliveries_sent(&self, sent: &[(i64, String)]) -> Result<(), AppError> {
+    /// Deliveries sent: marked delivered and their instances alive (with
+    /// how they take our signatures, when just learned), in one transaction
+    /// (one commit for a whole group of a fan-out instead of two per
+    /// delivery).
+    pub async fn deliveries_sent(&self, sent: &[Sent]) -> Result<(), AppError> {
         Ok(self.store.deliveries_sent(sent).await?)
     }
 

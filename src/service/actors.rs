@@ -7,24 +7,36 @@ use crate::storage::User;
 use super::AppError;
 
 const INSTANCE_KEYS: &str = "federation.instance_keys";
+/// The instance actor's Ed25519 key (its own setting: the RSA pair's
+/// setting predates it).
+const INSTANCE_ED25519: &str = "federation.instance_ed25519";
 
-/// An actor's key pair in PEM.
+/// An actor's keys in PEM: the RSA pair (`publicKey`, draft-cavage and RFC
+/// 9421 `rsa-v1_5-sha256` signatures) and an Ed25519 key (PKCS#8, which
+/// holds the public half too), published as a FEP-521a Multikey.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPair {
     pub public_pem: String,
     pub private_pem: String,
+    pub ed25519_pem: String,
 }
 
 impl App {
-    /// The person's key pair, made (2048-bit RSA) the first time it is asked for.
+    /// The person's keys, each made (2048-bit RSA, Ed25519) the first time
+    /// it is asked for.
     pub async fn actor_keys(&self, user: &User) -> Result<KeyPair, AppError> {
-        if let Some((public_pem, private_pem)) = self.store.actor_keys(user.id).await? {
-            return Ok(KeyPair { public_pem, private_pem });
-        }
-        let fresh = generate().await?;
-        let (public_pem, private_pem) =
-            self.store.set_actor_keys_once(user.id, &fresh.public_pem, &fresh.private_pem).await?;
-        Ok(KeyPair { public_pem, private_pem })
+        let (public_pem, private_pem, ed25519) = match self.store.actor_keys(user.id).await? {
+            Some(stored) => stored,
+            None => {
+                let fresh = generate().await?;
+                self.store.set_actor_keys_once(user.id, &fresh.0, &fresh.1).await?
+            }
+        };
+        let ed25519_pem = match ed25519 {
+            Some(pem) => pem,
+            None => self.store.set_actor_ed25519_once(user.id, &generate_ed25519_pem()?).await?,
+        };
+        Ok(KeyPair { public_pem, private_pem, ed25519_pem })
     }
 
     /// A local account as federation sees it: `None` when there is no such
@@ -60,26 +72,42 @@ impl App {
         let stored = match self.store.instance_setting(INSTANCE_KEYS).await? {
             Some(stored) => stored,
             None => {
-                let fresh = generate().await?;
-                let json = serde_json::json!({"public": fresh.public_pem, "private": fresh.private_pem}).to_string();
+                let (public, private) = generate().await?;
+                let json = serde_json::json!({"public": public, "private": private}).to_string();
                 self.store.instance_setting_once(INSTANCE_KEYS, &json).await?
             }
+        };
+        let ed25519_pem = match self.store.instance_setting(INSTANCE_ED25519).await? {
+            Some(pem) => pem,
+            None => self.store.instance_setting_once(INSTANCE_ED25519, &generate_ed25519_pem()?).await?,
         };
         let value: serde_json::Value = serde_json::from_str(&stored)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored instance keys unreadable: {e}")))?;
         match (value["public"].as_str(), value["private"].as_str()) {
             (Some(public), Some(private)) => {
-                Ok(KeyPair { public_pem: public.to_string(), private_pem: private.to_string() })
+                Ok(KeyPair { public_pem: public.to_string(), private_pem: private.to_string(), ed25519_pem })
             }
             _ => Err(AppError::Internal(anyhow::anyhow!("stored instance keys incomplete"))),
         }
     }
 }
 
-async fn generate() -> Result<KeyPair, AppError> {
+/// A fresh RSA pair (public, private) in PEM.
+async fn generate() -> Result<(String, String), AppError> {
     let keys = tokio::task::spawn_blocking(activitypub_federation::http_signatures::generate_actor_keypair)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("key generation task: {e}")))?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("generating an actor key pair: {e}")))?;
-    Ok(KeyPair { public_pem: keys.public_key, private_pem: keys.private_key })
+    Ok((keys.public_key, keys.private_key))
+}
+
+/// A fresh Ed25519 key pair as a PKCS#8 PEM (`BEGIN PRIVATE KEY`; ring's
+/// PKCS#8 v2 document holds the public key too).
+pub fn generate_ed25519_pem() -> Result<String, AppError> {
+    use base64::Engine;
+    let document = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("Ed25519 key generation failed")))?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(document.as_ref());
+    let lines: Vec<&str> = encoded.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    Ok(format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n")))
 }

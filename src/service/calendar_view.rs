@@ -21,6 +21,8 @@ pub struct Entry {
     /// CSS state: open, requested, approved, declined, cancelled.
     pub state: &'static str,
     pub href: Option<String>,
+    /// A confirmed session not yet over: its room.
+    pub room: Option<String>,
 }
 
 pub struct Day {
@@ -46,7 +48,8 @@ impl App {
     /// The week holding `week` (a date; default: today in the person's zone).
     pub async fn week_view(&self, user: &User, week: Option<&str>) -> Result<WeekView, AppError> {
         let zone = user.timezone.clone();
-        let today = time_zone::local_date(self.clock.now_ms(), &zone).unwrap_or_default();
+        let now = self.clock.now_ms();
+        let today = time_zone::local_date(now, &zone).unwrap_or_default();
         let anchor = week.and_then(|w| w.parse::<Date>().ok()).unwrap_or(today);
         let monday = anchor.checked_sub((anchor.weekday().to_monday_zero_offset() as i64).days()).unwrap_or(anchor);
         let dates: Vec<Date> = (0..7).filter_map(|i| monday.checked_add(i.days()).ok()).collect();
@@ -91,7 +94,8 @@ impl App {
                     SlotState::Open => ("open", "Open".to_string(), None),
                 };
                 let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
-                push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href });
+                let room = (state == "approved").then(|| room_of(&href, slot.ends_at, now)).flatten();
+                push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href, room });
                 if slot.status != SlotState::Cancelled
                     && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
                 {
@@ -118,10 +122,9 @@ impl App {
             let name = if s.advisor_name.is_empty() { &s.advisor_username } else { &s.advisor_name };
             let time = time_zone::format_span(s.starts_at, s.ends_at, &zone);
             let title = format!("With {name} ({})", s.status);
-            push(
-                s.starts_at,
-                Entry { start: s.starts_at, time, title, state, href: Some(format!("/requests/{}", s.request_id)) },
-            );
+            let href = Some(format!("/requests/{}", s.request_id));
+            let room = (s.status == RequestStatus::Approved).then(|| room_of(&href, s.ends_at, now)).flatten();
+            push(s.starts_at, Entry { start: s.starts_at, time, title, state, href, room });
         }
         let mut empty = true;
         let days = dates
@@ -141,4 +144,11 @@ impl App {
             .collect();
         Ok(WeekView { zone, monday, days, empty })
     }
+}
+
+/// The room of a confirmed session behind a request link, while the
+/// session is not over.
+fn room_of(request_link: &Option<String>, ends_at: i64, now: i64) -> Option<String> {
+    let link = request_link.as_deref()?;
+    (now < ends_at).then(|| link.replacen("/requests/", "/rooms/", 1))
 }

@@ -148,6 +148,15 @@ impl App {
         let minutes = (s.ends_at - s.starts_at) / 60_000;
         let mut description =
             format!("{minutes}-minute session on {} with {other}.\nSession page: {link}", self.config.instance_name);
+        // A confirmed session's calendar entry leads to its room (the
+        // viewer's own link, which opens on a phone without logging in).
+        let url = if s.status == RequestStatus::Approved {
+            let room = self.room_link(s.request_id, viewer.id);
+            description = format!("{description}\nRoom (opens 5 minutes before the start): {room}");
+            room
+        } else {
+            link
+        };
         if !s.note.is_empty() {
             description.push_str("\n\nNote: ");
             description.push_str(&s.note);
@@ -158,7 +167,7 @@ impl App {
             end: ms(s.ends_at),
             summary,
             description,
-            url: Some(link),
+            url: Some(url),
             state,
             sequence: s.changes.clamp(0, u32::MAX as i64) as u32,
             created: ms(s.created_at),

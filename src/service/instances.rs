@@ -3,7 +3,7 @@
 //! dead — and its delivery queue), and the two events that change it: a
 //! delivery failing, and a verified activity arriving.
 
-use crate::domain::federation::InstanceState;
+use crate::domain::federation::{InstanceState, SignatureStyle};
 use crate::service::App;
 use crate::storage::{InstanceOverview, User};
 
@@ -13,6 +13,11 @@ use super::advisors::require_admin;
 /// An instance's state as the admin page and the API name it.
 pub fn instance_state(instance: &InstanceOverview) -> InstanceState {
     InstanceState::of(instance.dead_since, instance.failures)
+}
+
+/// How an instance takes the signatures of our deliveries, if known.
+pub fn instance_signatures(instance: &InstanceOverview) -> Option<SignatureStyle> {
+    instance.http_signatures.as_deref().and_then(SignatureStyle::parse)
 }
 
 impl App {
@@ -49,5 +54,10 @@ impl App {
             self.live_instances.invalidate(domain);
         }
         Ok(dead)
+    }
+
+    /// How `domain` takes the signatures of our deliveries, when known.
+    pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>, AppError> {
+        Ok(self.store.instance_signatures(domain).await?)
     }
 }

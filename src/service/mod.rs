@@ -27,6 +27,7 @@ pub mod rate_limit;
 pub mod remote_actors;
 pub mod remote_booking;
 pub mod remote_requests;
+pub mod rooms;
 pub mod secrets;
 
 pub use app::App;

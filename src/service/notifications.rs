@@ -33,7 +33,16 @@ pub struct NotificationSettings {
     pub reminder_is_default: bool,
 }
 
+/// How a confirmed session's room is named in mail and messages.
+const ROOM_LINE: &str = "Room (opens 5 minutes before the start): ";
+
 impl App {
+    /// The lines that give a person their room link for a session: their
+    /// own link, which opens without logging in.
+    fn room_lines(&self, request_id: i64, user_id: i64) -> String {
+        format!("{ROOM_LINE}{}", self.room_link(request_id, user_id))
+    }
+
     pub async fn notifications(&self, user: &User, before: Option<i64>) -> Result<Vec<Notification>, AppError> {
         Ok(self.store.notifications(user.id, before, FEED_PAGE).await?)
     }
@@ -176,8 +185,15 @@ impl App {
             None => {
                 let mut details = text.details.clone();
                 if let Some(request_id) = text.request_id {
+                    // The session page needs an account here; the room link
+                    // does not. Where the room is already named, the page
+                    // line goes; elsewhere the room link takes its place.
                     let page = self.config.link(&format!("/requests/{request_id}"));
-                    details = details.replace(&page, &self.room_link(request_id, user.id));
+                    details = if details.contains(ROOM_LINE) {
+                        details.lines().filter(|l| !l.contains(&page)).collect::<Vec<_>>().join("\n").trim().to_string()
+                    } else {
+                        details.replace(&page, &self.room_link(request_id, user.id))
+                    };
                 }
                 format!("{}\n\n{details}", text.line)
             }
@@ -290,7 +306,13 @@ impl App {
                 ),
                 _ => continue,
             };
-            let mut details = format!("Session page: {link}");
+            let confirmed =
+                matches!((kind, event.kind), (Kind::RequestApproved, _) | (Kind::RequestReceived, EventKind::Approved));
+            let mut details = if confirmed {
+                format!("{}\n\nSession page: {link}", self.room_lines(request_id, reader.id))
+            } else {
+                format!("Session page: {link}")
+            };
             if !event.note.is_empty() {
                 details = format!("Note: {}\n\n{details}", event.note);
             }
@@ -425,7 +447,7 @@ impl App {
                 dm: None,
                 subject: format!("Reminder: session with {other} in {in_minutes} minutes"),
                 line: format!("Your session with {other} starts in {in_minutes} minutes ({when})."),
-                details: format!("Session page: {link}\n\nThe room opens 5 minutes before the start."),
+                details: format!("{}\n\nSession page: {link}", self.room_lines(request_id, user.id)),
                 actor_id: None,
                 request_id: Some(request_id),
             };

@@ -1,17 +1,10 @@
 //! Booking across instances, the service side: a local learner asking for a
 //! remote advisor's slot (the request is stored here and a `Join` goes out
-//! with its booking event), and the session room link with its per-person
-//! token, which lets a remote learner open the session page without an
-//! account here.
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+//! with its booking event). Room links are in `rooms.rs`.
 
 use crate::domain::booking::{Channel, RequestStatus, SlotState};
 use crate::service::App;
-use crate::storage::{Origin, Request, RequestText, SessionEntry, Slot, StorageError, User};
+use crate::storage::{Origin, Request, RequestText, Slot, StorageError, User};
 
 use super::AppError;
 use super::booking::NOTE_MAX;
@@ -79,38 +72,5 @@ impl App {
         };
         self.after_booking_change(&[request.id]).await;
         Ok(request)
-    }
-
-    /// The token in a person's room link for one session: derived from the
-    /// instance secret, the session and the person, so it is valid for that
-    /// person and session only and never stored.
-    pub fn room_token(&self, request_id: i64, user_id: i64) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret_key).expect("HMAC takes keys of any length");
-        mac.update(format!("room\0{request_id}\0{user_id}").as_bytes());
-        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..24])
-    }
-
-    /// `https://us/rooms/<session>?token=…` for one person.
-    pub fn room_link(&self, request_id: i64, user_id: i64) -> String {
-        self.config.link(&format!("/rooms/{request_id}?token={}", self.room_token(request_id, user_id)))
-    }
-
-    /// The session a room link opens, and whose link it is. A token that is
-    /// not one of the two participants' gets "not found", like an unknown
-    /// session.
-    pub async fn room_by_token(&self, request_id: i64, token: &str) -> Result<(SessionEntry, User), AppError> {
-        let request = match self.store.request(request_id).await {
-            Ok(request) => request,
-            Err(StorageError::NotFound) => return Err(AppError::NotFound("session")),
-            Err(other) => return Err(other.into()),
-        };
-        for user_id in [request.learner_id, request.advisor_id] {
-            if super::secrets::same_secret(&self.room_token(request_id, user_id), token) {
-                let entry = self.store.session_entry(request_id).await?;
-                let user = self.store.user_by_id(user_id).await?;
-                return Ok((entry, user));
-            }
-        }
-        Err(AppError::NotFound("session"))
     }
 }

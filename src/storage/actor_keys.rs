@@ -4,22 +4,28 @@
 use super::{Result, Store};
 
 impl Store {
-    /// A person's key pair (public, private), if made already.
-    pub async fn actor_keys(&self, user_id: i64) -> Result<Option<(String, String)>> {
-        let row: Option<(Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT public_key_pem, private_key_pem FROM users WHERE id = $1")
+    /// A person's RSA key pair (public, private), if made already, and their
+    /// Ed25519 key (PKCS#8 PEM), if made already.
+    pub async fn actor_keys(&self, user_id: i64) -> Result<Option<(String, String, Option<String>)>> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT public_key_pem, private_key_pem, ed25519_private_pem FROM users WHERE id = $1")
                 .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?;
         Ok(match row {
-            Some((Some(public), Some(private))) => Some((public, private)),
+            Some((Some(public), Some(private), ed25519)) => Some((public, private, ed25519)),
             _ => None,
         })
     }
 
     /// Stores a person's key pair unless they have one already (two requests
     /// racing to make one keep the first); returns the pair that counts.
-    pub async fn set_actor_keys_once(&self, user_id: i64, public: &str, private: &str) -> Result<(String, String)> {
+    pub async fn set_actor_keys_once(
+        &self,
+        user_id: i64,
+        public: &str,
+        private: &str,
+    ) -> Result<(String, String, Option<String>)> {
         sqlx::query(
             "UPDATE users SET public_key_pem = $2, private_key_pem = $3 WHERE id = $1 AND public_key_pem IS NULL",
         )
@@ -29,6 +35,21 @@ impl Store {
         .execute(self.pool())
         .await?;
         self.actor_keys(user_id).await?.ok_or(super::StorageError::NotFound)
+    }
+
+    /// Stores a person's Ed25519 key (PKCS#8 PEM) unless they have one
+    /// already; returns the one that counts.
+    pub async fn set_actor_ed25519_once(&self, user_id: i64, pem: &str) -> Result<String> {
+        sqlx::query("UPDATE users SET ed25519_private_pem = $2 WHERE id = $1 AND ed25519_private_pem IS NULL")
+            .bind(user_id)
+            .bind(pem)
+            .execute(self.pool())
+            .await?;
+        let stored: Option<String> = sqlx::query_scalar("SELECT ed25519_private_pem FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await?;
+        stored.ok_or(super::StorageError::NotFound)
     }
 
     /// Stores an instance setting unless it exists; returns the value that counts.

@@ -12,7 +12,7 @@ use sqlx::{Any, Transaction};
 
 use super::queue::Queue;
 use super::{Result, Store};
-use crate::domain::federation::FollowState;
+use crate::domain::federation::{FollowState, SignatureStyle};
 
 /// An activity to deliver to one inbox, signed by `sender_id` (a local user).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,16 @@ pub struct NewDelivery {
     pub sender_id: i64,
     pub inbox: String,
     pub body: String,
+}
+
+/// A delivery that went through: its row, its instance, and how the
+/// instance took our signature when that was just learned (else `None`:
+/// nothing new to write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub id: i64,
+    pub domain: String,
+    pub learned: Option<SignatureStyle>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -297,23 +307,26 @@ impl Store {
         Ok(())
     }
 
-    /// Deliveries sent, as (id, domain): marked delivered and their
-    /// instances alive, in one transaction (one commit for a whole group of
-    /// a fan-out instead of two per delivery).
-    pub async fn deliveries_sent(&self, sent: &[(i64, String)]) -> Result<()> {
+    /// Deliveries sent: marked delivered and their instances alive (with
+    /// how they take our signatures, when just learned), in one transaction
+    /// (one commit for a whole group of a fan-out instead of two per
+    /// delivery).
+    pub async fn deliveries_sent(&self, sent: &[Sent]) -> Result<()> {
         if sent.is_empty() {
             return Ok(());
         }
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
-        for (id, _) in sent {
-            super::queue::finished(&mut *tx, &DELIVERIES, *id, now).await?;
+        for row in sent {
+            super::queue::finished(&mut *tx, &DELIVERIES, row.id, now).await?;
         }
-        let mut domains: Vec<&str> = sent.iter().map(|(_, d)| d.as_str()).filter(|d| !d.is_empty()).collect();
-        domains.sort_unstable();
-        domains.dedup();
-        for domain in domains {
-            super::instances::mark_alive(&mut tx, domain, now).await?;
+        let mut domains: Vec<(&str, Option<SignatureStyle>)> =
+            sent.iter().filter(|s| !s.domain.is_empty()).map(|s| (s.domain.as_str(), s.learned)).collect();
+        // Per domain, what was learned (if anything) comes first.
+        domains.sort_unstable_by_key(|(domain, learned)| (*domain, learned.is_none()));
+        domains.dedup_by_key(|(domain, _)| *domain);
+        for (domain, learned) in domains {
+            super::instances::mark_alive(&mut tx, domain, now, learned).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -7,6 +7,7 @@
 use sqlx::{Any, Transaction};
 
 use super::{Result, Store};
+use crate::domain::federation::SignatureStyle;
 
 /// How often a dead instance is tried.
 const PROBE_EVERY_MS: i64 = 60 * 60 * 1000;
@@ -37,6 +38,8 @@ pub struct InstanceOverview {
     pub given_up: i64,
     /// The error of the latest failed attempt still pending, if any.
     pub last_error: Option<String>,
+    /// How it takes our signatures, as stored (a `SignatureStyle` word), if known.
+    pub http_signatures: Option<String>,
 }
 
 impl Store {
@@ -53,7 +56,8 @@ impl Store {
                 FROM deliveries GROUP BY domain) \
              SELECT n.domain, COALESCE(i.failures, 0) AS failures, i.first_failure_at, i.dead_since, \
                 i.next_probe_at, i.last_success_at, i.last_seen_at, COALESCE(c.pending, 0) AS pending, \
-                COALESCE(c.delivered, 0) AS delivered, COALESCE(c.given_up, 0) AS given_up, c.last_error \
+                COALESCE(c.delivered, 0) AS delivered, COALESCE(c.given_up, 0) AS given_up, c.last_error, \
+                i.http_signatures \
              FROM names n LEFT JOIN instances i ON i.domain = n.domain LEFT JOIN counts c ON c.domain = n.domain \
              ORDER BY CASE WHEN i.dead_since IS NOT NULL THEN 0 WHEN COALESCE(i.failures, 0) > 0 THEN 1 ELSE 2 END, \
                 n.domain",
@@ -116,6 +120,16 @@ impl Store {
         Ok(true)
     }
 
+    /// How `domain` takes our signatures, when known.
+    pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>> {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT http_signatures FROM instances WHERE domain = $1")
+                .bind(domain)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(stored.flatten().and_then(|word| SignatureStyle::try_from(word).ok()))
+    }
+
     pub async fn instance_health(&self, domain: &str) -> Result<Option<InstanceHealth>> {
         Ok(sqlx::query_as("SELECT domain, failures, dead_since, last_success_at FROM instances WHERE domain = $1")
             .bind(domain)
@@ -124,15 +138,23 @@ impl Store {
     }
 }
 
-/// A delivery to `domain` worked at `now`: it is alive.
-pub(super) async fn mark_alive(tx: &mut Transaction<'static, Any>, domain: &str, now: i64) -> Result<()> {
+/// A delivery to `domain` worked at `now`: it is alive (and takes our
+/// signatures as `learned`, when that is news).
+pub(super) async fn mark_alive(
+    tx: &mut Transaction<'static, Any>,
+    domain: &str,
+    now: i64,
+    learned: Option<SignatureStyle>,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO instances (domain, failures, last_success_at) VALUES ($1, 0, $2) \
+        "INSERT INTO instances (domain, failures, last_success_at, http_signatures) VALUES ($1, 0, $2, $3) \
          ON CONFLICT (domain) DO UPDATE SET failures = 0, first_failure_at = NULL, dead_since = NULL, \
-         next_probe_at = NULL, last_success_at = $2",
+         next_probe_at = NULL, last_success_at = $2, \
+         http_signatures = COALESCE(excluded.http_signatures, instances.http_signatures)",
     )
     .bind(domain)
     .bind(now)
+    .bind(learned.map(SignatureStyle::as_str))
     .execute(&mut **tx)
     .await?;
     Ok(())

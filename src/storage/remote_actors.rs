@@ -16,6 +16,11 @@ pub struct RemoteActor {
     pub shared_inbox: Option<String>,
     pub public_key_pem: String,
     pub fetched_at: i64,
+    /// `publicKey.id`; empty for rows stored before it was kept.
+    pub public_key_id: String,
+    /// The FEP-521a Ed25519 Multikey: its id and `publicKeyMultibase`.
+    pub ed25519_key_id: Option<String>,
+    pub ed25519_key: Option<String>,
 }
 
 /// A fetched actor to store (everything but the row id and time).
@@ -31,10 +36,13 @@ pub struct NewRemoteActor {
     pub inbox: String,
     pub shared_inbox: Option<String>,
     pub public_key_pem: String,
+    pub public_key_id: String,
+    pub ed25519_key_id: Option<String>,
+    pub ed25519_key: Option<String>,
 }
 
-pub(super) const COLUMNS: &str =
-    "id, ap_id, kind, username, domain, name, summary, url, inbox, shared_inbox, public_key_pem, fetched_at";
+pub(super) const COLUMNS: &str = "id, ap_id, kind, username, domain, name, summary, url, inbox, shared_inbox, \
+     public_key_pem, fetched_at, public_key_id, ed25519_key_id, ed25519_key";
 
 impl Store {
     pub async fn remote_actor(&self, ap_id: &str) -> Result<Option<RemoteActor>> {
@@ -55,11 +63,13 @@ impl Store {
     pub async fn upsert_remote_actor(&self, actor: &NewRemoteActor) -> Result<RemoteActor> {
         let sql = format!(
             "INSERT INTO remote_actors (ap_id, kind, username, domain, name, summary, url, inbox, shared_inbox, \
-             public_key_pem, fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             public_key_pem, fetched_at, public_key_id, ed25519_key_id, ed25519_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (ap_id) DO UPDATE SET kind = excluded.kind, username = excluded.username, \
              domain = excluded.domain, name = excluded.name, summary = excluded.summary, url = excluded.url, \
              inbox = excluded.inbox, shared_inbox = excluded.shared_inbox, public_key_pem = excluded.public_key_pem, \
-             fetched_at = excluded.fetched_at RETURNING {COLUMNS}"
+             fetched_at = excluded.fetched_at, public_key_id = excluded.public_key_id, \
+             ed25519_key_id = excluded.ed25519_key_id, ed25519_key = excluded.ed25519_key RETURNING {COLUMNS}"
         );
         Ok(sqlx::query_as(&sql)
             .bind(&actor.ap_id)
@@ -73,6 +83,9 @@ impl Store {
             .bind(&actor.shared_inbox)
             .bind(&actor.public_key_pem)
             .bind(self.now_ms())
+            .bind(&actor.public_key_id)
+            .bind(&actor.ed25519_key_id)
+            .bind(&actor.ed25519_key)
             .fetch_one(self.pool())
             .await?)
     }

@@ -372,3 +372,83 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
     check("api-tokens").await;
     phone.close().await.unwrap();
 }
+
+/// Waits (10 s at most) until `script` returns true in the page.
+async fn until_true(browser: &Client, what: &str, script: &str) {
+    for _ in 0..400 {
+        if matches!(browser.execute(script, vec![]).await, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let text = page_text(browser).await;
+    panic!("never saw {what}: {text}");
+}
+
+#[tokio::test]
+async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
+    let Some(driver) = Driver::start("Europe/Berlin") else { return };
+    let db = TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let ada = server.create_advisor("ada").await;
+    let lea = server.create_user("lea", false).await;
+    let start = server.now() + jiff::SignedDuration::from_mins(2);
+    let id = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
+
+    // Lea from the link in her mail (no log-in), Ada logged in, on a phone.
+    let learner = driver.browser(1280, 900).await;
+    learner.goto(&server.app.room_link(id, lea.id)).await.unwrap();
+    let advisor = driver.browser(390, 844).await;
+    log_in(&advisor, &server, "ada").await;
+    advisor.goto(&server.url(&format!("/rooms/{id}"))).await.unwrap();
+    for browser in [&learner, &advisor] {
+        assert_labelled(browser).await;
+        browser.find(Locator::Id("room-join")).await.unwrap().click().await.unwrap();
+        until_true(browser, "the room", "return !document.getElementById('room-live').hidden;").await;
+    }
+    until_true(
+        &learner,
+        "Ada's arrival",
+        "return document.getElementById('room-status').textContent.includes('is here');",
+    )
+    .await;
+    // In the room: no Join button any more, and only the advisor may extend.
+    let visible = "const v = id => { const e = document.getElementById(id); return e.offsetParent !== null; }; \
+                   return [v('room-join'), v('room-extend')];";
+    assert_eq!(learner.execute(visible, vec![]).await.unwrap(), serde_json::json!([false, false]));
+    assert_eq!(advisor.execute(visible, vec![]).await.unwrap(), serde_json::json!([false, true]));
+
+    // Chat: shown as text, links clickable.
+    fill(&advisor, "room-chat-text", "<b>Welcome</b> see https://example.org/notes").await;
+    advisor.find(Locator::Css("#room-chat button[type=submit]")).await.unwrap().click().await.unwrap();
+    until_true(&learner, "the chat line", "return document.getElementById('room-chat-log').children.length === 1;")
+        .await;
+    let line = learner
+        .execute(
+            "const li = document.querySelector('#room-chat-log li'); \
+             return [li.textContent, li.querySelectorAll('b').length, li.querySelector('a') && li.querySelector('a').href];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        line,
+        serde_json::json!(["ada: <b>Welcome</b> see https://example.org/notes", 0, "https://example.org/notes"])
+    );
+    let shot = learner.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("room-learner.png"), shot).unwrap();
+
+    // The hard stop: both see the end screen with what to do next.
+    server.clock.set(start + jiff::SignedDuration::from_mins(10));
+    for browser in [&learner, &advisor] {
+        until_true(browser, "the end screen", "return !document.getElementById('room-ended').hidden;").await;
+        let why = browser.find(Locator::Id("room-ended-why")).await.unwrap().text().await.unwrap();
+        assert!(why.contains("Time is up"), "{why}");
+    }
+    let text = page_text(&advisor).await;
+    assert!(text.contains("Message lea") && !text.contains("is open"), "{text}");
+    let text = page_text(&learner).await;
+    assert!(text.contains("Ask ada for another session") && !text.contains("is here"), "{text}");
+    let shot = advisor.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("room-ended-phone.png"), shot).unwrap();
+}

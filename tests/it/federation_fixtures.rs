@@ -1,6 +1,7 @@
-//! Parsing real payloads from Mastodon, Mobilizon and Gancio (copies in
-//! `tests/fixtures/`) with our wire types: what the inbox reads of each,
-//! and how a foreign event is mirrored as bookable slots.
+//! Parsing real payloads from Mastodon, Mobilizon, Gancio and the other
+//! servers in `tests/fixtures/` with our wire types: what the inbox reads
+//! of each, and how a foreign event is mirrored as bookable slots (the
+//! same payloads go through the signed inbox in `federation_servers`).
 
 use officehours::federation::mirror::to_mirror;
 use officehours::federation::objects::{Event, Incoming, Note, object_id, object_type};
@@ -95,4 +96,54 @@ fn an_event_that_ends_before_it_starts_is_refused() {
     value["endTime"] = Value::String("2022-12-11T18:00:00+00:00".into());
     let event: Event = serde_json::from_value(value).unwrap();
     assert!(to_mirror(&event).is_err());
+}
+
+#[test]
+fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
+    use officehours::federation::wire::Actor;
+    let actors = [
+        "mastodon/person.json",
+        "pleroma/person.json",
+        "gotosocial/person.json",
+        "friendica/person.json",
+        "peertube/person.json",
+        "lemmy/person.json",
+        "hubzilla/person.json",
+        "wordpress/person.json",
+        "gnusocial/person.json",
+        "misskey/person.json",
+        "discourse/person.json",
+    ];
+    for path in actors {
+        let actor = Actor::read(&fixture(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(!actor.preferred_username.is_empty() && !actor.public_key.public_key_pem.is_empty(), "{path}");
+    }
+    let notes = [
+        ("pleroma/create_note.json", true),
+        ("pleroma/akkoma_reply.json", true),
+        ("gotosocial/create_reply.json", true),
+        ("friendica/create_note.json", true),
+        ("friendica/update_note.json", true),
+        ("lemmy/create_comment.json", true),
+        ("hubzilla/create_note.json", true),
+        ("gnusocial/create_note.json", true),
+        ("peertube/note.json", false),
+        ("wordpress/note.json", false),
+    ];
+    for (path, wrapped) in notes {
+        let value = fixture(path);
+        let object = if wrapped {
+            let activity: Incoming = serde_json::from_value(value).unwrap_or_else(|e| panic!("{path}: {e}"));
+            activity.object
+        } else {
+            value
+        };
+        let note = Note::read(&object).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(!note.content.is_empty() && note.attributed_to.is_some(), "{path}: {note:?}");
+    }
+    // GoToSocial's one tag as an object, and `to` as a string.
+    let create: Incoming = serde_json::from_value(fixture("gotosocial/create_reply.json")).unwrap();
+    let note = Note::read(&create.object).unwrap();
+    assert_eq!(note.mentions().count(), 1);
+    assert_eq!(note.to, ["https://www.w3.org/ns/activitystreams#Public"]);
 }

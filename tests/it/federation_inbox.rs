@@ -737,6 +737,9 @@ async fn remote_learners_get_reminders_and_thread_messages_as_direct_messages() 
         })
         .await;
         assert!(private(&reminder), "[{}] {reminder}", db.backend);
+        // It answers nothing, so it names nothing: no `"inReplyTo": null`
+        // (Friendica files such a note to one person as a private message).
+        assert!(reminder["object"].get("inReplyTo").is_none(), "{reminder}");
 
         // A message in the thread reaches them the same way …
         let handle = format!("masto@{}", peer.base.trim_start_matches("http://"));

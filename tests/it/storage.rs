@@ -281,6 +281,9 @@ async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
                     inbox: format!("https://alpha.example/users/ada{round}/inbox"),
                     shared_inbox: None,
                     public_key_pem: "key".into(),
+                    public_key_id: format!("https://alpha.example/users/ada{round}#main-key"),
+                    ed25519_key_id: None,
+                    ed25519_key: None,
                 })
                 .await
                 .unwrap();

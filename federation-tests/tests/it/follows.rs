@@ -101,6 +101,9 @@ async fn a_learner_follows_an_advisor_on_another_instance() {
     assert_eq!(queued(&to_alpha), [0, 2, 0], "one Follow for Ada, one for Abe: {to_alpha}");
     let to_beta = instance_health(alpha, &alpha_root, &beta.domain()).await;
     assert_eq!(queued(&to_beta).iter().sum::<i64>(), 2, "one Accept each: {to_beta}");
+    // Between two of ours, deliveries go with RFC 9421, remembered.
+    assert_eq!(to_alpha["signatures"], "rfc9421", "{to_alpha}");
+    assert_eq!(to_beta["signatures"], "rfc9421", "{to_beta}");
     assert_eq!(followers(alpha, "ada").await, 1);
 
     // Unsigned, and signed by nobody: 401, nothing changes.

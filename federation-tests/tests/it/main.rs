@@ -3,6 +3,7 @@
 mod booking;
 mod bovine;
 mod discovery;
+mod fedify;
 mod follows;
 mod resilience;
 mod smoke;

@@ -164,6 +164,9 @@ struct RequestDetail {
     other_username: String,
     can_mark_no_show: bool,
     can_forgive: bool,
+    /// A confirmed session ahead: whether its room is open now, and when
+    /// it opens, in the reader's zone.
+    room: Option<(bool, String)>,
 }
 
 async fn detail(
@@ -194,7 +197,14 @@ async fn detail(
             (label.unwrap_or_else(|| format!("Question {id}")), answer)
         })
         .collect();
+    let clock = crate::domain::room::RoomClock::new(entry.starts_at, entry.ends_at);
+    let now = app.clock.now_ms();
+    let room = (entry.status == crate::domain::booking::RequestStatus::Approved && now < clock.deadline).then(|| {
+        let opens = format!("{} ({})", time_zone::format_instant(clock.opens_at(), &user.timezone), user.timezone);
+        (clock.may_enter(now).is_ok(), opens)
+    });
     Ok(RequestDetail {
+        room,
         answers,
         when_viewer: time_zone::format_range(entry.starts_at, entry.ends_at, &user.timezone),
         // The other person's local time, when it differs from the reader's.

@@ -1,11 +1,16 @@
 //! A fediverse peer for tests and benchmarks: a small HTTP server that
-//! serves one actor and records what reaches its inbox, and signs requests
-//! the way Mastodon does.
+//! serves one actor (with an RSA `publicKey` and an Ed25519 Multikey) and
+//! records what reaches its inbox, and signs requests the way Mastodon
+//! does (draft-cavage) or with RFC 9421. Its inbox refuses RFC 9421 with a
+//! 401, as a server that only reads draft-cavage does, until
+//! [`Peer::accept_rfc9421`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -30,10 +35,38 @@ pub struct Peer {
     pub fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
     /// The paths of every other GET (all answered 404).
     pub misses: Arc<Mutex<Vec<String>>>,
+    /// Whether the inbox takes RFC 9421 requests (else 401, unrecorded
+    /// but for [`Peer::knocks`]).
+    accepts_rfc9421: Arc<AtomicBool>,
+    /// RFC 9421 requests the inbox refused.
+    pub knocks: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
+    /// The Ed25519 key (PKCS#8) behind the actor's Multikey.
+    ed25519_pkcs8: Mutex<Vec<u8>>,
+}
+
+/// A fresh Ed25519 key: its PKCS#8 document and its Multikey
+/// (`publicKeyMultibase`).
+fn ed25519_key() -> (Vec<u8>, String) {
+    use ring::signature::KeyPair;
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let multibase =
+        officehours::federation::signatures::Ed25519Key::from_bytes(pair.public_key().as_ref()).unwrap().to_multibase();
+    (pkcs8.as_ref().to_vec(), multibase)
+}
+
+/// How [`Peer::sign_rfc9421`] signs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Rfc9421 {
+    /// `rsa-v1_5-sha256` with `#main-key`.
+    Rsa,
+    /// `ed25519` with the Multikey `#ed25519-key`.
+    Ed25519,
 }
 
 pub async fn start_peer() -> Peer {
     let keys = activitypub_federation::http_signatures::generate_actor_keypair().unwrap();
+    let (ed25519_pkcs8, multibase) = ed25519_key();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://peer.test:{port}");
@@ -44,6 +77,10 @@ pub async fn start_peer() -> Peer {
         "summary": "<p>Hi <script>alert(1)</script></p>",
         "inbox": format!("{actor}/inbox"), "endpoints": {"sharedInbox": format!("{base}/inbox")},
         "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": keys.public_key},
+        "assertionMethod": [{
+            "id": format!("{actor}#ed25519-key"), "type": "Multikey", "controller": actor,
+            "publicKeyMultibase": multibase,
+        }],
     })));
     let served = document.clone();
     let received: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -54,11 +91,23 @@ pub async fn start_peer() -> Peer {
     let seen = fetches.clone();
     let misses: Arc<Mutex<Vec<String>>> = Arc::default();
     let missed = misses.clone();
+    let accepts_rfc9421: Arc<AtomicBool> = Arc::default();
+    let knocks: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
+    let (accepts, knocked) = (accepts_rfc9421.clone(), knocks.clone());
+    // Another server's actor document (`Peer::serve_actor`) is served at
+    // its own path, and its inbox may be anywhere: every POST is recorded.
+    let elsewhere = document.clone();
+    let (other_sink, other_raw, other_seen) = (received.clone(), requests.clone(), fetches.clone());
     // The actor's inbox and the shared inbox record alike.
     let inbox = move |headers: axum::http::HeaderMap, body: String| {
         let sink = sink.clone();
         let raw = raw.clone();
+        let (accepts, knocked) = (accepts.clone(), knocked.clone());
         async move {
+            if headers.contains_key("signature-input") && !accepts.load(Ordering::SeqCst) {
+                knocked.lock().unwrap().push(headers);
+                return StatusCode::UNAUTHORIZED;
+            }
             sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
             raw.lock().unwrap().push((headers, body));
             StatusCode::ACCEPTED
@@ -75,12 +124,45 @@ pub async fn start_peer() -> Peer {
         )
         .route("/users/masto/inbox", post(inbox.clone()))
         .route("/inbox", post(inbox))
-        .fallback(move |uri: axum::http::Uri| {
-            missed.lock().unwrap().push(uri.path().to_string());
-            async { StatusCode::NOT_FOUND }
-        });
+        .fallback(
+            move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let document = elsewhere.lock().unwrap().clone();
+                let own = document["id"].as_str().and_then(|id| url::Url::parse(id).ok()).map(|u| u.path().to_string());
+                let answer = if method == axum::http::Method::POST {
+                    other_sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                    other_raw.lock().unwrap().push((headers, body));
+                    (StatusCode::ACCEPTED, Vec::new(), String::new())
+                } else if own.as_deref() == Some(uri.path()) {
+                    other_seen.lock().unwrap().push(headers);
+                    (StatusCode::OK, vec![("content-type", "application/activity+json")], document.to_string())
+                } else {
+                    missed.lock().unwrap().push(uri.path().to_string());
+                    (StatusCode::NOT_FOUND, Vec::new(), String::new())
+                };
+                async move {
+                    let (status, headers, body) = answer;
+                    let mut response = (status, body).into_response();
+                    for (name, value) in headers {
+                        response.headers_mut().insert(name, axum::http::HeaderValue::from_static(value));
+                    }
+                    response
+                }
+            },
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Peer { base, actor, document, private_pem: Mutex::new(keys.private_key), received, requests, fetches, misses }
+    Peer {
+        base,
+        actor,
+        document,
+        private_pem: Mutex::new(keys.private_key),
+        received,
+        requests,
+        fetches,
+        misses,
+        accepts_rfc9421,
+        knocks,
+        ed25519_pkcs8: Mutex::new(ed25519_pkcs8),
+    }
 }
 
 impl Peer {
@@ -97,6 +179,80 @@ impl Peer {
         self.document.lock().unwrap()["name"] = Value::String(name.to_string());
     }
 
+    /// A new Ed25519 key, published in place of the old Multikey.
+    pub fn rotate_ed25519_key(&self) {
+        let (pkcs8, multibase) = ed25519_key();
+        self.document.lock().unwrap()["assertionMethod"][0]["publicKeyMultibase"] = Value::String(multibase);
+        *self.ed25519_pkcs8.lock().unwrap() = pkcs8;
+    }
+
+    /// From now on the inbox takes RFC 9421 requests too.
+    pub fn accept_rfc9421(&self) {
+        self.accepts_rfc9421.store(true, Ordering::SeqCst);
+    }
+
+    /// The headers that sign a POST of `body` to `inbox` with RFC 9421, as
+    /// `actor` (the key id is `actor`'s), created at `created` (seconds):
+    /// `@method @target-uri content-digest`, label `sig1`. Written out here
+    /// by hand, apart from the server's code.
+    pub fn sign_rfc9421(
+        &self,
+        actor: &str,
+        inbox: &str,
+        body: &str,
+        how: Rfc9421,
+        created: i64,
+    ) -> Vec<(&'static str, String)> {
+        let digest = format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body.as_bytes())));
+        let (key_id, alg) = match how {
+            Rfc9421::Rsa => (format!("{actor}#main-key"), "rsa-v1_5-sha256"),
+            Rfc9421::Ed25519 => (format!("{actor}#ed25519-key"), "ed25519"),
+        };
+        let params =
+            format!(r#"("@method" "@target-uri" "content-digest");created={created};keyid="{key_id}";alg="{alg}""#);
+        let base = format!(
+            "\"@method\": POST\n\"@target-uri\": {inbox}\n\"content-digest\": {digest}\n\"@signature-params\": {params}"
+        );
+        let signature = match how {
+            Rfc9421::Rsa => {
+                let pem = self.private_pem.lock().unwrap().clone();
+                SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap())
+                    .sign(base.as_bytes())
+                    .to_vec()
+            }
+            Rfc9421::Ed25519 => {
+                let pkcs8 = self.ed25519_pkcs8.lock().unwrap().clone();
+                let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+                pair.sign(base.as_bytes()).as_ref().to_vec()
+            }
+        };
+        vec![
+            ("content-type", "application/activity+json".to_string()),
+            ("content-digest", digest),
+            ("signature-input", format!("sig1={params}")),
+            ("signature", format!("sig1=:{}:", STANDARD.encode(signature))),
+        ]
+    }
+
+    /// Serves another server's actor document instead of our own, at its
+    /// own path (ids rewritten to this peer, e.g. by
+    /// `federation_fixtures::fixture`), with the peer's key published in it
+    /// so that what the peer signs verifies. Its key id, for
+    /// [`Peer::sign_keyed`].
+    pub fn serve_actor(&self, mut document: Value) -> String {
+        let pem = self.document.lock().unwrap()["publicKey"]["publicKeyPem"].clone();
+        if document["publicKey"].is_array() {
+            document["publicKey"][0]["publicKeyPem"] = pem;
+        } else {
+            document["publicKey"]["publicKeyPem"] = pem;
+        }
+        let key = &document["publicKey"];
+        let key_id = key.get("id").or_else(|| key.get(0).and_then(|k| k.get("id")));
+        let key_id = key_id.and_then(Value::as_str).unwrap_or_default().to_string();
+        *self.document.lock().unwrap() = document;
+        key_id
+    }
+
     /// The headers that sign a POST of `body` to `inbox` as Mastodon signs:
     /// host, date, digest, content-type and the signature.
     pub fn sign(&self, inbox: &str, body: &str) -> Vec<(&'static str, String)> {
@@ -106,6 +262,12 @@ impl Peer {
     /// As [`Peer::sign`], with the peer's key but naming `actor`'s key and
     /// another content type.
     pub fn sign_as(&self, actor: &str, inbox: &str, body: &str, content_type: &str) -> Vec<(&'static str, String)> {
+        self.sign_keyed(&format!("{actor}#main-key"), inbox, body, content_type)
+    }
+
+    /// As [`Peer::sign`], naming the key `key_id` (servers name their keys
+    /// differently: `#main-key`, `#public-key`, the actor id itself).
+    pub fn sign_keyed(&self, key_id: &str, inbox: &str, body: &str, content_type: &str) -> Vec<(&'static str, String)> {
         let url = url::Url::parse(inbox).unwrap();
         let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
         let date = jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
@@ -118,7 +280,7 @@ impl Peer {
             SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&self.private_pem.lock().unwrap()).unwrap());
         let signature = STANDARD.encode(key.sign(signed.as_bytes()).to_bytes());
         let header = format!(
-            "keyId=\"{actor}#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""
+            "keyId=\"{key_id}\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""
         );
         vec![
             ("host", host),
@@ -160,6 +322,49 @@ impl Peer {
         let status = request.send().await.unwrap().status();
         StatusCode::from_u16(status.as_u16()).unwrap()
     }
+}
+
+/// What an RFC 9421 receiver checks of a POST we signed (written out here,
+/// apart from the server's code): `Signature-Input` names `sig1`, covering
+/// `@method`, `@target-uri` and `content-digest`, with `created` within a
+/// minute of now and the key id of `actor`'s `publicKey`, `alg`
+/// `rsa-v1_5-sha256`; `Content-Digest` is the body's SHA-256; the signature
+/// verifies against the published key over the signature base.
+pub fn satisfies_rfc9421(headers: &axum::http::HeaderMap, body: &str, target: &str, actor: &Value) {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+
+    let text = |name: &str| headers.get(name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap().to_string();
+    let input = text("signature-input");
+    let params = input.strip_prefix("sig1=").unwrap_or_else(|| panic!("not labelled sig1: {input}"));
+    let covered = &params[..params.find(')').unwrap() + 1];
+    for component in ["\"@method\"", "\"@target-uri\"", "\"content-digest\""] {
+        assert!(covered.contains(component), "{component} not covered: {input}");
+    }
+    let key_id = actor["publicKey"]["id"].as_str().unwrap();
+    assert!(params.contains(&format!(";keyid=\"{key_id}\"")), "{input}");
+    assert!(params.contains(r#";alg="rsa-v1_5-sha256""#), "{input}");
+    let created: i64 = params.split(";created=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+    assert!((jiff::Timestamp::now().as_second() - created).abs() < 60, "{input}");
+    let digest = text("content-digest");
+    assert_eq!(digest, format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+    let mut lines = Vec::new();
+    for component in covered.trim_matches(|c| c == '(' || c == ')').split(' ') {
+        let name = component.trim_matches('"');
+        let value = match name {
+            "@method" => "POST".to_string(),
+            "@target-uri" => target.to_string(),
+            field => text(field),
+        };
+        lines.push(format!("{component}: {value}"));
+    }
+    lines.push(format!("\"@signature-params\": {params}"));
+    let signature = text("signature");
+    let encoded = signature.strip_prefix("sig1=:").and_then(|s| s.strip_suffix(':')).expect("sig1 as bytes");
+    let key = rsa::RsaPublicKey::from_public_key_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap();
+    let signature = Signature::try_from(STANDARD.decode(encoded).unwrap().as_slice()).unwrap();
+    VerifyingKey::<Sha256>::new(key).verify(lines.join("\n").as_bytes(), &signature).expect("the signature verifies");
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,19 +1,15 @@
-//! HTTP signatures and body digests, both ways.
+//! draft-cavage HTTP signatures (the `Signature` header alone), both ways.
 //!
-//! Outbound, every POST is signed as Mastodon signs: `rsa-sha256` over
+//! Outbound, a POST is signed as Mastodon signs: `rsa-sha256` over
 //! `(request-target) host date digest content-type`, with the sender's key
-//! id `<actor>#main-key`. `ring` signs about twice as fast as the `rsa`
-//! crate, which bounded how fast Accepts and fan-outs went out.
+//! id `<actor>#main-key` (the fallback of the double-knock, see
+//! [`super`]).
 //!
 //! Inbound, the rules are the federation crate's (and what Mastodon sends): a
 //! `Signature` header parsed and normalised by `http-signature-normalization`
 //! (the crate's own parser), the `Digest` header among the signed ones, the
 //! signature at most an hour old, RSA with SHA-256 (`rsa-sha256` or
-//! `hs2019`). We check the RSA signature ourselves with `ring`, which takes
-//! about a tenth of the time of the `rsa` crate the federation crate uses
-//! (the inbox's largest single cost, see `docs/benchmarks.md`), and parse
-//! each actor's key once, when the actor is cached, instead of on every
-//! activity.
+//! `hs2019`), checked with `ring`.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -24,12 +20,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_signature_normalization::Config;
 use http_signature_normalization::verify::{Algorithm, DeprecatedAlgorithm};
-use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
-use super::error::FederationError;
+use super::super::error::FederationError;
+use super::keys::{PublicKey, SigningKey};
 
 /// How old a signature may be (the federation crate's limit).
 const MAX_AGE: Duration = Duration::from_secs(60 * 60);
@@ -37,68 +31,7 @@ const MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// What an inbound POST's signature must cover besides `(request-target)`.
 static RULES: LazyLock<Config> = LazyLock::new(|| Config::new().set_expiration(MAX_AGE).require_digest());
 
-/// An actor's RSA public key, parsed for verification.
-pub enum PublicKey {
-    /// 2048 to 8192 bits: `ring`.
-    Ring(ring::signature::UnparsedPublicKey<Vec<u8>>),
-    /// Shorter keys (some old servers), which `ring` refuses: the `rsa` crate.
-    Short(rsa::RsaPublicKey),
-}
-
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PublicKey::Ring(_) => "PublicKey::Ring",
-            PublicKey::Short(_) => "PublicKey::Short",
-        })
-    }
-}
-
-impl PublicKey {
-    /// A `BEGIN PUBLIC KEY` (SubjectPublicKeyInfo) or `BEGIN RSA PUBLIC KEY`
-    /// (PKCS#1) PEM; `None` when it is neither.
-    pub fn from_pem(pem: &str) -> Option<PublicKey> {
-        let pem = pem.trim();
-        let key =
-            rsa::RsaPublicKey::from_public_key_pem(pem).or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem)).ok()?;
-        if key.n().bits() < 2048 {
-            return Some(PublicKey::Short(key));
-        }
-        let der = key.to_pkcs1_der().ok()?.into_vec();
-        Some(PublicKey::Ring(ring::signature::UnparsedPublicKey::new(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            der,
-        )))
-    }
-
-    /// Whether `signature` is this key's RSASSA-PKCS1-v1_5 SHA-256 signature of `message`.
-    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        match self {
-            PublicKey::Ring(key) => key.verify(message, signature).is_ok(),
-            PublicKey::Short(key) => {
-                key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok()
-            }
-        }
-    }
-}
-
-/// A local actor's key pair, for signing what we send.
-pub struct SigningKey {
-    /// `https://us/users/ada#main-key`.
-    key_id: String,
-    pair: ring::signature::RsaKeyPair,
-}
-
 impl SigningKey {
-    /// From the actor's id and their PKCS#8 PEM private key.
-    pub fn from_pem(actor_id: &url::Url, pem: &str) -> Result<SigningKey, FederationError> {
-        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-        let unreadable = || FederationError::Invalid(format!("the private key of {actor_id} is unreadable"));
-        let der = rsa::RsaPrivateKey::from_pkcs8_pem(pem).and_then(|k| k.to_pkcs8_der()).map_err(|_| unreadable())?;
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|_| unreadable())?;
-        Ok(SigningKey { key_id: format!("{actor_id}#main-key"), pair })
-    }
-
     /// The headers of a POST of `body` to `inbox`, signed.
     pub fn sign_post(&self, inbox: &url::Url, body: &[u8]) -> Result<Vec<(&'static str, String)>, FederationError> {
         let host = match (inbox.host_str(), inbox.port()) {
@@ -120,17 +53,7 @@ impl SigningKey {
         let signing_string = format!(
             "(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: {content_type}"
         );
-        let mut signature = vec![0; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &ring::signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                signing_string.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| {
-                FederationError::App(crate::service::AppError::Internal(anyhow::anyhow!("RSA signing failed")))
-            })?;
+        let signature = self.sign_rsa_sha256(signing_string.as_bytes())?;
         let header = format!(
             r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="{}""#,
             self.key_id,
@@ -144,23 +67,6 @@ impl SigningKey {
             ("signature", header),
         ])
     }
-}
-
-/// The body matches its `Digest` header: every `SHA-256=` part is the
-/// body's hash, and there is at least one.
-pub fn verify_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), FederationError> {
-    let header = headers.get("digest").and_then(|v| v.to_str().ok()).ok_or(FederationError::Unauthorized)?;
-    let expected = STANDARD.encode(Sha256::digest(body));
-    let mut sha256 = header
-        .split(',')
-        .filter_map(|part| part.trim().split_once('='))
-        .filter(|(algorithm, _)| algorithm.eq_ignore_ascii_case("SHA-256"))
-        .map(|(_, value)| value.trim())
-        .peekable();
-    if sha256.peek().is_none() {
-        return Err(FederationError::Unauthorized);
-    }
-    if sha256.all(|value| value == expected) { Ok(()) } else { Err(FederationError::Unauthorized) }
 }
 
 /// An inbound request's signature, read and checked for everything but the
@@ -221,8 +127,11 @@ pub fn verify_request(
 
 #[cfg(test)]
 mod tests {
+    use super::super::digest::verify_digest;
     use super::*;
+    use rsa::pkcs1::EncodeRsaPublicKey;
     use rsa::pkcs1v15::SigningKey as RsaSigningKey;
+    use rsa::pkcs8::DecodePublicKey;
     use rsa::pkcs8::EncodePublicKey;
     use rsa::signature::{SignatureEncoding, Signer};
 
@@ -349,24 +258,5 @@ mod tests {
             .unwrap();
         assert!(check(&signed(&short, "rsa-sha256", MASTODON, |_| {}), &pkcs1));
         assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----").is_none());
-    }
-
-    #[test]
-    fn digests_must_be_sha256_of_the_body() {
-        let mut headers = HeaderMap::new();
-        let good = STANDARD.encode(Sha256::digest(BODY));
-        for (header, ok) in [
-            (format!("SHA-256={good}"), true),
-            (format!("sha-256={good}"), true),
-            (format!("SHA-512=abc, SHA-256={good}"), true),
-            (format!("SHA-256={good},SHA-256=AAAA"), false),
-            ("SHA-512=abc".to_string(), false),
-            ("garbage".to_string(), false),
-        ] {
-            headers.insert("digest", header.parse().unwrap());
-            assert_eq!(verify_digest(&headers, BODY.as_bytes()).is_ok(), ok, "{header}");
-        }
-        headers.remove("digest");
-        assert!(verify_digest(&headers, BODY.as_bytes()).is_err());
     }
 }

@@ -1,0 +1,139 @@
+// The session room in the browser: join (a join token, then the signalling
+// WebSocket), who is here, chat, the countdown to the server's deadline,
+// warnings, the extension, and the end screen. The screen is kept awake
+// while in the room, and a dropped connection rejoins by itself.
+(function () {
+  'use strict';
+  var root = document.querySelector('[data-room]');
+  var panel = document.getElementById('room-live');
+  if (!root || !panel || root.getAttribute('data-state') !== 'open') return;
+  var id = root.getAttribute('data-room');
+  var linkToken = new URLSearchParams(window.location.search).get('token') || '';
+  var joinButton = document.getElementById('room-join');
+  var status = document.getElementById('room-status');
+  var timer = document.getElementById('room-timer');
+  var log = document.getElementById('room-chat-log');
+  var form = document.getElementById('room-chat');
+  var input = document.getElementById('room-chat-text');
+  var extend = document.getElementById('room-extend');
+  var leave = document.getElementById('room-leave');
+  var ended = document.getElementById('room-ended');
+  var socket = null, deadline = 0, offset = 0, finished = false, wakeLock = null, retries = 0, tick = null;
+
+  function show(el, on) { if (el) el.hidden = !on; }
+  function say(text) { status.textContent = text; }
+
+  // Chat text is shown as text; links are made clickable, nothing else.
+  function addLine(who, text) {
+    var item = document.createElement('li');
+    var name = document.createElement('strong');
+    name.textContent = who + ': ';
+    item.appendChild(name);
+    text.split(/(https?:\/\/[^\s<>"]+)/).forEach(function (part, i) {
+      if (i % 2 === 1) {
+        var a = document.createElement('a');
+        a.href = part; a.textContent = part; a.rel = 'noopener noreferrer'; a.target = '_blank';
+        item.appendChild(a);
+      } else if (part) {
+        item.appendChild(document.createTextNode(part));
+      }
+    });
+    log.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function countdown() {
+    var left = Math.max(0, Math.ceil((deadline - (Date.now() + offset)) / 1000));
+    timer.textContent = 'Time left: ' + Math.floor(left / 60) + ':' + (left % 60 < 10 ? '0' : '') + (left % 60);
+  }
+
+  function keepAwake() {
+    if (!('wakeLock' in navigator)) return;
+    navigator.wakeLock.request('screen').then(function (lock) { wakeLock = lock; }).catch(function () {});
+  }
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible' && socket && !finished) keepAwake();
+  });
+
+  function end(message) {
+    finished = true;
+    if (tick) clearInterval(tick);
+    if (wakeLock) { wakeLock.release().catch(function () {}); wakeLock = null; }
+    show(panel, false);
+    show(document.querySelector('.room-state'), false);
+    say('');
+    show(ended, true);
+    document.getElementById('room-ended-why').textContent = message;
+  }
+
+  function join() {
+    joinButton.disabled = true;
+    say('Joining…');
+    var url = '/rooms/' + id + '/join-token' + (linkToken ? '?token=' + encodeURIComponent(linkToken) : '');
+    fetch(url, { credentials: 'same-origin' }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (answer) {
+      if (!answer.ok) { joinButton.disabled = false; say(answer.body.message || 'The room cannot be joined.'); return; }
+      var scheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+      socket = new WebSocket(scheme + window.location.host + answer.body.socket);
+      socket.onopen = function () { socket.send(JSON.stringify({ type: 'join', token: answer.body.token })); };
+      socket.onmessage = function (event) { receive(JSON.parse(event.data)); };
+      socket.onclose = function () {
+        socket = null;
+        if (finished) return;
+        // The network changed or dropped: come back in by ourselves.
+        if (retries < 5) { retries += 1; say('Reconnecting…'); setTimeout(join, 1000 * retries); }
+        else { joinButton.disabled = false; say('The connection was lost. Press Join to try again.'); }
+      };
+    }).catch(function () {
+      joinButton.disabled = false;
+      say('The room could not be reached. Check your connection and press Join again.');
+    });
+  }
+
+  function receive(m) {
+    if (m.type === 'joined') {
+      retries = 0;
+      deadline = Date.parse(m.deadline);
+      offset = Date.parse(m.server_time) - Date.now();
+      root.setAttribute('data-in-room', '');
+      show(document.querySelector('[data-countdown-to]'), false);
+      show(joinButton, false); show(panel, true);
+      say(m.other_here ? m.other + ' is here.' : 'You are in. Waiting for the other person…');
+      if (m.role === 'advisor') show(extend, true);
+      countdown(); if (tick) clearInterval(tick); tick = setInterval(countdown, 1000);
+      keepAwake();
+    } else if (m.type === 'presence') {
+      say(m.here ? m.name + ' is here.' : m.name + ' left the room.');
+    } else if (m.type === 'chat') {
+      addLine(m.name, m.text);
+    } else if (m.type === 'deadline') {
+      deadline = Date.parse(m.deadline); countdown();
+      say('The session was extended by 4 minutes.');
+      show(extend, false);
+    } else if (m.type === 'warning') {
+      say(m.text);
+    } else if (m.type === 'error') {
+      say(m.message);
+    } else if (m.type === 'bye') {
+      if (m.reason === 'replaced') { finished = true; say(m.message); show(panel, false); return; }
+      end(m.message);
+    }
+  }
+
+  joinButton.addEventListener('click', join);
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text || !socket) return;
+    socket.send(JSON.stringify({ type: 'chat', text: text }));
+    input.value = '';
+  });
+  extend.addEventListener('click', function () { if (socket) socket.send(JSON.stringify({ type: 'extend' })); });
+  leave.addEventListener('click', function () {
+    if (socket) socket.send(JSON.stringify({ type: 'leave' }));
+    end('You left the room. You can join again until the session ends.');
+    finished = false;
+    show(joinButton, true); joinButton.disabled = false;
+  });
+})();
