@@ -78,6 +78,8 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::domain::ip_range::IpRange>,
     /// `/readyz` answers 503 when the data folder's disk has less free.
     pub min_free_disk_mb: u64,
+    /// The voice room's media: one UDP port for every participant.
+    pub voice: crate::voice::VoiceConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -116,6 +118,9 @@ pub struct FileConfig {
     pub min_free_disk_mb: Option<u64>,
     pub max_open_slots_per_advisor: Option<u64>,
     pub max_series_occurrences: Option<u64>,
+    pub voice_udp_bind: Option<std::net::IpAddr>,
+    pub voice_udp_port: Option<u16>,
+    pub voice_public_ip: Option<std::net::IpAddr>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -181,6 +186,7 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let voice = voice_config(&file)?;
         let bind = overrides.bind.or(file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default"));
         let domain = overrides.domain.or(file.domain).unwrap_or_else(|| "localhost".to_string());
         validate_domain(&domain)?;
@@ -269,6 +275,7 @@ impl Config {
                 false => false,
             },
             min_free_disk_mb: env_number("OFFICEHOURS_MIN_FREE_DISK_MB")?.or(file.min_free_disk_mb).unwrap_or(100),
+            voice,
             trusted_proxies: match std::env::var("OFFICEHOURS_TRUSTED_PROXIES") {
                 Ok(list) => parse_ranges(list.split(',').filter(|s| !s.trim().is_empty()))?,
                 Err(_) => parse_ranges(file.trusted_proxies.iter().flatten().map(String::as_str))?,
@@ -321,6 +328,31 @@ fn validate_domain(domain: &str) -> anyhow::Result<()> {
         && domain.len() <= 253
         && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
     if ok { Ok(()) } else { anyhow::bail!("invalid domain `{domain}`: use a host name such as hours.example.org") }
+}
+
+/// The media port's settings: `voice_udp_bind` (default `0.0.0.0`),
+/// `voice_udp_port` (default 3479) and `voice_public_ip` (the address put in
+/// the host candidate; default the bind address, or 127.0.0.1 when that is
+/// unspecified), each overridden by `OFFICEHOURS_VOICE_UDP_BIND`,
+/// `OFFICEHOURS_VOICE_UDP_PORT` and `OFFICEHOURS_VOICE_PUBLIC_IP`.
+fn voice_config(file: &FileConfig) -> anyhow::Result<crate::voice::VoiceConfig> {
+    let ip = |name: &str| -> anyhow::Result<Option<std::net::IpAddr>> {
+        match std::env::var(name) {
+            Ok(text) if !text.trim().is_empty() => {
+                text.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name} must be an IP address, not `{text}`"))
+            }
+            _ => Ok(None),
+        }
+    };
+    let bind_ip = ip("OFFICEHOURS_VOICE_UDP_BIND")?.or(file.voice_udp_bind).unwrap_or(crate::voice::DEFAULT_BIND_IP);
+    let port = match env_number("OFFICEHOURS_VOICE_UDP_PORT")? {
+        Some(n) => {
+            u16::try_from(n).map_err(|_| anyhow::anyhow!("OFFICEHOURS_VOICE_UDP_PORT must be a port, not {n}"))?
+        }
+        None => file.voice_udp_port.unwrap_or(crate::voice::DEFAULT_UDP_PORT),
+    };
+    let public_ip = ip("OFFICEHOURS_VOICE_PUBLIC_IP")?.or(file.voice_public_ip);
+    Ok(crate::voice::VoiceConfig::new(SocketAddr::new(bind_ip, port), public_ip))
 }
 
 /// A whole number from the environment, if set.
@@ -398,6 +430,7 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("instance_name", &self.instance_name)
             .field("demo", &self.demo)
+            .field("voice", &self.voice)
             .finish()
     }
 }
@@ -491,6 +524,25 @@ mod tests {
         std::fs::write(&path, "max_open_slots_per_advisor = 0\nmax_series_occurrences = 5000\n").unwrap();
         let config = Config::resolve(Overrides { config: Some(path), ..Default::default() }).unwrap();
         assert_eq!((config.max_open_slots_per_advisor, config.max_series_occurrences), (1, 366));
+    }
+
+    #[test]
+    fn the_media_port_comes_from_the_file() {
+        let config = Config::resolve(Overrides::default()).unwrap();
+        assert_eq!(config.voice, crate::voice::VoiceConfig::default());
+        assert_eq!(config.voice.bind.port(), crate::voice::DEFAULT_UDP_PORT);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "voice_udp_bind = \"192.0.2.10\"\nvoice_udp_port = 40000\nvoice_public_ip = \"203.0.113.5\"\n",
+        )
+        .unwrap();
+        let config = Config::resolve(Overrides { config: Some(path.clone()), ..Default::default() }).unwrap();
+        assert_eq!(config.voice.bind.to_string(), "192.0.2.10:40000");
+        assert_eq!(config.voice.advertised_ip().to_string(), "203.0.113.5");
+        std::fs::write(&path, "voice_udp_port = 70000\n").unwrap();
+        assert!(Config::resolve(Overrides { config: Some(path), ..Default::default() }).is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod root;
 pub mod service;
 pub mod storage;
 mod test_clock;
+pub mod voice;
 pub mod web;
 
 use std::future::Future;

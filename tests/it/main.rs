@@ -27,5 +27,6 @@ mod rooms;
 mod statements;
 mod storage;
 mod tokens;
+mod voice_media;
 mod web_accounts;
 mod web_advisors;

@@ -1,0 +1,196 @@
+//! The media task: one tokio task owns the UDP socket and the engine (every
+//! room's media), so the media path takes no lock and makes no task hop per
+//! packet. The rest of the server talks to it through [`VoiceHandle`]
+//! (commands over a channel, each answered once done) and hears about
+//! presence through [`VoiceEvents`].
+//!
+//! Why one task for every room rather than one per room: there is one
+//! socket, so one reader anyway; handing each datagram to a room task would
+//! cost a channel send and a wake-up per packet. A room's rules and deadline
+//! live in the room's own task (the signalling side), which calls
+//! [`VoiceHandle::stop_room`] at the deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::VoiceConfig;
+use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, VoiceError};
+use super::rtc_engine::RtcEngine;
+
+/// The most datagrams read in one go before the loop sends what they
+/// produced (keeps latency bounded under load).
+const READ_BATCH: usize = 64;
+
+/// How long the loop sleeps when no connection has a timer.
+const IDLE: Duration = Duration::from_secs(3600);
+
+enum Command {
+    Admit {
+        room: RoomId,
+        participant: ParticipantId,
+        offer: String,
+        reply: oneshot::Sender<Result<String, VoiceError>>,
+    },
+    Close {
+        room: RoomId,
+        participant: ParticipantId,
+        reply: oneshot::Sender<()>,
+    },
+    StopRoom {
+        room: RoomId,
+        reply: oneshot::Sender<()>,
+    },
+    Stats {
+        room: RoomId,
+        reply: oneshot::Sender<Option<RoomStats>>,
+    },
+}
+
+/// The server's handle on the media task; cheap to clone. When every handle
+/// is dropped, the task ends.
+#[derive(Clone)]
+pub struct VoiceHandle {
+    commands: mpsc::Sender<Command>,
+    local_addr: SocketAddr,
+}
+
+/// Joins and leaves of participants, for presence.
+pub type VoiceEvents = mpsc::UnboundedReceiver<MediaEvent>;
+
+/// Binds the media port and starts the media task on the `rtc` engine.
+pub async fn start(config: &VoiceConfig) -> io::Result<(VoiceHandle, VoiceEvents)> {
+    let socket = UdpSocket::bind(config.bind).await?;
+    let bound = socket.local_addr()?;
+    let advertised = SocketAddr::new(config.advertised_ip(), bound.port());
+    Ok(start_with(socket, RtcEngine::new(advertised), advertised))
+}
+
+/// Starts the media task on an already-bound socket with any engine.
+pub fn start_with(socket: UdpSocket, engine: impl MediaEngine, advertised: SocketAddr) -> (VoiceHandle, VoiceEvents) {
+    let (commands, command_rx) = mpsc::channel(256);
+    let (events_tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(run(socket, engine, command_rx, events_tx));
+    (VoiceHandle { commands, local_addr: advertised }, events)
+}
+
+impl VoiceHandle {
+    /// The address in every answer's host candidate.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Admits a participant's offer to a room and returns the answer.
+    pub async fn admit(&self, room: RoomId, participant: ParticipantId, offer: String) -> Result<String, VoiceError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Admit { room, participant, offer, reply }).await?;
+        answer.await.map_err(|_| VoiceError::Unavailable)?
+    }
+
+    /// Closes one participant's connection; returns once it is closed.
+    pub async fn close(&self, room: RoomId, participant: ParticipantId) -> Result<(), VoiceError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Command::Close { room, participant, reply }).await?;
+        done.await.map_err(|_| VoiceError::Unavailable)
+    }
+
+    /// The hard stop; returns once the room forwards nothing more (any
+    /// datagram read after this returns is dropped).
+    pub async fn stop_room(&self, room: RoomId) -> Result<(), VoiceError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Command::StopRoom { room, reply }).await?;
+        done.await.map_err(|_| VoiceError::Unavailable)
+    }
+
+    pub async fn stats(&self, room: RoomId) -> Result<Option<RoomStats>, VoiceError> {
+        let (reply, stats) = oneshot::channel();
+        self.send(Command::Stats { room, reply }).await?;
+        stats.await.map_err(|_| VoiceError::Unavailable)
+    }
+
+    async fn send(&self, command: Command) -> Result<(), VoiceError> {
+        self.commands.send(command).await.map_err(|_| VoiceError::Unavailable)
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut engine: impl MediaEngine,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+) {
+    let mut buf = vec![0u8; 2048];
+    let sleep = tokio::time::sleep(IDLE);
+    tokio::pin!(sleep);
+    loop {
+        // Timers first on every turn, so a busy socket cannot starve them
+        // (the select below prefers commands and datagrams).
+        let now = Instant::now();
+        if engine.poll_timeout().is_some_and(|at| at <= now) {
+            engine.handle_timeout(now);
+        }
+        flush(&socket, &mut engine).await;
+        while let Some(event) = engine.poll_event() {
+            // Nobody listening is fine: presence is optional for the media.
+            let _ = events.send(event);
+        }
+        // A deadline already past fires at once below; going through the
+        // select keeps the task yielding to the runtime (tokio's budget).
+        let deadline = engine.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE);
+        sleep.as_mut().reset(tokio::time::Instant::from_std(deadline));
+        tokio::select! {
+            biased;
+            command = commands.recv() => match command {
+                None => break,
+                Some(command) => execute(&mut engine, command),
+            },
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => {
+                    engine.handle_datagram(Instant::now(), from, &buf[..n]);
+                    for _ in 1..READ_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, from)) => engine.handle_datagram(Instant::now(), from, &buf[..n]),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // ICMP errors (a peer gone) surface here on some systems.
+                Err(e) => tracing::trace!("voice: receive error: {e}"),
+            },
+            () = &mut sleep => engine.handle_timeout(Instant::now()),
+        }
+    }
+    // Every handle is gone: the server is shutting down.
+    flush(&socket, &mut engine).await;
+}
+
+fn execute(engine: &mut impl MediaEngine, command: Command) {
+    let now = Instant::now();
+    match command {
+        Command::Admit { room, participant, offer, reply } => {
+            let _ = reply.send(engine.admit(now, room, participant, &offer));
+        }
+        Command::Close { room, participant, reply } => {
+            engine.close(now, room, participant);
+            let _ = reply.send(());
+        }
+        Command::StopRoom { room, reply } => {
+            engine.stop_room(now, room);
+            let _ = reply.send(());
+        }
+        Command::Stats { room, reply } => {
+            let _ = reply.send(engine.room_stats(room));
+        }
+    }
+}
+
+async fn flush(socket: &UdpSocket, engine: &mut impl MediaEngine) {
+    while let Some(transmit) = engine.poll_transmit() {
+        if let Err(e) = socket.send_to(&transmit.data, transmit.to).await {
+            tracing::trace!("voice: send to {} failed: {e}", transmit.to);
+        }
+    }
+}
