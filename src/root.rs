@@ -57,7 +57,19 @@ pub async fn assemble_with_clock(mut config: Config, clock: Clock) -> anyhow::Re
     let data = FedData::new(app.clone(), client.clone());
     let federation = crate::federation::context::config(data.clone(), client).await?;
     let jobs = Arc::new(Jobs::new(&app, jobs(&app, &data)));
-    Ok(Node { app, federation, data, jobs, rooms: crate::live::Rooms::new() })
+    // The media port. A port that cannot be bound leaves the rooms with
+    // chat and timing but no voice, and says so, rather than no server.
+    let voice = match crate::voice::start(&app.config.voice).await {
+        Ok((voice, _events)) => {
+            tracing::info!(advertised = %voice.local_addr(), "voice media on UDP");
+            Some(voice)
+        }
+        Err(err) => {
+            tracing::warn!(bind = %app.config.voice.bind, error = %err, "no voice: the media port cannot be bound");
+            None
+        }
+    };
+    Ok(Node { app, federation, data, jobs, rooms: crate::live::Rooms::new(voice) })
 }
 
 /// Every background job, in the order one pass runs them: booking events

@@ -186,6 +186,8 @@ impl Instance {
         }
         // Plain text in the log files (the spec's env may say otherwise).
         command.env("NO_COLOR", "1");
+        // Each instance's media on a loopback port of its own.
+        command.env("OFFICEHOURS_VOICE_UDP_BIND", "127.0.0.1").env("OFFICEHOURS_VOICE_UDP_PORT", "0");
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }

@@ -18,7 +18,39 @@
   var extend = document.getElementById('room-extend');
   var leave = document.getElementById('room-leave');
   var ended = document.getElementById('room-ended');
+  var mute = document.getElementById('room-mute');
+  var speaker = document.getElementById('room-audio');
   var socket = null, deadline = 0, offset = 0, finished = false, wakeLock = null, retries = 0, tick = null;
+  var pc = null, microphone = null;
+
+  // The voice: the microphone goes to the server, the other person's voice
+  // comes back through it (the server forwards it and stops it on time).
+  function startAudio() {
+    if (!navigator.mediaDevices || !window.RTCPeerConnection) {
+      say('This browser cannot do voice here; chat still works.');
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      microphone = stream;
+      pc = new RTCPeerConnection({});
+      window.__ohPeer = pc;
+      stream.getAudioTracks().forEach(function (track) { pc.addTrack(track, stream); });
+      pc.ontrack = function (event) {
+        speaker.srcObject = event.streams[0] || new MediaStream([event.track]);
+        speaker.play().catch(function () {});
+      };
+      return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); }).then(function () {
+        socket.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
+      });
+    }).catch(function () {
+      say('The microphone is not available. Allow it in the browser to talk; chat still works.');
+    });
+  }
+
+  function stopAudio() {
+    if (pc) { pc.close(); pc = null; }
+    if (microphone) { microphone.getTracks().forEach(function (t) { t.stop(); }); microphone = null; }
+  }
 
   function show(el, on) { if (el) el.hidden = !on; }
   function say(text) { status.textContent = text; }
@@ -58,6 +90,7 @@
   function end(message) {
     finished = true;
     if (tick) clearInterval(tick);
+    stopAudio();
     if (wakeLock) { wakeLock.release().catch(function () {}); wakeLock = null; }
     show(panel, false);
     show(document.querySelector('.room-state'), false);
@@ -103,6 +136,10 @@
       if (m.role === 'advisor') show(extend, true);
       countdown(); if (tick) clearInterval(tick); tick = setInterval(countdown, 1000);
       keepAwake();
+      stopAudio();
+      if (m.media) { show(mute, true); startAudio(); }
+    } else if (m.type === 'answer') {
+      if (pc) pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }).catch(function () { say('The voice could not connect.'); });
     } else if (m.type === 'presence') {
       say(m.here ? m.name + ' is here.' : m.name + ' left the room.');
     } else if (m.type === 'chat') {
@@ -122,6 +159,13 @@
   }
 
   joinButton.addEventListener('click', join);
+  mute.addEventListener('click', function () {
+    if (!microphone) return;
+    var track = microphone.getAudioTracks()[0];
+    track.enabled = !track.enabled;
+    mute.textContent = track.enabled ? 'Mute' : 'Unmute';
+    mute.setAttribute('aria-pressed', String(!track.enabled));
+  });
   form.addEventListener('submit', function (event) {
     event.preventDefault();
     var text = input.value.trim();

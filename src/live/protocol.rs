@@ -23,6 +23,8 @@ pub enum ClientMessage {
     Chat { text: String },
     /// The advisor asks for 4 more minutes (last minute, Pro, once).
     Extend,
+    /// The browser's WebRTC offer (audio, and video for a shared screen).
+    Offer { sdp: String },
     /// Leaving on purpose.
     Leave,
 }
@@ -41,8 +43,14 @@ pub enum ServerMessage {
         other_here: bool,
         starts_at: String,
         deadline: String,
+        /// Whether this server carries the voice (send an `offer`).
+        media: bool,
         /// The server's time, so the countdown does not trust the device's.
         server_time: String,
+    },
+    /// The server's answer to an `offer`.
+    Answer {
+        sdp: String,
     },
     /// The other person came in or left.
     Presence {

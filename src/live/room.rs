@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::room::{Due, Role, RoomClock};
 use crate::service::App;
+use crate::voice::{ParticipantId, RoomId, VoiceHandle};
 
 use super::protocol::{CHAT_MAX, ServerMessage, instant};
 
@@ -22,6 +23,7 @@ pub enum Command {
     Join { conn: u64, user_id: i64, name: String, role: Role, out: mpsc::Sender<ServerMessage> },
     Chat { conn: u64, text: String },
     Extend { conn: u64 },
+    Offer { conn: u64, sdp: String },
     Leave { conn: u64 },
 }
 
@@ -29,6 +31,8 @@ pub enum Command {
 #[derive(Default)]
 pub struct Rooms {
     open: Mutex<HashMap<i64, Live>>,
+    /// The media engine's task, when this node carries voice.
+    voice: Option<VoiceHandle>,
 }
 
 /// A live room: its task's inbox and its current deadline.
@@ -39,8 +43,8 @@ struct Live {
 }
 
 impl Rooms {
-    pub fn new() -> Arc<Rooms> {
-        Arc::default()
+    pub fn new(voice: Option<VoiceHandle>) -> Arc<Rooms> {
+        Arc::new(Rooms { open: Mutex::default(), voice })
     }
 
     /// The deadline of a live room (moved by an extension), if it is live.
@@ -73,6 +77,7 @@ impl Rooms {
             advisor_id,
             deadline,
             people: Vec::new(),
+            voice: self.voice.clone(),
             rooms: self.clone(),
         };
         tokio::spawn(room.run(inbox));
@@ -104,6 +109,7 @@ struct Room {
     advisor_id: i64,
     deadline: Arc<std::sync::atomic::AtomicI64>,
     people: Vec<Person>,
+    voice: Option<VoiceHandle>,
     rooms: Arc<Rooms>,
 }
 
@@ -179,6 +185,7 @@ impl Room {
                     starts_at: instant(self.clock.starts_at),
                     deadline: instant(self.clock.deadline),
                     server_time: instant(now),
+                    media: self.voice.is_some(),
                 };
                 let _ = out.try_send(joined);
                 self.tell_others(
@@ -236,9 +243,28 @@ impl Room {
                     }
                 }
             }
+            Command::Offer { conn, sdp } => {
+                let Some(person) = self.people.iter().find(|p| p.conn == conn) else { return };
+                let (user_id, out) = (person.user_id, person.out.clone());
+                let Some(voice) = &self.voice else {
+                    let _ = out.try_send(ServerMessage::error("no_voice", "This server carries no voice; chat works."));
+                    return;
+                };
+                match voice.admit(RoomId(self.id), ParticipantId(user_id), sdp).await {
+                    Ok(sdp) => {
+                        let _ = out.try_send(ServerMessage::Answer { sdp });
+                    }
+                    Err(err) => {
+                        let _ = out.try_send(ServerMessage::error("media_refused", &err.to_string()));
+                    }
+                }
+            }
             Command::Leave { conn } => {
                 if let Some(i) = self.people.iter().position(|p| p.conn == conn) {
                     let gone = self.people.remove(i);
+                    if let Some(voice) = &self.voice {
+                        let _ = voice.close(RoomId(self.id), ParticipantId(gone.user_id)).await;
+                    }
                     if let Err(err) = self.app.person_went(self.id, gone.user_id).await {
                         tracing::warn!(room = self.id, error = %err, "could not record who left");
                     }
@@ -252,6 +278,12 @@ impl Room {
 
     /// The hard stop: everyone is told and let go; nobody gets back in.
     async fn stop(&mut self) {
+        // Media first: when this returns, nothing more is forwarded.
+        if let Some(voice) = &self.voice
+            && let Err(err) = voice.stop_room(RoomId(self.id)).await
+        {
+            tracing::warn!(room = self.id, error = %err, "could not stop the room's media");
+        }
         for person in std::mem::take(&mut self.people) {
             let _ = person.out.try_send(bye("time", "Time is up: the session has ended."));
             if let Err(err) = self.app.person_went(self.id, person.user_id).await {

@@ -140,6 +140,7 @@ async fn connection(app: App, rooms: Arc<Rooms>, id: i64, mut socket: WebSocket)
                     }
                     Read::Message(ClientMessage::Chat { text }) => Command::Chat { conn, text },
                     Read::Message(ClientMessage::Extend) => Command::Extend { conn },
+                    Read::Message(ClientMessage::Offer { sdp }) => Command::Offer { conn, sdp },
                     Read::Bad(error) => {
                         send(&mut socket, &error).await;
                         continue;

@@ -44,18 +44,27 @@ impl Driver {
     }
 
     async fn browser(&self, width: u32, height: u32) -> Client {
+        self.browser_with(width, height, &[]).await
+    }
+
+    /// A browser with more command-line switches (fake media devices, say).
+    async fn browser_with(&self, width: u32, height: u32, extra: &[&str]) -> Client {
         let profile = tempfile::tempdir().unwrap();
-        let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
-        });
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-quic".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let caps = serde_json::json!({ "goog:chromeOptions": { "binary": CHROMIUM, "args": args } });
         let serde_json::Value::Object(caps) = caps else { unreachable!() };
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -395,10 +404,17 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
     let start = server.now() + jiff::SignedDuration::from_mins(2);
     let id = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
 
-    // Lea from the link in her mail (no log-in), Ada logged in, on a phone.
-    let learner = driver.browser(1280, 900).await;
+    // Lea from the link in her mail (no log-in), Ada logged in, on a phone;
+    // each with a fake microphone (a beep), voice over loopback.
+    let media = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+    ];
+    let learner = driver.browser_with(1280, 900, &media).await;
     learner.goto(&server.app.room_link(id, lea.id)).await.unwrap();
-    let advisor = driver.browser(390, 844).await;
+    let advisor = driver.browser_with(390, 844, &media).await;
     log_in(&advisor, &server, "ada").await;
     advisor.goto(&server.url(&format!("/rooms/{id}"))).await.unwrap();
     for browser in [&learner, &advisor] {
@@ -417,6 +433,23 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
                    return [v('room-join'), v('room-extend')];";
     assert_eq!(learner.execute(visible, vec![]).await.unwrap(), serde_json::json!([false, false]));
     assert_eq!(advisor.execute(visible, vec![]).await.unwrap(), serde_json::json!([false, true]));
+
+    // Voice: each side receives the other's audio through the server, at
+    // about 50 packets a second.
+    let received = "return (async () => { const pc = window.__ohPeer; if (!pc) return 0; \
+        let n = 0; (await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived; }); \
+        return n; })();";
+    for browser in [&learner, &advisor] {
+        let mut packets = 0;
+        for _ in 0..200 {
+            packets = browser.execute(received, vec![]).await.unwrap().as_i64().unwrap_or(0);
+            if packets >= 50 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(packets >= 50, "only {packets} audio packets arrived: {}", page_text(browser).await);
+    }
 
     // Chat: shown as text, links clickable.
     fill(&advisor, "room-chat-text", "<b>Welcome</b> see https://example.org/notes").await;

@@ -56,6 +56,8 @@ impl TestServer {
             ..Default::default()
         };
         let mut config = Config::resolve(overrides).expect("config");
+        // Media on a loopback port of its own (many servers run at once).
+        config.voice = officehours::voice::VoiceConfig::new("127.0.0.1:0".parse().unwrap(), None);
         tweak(&mut config);
         let outbox = config.outbox_dir();
         let clock = Clock::manual_from_now();
