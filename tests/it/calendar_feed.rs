@@ -132,7 +132,10 @@ async fn feeds_list_both_sides_in_utc_with_sequences_and_cancellations_across_ds
         assert!(e["summary"].as_str().unwrap().contains("ada"), "{e}");
         let link = format!("{}/requests/{before_eu}", server.base);
         assert!(e["description"].as_str().unwrap().contains(&link), "{e}");
-        assert_eq!(e["url"], link.as_str());
+        // A confirmed session's URL is the reader's own room link.
+        let room = e["url"].as_str().unwrap();
+        assert!(room.starts_with(&format!("{}/rooms/{before_eu}?token=", server.base)), "{e}");
+        assert!(e["description"].as_str().unwrap().contains(room), "{e}");
         let e = event(&parsed, &format!("request-{after_eu}@{domain}"));
         assert_eq!(e["berlin"], "2027-03-28 03:10 CEST", "one real hour after the other session: DST");
         let e = event(&parsed, &format!("request-{before_us}@{domain}"));
