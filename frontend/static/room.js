@@ -21,7 +21,44 @@
   var mute = document.getElementById('room-mute');
   var speaker = document.getElementById('room-audio');
   var socket = null, deadline = 0, offset = 0, finished = false, wakeLock = null, retries = 0, tick = null;
-  var pc = null, microphone = null;
+  var pc = null, microphone = null, audioContext = null, meters = [];
+  var micField = document.getElementById('room-mic-field');
+  var micSelect = document.getElementById('room-mic');
+
+  // A speaking indicator: lights while a stream carries sound.
+  function meter(stream, badge) {
+    if (!window.AudioContext || !badge) return;
+    audioContext = audioContext || new AudioContext();
+    if (audioContext.state === 'suspended') audioContext.resume().catch(function () {});
+    var analyser = audioContext.createAnalyser();
+    analyser.fftSize = 512;
+    audioContext.createMediaStreamSource(stream).connect(analyser);
+    var samples = new Uint8Array(analyser.fftSize);
+    var timer = setInterval(function () {
+      analyser.getByteTimeDomainData(samples);
+      var peak = 0;
+      for (var i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i] - 128));
+      badge.classList.toggle('speaking', peak > 8);
+    }, 150);
+    meters.push(timer);
+  }
+
+  // The microphone list, once the browser allows reading its labels.
+  function listMicrophones() {
+    if (!navigator.mediaDevices.enumerateDevices) return;
+    navigator.mediaDevices.enumerateDevices().then(function (devices) {
+      var inputs = devices.filter(function (d) { return d.kind === 'audioinput'; });
+      var current = microphone && microphone.getAudioTracks()[0].getSettings().deviceId;
+      micSelect.textContent = '';
+      inputs.forEach(function (d, i) {
+        var option = document.createElement('option');
+        option.value = d.deviceId; option.textContent = d.label || 'Microphone ' + (i + 1);
+        option.selected = d.deviceId === current;
+        micSelect.appendChild(option);
+      });
+      show(micField, inputs.length > 1);
+    }).catch(function () {});
+  }
 
   // The voice: the microphone goes to the server, the other person's voice
   // comes back through it (the server forwards it and stops it on time).
@@ -32,12 +69,16 @@
     }
     navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
       microphone = stream;
+      listMicrophones();
+      meter(stream, document.getElementById('room-speaking-me'));
       pc = new RTCPeerConnection({});
       window.__ohPeer = pc;
       stream.getAudioTracks().forEach(function (track) { pc.addTrack(track, stream); });
       pc.ontrack = function (event) {
-        speaker.srcObject = event.streams[0] || new MediaStream([event.track]);
+        var remote = event.streams[0] || new MediaStream([event.track]);
+        speaker.srcObject = remote;
         speaker.play().catch(function () {});
+        meter(remote, document.getElementById('room-speaking-other'));
       };
       return pc.createOffer().then(function (offer) { return pc.setLocalDescription(offer); }).then(function () {
         socket.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
@@ -48,6 +89,7 @@
   }
 
   function stopAudio() {
+    meters.forEach(clearInterval); meters = [];
     if (pc) { pc.close(); pc = null; }
     if (microphone) { microphone.getTracks().forEach(function (t) { t.stop(); }); microphone = null; }
   }
@@ -159,6 +201,20 @@
   }
 
   joinButton.addEventListener('click', join);
+  micSelect.addEventListener('change', function () {
+    if (!pc || !microphone) return;
+    var muted = !microphone.getAudioTracks()[0].enabled;
+    navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: micSelect.value } } }).then(function (stream) {
+      var track = stream.getAudioTracks()[0];
+      track.enabled = !muted;
+      var sender = pc.getSenders().find(function (s) { return s.track && s.track.kind === 'audio'; });
+      return (sender ? sender.replaceTrack(track) : Promise.resolve()).then(function () {
+        microphone.getTracks().forEach(function (t) { t.stop(); });
+        microphone = stream;
+        meter(stream, document.getElementById('room-speaking-me'));
+      });
+    }).catch(function () { say('That microphone cannot be used.'); });
+  });
   mute.addEventListener('click', function () {
     if (!microphone) return;
     var track = microphone.getAudioTracks()[0];

@@ -113,7 +113,7 @@ async fn connection(app: App, rooms: Arc<Rooms>, id: i64, mut socket: WebSocket)
             return;
         }
     };
-    let room = rooms.room(&app, id, view.clock.clone(), view_advisor(&view, &user, role));
+    let room = rooms.room(&app, id, view.clock.clone(), view.advisor_id);
     let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let (out, mut messages) = mpsc::channel(64);
     let name = user.name().to_string();
@@ -154,16 +154,4 @@ async fn connection(app: App, rooms: Arc<Rooms>, id: i64, mut socket: WebSocket)
     }
     let _ = room.send(Command::Leave { conn }).await;
     let _ = socket.send(Message::Close(None)).await;
-}
-
-/// The session's advisor (for the extension's free-time check).
-fn view_advisor(
-    view: &crate::service::rooms::RoomView,
-    user: &crate::storage::User,
-    role: crate::domain::room::Role,
-) -> i64 {
-    match role {
-        crate::domain::room::Role::Advisor => user.id,
-        crate::domain::room::Role::Learner => view.advisor_id,
-    }
 }

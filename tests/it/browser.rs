@@ -449,6 +449,14 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(packets >= 50, "only {packets} audio packets arrived: {}", page_text(browser).await);
+        // The other person's voice lights their speaking indicator (the
+        // fake microphone beeps).
+        until_true(
+            browser,
+            "the other person speaking",
+            "return document.getElementById('room-speaking-other').classList.contains('speaking');",
+        )
+        .await;
     }
 
     // Chat: shown as text, links clickable.
