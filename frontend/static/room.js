@@ -21,7 +21,29 @@
   var mute = document.getElementById('room-mute');
   var speaker = document.getElementById('room-audio');
   var socket = null, deadline = 0, offset = 0, finished = false, wakeLock = null, retries = 0, tick = null;
-  var pc = null, microphone = null, audioContext = null, meters = [];
+  var pc = null, microphone = null, audioContext = null, meters = [], screenSender = null, shared = null;
+  var shareButton = document.getElementById('room-share');
+  var screenBox = document.getElementById('room-screen-box');
+  var screen = document.getElementById('room-screen');
+
+  // Screen sharing (desktop browsers): the shared screen replaces the empty
+  // video track; stopping puts the empty one back.
+  function share(stream) {
+    if (!screenSender) return Promise.resolve();
+    var track = stream.getVideoTracks()[0];
+    track.onended = function () { stopSharing(); };
+    return screenSender.replaceTrack(track).then(function () {
+      shared = stream;
+      shareButton.textContent = 'Stop sharing';
+      say('You are sharing your screen.');
+    });
+  }
+  function stopSharing() {
+    if (screenSender) screenSender.replaceTrack(null).catch(function () {});
+    if (shared) { shared.getTracks().forEach(function (t) { t.stop(); }); shared = null; }
+    shareButton.textContent = 'Share screen';
+  }
+  window.__ohShare = share;
   var micField = document.getElementById('room-mic-field');
   var micSelect = document.getElementById('room-mic');
 
@@ -74,7 +96,16 @@
       pc = new RTCPeerConnection({});
       window.__ohPeer = pc;
       stream.getAudioTracks().forEach(function (track) { pc.addTrack(track, stream); });
+      // A video line from the start, so a shared screen needs no new offer.
+      screenSender = pc.addTransceiver('video', { direction: 'sendrecv' }).sender;
       pc.ontrack = function (event) {
+        if (event.track.kind === 'video') {
+          var track = event.track;
+          screen.srcObject = new MediaStream([track]);
+          track.onunmute = function () { show(screenBox, true); screen.play().catch(function () {}); };
+          track.onmute = function () { show(screenBox, false); };
+          return;
+        }
         var remote = event.streams[0] || new MediaStream([event.track]);
         speaker.srcObject = remote;
         speaker.play().catch(function () {});
@@ -90,6 +121,7 @@
 
   function stopAudio() {
     meters.forEach(clearInterval); meters = [];
+    stopSharing(); screenSender = null; show(screenBox, false);
     if (pc) { pc.close(); pc = null; }
     if (microphone) { microphone.getTracks().forEach(function (t) { t.stop(); }); microphone = null; }
   }
@@ -179,7 +211,11 @@
       countdown(); if (tick) clearInterval(tick); tick = setInterval(countdown, 1000);
       keepAwake();
       stopAudio();
-      if (m.media) { show(mute, true); startAudio(); }
+      if (m.media) {
+        show(mute, true);
+        show(shareButton, !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia));
+        startAudio();
+      }
     } else if (m.type === 'answer') {
       if (pc) pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }).catch(function () { say('The voice could not connect.'); });
     } else if (m.type === 'presence') {
@@ -201,6 +237,12 @@
   }
 
   joinButton.addEventListener('click', join);
+  shareButton.addEventListener('click', function () {
+    if (shared) { stopSharing(); return; }
+    navigator.mediaDevices.getDisplayMedia({ video: true }).then(share).catch(function () {
+      say('The screen was not shared.');
+    });
+  });
   micSelect.addEventListener('change', function () {
     if (!pc || !microphone) return;
     var muted = !microphone.getAudioTracks()[0].enabled;

@@ -459,6 +459,26 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
         .await;
     }
 
+    // Screen sharing: Ada shares a synthetic screen (a canvas stream in
+    // place of the screen picker); Lea's page shows it, with frames coming.
+    advisor
+        .execute(
+            "const c = document.createElement('canvas'); c.width = 320; c.height = 180; \
+             const g = c.getContext('2d'); let n = 0; \
+             setInterval(() => { g.fillStyle = n++ % 2 ? '#2e8b57' : '#dcdcd4'; g.fillRect(0, 0, 320, 180); }, 50); \
+             window.__ohShare(c.captureStream(20));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    until_true(
+        &learner,
+        "the shared screen",
+        "const v = document.getElementById('room-screen'); \
+         return !document.getElementById('room-screen-box').hidden && v.videoWidth > 0;",
+    )
+    .await;
+
     // Chat: shown as text, links clickable.
     fill(&advisor, "room-chat-text", "<b>Welcome</b> see https://example.org/notes").await;
     advisor.find(Locator::Css("#room-chat button[type=submit]")).await.unwrap().click().await.unwrap();
