@@ -80,6 +80,10 @@ pub struct Config {
     pub min_free_disk_mb: u64,
     /// The voice room's media: one UDP port for every participant.
     pub voice: crate::voice::VoiceConfig,
+    /// TURN servers for people behind strict NATs (`turn:host:3478`, …),
+    /// with coturn's shared secret for short-lived credentials.
+    pub turn_urls: Vec<String>,
+    pub turn_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -121,6 +125,8 @@ pub struct FileConfig {
     pub voice_udp_bind: Option<std::net::IpAddr>,
     pub voice_udp_port: Option<u16>,
     pub voice_public_ip: Option<std::net::IpAddr>,
+    pub turn_urls: Option<Vec<String>>,
+    pub turn_secret: Option<String>,
 }
 
 /// Values given on the command line or in the environment (clap reads both).
@@ -276,6 +282,14 @@ impl Config {
             },
             min_free_disk_mb: env_number("OFFICEHOURS_MIN_FREE_DISK_MB")?.or(file.min_free_disk_mb).unwrap_or(100),
             voice,
+            turn_urls: match std::env::var("OFFICEHOURS_TURN_URLS") {
+                Ok(list) if !list.trim().is_empty() => list.split(',').map(|u| u.trim().to_string()).collect(),
+                _ => file.turn_urls.clone().unwrap_or_default(),
+            },
+            turn_secret: std::env::var("OFFICEHOURS_TURN_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or(file.turn_secret.clone()),
             trusted_proxies: match std::env::var("OFFICEHOURS_TRUSTED_PROXIES") {
                 Ok(list) => parse_ranges(list.split(',').filter(|s| !s.trim().is_empty()))?,
                 Err(_) => parse_ranges(file.trusted_proxies.iter().flatten().map(String::as_str))?,
@@ -431,6 +445,8 @@ impl fmt::Debug for Config {
             .field("instance_name", &self.instance_name)
             .field("demo", &self.demo)
             .field("voice", &self.voice)
+            .field("turn_urls", &self.turn_urls)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "…"))
             .finish()
     }
 }

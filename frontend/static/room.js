@@ -21,6 +21,7 @@
   var mute = document.getElementById('room-mute');
   var speaker = document.getElementById('room-audio');
   var socket = null, deadline = 0, offset = 0, finished = false, wakeLock = null, retries = 0, tick = null;
+  var iceServers = [];
   var pc = null, microphone = null, audioContext = null, meters = [], screenSender = null, shared = null;
   var shareButton = document.getElementById('room-share');
   var screenBox = document.getElementById('room-screen-box');
@@ -93,7 +94,7 @@
       microphone = stream;
       listMicrophones();
       meter(stream, document.getElementById('room-speaking-me'));
-      pc = new RTCPeerConnection({});
+      pc = new RTCPeerConnection({ iceServers: iceServers });
       window.__ohPeer = pc;
       stream.getAudioTracks().forEach(function (track) { pc.addTrack(track, stream); });
       // A video line from the start, so a shared screen needs no new offer.
@@ -211,6 +212,7 @@
       countdown(); if (tick) clearInterval(tick); tick = setInterval(countdown, 1000);
       keepAwake();
       stopAudio();
+      iceServers = m.ice_servers || [];
       if (m.media) {
         show(mute, true);
         show(shareButton, !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia));

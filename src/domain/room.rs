@@ -309,6 +309,22 @@ pub fn admission(
     RoomClock::new(starts_at, ends_at).may_enter(now)
 }
 
+/// How long TURN credentials outlive the deadline (a late rejoin).
+pub const TURN_GRACE_MS: i64 = 10 * 60_000;
+
+/// coturn's shared-secret ("REST API") credentials for one person: the
+/// user name is `<expiry in Unix seconds>:<who>`, the password the base64
+/// HMAC-SHA-1 of that name under the shared secret. They expire with the
+/// session (`expires_ms`).
+pub fn turn_credentials(secret: &str, who: &str, expires_ms: i64) -> (String, String) {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let username = format!("{}:{who}", expires_ms / 1000);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(username.as_bytes());
+    (username, base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +403,14 @@ mod tests {
             Err(Refusal::TooEarly { opens_at: START - 5 * MIN })
         );
         assert_eq!(admission(RequestStatus::Approved, true, START, END, END), Err(Refusal::Over));
+    }
+
+    #[test]
+    fn turn_credentials_follow_coturns_rest_scheme() {
+        // HMAC-SHA1("secret", "1700000600:lea") computed independently
+        // (Python: base64(hmac.new(b"secret", b"1700000600:lea", sha1))).
+        let (user, password) = turn_credentials("secret", "lea", 1_700_000_600_000);
+        assert_eq!(user, "1700000600:lea");
+        assert_eq!(password, "DehUprKCjzrQRwMGfCt1wcNlHrY=");
     }
 }

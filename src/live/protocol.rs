@@ -45,6 +45,8 @@ pub enum ServerMessage {
         deadline: String,
         /// Whether this server carries the voice (send an `offer`).
         media: bool,
+        /// TURN servers with credentials that expire with the session.
+        ice_servers: Vec<IceServer>,
         /// The server's time, so the countdown does not trust the device's.
         server_time: String,
     },
@@ -84,6 +86,14 @@ pub enum ServerMessage {
         reason: String,
         message: String,
     },
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
 }
 
 impl ServerMessage {

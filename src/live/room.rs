@@ -12,7 +12,7 @@ use crate::domain::room::{Due, Role, RoomClock};
 use crate::service::App;
 use crate::voice::{ParticipantId, RoomId, VoiceHandle};
 
-use super::protocol::{CHAT_MAX, ServerMessage, instant};
+use super::protocol::{CHAT_MAX, IceServer, ServerMessage, instant};
 
 /// How many chat lines a person may send in [`CHAT_WINDOW_MS`].
 const CHAT_BURST: u32 = 5;
@@ -186,6 +186,7 @@ impl Room {
                     deadline: instant(self.clock.deadline),
                     server_time: instant(now),
                     media: self.voice.is_some(),
+                    ice_servers: self.ice_servers(user_id),
                 };
                 let _ = out.try_send(joined);
                 self.tell_others(
@@ -273,6 +274,21 @@ impl Room {
                     self.tell_all(here);
                 }
             }
+        }
+    }
+
+    /// The configured TURN servers, with credentials for this person that
+    /// expire a little after the session's deadline.
+    fn ice_servers(&self, user_id: i64) -> Vec<IceServer> {
+        let config = &self.app.config;
+        match &config.turn_secret {
+            Some(secret) if !config.turn_urls.is_empty() => {
+                let expires = self.clock.deadline + crate::domain::room::TURN_GRACE_MS;
+                let who = format!("{}-{user_id}", self.id);
+                let (username, credential) = crate::domain::room::turn_credentials(secret, &who, expires);
+                vec![IceServer { urls: config.turn_urls.clone(), username, credential }]
+            }
+            _ => Vec::new(),
         }
     }
 

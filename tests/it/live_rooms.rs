@@ -152,7 +152,12 @@ async fn two_people_meet_chat_get_warned_extend_and_are_stopped_on_time() {
 #[tokio::test]
 async fn who_never_came_into_the_room_is_recorded_as_a_no_show_by_the_server() {
     for db in test_databases().await {
-        let server = support::TestServer::start_with(&db, |c| c.room_no_show_minutes = 5).await;
+        let server = support::TestServer::start_with(&db, |c| {
+            c.room_no_show_minutes = 5;
+            c.turn_urls = vec!["turn:turn.example.test:3478?transport=udp".into()];
+            c.turn_secret = Some("coturn-secret".into());
+        })
+        .await;
         let ada = server.create_advisor("ada").await;
         let lea = server.create_user("lea", false).await;
         let bob = server.create_user("bob", false).await;
@@ -163,7 +168,13 @@ async fn who_never_came_into_the_room_is_recorded_as_a_no_show_by_the_server() {
         let alone = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
         let both = server.session_at(&ada, &bob, start + SignedDuration::from_mins(10), RequestStatus::Approved).await;
         let nobody = server.session_at(&ada, &cy, start + SignedDuration::from_mins(20), RequestStatus::Approved).await;
-        let (mut learner, _) = join(&server, alone, &lea).await;
+        let (mut learner, joined) = join(&server, alone, &lea).await;
+        // TURN credentials in coturn's scheme, expiring 10 minutes after the end.
+        let ice = &joined["ice_servers"][0];
+        assert_eq!(ice["urls"], json!(["turn:turn.example.test:3478?transport=udp"]), "{joined}");
+        let expires = (start + SignedDuration::from_mins(20)).as_second();
+        assert_eq!(ice["username"], format!("{expires}:{alone}-{}", lea.id), "{joined}");
+        assert_eq!(ice["credential"].as_str().map(str::len), Some(28), "base64 of a SHA-1 HMAC: {joined}");
         say(&mut learner, json!({"type": "leave"})).await;
         server.clock.set(start + SignedDuration::from_mins(9));
         let (_bob_socket, _) = join(&server, both, &bob).await;
