@@ -16,6 +16,7 @@
 //!   follow removes the follower, a `Delete` of the actor cancels what it
 //!   asked for) or accepted and ignored.
 
+use crate::federation_inbox::followers;
 use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -71,19 +72,6 @@ fn fixture(dir: &str, file: &str, peer: &Peer, server: &TestServer, event: &str)
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let text = text.replace(EVENT, event).replace(THEIRS, &peer.base).replace(OURS, &server.base);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-async fn followers(server: &TestServer, user: &str) -> i64 {
-    let body = reqwest::Client::new()
-        .get(server.url(&format!("/users/{user}/followers")))
-        .header("accept", "application/activity+json")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str::<Value>(&body).unwrap()["totalItems"].as_i64().unwrap()
 }
 
 /// Runs the background jobs until the peer has received something `found`

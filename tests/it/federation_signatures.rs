@@ -5,34 +5,18 @@
 //! Our deliveries try RFC 9421 first, fall back to draft-cavage at once on
 //! a 401 (the double-knock), and remember per instance what worked.
 
+use crate::federation_inbox::{followers, peer_and_server};
 use crate::support;
-
-use std::net::{IpAddr, Ipv4Addr};
 
 use officehours::domain::federation::SignatureStyle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::peer::{Peer, Rfc9421, satisfies_mastodon, satisfies_rfc9421, start_peer};
+use support::peer::{Peer, Rfc9421, satisfies_mastodon, satisfies_rfc9421};
 use support::{TestServer, test_databases};
-
-async fn peer_and_server(db: &support::TestDatabase) -> (Peer, TestServer) {
-    let peer = start_peer().await;
-    let server = TestServer::start_with(db, |c| {
-        c.federation_test_mode = true;
-        c.federation_test_hosts = vec![("peer.test".into(), IpAddr::V4(Ipv4Addr::LOCALHOST))];
-        c.federation_retry_base_secs = 1;
-    })
-    .await;
-    (peer, server)
-}
 
 async fn get_json(url: &str) -> Value {
     let response = reqwest::Client::new().get(url).header("accept", "application/activity+json").send().await.unwrap();
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
-async fn followers(server: &TestServer, user: &str) -> i64 {
-    get_json(&server.url(&format!("/users/{user}/followers"))).await["totalItems"].as_i64().unwrap()
 }
 
 /// POSTs with exactly `headers`: the status and the error sentence.
