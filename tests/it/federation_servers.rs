@@ -16,7 +16,7 @@
 //!   follow removes the follower, a `Delete` of the actor cancels what it
 //!   asked for) or accepted and ignored.
 
-use crate::federation_inbox::followers;
+use crate::federation_inbox::{followers, until_received};
 use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -72,19 +72,6 @@ fn fixture(dir: &str, file: &str, peer: &Peer, server: &TestServer, event: &str)
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let text = text.replace(EVENT, event).replace(THEIRS, &peer.base).replace(OURS, &server.base);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Runs the background jobs until the peer has received something `found`
-/// picks (10 s at most).
-async fn until_received(server: &TestServer, peer: &Peer, what: &str, found: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..200 {
-        if let Some(hit) = peer.received.lock().unwrap().iter().find(|a| found(a)).cloned() {
-            return hit;
-        }
-        server.node.run_jobs_once().await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the peer never received {what}: {:#?}", peer.received.lock().unwrap());
 }
 
 /// The advisor's pending requests (status `requested`).
