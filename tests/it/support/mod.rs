@@ -9,6 +9,7 @@ pub mod databases;
 pub mod peer;
 pub mod server;
 pub mod smtp;
+pub mod webdriver;
 
 pub use client::Browser;
 pub use databases::{TestDatabase, test_databases};
