@@ -22,6 +22,7 @@ pub fn machine() -> String {
 }
 
 /// Runs `scenario(label, database URL, data dir)` on each database.
+#[allow(dead_code)] // the voice benchmark has no database
 pub fn on_each_database<F, Fut>(name: &str, mut scenario: F) -> anyhow::Result<()>
 where
     F: FnMut(&'static str, String, PathBuf) -> Fut,

@@ -11,26 +11,21 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use officehours::voice::{self, LeftReason, MediaEvent, ParticipantId, RoomId, VoiceConfig, VoiceError, VoiceEvents};
-use rtc::interceptor::Registry;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::net::UdpSocket;
+
+#[path = "../../benches/support/rtc_peer.rs"]
+mod rtc_peer;
+use rtc_peer::{opus, track};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 const PACKETS: u32 = 50;
@@ -79,33 +74,6 @@ fn vp8() -> RTCRtpCodecParameters {
     }
 }
 
-fn track(kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec) -> MediaStreamTrack {
-    MediaStreamTrack::new(
-        "client".to_owned(),
-        format!("client-{kind}"),
-        format!("client-{kind}"),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-            codec,
-            ..Default::default()
-        }],
-    )
-}
-
-fn opus() -> RTCRtpCodecParameters {
-    RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: 111,
-    }
-}
-
 impl Client {
     /// A client with one Opus track and its offer.
     async fn new() -> (Client, String) {
@@ -120,15 +88,9 @@ impl Client {
         media.register_codec(opus(), RtpCodecKind::Audio).unwrap();
         media.register_codec(vp8(), RtpCodecKind::Video).unwrap();
         // The same marker as the engine's, so the client sees the PLIs sent to it.
-        let registry = register_default_interceptors(Registry::new(), &mut media)
-            .unwrap()
-            .with(voice::keyframes::SLOT, voice::keyframes::KeyframeRequests::default());
-        let mut pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .build(Instant::now())
-            .unwrap();
+        let mut pc = rtc_peer::peer(local, media, |registry| {
+            registry.with(voice::keyframes::SLOT, voice::keyframes::KeyframeRequests::default())
+        });
         let ssrc = rand::random::<u32>();
         let sender = pc.add_track(track(RtpCodecKind::Audio, ssrc, opus().rtp_codec)).unwrap();
         let video = video.then(|| {
@@ -136,22 +98,7 @@ impl Client {
             let sender = pc.add_track(track(RtpCodecKind::Video, ssrc, vp8().rtp_codec)).unwrap();
             VideoOut { sender, ssrc, payload_type: 96, sequence: 0 }
         });
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: local.ip().to_string(),
-                port: local.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .unwrap();
-        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap()).unwrap();
-        let offer = pc.create_offer(None).unwrap();
-        pc.set_local_description(Instant::now(), offer).unwrap();
-        let sdp = pc.local_description().unwrap().sdp;
+        let sdp = rtc_peer::offer(&mut pc);
         let client = Client {
             socket,
             local,
@@ -171,12 +118,8 @@ impl Client {
     }
 
     fn accept(&mut self, answer: String) {
-        let answer = RTCSessionDescription::answer(answer).unwrap();
-        self.pc.set_remote_description(Instant::now(), answer).unwrap();
-        if let Some(mut sender) = self.pc.rtp_sender(self.sender)
-            && let Some(codec) = sender.get_parameters().rtp_parameters.codecs.first()
-        {
-            self.payload_type = codec.payload_type;
+        if let Some(payload_type) = rtc_peer::accept(&mut self.pc, answer, self.sender) {
+            self.payload_type = payload_type;
         }
         if let Some(video) = self.video.as_mut()
             && let Some(mut sender) = self.pc.rtp_sender(video.sender)
@@ -187,14 +130,7 @@ impl Client {
     }
 
     fn feed(&mut self, from: SocketAddr, data: &[u8]) {
-        let transport = TransportContext {
-            local_addr: self.local,
-            peer_addr: from,
-            ecn: None,
-            transport_protocol: TransportProtocol::UDP,
-        };
-        let message = bytes::BytesMut::from(data);
-        let _ = self.pc.handle_read(TaggedBytesMut { now: Instant::now(), transport, message });
+        rtc_peer::feed(&mut self.pc, self.local, from, data);
     }
 
     /// Timers, events and decrypted packets.
