@@ -6,18 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use activitypub_federation::config::{Data, FederationConfig};
-use activitypub_federation::traits::{Actor, Object};
-use url::Url;
+use activitypub_federation::config::FederationConfig;
 
 use moka::sync::Cache;
 
 use crate::service::App;
 
 use super::delivery::Sender;
-use super::error::FederationError;
+use super::fetch::SignedFetch;
+use super::knock;
 use super::remote::Remote;
-use super::wire;
+use super::signatures::SigningKey;
 
 /// What the federation crate carries to our handlers and jobs: the app's
 /// services (a strong handle: the app does not hold this back, so there is
@@ -41,7 +40,7 @@ impl FedData {
     pub fn new(app: App, client: reqwest::Client) -> FedData {
         FedData(Arc::new(FedState {
             app,
-            sender: Sender::new(client),
+            sender: Sender::new(client, knock::styles()),
             remote_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build(),
             failed_actors: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(5 * 60)).build(),
         }))
@@ -74,72 +73,20 @@ pub async fn config(data: FedData, client: reqwest::Client) -> anyhow::Result<Fe
     let app = &app;
     let test_mode = app.config.federation_test_mode;
     // Every fetch is signed by the instance actor, so instances in Mastodon's
-    // secure mode answer us. The compatible signature format (`rsa-sha256`
-    // over `(request-target) host date digest`) is what Mastodon requires on
-    // GETs (it wants `host` signed) and what Pleroma, Akkoma and bovine read.
+    // secure mode answer us: RFC 9421, or draft-cavage where that is what
+    // the instance takes (see `fetch`). The crate signs nothing itself.
     let keys = app.instance_actor_keys().await?;
     let id = super::actors::instance_actor_id(app)?;
-    let signer = LocalActor { inbox: id.clone(), id, public_pem: keys.public_pem, private_pem: keys.private_pem };
+    let key = SigningKey::from_pem(&id, &keys.private_pem)?;
+    let signed = SignedFetch::new(app.clone(), data.sender.styles.clone(), key);
+    let client = reqwest_middleware::ClientBuilder::new(client).with(signed).build();
     FederationConfig::builder()
         .domain(app.config.domain.clone())
         .app_data(data)
-        .client(client.into())
+        .client(client)
         .debug(test_mode)
         .http_fetch_limit(20)
-        .http_signature_compat(true)
-        .signed_fetch_actor(&signer)
         .build()
         .await
         .map_err(|e| anyhow::anyhow!("federation configuration: {e}"))
-}
-
-/// The instance actor as the federation crate's signer of fetches (its id
-/// and keys).
-#[derive(Debug, Clone)]
-struct LocalActor {
-    id: Url,
-    inbox: Url,
-    public_pem: String,
-    private_pem: String,
-}
-
-#[async_trait::async_trait]
-impl Object for LocalActor {
-    type DataType = FedData;
-    type Kind = wire::Actor;
-    type Error = FederationError;
-
-    fn id(&self) -> &Url {
-        &self.id
-    }
-
-    async fn read_from_id(_id: Url, _data: &Data<FedData>) -> Result<Option<Self>, FederationError> {
-        Ok(None)
-    }
-
-    async fn into_json(self, _data: &Data<FedData>) -> Result<wire::Actor, FederationError> {
-        Err(FederationError::Invalid("not served from here".into()))
-    }
-
-    async fn verify(_json: &wire::Actor, _domain: &Url, _data: &Data<FedData>) -> Result<(), FederationError> {
-        Ok(())
-    }
-
-    async fn from_json(_json: wire::Actor, _data: &Data<FedData>) -> Result<Self, FederationError> {
-        Err(FederationError::Invalid("local actors are not read from the network".into()))
-    }
-}
-
-impl Actor for LocalActor {
-    fn public_key_pem(&self) -> &str {
-        &self.public_pem
-    }
-
-    fn private_key_pem(&self) -> Option<String> {
-        Some(self.private_pem.clone())
-    }
-
-    fn inbox(&self) -> Url {
-        self.inbox.clone()
-    }
 }

@@ -3,9 +3,9 @@
 //! to its inbox through the federation HTTP client. The signature is RFC
 //! 9421 (`rsa-v1_5-sha256`) unless the instance is known to take only
 //! draft-cavage; an RFC 9421 POST answered 401 or 403 is sent again at once
-//! with draft-cavage (the double-knock), and what worked is remembered per
-//! instance (`instances.http_signatures`, cached here and written only when
-//! it changes, with the group of successes it came with: a fan-out adds no
+//! with draft-cavage (the double-knock, [`super::knock`]), and what worked
+//! is remembered per instance (`instances.http_signatures`, cached and
+//! written only when it changes, with the group of successes it came with: a fan-out adds no
 //! query for instances already known, and no commit at all).
 //! Failures are retried with growing delays (1, 2, 4 … minutes by default,
 //! `federation_retry_base_secs`) for about three days, then given up. An
@@ -32,6 +32,7 @@ use crate::storage::{Delivery, Sent};
 
 use super::actors;
 use super::error::FederationError;
+use super::knock::{self, Styles};
 use super::signatures::SigningKey;
 
 /// Attempts before a delivery is given up (1, 2, 4 … minutes, at most 8
@@ -58,19 +59,16 @@ const RECORD_EVERY: usize = 32;
 
 /// What delivery keeps between passes: the federation HTTP client (see
 /// `context::http_client`), each sender's parsed key, and how each instance
-/// takes our signatures (`None`: not known yet).
+/// takes our signatures (shared with the fetcher).
 pub struct Sender {
     client: reqwest::Client,
     keys: moka::sync::Cache<i64, Arc<SigningKey>>,
-    styles: Styles,
+    pub(super) styles: Styles,
 }
 
-type Styles = moka::sync::Cache<String, Option<SignatureStyle>>;
-
 impl Sender {
-    pub fn new(client: reqwest::Client) -> Sender {
+    pub fn new(client: reqwest::Client, styles: Styles) -> Sender {
         let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(3600)).build();
-        let styles = moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(3600)).build();
         Sender { client, keys, styles }
     }
 }
@@ -187,14 +185,7 @@ async fn send(
         // Local, private or malformed addresses: a refusal, not a delivery.
         return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
     }
-    let known = match styles.get(&row.domain) {
-        Some(known) => known,
-        None => {
-            let known = app.instance_signatures(&row.domain).await?;
-            styles.insert(row.domain.clone(), known);
-            known
-        }
-    };
+    let known = knock::known(app, styles, &row.domain).await?;
     let body = row.body.as_bytes();
     let post = |headers: Vec<(&'static str, String)>| {
         let mut request = client.post(inbox.clone()).body(row.body.clone());
@@ -204,26 +195,21 @@ async fn send(
         request.send()
     };
     let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
-    let mut used = known.unwrap_or(SignatureStyle::Rfc9421);
+    let mut used = knock::first(known);
     let mut response = match used {
         SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
         SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
     }
     .await
     .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
-    if used == SignatureStyle::Rfc9421 && matches!(response.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
-    {
+    if knock::knock_again(used, response.status()) {
         tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
         used = SignatureStyle::Cavage;
         response = post(key.sign_post(&inbox, body)?).await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
     }
     let status = response.status();
     if status.is_success() {
-        if known == Some(used) {
-            return Ok(None);
-        }
-        styles.insert(row.domain.clone(), Some(used));
-        return Ok(Some(used));
+        return Ok(knock::worked(styles, &row.domain, known, used));
     }
     let why = format!("{inbox} answered {status}: {}", start_of(response).await);
     if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && status != StatusCode::TOO_MANY_REQUESTS {

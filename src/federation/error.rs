@@ -72,6 +72,11 @@ impl From<activitypub_federation::error::Error> for FederationError {
                 "{host} resolves to {ip}, a private, loopback or link-local address: such servers are not allowed."
             )),
             E::DomainResolveError(domain) => FederationError::Unresolved(domain),
+            E::ReqwestMiddleware(reqwest_middleware::Error::Middleware(err))
+                if err.downcast_ref::<super::fetch::FetchRefused>().is_some() =>
+            {
+                FederationError::Invalid(format!("{err}."))
+            }
             other => FederationError::Remote(other),
         }
     }

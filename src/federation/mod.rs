@@ -12,6 +12,8 @@
 //! - [`follows`], [`events`] (publishing), [`mirror`] (remote events),
 //!   [`requests`] (Join/Accept/Reject/Undo/Leave, Mastodon replies),
 //!   [`messages`] (direct messages), [`delivery`] (the durable queue).
+//! - [`fetch`] (signed GETs) and [`knock`] (which signature each instance
+//!   takes, for both).
 //!
 //! See `docs/FEDERATION.md` for the mapping and what is still to come.
 
@@ -21,8 +23,10 @@ pub mod delivery;
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod fetch;
 pub mod follows;
 pub mod inbox;
+pub mod knock;
 pub mod messages;
 pub mod mirror;
 pub mod objects;

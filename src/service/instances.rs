@@ -56,6 +56,11 @@ impl App {
         Ok(dead)
     }
 
+    /// A signed fetch found how `domain` takes our signatures.
+    pub async fn instance_signatures_learned(&self, domain: &str, style: SignatureStyle) -> Result<(), AppError> {
+        Ok(self.store.instance_signatures_learned(domain, style).await?)
+    }
+
     /// How `domain` takes the signatures of our deliveries, when known.
     pub async fn instance_signatures(&self, domain: &str) -> Result<Option<SignatureStyle>, AppError> {
         Ok(self.store.instance_signatures(domain).await?)

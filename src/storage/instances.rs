@@ -130,6 +130,20 @@ impl Store {
         Ok(stored.flatten().and_then(|word| SignatureStyle::try_from(word).ok()))
     }
 
+    /// `domain` takes our signatures as `style` (learned from a signed
+    /// fetch): recorded without touching its health.
+    pub async fn instance_signatures_learned(&self, domain: &str, style: SignatureStyle) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO instances (domain, failures, http_signatures) VALUES ($1, 0, $2) \
+             ON CONFLICT (domain) DO UPDATE SET http_signatures = excluded.http_signatures",
+        )
+        .bind(domain)
+        .bind(style.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn instance_health(&self, domain: &str) -> Result<Option<InstanceHealth>> {
         Ok(sqlx::query_as("SELECT domain, failures, dead_since, last_success_at FROM instances WHERE domain = $1")
             .bind(domain)

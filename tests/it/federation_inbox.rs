@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use officehours::domain::booking::RequestStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::peer::{Tamper, satisfies_mastodon, start_peer};
+use support::peer::{Tamper, satisfies_mastodon, satisfies_rfc9421_get, start_peer};
 use support::{TestServer, test_databases};
 
 pub(crate) async fn followers(server: &TestServer, user: &str) -> i64 {
@@ -93,13 +93,18 @@ async fn a_mastodon_style_signed_follow_is_accepted_once_and_forgeries_change_no
         let (headers, body) = peer.requests.lock().unwrap()[0].clone();
         let person = actor_json(&ada).await;
         satisfies_mastodon(&headers, &body, "post", "/users/masto/inbox", &person);
-        // Our fetches of the peer's actor are signed by the instance actor
-        // the way Mastodon's secure mode requires of a GET (`host` signed).
+        // Our fetches of the peer's actor are signed by the instance actor:
+        // RFC 9421 while the instance is not known to refuse it, else the
+        // way Mastodon's secure mode requires of a GET (`host` signed).
         let instance = actor_json(&server.url("/actor")).await;
         let fetches = peer.fetches.lock().unwrap().clone();
         assert!(!fetches.is_empty());
         for headers in &fetches {
-            satisfies_mastodon(headers, "", "get", "/users/masto", &instance);
+            if headers.contains_key("signature-input") {
+                satisfies_rfc9421_get(headers, &peer.actor, &instance);
+            } else {
+                satisfies_mastodon(headers, "", "get", "/users/masto", &instance);
+            }
         }
 
         // The stored actor is sanitised.

@@ -344,6 +344,19 @@ async fn gnu_social() {
 }
 
 #[tokio::test]
+async fn ghost() {
+    check(Server {
+        dir: "ghost",
+        actor: "person.json",
+        follow: Some("follow.json"),
+        // Compacted JSON-LD: `to` a string (`as:Public`), one `tag` object.
+        request: Some(("create_note_with_mention.json", Shape::Create, true)),
+        then: &[("undo_follow.json", After::Unfollowed)],
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn misskey() {
     check(Server { dir: "misskey", actor: "person.json", follow: None, request: None, then: &[] }).await;
 }

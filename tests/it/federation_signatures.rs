@@ -2,8 +2,9 @@
 //! PostgreSQL: a peer signs its activities with RFC 9421 (RSA and Ed25519,
 //! the Ed25519 key published as a FEP-521a Multikey) and the inbox applies
 //! them; tampered ones are refused with their reason and change nothing.
-//! Our deliveries try RFC 9421 first, fall back to draft-cavage at once on
-//! a 401 (the double-knock), and remember per instance what worked.
+//! Our deliveries and our fetches try RFC 9421 first, fall back to
+//! draft-cavage at once on a 401 (the double-knock), and remember per
+//! instance what worked.
 
 use crate::federation_inbox::{followers, peer_and_server};
 use crate::support;
@@ -11,7 +12,9 @@ use crate::support;
 use officehours::domain::federation::SignatureStyle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::peer::{Peer, Rfc9421, satisfies_mastodon, satisfies_rfc9421};
+use support::peer::{
+    FetchPolicy, Peer, Rfc9421, Tamper, satisfies_mastodon, satisfies_rfc9421, satisfies_rfc9421_get, start_peer,
+};
 use support::{TestServer, test_databases};
 
 async fn get_json(url: &str) -> Value {
@@ -190,5 +193,80 @@ async fn deliveries_go_rfc9421_to_an_instance_that_takes_it_and_our_actors_publi
         assert_eq!(get_json(&ada).await["assertionMethod"][0]["publicKeyMultibase"], multibase);
         let instance = get_json(&server.url("/actor")).await;
         assert_eq!(instance["assertionMethod"][0]["type"], "Multikey", "{instance}");
+    }
+}
+
+/// An `Update` of the peer's actor: we fetch the actor again at once.
+fn actor_update(peer: &Peer, n: u32) -> String {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/updates/{n}", peer.base), "type": "Update", "actor": peer.actor,
+        "object": {"id": peer.actor, "type": "Person"},
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn fetches_are_signed_rfc9421_first_fall_back_to_draft_cavage_and_remember_what_worked() {
+    for db in test_databases().await {
+        let (peer, server) = peer_and_server(&db).await;
+        let backend = db.backend;
+        server.create_advisor("ada").await;
+        let ada = server.url("/users/ada");
+        let inbox = server.url("/inbox");
+        let instance = get_json(&server.url("/actor")).await;
+        let domain = |peer: &Peer| peer.base.trim_start_matches("http://").to_string();
+
+        // A server that reads only RFC 9421 on GETs: our first fetch of
+        // its actor carries an RFC 9421 signature by our instance actor,
+        // which verifies with the key we publish; nothing is refused.
+        peer.fetches_need(FetchPolicy::Rfc9421);
+        peer.accept_rfc9421();
+        assert_eq!(peer.send(&inbox, &follow(&peer, 1, &ada), Tamper::None).await, StatusCode::ACCEPTED, "[{backend}]");
+        assert_eq!(followers(&server, "ada").await, 1);
+        let fetches = peer.fetches.lock().unwrap().clone();
+        assert_eq!(fetches.len(), 1, "[{backend}]");
+        satisfies_rfc9421_get(&fetches[0], &peer.actor, &instance);
+        assert!(peer.refused_fetches.lock().unwrap().is_empty(), "[{backend}] no second knock");
+        assert_eq!(server.store.instance_signatures(&domain(&peer)).await.unwrap(), Some(SignatureStyle::Rfc9421));
+
+        // A server that reads only draft-cavage: the RFC 9421 fetch gets
+        // 401, the draft-cavage one at once gets the actor, and that is
+        // remembered for its instance.
+        let old = start_peer().await;
+        old.fetches_need(FetchPolicy::Cavage);
+        assert_eq!(old.send(&inbox, &follow(&old, 1, &ada), Tamper::None).await, StatusCode::ACCEPTED, "[{backend}]");
+        assert_eq!(followers(&server, "ada").await, 2);
+        let refused = old.refused_fetches.lock().unwrap().clone();
+        assert_eq!(refused.len(), 1, "[{backend}] one RFC 9421 knock");
+        satisfies_rfc9421_get(&refused[0], &old.actor, &instance);
+        let fetches = old.fetches.lock().unwrap().clone();
+        assert_eq!(fetches.len(), 1, "[{backend}]");
+        let path = url::Url::parse(&old.actor).unwrap().path().to_string();
+        satisfies_mastodon(&fetches[0], "", "get", &path, &instance);
+        assert_eq!(server.store.instance_signatures(&domain(&old)).await.unwrap(), Some(SignatureStyle::Cavage));
+        // The next fetch (the actor updated its profile) goes straight to
+        // draft-cavage; so does our Accept (the memory is the deliveries' too).
+        let status = old.send(&inbox, &actor_update(&old, 1), Tamper::None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "[{backend}]");
+        assert_eq!(old.fetches.lock().unwrap().len(), 2, "[{backend}] fetched again");
+        assert_eq!(old.refused_fetches.lock().unwrap().len(), 1, "[{backend}] without a knock");
+        satisfies_mastodon(&old.fetches.lock().unwrap()[1], "", "get", &path, &instance);
+        until_received(&server, &old, 1).await;
+        assert!(old.knocks.lock().unwrap().is_empty(), "[{backend}] the Accept did not knock");
+
+        // A server that refuses every fetch: the activity is refused with
+        // that reason (not a parser's message about its error page), and
+        // nothing changes.
+        let closed = start_peer().await;
+        closed.fetches_need(FetchPolicy::Nobody);
+        let body = follow(&closed, 1, &ada);
+        let (status, why) = post(&inbox, &body, closed.sign(&inbox, &body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend}] {why}");
+        assert!(why.contains("refused our signed fetch (401 Unauthorized)"), "[{backend}] {why}");
+        assert!(why.contains(&closed.actor), "[{backend}] {why}");
+        assert_eq!(closed.refused_fetches.lock().unwrap().len(), 2, "[{backend}] two knocks, no more");
+        assert_eq!(followers(&server, "ada").await, 2, "[{backend}] nothing changed");
+        assert_eq!(server.store.instance_signatures(&domain(&closed)).await.unwrap(), None);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Outbound, a POST is signed as Mastodon signs: `rsa-sha256` over
 //! `(request-target) host date digest content-type`, with the sender's key
-//! id `<actor>#main-key` (the fallback of the double-knock, see
-//! [`super`]).
+//! id `<actor>#main-key`, and a GET over `(request-target) host date` (the
+//! fallback of the double-knock, see [`super`]).
 //!
 //! Inbound, the rules are the federation crate's (and what Mastodon sends): a
 //! `Signature` header parsed and normalised by `http-signature-normalization`
@@ -34,39 +34,60 @@ static RULES: LazyLock<Config> = LazyLock::new(|| Config::new().set_expiration(M
 impl SigningKey {
     /// The headers of a POST of `body` to `inbox`, signed.
     pub fn sign_post(&self, inbox: &url::Url, body: &[u8]) -> Result<Vec<(&'static str, String)>, FederationError> {
-        let host = match (inbox.host_str(), inbox.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => return Err(FederationError::Invalid(format!("the inbox {inbox} has no host"))),
-        };
-        let target = match inbox.query() {
-            Some(query) => format!("{}?{query}", inbox.path()),
-            None => inbox.path().to_string(),
-        };
-        // Real time, not the app's clock: the receiver compares the `Date`
-        // with its own clock (as the inbound check below compares theirs with ours).
-        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&jiff::Timestamp::now())
-            .map_err(|e| FederationError::App(crate::service::AppError::Internal(e.into())))?;
+        let (host, target, date) = request_parts(inbox)?;
         let digest = format!("SHA-256={}", STANDARD.encode(Sha256::digest(body)));
         let content_type = "application/activity+json";
         let signing_string = format!(
             "(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: {content_type}"
         );
-        let signature = self.sign_rsa_sha256(signing_string.as_bytes())?;
-        let header = format!(
-            r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="{}""#,
-            self.key_id,
-            STANDARD.encode(signature)
-        );
+        let signature = self.cavage_header("(request-target) host date digest content-type", &signing_string)?;
         Ok(vec![
             ("host", host),
             ("date", date),
             ("digest", digest),
             ("content-type", content_type.to_string()),
-            ("signature", header),
+            ("signature", signature),
         ])
     }
+
+    /// The headers of a GET of `url`, signed as Mastodon's secure mode
+    /// requires of a fetch: `(request-target) host date`.
+    pub fn sign_get(&self, url: &url::Url) -> Result<Vec<(&'static str, String)>, FederationError> {
+        let (host, target, date) = request_parts(url)?;
+        let signing_string = format!("(request-target): get {target}\nhost: {host}\ndate: {date}");
+        let signature = self.cavage_header("(request-target) host date", &signing_string)?;
+        Ok(vec![("host", host), ("date", date), ("signature", signature)])
+    }
+
+    /// The `Signature` header of `signing_string`, which covers `headers`.
+    fn cavage_header(&self, headers: &str, signing_string: &str) -> Result<String, FederationError> {
+        let signature = self.sign_rsa_sha256(signing_string.as_bytes())?;
+        Ok(format!(
+            r#"keyId="{}",algorithm="rsa-sha256",headers="{headers}",signature="{}""#,
+            self.key_id,
+            STANDARD.encode(signature)
+        ))
+    }
+}
+
+/// A request's `host` (with its port), `(request-target)` path and query,
+/// and `Date` (real time, not the app's clock: the receiver compares the
+/// `Date` with its own clock, as the inbound check below compares theirs
+/// with ours).
+fn request_parts(url: &url::Url) -> Result<(String, String, String), FederationError> {
+    let host = match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => return Err(FederationError::Invalid(format!("{url} has no host"))),
+    };
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&jiff::Timestamp::now())
+        .map_err(|e| FederationError::App(crate::service::AppError::Internal(e.into())))?;
+    Ok((host, target, date))
 }
 
 /// An inbound request's signature, read and checked for everything but the
@@ -245,6 +266,45 @@ mod tests {
         let elsewhere: Uri = "/inbox?x=2".parse().unwrap();
         assert!(verify_request(&Method::POST, &elsewhere, &headers, &public, "them.example:8443").is_err());
         assert!(SigningKey::from_pem(&actor, "-----BEGIN PRIVATE KEY-----\nno\n-----END PRIVATE KEY-----").is_err());
+    }
+
+    #[test]
+    fn the_gets_we_sign_cover_request_target_host_and_date() {
+        use rsa::pkcs8::EncodePrivateKey;
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let pem = private.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let public_pem = private.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let actor: url::Url = "https://us.example/actor".parse().unwrap();
+        let key = SigningKey::from_pem(&actor, &pem).unwrap();
+        let url: url::Url = "https://them.example/users/a?x=1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in key.sign_get(&url).unwrap() {
+            headers.insert(name, value.parse().unwrap());
+        }
+        let signature = headers["signature"].to_str().unwrap();
+        assert!(signature.contains(r#"keyId="https://us.example/actor#main-key""#), "{signature}");
+        assert!(signature.contains(r#"headers="(request-target) host date""#), "{signature}");
+        let public = PublicKey::from_pem(&public_pem).unwrap();
+        let read = |method: &Method, path: &str| {
+            let uri: Uri = path.parse().unwrap();
+            let unverified = http_signature_normalization::Config::new()
+                .set_expiration(MAX_AGE)
+                .begin_verify(
+                    method.as_str(),
+                    uri.path_and_query().unwrap().as_str(),
+                    headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap().to_string()))
+                        .collect::<BTreeMap<_, _>>(),
+                )
+                .unwrap();
+            unverified.verify(|sig, signing_string| {
+                STANDARD.decode(sig).is_ok_and(|bytes| public.verifies(signing_string.as_bytes(), &bytes))
+            })
+        };
+        assert!(read(&Method::GET, "/users/a?x=1"));
+        assert!(!read(&Method::GET, "/users/a?x=2"));
+        assert!(!read(&Method::POST, "/users/a?x=1"));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //!
 //! [`Signature::verify_with`] then checks each against the key its `keyid`
 //! names. Outbound, [`SigningKey::sign_post_rfc9421`] signs
-//! `@method @target-uri content-type content-digest` with
+//! `@method @target-uri content-type content-digest` of a POST and
+//! [`SigningKey::sign_get_rfc9421`] `@method @target-uri` of a GET, with
 //! `rsa-v1_5-sha256`, the algorithm every RFC 9421 implementation in the
 //! fediverse reads.
 
@@ -299,11 +300,7 @@ impl SigningKey {
             .into_iter()
             .map(|name| Item { bare: BareItem::String(name.into()), params: Vec::new() })
             .collect();
-        let params: Parameters = vec![
-            ("created".into(), BareItem::Integer(now)),
-            ("keyid".into(), BareItem::String(self.key_id.clone())),
-            ("alg".into(), BareItem::String(Algorithm::RsaV15Sha256.name().into())),
-        ];
+        let params = self.rfc9421_params(now);
         let message = Message { method: "POST", target: inbox, headers: &headers };
         let base = signature_base(&message, &covered, &params).map_err(FederationError::Invalid)?;
         let signature = self.sign_rsa_sha256(base.as_bytes())?;
@@ -313,6 +310,34 @@ impl SigningKey {
             ("signature-input", format!("{LABEL}={}", sfv::serialize_inner_list(&covered, &params))),
             ("signature", format!("{LABEL}=:{}:", STANDARD.encode(signature))),
         ])
+    }
+
+    /// The headers of a GET of `target`, signed with RFC 9421:
+    /// `rsa-v1_5-sha256` over `@method @target-uri`, created at `now`
+    /// (seconds), with our key id (a fetch by the instance actor).
+    pub fn sign_get_rfc9421(&self, target: &Url, now: i64) -> Result<Vec<(&'static str, String)>, FederationError> {
+        let headers = HeaderMap::new();
+        let covered: Vec<Item> = ["@method", "@target-uri"]
+            .into_iter()
+            .map(|name| Item { bare: BareItem::String(name.into()), params: Vec::new() })
+            .collect();
+        let params = self.rfc9421_params(now);
+        let message = Message { method: "GET", target, headers: &headers };
+        let base = signature_base(&message, &covered, &params).map_err(FederationError::Invalid)?;
+        let signature = self.sign_rsa_sha256(base.as_bytes())?;
+        Ok(vec![
+            ("signature-input", format!("{LABEL}={}", sfv::serialize_inner_list(&covered, &params))),
+            ("signature", format!("{LABEL}=:{}:", STANDARD.encode(signature))),
+        ])
+    }
+
+    /// `created`, `keyid` and `alg` of what we sign.
+    fn rfc9421_params(&self, now: i64) -> Parameters {
+        vec![
+            ("created".into(), BareItem::Integer(now)),
+            ("keyid".into(), BareItem::String(self.key_id.clone())),
+            ("alg".into(), BareItem::String(Algorithm::RsaV15Sha256.name().into())),
+        ]
     }
 }
 

@@ -3,7 +3,8 @@
 //! records what reaches its inbox, and signs requests the way Mastodon
 //! does (draft-cavage) or with RFC 9421. Its inbox refuses RFC 9421 with a
 //! 401, as a server that only reads draft-cavage does, until
-//! [`Peer::accept_rfc9421`].
+//! [`Peer::accept_rfc9421`]. Its actor document is served to any GET
+//! unless [`Peer::fetches_need`] says which signature a fetch must carry.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,36 @@ pub struct Peer {
     pub knocks: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
     /// The Ed25519 key (PKCS#8) behind the actor's Multikey.
     ed25519_pkcs8: Mutex<Vec<u8>>,
+    /// What a fetch of the actor document must be signed with.
+    fetch_policy: Arc<Mutex<FetchPolicy>>,
+    /// Fetches of the actor document refused by that policy (401).
+    pub refused_fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
+}
+
+/// Which fetches of the actor document the peer answers (else 401).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FetchPolicy {
+    /// Any GET, signed or not (most servers).
+    Any,
+    /// Only GETs with an RFC 9421 signature (`Signature-Input`).
+    Rfc9421,
+    /// Only GETs with a draft-cavage `Signature` and no `Signature-Input`
+    /// (a server that reads only the old draft).
+    Cavage,
+    /// None (a server that does not let us read it at all).
+    Nobody,
+}
+
+impl FetchPolicy {
+    fn admits(self, headers: &axum::http::HeaderMap) -> bool {
+        let rfc9421 = headers.contains_key("signature-input");
+        match self {
+            FetchPolicy::Any => true,
+            FetchPolicy::Rfc9421 => rfc9421,
+            FetchPolicy::Cavage => !rfc9421 && headers.contains_key("signature"),
+            FetchPolicy::Nobody => false,
+        }
+    }
 }
 
 /// A fresh Ed25519 key: its PKCS#8 document and its Multikey
@@ -89,6 +120,9 @@ pub async fn start_peer() -> Peer {
     let sink = received.clone();
     let raw = requests.clone();
     let seen = fetches.clone();
+    let fetch_policy: Arc<Mutex<FetchPolicy>> = Arc::new(Mutex::new(FetchPolicy::Any));
+    let refused_fetches: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
+    let (policy, refused) = (fetch_policy.clone(), refused_fetches.clone());
     let misses: Arc<Mutex<Vec<String>>> = Arc::default();
     let missed = misses.clone();
     let accepts_rfc9421: Arc<AtomicBool> = Arc::default();
@@ -118,8 +152,19 @@ pub async fn start_peer() -> Peer {
             "/users/masto",
             get(move |headers: axum::http::HeaderMap| {
                 let document = served.lock().unwrap().to_string();
-                seen.lock().unwrap().push(headers);
-                async move { ([("content-type", "application/activity+json")], document) }
+                let admitted = policy.lock().unwrap().admits(&headers);
+                let answer = if admitted {
+                    seen.lock().unwrap().push(headers);
+                    (StatusCode::OK, [("content-type", "application/activity+json")], document)
+                } else {
+                    refused.lock().unwrap().push(headers);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [("content-type", "application/json")],
+                        r#"{"error":"signature"}"#.into(),
+                    )
+                };
+                async move { answer }
             }),
         )
         .route("/users/masto/inbox", post(inbox.clone()))
@@ -162,6 +207,8 @@ pub async fn start_peer() -> Peer {
         accepts_rfc9421,
         knocks,
         ed25519_pkcs8: Mutex::new(ed25519_pkcs8),
+        fetch_policy,
+        refused_fetches,
     }
 }
 
@@ -184,6 +231,11 @@ impl Peer {
         let (pkcs8, multibase) = ed25519_key();
         self.document.lock().unwrap()["assertionMethod"][0]["publicKeyMultibase"] = Value::String(multibase);
         *self.ed25519_pkcs8.lock().unwrap() = pkcs8;
+    }
+
+    /// From now on fetches of the actor document must be signed so.
+    pub fn fetches_need(&self, policy: FetchPolicy) {
+        *self.fetch_policy.lock().unwrap() = policy;
     }
 
     /// From now on the inbox takes RFC 9421 requests too.
@@ -331,6 +383,16 @@ impl Peer {
 /// `rsa-v1_5-sha256`; `Content-Digest` is the body's SHA-256; the signature
 /// verifies against the published key over the signature base.
 pub fn satisfies_rfc9421(headers: &axum::http::HeaderMap, body: &str, target: &str, actor: &Value) {
+    satisfies_rfc9421_request(headers, "POST", body, target, actor)
+}
+
+/// As [`satisfies_rfc9421`] for a signed GET (a fetch): `@method` and
+/// `@target-uri` covered, no body and so no digest.
+pub fn satisfies_rfc9421_get(headers: &axum::http::HeaderMap, target: &str, actor: &Value) {
+    satisfies_rfc9421_request(headers, "GET", "", target, actor)
+}
+
+fn satisfies_rfc9421_request(headers: &axum::http::HeaderMap, method: &str, body: &str, target: &str, actor: &Value) {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
@@ -339,7 +401,12 @@ pub fn satisfies_rfc9421(headers: &axum::http::HeaderMap, body: &str, target: &s
     let input = text("signature-input");
     let params = input.strip_prefix("sig1=").unwrap_or_else(|| panic!("not labelled sig1: {input}"));
     let covered = &params[..params.find(')').unwrap() + 1];
-    for component in ["\"@method\"", "\"@target-uri\"", "\"content-digest\""] {
+    let required: &[&str] = if method == "POST" {
+        &["\"@method\"", "\"@target-uri\"", "\"content-digest\""]
+    } else {
+        &["\"@method\"", "\"@target-uri\""]
+    };
+    for component in required {
         assert!(covered.contains(component), "{component} not covered: {input}");
     }
     let key_id = actor["publicKey"]["id"].as_str().unwrap();
@@ -347,13 +414,15 @@ pub fn satisfies_rfc9421(headers: &axum::http::HeaderMap, body: &str, target: &s
     assert!(params.contains(r#";alg="rsa-v1_5-sha256""#), "{input}");
     let created: i64 = params.split(";created=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
     assert!((jiff::Timestamp::now().as_second() - created).abs() < 60, "{input}");
-    let digest = text("content-digest");
-    assert_eq!(digest, format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+    if method == "POST" {
+        let digest = text("content-digest");
+        assert_eq!(digest, format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body.as_bytes()))));
+    }
     let mut lines = Vec::new();
     for component in covered.trim_matches(|c| c == '(' || c == ')').split(' ') {
         let name = component.trim_matches('"');
         let value = match name {
-            "@method" => "POST".to_string(),
+            "@method" => method.to_string(),
             "@target-uri" => target.to_string(),
             field => text(field),
         };

@@ -374,6 +374,32 @@ fn what_we_send_is_what_we_take() {
 }
 
 #[test]
+fn the_gets_we_sign_are_what_we_would_take_and_cover_only_what_a_get_has() {
+    let them = them();
+    let target = Url::parse("https://us.example/users/masto?page=1").unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in them.rsa.sign_get_rfc9421(&target, NOW).unwrap() {
+        headers.insert(name, value.parse().unwrap());
+    }
+    assert_eq!(
+        headers["signature-input"],
+        format!(r#"sig1=("@method" "@target-uri");created={NOW};keyid="{RSA_ID}";alg="rsa-v1_5-sha256""#)
+    );
+    let check = |method: &axum::http::Method, path: &str| {
+        let uri: axum::http::Uri = path.parse().unwrap();
+        let mut headers = headers.clone();
+        headers.insert("host", HeaderValue::from_static("us.example"));
+        Inbound::read(method, &uri, &headers, b"", ("https", "us.example"), NOW * 1000)
+            .and_then(|inbound| inbound.verify(&them.keys()))
+            .map_err(|e| e.message())
+    };
+    assert_eq!(check(&axum::http::Method::GET, "/users/masto?page=1"), Ok(()));
+    // Another page, another method: not what was signed.
+    assert!(check(&axum::http::Method::GET, "/users/masto?page=2").is_err());
+    assert!(check(&axum::http::Method::HEAD, "/users/masto?page=1").is_err());
+}
+
+#[test]
 fn tampered_requests_are_refused_with_their_reason() {
     let them = them();
     let good = |tweak: &dyn Fn(&mut HeaderMap)| {
