@@ -70,6 +70,7 @@ macro_rules! words {
 }
 
 pub mod account;
+pub mod agenda;
 pub mod advisor;
 pub mod api_token;
 pub mod availability;

@@ -7,6 +7,7 @@
 //! folders) live in this file only.
 
 mod accounts;
+mod agenda;
 mod actor_keys;
 mod advisors;
 mod api_tokens;
