@@ -70,8 +70,8 @@ macro_rules! words {
 }
 
 pub mod account;
-pub mod agenda;
 pub mod advisor;
+pub mod agenda;
 pub mod api_token;
 pub mod availability;
 pub mod booking;

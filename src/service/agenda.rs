@@ -137,16 +137,19 @@ impl App {
     ) -> Result<Picker, AppError> {
         let now = self.clock.now();
         let policy = self.store.advisor_policy(advisor.id).await?;
-        let mut blocks: BTreeMap<i64, Option<Block>> = BTreeMap::new();
+        // Each block's minimum notice (its own, else the advisor's), read once.
+        let mut notices: BTreeMap<i64, i64> = BTreeMap::new();
         let mut free = Vec::new();
         for slot in slots {
-            if !blocks.contains_key(&slot.block_id) {
-                blocks.insert(slot.block_id, self.store.block(slot.block_id).await.ok());
-            }
-            let notice = blocks[&slot.block_id]
-                .as_ref()
-                .and_then(|b| b.min_notice_minutes)
-                .unwrap_or(policy.min_notice_minutes);
+            let notice = match notices.get(&slot.block_id) {
+                Some(notice) => *notice,
+                None => {
+                    let block: Option<Block> = self.store.block(slot.block_id).await.ok();
+                    let notice = block.and_then(|b| b.min_notice_minutes).unwrap_or(policy.min_notice_minutes);
+                    notices.insert(slot.block_id, notice);
+                    notice
+                }
+            };
             let check = FreeCheck {
                 start: Timestamp::from_millisecond(slot.starts_at).unwrap_or(Timestamp::MIN),
                 state: slot.status,
@@ -170,10 +173,9 @@ impl App {
                 .collect(),
             _ => HashMap::new(),
         };
-        let next_free = free
-            .iter()
-            .find(|s| !mine.contains_key(&s.id))
-            .map(|s| format!("{}, {}", time_zone::format_day(s.starts_at, zone), time_zone::format_clock(s.starts_at, zone)));
+        let next_free = free.iter().find(|s| !mine.contains_key(&s.id)).map(|s| {
+            format!("{}, {}", time_zone::format_day(s.starts_at, zone), time_zone::format_clock(s.starts_at, zone))
+        });
         let query = link.map(|l| format!("?link={l}")).unwrap_or_default();
         let mut days: Vec<PickerDay> = Vec::new();
         for slot in free {

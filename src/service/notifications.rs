@@ -59,14 +59,14 @@ impl App {
             .map(|row| {
                 let n = row.notification;
                 let link = notification::link(n.kind, n.request_id, row.actor_username.as_deref());
-                let decide = match (row.request_status, row.request_advisor_id, row.request_starts_at, row.request_ends_at)
-                {
-                    (Some(status), Some(advisor), Some(start), Some(end)) => {
-                        let role = if advisor == user.id { Role::Advisor } else { Role::Learner };
-                        crate::domain::agenda::actions(status, role, start, end, now).decide
-                    }
-                    _ => false,
-                };
+                let decide =
+                    match (row.request_status, row.request_advisor_id, row.request_starts_at, row.request_ends_at) {
+                        (Some(status), Some(advisor), Some(start), Some(end)) => {
+                            let role = if advisor == user.id { Role::Advisor } else { Role::Learner };
+                            crate::domain::agenda::actions(status, role, start, end, now).decide
+                        }
+                        _ => false,
+                    };
                 let note = row.request_note.filter(|note| !note.is_empty() && n.kind == Kind::RequestReceived);
                 FeedItem { notification: n, link, note, decide }
             })

@@ -7,9 +7,9 @@
 //! folders) live in this file only.
 
 mod accounts;
-mod agenda;
 mod actor_keys;
 mod advisors;
+mod agenda;
 mod api_tokens;
 mod blocks;
 mod busy;

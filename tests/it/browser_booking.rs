@@ -102,7 +102,7 @@ async fn pick_a_day_then_a_time_request_and_decide_at_both_widths() {
         // The request form: the weekly limit told first, the note required.
         assert_labelled(&browser).await;
         assert!(page_text(&browser).await.contains("you can ask for 2 more"));
-        submit(&browser, &browser.current_url().await.unwrap().path().to_string()).await;
+        submit(&browser, browser.current_url().await.unwrap().path()).await;
         let text = page_text(&browser).await;
         assert!(text.contains("Say in a few words what you would like to talk about"), "{text}");
         let invalid = browser.find(Locator::Id("f-note")).await.unwrap().attr("aria-invalid").await.unwrap();
@@ -110,7 +110,7 @@ async fn pick_a_day_then_a_time_request_and_decide_at_both_widths() {
         fits(&browser, "request form").await;
         shot(&browser, "note-required", width).await;
         fill(&browser, "f-note", "Moving from teaching into data engineering: where do I start?").await;
-        submit(&browser, &browser.current_url().await.unwrap().path().to_string()).await;
+        submit(&browser, browser.current_url().await.unwrap().path()).await;
         assert!(page_text(&browser).await.contains("Request sent"), "{}", page_text(&browser).await);
 
         // Back on the profile, the time is marked as asked for.

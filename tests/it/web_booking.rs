@@ -174,7 +174,10 @@ async fn the_learner_sees_the_weekly_limit_and_their_existing_request_before_the
         let form = |i: usize| format!("/slots/{}/request", slots[i].id);
 
         let page = web.page(&form(0)).await;
-        assert!(page.contains("ada takes at most 2 sessions a week with each person: you can ask for 2 more"), "{page}");
+        assert!(
+            page.contains("ada takes at most 2 sessions a week with each person: you can ask for 2 more"),
+            "{page}"
+        );
         assert_eq!(web.post(&form(0), &[("note", "First")]).await.status, StatusCode::SEE_OTHER);
         let page = web.page(&form(1)).await;
         assert!(page.contains("you can ask for 1 more"), "[{}] {page}", db.backend);
@@ -186,7 +189,9 @@ async fn the_learner_sees_the_weekly_limit_and_their_existing_request_before_the
         assert!(!page.contains("action=\"/slots/"), "no form for a time already asked for");
         let reply = web.post(&form(0), &[("note", "Again")]).await;
         assert_eq!(reply.status, StatusCode::CONFLICT);
-        assert!(reply.body.contains("See your request") && !reply.body.contains("You have already asked for this slot"));
+        assert!(
+            reply.body.contains("See your request") && !reply.body.contains("You have already asked for this slot")
+        );
 
         // The second request reaches the limit, told before the third form.
         assert_eq!(web.post(&form(1), &[("note", "Second")]).await.status, StatusCode::SEE_OTHER);
@@ -254,7 +259,11 @@ async fn the_decision_page_shows_who_asks_and_decisions_work_from_the_feed() {
         let lea = server.create_user("lea", false).await;
         let lea = server.app.update_profile(&lea, "Lea Park", "", "America/New_York").await.unwrap();
         let slots = block(&server, &ada, next_monday(&server), "09:00", "09:20").await;
-        server.app.request_slot(&lea, slots[0].id, "Career change\ninto databases", &serde_json::Value::Null, None).await.unwrap();
+        server
+            .app
+            .request_slot(&lea, slots[0].id, "Career change\ninto databases", &serde_json::Value::Null, None)
+            .await
+            .unwrap();
         server.app.process_booking_events().await.unwrap();
         let request = server.app.my_sessions(&lea).await.unwrap()[0].request_id;
 
@@ -274,7 +283,8 @@ async fn the_decision_page_shows_who_asks_and_decisions_work_from_the_feed() {
         let feed = web.page("/notifications").await;
         assert!(feed.contains("Career change"), "[{}] {feed}", db.backend);
         assert!(feed.contains(&format!("action=\"/requests/{request}/approve\"")), "{feed}");
-        let reply = web.post(&format!("/requests/{request}/decline"), &[("note", "Full"), ("back", "/notifications")]).await;
+        let reply =
+            web.post(&format!("/requests/{request}/decline"), &[("note", "Full"), ("back", "/notifications")]).await;
         assert_eq!(reply.location(), Some("/notifications"));
         let feed = web.page("/notifications").await;
         assert!(!feed.contains(&format!("action=\"/requests/{request}/approve\"")), "decided: no buttons");

@@ -168,8 +168,6 @@ pub(crate) async fn next_free_labels(app: &App, ids: &[i64], zone: &str) -> Resu
         .next_free_times(ids)
         .await?
         .into_iter()
-        .map(|(id, at)| {
-            (id, format!("{}, {}", time_zone::format_day(at, zone), time_zone::format_clock(at, zone)))
-        })
+        .map(|(id, at)| (id, format!("{}, {}", time_zone::format_day(at, zone), time_zone::format_clock(at, zone))))
         .collect())
 }
