@@ -52,7 +52,7 @@ pub struct PickerDay {
 pub struct PickerTime {
     /// The request form, or the reader's own request for this time.
     pub href: String,
-    /// "14:00" in the reader's zone.
+    /// "14:00 EST" in the reader's zone.
     pub time: String,
     /// "15:00 CET" in the advisor's zone.
     pub theirs: String,
@@ -186,7 +186,7 @@ impl App {
                     Some(request) => format!("/requests/{request}"),
                     None => format!("/slots/{}/request{query}", slot.id),
                 },
-                time: time_zone::format_time(slot.starts_at, zone),
+                time: time_zone::format_clock(slot.starts_at, zone),
                 theirs: time_zone::format_clock(slot.starts_at, &advisor.timezone),
                 mine: own.is_some(),
             };
