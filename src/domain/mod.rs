@@ -71,6 +71,7 @@ macro_rules! words {
 
 pub mod account;
 pub mod advisor;
+pub mod agenda;
 pub mod api_token;
 pub mod availability;
 pub mod booking;

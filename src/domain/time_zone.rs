@@ -80,6 +80,11 @@ pub fn format_day(ms: i64, zone: &str) -> String {
     zoned(ms, zone).map(|z| z.strftime("%a %-d %b").to_string()).unwrap_or_default()
 }
 
+/// "Tuesday 1 December 2026" in a zone.
+pub fn format_long_day(ms: i64, zone: &str) -> String {
+    zoned(ms, zone).map(|z| z.strftime("%A %-d %B %Y").to_string()).unwrap_or_default()
+}
+
 /// "CET", the zone's abbreviation at that instant.
 pub fn abbreviation(ms: i64, zone: &str) -> String {
     zoned(ms, zone).map(|z| z.strftime("%Z").to_string()).unwrap_or_default()

@@ -183,15 +183,7 @@ impl App {
         advisor: &User,
         settings: &BookingSettings,
     ) -> Result<AdvisorPolicy, AppError> {
-        let overrides = BlockOverrides {
-            buffer_minutes: Some(settings.buffer_minutes),
-            min_notice_minutes: Some(settings.min_notice_minutes),
-            horizon_days: Some(settings.horizon_days),
-            max_per_learner_week: Some(settings.max_per_learner_week),
-            approval_required: None,
-            unlisted: None,
-        };
-        validate_overrides(&overrides)?;
+        check_settings(settings)?;
         let mut policy = self.store.advisor_policy(advisor.id).await?;
         policy.buffer_minutes = settings.buffer_minutes;
         policy.min_notice_minutes = settings.min_notice_minutes;
@@ -199,6 +191,7 @@ impl App {
         policy.max_per_learner_week = settings.max_per_learner_week;
         policy.approval_required = settings.approval_required;
         policy.unlisted = settings.unlisted;
+        policy.note_optional = settings.note_optional;
         self.store.save_advisor_policy(&policy).await?;
         Ok(policy)
     }
@@ -553,6 +546,20 @@ pub struct BookingSettings {
     pub max_per_learner_week: i64,
     pub approval_required: bool,
     pub unlisted: bool,
+    /// Requests may come without a note.
+    pub note_optional: bool,
+}
+
+/// Checks the numbers of the booking rules form (each within its range).
+pub fn check_settings(settings: &BookingSettings) -> Result<(), AppError> {
+    validate_overrides(&BlockOverrides {
+        buffer_minutes: Some(settings.buffer_minutes),
+        min_notice_minutes: Some(settings.min_notice_minutes),
+        horizon_days: Some(settings.horizon_days),
+        max_per_learner_week: Some(settings.max_per_learner_week),
+        approval_required: None,
+        unlisted: None,
+    })
 }
 
 /// Slots a learner can still ask for: open or requested, not busy.
@@ -619,7 +626,7 @@ pub fn effective_policy(defaults: &AdvisorPolicy, block: &Block) -> Policy {
 }
 
 /// Monday 00:00 to the next Monday 00:00 in `zone`, around an instant.
-fn week_of(ms: i64, zone: &str) -> (i64, i64) {
+pub(crate) fn week_of(ms: i64, zone: &str) -> (i64, i64) {
     let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
     let Ok(ts) = Timestamp::from_millisecond(ms) else { return (ms, ms) };
     let date = ts.to_zoned(tz.clone()).date();

@@ -10,7 +10,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::booking::EventKind;
+use crate::domain::booking::{EventKind, Role};
 use crate::domain::karma::{self, KarmaKind};
 use crate::domain::notification::{self, EventPeople, Kind};
 use crate::domain::time_zone;
@@ -48,19 +48,27 @@ impl App {
     }
 
     /// The activity feed: a page of notifications, each with where it
-    /// leads (senders' names read in the same query).
-    pub async fn notification_feed(
-        &self,
-        user: &User,
-        before: Option<i64>,
-    ) -> Result<Vec<(Notification, String)>, AppError> {
+    /// leads, the note of the request it is about and whether the reader
+    /// can approve or decline it from there (names, notes and states read
+    /// in the same query).
+    pub async fn notification_feed(&self, user: &User, before: Option<i64>) -> Result<Vec<FeedItem>, AppError> {
         let rows = self.store.notification_feed(user.id, before, FEED_PAGE).await?;
+        let now = self.clock.now_ms();
         Ok(rows
             .into_iter()
             .map(|row| {
                 let n = row.notification;
                 let link = notification::link(n.kind, n.request_id, row.actor_username.as_deref());
-                (n, link)
+                let decide =
+                    match (row.request_status, row.request_advisor_id, row.request_starts_at, row.request_ends_at) {
+                        (Some(status), Some(advisor), Some(start), Some(end)) => {
+                            let role = if advisor == user.id { Role::Advisor } else { Role::Learner };
+                            crate::domain::agenda::actions(status, role, start, end, now).decide
+                        }
+                        _ => false,
+                    };
+                let note = row.request_note.filter(|note| !note.is_empty() && n.kind == Kind::RequestReceived);
+                FeedItem { notification: n, link, note, decide }
             })
             .collect())
     }
@@ -479,4 +487,14 @@ pub(crate) struct Notice {
     /// message's own text); `None`: `line` and `details`, with the session
     /// link made their room link.
     pub dm: Option<String>,
+}
+
+/// One item of the activity feed.
+pub struct FeedItem {
+    pub notification: Notification,
+    pub link: String,
+    /// The note of a request someone sent the reader.
+    pub note: Option<String>,
+    /// The reader can approve or decline that request from the feed.
+    pub decide: bool,
 }

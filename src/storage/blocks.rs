@@ -22,6 +22,9 @@ pub struct AdvisorPolicy {
     pub approval_required: bool,
     #[sqlx(try_from = "super::DbBool")]
     pub unlisted: bool,
+    /// Requests may come without a note (the note is required by default).
+    #[sqlx(try_from = "super::DbBool")]
+    pub note_optional: bool,
     #[serde(skip)]
     pub private_link_hash: Option<String>,
     /// Calendar URLs often carry a secret: shown to their owner only.
@@ -41,6 +44,7 @@ impl AdvisorPolicy {
             max_per_learner_week: 2,
             approval_required: true,
             unlisted: false,
+            note_optional: false,
             private_link_hash: None,
             busy_ics_url: None,
             busy_checked_at: None,
@@ -179,7 +183,8 @@ impl Store {
     pub async fn advisor_policy(&self, user_id: i64) -> Result<AdvisorPolicy> {
         let found: Option<AdvisorPolicy> = sqlx::query_as(
             "SELECT user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
-             unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error FROM advisor_policies WHERE user_id = $1",
+             unlisted, note_optional, private_link_hash, busy_ics_url, busy_checked_at, busy_error \
+             FROM advisor_policies WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(self.pool())
@@ -190,11 +195,11 @@ impl Store {
     pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy) -> Result<()> {
         sqlx::query(
             "INSERT INTO advisor_policies (user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, \
-             approval_required, unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             approval_required, unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error, updated_at, \
+             note_optional) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (user_id) DO UPDATE SET buffer_minutes = $2, min_notice_minutes = $3, horizon_days = $4, \
              max_per_learner_week = $5, approval_required = $6, unlisted = $7, private_link_hash = $8, busy_ics_url = $9, \
-             busy_checked_at = $10, busy_error = $11, updated_at = $12",
+             busy_checked_at = $10, busy_error = $11, updated_at = $12, note_optional = $13",
         )
         .bind(policy.user_id)
         .bind(policy.buffer_minutes)
@@ -208,6 +213,7 @@ impl Store {
         .bind(policy.busy_checked_at)
         .bind(&policy.busy_error)
         .bind(self.now_ms())
+        .bind(policy.note_optional)
         .execute(self.pool())
         .await?;
         Ok(())

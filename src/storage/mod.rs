@@ -9,6 +9,7 @@
 mod accounts;
 mod actor_keys;
 mod advisors;
+mod agenda;
 mod api_tokens;
 mod blocks;
 mod busy;

@@ -121,6 +121,14 @@ pub struct FeedRow {
     #[sqlx(flatten)]
     pub notification: Notification,
     pub actor_username: Option<String>,
+    /// The request it is about, if any: its note, state, advisor and times
+    /// (so the feed can show the note and offer the decision).
+    pub request_note: Option<String>,
+    #[sqlx(try_from = "super::db_word::DbOptWord")]
+    pub request_status: Option<crate::domain::booking::RequestStatus>,
+    pub request_advisor_id: Option<i64>,
+    pub request_starts_at: Option<i64>,
+    pub request_ends_at: Option<i64>,
 }
 
 impl Store {
@@ -129,7 +137,10 @@ impl Store {
     pub async fn notification_feed(&self, user_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<FeedRow>> {
         Ok(sqlx::query_as(
             "SELECT n.id, n.user_id, n.kind, n.actor_id, n.request_id, n.conversation_id, n.body, n.created_at, \
-             n.read_at, u.username AS actor_username FROM notifications n LEFT JOIN users u ON u.id = n.actor_id \
+             n.read_at, u.username AS actor_username, r.note AS request_note, r.status AS request_status, \
+             r.advisor_id AS request_advisor_id, s.starts_at AS request_starts_at, s.ends_at AS request_ends_at \
+             FROM notifications n LEFT JOIN users u ON u.id = n.actor_id \
+             LEFT JOIN requests r ON r.id = n.request_id LEFT JOIN slots s ON s.id = r.slot_id \
              WHERE n.user_id = $1 AND n.id < $2 ORDER BY n.id DESC LIMIT $3",
         )
         .bind(user_id)

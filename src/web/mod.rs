@@ -38,6 +38,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/settings/booking/calendar", post(pages::booking_settings::save_busy))
         .route("/settings/booking/questions", post(pages::booking_settings::save_questions))
         .route("/book/{secret}", get(pages::booking_settings::private_page))
+        .route("/upcoming", get(pages::upcoming::upcoming))
         .route("/calendar", get(pages::calendar::calendar))
         .route("/calendar/blocks", post(pages::calendar::add_block))
         .route("/blocks/{id}/remove", get(pages::calendar::remove_page).post(pages::calendar::remove))

@@ -585,6 +585,7 @@ async fn unlisted_offerings_are_reachable_only_through_the_private_link() {
             max_per_learner_week: 2,
             approval_required: true,
             unlisted: true,
+            note_optional: false,
         };
         server.app.save_booking_settings(&advisor, &settings).await.unwrap();
         let (_, public) = bob.get("/api/v1/advisors/quiet/slots").await;

@@ -452,6 +452,7 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
             max_per_learner_week: 10,
             approval_required: true,
             unlisted: true,
+            note_optional: false,
         };
         server.app.save_booking_settings(&abe, &settings).await.unwrap();
         let abe_api = server.api_as(&abe).await;

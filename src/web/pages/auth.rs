@@ -115,8 +115,14 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+/// Where a log-in leads without a `next`: the Upcoming agenda.
+const LANDING: &str = "/upcoming";
+
 pub async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
-    let next = safe_next(q.next.as_deref());
+    let next = match q.next.as_deref() {
+        None | Some("") => LANDING.to_string(),
+        given => safe_next(given),
+    };
     if v.user.is_some() {
         return redirect(&next);
     }
@@ -138,7 +144,10 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let next = safe_next(form.next.as_deref());
+    let next = match form.next.as_deref() {
+        None | Some("") => LANDING.to_string(),
+        given => safe_next(given),
+    };
     match app.log_in(&form.login, &form.password, ip).await {
         Ok(logged_in) => {
             // The old session (if any) ends: a new secret at every log-in.

@@ -13,6 +13,8 @@ use crate::domain::questions::{Kind, Question};
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
+use crate::service::agenda::{Requester, Standing};
+use crate::service::booking::NOTE_MAX;
 use crate::storage::{Request, SessionEntry};
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SignedIn, Visitor};
@@ -28,6 +30,15 @@ struct RequestPage {
     when_advisor: String,
     note: String,
     error: Option<String>,
+    /// An error about the note, shown beside it.
+    note_error: Option<String>,
+    note_optional: bool,
+    note_max: usize,
+    /// The reader's own live request for this time.
+    existing: Option<i64>,
+    /// The weekly limit told before the form, and whether it is reached.
+    limit: Option<String>,
+    limit_reached: bool,
     /// The advisor's questions with what was typed: (question, answer, its choices).
     questions: Vec<(Question, String, Vec<String>)>,
     /// The private booking link's secret an unlisted slot was opened with.
@@ -40,12 +51,31 @@ struct Typed<'a> {
     link: String,
 }
 
+/// The sentence about the weekly limit: how many requests are left.
+fn limit_sentence(advisor: &str, standing: &Standing) -> Option<String> {
+    let left = standing.left?;
+    let limit = standing.weekly_limit;
+    let sessions = if limit == 1 { "session" } else { "sessions" };
+    Some(match left {
+        0 => format!(
+            "{advisor} takes at most {limit} {sessions} a week with each person, and you already have {limit} in \
+             the week of {}: pick a time in another week.",
+            standing.week_label
+        ),
+        n => format!(
+            "{advisor} takes at most {limit} {sessions} a week with each person: you can ask for {n} more in the \
+             week of {}.",
+            standing.week_label
+        ),
+    })
+}
+
 async fn request_page(
     app: &App,
     v: Visitor,
     slot_id: i64,
     typed: Typed<'_>,
-    error: Option<String>,
+    error: Option<AppError>,
 ) -> Result<RequestPage, WebError> {
     let viewer_zone = v.zone();
     let Typed { note, answers, link } = typed;
@@ -63,10 +93,28 @@ async fn request_page(
             (q, answer, choices)
         })
         .collect();
+    let standing = match &v.user {
+        Some(user) => Some(app.standing(user, &slot).await?),
+        None => None,
+    };
+    let name = advisor.name().to_string();
+    let limit = standing.as_ref().and_then(|s| limit_sentence(&name, s));
+    let limit_reached = standing.as_ref().is_some_and(|s| s.left == Some(0));
+    let existing = standing.as_ref().and_then(|s| s.existing);
+    // A note error shows beside the note; the existing request is linked
+    // instead of "already asked".
+    let (note_error, error) = match error {
+        Some(AppError::Invalid(errors)) if errors.first().is_some_and(|e| e.field == "note") => {
+            (errors.first().map(|e| e.message.clone()), None)
+        }
+        Some(AppError::Conflict("already_requested", _)) if existing.is_some() => (None, None),
+        Some(other) => (None, Some(other.message())),
+        None => (None, None),
+    };
     Ok(RequestPage {
         questions,
         slot_id,
-        advisor: advisor.name().to_string(),
+        advisor: name,
         advisor_username: advisor.username.clone(),
         when_viewer: time_zone::format_range(slot.starts_at, slot.ends_at, &viewer_zone),
         when_advisor: format!(
@@ -76,6 +124,12 @@ async fn request_page(
         ),
         note,
         error,
+        note_error,
+        note_optional: standing.as_ref().is_some_and(|s| s.note_optional),
+        note_max: NOTE_MAX,
+        existing,
+        limit,
+        limit_reached,
         link,
         v,
     })
@@ -96,7 +150,7 @@ pub async fn new_request(
     axum::extract::Query(query): axum::extract::Query<LinkQuery>,
 ) -> Result<Response, WebError> {
     // Say at once when karma stops this person from requesting, and how to recover.
-    let blocked = app.check_karma_allows_requests(&user).await.err().map(|e| e.message());
+    let blocked = app.check_karma_allows_requests(&user).await.err();
     let typed = Typed { note: String::new(), answers: &BTreeMap::new(), link: query.link };
     Ok(Page(request_page(&app, v, slot_id, typed, blocked).await?).into_response())
 }
@@ -123,7 +177,7 @@ pub async fn send_request(
         form.rest.iter().filter_map(|(k, v)| k.strip_prefix("answer_").map(|id| (id.to_string(), v.clone()))).collect();
     let json = serde_json::to_value(&answers).unwrap_or_default();
     let link = Some(form.link.as_str()).filter(|l| !l.is_empty());
-    match app.request_slot(&user, slot_id, &form.note, &json, link).await {
+    match app.request_with_note(&user, slot_id, &form.note, &json, link).await {
         Ok(request) => {
             let message = if request.status == RequestStatus::Approved {
                 "Booked! The advisor approves requests for this time automatically."
@@ -136,7 +190,7 @@ pub async fn send_request(
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_) | AppError::Forbidden("karma_too_low", _))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
             let typed = Typed { note: form.note, answers: &answers, link: form.link };
-            Ok(Page(request_page(&app, v, slot_id, typed, Some(err.message())).await?).with_status(status))
+            Ok(Page(request_page(&app, v, slot_id, typed, Some(err)).await?).with_status(status))
         }
         Err(other) => Err(other.into()),
     }
@@ -169,6 +223,8 @@ struct RequestDetail {
     room: Option<(bool, String)>,
     /// Who was in the room: "lea: in 09:58–10:08".
     presence: Vec<String>,
+    /// Who is asking, for the advisor.
+    requester: Option<Requester>,
 }
 
 async fn detail(
@@ -224,7 +280,9 @@ async fn detail(
             }
         })
         .collect();
+    let requester = if is_advisor { Some(app.requester(&request, &entry).await?) } else { None };
     Ok(RequestDetail {
+        requester,
         presence,
         room,
         answers,
@@ -264,6 +322,10 @@ pub async fn show(
 pub struct DecisionForm {
     #[serde(default)]
     note: String,
+    /// Where the decision was taken from, to go back to: the agenda or the
+    /// activity feed (anything else: the request's page).
+    #[serde(default)]
+    back: String,
 }
 
 pub async fn act(
@@ -287,7 +349,14 @@ pub async fn act(
         _ => return Err(AppError::NotFound("page").into()),
     };
     match outcome {
-        Ok(()) => Ok(redirect_with_flash(&app, &format!("/requests/{id}"), done)),
+        Ok(()) => {
+            let back = match form.back.as_str() {
+                "/upcoming" => "/upcoming".to_string(),
+                "/notifications" => "/notifications".to_string(),
+                _ => format!("/requests/{id}"),
+            };
+            Ok(redirect_with_flash(&app, &back, done))
+        }
         Err(err @ (AppError::Conflict(..) | AppError::Invalid(_))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::CONFLICT);
             Ok(Page(detail(&app, v, &user, id, Some(err.message())).await?).with_status(status))

@@ -1,5 +1,7 @@
 //! An advisor's booking rules, private booking link and the page behind it.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,6 +12,7 @@ use crate::domain::questions::{Kind, QUESTIONS_MAX, Question, QuestionInput};
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
+use crate::service::agenda::Picker;
 use crate::service::booking::BookingSettings;
 use crate::storage::AdvisorPolicy;
 use crate::web::render::{Page, WebError, redirect_with_flash};
@@ -20,12 +23,43 @@ use crate::web::session::{SignedIn, Visitor};
 struct SettingsPage {
     v: Visitor,
     policy: AdvisorPolicy,
+    /// The rules as shown: saved, or as typed when the form came back.
+    rules: RulesView,
     error: Option<String>,
+    /// The field the error is about, to mark it.
+    error_field: Option<&'static str>,
     new_link: Option<String>,
     /// When the calendar was last read, in the advisor's zone.
     checked_at: Option<String>,
-    /// Question rows for the form: the saved ones, then blank ones up to five.
+    /// The saved questions, then blank ones up to five (the page shows one
+    /// at a time).
     questions: Vec<QuestionRow>,
+    saved_questions: usize,
+}
+
+/// The numbers and switches of the rules form, as text.
+pub struct RulesView {
+    pub buffer_minutes: String,
+    pub min_notice_minutes: String,
+    pub horizon_days: String,
+    pub max_per_learner_week: String,
+    pub approval_required: bool,
+    pub unlisted: bool,
+    pub note_optional: bool,
+}
+
+impl RulesView {
+    fn of(policy: &AdvisorPolicy) -> RulesView {
+        RulesView {
+            buffer_minutes: policy.buffer_minutes.to_string(),
+            min_notice_minutes: policy.min_notice_minutes.to_string(),
+            horizon_days: policy.horizon_days.to_string(),
+            max_per_learner_week: policy.max_per_learner_week.to_string(),
+            approval_required: policy.approval_required,
+            unlisted: policy.unlisted,
+            note_optional: policy.note_optional,
+        }
+    }
 }
 
 /// One row of the questions form.
@@ -34,45 +68,77 @@ pub struct QuestionRow {
     pub choice: bool,
     pub choices: String,
     pub required: bool,
+    /// A blank row after the first one, shown only when asked for.
+    pub later: bool,
 }
 
+fn row_of(q: &Question) -> QuestionRow {
+    QuestionRow {
+        label: q.label.clone(),
+        choice: matches!(q.kind, Kind::Choice(_)),
+        choices: match &q.kind {
+            Kind::Choice(c) => c.join("\n"),
+            Kind::Text => String::new(),
+        },
+        required: q.required,
+        later: false,
+    }
+}
+
+fn blank_row() -> QuestionRow {
+    QuestionRow { label: String::new(), choice: false, choices: String::new(), required: false, later: false }
+}
+
+/// The rows of a block's questions form: the saved ones, then blank ones up to five.
 pub(crate) fn question_rows(saved: &[Question]) -> Vec<QuestionRow> {
-    let mut rows: Vec<QuestionRow> = saved
-        .iter()
-        .map(|q| QuestionRow {
-            label: q.label.clone(),
-            choice: matches!(q.kind, Kind::Choice(_)),
-            choices: match &q.kind {
-                Kind::Choice(c) => c.join("\n"),
-                Kind::Text => String::new(),
-            },
-            required: q.required,
-        })
-        .collect();
+    let mut rows: Vec<QuestionRow> = saved.iter().map(row_of).collect();
     while rows.len() < QUESTIONS_MAX {
-        rows.push(QuestionRow { label: String::new(), choice: false, choices: String::new(), required: false });
+        rows.push(blank_row());
     }
     rows
+}
+
+/// What came back with a refused form, to show again as typed.
+struct Typed {
+    rules: RulesView,
+    questions: Vec<QuestionRow>,
 }
 
 async fn settings_page(
     app: &App,
     v: Visitor,
-    error: Option<String>,
+    error: Option<(Option<&'static str>, String)>,
     new_link: Option<String>,
+    typed: Option<Typed>,
 ) -> Result<SettingsPage, WebError> {
     let user = v.user.clone().ok_or(AppError::Unauthenticated)?;
     let policy = app.booking_settings(&user).await?;
-    let questions = question_rows(&app.booking_questions(user.id, None).await?);
+    let (rules, mut questions) = match typed {
+        Some(typed) => (typed.rules, typed.questions),
+        None => (RulesView::of(&policy), app.booking_questions(user.id, None).await?.iter().map(row_of).collect()),
+    };
+    let saved_questions = questions.iter().filter(|q| !q.label.trim().is_empty()).count();
+    questions.retain(|q| !q.label.trim().is_empty());
+    while questions.len() < QUESTIONS_MAX {
+        let later = questions.len() > saved_questions;
+        questions.push(QuestionRow { later, ..blank_row() });
+    }
     let checked_at = policy.busy_checked_at.map(|at| time_zone::format_instant(at, &user.timezone));
-    Ok(SettingsPage { v, policy, error, new_link, checked_at, questions })
+    let (error_field, error) = match error {
+        Some((field, message)) => (field, Some(message)),
+        None => (None, None),
+    };
+    Ok(SettingsPage { v, policy, rules, error, error_field, new_link, checked_at, questions, saved_questions })
 }
 
 pub async fn page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let _ = user;
-    Ok(Page(settings_page(&app, v, None, None).await?).into_response())
+    Ok(Page(settings_page(&app, v, None, None, None).await?).into_response())
 }
 
+/// The booking rules form: the numbers, the switches and (when the page
+/// showed them, `questions_shown`) the questions as `q<n>_label`,
+/// `q<n>_kind`, `q<n>_choices`, `q<n>_required`.
 #[derive(Deserialize)]
 pub struct SettingsForm {
     #[serde(default)]
@@ -83,8 +149,57 @@ pub struct SettingsForm {
     horizon_days: String,
     #[serde(default)]
     max_per_learner_week: String,
-    approval_required: Option<String>,
-    unlisted: Option<String>,
+    #[serde(default)]
+    approval_required: String,
+    #[serde(default)]
+    unlisted: String,
+    #[serde(default)]
+    note_optional: String,
+    #[serde(default)]
+    questions_shown: String,
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
+}
+
+impl SettingsForm {
+    fn questions(&self) -> Vec<QuestionInput> {
+        let field = |i: usize, name: &str| self.rest.get(&format!("q{i}_{name}")).cloned().unwrap_or_default();
+        (0..QUESTIONS_MAX)
+            .filter(|i| self.rest.contains_key(&format!("q{i}_label")))
+            .map(|i| QuestionInput {
+                label: field(i, "label"),
+                kind: field(i, "kind"),
+                // A short-text question has no choices, whatever was typed before switching.
+                choices: if field(i, "kind") == "choice" { field(i, "choices") } else { String::new() },
+                required: field(i, "required") == "yes",
+            })
+            .collect()
+    }
+
+    fn typed(&self) -> Typed {
+        Typed {
+            rules: RulesView {
+                buffer_minutes: self.buffer_minutes.clone(),
+                min_notice_minutes: self.min_notice_minutes.clone(),
+                horizon_days: self.horizon_days.clone(),
+                max_per_learner_week: self.max_per_learner_week.clone(),
+                approval_required: !self.approval_required.is_empty(),
+                unlisted: !self.unlisted.is_empty(),
+                note_optional: !self.note_optional.is_empty(),
+            },
+            questions: self
+                .questions()
+                .into_iter()
+                .map(|q| QuestionRow {
+                    choice: q.kind == "choice",
+                    label: q.label,
+                    choices: q.choices,
+                    required: q.required,
+                    later: false,
+                })
+                .collect(),
+        }
+    }
 }
 
 pub(crate) fn number(field: &'static str, text: &str) -> Result<i64, AppError> {
@@ -105,18 +220,26 @@ pub async fn save(
             min_notice_minutes: number("min_notice_minutes", &form.min_notice_minutes)?,
             horizon_days: number("horizon_days", &form.horizon_days)?,
             max_per_learner_week: number("max_per_learner_week", &form.max_per_learner_week)?,
-            approval_required: form.approval_required.is_some(),
-            unlisted: form.unlisted.is_some(),
+            approval_required: !form.approval_required.is_empty(),
+            unlisted: !form.unlisted.is_empty(),
+            note_optional: !form.note_optional.is_empty(),
         })
     })();
     let outcome = match parsed {
-        Ok(settings) => app.save_booking_settings(&user, &settings).await,
+        // The page's one form: rules and questions saved together, or neither.
+        Ok(settings) if !form.questions_shown.is_empty() => {
+            app.save_booking_rules(&user, &settings, &form.questions()).await
+        }
+        Ok(settings) => app.save_booking_settings(&user, &settings).await.map(drop),
         Err(err) => Err(err),
     };
     match outcome {
-        Ok(_) => Ok(redirect_with_flash(&app, "/settings/booking", "Booking rules saved.")),
-        Err(err @ AppError::Invalid(_)) => Ok(Page(settings_page(&app, v, Some(err.message()), None).await?)
-            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
+        Ok(()) => Ok(redirect_with_flash(&app, "/settings/booking", "Booking rules saved.")),
+        Err(AppError::Invalid(errors)) => {
+            let first = errors.first().map(|e| (Some(e.field), e.message.clone()));
+            let page = settings_page(&app, v, first, None, Some(form.typed())).await?;
+            Ok(Page(page).with_status(StatusCode::UNPROCESSABLE_ENTITY))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -145,7 +268,7 @@ pub async fn save_busy(
         )),
         Err(err @ (AppError::Invalid(_) | AppError::Forbidden(..))) => {
             let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            Ok(Page(settings_page(&app, v, Some(err.message()), None).await?).with_status(status))
+            Ok(Page(settings_page(&app, v, Some((None, err.message())), None, None).await?).with_status(status))
         }
         Err(other) => Err(other.into()),
     }
@@ -186,15 +309,17 @@ pub async fn save_questions(
 ) -> Result<Response, WebError> {
     match app.save_booking_questions(&user, None, &form.inputs()).await {
         Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
-        Err(err @ AppError::Invalid(_)) => Ok(Page(settings_page(&app, v, Some(err.message()), None).await?)
-            .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(err @ AppError::Invalid(_)) => {
+            Ok(Page(settings_page(&app, v, Some((Some("questions"), err.message())), None, None).await?)
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY))
+        }
         Err(other) => Err(other.into()),
     }
 }
 
 pub async fn new_link(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
     let link = app.new_private_link(&user).await?;
-    Ok(Page(settings_page(&app, v, None, Some(link)).await?).into_response())
+    Ok(Page(settings_page(&app, v, None, Some(link), None).await?).into_response())
 }
 
 #[derive(Template)]
@@ -203,13 +328,12 @@ struct PrivatePage {
     v: Visitor,
     advisor: String,
     advisor_username: String,
-    zone: String,
-    slots: Vec<(i64, String)>,
-    /// The link's secret, passed on to the request form.
-    secret: String,
+    picker: Picker,
+    session_label: String,
 }
 
-/// The page behind a private booking link: the advisor's slots, listed or not.
+/// The page behind a private booking link: the advisor's free times,
+/// listed or not, in the time picker.
 pub async fn private_page(
     State(app): State<App>,
     v: Visitor,
@@ -217,15 +341,13 @@ pub async fn private_page(
 ) -> Result<Response, WebError> {
     let (advisor, slots) = app.private_link_slots(&secret).await?;
     let zone = v.zone();
-    let slots =
-        slots.iter().take(100).map(|s| (s.id, time_zone::format_range(s.starts_at, s.ends_at, &zone))).collect();
+    let picker = app.picker(&advisor, &slots, v.user.as_ref(), &zone, Some(&secret)).await?;
     Ok(Page(PrivatePage {
-        v,
         advisor: advisor.name().to_string(),
         advisor_username: advisor.username.clone(),
-        zone,
-        slots,
-        secret,
+        picker,
+        session_label: format!("{}-minute session", app.config.session_minutes),
+        v,
     })
     .into_response())
 }

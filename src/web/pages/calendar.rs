@@ -35,6 +35,13 @@ struct CalendarPage {
     zones: &'static [String],
     weekday_names: [(&'static str, &'static str); 7],
     empty: bool,
+    /// Opened on an empty week, the calendar moved on to the first week
+    /// with something in it: the empty week's Monday, "7 December".
+    jumped: Option<String>,
+    /// Asked for an empty week with something later: (date, "Tuesday 15 December").
+    later: Option<(String, String)>,
+    /// Today's date, for "back to this week".
+    today: String,
 }
 
 const WEEKDAYS: [(&str, &str); 7] =
@@ -82,7 +89,23 @@ async fn render(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let WeekView { zone, monday, days, empty } = app.week_view(user, week).await?;
+    let mut view = app.week_view(user, week).await?;
+    // An empty week: the first day with something on it, later on. Opened
+    // without a week, the calendar goes there at once; otherwise it links.
+    let mut jumped = None;
+    let mut later = None;
+    if view.empty {
+        let sunday = view.monday.checked_add(6.days()).unwrap_or(view.monday);
+        if let Some(first) = app.first_busy_day(user).await?.filter(|d| *d > sunday) {
+            if week.is_none() {
+                jumped = Some(view.monday.strftime("%-d %B").to_string());
+                view = app.week_view(user, Some(&first.to_string())).await?;
+            } else {
+                later = Some((first.to_string(), first.strftime("%A %-d %B").to_string()));
+            }
+        }
+    }
+    let WeekView { zone, monday, days, empty } = view;
     let last = monday.checked_add(6.days()).unwrap_or(monday);
     let page = CalendarPage {
         v,
@@ -97,6 +120,9 @@ async fn render(
         zones: time_zone::all(),
         weekday_names: WEEKDAYS,
         empty,
+        jumped,
+        later,
+        today: time_zone::local_date(app.clock.now_ms(), &user.timezone).map(|d| d.to_string()).unwrap_or_default(),
     };
     Ok(Page(page).with_status(status))
 }

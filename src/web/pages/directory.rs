@@ -11,6 +11,8 @@ use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::advisors::DIRECTORY_PAGE_SIZE;
+use crate::service::agenda::Picker;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::storage::{AdvisorProfile, Category, DirectoryPage};
@@ -25,6 +27,8 @@ struct DirectoryView {
     category: String,
     categories: std::sync::Arc<Vec<Category>>,
     found: Arc<DirectoryPage>,
+    /// Each card's next free time in the reader's zone, by advisor id.
+    next_free: HashMap<i64, String>,
     summary: String,
     error: Option<String>,
     page: u32,
@@ -68,6 +72,9 @@ pub async fn directory(
         ),
         Err(other) => return Err(other.into()),
     };
+    let ids: Vec<i64> = found.advisors.iter().map(|a| a.user.id).collect();
+    let zone = v.zone();
+    let next_free = next_free_labels(&app, &ids, &zone).await?;
     let total = found.total;
     let pages = (total as u32).div_ceil(DIRECTORY_PAGE_SIZE).max(1);
     let href = |p: u32| {
@@ -95,6 +102,7 @@ pub async fn directory(
         category: query.category.clone(),
         categories,
         found,
+        next_free,
         summary,
         error,
         page,
@@ -114,18 +122,14 @@ struct ProfilePage {
     member_since: String,
     viewer_zone: String,
     is_self: bool,
-    /// Upcoming open slots by day: (day label, [(slot id, "14:00", advisor's "15:00 CET")]).
-    days: Vec<SlotDay>,
+    /// The advisor's free times (the month view and the list by day).
+    picker: Option<Picker>,
+    /// "Tue 8 Dec, 14:00 CET": the next free time in the reader's zone.
+    next_free: Option<String>,
     session_label: String,
 }
 
-/// A day label and its slots: (slot id, the viewer's "14:00", the advisor's "15:00 CET").
-type SlotDay = (String, Vec<(i64, String, String)>);
-
-/// How many upcoming slots a profile shows.
-const PROFILE_SLOTS: usize = 60;
-
-/// Any person's profile; advisors show their topics and availability.
+/// Any person's profile; advisors show their topics and free times.
 pub async fn profile(
     State(app): State<App>,
     v: Visitor,
@@ -146,20 +150,24 @@ pub async fn profile(
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
-    let mut days: Vec<SlotDay> = Vec::new();
+    let mut picker = None;
     if p.user.is_advisor && p.user.suspended_at.is_none() {
         let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
-        let advisor_zone = p.user.timezone.clone();
-        for slot in slots.iter().filter(|s| s.status.takes_requests()).take(PROFILE_SLOTS) {
-            let day = time_zone::format_day(slot.starts_at, &viewer_zone);
-            let theirs = time_zone::format_clock(slot.starts_at, &advisor_zone);
-            let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone), theirs);
-            match days.last_mut() {
-                Some((label, list)) if *label == day => list.push(entry),
-                _ => days.push((day, vec![entry])),
-            }
-        }
+        picker = Some(app.picker(&p.user, &slots, v.user.as_ref(), &viewer_zone, None).await?);
     }
+    let next_free = picker.as_ref().and_then(|p| p.next_free.clone());
     let session_label = format!("{}-minute session", app.config.session_minutes);
-    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, days, session_label }).into_response())
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, picker, next_free, session_label })
+        .into_response())
+}
+
+/// "Next free: Tue 8 Dec, 14:00 CET" for directory and home cards, by
+/// advisor id (one query for all the cards).
+pub(crate) async fn next_free_labels(app: &App, ids: &[i64], zone: &str) -> Result<HashMap<i64, String>, WebError> {
+    Ok(app
+        .next_free_times(ids)
+        .await?
+        .into_iter()
+        .map(|(id, at)| (id, format!("{}, {}", time_zone::format_day(at, zone), time_zone::format_clock(at, zone))))
+        .collect())
 }

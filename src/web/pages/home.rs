@@ -14,12 +14,16 @@ struct HomePage {
     v: Visitor,
     advisors: Vec<AdvisorProfile>,
     categories: std::sync::Arc<Vec<Category>>,
+    /// Each card's next free time in the reader's zone, by advisor id.
+    next_free: std::collections::HashMap<i64, String>,
 }
 
 pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {
     let advisors = app.newest_advisors(6).await?;
     let categories = app.categories().await?;
-    Ok(Page(HomePage { v, advisors, categories }).into_response())
+    let ids: Vec<i64> = advisors.iter().map(|a| a.user.id).collect();
+    let next_free = super::directory::next_free_labels(&app, &ids, &v.zone()).await?;
+    Ok(Page(HomePage { v, advisors, categories, next_free }).into_response())
 }
 
 pub async fn not_found() -> WebError {

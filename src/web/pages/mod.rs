@@ -15,3 +15,4 @@ pub mod notifications;
 pub mod remote;
 pub mod room;
 pub mod settings;
+pub mod upcoming;

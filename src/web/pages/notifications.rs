@@ -11,7 +11,7 @@ use crate::domain::notification::Kind;
 use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
-use crate::storage::Notification;
+use crate::service::notifications::FeedItem;
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SignedIn, Visitor};
 
@@ -19,8 +19,8 @@ use crate::web::session::{SignedIn, Visitor};
 #[template(path = "notifications.html")]
 struct FeedPage {
     v: Visitor,
-    /// (notification, when in the reader's zone, link)
-    items: Vec<(Notification, String, String)>,
+    /// (item, when in the reader's zone)
+    items: Vec<(FeedItem, String)>,
     older: Option<i64>,
 }
 
@@ -37,13 +37,13 @@ pub async fn feed(
 ) -> Result<Response, WebError> {
     let list = app.notification_feed(&user, query.before).await?;
     let older = (list.len() as i64 == crate::service::notifications::FEED_PAGE)
-        .then(|| list.last().map(|(n, _)| n.id))
+        .then(|| list.last().map(|item| item.notification.id))
         .flatten();
     let items = list
         .into_iter()
-        .map(|(n, link)| {
-            let when = time_zone::format_instant(n.created_at, &user.timezone);
-            (n, when, link)
+        .map(|item| {
+            let when = time_zone::format_instant(item.notification.created_at, &user.timezone);
+            (item, when)
         })
         .collect();
     Ok(Page(FeedPage { v, items, older }).into_response())

@@ -1,0 +1,3 @@
+-- A request's note is required unless the advisor makes it optional in
+-- their booking rules (issue 17).
+ALTER TABLE advisor_policies ADD COLUMN note_optional INTEGER NOT NULL DEFAULT 0;
