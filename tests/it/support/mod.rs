@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod databases;
 pub mod peer;
+pub mod room_voice;
 pub mod server;
 pub mod smtp;
 pub mod webdriver;
