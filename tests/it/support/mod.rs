@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod client;
+pub mod coturn;
 pub mod databases;
 pub mod peer;
 pub mod room_voice;
