@@ -7,7 +7,7 @@ use crate::support;
 use fantoccini::Client;
 use officehours::domain::booking::RequestStatus;
 use support::coturn::Coturn;
-use support::room_voice::{MEDIA_SWITCHES, assert_audio_rate, assert_hears, join, use_tone};
+use support::room_voice::{AUDIO_COUNT, MEDIA_SWITCHES, assert_audio_rate, assert_hears, audio_count, join, use_tone};
 use support::webdriver::{Driver, log_in, until_true};
 use support::{TestDatabase, TestServer};
 
@@ -82,6 +82,58 @@ async fn voice_goes_through_coturn_when_the_browsers_must_relay() {
         let user = server.store.user_by_username(person).await.unwrap();
         assert!(log.contains(&format!("-{}>", user.id)), "coturn saw no allocation for {person}:\n{log}");
     }
+    learner.close().await.unwrap();
+    advisor.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_page_whose_connection_is_cut_rejoins_by_itself_and_both_hear_again() {
+    let Some(driver) = Driver::start("Europe/Berlin") else { return };
+    let db = TestDatabase::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let (learner, advisor) = in_a_room(&driver, &server, "").await;
+    both_hear_each_other(&learner, &advisor).await;
+
+    // Lea's network goes: her media connection and her signalling socket
+    // are cut at once, as a network change would leave them.
+    advisor
+        .execute("window.__ohKept = window.__ohPeer; document.getElementById('room-status').textContent = '';", vec![])
+        .await
+        .unwrap();
+    learner
+        .execute("window.__ohCut = window.__ohPeer; window.__ohPeer.close(); window.__ohSocket.close();", vec![])
+        .await
+        .unwrap();
+
+    // Her page comes back by itself, on a new connection, and Ada is told
+    // she is here again.
+    until_true(
+        &learner,
+        "Lea's new connection",
+        "const pc = window.__ohPeer; return !!pc && pc !== window.__ohCut && pc.connectionState === 'connected';",
+    )
+    .await;
+    until_true(
+        &learner,
+        "Lea back in",
+        "return document.getElementById('room-status').textContent.includes('is here');",
+    )
+    .await;
+    until_true(
+        &advisor,
+        "Lea's return",
+        "return document.getElementById('room-status').textContent.includes('is here');",
+    )
+    .await;
+    let kept = advisor.execute("return window.__ohPeer === window.__ohKept;", vec![]).await.unwrap();
+    assert_eq!(kept, serde_json::json!(true), "Ada's connection carried on");
+
+    // Audio flows again both ways: Ada's counter moves on after the gap, and
+    // both hear the other's tone at the full rate.
+    let before = audio_count(&advisor).await;
+    let rising = format!("return {AUDIO_COUNT}.then(c => c.received > {});", before.received + 25);
+    until_true(&advisor, "Lea's voice again", &rising).await;
+    both_hear_each_other(&learner, &advisor).await;
     learner.close().await.unwrap();
     advisor.close().await.unwrap();
 }

@@ -44,17 +44,18 @@ pub struct AudioCount {
     pub timestamp: f64,
 }
 
-const AUDIO_COUNT: &str = "return (async () => { const pc = window.__ohPeer; \
+/// A promise of the page's audio counters (an [`AudioCount`]).
+pub const AUDIO_COUNT: &str = "(async () => { const pc = window.__ohPeer; \
     const c = { received: 0, sent: 0, timestamp: 0 }; if (!pc) return c; \
     (await pc.getStats()).forEach(r => { c.timestamp = Math.max(c.timestamp, r.timestamp || 0); \
       if (r.kind !== 'audio') return; \
       if (r.type === 'inbound-rtp') c.received += r.packetsReceived || 0; \
       if (r.type === 'outbound-rtp') c.sent += r.packetsSent || 0; }); \
-    return c; })();";
+    return c; })()";
 
 /// The audio counters of the page's current peer connection.
 pub async fn audio_count(browser: &Client) -> AudioCount {
-    let value = browser.execute(AUDIO_COUNT, vec![]).await.expect("getStats");
+    let value = browser.execute(&format!("return {AUDIO_COUNT};"), vec![]).await.expect("getStats");
     serde_json::from_value(value).expect("an audio count")
 }
 
@@ -82,7 +83,16 @@ pub async fn assert_audio_rate(browser: &Client, who: &str) -> f64 {
     let seconds = (last.timestamp - first.timestamp) / 1000.0;
     assert!(seconds >= 2.0, "{who}: the stats reports did not move on ({first:?} → {last:?})");
     let rate = (last.received - first.received) as f64 / seconds;
-    assert!((40.0..=60.0).contains(&rate), "{who} receives {rate:.1} audio packets/s ({first:?} → {last:?})");
+    if !(40.0..=60.0).contains(&rate) {
+        let state = browser
+            .execute("const pc = window.__ohPeer; return pc ? pc.connectionState : 'no connection';", vec![])
+            .await
+            .unwrap_or_default();
+        panic!(
+            "{who} receives {rate:.1} audio packets/s ({first:?} → {last:?}), connection {state}: {}",
+            page_text(browser).await
+        );
+    }
     rate
 }
 
