@@ -94,7 +94,10 @@
       microphone = stream;
       listMicrophones();
       meter(stream, document.getElementById('room-speaking-me'));
-      pc = new RTCPeerConnection({ iceServers: iceServers });
+      // window.__ohIceTransportPolicy = 'relay' (set by a test before
+      // joining) sends everything through the TURN servers; never by default.
+      var policy = window.__ohIceTransportPolicy === 'relay' ? 'relay' : 'all';
+      pc = new RTCPeerConnection({ iceServers: iceServers, iceTransportPolicy: policy });
       window.__ohPeer = pc;
       stream.getAudioTracks().forEach(function (track) { pc.addTrack(track, stream); });
       // A video line from the start, so a shared screen needs no new offer.
@@ -120,11 +123,57 @@
     });
   }
 
-  function stopAudio() {
+  // `counted`: the session has ended; the connection is closed after a
+  // last look at its counters (see closeCounted).
+  function stopAudio(counted) {
     meters.forEach(clearInterval); meters = [];
     stopSharing(); screenSender = null; show(screenBox, false);
-    if (pc) { pc.close(); pc = null; }
-    if (microphone) { microphone.getTracks().forEach(function (t) { t.stop(); }); microphone = null; }
+    var peer = pc, mic = microphone;
+    pc = null; microphone = null;
+    var release = function () {
+      if (peer) peer.close();
+      if (mic) mic.getTracks().forEach(function (t) { t.stop(); });
+    };
+    if (counted && peer) {
+      // Silence at once: a disabled track still sends (silent) packets.
+      if (mic) mic.getTracks().forEach(function (t) { t.enabled = false; });
+      closeCounted(peer, release);
+    } else {
+      release();
+    }
+  }
+
+  // The audio packets received and sent so far, and the report's time.
+  function audioCount(peer) {
+    return peer.getStats().then(function (report) {
+      var count = { received: 0, sent: 0, timestamp: 0 };
+      report.forEach(function (r) {
+        count.timestamp = Math.max(count.timestamp, r.timestamp || 0);
+        if (r.kind !== 'audio') return;
+        if (r.type === 'inbound-rtp') count.received += r.packetsReceived || 0;
+        if (r.type === 'outbound-rtp') count.sent += r.packetsSent || 0;
+      });
+      return count;
+    });
+  }
+
+  // The end of the session: for one more second the page keeps sending
+  // silence and counts the audio packets that still arrive (none should:
+  // the server stopped forwarding before it said the time is up), then it
+  // closes the connection. window.__ohEndStats = { atEnd, later } keeps both
+  // counts for the browser tests.
+  function closeCounted(peer, release) {
+    audioCount(peer).then(function (atEnd) {
+      window.__ohEndStats = { atEnd: atEnd };
+      var again = function () {
+        audioCount(peer).then(function (later) {
+          if (later.timestamp - atEnd.timestamp < 1000) { setTimeout(again, 250); return; }
+          window.__ohEndStats = { atEnd: atEnd, later: later };
+          release();
+        }, release);
+      };
+      setTimeout(again, 1000);
+    }, release);
   }
 
   function show(el, on) { if (el) el.hidden = !on; }
@@ -165,7 +214,7 @@
   function end(message) {
     finished = true;
     if (tick) clearInterval(tick);
-    stopAudio();
+    stopAudio(true);
     if (wakeLock) { wakeLock.release().catch(function () {}); wakeLock = null; }
     show(panel, false);
     show(document.querySelector('.room-state'), false);
@@ -184,6 +233,9 @@
       if (!answer.ok) { joinButton.disabled = false; say(answer.body.message || 'The room cannot be joined.'); return; }
       var scheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
       socket = new WebSocket(scheme + window.location.host + answer.body.socket);
+      // The browser tests cut this (and window.__ohPeer) to see the page
+      // come back by itself.
+      window.__ohSocket = socket;
       socket.onopen = function () { socket.send(JSON.stringify({ type: 'join', token: answer.body.token })); };
       socket.onmessage = function (event) { receive(JSON.parse(event.data)); };
       socket.onclose = function () {

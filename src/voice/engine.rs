@@ -24,6 +24,16 @@ pub enum MediaKind {
     Video,
 }
 
+impl MediaKind {
+    /// The RTP clock rate of the codec carried (Opus 48 kHz, VP8 90 kHz).
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            MediaKind::Audio => 48_000,
+            MediaKind::Video => 90_000,
+        }
+    }
+}
+
 /// Why a participant's media connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeftReason {

@@ -41,6 +41,7 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
+use super::continuity::Continuity;
 use super::demux::{Demux, is_rtp_media};
 use super::engine::{
     LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, Transmit, VoiceError,
@@ -73,6 +74,8 @@ struct Outgoing {
     sender: RTCRtpSenderId,
     ssrc: u32,
     payload_type: u8,
+    /// One unbroken numbering whoever the source is (a rejoin changes it).
+    continuity: Continuity,
 }
 
 #[derive(Debug)]
@@ -96,10 +99,14 @@ struct Peer {
 }
 
 impl Peer {
-    fn outgoing(&self, kind: MediaKind) -> Option<Outgoing> {
+    /// The outgoing track of `kind`, once the connection is up.
+    fn outgoing(&mut self, kind: MediaKind) -> Option<&mut Outgoing> {
+        if !self.joined {
+            return None;
+        }
         match kind {
-            MediaKind::Audio => Some(self.audio_out),
-            MediaKind::Video => self.video_out,
+            MediaKind::Audio => Some(&mut self.audio_out),
+            MediaKind::Video => self.video_out.as_mut(),
         }
     }
 
@@ -200,7 +207,7 @@ impl RtcEngine {
             }],
         );
         let sender = pc.add_track(track).map_err(engine_error)?;
-        Ok(Outgoing { sender, ssrc, payload_type: 0 })
+        Ok(Outgoing { sender, ssrc, payload_type: 0, continuity: Continuity::default() })
     }
 
     /// The payload type the answer settled on for a sender.
@@ -326,11 +333,20 @@ impl RtcEngine {
             packet.header.extensions_padding = 0;
             for target in targets.iter() {
                 let Some(peer) = self.peers.get_mut(&target) else { continue };
-                let Some(out) = peer.outgoing(kind).filter(|_| peer.joined) else { continue };
+                let Some(out) = peer.outgoing(kind) else { continue };
                 let mut copy = packet.clone();
+                let header = &packet.header;
+                (copy.header.sequence_number, copy.header.timestamp) = out.continuity.rewrite(
+                    header.ssrc,
+                    header.sequence_number,
+                    header.timestamp,
+                    now,
+                    kind.clock_rate(),
+                );
                 copy.header.ssrc = out.ssrc;
                 copy.header.payload_type = out.payload_type;
-                let written = peer.pc.rtp_sender(out.sender).map(|mut s| s.write_rtp(now, copy));
+                let sender = out.sender;
+                let written = peer.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, copy));
                 if matches!(written, Some(Ok(()))) {
                     room.stats.forwarded += 1;
                 }

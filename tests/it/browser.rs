@@ -3,10 +3,11 @@
 
 use crate::support;
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use officehours::domain::booking::RequestStatus;
+use support::room_voice::{
+    MEDIA_SWITCHES, assert_audio_rate, assert_hears, assert_nothing_after_the_end, join, use_tone,
+};
 use support::webdriver::{
     Driver, assert_labelled, click_and_wait, entry_states, fill, log_in, page_text, screenshot_dir, set_value, submit,
     until_true,
@@ -236,8 +237,6 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
     phone.close().await.unwrap();
 }
 
-/// Waits (10 s at most) until `script` returns true in the page.
-
 #[tokio::test]
 async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
     let Some(driver) = Driver::start("Europe/Berlin") else { return };
@@ -249,22 +248,18 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
     let id = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
 
     // Lea from the link in her mail (no log-in), Ada logged in, on a phone;
-    // each with a fake microphone (a beep), voice over loopback.
-    let media = [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ];
-    let learner = driver.browser_with(1280, 900, &media).await;
+    // each page's microphone is a tone (Lea 440 Hz, Ada 660 Hz), voice over
+    // loopback.
+    let learner = driver.browser_with(1280, 900, &MEDIA_SWITCHES).await;
     learner.goto(&server.app.room_link(id, lea.id)).await.unwrap();
-    let advisor = driver.browser_with(390, 844, &media).await;
+    use_tone(&learner, 440).await;
+    let advisor = driver.browser_with(390, 844, &MEDIA_SWITCHES).await;
     log_in(&advisor, &server, "ada").await;
     advisor.goto(&server.url(&format!("/rooms/{id}"))).await.unwrap();
+    use_tone(&advisor, 660).await;
     for browser in [&learner, &advisor] {
         assert_labelled(browser).await;
-        browser.find(Locator::Id("room-join")).await.unwrap().click().await.unwrap();
-        until_true(browser, "the room", "return !document.getElementById('room-live').hidden;").await;
+        join(browser).await;
     }
     until_true(
         &learner,
@@ -279,22 +274,12 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
     assert_eq!(advisor.execute(visible, vec![]).await.unwrap(), serde_json::json!([false, true]));
 
     // Voice: each side receives the other's audio through the server, at
-    // about 50 packets a second.
-    let received = "return (async () => { const pc = window.__ohPeer; if (!pc) return 0; \
-        let n = 0; (await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived; }); \
-        return n; })();";
+    // about 50 packets a second, and hears the other's tone.
+    tokio::join!(assert_audio_rate(&learner, "Lea"), assert_audio_rate(&advisor, "Ada"));
+    assert_hears(&learner, "Lea", 660).await;
+    assert_hears(&advisor, "Ada", 440).await;
     for browser in [&learner, &advisor] {
-        let mut packets = 0;
-        for _ in 0..200 {
-            packets = browser.execute(received, vec![]).await.unwrap().as_i64().unwrap_or(0);
-            if packets >= 50 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(packets >= 50, "only {packets} audio packets arrived: {}", page_text(browser).await);
-        // The other person's voice lights their speaking indicator (the
-        // fake microphone beeps).
+        // The other person's voice lights their speaking indicator.
         until_true(
             browser,
             "the other person speaking",
@@ -350,6 +335,9 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
         let why = browser.find(Locator::Id("room-ended-why")).await.unwrap().text().await.unwrap();
         assert!(why.contains("Time is up"), "{why}");
     }
+    // The counters stopped with the server's hard stop: nothing arrived in
+    // the second after it, though both pages kept sending.
+    tokio::join!(assert_nothing_after_the_end(&learner, "Lea"), assert_nothing_after_the_end(&advisor, "Ada"));
     let text = page_text(&advisor).await;
     assert!(text.contains("Message lea") && !text.contains("is open"), "{text}");
     let text = page_text(&learner).await;

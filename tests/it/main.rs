@@ -9,6 +9,7 @@ mod block_times;
 mod booking;
 mod browser;
 mod browser_booking;
+mod browser_voice;
 mod busy_import;
 mod calendar_feed;
 mod cli;

@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod client;
+pub mod coturn;
 pub mod databases;
 pub mod peer;
+pub mod room_voice;
 pub mod server;
 pub mod smtp;
 pub mod webdriver;

@@ -33,15 +33,18 @@
       return Promise.resolve([{ kind: 'audioinput', deviceId: 'tone', groupId: 'tone', label: 'Test tone ' + hz + ' Hz' }]);
     };
   };
-  var analyser = null;
+  var analyser = null, analysed = null;
   window.__ohHeardFrequency = function () {
     var pc = window.__ohPeer;
     if (!pc) return Promise.resolve(0);
+    // A rejoin makes a new peer connection: listen to that one from then on.
+    if (analysed !== pc) analyser = null;
     if (!analyser) {
       var tracks = pc.getReceivers().map(function (r) { return r.track; })
         .filter(function (t) { return t && t.kind === 'audio'; });
       if (!tracks.length) return Promise.resolve(0);
       var ctx = audio();
+      analysed = pc;
       analyser = ctx.createAnalyser();
       analyser.fftSize = 8192;
       analyser.smoothingTimeConstant = 0;
