@@ -8,6 +8,7 @@ mod api_fuzz;
 mod block_times;
 mod booking;
 mod browser;
+mod browser_firefox;
 mod busy_import;
 mod calendar_feed;
 mod cli;

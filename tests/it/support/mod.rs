@@ -6,6 +6,7 @@
 pub mod api;
 pub mod client;
 pub mod databases;
+pub mod firefox;
 pub mod peer;
 pub mod server;
 pub mod smtp;
