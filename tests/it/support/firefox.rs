@@ -32,7 +32,8 @@ pub fn geckodriver() -> Option<PathBuf> {
 /// keyboard: media without a permission prompt, sound without a gesture,
 /// and ICE on loopback (the test server advertises 127.0.0.1, which Firefox
 /// otherwise never pairs with), with host addresses in the clear rather
-/// than hidden behind mDNS names.
+/// than hidden behind mDNS names. The microphone permission matters to
+/// ICE too: a page without it gets only the default route's addresses.
 fn prefs() -> serde_json::Value {
     serde_json::json!({
         "media.navigator.permission.disabled": true,
@@ -43,7 +44,6 @@ fn prefs() -> serde_json::Value {
         "media.autoplay.blocking_policy": 0,
         "media.peerconnection.ice.loopback": true,
         "media.peerconnection.ice.obfuscate_host_addresses": false,
-        "media.peerconnection.ice.link_local": true,
         // Quiet and fast: no first-run pages, updates or telemetry.
         "app.update.disabledForTesting": true,
         "browser.shell.checkDefaultBrowser": false,
