@@ -10,6 +10,7 @@ mod booking;
 mod browser;
 mod browser_booking;
 mod browser_voice;
+mod browser_firefox;
 mod busy_import;
 mod calendar_feed;
 mod cli;

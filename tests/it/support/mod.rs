@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod coturn;
 pub mod databases;
+pub mod firefox;
 pub mod peer;
 pub mod room_voice;
 pub mod server;

@@ -2,6 +2,7 @@
 //! and the small page helpers every browser test uses (fill a field, submit
 //! a form and wait for the next page, poll a condition).
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -34,6 +35,8 @@ impl Driver {
             .env("TZ", zone)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that Chromium goes with it.
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         // Owned at once, so that a failed start still kills the process.
@@ -76,8 +79,11 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// ChromeDriver and every Chromium it started, even when the test
+    /// failed before closing its sessions (they would live on otherwise).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: a plain signal to the process group this driver created.
+        unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
         let _ = self.child.wait();
     }
 }
