@@ -88,9 +88,11 @@ pub struct SettingsForm {
 }
 
 pub(crate) fn number(field: &'static str, text: &str) -> Result<i64, AppError> {
-    text.trim()
-        .parse()
-        .map_err(|_| AppError::invalid(field, "not_a_number", format!("`{text}` is not a whole number.")))
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid(field, "required", "Give a number here."));
+    }
+    text.parse().map_err(|_| AppError::invalid(field, "not_a_number", format!("“{text}” is not a whole number.")))
 }
 
 pub async fn save(
@@ -185,7 +187,11 @@ pub async fn save_questions(
     axum_extra::extract::Form(form): axum_extra::extract::Form<QuestionsForm>,
 ) -> Result<Response, WebError> {
     match app.save_booking_questions(&user, None, &form.inputs()).await {
-        Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
+        Ok(saved) => Ok(redirect_with_flash(
+            &app,
+            "/settings/booking",
+            &format!("Saved {}.", crate::domain::plural::count(saved.len() as i64, "question")),
+        )),
         Err(err @ AppError::Invalid(_)) => Ok(Page(settings_page(&app, v, Some(err.message()), None).await?)
             .with_status(StatusCode::UNPROCESSABLE_ENTITY)),
         Err(other) => Err(other.into()),
@@ -204,7 +210,8 @@ struct PrivatePage {
     advisor: String,
     advisor_username: String,
     zone: String,
-    slots: Vec<(i64, String)>,
+    /// (slot id, "Tue 1 Dec, 14:00–14:10 CET", start and end for `<time>`)
+    slots: Vec<(i64, String, String, String)>,
     /// The link's secret, passed on to the request form.
     secret: String,
 }
@@ -217,8 +224,14 @@ pub async fn private_page(
 ) -> Result<Response, WebError> {
     let (advisor, slots) = app.private_link_slots(&secret).await?;
     let zone = v.zone();
-    let slots =
-        slots.iter().take(100).map(|s| (s.id, time_zone::format_range(s.starts_at, s.ends_at, &zone))).collect();
+    let slots = slots
+        .iter()
+        .take(100)
+        .map(|s| {
+            let text = time_zone::format_range(s.starts_at, s.ends_at, &zone);
+            (s.id, text, time_zone::iso(s.starts_at), time_zone::iso(s.ends_at))
+        })
+        .collect();
     Ok(Page(PrivatePage {
         v,
         advisor: advisor.name().to_string(),

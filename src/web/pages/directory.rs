@@ -48,18 +48,26 @@ pub async fn directory(
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
-    // `@name@host`: someone on this or another server.
-    let handle = Handle::from_search(&query.q);
-    if let Some(handle) = &handle {
-        if handle.host.eq_ignore_ascii_case(&app.config.domain) {
-            return Ok(redirect(&format!("/users/{}", handle.name)));
-        }
-        if v.user.is_some() {
-            return Ok(redirect(&format!("/remote/{handle}")));
+    // `@name`, `@name@here`, `name@here`: someone on this server, as their
+    // profile shows them; a name nobody has is searched as a word.
+    let local = PersonRef::local_search(&query.q, &app.config.domain);
+    if let Some(name) = &local {
+        match app.profile(name, v.user.as_ref()).await {
+            Ok(_) => return Ok(redirect(&format!("/users/{name}"))),
+            Err(AppError::NotFound(_)) => {}
+            Err(other) => return Err(other.into()),
         }
     }
+    // `@name@host`: someone on another server.
+    let handle = if local.is_some() { None } else { Handle::from_search(&query.q) };
+    if let Some(handle) = &handle
+        && v.user.is_some()
+    {
+        return Ok(redirect(&format!("/remote/{handle}")));
+    }
     let categories = app.categories().await?;
-    let (found, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
+    let terms = local.as_deref().unwrap_or(&query.q);
+    let (found, error, status) = match app.directory(terms, Some(&query.category), page).await {
         Ok(found) => (found, None, StatusCode::OK),
         Err(AppError::Invalid(errors)) => (
             Arc::new(DirectoryPage { advisors: Vec::new(), total: 0 }),
@@ -117,10 +125,14 @@ struct ProfilePage {
     /// Upcoming open slots by day: (day label, [(slot id, "14:00", advisor's "15:00 CET")]).
     days: Vec<SlotDay>,
     session_label: String,
+    /// Their karma score (linked to their history for themselves, to
+    /// what karma means for everyone else).
+    karma: i64,
 }
 
-/// A day label and its slots: (slot id, the viewer's "14:00", the advisor's "15:00 CET").
-type SlotDay = (String, Vec<(i64, String, String)>);
+/// A day label, its first instant (for `<time datetime>`) and its slots:
+/// (slot id, the viewer's "14:00", the advisor's "15:00 CET", the instant).
+type SlotDay = (String, String, Vec<(i64, String, String, String)>);
 
 /// How many upcoming slots a profile shows.
 const PROFILE_SLOTS: usize = 60;
@@ -153,13 +165,16 @@ pub async fn profile(
         for slot in slots.iter().filter(|s| s.status.takes_requests()).take(PROFILE_SLOTS) {
             let day = time_zone::format_day(slot.starts_at, &viewer_zone);
             let theirs = time_zone::format_clock(slot.starts_at, &advisor_zone);
-            let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone), theirs);
+            let iso = time_zone::iso(slot.starts_at);
+            let entry = (slot.id, time_zone::format_clock(slot.starts_at, &viewer_zone), theirs, iso.clone());
             match days.last_mut() {
-                Some((label, list)) if *label == day => list.push(entry),
-                _ => days.push((day, vec![entry])),
+                Some((label, _, list)) if *label == day => list.push(entry),
+                _ => days.push((day, iso, vec![entry])),
             }
         }
     }
     let session_label = format!("{}-minute session", app.config.session_minutes);
-    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, days, session_label }).into_response())
+    let karma = app.karma_score(&p.user).await?;
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, days, session_label, karma })
+        .into_response())
 }
