@@ -153,10 +153,7 @@ async fn series_and_open_slots_are_capped_and_refusals_create_nothing() {
             db.backend
         );
         let message = reply["message"].as_str().unwrap();
-        assert!(
-            message.contains("add 1 session to your 30 upcoming") && message.contains("at most 30"),
-            "{message}"
-        );
+        assert!(message.contains("add 1 session to your 30 upcoming") && message.contains("at most 30"), "{message}");
         assert_eq!(all_slots(&server, &advisor).await, 30, "[{}] the refused block left nothing", db.backend);
 
         // The cap is per advisor.

@@ -99,7 +99,7 @@ async fn the_phone_header_is_a_menu_and_no_page_scrolls_sideways() {
     let db = TestDatabase::sqlite().await;
     let server = TestServer::start(&db).await;
     let long = "x".repeat(30);
-    let admin = server.create_user("root", true).await;
+    let admin = server.create_user("chief", true).await;
     server.app.add_category(&admin, "Supercalifragilisticexpialidociousnesses").await.expect("category");
     let advisor = server.create_advisor(&long).await;
     let profile = officehours::service::advisors::AdvisorForm {
@@ -114,12 +114,12 @@ async fn the_phone_header_is_a_menu_and_no_page_scrolls_sideways() {
     let (slot, _) = open_slot(&server, &advisor).await;
     server
         .app
-        .send_message(&advisor, "root", &"Hippopotomonstrosesquippedaliophobia".repeat(3))
+        .send_message(&advisor, "chief", &"Hippopotomonstrosesquippedaliophobia".repeat(3))
         .await
         .expect("message");
 
     let phone = driver.browser(390, 844).await;
-    log_in(&phone, &server, "root").await;
+    log_in(&phone, &server, "chief").await;
     // The header: one row with a menu button; the links behind it.
     let wide_shown = phone
         .execute("return getComputedStyle(document.querySelector('.nav-wide')).display !== 'none';", vec![])

@@ -138,8 +138,8 @@ async fn help_reads_this_instances_settings() {
     for db in test_databases().await {
         let server = TestServer::start_with(&db, |c| c.session_minutes = 15).await;
         let mut admin_browser = server.browser();
-        server.create_user("root", true).await;
-        admin_browser.log_in("root", PASSWORD).await;
+        server.create_user("chief", true).await;
+        admin_browser.log_in("chief", PASSWORD).await;
         admin_browser.page("/admin/karma").await;
         let saved = admin_browser.post("/admin/karma", &[("no_show", "-7")]).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
@@ -159,11 +159,11 @@ async fn help_reads_this_instances_settings() {
 async fn admins_list_search_filter_and_suspend_people() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
-        server.create_user("root", true).await;
+        server.create_user("chief", true).await;
         server.create_advisor("amara").await;
         server.create_user("noah", false).await;
         let mut admin = server.browser();
-        admin.log_in("root", PASSWORD).await;
+        admin.log_in("chief", PASSWORD).await;
 
         let names = |page: &str| -> Vec<String> {
             page.match_indices("<strong>")
