@@ -168,6 +168,7 @@ async fn admins_list_search_filter_and_suspend_people() {
         let names = |page: &str| -> Vec<String> {
             page.match_indices("<strong>")
                 .map(|(at, _)| page[at + 8..].split('<').next().unwrap().to_string())
+                .filter(|name| name != "suspended")
                 .collect()
         };
         let all = admin.page("/admin/users").await;
