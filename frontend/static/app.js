@@ -34,6 +34,22 @@
     input.addEventListener("focus", function () { input.select(); });
   });
 
+  // A form shown again with its errors: the address bar shows the page the
+  // form belongs to (not the address it was posted to), and the first
+  // error is scrolled into view with its field focused.
+  var firstError = document.querySelector(".has-error, .error-summary, .field .error");
+  if (firstError) {
+    var form = firstError.closest("form") || document.querySelector("form[data-page-address]");
+    var address = form && form.getAttribute("data-page-address");
+    if (address && window.history && history.replaceState && location.pathname !== address.split("#")[0]) {
+      history.replaceState(null, "", address);
+    }
+    var field = document.querySelector(".has-error input, .has-error select, .has-error textarea, [aria-invalid=true]");
+    var target = field || firstError;
+    target.scrollIntoView({ block: "center" });
+    if (field) { field.focus({ preventScroll: true }); }
+  }
+
   // Destructive forms ask first.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

@@ -36,7 +36,7 @@ pub async fn sign_up(
         display_name: req.display_name,
         timezone: req.timezone,
     };
-    let email = match app.sign_up_visitor(&input, ip).await? {
+    let email = match app.sign_up_visitor(&input, ip, "").await? {
         SignUpOutcome::Created(user) => user.email,
         SignUpOutcome::AddressInUse { email } => email,
     };

@@ -82,6 +82,8 @@ pub mod karma;
 pub mod local_time;
 pub mod notification;
 pub mod person_ref;
+pub mod plural;
+pub mod preparation;
 pub mod questions;
 pub mod retry;
 pub mod room;

@@ -54,6 +54,27 @@ impl PersonRef {
     }
 }
 
+impl PersonRef {
+    /// Whether a directory search names someone here by handle, in any of
+    /// the forms a profile shows or people type: `@ada`, `@ada@host`,
+    /// `ada@host` (`host` being this instance's domain, in any case). A
+    /// bare word (`ada`) is a search, not a handle.
+    pub fn local_search(query: &str, own_domain: &str) -> Option<String> {
+        let text = query.trim();
+        if text.is_empty() || text.contains(char::is_whitespace) || !text.contains('@') {
+            return None;
+        }
+        match PersonRef::parse(text, own_domain) {
+            PersonRef::Local(name)
+                if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || "_.-".contains(c)) =>
+            {
+                Some(name.to_lowercase())
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Handle {
     /// A handle that can be looked up: a name of letters, digits and
     /// `_.-`, and a host name (with an optional port), within length limits.
@@ -114,6 +135,17 @@ mod tests {
         assert!(Handle::parse("a b@alpha.test").is_err());
         assert!(Handle::parse("ada@alpha.test/x").is_err());
         assert!(Handle::parse(&format!("{}@alpha.test", "a".repeat(101))).is_err());
+    }
+
+    #[test]
+    fn a_search_names_someone_here_in_every_handle_form() {
+        for written in ["@amara", "@amara@here.org", "amara@here.org", " @Amara@HERE.org ", "AMARA@here.org"] {
+            assert_eq!(PersonRef::local_search(written, "here.org").as_deref(), Some("amara"), "{written:?}");
+        }
+        assert_eq!(PersonRef::local_search("@amara@localhost:8080", "localhost:8080").as_deref(), Some("amara"));
+        for search in ["amara", "rust tips", "@amara@elsewhere.org", "@", "@@here.org", "@a b", "@ama/ra"] {
+            assert_eq!(PersonRef::local_search(search, "here.org"), None, "{search:?}");
+        }
     }
 
     #[test]

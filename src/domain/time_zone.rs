@@ -85,6 +85,11 @@ pub fn format_long_day(ms: i64, zone: &str) -> String {
     zoned(ms, zone).map(|z| z.strftime("%A %-d %B %Y").to_string()).unwrap_or_default()
 }
 
+/// An instant as `<time datetime>` writes it: `2026-12-01T14:00:00Z`.
+pub fn iso(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|ts| ts.to_string()).unwrap_or_default()
+}
+
 /// "CET", the zone's abbreviation at that instant.
 pub fn abbreviation(ms: i64, zone: &str) -> String {
     zoned(ms, zone).map(|z| z.strftime("%Z").to_string()).unwrap_or_default()

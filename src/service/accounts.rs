@@ -27,6 +27,15 @@ pub struct SignUp {
     pub timezone: String,
 }
 
+/// How many accounts the admins' list shows at once.
+pub const PEOPLE_SHOWN: i64 = 100;
+/// The roles the admins' list filters by, with their labels.
+pub const PEOPLE_ROLES: [(&str, &str); 4] =
+    [("any", "Any role"), ("learner", "Learners only"), ("advisor", "Advisors"), ("admin", "Admins")];
+/// The account states the admins' list filters by, with their labels.
+pub const PEOPLE_STATES: [(&str, &str); 4] =
+    [("any", "Any state"), ("active", "Active"), ("unconfirmed", "E-mail not confirmed"), ("suspended", "Suspended")];
+
 /// Roles an admin gives at creation (CLI); sign-up gives none.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Roles {
@@ -63,6 +72,12 @@ impl App {
     /// Validates every field, reports all problems at once, then creates the
     /// account and sends the confirmation mail.
     pub async fn sign_up(&self, input: &SignUp, roles: Roles) -> Result<User, AppError> {
+        self.sign_up_then(input, roles, "").await
+    }
+
+    /// [`App::sign_up`] whose confirmation link leads on to `next` (a local
+    /// path the web layer has checked; empty for none).
+    async fn sign_up_then(&self, input: &SignUp, roles: Roles, next: &str) -> Result<User, AppError> {
         let mut errors = FieldErrors::new();
         let username = errors.check(account::username(&input.username));
         let email = errors.check(account::email(&input.email));
@@ -103,7 +118,7 @@ impl App {
         let user = self.store.create_user(&new).await?;
         tracing::info!(username = %user.username, "account created");
         if !user.email_verified {
-            self.send_verification(&user).await?;
+            self.send_verification_then(&user, next).await?;
         }
         Ok(user)
     }
@@ -113,14 +128,21 @@ impl App {
     /// already has an account is never named as such: the owner gets a mail
     /// (log in, or reset the password) and the caller the same answer as for
     /// a new account ([`SignUpOutcome::AddressInUse`], answered like
-    /// `Created` by the API), as the reset form does.
-    pub async fn sign_up_visitor(&self, input: &SignUp, client: Option<IpAddr>) -> Result<SignUpOutcome, AppError> {
+    /// `Created` by the API), as the reset form does. `next` is where the
+    /// confirmation link leads after confirming (a local path the web layer
+    /// has checked; empty for none).
+    pub async fn sign_up_visitor(
+        &self,
+        input: &SignUp,
+        client: Option<IpAddr>,
+        next: &str,
+    ) -> Result<SignUpOutcome, AppError> {
         if let Some(ip) = client {
             let key = format!("signup:{ip}");
             self.action_limiter.check(&key)?;
             self.action_limiter.record_failure(&key);
         }
-        let errors = match self.sign_up(input, Roles::default()).await {
+        let errors = match self.sign_up_then(input, Roles::default(), next).await {
             Ok(user) => return Ok(SignUpOutcome::Created(Box::new(user))),
             Err(AppError::Invalid(errors)) => errors,
             Err(other) => return Err(other),
@@ -144,7 +166,17 @@ impl App {
     }
 
     pub async fn send_verification(&self, user: &User) -> Result<(), AppError> {
-        let link = self.new_mail_link(user, EmailTokenPurpose::Verify, VERIFY_HOURS, "/verify-email").await?;
+        self.send_verification_then(user, "").await
+    }
+
+    /// The confirmation mail, whose link carries `next` (where the person
+    /// was going when they signed up) so that confirming leads back there.
+    async fn send_verification_then(&self, user: &User, next: &str) -> Result<(), AppError> {
+        let mut link = self.new_mail_link(user, EmailTokenPurpose::Verify, VERIFY_HOURS, "/verify-email").await?;
+        if !next.is_empty() {
+            link.push_str("&next=");
+            link.extend(url::form_urlencoded::byte_serialize(next.as_bytes()));
+        }
         self.queue_mail(messages::verify_email(&self.config.instance_name, &user.email, user.name(), &link)).await?;
         Ok(())
     }
@@ -350,6 +382,31 @@ impl App {
     /// reason, their pending and upcoming sessions are declined or
     /// cancelled (the learners are told), and their published events are
     /// deleted for their followers (published again if it is lifted).
+    /// The admins' list of people (local accounts, newest first, at most
+    /// [`PEOPLE_SHOWN`]): `q` searched in names and addresses, `role` one of
+    /// [`PEOPLE_ROLES`], `state` one of [`PEOPLE_STATES`] (empty: any).
+    pub async fn people(&self, admin: &User, q: &str, role: &str, state: &str) -> Result<Vec<User>, AppError> {
+        if !admin.is_admin {
+            return Err(AppError::Forbidden("admin_only", "Only admins can list accounts.".into()));
+        }
+        let mut errors = FieldErrors::new();
+        let role = if role.is_empty() { "any" } else { role };
+        let state = if state.is_empty() { "any" } else { state };
+        if !PEOPLE_ROLES.iter().any(|(value, _)| *value == role) {
+            errors.add("role", "unknown_role", format!("“{role}” is not a role here; choose one from the list."));
+        }
+        if !PEOPLE_STATES.iter().any(|(value, _)| *value == state) {
+            errors.add(
+                "state",
+                "unknown_state",
+                format!("“{state}” is not an account state; choose one from the list."),
+            );
+        }
+        errors.into_result()?;
+        let pattern = crate::storage::like_pattern(q.trim().trim_start_matches('@'));
+        Ok(self.store.list_users(&pattern, role, state, PEOPLE_SHOWN).await?)
+    }
+
     pub async fn set_suspended(&self, admin: &User, username: &str, suspended: bool) -> Result<User, AppError> {
         if !admin.is_admin {
             return Err(AppError::Forbidden("admin_only", "Only admins can suspend accounts.".into()));

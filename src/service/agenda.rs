@@ -26,6 +26,11 @@ const UNDER_WAY_MS: i64 = 24 * 3_600_000;
 /// The most items in each part of the agenda.
 const AGENDA_MAX: usize = 50;
 
+/// "Tue 8 Dec, 14:00 CET" in a zone, and the instant for `<time datetime>`.
+pub fn next_free_label(at: i64, zone: &str) -> (String, String) {
+    (format!("{}, {}", time_zone::format_day(at, zone), time_zone::format_clock(at, zone)), time_zone::iso(at))
+}
+
 /// An advisor's free times, grouped by day in the reader's zone.
 pub struct Picker {
     /// The reader's zone and the advisor's.
@@ -35,8 +40,8 @@ pub struct Picker {
     /// How many of the times the reader has already asked for.
     pub mine: usize,
     /// The first free time the reader has not asked for, in their zone:
-    /// "Tue 8 Dec, 14:00 CET".
-    pub next_free: Option<String>,
+    /// "Tue 8 Dec, 14:00 CET", and the instant for `<time datetime>`.
+    pub next_free: Option<(String, String)>,
 }
 
 pub struct PickerDay {
@@ -46,6 +51,8 @@ pub struct PickerDay {
     pub label: String,
     /// "Tuesday 8 December 2026".
     pub long_label: String,
+    /// The day's first free time, for `<time datetime>`.
+    pub at: String,
     pub times: Vec<PickerTime>,
 }
 
@@ -58,6 +65,9 @@ pub struct PickerTime {
     pub theirs: String,
     /// The reader has a pending request for it.
     pub mine: bool,
+    /// The instant, for `<time datetime>` (the page's script shows it in
+    /// the browser's zone on the first paint).
+    pub at: String,
 }
 
 /// One request in the agenda, as its reader sees it.
@@ -173,9 +183,7 @@ impl App {
                 .collect(),
             _ => HashMap::new(),
         };
-        let next_free = free.iter().find(|s| !mine.contains_key(&s.id)).map(|s| {
-            format!("{}, {}", time_zone::format_day(s.starts_at, zone), time_zone::format_clock(s.starts_at, zone))
-        });
+        let next_free = free.iter().find(|s| !mine.contains_key(&s.id)).map(|s| next_free_label(s.starts_at, zone));
         let query = link.map(|l| format!("?link={l}")).unwrap_or_default();
         let mut days: Vec<PickerDay> = Vec::new();
         for slot in free {
@@ -189,6 +197,7 @@ impl App {
                 time: time_zone::format_clock(slot.starts_at, zone),
                 theirs: time_zone::format_clock(slot.starts_at, &advisor.timezone),
                 mine: own.is_some(),
+                at: time_zone::iso(slot.starts_at),
             };
             match days.last_mut() {
                 Some(day) if day.date == date => day.times.push(time),
@@ -196,6 +205,7 @@ impl App {
                     date,
                     label: time_zone::format_day(slot.starts_at, zone),
                     long_label: time_zone::format_long_day(slot.starts_at, zone),
+                    at: time_zone::iso(slot.starts_at),
                     times: vec![time],
                 }),
             }

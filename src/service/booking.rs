@@ -401,7 +401,7 @@ impl App {
     }
 
     /// Removes one occurrence of a block (`date`) or the whole series
-    /// ("annihilate series"), cancelling every live request on the removed
+    /// ("remove the whole series"), cancelling every live request on the removed
     /// slots with `note`. Past slots stay as they were.
     pub async fn remove_block(
         &self,
@@ -595,8 +595,8 @@ fn refused(refusal: Refusal, policy: &Policy) -> AppError {
             policy.horizon.as_hours() / 24
         ),
         Refusal::WeeklyLimit => format!(
-            "You already have {} session(s) with this advisor that week, the most they allow.",
-            policy.max_per_learner_week
+            "You already have {} with this advisor that week, the most they allow.",
+            crate::domain::plural::count(policy.max_per_learner_week, "session")
         ),
         Refusal::AlreadyRequested => "You have already asked for this slot.".into(),
     };
@@ -725,8 +725,9 @@ fn rule_error(err: RuleError, session_minutes: i64) -> AppError {
         RuleError::TooManySlots { open, adding, max } => (
             "start",
             format!(
-                "This block would add {adding} session(s) to your {open} upcoming ones; this server allows at most \
-                 {max} per advisor. Add a shorter block, or remove some first."
+                "This block would add {} to your {open} upcoming ones; this server allows at most {max} per \
+                 advisor. Add a shorter block, or remove some first.",
+                crate::domain::plural::count(adding as i64, "session")
             ),
         ),
     };

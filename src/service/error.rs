@@ -68,7 +68,10 @@ impl AppError {
             AppError::WrongCredentials => "That username or e-mail and password do not match.".into(),
             AppError::Forbidden(_, message) | AppError::Conflict(_, message) => message.clone(),
             AppError::RateLimited { retry_after_secs } => {
-                format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1))
+                format!(
+                    "Too many attempts. Try again in {}.",
+                    crate::domain::plural::count(retry_after_secs.div_ceil(60).max(1) as i64, "minute")
+                )
             }
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }

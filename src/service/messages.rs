@@ -99,7 +99,7 @@ impl App {
         Notice {
             subject: format!("New message from {} (@{})", sender.name(), sender.username),
             line: format!("{} (@{}) wrote: {preview}", sender.name(), sender.username),
-            details: format!("{body}\n\nReply: {link}"),
+            details: format!("{} (@{}) wrote:\n\n{body}\n\nReply: {link}", sender.name(), sender.username),
             actor_id: Some(sender.id),
             request_id: None,
             from_id: Some(sender.id),

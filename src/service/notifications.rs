@@ -73,6 +73,11 @@ impl App {
             .collect())
     }
 
+    /// Messages from others `user` has not read yet.
+    pub async fn unread_messages(&self, user: &User) -> Result<i64, AppError> {
+        Ok(self.store.unread_messages(user.id).await?)
+    }
+
     pub async fn unread_count(&self, user: &User) -> Result<i64, AppError> {
         Ok(self.store.unread_notifications(user.id).await?)
     }
@@ -156,13 +161,15 @@ impl App {
         if user.suspended_at.is_none() && user.email_verified {
             let off = self.store.mail_off(user.id).await?;
             if !off.contains(&kind) {
+                // A message's details hold its whole text: the line (its
+                // preview) would say it twice.
+                let lead = if text.dm.is_some() { String::new() } else { format!("{}\n\n", text.line) };
                 effects.mails.push(OutgoingMail {
                     recipient: user.email.clone(),
                     subject: text.subject,
                     body: format!(
-                        "Hello {},\n\n{}\n\n{}\n\n-- \n{} · choose which mails you get: {}\n",
+                        "Hello {},\n\n{lead}{}\n\n-- \n{} · choose which mails you get: {}\n",
                         user.name(),
-                        text.line,
                         text.details,
                         self.config.instance_name,
                         self.config.link("/settings/notifications")
@@ -323,6 +330,9 @@ impl App {
             };
             if !event.note.is_empty() {
                 details = format!("Note: {}\n\n{details}", event.note);
+            }
+            if kind == Kind::RequestApproved {
+                details = format!("{details}\n\n{}", crate::domain::preparation::as_text());
             }
             let from_id = Some(other.id);
             let reader = reader.clone();
@@ -485,7 +495,8 @@ pub(crate) struct Notice {
     pub from_id: Option<i64>,
     /// What a remote recipient reads instead of `line` and `details` (a
     /// message's own text); `None`: `line` and `details`, with the session
-    /// link made their room link.
+    /// link made their room link. Mail to local people then holds only
+    /// `details` (which carry the whole text), not the `line` previewing it.
     pub dm: Option<String>,
 }
 

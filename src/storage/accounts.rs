@@ -119,6 +119,27 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(username).fetch_one(self.pool()).await?)
     }
 
+    /// Local accounts for the admins' list, newest first: `pattern` a
+    /// `LIKE` pattern (see `like_pattern`) over username, display name and
+    /// address; `role` one of any, advisor, admin, learner; `state` one of
+    /// any, active, unconfirmed, suspended.
+    pub async fn list_users(&self, pattern: &str, role: &str, state: &str, limit: i64) -> Result<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE remote_actor_id IS NULL \
+             AND (LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' \
+                  OR LOWER(email) LIKE $1 ESCAPE '\\') \
+             AND (CAST($2 AS TEXT) = 'any' OR (CAST($2 AS TEXT) = 'advisor' AND is_advisor = TRUE) \
+                  OR (CAST($2 AS TEXT) = 'admin' AND is_admin = TRUE) \
+                  OR (CAST($2 AS TEXT) = 'learner' AND is_advisor = FALSE AND is_admin = FALSE)) \
+             AND (CAST($3 AS TEXT) = 'any' \
+                  OR (CAST($3 AS TEXT) = 'active' AND suspended_at IS NULL AND email_verified = TRUE) \
+                  OR (CAST($3 AS TEXT) = 'unconfirmed' AND suspended_at IS NULL AND email_verified = FALSE) \
+                  OR (CAST($3 AS TEXT) = 'suspended' AND suspended_at IS NOT NULL)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        Ok(sqlx::query_as(&sql).bind(pattern).bind(role).bind(state).bind(limit).fetch_all(self.pool()).await?)
+    }
+
     pub async fn user_by_email(&self, email: &str) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND remote_actor_id IS NULL");
         Ok(sqlx::query_as(&sql).bind(email).fetch_one(self.pool()).await?)

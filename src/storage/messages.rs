@@ -132,6 +132,19 @@ impl Store {
         .await?)
     }
 
+    /// How many messages from others a person has not read yet, over all
+    /// their conversations (the count beside Messages in the navigation).
+    pub async fn unread_messages(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages m JOIN conversation_participants p \
+             ON p.conversation_id = m.conversation_id AND p.user_id = $1 \
+             WHERE m.created_at > p.last_read_at AND (m.sender_id IS NULL OR m.sender_id <> $1)",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// The newest `limit` messages of a conversation, oldest first.
     pub async fn messages_in(&self, conversation_id: i64, limit: i64) -> Result<Vec<Message>> {
         let sql = format!("{MESSAGE_SELECT} WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT $2");

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 const FILES: &[(&str, &str, &[u8])] = &[
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../frontend/static/style.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../frontend/static/app.js")),
+    ("localtime.js", "text/javascript; charset=utf-8", include_bytes!("../../frontend/static/localtime.js")),
     ("room.js", "text/javascript; charset=utf-8", include_bytes!("../../frontend/static/room.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../frontend/static/favicon.svg")),
 ];

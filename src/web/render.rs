@@ -80,9 +80,24 @@ struct ErrorTemplate<'a> {
 }
 
 pub fn render_error_page(visitor: &Visitor, page: ErrorPage) -> Response {
-    let title = page.status.canonical_reason().unwrap_or("Error");
+    let title = error_title(page.status);
     let template = ErrorTemplate { v: visitor, title, message: &page.message, status: page.status.as_u16() };
     Page(template).with_status(page.status)
+}
+
+/// A page title a person understands, for each kind of failure.
+fn error_title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 | 403 => "Not allowed",
+        404 => "Not found",
+        405 => "That address is not a page",
+        409 => "That cannot be done now",
+        413 => "That was too large",
+        400 | 422 => "Please check what you sent",
+        429 => "Too many attempts",
+        500.. => "Something went wrong on our side",
+        _ => "That did not work",
+    }
 }
 
 /// Redirects after a successful form, with a one-line message shown on the

@@ -40,6 +40,8 @@ pub struct Visitor {
     pub browser_zone: Option<String>,
     /// Unread notifications of the signed-in person (the badge in the navigation).
     pub unread: i64,
+    /// Unread messages of the signed-in person (the count beside Messages).
+    pub unread_messages: i64,
 }
 
 impl Visitor {
@@ -162,12 +164,18 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         },
         None => None,
     };
-    let unread = match &user {
-        Some(user) => app.unread_count(user).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "counting unread notifications failed");
-            0
-        }),
-        None => 0,
+    let (unread, unread_messages) = match &user {
+        Some(user) => (
+            app.unread_count(user).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "counting unread notifications failed");
+                0
+            }),
+            app.unread_messages(user).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "counting unread messages failed");
+                0
+            }),
+        ),
+        None => (0, 0),
     };
     let had_session_cookie = session_secret.is_some();
     let stale_session = had_session_cookie && user.is_none();
@@ -189,6 +197,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
             .map(decode_cookie)
             .and_then(|zone| crate::domain::time_zone::parse("timezone", &zone).ok()),
         unread,
+        unread_messages,
     };
 
     let (mut parts, body) = request.into_parts();

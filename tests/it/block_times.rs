@@ -136,7 +136,7 @@ async fn series_and_open_slots_are_capped_and_refusals_create_nothing() {
         let (status, reply) =
             ada.post("/api/v1/blocks", block(&format!("{d}T08:00"), &format!("{d}T14:00"), "UTC")).await;
         assert_eq!((status, reply["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("too_many_slots")));
-        assert!(reply["message"].as_str().unwrap().contains("add 36 session(s)"), "{reply}");
+        assert!(reply["message"].as_str().unwrap().contains("add 36 sessions"), "{reply}");
         assert_eq!(all_slots(&server, &advisor).await, 0, "[{}]", db.backend);
 
         // 24 + 6 fit exactly; one more does not.
@@ -153,10 +153,7 @@ async fn series_and_open_slots_are_capped_and_refusals_create_nothing() {
             db.backend
         );
         let message = reply["message"].as_str().unwrap();
-        assert!(
-            message.contains("add 1 session(s) to your 30 upcoming") && message.contains("at most 30"),
-            "{message}"
-        );
+        assert!(message.contains("add 1 session to your 30 upcoming") && message.contains("at most 30"), "{message}");
         assert_eq!(all_slots(&server, &advisor).await, 30, "[{}] the refused block left nothing", db.backend);
 
         // The cap is per advisor.

@@ -17,7 +17,7 @@ async fn sign_up_confirm_log_out_and_back_in() {
 
         let reply = browser.sign_up("ada", "Ada@Example.org", PASSWORD).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
-        assert_eq!(reply.location(), Some("/settings"));
+        assert_eq!(reply.location(), Some("/"), "after sign-up: home, not settings");
         let first_session = reply.cookie("oh_session").expect("signed in after sign-up");
         let cookie = reply.set_cookies().into_iter().find(|c| c.starts_with("oh_session=")).unwrap();
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");

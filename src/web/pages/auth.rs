@@ -23,6 +23,8 @@ struct SignUpPage {
     display_name: String,
     timezone: String,
     username_hint: String,
+    /// Where to go after sign-up and confirmation ("/" for nowhere special).
+    next: String,
     errors: FieldErrors,
 }
 
@@ -38,6 +40,7 @@ pub struct SignUpForm {
     display_name: String,
     #[serde(default)]
     timezone: String,
+    next: Option<String>,
 }
 
 fn signup_page_for(app: &App, v: Visitor, form: &SignUpForm, errors: FieldErrors) -> SignUpPage {
@@ -48,15 +51,46 @@ fn signup_page_for(app: &App, v: Visitor, form: &SignUpForm, errors: FieldErrors
         display_name: form.display_name.clone(),
         timezone: if form.timezone.is_empty() { "UTC".into() } else { form.timezone.clone() },
         username_hint: format!("Letters a–z, digits and _. Your handle will be @name@{}.", app.config.domain),
+        next: safe_next(form.next.as_deref()),
         errors,
     }
 }
 
-pub async fn signup_page(State(app): State<App>, v: Visitor) -> Response {
+pub async fn signup_page(State(app): State<App>, v: Visitor, Query(q): Query<NextQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
     if v.user.is_some() {
-        return redirect("/settings");
+        return redirect(&next);
     }
-    Page(signup_page_for(&app, v, &SignUpForm::default(), FieldErrors::new())).into_response()
+    let form = SignUpForm { next: Some(next), ..SignUpForm::default() };
+    Page(signup_page_for(&app, v, &form, FieldErrors::new())).into_response()
+}
+
+/// `path` with `?next=` when there is somewhere to go back to (the home
+/// page and the log-in landing page are where people go anyway).
+fn with_next(path: &str, next: &str) -> String {
+    if next == "/" || next == LANDING {
+        return path.to_string();
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{path}?next={encoded}")
+}
+
+/// Why the log-in page is asking, for a visitor sent there from a page
+/// that needs an account.
+fn login_reason(next: &str) -> Option<&'static str> {
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    if path.starts_with("/slots/") || path.starts_with("/book/") {
+        Some(
+            "To ask for this time, log in or create an account: the advisor needs to know who is asking, and you \
+             get their answer by mail. You come back to this time afterwards.",
+        )
+    } else if path.starts_with("/messages/") {
+        Some("Log in or create an account to send a message.")
+    } else if path == "/" {
+        None
+    } else {
+        Some("This page is for people with an account. Log in, or create one; you come back here afterwards.")
+    }
 }
 
 pub async fn signup(
@@ -72,12 +106,14 @@ pub async fn signup(
         display_name: form.display_name.clone(),
         timezone: form.timezone.clone(),
     };
-    match app.sign_up_visitor(&input, ip).await {
+    let next = safe_next(form.next.as_deref());
+    let after = if next == "/" { "" } else { next.as_str() };
+    match app.sign_up_visitor(&input, ip, after).await {
         Ok(SignUpOutcome::Created(user)) => {
             let secret = app.start_session(user.id).await?;
             let mut response = redirect_with_flash(
                 &app,
-                "/settings",
+                &next,
                 &format!("Welcome, {}! Check your inbox to confirm {}.", user.name(), user.email),
             );
             set_session(&app, &mut response, secret);
@@ -87,7 +123,7 @@ pub async fn signup(
         // learns by mail how to log in.
         Ok(SignUpOutcome::AddressInUse { email }) => Ok(redirect_with_flash(
             &app,
-            "/login",
+            &with_next("/login", &next),
             &format!("Check your inbox: the mail to {email} says how to go on."),
         )),
         Err(AppError::Invalid(errors)) => {
@@ -107,7 +143,19 @@ struct LoginPage {
     v: Visitor,
     login: String,
     next: String,
+    /// The sign-up link, carrying `next`.
+    signup_href: String,
+    /// Why an account is needed, when the visitor was sent here.
+    reason: Option<&'static str>,
     error: Option<String>,
+}
+
+impl LoginPage {
+    fn new(v: Visitor, login: String, next: String, error: Option<String>) -> LoginPage {
+        let signup_href = with_next("/signup", &next);
+        let reason = if error.is_none() && v.flash.is_none() { login_reason(&next) } else { None };
+        LoginPage { v, login, next, signup_href, reason, error }
+    }
 }
 
 #[derive(Deserialize)]
@@ -126,7 +174,7 @@ pub async fn login_page(v: Visitor, Query(q): Query<NextQuery>) -> Response {
     if v.user.is_some() {
         return redirect(&next);
     }
-    Page(LoginPage { v, login: String::new(), next, error: None }).into_response()
+    Page(LoginPage::new(v, String::new(), next, None)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -160,7 +208,7 @@ pub async fn login(
         }
         Err(err @ (AppError::WrongCredentials | AppError::RateLimited { .. })) => {
             let status = axum::http::StatusCode::from_u16(err.status()).expect("valid status");
-            let page = LoginPage { v, login: form.login, next, error: Some(err.message()) };
+            let page = LoginPage::new(v, form.login, next, Some(err.message()));
             Ok(Page(page).with_status(status))
         }
         Err(other) => Err(other.into()),
@@ -190,11 +238,27 @@ pub struct MessagePage {
 pub struct TokenQuery {
     #[serde(default)]
     token: String,
+    next: Option<String>,
 }
 
-pub async fn verify_email(State(app): State<App>, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
+/// The confirmation link: on to where the person was going when they
+/// signed up. Opened in a browser that is not logged in (another device),
+/// the log-in page says the address is confirmed and leads on from there.
+pub async fn verify_email(
+    State(app): State<App>,
+    v: Visitor,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
     let user = app.verify_email(&q.token).await?;
-    Ok(redirect_with_flash(&app, "/settings/advisor", &format!("Thank you: {} is confirmed.", user.email)))
+    let next = safe_next(q.next.as_deref());
+    if v.user.is_some() {
+        return Ok(redirect_with_flash(&app, &next, &format!("Thank you: {} is confirmed.", user.email)));
+    }
+    Ok(redirect_with_flash(
+        &app,
+        &with_next("/login", &next),
+        &format!("Thank you: {} is confirmed. Log in to go on.", user.email),
+    ))
 }
 
 pub async fn resend_verification(State(app): State<App>, SignedIn(user): SignedIn) -> Result<Response, WebError> {

@@ -203,9 +203,11 @@ impl SettingsForm {
 }
 
 pub(crate) fn number(field: &'static str, text: &str) -> Result<i64, AppError> {
-    text.trim()
-        .parse()
-        .map_err(|_| AppError::invalid(field, "not_a_number", format!("`{text}` is not a whole number.")))
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid(field, "required", "Give a number here."));
+    }
+    text.parse().map_err(|_| AppError::invalid(field, "not_a_number", format!("“{text}” is not a whole number.")))
 }
 
 pub async fn save(
@@ -308,7 +310,11 @@ pub async fn save_questions(
     axum_extra::extract::Form(form): axum_extra::extract::Form<QuestionsForm>,
 ) -> Result<Response, WebError> {
     match app.save_booking_questions(&user, None, &form.inputs()).await {
-        Ok(saved) => Ok(redirect_with_flash(&app, "/settings/booking", &format!("Saved {} question(s).", saved.len()))),
+        Ok(saved) => Ok(redirect_with_flash(
+            &app,
+            "/settings/booking",
+            &format!("Saved {}.", crate::domain::plural::count(saved.len() as i64, "question")),
+        )),
         Err(err @ AppError::Invalid(_)) => {
             Ok(Page(settings_page(&app, v, Some((Some("questions"), err.message())), None, None).await?)
                 .with_status(StatusCode::UNPROCESSABLE_ENTITY))

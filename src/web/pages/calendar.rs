@@ -133,6 +133,11 @@ pub async fn add_block(
     SignedIn(user): SignedIn,
     MultiForm(form): MultiForm<BlockFormInput>,
 ) -> Result<Response, WebError> {
+    let missing = missing_block_fields(&form);
+    if !missing.is_empty() {
+        let week = form.date.clone();
+        return render(&app, v, &user, Some(&week), form, missing, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
     let repeat = !form.until.trim().is_empty();
     let input = BlockInput {
         start: format!("{}T{}", form.date.trim(), form.start.trim()),
@@ -150,7 +155,7 @@ pub async fn add_block(
         Ok((block, slots)) => Ok(redirect_with_flash(
             &app,
             &format!("/calendar?week={}", block.start_date),
-            &format!("Added {} sessions.", slots.len()),
+            &format!("Added {}.", crate::domain::plural::count(slots.len() as i64, "session")),
         )),
         Err(AppError::Invalid(errors)) => {
             let week = form.date.clone();
@@ -164,6 +169,28 @@ pub async fn add_block(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// The day and the times as the form's own fields say them, checked
+/// before they are joined into the one local-time form the service reads.
+fn missing_block_fields(form: &BlockFormInput) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let date = form.date.trim();
+    if date.is_empty() {
+        errors.add("date", "required", "Choose the day.");
+    } else if date.parse::<Date>().is_err() {
+        errors.add("date", "invalid_date", format!("“{date}” is not a date; pick one like 2027-01-06."));
+    }
+    for (field, text, empty) in
+        [("start", form.start.trim(), "Give the time it starts."), ("end", form.end.trim(), "Give the time it ends.")]
+    {
+        if text.is_empty() {
+            errors.add(field, "required", empty);
+        } else if text.len() != 5 || text.parse::<jiff::civil::Time>().is_err() {
+            errors.add(field, "invalid_time", format!("“{text}” is not a time like 14:30."));
+        }
+    }
+    errors
 }
 
 #[derive(Template)]
@@ -220,7 +247,8 @@ pub async fn remove(
     let what = if date.is_some() { "That day's availability" } else { "The whole series" };
     let message = match cancelled.len() {
         0 => format!("{what} was removed."),
-        n => format!("{what} was removed; {n} request(s) on it were cancelled."),
+        1 => format!("{what} was removed; the request on it was cancelled."),
+        n => format!("{what} was removed; the {n} requests on it were cancelled."),
     };
     Ok(redirect_with_flash(&app, &format!("/calendar?week={}", form.date), &message))
 }
@@ -333,7 +361,7 @@ pub async fn save_block_questions(
             let message = if saved.is_empty() {
                 "This block asks your usual questions.".to_string()
             } else {
-                format!("This block asks its own {} question(s).", saved.len())
+                format!("This block asks its own {}.", crate::domain::plural::count(saved.len() as i64, "question"))
             };
             Ok(redirect_with_flash(&app, &format!("/blocks/{id}/edit?date={}", q.date), &message))
         }

@@ -11,7 +11,7 @@ use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::advisors::DIRECTORY_PAGE_SIZE;
-use crate::service::agenda::Picker;
+use crate::service::agenda::{Picker, next_free_label};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ struct DirectoryView {
     categories: std::sync::Arc<Vec<Category>>,
     found: Arc<DirectoryPage>,
     /// Each card's next free time in the reader's zone, by advisor id.
-    next_free: HashMap<i64, String>,
+    next_free: HashMap<i64, (String, String)>,
     summary: String,
     error: Option<String>,
     page: u32,
@@ -52,18 +52,26 @@ pub async fn directory(
     Query(query): Query<DirectoryQuery>,
 ) -> Result<Response, WebError> {
     let page = query.page.unwrap_or(1).max(1);
-    // `@name@host`: someone on this or another server.
-    let handle = Handle::from_search(&query.q);
-    if let Some(handle) = &handle {
-        if handle.host.eq_ignore_ascii_case(&app.config.domain) {
-            return Ok(redirect(&format!("/users/{}", handle.name)));
-        }
-        if v.user.is_some() {
-            return Ok(redirect(&format!("/remote/{handle}")));
+    // `@name`, `@name@here`, `name@here`: someone on this server, as their
+    // profile shows them; a name nobody has is searched as a word.
+    let local = PersonRef::local_search(&query.q, &app.config.domain);
+    if let Some(name) = &local {
+        match app.profile(name, v.user.as_ref()).await {
+            Ok(_) => return Ok(redirect(&format!("/users/{name}"))),
+            Err(AppError::NotFound(_)) => {}
+            Err(other) => return Err(other.into()),
         }
     }
+    // `@name@host`: someone on another server.
+    let handle = if local.is_some() { None } else { Handle::from_search(&query.q) };
+    if let Some(handle) = &handle
+        && v.user.is_some()
+    {
+        return Ok(redirect(&format!("/remote/{handle}")));
+    }
     let categories = app.categories().await?;
-    let (found, error, status) = match app.directory(&query.q, Some(&query.category), page).await {
+    let terms = local.as_deref().unwrap_or(&query.q);
+    let (found, error, status) = match app.directory(terms, Some(&query.category), page).await {
         Ok(found) => (found, None, StatusCode::OK),
         Err(AppError::Invalid(errors)) => (
             Arc::new(DirectoryPage { advisors: Vec::new(), total: 0 }),
@@ -125,8 +133,11 @@ struct ProfilePage {
     /// The advisor's free times (the month view and the list by day).
     picker: Option<Picker>,
     /// "Tue 8 Dec, 14:00 CET": the next free time in the reader's zone.
-    next_free: Option<String>,
+    next_free: Option<(String, String)>,
     session_label: String,
+    /// Their karma score (linked to their history for themselves, to
+    /// what karma means for everyone else).
+    karma: i64,
 }
 
 /// Any person's profile; advisors show their topics and free times.
@@ -157,17 +168,17 @@ pub async fn profile(
     }
     let next_free = picker.as_ref().and_then(|p| p.next_free.clone());
     let session_label = format!("{}-minute session", app.config.session_minutes);
-    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, picker, next_free, session_label })
+    let karma = app.karma_score(&p.user).await?;
+    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, picker, next_free, session_label, karma })
         .into_response())
 }
 
 /// "Next free: Tue 8 Dec, 14:00 CET" for directory and home cards, by
-/// advisor id (one query for all the cards).
-pub(crate) async fn next_free_labels(app: &App, ids: &[i64], zone: &str) -> Result<HashMap<i64, String>, WebError> {
-    Ok(app
-        .next_free_times(ids)
-        .await?
-        .into_iter()
-        .map(|(id, at)| (id, format!("{}, {}", time_zone::format_day(at, zone), time_zone::format_clock(at, zone))))
-        .collect())
+/// advisor id (one query for all the cards), with the instant for `<time>`.
+pub(crate) async fn next_free_labels(
+    app: &App,
+    ids: &[i64],
+    zone: &str,
+) -> Result<HashMap<i64, (String, String)>, WebError> {
+    Ok(app.next_free_times(ids).await?.into_iter().map(|(id, at)| (id, next_free_label(at, zone))).collect())
 }

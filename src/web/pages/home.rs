@@ -15,7 +15,7 @@ struct HomePage {
     advisors: Vec<AdvisorProfile>,
     categories: std::sync::Arc<Vec<Category>>,
     /// Each card's next free time in the reader's zone, by advisor id.
-    next_free: std::collections::HashMap<i64, String>,
+    next_free: std::collections::HashMap<i64, (String, String)>,
 }
 
 pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {

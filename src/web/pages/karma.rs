@@ -91,6 +91,8 @@ pub async fn save_rules(
 #[derive(Deserialize)]
 pub struct SuspendForm {
     suspend: String,
+    /// Where to go afterwards (the admins' list); their profile if absent.
+    back: Option<String>,
 }
 
 pub async fn suspend(
@@ -106,5 +108,9 @@ pub async fn suspend(
     } else {
         format!("@{} can use the instance again.", user.username)
     };
-    Ok(redirect_with_flash(&app, &format!("/users/{}", user.username), &message))
+    let back = match form.back.as_deref() {
+        Some(back) => crate::web::render::safe_next(Some(back)),
+        None => format!("/users/{}", user.username),
+    };
+    Ok(redirect_with_flash(&app, &back, &message))
 }

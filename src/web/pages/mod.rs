@@ -8,6 +8,7 @@ pub mod booking_settings;
 pub mod calendar;
 pub mod directory;
 pub mod feeds;
+pub mod help;
 pub mod home;
 pub mod karma;
 pub mod messages;

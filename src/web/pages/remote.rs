@@ -13,7 +13,7 @@ use crate::federation::FederationError;
 use crate::federation::context::FedData;
 use crate::federation::remote::{Remote, html_to_text};
 use crate::service::App;
-use crate::web::render::{ErrorPage, Page, WebError, redirect_with_flash, render_error_page};
+use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SignedIn, Visitor};
 
 /// How many upcoming slots the page shows.
@@ -119,15 +119,26 @@ fn back_to_page(
     }
 }
 
+#[derive(Template)]
+#[template(path = "remote_missing.html")]
+struct MissingPage {
+    v: Visitor,
+    handle: String,
+    message: String,
+}
+
 /// A lookup that failed, as a page saying why (not found, not a handle,
-/// their server down).
+/// their server down) with the search to try again, not a bare error page.
 fn failed(v: &Visitor, handle: &str, err: FederationError) -> Result<Response, WebError> {
     let status = err.status();
+    let handle = handle.trim().trim_start_matches('@').to_string();
     let message = match err {
         FederationError::App(inner) => return Err(WebError(inner)),
-        FederationError::NotFound => format!("Nobody called @{handle} was found on their server."),
-        FederationError::Remote(_) => format!("The server of @{handle} did not answer usefully; try again later."),
+        FederationError::NotFound => format!("Nobody called @{handle} was found on their server. Check the spelling."),
+        FederationError::Remote(_) => {
+            format!("The server of @{handle} did not answer, or not in a way we understand. Try again later.")
+        }
         other => other.message(),
     };
-    Ok(render_error_page(v, ErrorPage::new(status, &message)))
+    Ok(Page(MissingPage { v: v.clone(), handle, message }).with_status(status))
 }

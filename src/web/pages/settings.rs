@@ -262,6 +262,8 @@ struct AdvisorPage {
     chosen: Vec<String>,
     errors: FieldErrors,
     blocked: Option<String>,
+    /// The instance's session length, for the first-time guide.
+    session_minutes: i64,
 }
 
 pub async fn advisor_page(State(app): State<App>, v: Visitor, SignedIn(user): SignedIn) -> Result<Response, WebError> {
@@ -277,6 +279,7 @@ pub async fn advisor_page(State(app): State<App>, v: Visitor, SignedIn(user): Si
         chosen: profile.categories.iter().map(|c| c.slug.clone()).collect(),
         errors: FieldErrors::new(),
         blocked: None,
+        session_minutes: app.config.session_minutes,
     };
     Ok(Page(page).into_response())
 }
@@ -312,6 +315,12 @@ pub async fn save_advisor(
     };
     let (errors, blocked, status) = match app.save_advisor_profile(&user, &form).await {
         Ok(profile) => {
+            if profile.user.is_advisor && !user.is_advisor {
+                // Just became an advisor: the next step is a first block.
+                let message = "You are listed in the directory. Next step: add your first block of availability \
+                               here, and people can ask for a time.";
+                return Ok(redirect_with_flash(&app, "/calendar#add", message));
+            }
             let message = if profile.user.is_advisor {
                 "Advisor profile saved. You are listed in the directory."
             } else {
@@ -334,6 +343,7 @@ pub async fn save_advisor(
         chosen: input.categories,
         errors,
         blocked,
+        session_minutes: app.config.session_minutes,
     };
     Ok(Page(page).with_status(status))
 }
