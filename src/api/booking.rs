@@ -39,7 +39,7 @@ use super::types::{
             out_of_range (starts after the booking horizon plus 30 days, or a number field outside its range), \
             invalid_date, invalid_weekday, series_ends_before_start, series_too_long (more than 366 days, or \
             more occurrences than `max_series_occurrences`), block_holds_no_session, too_many_slots (more upcoming \
-            slots than `max_open_slots_per_advisor`)")))]
+            slots than `max_open_slots_per_advisor`), unknown_offering (`offering_id` is not one of your offerings)")))]
 pub async fn create_block(
     State(app): State<App>,
     ApiUser(user): ApiUser,
@@ -59,6 +59,7 @@ pub async fn create_block(
             approval_required: req.approval_required,
             unlisted: req.unlisted,
         },
+        offering: req.offering_id,
     };
     let (block, slots) = app.create_block(&user, &input).await?;
     Ok((StatusCode::CREATED, Json(BlockCreated::new(&block, &slots))))

@@ -203,6 +203,9 @@ pub struct BlockRequest {
     pub approval_required: Option<bool>,
     /// Reachable only through your private booking link (S4).
     pub unlisted: Option<bool>,
+    /// One of your offerings (see Settings → Offerings); its session length
+    /// shapes the slots. Your default offering when left out.
+    pub offering_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
