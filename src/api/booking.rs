@@ -16,9 +16,9 @@ use super::auth::ApiUser;
 use super::error::ErrorBody;
 use super::json::{ApiJson, ApiQuery, OptionalJson};
 use super::types::{
-    BlockCreated, BlockRemoved, BlockRequest, BlockSlots, LinkQuery, NoteRequest, PageParams, QuestionJson,
-    QuestionRequest, RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams,
-    parse_instant,
+    BlockCreated, BlockRemoved, BlockRequest, BlockSlots, LinkQuery, NoteRequest, OfferingJson, PageParams,
+    QuestionJson, QuestionRequest, RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson,
+    SlotsParams, parse_instant,
 };
 
 /// Publish availability: one block, or a weekly series. Times are local,
@@ -204,6 +204,26 @@ pub async fn cancel(
 pub async fn my_sessions(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<SessionJson>>, ApiError> {
     let sessions = app.my_sessions(&user).await?;
     Ok(Json(sessions.iter().map(|s| SessionJson::new(s, &user.username)).collect()))
+}
+
+/// Your offerings, the default one first (none until you are an advisor).
+#[utoipa::path(get, path = "/api/v1/me/offerings", tag = "booking", security(("token" = [])),
+    responses((status = 200, body = [OfferingJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_offerings(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<OfferingJson>>, ApiError> {
+    let offerings = app.offerings(&user).await?;
+    Ok(Json(
+        offerings
+            .iter()
+            .map(|o| OfferingJson {
+                id: o.id,
+                title: o.title.clone(),
+                description: o.description.clone(),
+                session_minutes: app.offering_minutes(o),
+                is_default: o.is_default,
+                unlisted: o.unlisted,
+            })
+            .collect(),
+    ))
 }
 
 /// The questions an advisor asks with every request.

@@ -429,6 +429,21 @@ pub fn parse_instant(field: &'static str, text: &str) -> Result<jiff::Timestamp,
     })
 }
 
+/// One of your named offerings (Settings → Offerings); a block's
+/// `offering_id` names one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferingJson {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    /// The length of its sessions.
+    pub session_minutes: i64,
+    /// The default offering reads your booking rules, questions and private link.
+    pub is_default: bool,
+    /// Its own visibility rule; `null` follows your booking rules.
+    pub unlisted: Option<bool>,
+}
+
 /// A booking question.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuestionJson {

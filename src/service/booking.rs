@@ -168,8 +168,12 @@ impl App {
     }
 
     /// The slots behind an advisor's private booking link, listed or not.
-    /// An offering's own link lists that offering's times only.
-    pub async fn private_link_slots(&self, secret: &str) -> Result<(User, Vec<Slot>), AppError> {
+    /// An offering's own link lists that offering's times only (and the
+    /// offering comes back, to be named on the page).
+    pub async fn private_link_slots(
+        &self,
+        secret: &str,
+    ) -> Result<(User, Vec<Slot>, Option<crate::storage::Offering>), AppError> {
         let hash = crate::service::secrets::hash_secret(secret);
         let (advisor_id, only) = match self.store.advisor_by_private_link(&hash).await? {
             Some(advisor_id) => (advisor_id, None),
@@ -193,7 +197,8 @@ impl App {
             None => true,
             Some(o) => s.offering_id == Some(o.id) || (o.is_default && s.offering_id.is_none()),
         });
-        Ok((advisor, slots.collect()))
+        let slots: Vec<Slot> = slots.collect();
+        Ok((advisor, slots, only))
     }
 
     /// Saves an advisor's booking rules (defaults for every block).

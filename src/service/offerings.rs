@@ -53,9 +53,12 @@ pub struct OfferingLabel {
 }
 
 impl App {
-    /// An advisor's offerings, the default one first (made when missing).
+    /// An advisor's offerings, the default one first (made when missing;
+    /// someone who never was an advisor has none).
     pub async fn offerings(&self, advisor: &User) -> Result<Vec<Offering>, AppError> {
-        self.store.default_offering(advisor.id, self.clock.now_ms()).await?;
+        if advisor.is_advisor && !advisor.is_remote() {
+            self.store.default_offering(advisor.id, self.clock.now_ms()).await?;
+        }
         Ok(self.store.offerings(advisor.id).await?)
     }
 

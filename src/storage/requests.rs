@@ -79,6 +79,15 @@ pub struct SessionEntry {
     pub offering_description: Option<String>,
 }
 
+impl SessionEntry {
+    /// The title and description of its offering, when its advisor named it.
+    pub fn named_offering(&self) -> Option<(&str, &str)> {
+        let title = self.offering_title.as_deref()?;
+        let about = self.offering_description.as_deref().unwrap_or_default();
+        crate::domain::offering::is_named(title, about).then_some((title, about))
+    }
+}
+
 const SESSION_SELECT: &str = "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, \
      s.starts_at, s.ends_at, a.username AS advisor_username, a.display_name AS advisor_name, \
      a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name, \

@@ -249,6 +249,20 @@ async fn a_named_offering_gives_its_length_and_its_name_shows_everywhere() {
         let (status, created) = api.post("/api/v1/blocks", body(named.id)).await;
         assert_eq!(status, StatusCode::CREATED, "[{}] {created}", db.backend);
         assert_eq!(created["slot_count"], 2, "[{}] {created}", db.backend);
+        let (status, listed) = api.get("/api/v1/me/offerings").await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        let listed: Vec<(Value, Value, Value)> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["title"].clone(), o["session_minutes"].clone(), o["is_default"].clone()))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![(json!("Office hours"), json!(10), json!(true)), (json!(TITLE), json!(30), json!(false))],
+            "[{}] the default one first",
+            db.backend
+        );
 
         // The profile groups the free times by offering.
         let mut lea_web = server.browser();
@@ -273,9 +287,15 @@ async fn a_named_offering_gives_its_length_and_its_name_shows_everywhere() {
         let mail = server.wait_for_mail("ada@example.org", "asks for a session").await;
         assert!(mail.contains(&format!("About: {TITLE}: {ABOUT}")), "[{}] {mail}", db.backend);
 
-        // The .ics and the week calendar.
+        // The request's page, the .ics and the week calendar.
         let request = server.store.sessions_of(lea.id).await.unwrap()[0].clone();
         assert_eq!(request.offering_title.as_deref(), Some(TITLE));
+        let page = lea_web.page(&format!("/requests/{}", request.request_id)).await;
+        assert!(
+            page.contains(&format!("<strong class=\"offering-title\">{TITLE}</strong>")),
+            "[{}] {page}",
+            db.backend
+        );
         let ics = lea_web.page(&format!("/requests/{}/event.ics", request.request_id)).await;
         let unfolded = ics.replace("\r\n ", "");
         assert!(unfolded.contains(&format!("SUMMARY:Requested: {TITLE} with ada")), "[{}] {unfolded}", db.backend);
@@ -348,6 +368,7 @@ async fn an_unlisted_offering_is_reached_through_its_own_private_link() {
         let page = lea_web.page(&path).await;
         assert!(page.contains(&format!("/slots/{}/request", secret_slots[0].id)), "[{}] {page}", db.backend);
         assert!(!page.contains(&format!("/slots/{}/request", listed[0].id)), "only this offering's times");
+        assert!(page.contains("Portfolio reviews") && page.contains("30-minute session"), "named on the page");
         let secret = path.trim_start_matches("/book/");
         let request = server
             .app
