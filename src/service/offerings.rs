@@ -279,3 +279,30 @@ fn offering_of(advisor_id: i64, id: i64, text: &OfferingText, rules: &OfferingRu
         created_at: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offerings_rules_come_before_the_advisors() {
+        let advisor = AdvisorPolicy::defaults(1);
+        let mut offering = offering_of(
+            1,
+            2,
+            &OfferingText { title: "Reviews".into(), description: String::new(), session_minutes: 30 },
+            &OfferingRules { min_notice_minutes: Some(0), note_optional: Some(true), ..Default::default() },
+            false,
+        );
+        let policy = with_offering(advisor.clone(), &offering);
+        assert_eq!((policy.min_notice_minutes, policy.note_optional), (0, true), "its own");
+        assert_eq!(
+            (policy.max_per_learner_week, policy.horizon_days, policy.approval_required),
+            (advisor.max_per_learner_week, advisor.horizon_days, advisor.approval_required),
+            "the rest is the advisor's"
+        );
+        offering.unlisted = Some(false);
+        let unlisted_advisor = AdvisorPolicy { unlisted: true, ..advisor };
+        assert!(!with_offering(unlisted_advisor, &offering).unlisted, "a listed offering of an unlisted advisor");
+    }
+}

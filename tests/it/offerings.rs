@@ -384,3 +384,68 @@ async fn an_unlisted_offering_is_reached_through_its_own_private_link() {
         assert!(published.iter().any(|p| p.block_id == listed[0].block_id));
     }
 }
+
+#[tokio::test]
+async fn an_offerings_own_rules_and_questions_apply_to_its_times() {
+    for db in test_databases().await {
+        let server = start(&db).await;
+        let ada = server.create_advisor("ada").await;
+        let mut web = server.browser();
+        web.log_in("ada", support::server::PASSWORD).await;
+        web.page("/settings/offerings").await;
+        let reply = web
+            .post(
+                "/settings/offerings",
+                &[
+                    ("title", "Quick questions"),
+                    ("session_minutes", "10"),
+                    ("note", "optional"),
+                    ("max_per_learner_week", "1"),
+                    ("approval", "no"),
+                    ("q0_label", "Which language?"),
+                    ("q0_kind", "choice"),
+                    ("q0_choices", "Rust\nGo"),
+                    ("q0_required", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let quick = offerings(&server, &ada).await.into_iter().find(|o| !o.is_default).unwrap();
+        let monday = next_monday(&server);
+        let block = |date: Date, offering: Option<i64>| officehours::service::booking::BlockInput {
+            start: format!("{date}T09:00"),
+            end: format!("{date}T09:30"),
+            timezone: "UTC".into(),
+            offering,
+            ..Default::default()
+        };
+        let (_, quick_slots) = server.app.create_block(&ada, &block(monday, Some(quick.id))).await.unwrap();
+        let tuesday = monday.checked_add(1.day()).unwrap();
+        let (_, plain_slots) = server.app.create_block(&ada, &block(tuesday, None)).await.unwrap();
+        let question = server.app.offering_questions(&quick).await.unwrap()[0].id.to_string();
+
+        server.create_user("lea", false).await;
+        let mut lea = server.browser();
+        lea.log_in("lea", support::server::PASSWORD).await;
+        // The offering's question is asked for its times only.
+        let form = lea.page(&format!("/slots/{}/request", quick_slots[0].id)).await;
+        assert!(form.contains("Which language?") && form.contains("(optional)"), "[{}] {form}", db.backend);
+        let plain = lea.page(&format!("/slots/{}/request", plain_slots[0].id)).await;
+        assert!(!plain.contains("Which language?") && plain.contains("(required)"), "[{}] {plain}", db.backend);
+        let answer = format!("answer_{question}");
+        let path = format!("/slots/{}/request", quick_slots[0].id);
+        let reply = lea.post(&path, &[("note", "")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] the question is required", db.backend);
+        // No note needed, booked at once (no approval), and one a week.
+        let reply = lea.post(&path, &[("note", ""), (&answer, "Rust")]).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
+        let slot = server.store.slot(quick_slots[0].id).await.unwrap();
+        assert_eq!(slot.status, officehours::domain::booking::SlotState::Booked, "[{}]", db.backend);
+        let reply = lea.post(&format!("/slots/{}/request", quick_slots[1].id), &[("note", ""), (&answer, "Go")]).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "[{}] {}", db.backend, reply.body);
+        assert!(reply.body.contains("1 session with this advisor that week"), "{}", reply.body);
+        // The default offering keeps the advisor's rules: a note is required.
+        let reply = lea.post(&format!("/slots/{}/request", plain_slots[0].id), &[("note", "")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {}", db.backend, reply.body);
+    }
+}
