@@ -96,6 +96,8 @@ pub struct AgendaItem {
     pub actions: AgendaActions,
     /// When the room opens, in the reader's zone ("13:55 CET").
     pub opens: String,
+    /// The title of its offering, when its advisor named it.
+    pub offering: Option<String>,
 }
 
 /// The Upcoming view: what needs the reader, their next sessions and what
@@ -290,6 +292,7 @@ impl App {
                 note: e.note.clone(),
                 actions: agenda::actions(e.status, role, e.starts_at, e.ends_at, now),
                 opens: time_zone::format_clock(RoomClock::new(e.starts_at, e.ends_at).opens_at(), zone),
+                offering: e.named_offering().map(|(title, _)| title.to_string()),
             };
             let list = match (e.status, as_advisor) {
                 (RequestStatus::Approved, _) => &mut view.sessions,

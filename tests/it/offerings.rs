@@ -287,6 +287,15 @@ async fn a_named_offering_gives_its_length_and_its_name_shows_everywhere() {
         let mail = server.wait_for_mail("ada@example.org", "asks for a session").await;
         assert!(mail.contains(&format!("About: {TITLE}: {ABOUT}")), "[{}] {mail}", db.backend);
 
+        // Both sides' Upcoming lists.
+        for (who, page) in [("ada", web.page("/upcoming").await), ("lea", lea_web.page("/upcoming").await)] {
+            assert!(
+                page.contains(&format!("<span class=\"offering\">{TITLE}</span>")),
+                "[{}] {who}: {page}",
+                db.backend
+            );
+        }
+
         // The request's page, the .ics and the week calendar.
         let request = server.store.sessions_of(lea.id).await.unwrap()[0].clone();
         assert_eq!(request.offering_title.as_deref(), Some(TITLE));
