@@ -249,7 +249,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
                 slots: vec![(past, past + 600_000)],
             }],
         };
-        let (_, past_slots) = server.store.create_block(&new).await.unwrap();
+        let (_, past_slots) = server.store.create_block(&new, server.clock.now_ms()).await.unwrap();
         let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", past_slots[0].id), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_past")), "[{}]", db.backend);
 
@@ -317,7 +317,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
                 is_pro: false,
                 is_admin: false,
             };
-            learners.push(server.store.create_user(&new).await.unwrap());
+            learners.push(server.store.create_user(&new, server.clock.now_ms()).await.unwrap());
         }
 
         // 200 requests for one slot at once, then 200 approvals at once.
