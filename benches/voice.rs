@@ -32,7 +32,6 @@ use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::rtp;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
@@ -286,17 +285,7 @@ impl Peer {
         if in_window {
             shared.window.0.fetch_add(1, Ordering::Relaxed);
         }
-        let packet = rtp::packet::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                payload_type: self.payload_type,
-                sequence_number: self.sequence,
-                timestamp: u32::from(self.sequence) * 960,
-                ssrc: self.ssrc,
-                ..Default::default()
-            },
-            payload: bytes::Bytes::from(payload),
-        };
+        let packet = rtc_peer::opus_packet(self.payload_type, self.ssrc, self.sequence, payload);
         if let Some(mut sender) = self.pc.rtp_sender(self.sender) {
             let _ = sender.write_rtp(Instant::now(), packet);
         }

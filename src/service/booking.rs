@@ -107,7 +107,7 @@ impl App {
                 })
                 .collect(),
         };
-        match self.store.create_block_capped(&new, i64::try_from(max_open).ok()).await {
+        match self.store.create_block_capped(&new, i64::try_from(max_open).ok(), now.as_millisecond()).await {
             Ok(created) => Ok(created),
             Err(StorageError::Limit(Constraint::SlotCap, open)) => {
                 let open = usize::try_from(open).unwrap_or(usize::MAX);
@@ -216,7 +216,7 @@ impl App {
         policy.approval_required = settings.approval_required;
         policy.unlisted = settings.unlisted;
         policy.note_optional = settings.note_optional;
-        self.store.save_advisor_policy(&policy).await?;
+        self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
         Ok(policy)
     }
 
@@ -275,7 +275,7 @@ impl App {
         let secret = crate::service::secrets::new_secret();
         let mut policy = self.store.advisor_policy(advisor.id).await?;
         policy.private_link_hash = Some(crate::service::secrets::hash_secret(&secret));
-        self.store.save_advisor_policy(&policy).await?;
+        self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
         Ok(self.config.link(&format!("/book/{secret}")))
     }
 
@@ -374,6 +374,7 @@ impl App {
                     Ok(if policy.approval_required { RequestStatus::Requested } else { RequestStatus::Approved })
                 },
                 RequestText { note: &note, answers: &answers, origin },
+                now.as_millisecond(),
             )
             .await?;
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
@@ -421,6 +422,7 @@ impl App {
                 &note,
                 SLOT_FILLED_NOTE,
                 activity,
+                now,
             )
             .await;
         match outcome {
@@ -460,7 +462,7 @@ impl App {
         let note =
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
         let now = self.clock.now_ms();
-        let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?;
+        let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note, now).await?;
         self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
         Ok(cancelled)
     }
@@ -498,7 +500,7 @@ impl App {
         };
         let entry = self.store.session_entry(request_id).await?;
         // Seeing the request is reading what was said about it.
-        self.store.mark_request_notifications_read(user.id, request_id).await?;
+        self.store.mark_request_notifications_read(user.id, request_id, self.clock.now_ms()).await?;
         Ok((request, entry))
     }
 

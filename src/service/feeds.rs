@@ -46,7 +46,11 @@ impl App {
             let generation = current.as_ref().map_or(1, |f| f.generation + 1);
             let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
             let token = self.feed_token(user.id, generation);
-            if self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+            if self
+                .store
+                .start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks, self.clock.now_ms())
+                .await?
+            {
                 return Ok(FeedState { url: self.feed_url(&token), include_blocks });
             }
         }
@@ -67,7 +71,11 @@ impl App {
         let generation = current.as_ref().map_or(1, |f| f.generation + 1);
         let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
         let token = self.feed_token(user.id, generation);
-        if !self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+        if !self
+            .store
+            .start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks, self.clock.now_ms())
+            .await?
+        {
             return Err(AppError::Conflict(
                 "feed_busy",
                 "The calendar link changed at the same moment; try again.".into(),
@@ -77,13 +85,13 @@ impl App {
     }
 
     pub async fn revoke_calendar_feed(&self, user: &User) -> Result<(), AppError> {
-        Ok(self.store.revoke_feed(user.id).await?)
+        Ok(self.store.revoke_feed(user.id, self.clock.now_ms()).await?)
     }
 
     /// Whether an advisor's feed also lists their open availability.
     pub async fn set_feed_blocks(&self, user: &User, include: bool) -> Result<FeedState, AppError> {
         self.calendar_feed_url(user).await?;
-        self.store.set_feed_blocks(user.id, include).await?;
+        self.store.set_feed_blocks(user.id, include, self.clock.now_ms()).await?;
         self.calendar_feed_url(user).await
     }
 

@@ -212,7 +212,7 @@ impl Store {
         Ok(found.unwrap_or_else(|| AdvisorPolicy::defaults(user_id)))
     }
 
-    pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy) -> Result<()> {
+    pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO advisor_policies (user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, \
              approval_required, unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error, updated_at, \
@@ -232,7 +232,7 @@ impl Store {
         .bind(&policy.busy_ics_url)
         .bind(policy.busy_checked_at)
         .bind(&policy.busy_error)
-        .bind(self.now_ms())
+        .bind(now)
         .bind(policy.note_optional)
         .execute(self.pool())
         .await?;
@@ -241,15 +241,20 @@ impl Store {
 
     /// Inserts a block and all its slots, refusing (`BlockOverlap`) when an
     /// occurrence overlaps a live slot of another block of the same advisor.
-    pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
-        self.create_block_capped(new, None).await
+    pub async fn create_block(&self, new: &NewBlock, now: i64) -> Result<(Block, Vec<Slot>)> {
+        self.create_block_capped(new, None, now).await
     }
 
     /// [`Store::create_block`], refusing with `Limit(SlotCap, open)`
     /// when the advisor's upcoming live slots plus the new ones would pass
     /// `max_open`. The advisor's row is locked first, so two blocks created
     /// at once cannot both pass the count.
-    pub async fn create_block_capped(&self, new: &NewBlock, max_open: Option<i64>) -> Result<(Block, Vec<Slot>)> {
+    pub async fn create_block_capped(
+        &self,
+        new: &NewBlock,
+        max_open: Option<i64>,
+        now: i64,
+    ) -> Result<(Block, Vec<Slot>)> {
         let mut tx = self.begin_write().await?;
         if !self.lock_row(&mut tx, "users", new.advisor_id).await? {
             return Err(StorageError::NotFound);
@@ -259,7 +264,7 @@ impl Store {
                 "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL AND starts_at >= $2",
             )
             .bind(new.advisor_id)
-            .bind(self.now_ms())
+            .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
@@ -304,7 +309,7 @@ impl Store {
             .bind(o.max_per_learner_week)
             .bind(o.approval_required)
             .bind(o.unlisted)
-            .bind(self.now_ms())
+            .bind(now)
             .bind(new.offering_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -383,12 +388,12 @@ impl Store {
         from: i64,
         actor_id: i64,
         note: &str,
+        now: i64,
     ) -> Result<Vec<super::Request>> {
         let mut tx = self.begin_write().await?;
         if !self.lock_row(&mut tx, "blocks", block_id).await? {
             return Err(StorageError::NotFound);
         }
-        let now = self.now_ms();
         let series = date.is_none();
         let date = date.unwrap_or("");
         let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";

@@ -80,8 +80,8 @@ impl Store {
         generation: i64,
         token_hash: &str,
         include_blocks: bool,
+        now: i64,
     ) -> Result<bool> {
-        let now = self.now_ms();
         let done = sqlx::query(
             "INSERT INTO calendar_feeds (user_id, generation, token_hash, include_blocks, updated_at) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -100,20 +100,20 @@ impl Store {
 
     /// Stops the feed from answering; the generation stays, so a later feed
     /// gets a new token.
-    pub async fn revoke_feed(&self, user_id: i64) -> Result<()> {
+    pub async fn revoke_feed(&self, user_id: i64, now: i64) -> Result<()> {
         sqlx::query("UPDATE calendar_feeds SET token_hash = NULL, updated_at = $2 WHERE user_id = $1")
             .bind(user_id)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
-    pub async fn set_feed_blocks(&self, user_id: i64, include_blocks: bool) -> Result<()> {
+    pub async fn set_feed_blocks(&self, user_id: i64, include_blocks: bool, now: i64) -> Result<()> {
         sqlx::query("UPDATE calendar_feeds SET include_blocks = $2, updated_at = $3 WHERE user_id = $1")
             .bind(user_id)
             .bind(include_blocks)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())

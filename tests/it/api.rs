@@ -290,17 +290,20 @@ async fn advisor_profiles_and_directory() {
 
         let unverified = server
             .store
-            .create_user(&officehours::storage::NewUser {
-                username: "newbie".into(),
-                email: "newbie@example.org".into(),
-                email_verified: false,
-                password_hash: "x".into(),
-                display_name: String::new(),
-                timezone: "UTC".into(),
-                is_advisor: false,
-                is_pro: false,
-                is_admin: false,
-            })
+            .create_user(
+                &officehours::storage::NewUser {
+                    username: "newbie".into(),
+                    email: "newbie@example.org".into(),
+                    email_verified: false,
+                    password_hash: "x".into(),
+                    display_name: String::new(),
+                    timezone: "UTC".into(),
+                    is_advisor: false,
+                    is_pro: false,
+                    is_admin: false,
+                },
+                server.clock.now_ms(),
+            )
             .await
             .unwrap();
         let mut newbie = Api::new(&server);
