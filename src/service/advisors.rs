@@ -47,6 +47,10 @@ impl App {
         };
         let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
         let saved = self.store.save_advisor_profile(user.id, &update, self.clock.now_ms()).await?;
+        if form.enabled {
+            // Every advisor offers something: the default offering.
+            self.store.default_offering(user.id, self.clock.now_ms()).await?;
+        }
         self.directory_changed();
         Ok(saved)
     }

@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::calendar::feed::{self, EventState, FeedEvent};
 use crate::domain::booking::RequestStatus;
+use crate::domain::offering;
 use crate::service::App;
 use crate::service::secrets::{hash_secret, same_secret};
 use crate::storage::{FeedOccurrence, FeedSession, Request, User};
@@ -151,11 +152,21 @@ impl App {
             RequestStatus::Requested => (EventState::Tentative, "Requested: "),
             RequestStatus::Declined | RequestStatus::Cancelled => (EventState::Cancelled, "Cancelled: "),
         };
-        let summary = format!("{prefix}Office hours with {other}");
+        let title = s.offering_title.as_deref().unwrap_or(offering::DEFAULT_TITLE);
+        let about = s.offering_description.as_deref().unwrap_or_default();
+        let summary = if offering::is_named(title, about) {
+            format!("{prefix}{title} with {other}")
+        } else {
+            format!("{prefix}Office hours with {other}")
+        };
         let link = self.config.link(&format!("/requests/{}", s.request_id));
         let minutes = (s.ends_at - s.starts_at) / 60_000;
         let mut description =
             format!("{minutes}-minute session on {} with {other}.\nSession page: {link}", self.config.instance_name);
+        let headline = offering::headline(title, about);
+        if !headline.is_empty() {
+            description = format!("{headline}\n{description}");
+        }
         // A confirmed session's calendar entry leads to its room (the
         // viewer's own link, which opens on a phone without logging in).
         let url = if s.status == RequestStatus::Approved {

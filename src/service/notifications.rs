@@ -335,6 +335,14 @@ impl App {
             if !event.note.is_empty() {
                 details = format!("Note: {}\n\n{details}", event.note);
             }
+            // The offering the session is in, when its advisor named it.
+            let about = crate::domain::offering::headline(
+                entry.offering_title.as_deref().unwrap_or(crate::domain::offering::DEFAULT_TITLE),
+                entry.offering_description.as_deref().unwrap_or_default(),
+            );
+            if !about.is_empty() {
+                details = format!("About: {about}\n\n{details}");
+            }
             if kind == Kind::RequestApproved {
                 details = format!("{details}\n\n{}", crate::domain::preparation::as_text());
             }

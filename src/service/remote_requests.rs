@@ -159,7 +159,7 @@ impl App {
             // are only for people with the private link, never for the
             // fediverse.
             let unlisted = self.store.advisor_policy(local.id).await?.unlisted;
-            let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(unlisted)).collect();
+            let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.unlisted(unlisted)).collect();
             return Ok(NoteOutcome::Asked(self.ask_by_note(sender, &local, listed, &ask).await?));
         }
         let Some(person) = person.filter(|_| direct) else {

@@ -33,6 +33,9 @@ pub struct FeedSession {
     pub created_at: i64,
     pub updated_at: i64,
     pub changes: i64,
+    /// The title and description of the slot's offering, if it has one.
+    pub offering_title: Option<String>,
+    pub offering_description: Option<String>,
 }
 
 /// One occurrence of an advisor's availability block.
@@ -52,7 +55,10 @@ pub struct FeedOccurrence {
 const FEED_SESSION_SELECT: &str = "SELECT r.id AS request_id, r.status, s.starts_at, s.ends_at, r.advisor_id, \
      a.username AS advisor_username, a.display_name AS advisor_name, \
      l.username AS learner_username, l.display_name AS learner_name, r.note, r.created_at, r.updated_at, \
-     (SELECT COUNT(*) FROM booking_events e WHERE e.request_id = r.id) - 1 AS changes \
+     (SELECT COUNT(*) FROM booking_events e WHERE e.request_id = r.id) - 1 AS changes, \
+     (SELECT o.title FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) AS offering_title, \
+     (SELECT o.description FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) \
+     AS offering_description \
      FROM requests r JOIN slots s ON s.id = r.slot_id \
      JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id";
 

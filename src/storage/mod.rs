@@ -28,6 +28,7 @@ mod karma;
 pub mod messages;
 mod mirror;
 mod notifications;
+mod offerings;
 mod presence;
 mod published;
 mod questions;
@@ -56,6 +57,7 @@ pub use notifications::{
     DueReminder, Effects, FeedRow, MAIL_OUTBOX, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent,
     QueuedMail,
 };
+pub use offerings::Offering;
 pub use presence::{Presence, PresenceCheck};
 pub use published::PublishedEvent;
 pub use queue::Queue;

@@ -73,11 +73,27 @@ pub struct SessionEntry {
     pub advisor_timezone: String,
     pub learner_username: String,
     pub learner_name: String,
+    /// The title and description of the slot's offering (`None`: a block
+    /// without one, e.g. a remote advisor's).
+    pub offering_title: Option<String>,
+    pub offering_description: Option<String>,
+}
+
+impl SessionEntry {
+    /// The title and description of its offering, when its advisor named it.
+    pub fn named_offering(&self) -> Option<(&str, &str)> {
+        let title = self.offering_title.as_deref()?;
+        let about = self.offering_description.as_deref().unwrap_or_default();
+        crate::domain::offering::is_named(title, about).then_some((title, about))
+    }
 }
 
 const SESSION_SELECT: &str = "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, \
      s.starts_at, s.ends_at, a.username AS advisor_username, a.display_name AS advisor_name, \
-     a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name \
+     a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name, \
+     (SELECT o.title FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) AS offering_title, \
+     (SELECT o.description FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) \
+     AS offering_description \
      FROM requests r JOIN slots s ON s.id = r.slot_id \
      JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id";
 

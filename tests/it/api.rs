@@ -369,6 +369,7 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/requests/{id}/decline", "post"),
         ("/api/v1/requests/{id}/cancel", "post"),
         ("/api/v1/me/sessions", "get"),
+        ("/api/v1/me/offerings", "get"),
         ("/api/v1/advisors/{username}/questions", "get"),
         ("/api/v1/me/questions", "put"),
         ("/api/v1/slots/{id}/questions", "get"),

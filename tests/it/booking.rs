@@ -242,6 +242,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
             until_date: None,
             session_minutes: 10,
             overrides: Default::default(),
+            offering_id: None,
             occurrences: vec![officehours::storage::NewOccurrence {
                 date: "2000-01-01".into(),
                 start: past,

@@ -644,6 +644,7 @@ async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, day
         until_date: None,
         session_minutes: 30,
         overrides: Default::default(),
+        offering_id: None,
         occurrences,
     };
     store.create_block(&new, now).await.unwrap().1

@@ -216,6 +216,7 @@ impl TestServer {
             until_date: None,
             session_minutes: 10,
             overrides: Default::default(),
+            offering_id: None,
             occurrences: vec![officehours::storage::NewOccurrence {
                 date,
                 start: start.as_millisecond(),
