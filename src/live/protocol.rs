@@ -22,11 +22,13 @@ pub enum ClientMessage {
     /// A line of chat to the other person (not stored).
     Chat { text: String },
     /// The advisor asks for 4 more minutes (last minute, Pro, once).
-    Extend,
+    /// (Written `{}`: serde's `deny_unknown_fields` holds for struct
+    /// variants only, and a unit variant took any extra field.)
+    Extend {},
     /// The browser's WebRTC offer (audio, and video for a shared screen).
     Offer { sdp: String },
     /// Leaving on purpose.
-    Leave,
+    Leave {},
 }
 
 /// To a browser.
@@ -115,10 +117,20 @@ mod tests {
     fn client_messages_are_read_strictly() {
         let join: ClientMessage = serde_json::from_str(r#"{"type":"join","token":"t"}"#).unwrap();
         assert_eq!(join, ClientMessage::Join { token: "t".into() });
-        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"extend"}"#).unwrap(), ClientMessage::Extend);
+        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"extend"}"#).unwrap(), ClientMessage::Extend {});
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"shout","text":"x"}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat","text":"x","extra":1}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat"}"#).is_err());
+    }
+
+    /// Found by fuzzing (tests/it/fuzz_room.rs): the messages without
+    /// fields took any extra field, unlike the others.
+    #[test]
+    fn messages_without_fields_refuse_extra_fields_too() {
+        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
+        for text in [r#"{"type":"extend","token":""}"#, r#"{"type":"leave","minutes":4}"#] {
+            assert!(serde_json::from_str::<ClientMessage>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

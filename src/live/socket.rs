@@ -132,14 +132,14 @@ async fn connection(app: App, rooms: Arc<Rooms>, id: i64, mut socket: WebSocket)
             incoming = socket.recv() => {
                 let Some(Ok(incoming)) = incoming else { break };
                 let command = match read(incoming) {
-                    Read::Closed | Read::Message(ClientMessage::Leave) => break,
+                    Read::Closed | Read::Message(ClientMessage::Leave {}) => break,
                     Read::Nothing => continue,
                     Read::Message(ClientMessage::Join { .. }) => {
                         send(&mut socket, &ServerMessage::error("already_joined", "You are in the room already.")).await;
                         continue;
                     }
                     Read::Message(ClientMessage::Chat { text }) => Command::Chat { conn, text },
-                    Read::Message(ClientMessage::Extend) => Command::Extend { conn },
+                    Read::Message(ClientMessage::Extend {}) => Command::Extend { conn },
                     Read::Message(ClientMessage::Offer { sdp }) => Command::Offer { conn, sdp },
                     Read::Bad(error) => {
                         send(&mut socket, &error).await;
