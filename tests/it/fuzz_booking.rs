@@ -38,6 +38,11 @@ async fn fingerprint(pool: &sqlx::AnyPool) -> Vec<i64> {
         "SELECT COUNT(*) FROM deliveries",
         "SELECT COUNT(*) FROM published_events",
         "SELECT COUNT(*) FROM karma_events",
+        "SELECT COALESCE(MAX(id), 0) FROM booking_questions",
+        "SELECT COALESCE(MAX(buffer_minutes), 0) FROM advisor_policies",
+        "SELECT COALESCE(MAX(min_notice_minutes), 0) FROM advisor_policies",
+        "SELECT COALESCE(MAX(horizon_days), 0) FROM advisor_policies",
+        "SELECT COALESCE(MAX(max_per_learner_week), 0) FROM advisor_policies",
     ];
     let mut values = Vec::new();
     for sql in queries {
@@ -514,5 +519,93 @@ fn request_forms_refuse_bad_input_and_store_nothing() {
             })
         });
         drop(browser);
+    });
+}
+
+#[test]
+fn booking_settings_forms_refuse_bad_input_and_store_nothing() {
+    run_on_each_database("booking_form_settings", |runtime, s, target| {
+        let number = prop_oneof![
+            12 => (0i64..200).prop_map(|n| n.to_string()),
+            1 => prop::sample::select(vec!["", " 5 ", "-1", "1e3", "9223372036854775808", "-9223372036854775808", "0x10", "½"])
+                .prop_map(str::to_string),
+            1 => ".{0,8}",
+        ];
+        let rules = (number.clone(), number.clone(), number.clone(), number).prop_map(|(a, b, c, d)| {
+            vec![
+                ("buffer_minutes".to_string(), a),
+                ("min_notice_minutes".to_string(), b),
+                ("horizon_days".to_string(), c),
+                ("max_per_learner_week".to_string(), d),
+            ]
+        });
+        let question = (
+            0..12usize,
+            prop::sample::select(vec!["label", "kind", "choices", "required"]),
+            prop_oneof![
+                3 => ".{0,20}",
+                1 => prop::sample::select(vec!["text", "choice", "yes", "a\nb\n\nc", ""]).prop_map(str::to_string),
+                1 => Just("x".repeat(2000)),
+            ],
+        )
+            .prop_map(|(i, name, value)| (format!("q{i}_{name}"), value));
+        let extra = prop_oneof![
+            question,
+            (
+                prop::sample::select(vec![
+                    "approval_required",
+                    "unlisted",
+                    "note_optional",
+                    "questions_shown",
+                    "csrf",
+                    "other"
+                ]),
+                ".{0,4}"
+            )
+                .prop_map(|(k, v)| (k.to_string(), v)),
+        ];
+        let fields = (rules, prop::collection::vec(extra, 0..8)).prop_map(|(mut fields, extra)| {
+            fields.extend(extra);
+            fields
+        });
+        let raw = prop::option::weighted(0.1, prop::collection::vec(any::<u8>(), 0..40));
+        let browser = tokio::sync::Mutex::new(support::Browser::new(&s.server.base));
+        runtime.block_on(async {
+            let mut b = browser.lock().await;
+            assert_eq!(b.log_in("ada", support::server::PASSWORD).await.status, 303);
+        });
+        fuzz::run(target, 60, (fields, raw), |(fields, raw)| {
+            runtime.block_on(async {
+                let mut browser = browser.lock().await;
+                browser.get("/settings/booking").await;
+                let before = fingerprint(&s.pool).await;
+                let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let (status, page) = match raw {
+                    None => {
+                        let reply = browser.post("/settings/booking", &pairs).await;
+                        (reply.status, reply.body)
+                    }
+                    Some(bytes) => {
+                        let response = browser
+                            .http
+                            .post(s.server.url("/settings/booking"))
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(bytes)
+                            .send()
+                            .await
+                            .expect("the server answers");
+                        (response.status(), response.text().await.unwrap_or_default())
+                    }
+                };
+                let after = fingerprint(&s.pool).await;
+                if status == StatusCode::SEE_OTHER {
+                    // Saved: the rules are what was sent (the next case
+                    // starts from them).
+                    accepted();
+                    return Ok(());
+                }
+                form_refused_properly(status, &page, &before, &after)
+            })
+        });
     });
 }
