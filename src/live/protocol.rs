@@ -31,6 +31,17 @@ pub enum ClientMessage {
     Leave {},
 }
 
+impl ClientMessage {
+    /// Reads one message, a JSON object. (serde's internally tagged enums
+    /// also take a JSON array, `["join","t"]`, which the protocol is not.)
+    pub fn read(text: &str) -> Option<ClientMessage> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// To a browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -121,6 +132,19 @@ mod tests {
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"shout","text":"x"}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat","text":"x","extra":1}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat"}"#).is_err());
+    }
+
+    /// Found by fuzzing (tests/it/fuzz_room.rs): an array was read as a
+    /// message, its first item taken for the type.
+    #[test]
+    fn only_json_objects_are_messages() {
+        assert_eq!(
+            ClientMessage::read(r#" {"type":"chat","text":"hi"}"#),
+            Some(ClientMessage::Chat { text: "hi".into() })
+        );
+        for text in [r#"["join","type"]"#, r#"["extend"]"#, r#"["chat","x"]"#, "", "null"] {
+            assert_eq!(ClientMessage::read(text), None, "{text}");
+        }
     }
 
     /// Found by fuzzing (tests/it/fuzz_room.rs): the messages without

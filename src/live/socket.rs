@@ -80,9 +80,9 @@ enum Read {
 
 fn read(message: Message) -> Read {
     match message {
-        Message::Text(text) => match serde_json::from_str(text.as_str()) {
-            Ok(message) => Read::Message(message),
-            Err(_) => Read::Bad(ServerMessage::error("bad_message", "That message is not one this room understands.")),
+        Message::Text(text) => match ClientMessage::read(text.as_str()) {
+            Some(message) => Read::Message(message),
+            None => Read::Bad(ServerMessage::error("bad_message", "That message is not one this room understands.")),
         },
         Message::Binary(_) => Read::Bad(ServerMessage::error("bad_message", "This room speaks JSON text only.")),
         Message::Close(_) => Read::Closed,

@@ -78,7 +78,7 @@ fn model(value: &Value) -> Option<ClientMessage> {
 }
 
 fn parse(text: &str) -> Option<ClientMessage> {
-    serde_json::from_str::<ClientMessage>(text).ok()
+    ClientMessage::read(text)
 }
 
 #[test]
