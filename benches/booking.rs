@@ -49,10 +49,10 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
         is_pro: false,
         is_admin: false,
     };
-    let advisor = store.create_user(&mk("bench_advisor".into(), true)).await?;
+    let advisor = store.create_user(&mk("bench_advisor".into(), true), app.clock.now_ms()).await?;
     let mut learners = Vec::new();
     for i in 0..LEARNERS {
-        learners.push(store.create_user(&mk(format!("bench_learner{i}"), false)).await?);
+        learners.push(store.create_user(&mk(format!("bench_learner{i}"), false), app.clock.now_ms()).await?);
     }
     // Eight weeks of weekday mornings: 5 days x 8 weeks x 18 sessions = 720 slots.
     let first = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(2.days())?;
@@ -139,17 +139,20 @@ async fn feed(
     first: jiff::civil::Date,
 ) -> anyhow::Result<()> {
     let busy = store
-        .create_user(&NewUser {
-            username: "bench_busy".into(),
-            email: "bench_busy@example.org".into(),
-            email_verified: true,
-            password_hash: "unused".into(),
-            display_name: "Busy Advisor".into(),
-            timezone: "Europe/Berlin".into(),
-            is_advisor: true,
-            is_pro: false,
-            is_admin: false,
-        })
+        .create_user(
+            &NewUser {
+                username: "bench_busy".into(),
+                email: "bench_busy@example.org".into(),
+                email_verified: true,
+                password_hash: "unused".into(),
+                display_name: "Busy Advisor".into(),
+                timezone: "Europe/Berlin".into(),
+                is_advisor: true,
+                is_pro: false,
+                is_admin: false,
+            },
+            app.clock.now_ms(),
+        )
         .await?;
     // Weekdays 07:00–19:00 for eight weeks: 72 sessions a day, 2,880 slots.
     let input = BlockInput {
@@ -171,6 +174,7 @@ async fn feed(
                 (0, 1),
                 |_| Ok::<_, ()>(status),
                 officehours::storage::RequestText { note: "bench", answers: "{}", origin: None },
+                app.clock.now_ms(),
             )
             .await?
             .ok();

@@ -61,7 +61,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let hosts = (0..INSTANCES).map(host).collect();
     let (node, store, listener, addr) = support::federated_app(database_url, dir, hosts).await?;
     let app = node.app.clone();
-    let ada = store.create_user(&support::advisor("ada")).await?;
+    let ada = store.create_user(&support::advisor("ada"), app.clock.now_ms()).await?;
     // Her key pair exists already, as an active advisor's does.
     app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));

@@ -34,7 +34,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     // one advisor would make every activity update the same follower row.
     // Their key pairs exist already, as an active advisor's do (made on first need, ~0.2 s each).
     for n in 0..ADVISORS {
-        let ada = store.create_user(&support::advisor(&format!("ada{n}"))).await?;
+        let ada = store.create_user(&support::advisor(&format!("ada{n}")), app.clock.now_ms()).await?;
         app.actor_keys(&ada).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tokio::spawn(officehours::serve(listener, node.router(), std::future::pending()));

@@ -22,7 +22,7 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     let app = node.app.clone();
     let tomorrow = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(1.day())?;
     for n in 0..ADVISORS {
-        let ada = store.create_user(&support::advisor(&format!("ada{n}"))).await?;
+        let ada = store.create_user(&support::advisor(&format!("ada{n}")), app.clock.now_ms()).await?;
         let input = BlockInput {
             start: format!("{tomorrow}T09:00"),
             end: format!("{tomorrow}T10:00"),

@@ -23,16 +23,16 @@ mod support;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use officehours::voice::demux::is_rtp_media;
 use officehours::voice::{self, ParticipantId, RoomId, VoiceConfig};
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::rtp;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
@@ -190,18 +190,61 @@ impl Drop for Server {
 }
 
 // ---- the load generator ----------------------------------------------------
+//
+// The generator must stay cheaper than what it measures, or at a thousand
+// rooms it would measure itself. So each peer encrypts its whole stream
+// (SRTP, through its own `rtc` connection) before the clock starts and then
+// only sends, each packet at its scheduled instant; the receiving peer
+// decrypts the first few packets to learn how the server renumbered the
+// stream and then reads only the RTP header (sequence numbers are not
+// encrypted), so the one-way delay of packet k is its arrival minus its
+// scheduled send time (a late generator counts against the result, not for
+// it). Everything else (ICE, DTLS, RTCP) goes through the connection as
+// usual. One task per room drives both of its peers.
 
-/// What every peer adds to, read by the step between phases.
+/// Packets decrypted in full before a receiver counts by header alone.
+const DECRYPTED: usize = 3;
+/// From the start to the window, and from its end until everything stops.
+const DRAIN: Duration = Duration::from_millis(500);
+const LEAD: Duration = Duration::from_millis(100);
+
+/// The step's timeline, the same for every room.
+#[derive(Debug, Clone, Copy)]
+struct Timeline {
+    /// Sending starts (each peer at its own phase after it).
+    start: Instant,
+    /// The measured window.
+    open: Instant,
+    close: Instant,
+    /// Everything stops.
+    end: Instant,
+}
+
+impl Timeline {
+    fn new(start: Instant, measured: Duration) -> Timeline {
+        let open = start + WARM_UP;
+        Timeline { start, open, close: open + measured, end: open + measured + DRAIN }
+    }
+
+    /// How many packets a stream needs to last until the end.
+    fn packets(measured: Duration) -> usize {
+        ((WARM_UP + measured + DRAIN + INTERVAL).as_millis() / INTERVAL.as_millis()) as usize + 1
+    }
+
+    fn in_window(&self, at: Instant) -> bool {
+        at >= self.open && at < self.close
+    }
+}
+
+/// What every room adds to, read by the step.
 #[derive(Default)]
 struct Shared {
-    /// Peers send while this holds.
-    sending: AtomicBool,
-    /// Packets sent inside the measured window, and received of those.
-    window: (AtomicU64, AtomicU64),
-    window_open: AtomicBool,
-    /// Peers connected so far.
+    /// Peers connected, and rooms whose streams are encrypted.
     connected: AtomicU64,
-    stop: tokio::sync::Notify,
+    ready: AtomicU64,
+    /// Packets scheduled inside the window and sent; received of those.
+    sent: AtomicU64,
+    received: AtomicU64,
 }
 
 struct Peer {
@@ -211,12 +254,18 @@ struct Peer {
     sender: RTCRtpSenderId,
     ssrc: u32,
     payload_type: u8,
-    sequence: u16,
-    /// When the offer was made, and when the connection was up.
     asked: Instant,
     connected_at: Option<Instant>,
-    /// One-way delays (µs) of the packets received in the window.
-    delays: Vec<u32>,
+    /// Where in the 20 ms period this peer sends.
+    phase: Duration,
+    /// The encrypted stream: packet k is due at `first + k × 20 ms`.
+    stream: Vec<bytes::BytesMut>,
+    first: Instant,
+    next: usize,
+    /// The server's sequence numbers minus ours, once learnt.
+    offset: Option<u16>,
+    decrypted: usize,
+    buf: Vec<u8>,
 }
 
 impl Peer {
@@ -237,21 +286,21 @@ impl Peer {
             sender,
             ssrc,
             payload_type: 111,
-            sequence: 0,
             asked,
             connected_at: None,
-            delays: Vec::new(),
+            phase: Duration::from_micros(rand::random::<u64>() % 20_000),
+            stream: Vec::new(),
+            first: asked,
+            next: 0,
+            offset: None,
+            decrypted: 0,
+            buf: vec![0; 2048],
         };
         Ok((peer, offer))
     }
 
-    async fn flush(&mut self) {
-        while let Some(out) = self.pc.poll_write() {
-            let _ = self.socket.send_to(&out.message, out.transport.peer_addr).await;
-        }
-    }
-
-    fn process(&mut self, base: Instant, shared: &Shared) {
+    /// Timers, events and whatever the connection has to send.
+    async fn service(&mut self, shared: &Shared) {
         let now = Instant::now();
         if self.pc.poll_timeout().is_some_and(|at| at <= now) {
             let _ = self.pc.handle_timeout(now);
@@ -262,77 +311,169 @@ impl Peer {
                 shared.connected.fetch_add(1, Ordering::Relaxed);
             }
         }
+        while let Some(out) = self.pc.poll_write() {
+            let _ = self.socket.send_to(&out.message, out.transport.peer_addr).await;
+        }
+    }
+
+    /// Encrypts the whole stream: `count` packets, each carrying its
+    /// number. Whatever else the connection writes meanwhile goes out.
+    async fn encrypt_stream(&mut self, count: usize) {
+        self.stream.reserve_exact(count);
+        for k in 0..count {
+            let mut payload = vec![0xAB; PAYLOAD];
+            payload[..4].copy_from_slice(&(k as u32).to_be_bytes());
+            let packet = rtc_peer::opus_packet(self.payload_type, self.ssrc, k as u16, payload);
+            if let Some(mut sender) = self.pc.rtp_sender(self.sender) {
+                let _ = sender.write_rtp(Instant::now(), packet);
+            }
+            while let Some(out) = self.pc.poll_write() {
+                if is_rtp_media(&out.message) {
+                    self.stream.push(out.message);
+                } else {
+                    let _ = self.socket.send_to(&out.message, out.transport.peer_addr).await;
+                }
+            }
+        }
+    }
+
+    /// Sends every packet that is due (more than one if the generator is late).
+    async fn send_due(&mut self, timeline: &Timeline, shared: &Shared, server: SocketAddr) {
+        let now = Instant::now();
+        while let Some(at) = self.next_send().filter(|at| *at <= now && *at < timeline.end) {
+            let _ = self.socket.send_to(&self.stream[self.next], server).await;
+            if timeline.in_window(at) {
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            self.next += 1;
+        }
+    }
+
+    fn next_send(&self) -> Option<Instant> {
+        (self.next < self.stream.len()).then(|| self.first + INTERVAL * self.next as u32)
+    }
+
+    /// A datagram from the server: media from the other peer (whose stream
+    /// started at `partner_first`) is timed against its schedule.
+    fn receive(
+        &mut self,
+        n: usize,
+        from: SocketAddr,
+        partner_first: Instant,
+        timeline: Option<&Timeline>,
+        shared: &Shared,
+        delays: &mut Vec<u32>,
+    ) {
+        let now = Instant::now();
+        let data = &self.buf[..n];
+        if let (Some(offset), Some(t)) = (self.offset, timeline)
+            && is_rtp_media(data)
+            && self.decrypted >= DECRYPTED
+        {
+            let k = u32::from(u16::from_be_bytes([data[2], data[3]]).wrapping_sub(offset));
+            record(k, now, partner_first, t, shared, delays);
+            return;
+        }
+        rtc_peer::feed(&mut self.pc, self.local, from, data);
         while let Some(read) = self.pc.poll_read() {
             if let RTCMessage::RtpPacket(_, packet) = read.message
-                && let Some(stamp) = packet.payload.get(..9)
-                && stamp[0] == 1
+                && let Some(number) = packet.payload.get(..4)
             {
-                let sent = u64::from_be_bytes(stamp[1..9].try_into().unwrap());
-                let delay = (base.elapsed().as_micros() as u64).saturating_sub(sent);
-                shared.window.1.fetch_add(1, Ordering::Relaxed);
-                self.delays.push(delay.min(u64::from(u32::MAX)) as u32);
+                let k = u32::from_be_bytes(number.try_into().unwrap());
+                self.offset = Some(packet.header.sequence_number.wrapping_sub(k as u16));
+                self.decrypted += 1;
+                if let Some(t) = timeline {
+                    record(k, now, partner_first, t, shared, delays);
+                }
             }
         }
     }
+}
 
-    /// One packet; its payload says whether it was sent inside the
-    /// measured window and when.
-    async fn send(&mut self, base: Instant, shared: &Shared) {
-        self.sequence = self.sequence.wrapping_add(1);
-        let mut payload = vec![0xAB; PAYLOAD];
-        let in_window = shared.window_open.load(Ordering::Relaxed);
-        payload[0] = u8::from(in_window);
-        payload[1..9].copy_from_slice(&(base.elapsed().as_micros() as u64).to_be_bytes());
-        if in_window {
-            shared.window.0.fetch_add(1, Ordering::Relaxed);
+/// Packet `k` of a stream whose first packet was due at `first` arrived `now`.
+fn record(k: u32, now: Instant, first: Instant, timeline: &Timeline, shared: &Shared, delays: &mut Vec<u32>) {
+    let scheduled = first + INTERVAL * k;
+    if timeline.in_window(scheduled) {
+        shared.received.fetch_add(1, Ordering::Relaxed);
+        delays.push(now.saturating_duration_since(scheduled).as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+}
+
+/// One room: both peers, from connecting to the end of the step. Returns
+/// their times to join (µs) and the delays they measured.
+struct Room {
+    a: Peer,
+    b: Peer,
+    server: SocketAddr,
+    shared: Arc<Shared>,
+    delays: Vec<u32>,
+}
+
+impl Room {
+    async fn run(
+        mut self,
+        count: usize,
+        mut plan: tokio::sync::watch::Receiver<Option<Timeline>>,
+    ) -> ([u32; 2], Vec<u32>) {
+        while self.a.connected_at.is_none() || self.b.connected_at.is_none() {
+            self.turn(None, Some(&mut plan)).await;
         }
-        let packet = rtp::packet::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                payload_type: self.payload_type,
-                sequence_number: self.sequence,
-                timestamp: u32::from(self.sequence) * 960,
-                ssrc: self.ssrc,
-                ..Default::default()
-            },
-            payload: bytes::Bytes::from(payload),
+        self.a.encrypt_stream(count).await;
+        self.b.encrypt_stream(count).await;
+        self.shared.ready.fetch_add(1, Ordering::Relaxed);
+        let timeline = loop {
+            if let Some(t) = *plan.borrow_and_update() {
+                break t;
+            }
+            self.turn(None, Some(&mut plan)).await;
         };
-        if let Some(mut sender) = self.pc.rtp_sender(self.sender) {
-            let _ = sender.write_rtp(Instant::now(), packet);
+        self.a.first = timeline.start + self.a.phase;
+        self.b.first = timeline.start + self.b.phase;
+        while Instant::now() < timeline.end {
+            self.turn(Some(&timeline), None).await;
         }
-        self.flush().await;
+        let joined = |p: &Peer| p.connected_at.map_or(u32::MAX, |at| (at - p.asked).as_micros() as u32);
+        ([joined(&self.a), joined(&self.b)], self.delays)
     }
 
-    /// Runs the peer until the step ends; returns its time to join (µs)
-    /// and its delays.
-    async fn run(mut self, base: Instant, shared: Arc<Shared>, phase: Duration) -> (u32, Vec<u32>) {
-        let mut buf = vec![0u8; 2048];
-        let start = tokio::time::Instant::now() + phase;
-        let mut tick = tokio::time::interval_at(start, INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let stop = shared.stop.notified();
-        tokio::pin!(stop);
-        loop {
-            self.process(base, &shared);
-            self.flush().await;
-            let wake = self.pc.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-            tokio::select! {
-                () = &mut stop => break,
-                received = self.socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = received {
-                        rtc_peer::feed(&mut self.pc, self.local, from, &buf[..n]);
-                    }
-                }
-                _ = tick.tick() => {
-                    if shared.sending.load(Ordering::Relaxed) && self.connected_at.is_some() {
-                        self.send(base, &shared).await;
-                    }
-                }
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
-            }
+    /// One turn of the room's loop: what is due, then wait for a datagram,
+    /// the next due time or (before the start) news of the plan.
+    async fn turn(
+        &mut self,
+        timeline: Option<&Timeline>,
+        plan: Option<&mut tokio::sync::watch::Receiver<Option<Timeline>>>,
+    ) {
+        let Room { a, b, server, shared, delays } = self;
+        a.service(shared).await;
+        b.service(shared).await;
+        let mut wake = Instant::now() + Duration::from_millis(50);
+        if let Some(t) = timeline {
+            a.send_due(t, shared, *server).await;
+            b.send_due(t, shared, *server).await;
+            wake = [a.next_send(), b.next_send(), Some(t.end)].into_iter().flatten().min().unwrap_or(t.end);
         }
-        let joined = self.connected_at.map_or(u32::MAX, |at| (at - self.asked).as_micros() as u32);
-        (joined, self.delays)
+        if let Some(at) = [a.pc.poll_timeout(), b.pc.poll_timeout()].into_iter().flatten().min() {
+            wake = wake.min(at);
+        }
+        let (a_first, b_first) = (a.first, b.first);
+        let changed = async {
+            match plan {
+                Some(plan) => {
+                    let _ = plan.changed().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = a.socket.recv_from(&mut a.buf) => if let Ok((n, from)) = r {
+                a.receive(n, from, b_first, timeline, shared, delays);
+            },
+            r = b.socket.recv_from(&mut b.buf) => if let Ok((n, from)) = r {
+                b.receive(n, from, a_first, timeline, shared, delays);
+            },
+            () = changed => {}
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+        }
     }
 }
 
@@ -346,57 +487,57 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
     let mut server = Server::start().await?;
     let (_, _, rss_before) = server.stats(0).await?;
-    let base = Instant::now();
     let shared = Arc::new(Shared::default());
+    let (plan_tx, plan) = tokio::sync::watch::channel(None);
+    let count = Timeline::packets(measured);
     let mut tasks = tokio::task::JoinSet::new();
-    let mut joins = Vec::with_capacity(rooms * 2);
     for room in 1..=rooms as i64 {
+        let mut peers = Vec::with_capacity(2);
+        let mut media_address = None;
         for who in 1..=2 {
             let (mut peer, offer) = Peer::new().await?;
             let reply = server.call(json!({ "admit": [room, who, offer] })).await?;
             let Some(answer) = reply["answer"].as_str() else {
                 anyhow::bail!("room {room} refused a peer: {reply}");
             };
+            media_address = media_address.or_else(|| host_candidate(answer));
             if let Some(pt) = rtc_peer::accept(&mut peer.pc, answer.to_owned(), peer.sender) {
                 peer.payload_type = pt;
             }
-            // Each peer sends at its own phase of the 20 ms period.
-            let (shared, phase) = (shared.clone(), Duration::from_micros(rand::random::<u64>() % 20_000));
-            tasks.spawn(peer.run(base, shared, phase));
+            peers.push(peer);
         }
+        let server_media = media_address.ok_or_else(|| anyhow::anyhow!("no host candidate in the answer"))?;
+        let (b, a) = (peers.pop().unwrap(), peers.pop().unwrap());
+        let room = Room { a, b, server: server_media, shared: shared.clone(), delays: Vec::new() };
+        tasks.spawn(room.run(count, plan.clone()));
     }
-    // Everyone connected (ICE + DTLS), then the packets flow.
-    let deadline = Instant::now() + Duration::from_secs(60 + rooms as u64 / 20);
-    while shared.connected.load(Ordering::Relaxed) < (rooms * 2) as u64 {
+    // Every room connected (ICE + DTLS) and its streams encrypted.
+    let deadline = Instant::now() + Duration::from_secs(60 + rooms as u64 / 10);
+    while shared.ready.load(Ordering::Relaxed) < rooms as u64 {
         anyhow::ensure!(
             Instant::now() < deadline,
-            "only {} of {} peers connected",
+            "only {} of {} peers connected, {} of {rooms} rooms ready",
             shared.connected.load(Ordering::Relaxed),
-            rooms * 2
+            rooms * 2,
+            shared.ready.load(Ordering::Relaxed),
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (_, _, rss_joined) = server.stats(0).await?;
-    shared.sending.store(true, Ordering::Relaxed);
-    tokio::time::sleep(WARM_UP).await;
+    let timeline = Timeline::new(Instant::now() + LEAD, measured);
+    plan_tx.send(Some(timeline))?;
 
+    tokio::time::sleep_until(timeline.open.into()).await;
     let (forwarded_0, cpu_0, _) = server.stats(rooms).await?;
-    let generator_0 = cpu_time();
-    let window_0 = Instant::now();
-    shared.window_open.store(true, Ordering::Relaxed);
-    tokio::time::sleep(measured).await;
-    shared.window_open.store(false, Ordering::Relaxed);
-    let elapsed = window_0.elapsed();
+    let (generator_0, window_0) = (cpu_time(), Instant::now());
+    tokio::time::sleep_until(timeline.close.into()).await;
     let (forwarded_1, cpu_1, _) = server.stats(rooms).await?;
-    let generator_cpu = cpu_time() - generator_0;
-    // In-flight packets of the window arrive; then everything stops.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    shared.sending.store(false, Ordering::Relaxed);
-    shared.stop.notify_waiters();
+    let (generator_cpu, elapsed) = (cpu_time() - generator_0, window_0.elapsed());
     let mut delays = Vec::new();
+    let mut joins = Vec::with_capacity(rooms * 2);
     while let Some(done) = tasks.join_next().await {
         let (joined, mut d) = done?;
-        joins.push(joined);
+        joins.extend(joined);
         delays.append(&mut d);
     }
     delays.sort_unstable();
@@ -405,7 +546,7 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
     let forwarded = forwarded_1 - forwarded_0;
     let rate = forwarded as f64 / elapsed.as_secs_f64();
     let per_packet = (cpu_1 - cpu_0).as_secs_f64() * 1e6 / forwarded.max(1) as f64;
-    let (sent, received) = (shared.window.0.load(Ordering::Relaxed), shared.window.1.load(Ordering::Relaxed));
+    let (sent, received) = (shared.sent.load(Ordering::Relaxed), shared.received.load(Ordering::Relaxed));
     let loss = 100.0 * (1.0 - received as f64 / sent.max(1) as f64);
     let per_room = (rss_joined.saturating_sub(rss_before)) as f64 / 1024.0 / rooms as f64;
     println!(
@@ -417,4 +558,12 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         100.0 * generator_cpu.as_secs_f64() / elapsed.as_secs_f64(),
     );
     Ok(())
+}
+
+/// The server's media address from the host candidate of its answer.
+fn host_candidate(answer: &str) -> Option<SocketAddr> {
+    answer.lines().find_map(|line| {
+        let fields: Vec<&str> = line.strip_prefix("a=candidate:")?.split_whitespace().collect();
+        (fields.get(7) == Some(&"host")).then(|| format!("{}:{}", fields[4], fields[5]).parse().ok())?
+    })
 }

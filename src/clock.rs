@@ -1,9 +1,10 @@
 //! The one clock: every "now" of the application comes from here.
 //!
 //! Production runs on the system clock. Tests run on a manual clock that
-//! stands still until they move it (`advance`, `set`), shared by the test,
-//! the services and the store (all hold clones of one handle), so a test
-//! lets a day pass without sleeping and without rewriting rows.
+//! stands still until they move it (`advance`, `set`), shared by the test
+//! and the services (both hold clones of one handle; storage reads no clock
+//! and receives `now` from the services), so a test lets a day pass without
+//! sleeping and without rewriting rows.
 //!
 //! Nothing outside this module reads the system time, with two deliberate
 //! exceptions that must stay on real time: the job loop's tokio timers

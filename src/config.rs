@@ -28,6 +28,9 @@ pub struct Config {
     pub max_db_connections: u32,
     /// The length of a one-to-one session; 10 minutes is the product's identity.
     pub session_minutes: i64,
+    /// The session lengths an advisor may give an offering (minutes, each
+    /// 5 to 60); `session_minutes` is always among them.
+    pub session_lengths: Vec<i64>,
     /// Lets the server fetch calendars (busy-time feeds) from loopback and
     /// private addresses; for tests and local setups only.
     pub allow_private_fetches: bool,
@@ -109,6 +112,7 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub max_db_connections: Option<u32>,
     pub session_minutes: Option<i64>,
+    pub session_lengths: Option<Vec<i64>>,
     pub allow_private_fetches: Option<bool>,
     pub secret_key: Option<String>,
     pub reminder_minutes: Option<i64>,
@@ -212,6 +216,11 @@ impl Config {
             .ok()
             .or(file.mail_from)
             .unwrap_or_else(|| format!("Officehours <noreply@{}>", domain.split(':').next().unwrap_or(&domain)));
+        let session_minutes = match file.session_minutes {
+            None => 10,
+            Some(m) if (5..=60).contains(&m) => m,
+            Some(m) => anyhow::bail!("session_minutes must be between 5 and 60, not {m}"),
+        };
         Ok(Config {
             bind,
             public_url,
@@ -226,11 +235,8 @@ impl Config {
             demo: overrides.demo || file.demo.unwrap_or(false),
             log_format: overrides.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             max_db_connections: file.max_db_connections.unwrap_or(8),
-            session_minutes: match file.session_minutes {
-                None => 10,
-                Some(m) if (5..=60).contains(&m) => m,
-                Some(m) => anyhow::bail!("session_minutes must be between 5 and 60, not {m}"),
-            },
+            session_minutes,
+            session_lengths: session_lengths(session_minutes, file.session_lengths.as_deref())?,
             allow_private_fetches: file.allow_private_fetches.unwrap_or(false),
             secret_key: secret_from_env("OFFICEHOURS_SECRET_KEY")?.or(file.secret_key),
             reminder_minutes: match file.reminder_minutes {
@@ -370,6 +376,21 @@ fn voice_config(file: &FileConfig) -> anyhow::Result<crate::voice::VoiceConfig> 
 }
 
 /// A whole number from the environment, if set.
+/// The lengths offerings may have: the configured ones (each 5 to 60
+/// minutes) and the instance's session length, sorted, once each.
+fn session_lengths(session_minutes: i64, configured: Option<&[i64]>) -> anyhow::Result<Vec<i64>> {
+    let mut lengths = vec![session_minutes];
+    for &m in configured.unwrap_or_default() {
+        if !(5..=60).contains(&m) {
+            anyhow::bail!("session_lengths must each be between 5 and 60 minutes, not {m}");
+        }
+        lengths.push(m);
+    }
+    lengths.sort_unstable();
+    lengths.dedup();
+    Ok(lengths)
+}
+
 fn env_number(name: &str) -> anyhow::Result<Option<u64>> {
     match std::env::var(name) {
         Ok(text) if !text.trim().is_empty() => {
@@ -464,6 +485,14 @@ mod tests {
         assert!(own("https://ALPHA.test:8443/inbox"));
         assert!(!own("http://alpha.test/users/ada"), "another port");
         assert!(!own("http://beta.test:8443/users/ada"));
+    }
+
+    #[test]
+    fn session_lengths_always_hold_the_session_length() {
+        assert_eq!(session_lengths(10, None).unwrap(), vec![10]);
+        assert_eq!(session_lengths(10, Some(&[30, 10, 20])).unwrap(), vec![10, 20, 30]);
+        assert_eq!(session_lengths(15, Some(&[30])).unwrap(), vec![15, 30]);
+        assert!(session_lengths(10, Some(&[90])).is_err());
     }
 
     #[test]

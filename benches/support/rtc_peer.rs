@@ -22,7 +22,9 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
-/// Opus as browsers offer it.
+/// Opus as browsers offer it (Chrome's and Firefox's `fmtp` line). Kept
+/// apart from the server's own codec table on purpose: this is the other
+/// side of the negotiation.
 pub fn opus() -> RTCRtpCodecParameters {
     RTCRtpCodecParameters {
         rtp_codec: RTCRtpCodec {
@@ -89,6 +91,22 @@ pub fn accept(pc: &mut RTCPeerConnection, answer: String, sender: RTCRtpSenderId
     let answer = RTCSessionDescription::answer(answer).unwrap();
     pc.set_remote_description(Instant::now(), answer).unwrap();
     pc.rtp_sender(sender).and_then(|mut s| s.get_parameters().rtp_parameters.codecs.first().map(|c| c.payload_type))
+}
+
+/// The `sequence`-th Opus packet of a stream (20 ms of audio each, so the
+/// timestamp moves 960 ticks of 48 kHz per packet) carrying `payload`.
+pub fn opus_packet(payload_type: u8, ssrc: u32, sequence: u16, payload: Vec<u8>) -> rtc::rtp::packet::Packet {
+    rtc::rtp::packet::Packet {
+        header: rtc::rtp::header::Header {
+            version: 2,
+            payload_type,
+            sequence_number: sequence,
+            timestamp: u32::from(sequence) * 960,
+            ssrc,
+            ..Default::default()
+        },
+        payload: bytes::Bytes::from(payload),
+    }
 }
 
 /// Hands a datagram that arrived on `local` from `from` to the peer.

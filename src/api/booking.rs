@@ -16,9 +16,9 @@ use super::auth::ApiUser;
 use super::error::ErrorBody;
 use super::json::{ApiJson, ApiQuery, OptionalJson};
 use super::types::{
-    BlockCreated, BlockRemoved, BlockRequest, BlockSlots, LinkQuery, NoteRequest, PageParams, QuestionJson,
-    QuestionRequest, RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson, SlotsParams,
-    parse_instant,
+    BlockCreated, BlockRemoved, BlockRequest, BlockSlots, LinkQuery, NoteRequest, OfferingJson, PageParams,
+    QuestionJson, QuestionRequest, RemoveBlockRequest, RequestCreated, RequestJson, RequestSlot, SessionJson, SlotJson,
+    SlotsParams, parse_instant,
 };
 
 /// Publish availability: one block, or a weekly series. Times are local,
@@ -39,7 +39,7 @@ use super::types::{
             out_of_range (starts after the booking horizon plus 30 days, or a number field outside its range), \
             invalid_date, invalid_weekday, series_ends_before_start, series_too_long (more than 366 days, or \
             more occurrences than `max_series_occurrences`), block_holds_no_session, too_many_slots (more upcoming \
-            slots than `max_open_slots_per_advisor`)")))]
+            slots than `max_open_slots_per_advisor`), unknown_offering (`offering_id` is not one of your offerings)")))]
 pub async fn create_block(
     State(app): State<App>,
     ApiUser(user): ApiUser,
@@ -59,6 +59,7 @@ pub async fn create_block(
             approval_required: req.approval_required,
             unlisted: req.unlisted,
         },
+        offering: req.offering_id,
     };
     let (block, slots) = app.create_block(&user, &input).await?;
     Ok((StatusCode::CREATED, Json(BlockCreated::new(&block, &slots))))
@@ -203,6 +204,26 @@ pub async fn cancel(
 pub async fn my_sessions(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<SessionJson>>, ApiError> {
     let sessions = app.my_sessions(&user).await?;
     Ok(Json(sessions.iter().map(|s| SessionJson::new(s, &user.username)).collect()))
+}
+
+/// Your offerings, the default one first (none until you are an advisor).
+#[utoipa::path(get, path = "/api/v1/me/offerings", tag = "booking", security(("token" = [])),
+    responses((status = 200, body = [OfferingJson]), (status = 401, body = ErrorBody)))]
+pub async fn my_offerings(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<OfferingJson>>, ApiError> {
+    let offerings = app.offerings(&user).await?;
+    Ok(Json(
+        offerings
+            .iter()
+            .map(|o| OfferingJson {
+                id: o.id,
+                title: o.title.clone(),
+                description: o.description.clone(),
+                session_minutes: app.offering_minutes(o),
+                is_default: o.is_default,
+                unlisted: o.unlisted,
+            })
+            .collect(),
+    ))
 }
 
 /// The questions an advisor asks with every request.

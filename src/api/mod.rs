@@ -44,6 +44,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/requests/{id}/decline", post(booking::decline))
         .route("/api/v1/requests/{id}/cancel", post(booking::cancel))
         .route("/api/v1/me/sessions", get(booking::my_sessions))
+        .route("/api/v1/me/offerings", get(booking::my_offerings))
         .route("/api/v1/me/calendar-feed", get(engagement::calendar_feed).delete(engagement::revoke_calendar_feed))
         .route("/api/v1/me/calendar-feed/rotate", post(engagement::rotate_calendar_feed))
         .route("/api/v1/me/notifications", get(engagement::notifications))

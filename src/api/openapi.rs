@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         super::advisors::directory, super::advisors::advisor, super::advisors::save_advisor,
         super::advisors::categories, super::advisors::add_category, super::advisors::delete_category,
         super::booking::create_block, super::booking::block_slots, super::booking::remove_block, super::booking::advisor_slots, super::booking::request_slot,
-        super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions,
+        super::booking::approve, super::booking::decline, super::booking::cancel, super::booking::my_sessions, super::booking::my_offerings,
         super::booking::questions, super::booking::save_questions,
         super::booking::slot_questions, super::booking::save_block_questions,
         super::engagement::calendar_feed, super::engagement::rotate_calendar_feed,

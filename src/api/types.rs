@@ -203,6 +203,9 @@ pub struct BlockRequest {
     pub approval_required: Option<bool>,
     /// Reachable only through your private booking link (S4).
     pub unlisted: Option<bool>,
+    /// One of your offerings (see Settings → Offerings); its session length
+    /// shapes the slots. Your default offering when left out.
+    pub offering_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -424,6 +427,21 @@ pub fn parse_instant(field: &'static str, text: &str) -> Result<jiff::Timestamp,
             format!("`{text}` is not an instant like 2026-12-01T13:00:00Z."),
         )
     })
+}
+
+/// One of your named offerings (Settings → Offerings); a block's
+/// `offering_id` names one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfferingJson {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    /// The length of its sessions.
+    pub session_minutes: i64,
+    /// The default offering reads your booking rules, questions and private link.
+    pub is_default: bool,
+    /// Its own visibility rule; `null` follows your booking rules.
+    pub unlisted: Option<bool>,
 }
 
 /// A booking question.

@@ -81,6 +81,7 @@ pub mod ip_range;
 pub mod karma;
 pub mod local_time;
 pub mod notification;
+pub mod offering;
 pub mod person_ref;
 pub mod plural;
 pub mod preparation;

@@ -61,7 +61,13 @@ impl PersonRef {
     /// bare word (`ada`) is a search, not a handle.
     pub fn local_search(query: &str, own_domain: &str) -> Option<String> {
         let text = query.trim();
-        if text.is_empty() || text.contains(char::is_whitespace) || !text.contains('@') {
+        // One leading `@` at most: `@@here.org` names nobody.
+        let unprefixed = text.strip_prefix('@').unwrap_or(text);
+        if unprefixed.is_empty()
+            || unprefixed.starts_with('@')
+            || text.contains(char::is_whitespace)
+            || !text.contains('@')
+        {
             return None;
         }
         match PersonRef::parse(text, own_domain) {

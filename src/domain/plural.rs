@@ -11,7 +11,10 @@ pub fn count(n: impl Into<i64>, word: &str) -> String {
 fn plural(word: &str) -> String {
     match word {
         "person" => "people".to_string(),
-        w if w.ends_with('y') && !w.ends_with("ey") => format!("{}ies", &w[..w.len() - 1]),
+        // A consonant and y: "entry", "entries"; a vowel and y: "day", "days".
+        w if w.ends_with('y') && !w[..w.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u']) => {
+            format!("{}ies", &w[..w.len() - 1])
+        }
         w if w.ends_with('s') || w.ends_with("ch") || w.ends_with("sh") => format!("{w}es"),
         w => format!("{w}s"),
     }
@@ -28,6 +31,7 @@ mod tests {
         assert_eq!(count(18, "session"), "18 sessions");
         assert_eq!(count(2, "entry"), "2 entries");
         assert_eq!(count(2, "day"), "2 days");
+        assert_eq!(count(2, "key"), "2 keys");
         assert_eq!(count(3, "person"), "3 people");
         assert_eq!(count(2u32, "match"), "2 matches");
     }

@@ -18,9 +18,10 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::booking::SlotState;
 use crate::domain::federation::{OfferedState, PublishedStatus};
-use crate::domain::time_zone;
+use crate::domain::{offering, time_zone};
 use crate::service::App;
 use crate::service::AppError;
+use crate::service::offerings::OfferingLabel;
 use crate::storage::{NewDelivery, PublishedEvent, Slot, User};
 
 use super::follows::new_activity_id;
@@ -177,6 +178,7 @@ async fn current_events(
     // From a day back, so occurrences under way are still seen.
     let slots = app.slots_between(advisor.id, now - DAY_MS, horizon).await?;
     let defaults = app.advisor_policy(advisor.id).await?;
+    let offerings: Vec<OfferingLabel> = app.offerings(advisor).await?.iter().map(|o| app.offering_label(o)).collect();
     let mut groups: BTreeMap<Occurrence, Vec<Slot>> = BTreeMap::new();
     for slot in slots {
         groups.entry((slot.block_id, slot.occurrence_date.clone())).or_default().push(slot);
@@ -187,7 +189,7 @@ async fn current_events(
         if slots.iter().map(|s| s.ends_at).max().unwrap_or(0) <= now {
             continue;
         }
-        if slots.first().and_then(|s| s.block_unlisted).unwrap_or(defaults.unlisted) {
+        if slots.first().is_some_and(|s| s.unlisted(defaults.unlisted)) {
             continue;
         }
         // A removed series keeps its zone: its occurrences go out cancelled.
@@ -198,16 +200,23 @@ async fn current_events(
                 zones.entry(key.0).or_insert(zone)
             }
         };
-        events.insert(key.clone(), build_event(app, advisor, zone, &key, &slots, now)?);
+        // A block in no offering (made before offerings) is in the default one.
+        let offering = match slots.first().and_then(|s| s.offering_id) {
+            Some(id) => offerings.iter().find(|o| o.id == id),
+            None => offerings.first(),
+        };
+        events.insert(key.clone(), build_event(app, advisor, offering, zone, &key, &slots, now)?);
     }
     Ok(events)
 }
 
 /// One occurrence as an `Event`: human summary for Mastodon, schema.org and
 /// Mobilizon terms for event software, and our slot list for Officehours.
+/// The offering's title names it, and its description leads the summary.
 pub fn build_event(
     app: &App,
     advisor: &User,
+    offering: Option<&OfferingLabel>,
     zone: &str,
     key: &Occurrence,
     slots: &[Slot],
@@ -221,8 +230,14 @@ pub fn build_event(
     let minutes = slots.first().map(|s| (s.ends_at - s.starts_at) / 60_000).unwrap_or(10);
     let profile = actors::link(app, &format!("/users/{}", advisor.username))?;
     let when = format!("{}, {}", time_zone::format_day(start, zone), time_zone::format_span(start, end, zone));
-    let name = format!("Office hours with {}", advisor.name());
+    let (title, description) = offering.map(|o| (o.title.as_str(), o.description.as_str())).unwrap_or_default();
+    let name = match offering {
+        Some(o) if o.named => offering::event_name(&o.title, &o.description, advisor.name(), minutes),
+        _ => format!("Office hours with {}", advisor.name()),
+    };
+    let headline = offering::headline(title, description);
     let (summary, content) = event_text(&EventText {
+        headline: &headline,
         advisor: advisor.name(),
         minutes,
         when: &when,
@@ -275,6 +290,8 @@ pub fn build_event(
 
 /// What an occurrence says, before it is worded.
 struct EventText<'a> {
+    /// The offering's title and description, when the advisor named it.
+    headline: &'a str,
     advisor: &'a str,
     minutes: i64,
     /// Day and span, e.g. `Tue 1 Dec, 14:00–15:00 CET`.
@@ -317,8 +334,12 @@ fn event_text(t: &EventText) -> (String, String) {
         t.first,
         t.profile,
     );
+    let (summary, lead) = match t.headline {
+        "" => (summary, String::new()),
+        headline => (format!("{}\n{summary}", plain(headline)), format!("<p>{}</p>", html_escape(headline))),
+    };
     let content = format!(
-        "<p>{advisor} offers {minutes}-minute sessions on {when} ({zone}): {open} of {live} open.</p>\
+        "{lead}<p>{advisor} offers {minutes}-minute sessions on {when} ({zone}): {open} of {live} open.</p>\
          <p>Reply to this post to request a session (name a time, e.g. {first}), or book at \
          <a href=\"{profile}\">{profile}</a>.</p>",
         advisor = html_escape(t.advisor),
@@ -447,6 +468,7 @@ mod tests {
 
     fn text(advisor: &str, cancelled: bool) -> EventText<'_> {
         EventText {
+            headline: "",
             advisor,
             minutes: 10,
             when: "Tue 1 Dec, 14:00–15:00 CET",
@@ -478,6 +500,14 @@ mod tests {
              (Europe/Berlin): 5 of 6 open.</p><p>Reply to this post to request a session (name a time, e.g. \
              14:00), or book at <a href=\"https://hours.example/users/ada\">https://hours.example/users/ada</a>.</p>"
         );
+    }
+
+    #[test]
+    fn a_named_offering_leads_the_summary_and_the_content() {
+        let named = EventText { headline: "Career advice: For <new> engineers.", ..text("Ada", false) };
+        let (summary, content) = event_text(&named);
+        assert!(summary.starts_with("Career advice: For ‹new› engineers.\nAda offers 10-minute sessions"), "{summary}");
+        assert!(content.starts_with("<p>Career advice: For &lt;new&gt; engineers.</p><p>Ada offers"), "{content}");
     }
 
     #[test]

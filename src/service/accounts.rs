@@ -115,7 +115,7 @@ impl App {
             is_pro: roles.pro,
             is_admin: roles.admin,
         };
-        let user = self.store.create_user(&new).await?;
+        let user = self.store.create_user(&new, self.clock.now_ms()).await?;
         tracing::info!(username = %user.username, "account created");
         if !user.email_verified {
             self.send_verification_then(&user, next).await?;
@@ -190,20 +190,22 @@ impl App {
         path: &str,
     ) -> Result<String, AppError> {
         let secret = new_secret();
-        let expires = self.clock.now_ms() + valid_hours * HOUR_MS;
-        self.store.create_email_token(user.id, purpose, &hash_secret(&secret), &user.email, expires).await?;
+        let now = self.clock.now_ms();
+        let expires = now + valid_hours * HOUR_MS;
+        self.store.create_email_token(user.id, purpose, &hash_secret(&secret), &user.email, expires, now).await?;
         Ok(self.config.link(&format!("{path}?token={secret}")))
     }
 
     pub async fn verify_email(&self, secret: &str) -> Result<User, AppError> {
-        let found = self.store.consume_email_token(EmailTokenPurpose::Verify, &hash_secret(secret)).await?;
+        let now = self.clock.now_ms();
+        let found = self.store.consume_email_token(EmailTokenPurpose::Verify, &hash_secret(secret), now).await?;
         let Some((user_id, email)) = found else {
             return Err(AppError::Forbidden(
                 "link_expired",
                 "This confirmation link has expired or was already used. Log in to get a new one.".into(),
             ));
         };
-        if !self.store.mark_email_verified(user_id, &email).await? {
+        if !self.store.mark_email_verified(user_id, &email, now).await? {
             return Err(AppError::Forbidden(
                 "link_expired",
                 "This link was for an address you have since changed. Log in to get a new one.".into(),
@@ -262,13 +264,14 @@ impl App {
 
     pub async fn start_session(&self, user_id: i64) -> Result<String, AppError> {
         let secret = new_secret();
-        let expires = self.clock.now_ms() + SESSION_DAYS * 24 * HOUR_MS;
-        self.store.create_login_session(&hash_secret(&secret), user_id, expires).await?;
+        let now = self.clock.now_ms();
+        let expires = now + SESSION_DAYS * 24 * HOUR_MS;
+        self.store.create_login_session(&hash_secret(&secret), user_id, expires, now).await?;
         Ok(secret)
     }
 
     pub async fn session_user(&self, secret: &str) -> Result<Option<User>, AppError> {
-        Ok(self.store.login_session_user(&hash_secret(secret)).await?)
+        Ok(self.store.login_session_user(&hash_secret(secret), self.clock.now_ms()).await?)
     }
 
     pub async fn log_out(&self, secret: &str) -> Result<(), AppError> {
@@ -296,14 +299,17 @@ impl App {
 
     /// Who a reset link belongs to, if it is still valid.
     pub async fn reset_link_user(&self, secret: &str) -> Result<User, AppError> {
-        self.store.peek_email_token(EmailTokenPurpose::Reset, &hash_secret(secret)).await?.ok_or_else(reset_link_dead)
+        self.store
+            .peek_email_token(EmailTokenPurpose::Reset, &hash_secret(secret), self.clock.now_ms())
+            .await?
+            .ok_or_else(reset_link_dead)
     }
 
     pub async fn reset_password(&self, secret: &str, new_password: &str) -> Result<User, AppError> {
         let user = self.reset_link_user(secret).await?;
         account::password(new_password, &[&user.username, &user.email, &user.display_name])?;
         let hash = hash_password(new_password.to_string()).await?;
-        match self.store.reset_password(&hash_secret(secret), &hash).await? {
+        match self.store.reset_password(&hash_secret(secret), &hash, self.clock.now_ms()).await? {
             Some(_) => Ok(user),
             None => Err(reset_link_dead()),
         }
@@ -323,7 +329,7 @@ impl App {
         match (display_name, bio, timezone) {
             (Some(display_name), Some(bio), Some(timezone)) => {
                 let update = ProfileUpdate { display_name, bio, timezone };
-                Ok(self.store.update_profile(user.id, &update).await?)
+                Ok(self.store.update_profile(user.id, &update, self.clock.now_ms()).await?)
             }
             _ => Err(AppError::Invalid(errors)),
         }
@@ -343,7 +349,7 @@ impl App {
                 "An account with that e-mail address already exists.",
             ));
         }
-        let updated = self.store.change_email(user.id, &email).await?;
+        let updated = self.store.change_email(user.id, &email, self.clock.now_ms()).await?;
         self.send_verification(&updated).await?;
         Ok(updated)
     }
@@ -360,7 +366,7 @@ impl App {
     ) -> Result<PasswordChanged, AppError> {
         self.require_password(user, current).await?;
         account::password(new, &[&user.username, &user.email, &user.display_name])?;
-        self.store.set_password(user.id, &hash_password(new.to_string()).await?).await?;
+        self.store.set_password(user.id, &hash_password(new.to_string()).await?, self.clock.now_ms()).await?;
         self.store.delete_user_login_sessions(user.id).await?;
         let tokens_revoked = if keep_tokens { 0 } else { self.revoke_all_api_tokens(user.id).await? };
         let session_secret = self.start_session(user.id).await?;
@@ -419,7 +425,8 @@ impl App {
         if user.id == admin.id {
             return Err(AppError::invalid("username", "cannot_suspend_self", "You cannot suspend yourself."));
         }
-        self.store.set_suspended(user.id, suspended.then(|| self.clock.now_ms())).await?;
+        let now = self.clock.now_ms();
+        self.store.set_suspended(user.id, suspended.then_some(now), now).await?;
         if suspended {
             self.revoke_all_api_tokens(user.id).await?;
         }

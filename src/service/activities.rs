@@ -12,13 +12,13 @@ impl App {
     /// Records an activity that has no effect of its own, so a replay is
     /// recognised; false when seen before.
     pub async fn mark_seen(&self, activity_id: &str) -> Result<bool, AppError> {
-        Ok(self.store.mark_seen(activity_id).await?)
+        Ok(self.store.mark_seen(activity_id, self.clock.now_ms()).await?)
     }
 
     /// Records a received activity and queues our answer to it (a `Reject`,
     /// a direct message) in one transaction; false when seen before.
     pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery) -> Result<bool, AppError> {
-        Ok(self.store.reply_once(activity_id, reply).await?)
+        Ok(self.store.reply_once(activity_id, reply, self.clock.now_ms()).await?)
     }
 
     /// Claims up to `limit` due deliveries for `lease_ms`.
@@ -31,7 +31,7 @@ impl App {
     /// (one commit for a whole group of a fan-out instead of two per
     /// delivery).
     pub async fn deliveries_sent(&self, sent: &[Sent]) -> Result<(), AppError> {
-        Ok(self.store.deliveries_sent(sent).await?)
+        Ok(self.store.deliveries_sent(sent, self.clock.now_ms()).await?)
     }
 
     /// A failed attempt: retried at `retry_at`, or given up when `None`.

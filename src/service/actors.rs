@@ -74,12 +74,16 @@ impl App {
             None => {
                 let (public, private) = generate().await?;
                 let json = serde_json::json!({"public": public, "private": private}).to_string();
-                self.store.instance_setting_once(INSTANCE_KEYS, &json).await?
+                self.store.instance_setting_once(INSTANCE_KEYS, &json, self.clock.now_ms()).await?
             }
         };
         let ed25519_pem = match self.store.instance_setting(INSTANCE_ED25519).await? {
             Some(pem) => pem,
-            None => self.store.instance_setting_once(INSTANCE_ED25519, &generate_ed25519_pem()?).await?,
+            None => {
+                self.store
+                    .instance_setting_once(INSTANCE_ED25519, &generate_ed25519_pem()?, self.clock.now_ms())
+                    .await?
+            }
         };
         let value: serde_json::Value = serde_json::from_str(&stored)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored instance keys unreadable: {e}")))?;

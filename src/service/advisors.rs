@@ -46,7 +46,11 @@ impl App {
             return Err(AppError::Invalid(errors));
         };
         let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
-        let saved = self.store.save_advisor_profile(user.id, &update).await?;
+        let saved = self.store.save_advisor_profile(user.id, &update, self.clock.now_ms()).await?;
+        if form.enabled {
+            // Every advisor offers something: the default offering.
+            self.store.default_offering(user.id, self.clock.now_ms()).await?;
+        }
         self.directory_changed();
         Ok(saved)
     }
@@ -145,7 +149,7 @@ impl App {
     pub async fn add_category(&self, admin: &User, name: &str) -> Result<Category, AppError> {
         require_admin(admin)?;
         let (name, slug) = category::name_and_slug(name)?;
-        let created = self.store.create_category(&slug, &name).await?;
+        let created = self.store.create_category(&slug, &name, self.clock.now_ms()).await?;
         self.categories.invalidate_all();
         self.directory_changed();
         Ok(created)

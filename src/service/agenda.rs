@@ -17,6 +17,7 @@ use crate::domain::{FieldErrors, questions, time_zone};
 use crate::storage::{Block, Request, SessionEntry, Slot, User};
 
 use super::booking::BookingSettings;
+use super::offerings::OfferingLabel;
 use super::{App, AppError};
 
 /// The most times one picker lists (a month view of 10-minute sessions).
@@ -42,6 +43,16 @@ pub struct Picker {
     /// The first free time the reader has not asked for, in their zone:
     /// "Tue 8 Dec, 14:00 CET", and the instant for `<time datetime>`.
     pub next_free: Option<(String, String)>,
+    /// Put before the ids of its days, so several pickers fit on a page.
+    pub prefix: String,
+}
+
+/// One offering's free times, for a profile that groups them.
+pub struct OfferingPicker {
+    pub offering: OfferingLabel,
+    pub picker: Picker,
+    /// "30-minute session".
+    pub session_label: String,
 }
 
 pub struct PickerDay {
@@ -85,6 +96,8 @@ pub struct AgendaItem {
     pub actions: AgendaActions,
     /// When the room opens, in the reader's zone ("13:55 CET").
     pub opens: String,
+    /// The title of its offering, when its advisor named it.
+    pub offering: Option<String>,
 }
 
 /// The Upcoming view: what needs the reader, their next sessions and what
@@ -155,7 +168,11 @@ impl App {
                 Some(notice) => *notice,
                 None => {
                     let block: Option<Block> = self.store.block(slot.block_id).await.ok();
-                    let notice = block.and_then(|b| b.min_notice_minutes).unwrap_or(policy.min_notice_minutes);
+                    let offered = match &block {
+                        Some(b) => self.policy_for_block(b).await?.min_notice_minutes,
+                        None => policy.min_notice_minutes,
+                    };
+                    let notice = block.and_then(|b| b.min_notice_minutes).unwrap_or(offered);
                     notices.insert(slot.block_id, notice);
                     notice
                 }
@@ -210,7 +227,44 @@ impl App {
                 }),
             }
         }
-        Ok(Picker { zone: zone.to_string(), advisor_zone: advisor.timezone.clone(), days, mine: mine.len(), next_free })
+        Ok(Picker {
+            zone: zone.to_string(),
+            advisor_zone: advisor.timezone.clone(),
+            days,
+            mine: mine.len(),
+            next_free,
+            prefix: String::new(),
+        })
+    }
+
+    /// The free times of `slots` by offering, in the order of the
+    /// advisor's offerings (the default one first), leaving out offerings
+    /// with no free time. A slot without an offering is in the default one.
+    pub async fn offering_pickers(
+        &self,
+        advisor: &User,
+        slots: &[Slot],
+        viewer: Option<&User>,
+        zone: &str,
+    ) -> Result<Vec<OfferingPicker>, AppError> {
+        let offerings = self.offerings(advisor).await?;
+        let mut groups: Vec<OfferingPicker> = Vec::new();
+        for (i, offering) in offerings.iter().enumerate() {
+            let own: Vec<Slot> = slots
+                .iter()
+                .filter(|s| s.offering_id == Some(offering.id) || (i == 0 && s.offering_id.is_none()))
+                .cloned()
+                .collect();
+            let mut picker = self.picker(advisor, &own, viewer, zone, None).await?;
+            if picker.days.is_empty() {
+                continue;
+            }
+            picker.prefix = format!("o{}-", offering.id);
+            let offering = self.offering_label(offering);
+            let session_label = format!("{}-minute session", offering.minutes);
+            groups.push(OfferingPicker { offering, picker, session_label });
+        }
+        Ok(groups)
     }
 
     /// The reader's agenda: requests on both sides that are live and not
@@ -238,6 +292,7 @@ impl App {
                 note: e.note.clone(),
                 actions: agenda::actions(e.status, role, e.starts_at, e.ends_at, now),
                 opens: time_zone::format_clock(RoomClock::new(e.starts_at, e.ends_at).opens_at(), zone),
+                offering: e.named_offering().map(|(title, _)| title.to_string()),
             };
             let list = match (e.status, as_advisor) {
                 (RequestStatus::Approved, _) => &mut view.sessions,
@@ -280,8 +335,8 @@ impl App {
 
     /// Where `learner` stands with the advisor of `slot` before asking.
     pub async fn standing(&self, learner: &User, slot: &Slot) -> Result<Standing, AppError> {
-        let policy = self.store.advisor_policy(slot.advisor_id).await?;
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let policy = self.policy_for_block(&block).await?;
         let rules = super::booking::effective_policy(&policy, &block);
         let (from, to) = super::booking::week_of(slot.starts_at, &block.timezone);
         let live = self.store.live_requests_with(learner.id, slot.advisor_id, from, to).await?;
@@ -308,7 +363,8 @@ impl App {
     ) -> Result<Request, AppError> {
         let (slot, _) = self.requestable_slot(slot_id, link).await?;
         if slot.ap_id.is_none() {
-            let policy = self.store.advisor_policy(slot.advisor_id).await?;
+            let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+            let policy = self.policy_for_block(&block).await?;
             agenda::check_note(note, policy.note_optional)?;
         }
         self.request_slot(learner, slot_id, note, answers, link).await

@@ -29,8 +29,9 @@ impl App {
     ) -> Result<NewApiToken, AppError> {
         let (name, days) = check_api_token(name, expires_in_days)?;
         let secret = format!("oh_{}", new_secret());
-        let expires_at = days.map(|d| self.clock.now_ms() + d * DAY_MS);
-        let token = self.store.create_api_token(user.id, &hash_secret(&secret), &name, expires_at).await?;
+        let now = self.clock.now_ms();
+        let expires_at = days.map(|d| now + d * DAY_MS);
+        let token = self.store.create_api_token(user.id, &hash_secret(&secret), &name, expires_at, now).await?;
         tracing::info!(username = %user.username, token = token.id, "API token created");
         Ok(NewApiToken { secret, token })
     }
@@ -42,7 +43,7 @@ impl App {
 
     /// The person a valid (known, unexpired) token belongs to.
     pub async fn api_token_user(&self, secret: &str) -> Result<Option<User>, AppError> {
-        Ok(self.store.api_token_user(&hash_secret(secret)).await?)
+        Ok(self.store.api_token_user(&hash_secret(secret), self.clock.now_ms()).await?)
     }
 
     pub async fn api_tokens(&self, user: &User) -> Result<Vec<ApiToken>, AppError> {

@@ -27,7 +27,7 @@ pub struct App(Arc<AppInner>);
 
 pub struct AppInner {
     pub config: Config,
-    /// The one clock (`crate::clock`): the store holds the same handle.
+    /// The one clock (`crate::clock`): services pass its `now` to storage.
     pub clock: Clock,
     pub(in crate::service) store: Store,
     pub(in crate::service) mailer: Mailer,
@@ -61,7 +61,6 @@ pub struct AppInner {
 }
 
 impl App {
-    /// The store is put on `clock` too, so services and storage share one time.
     fn new(config: Config, store: Store, mailer: Mailer, clock: Clock, ports: crate::service::ports::Ports) -> App {
         let secret_key = match &config.secret_key {
             Some(key) => key.as_bytes().to_vec(),
@@ -79,7 +78,7 @@ impl App {
             actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             config,
-            store: store.with_clock(clock.clone()),
+            store,
             clock,
             mailer,
             login_limiter: RateLimiter::new(10, Duration::from_secs(15 * 60)),

@@ -43,6 +43,8 @@ pub struct BlockInput {
     /// Weekdays of the series (`mon`…`sun`); the start's weekday when empty.
     pub weekdays: Vec<String>,
     pub overrides: BlockOverrides,
+    /// The offering it belongs to (`None`: the advisor's default one).
+    pub offering: Option<i64>,
 }
 
 impl App {
@@ -53,11 +55,18 @@ impl App {
                 "Switch on your advisor profile before you publish availability.".into(),
             ));
         }
-        let policy = self.store.advisor_policy(advisor.id).await?;
+        let offering = match input.offering {
+            Some(id) => self.offering_of(advisor, id).await.map_err(|_| {
+                AppError::invalid("offering", "unknown_offering", "Choose one of your own offerings for this block.")
+            })?,
+            None => self.store.default_offering(advisor.id, self.clock.now_ms()).await?,
+        };
+        let policy = self.policy_with_offering(advisor.id, Some(&offering)).await?;
         let (rule, errors) = parse_block(input, &advisor.timezone);
         let Some(rule) = rule else { return Err(AppError::Invalid(errors)) };
         validate_overrides(&input.overrides)?;
-        let session_minutes = self.config.session_minutes;
+        // Sessions are as long as the offering's.
+        let session_minutes = self.offering_minutes(&offering);
         let fail = |e: RuleError| rule_error(e, session_minutes);
         let now = self.clock.now();
         let horizon_days = input.overrides.horizon_days.unwrap_or(policy.horizon_days);
@@ -87,6 +96,7 @@ impl App {
             until_date: rule.weekly.map(|(_, until)| until.to_string()),
             session_minutes,
             overrides: input.overrides.clone(),
+            offering_id: Some(offering.id),
             occurrences: expanded
                 .iter()
                 .map(|(occ, slots)| NewOccurrence {
@@ -97,7 +107,7 @@ impl App {
                 })
                 .collect(),
         };
-        match self.store.create_block_capped(&new, i64::try_from(max_open).ok()).await {
+        match self.store.create_block_capped(&new, i64::try_from(max_open).ok(), now.as_millisecond()).await {
             Ok(created) => Ok(created),
             Err(StorageError::Limit(Constraint::SlotCap, open)) => {
                 let open = usize::try_from(open).unwrap_or(usize::MAX);
@@ -154,16 +164,25 @@ impl App {
             return Ok(slots);
         }
         // Unlisted offerings (S4) are shown only through the private link.
-        Ok(bookable(slots).filter(|s| !s.block_unlisted.unwrap_or(policy.unlisted)).collect())
+        Ok(bookable(slots).filter(|s| !s.unlisted(policy.unlisted)).collect())
     }
 
     /// The slots behind an advisor's private booking link, listed or not.
-    pub async fn private_link_slots(&self, secret: &str) -> Result<(User, Vec<Slot>), AppError> {
-        let advisor_id = self
-            .store
-            .advisor_by_private_link(&crate::service::secrets::hash_secret(secret))
-            .await?
-            .ok_or(AppError::NotFound("booking link"))?;
+    /// An offering's own link lists that offering's times only (and the
+    /// offering comes back, to be named on the page).
+    pub async fn private_link_slots(
+        &self,
+        secret: &str,
+    ) -> Result<(User, Vec<Slot>, Option<crate::storage::Offering>), AppError> {
+        let hash = crate::service::secrets::hash_secret(secret);
+        let (advisor_id, only) = match self.store.advisor_by_private_link(&hash).await? {
+            Some(advisor_id) => (advisor_id, None),
+            None => {
+                let offering =
+                    self.store.offering_by_private_link(&hash).await?.ok_or(AppError::NotFound("booking link"))?;
+                (offering.advisor_id, Some(offering))
+            }
+        };
         let advisor = self.store.user_by_id(advisor_id).await?;
         if advisor.suspended_at.is_some() {
             // A suspended advisor's availability is hidden everywhere.
@@ -174,7 +193,12 @@ impl App {
         let days = policy.horizon_days.clamp(1, LISTING_MAX_DAYS);
         let to = now.checked_add(SignedDuration::from_hours(24 * days)).unwrap_or(now);
         let slots = self.store.advisor_slots(advisor.id, now.as_millisecond(), to.as_millisecond()).await?;
-        Ok((advisor, bookable(slots).collect()))
+        let slots = bookable(slots).filter(|s| match &only {
+            None => true,
+            Some(o) => s.offering_id == Some(o.id) || (o.is_default && s.offering_id.is_none()),
+        });
+        let slots: Vec<Slot> = slots.collect();
+        Ok((advisor, slots, only))
     }
 
     /// Saves an advisor's booking rules (defaults for every block).
@@ -192,7 +216,7 @@ impl App {
         policy.approval_required = settings.approval_required;
         policy.unlisted = settings.unlisted;
         policy.note_optional = settings.note_optional;
-        self.store.save_advisor_policy(&policy).await?;
+        self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
         Ok(policy)
     }
 
@@ -208,10 +232,17 @@ impl App {
 
     /// What a request for a slot of this block must answer: the block's own
     /// questions when it has any, otherwise the advisor's.
+    /// (Between the two, a named offering's own questions.)
     pub async fn questions_for_block(&self, block: &Block) -> Result<Vec<Question>, AppError> {
         let own = self.store.booking_questions(block.advisor_id, Some(block.id)).await?;
         if !own.is_empty() {
             return Ok(own);
+        }
+        if let Some(offering) = self.offering_for_block(block).await? {
+            let theirs = self.offering_questions(&offering).await?;
+            if !theirs.is_empty() {
+                return Ok(theirs);
+            }
         }
         Ok(self.store.booking_questions(block.advisor_id, None).await?)
     }
@@ -244,7 +275,7 @@ impl App {
         let secret = crate::service::secrets::new_secret();
         let mut policy = self.store.advisor_policy(advisor.id).await?;
         policy.private_link_hash = Some(crate::service::secrets::hash_secret(&secret));
-        self.store.save_advisor_policy(&policy).await?;
+        self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
         Ok(self.config.link(&format!("/book/{secret}")))
     }
 
@@ -283,10 +314,15 @@ impl App {
         }
         check_not_suspended(&advisor)?;
         let policy = self.store.advisor_policy(advisor.id).await?;
-        if slot.block_unlisted.unwrap_or(policy.unlisted) {
+        if slot.unlisted(policy.unlisted) {
             let hash = link.map(crate::service::secrets::hash_secret);
-            let opened = matches!((&policy.private_link_hash, &hash), (Some(kept), Some(given))
-                if crate::service::secrets::same_secret(kept, given));
+            let offering_link = match slot.offering_id {
+                Some(id) => self.store.offering(id).await.ok().and_then(|o| o.private_link_hash),
+                None => None,
+            };
+            let opened = [&policy.private_link_hash, &offering_link].into_iter().any(|kept| {
+                matches!((kept, &hash), (Some(kept), Some(given)) if crate::service::secrets::same_secret(kept, given))
+            });
             if !opened {
                 return Err(AppError::NotFound("slot"));
             }
@@ -312,7 +348,7 @@ impl App {
         let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
         let questions = self.questions_for_block(&block).await?;
         let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
-        let policy = effective_policy(&self.store.advisor_policy(slot.advisor_id).await?, &block);
+        let policy = effective_policy(&self.policy_for_block(&block).await?, &block);
         let week = week_of(slot.starts_at, &block.timezone);
         let now = self.clock.now();
         let learner_id = learner.id;
@@ -338,6 +374,7 @@ impl App {
                     Ok(if policy.approval_required { RequestStatus::Requested } else { RequestStatus::Approved })
                 },
                 RequestText { note: &note, answers: &answers, origin },
+                now.as_millisecond(),
             )
             .await?;
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
@@ -385,6 +422,7 @@ impl App {
                 &note,
                 SLOT_FILLED_NOTE,
                 activity,
+                now,
             )
             .await;
         match outcome {
@@ -424,7 +462,7 @@ impl App {
         let note =
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
         let now = self.clock.now_ms();
-        let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note).await?;
+        let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note, now).await?;
         self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
         Ok(cancelled)
     }
@@ -462,7 +500,7 @@ impl App {
         };
         let entry = self.store.session_entry(request_id).await?;
         // Seeing the request is reading what was said about it.
-        self.store.mark_request_notifications_read(user.id, request_id).await?;
+        self.store.mark_request_notifications_read(user.id, request_id, self.clock.now_ms()).await?;
         Ok((request, entry))
     }
 
@@ -734,7 +772,7 @@ fn rule_error(err: RuleError, session_minutes: i64) -> AppError {
     AppError::invalid(field, err.code(), message)
 }
 
-fn validate_overrides(o: &BlockOverrides) -> Result<(), AppError> {
+pub(crate) fn validate_overrides(o: &BlockOverrides) -> Result<(), AppError> {
     let checks = [
         ("buffer_minutes", o.buffer_minutes, 0, 120),
         ("min_notice_minutes", o.min_notice_minutes, 0, 60 * 24 * 14),

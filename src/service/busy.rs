@@ -43,7 +43,7 @@ impl App {
     /// Only advisors may connect a calendar; anyone may remove theirs.
     pub async fn set_busy_calendar(&self, advisor: &User, url: Option<&str>) -> Result<AdvisorPolicy, AppError> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
-            None => self.store.save_busy_calendar(advisor.id, None, None, &[]).await?,
+            None => self.store.save_busy_calendar(advisor.id, None, None, &[], self.clock.now_ms()).await?,
             Some(_) if !advisor.is_advisor => {
                 return Err(AppError::Forbidden(
                     "not_an_advisor",
@@ -54,9 +54,8 @@ impl App {
                 let url = calendar::parse_calendar_url(text).map_err(fetch_error)?;
                 let policy = self.store.advisor_policy(advisor.id).await?;
                 let intervals = self.import_busy(&url, &advisor.timezone, policy.horizon_days).await?;
-                self.store
-                    .save_busy_calendar(advisor.id, Some(url.as_str()), Some(self.clock.now_ms()), &intervals)
-                    .await?;
+                let now = self.clock.now_ms();
+                self.store.save_busy_calendar(advisor.id, Some(url.as_str()), Some(now), &intervals, now).await?;
                 tracing::info!(
                     advisor_id = advisor.id,
                     host = url.host_str().unwrap_or_default(),
@@ -108,7 +107,8 @@ impl App {
         };
         let stored = match imported {
             Ok(intervals) => {
-                self.store.save_busy_refresh(entry.advisor_id, &entry.url, self.clock.now_ms(), &intervals).await
+                let now = self.clock.now_ms();
+                self.store.save_busy_refresh(entry.advisor_id, &entry.url, now, &intervals, now).await
             }
             Err(err) => {
                 // The URL is not logged: calendar addresses often hold a secret.
@@ -119,7 +119,11 @@ impl App {
                     reason = %err.message(),
                     "refreshing a busy calendar failed; keeping its earlier busy times"
                 );
-                if let Err(db) = self.store.record_busy_error(entry.advisor_id, &entry.url, &err.message()).await {
+                if let Err(db) = self
+                    .store
+                    .record_busy_error(entry.advisor_id, &entry.url, &err.message(), self.clock.now_ms())
+                    .await
+                {
                     tracing::warn!(advisor_id = entry.advisor_id, error = %db, "recording a busy calendar error failed");
                 }
                 return false;

@@ -8,7 +8,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 
 use crate::domain::booking::{RequestStatus, SlotState};
-use crate::domain::time_zone;
+use crate::domain::{offering, time_zone};
 use crate::storage::{Block, User};
 
 use super::{App, AppError};
@@ -23,6 +23,8 @@ pub struct Entry {
     pub href: Option<String>,
     /// A confirmed session not yet over: its room.
     pub room: Option<String>,
+    /// The title of its offering, when the advisor named it.
+    pub offering: Option<String>,
 }
 
 pub struct Day {
@@ -66,6 +68,7 @@ impl App {
         };
         if user.is_advisor {
             let slots = self.own_slots(user, from, to).await?;
+            let offerings = self.offerings(user).await?;
             let mut block_cache: BTreeMap<i64, Option<Block>> = BTreeMap::new();
             for slot in &slots {
                 let live: Vec<_> = sessions
@@ -95,7 +98,13 @@ impl App {
                 };
                 let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
                 let room = (state == "approved").then(|| room_of(&href, slot.ends_at, now)).flatten();
-                push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href, room });
+                let offering = match slot.offering_id {
+                    Some(id) => offerings.iter().find(|o| o.id == id),
+                    None => offerings.first(),
+                };
+                let offering =
+                    offering.filter(|o| offering::is_named(&o.title, &o.description)).map(|o| o.title.clone());
+                push(slot.starts_at, Entry { start: slot.starts_at, time, title, state, href, room, offering });
                 if slot.status != SlotState::Cancelled
                     && let Some(date) = time_zone::local_date(slot.starts_at, &zone)
                 {
@@ -124,7 +133,11 @@ impl App {
             let title = format!("With {name} ({})", s.status);
             let href = Some(format!("/requests/{}", s.request_id));
             let room = (s.status == RequestStatus::Approved).then(|| room_of(&href, s.ends_at, now)).flatten();
-            push(s.starts_at, Entry { start: s.starts_at, time, title, state, href, room });
+            let offering = s
+                .offering_title
+                .clone()
+                .filter(|t| offering::is_named(t, s.offering_description.as_deref().unwrap_or_default()));
+            push(s.starts_at, Entry { start: s.starts_at, time, title, state, href, room, offering });
         }
         let mut empty = true;
         let days = dates

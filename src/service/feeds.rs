@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::calendar::feed::{self, EventState, FeedEvent};
 use crate::domain::booking::RequestStatus;
+use crate::domain::offering;
 use crate::service::App;
 use crate::service::secrets::{hash_secret, same_secret};
 use crate::storage::{FeedOccurrence, FeedSession, Request, User};
@@ -45,7 +46,11 @@ impl App {
             let generation = current.as_ref().map_or(1, |f| f.generation + 1);
             let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
             let token = self.feed_token(user.id, generation);
-            if self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+            if self
+                .store
+                .start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks, self.clock.now_ms())
+                .await?
+            {
                 return Ok(FeedState { url: self.feed_url(&token), include_blocks });
             }
         }
@@ -66,7 +71,11 @@ impl App {
         let generation = current.as_ref().map_or(1, |f| f.generation + 1);
         let include_blocks = current.as_ref().is_some_and(|f| f.include_blocks);
         let token = self.feed_token(user.id, generation);
-        if !self.store.start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks).await? {
+        if !self
+            .store
+            .start_feed_generation(user.id, generation, &hash_secret(&token), include_blocks, self.clock.now_ms())
+            .await?
+        {
             return Err(AppError::Conflict(
                 "feed_busy",
                 "The calendar link changed at the same moment; try again.".into(),
@@ -76,13 +85,13 @@ impl App {
     }
 
     pub async fn revoke_calendar_feed(&self, user: &User) -> Result<(), AppError> {
-        Ok(self.store.revoke_feed(user.id).await?)
+        Ok(self.store.revoke_feed(user.id, self.clock.now_ms()).await?)
     }
 
     /// Whether an advisor's feed also lists their open availability.
     pub async fn set_feed_blocks(&self, user: &User, include: bool) -> Result<FeedState, AppError> {
         self.calendar_feed_url(user).await?;
-        self.store.set_feed_blocks(user.id, include).await?;
+        self.store.set_feed_blocks(user.id, include, self.clock.now_ms()).await?;
         self.calendar_feed_url(user).await
     }
 
@@ -143,11 +152,21 @@ impl App {
             RequestStatus::Requested => (EventState::Tentative, "Requested: "),
             RequestStatus::Declined | RequestStatus::Cancelled => (EventState::Cancelled, "Cancelled: "),
         };
-        let summary = format!("{prefix}Office hours with {other}");
+        let title = s.offering_title.as_deref().unwrap_or(offering::DEFAULT_TITLE);
+        let about = s.offering_description.as_deref().unwrap_or_default();
+        let summary = if offering::is_named(title, about) {
+            format!("{prefix}{title} with {other}")
+        } else {
+            format!("{prefix}Office hours with {other}")
+        };
         let link = self.config.link(&format!("/requests/{}", s.request_id));
         let minutes = (s.ends_at - s.starts_at) / 60_000;
         let mut description =
             format!("{minutes}-minute session on {} with {other}.\nSession page: {link}", self.config.instance_name);
+        let headline = offering::headline(title, about);
+        if !headline.is_empty() {
+            description = format!("{headline}\n{description}");
+        }
         // A confirmed session's calendar entry leads to its room (the
         // viewer's own link, which opens on a phone without logging in).
         let url = if s.status == RequestStatus::Approved {

@@ -19,7 +19,7 @@ impl App {
         inbox: &str,
         accept: &NewDelivery,
     ) -> Result<bool, AppError> {
-        if !self.store.add_follower(activity_id, user.id, actor_id, inbox, accept).await? {
+        if !self.store.add_follower(activity_id, user.id, actor_id, inbox, accept, self.clock.now_ms()).await? {
             return Ok(false);
         }
         self.wake_jobs();
@@ -35,18 +35,18 @@ impl App {
         actor_id: &str,
         undo: impl FnOnce(&Follow) -> NewDelivery,
     ) -> Result<Option<Follow>, AppError> {
-        Ok(self.store.stop_follow(user_id, actor_id, undo).await?)
+        Ok(self.store.stop_follow(user_id, actor_id, undo, self.clock.now_ms()).await?)
     }
 
     /// A remote actor stops following a local person (`Undo(Follow)`).
     pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str) -> Result<bool, AppError> {
-        Ok(self.store.remove_follower(activity_id, user_id, actor_id).await?)
+        Ok(self.store.remove_follower(activity_id, user_id, actor_id, self.clock.now_ms()).await?)
     }
 
     /// A remote actor accepted a local person's follow. Only the actor that
     /// was asked can accept it.
     pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool, AppError> {
-        Ok(self.store.follow_accepted(activity_id, follow_id, actor_id).await?)
+        Ok(self.store.follow_accepted(activity_id, follow_id, actor_id, self.clock.now_ms()).await?)
     }
 
     /// Whether anyone here follows (or asked to follow) a remote actor.
@@ -63,6 +63,6 @@ impl App {
     /// Starts following a remote actor and queues the `Follow`; returns the
     /// existing follow when there is one (nothing is queued then).
     pub async fn start_follow(&self, user_id: i64, actor_id: &str, follow: &NewDelivery) -> Result<Follow, AppError> {
-        Ok(self.store.start_follow(user_id, actor_id, follow).await?)
+        Ok(self.store.start_follow(user_id, actor_id, follow, self.clock.now_ms()).await?)
     }
 }

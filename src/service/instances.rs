@@ -36,7 +36,7 @@ impl App {
         if self.live_instances.contains_key(domain) {
             return Ok(false);
         }
-        let revived = self.store.instance_spoke(domain).await?;
+        let revived = self.store.instance_spoke(domain, self.clock.now_ms()).await?;
         self.live_instances.insert(domain.to_string(), ());
         if revived {
             tracing::info!(instance = %domain, "revived: it spoke to us; its waiting deliveries go out now");
@@ -49,7 +49,7 @@ impl App {
     /// dead (failures for longer than `federation_dead_after_secs`).
     pub async fn instance_failed(&self, domain: &str) -> Result<bool, AppError> {
         let dead_after = self.config.federation_dead_after_secs as i64 * 1000;
-        let dead = self.store.instance_failed(domain, dead_after).await?;
+        let dead = self.store.instance_failed(domain, dead_after, self.clock.now_ms()).await?;
         if dead {
             self.live_instances.invalidate(domain);
         }

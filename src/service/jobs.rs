@@ -154,11 +154,12 @@ impl App {
     /// sent mail and finished deliveries after a week, received activity
     /// ids after a month. Returns how many rows went.
     pub async fn purge_expired(&self) -> Result<usize, AppError> {
-        let mut removed = self.store.purge_expired().await? as usize;
-        let week_ago = self.clock.now_ms() - 7 * 24 * 3_600_000;
+        let now = self.clock.now_ms();
+        let mut removed = self.store.purge_expired(now).await? as usize;
+        let week_ago = now - 7 * 24 * 3_600_000;
         removed += self.store.purge_sent_mail(week_ago).await? as usize;
         // Senders retry for days, not months: a month of activity ids is enough.
-        let month_ago = self.clock.now_ms() - 30 * 24 * 3_600_000;
+        let month_ago = now - 30 * 24 * 3_600_000;
         removed += self.store.purge_seen_activities(month_ago).await? as usize;
         // Sent and given-up deliveries are kept a week for the admin's
         // federation page, then dropped (the queue must not grow forever).
@@ -169,7 +170,7 @@ impl App {
     /// Queues a mail (durably) and wakes the sender.
     pub async fn queue_mail(&self, mail: crate::mail::Mail) -> Result<(), AppError> {
         let outgoing = crate::storage::OutgoingMail { recipient: mail.to, subject: mail.subject, body: mail.body };
-        self.store.queue_mail(&outgoing).await?;
+        self.store.queue_mail(&outgoing, self.clock.now_ms()).await?;
         self.jobs.notify_one();
         Ok(())
     }

@@ -42,7 +42,7 @@ impl App {
         let rules = current.with_changes(changes.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
         let values: Vec<(&str, String)> =
             karma::SETTINGS.iter().map(|(name, ..)| (*name, rules.get(name).unwrap_or_default().to_string())).collect();
-        self.store.save_instance_settings(SETTINGS_PREFIX, &values).await?;
+        self.store.save_instance_settings(SETTINGS_PREFIX, &values, self.clock.now_ms()).await?;
         self.directory_changed();
         Ok(rules)
     }
@@ -76,23 +76,30 @@ impl App {
         let me = user.id;
         let outcome = self
             .store
-            .add_request_event(request_id, user.id, EventKind::NoShow, &note, |h| {
-                let absent = if h.request.advisor_id == me {
-                    h.request.learner_id
-                } else if h.request.learner_id == me {
-                    h.request.advisor_id
-                } else {
-                    return Err("not_yours");
-                };
-                if h.request.status != crate::domain::booking::RequestStatus::Approved {
-                    return Err("not_approved");
-                }
-                if h.events.iter().any(|(kind, ..)| *kind == EventKind::NoShow) {
-                    return Err("no_show_recorded");
-                }
-                karma::no_show_open(now, ms(h.starts_at), ms(h.ends_at))?;
-                Ok(Some(absent))
-            })
+            .add_request_event(
+                request_id,
+                user.id,
+                EventKind::NoShow,
+                &note,
+                |h| {
+                    let absent = if h.request.advisor_id == me {
+                        h.request.learner_id
+                    } else if h.request.learner_id == me {
+                        h.request.advisor_id
+                    } else {
+                        return Err("not_yours");
+                    };
+                    if h.request.status != crate::domain::booking::RequestStatus::Approved {
+                        return Err("not_approved");
+                    }
+                    if h.events.iter().any(|(kind, ..)| *kind == EventKind::NoShow) {
+                        return Err("no_show_recorded");
+                    }
+                    karma::no_show_open(now, ms(h.starts_at), ms(h.ends_at))?;
+                    Ok(Some(absent))
+                },
+                now.as_millisecond(),
+            )
             .await;
         self.refusal(outcome)?;
         self.after_booking_change(&[request_id]).await;
@@ -107,19 +114,29 @@ impl App {
         let me = user.id;
         let outcome = self
             .store
-            .add_request_event(request_id, user.id, EventKind::Forgiven, &note, |h| {
-                if h.request.advisor_id != me && h.request.learner_id != me {
-                    return Err("not_yours");
-                }
-                let recorded =
-                    h.events.iter().rev().find(|(kind, actor, ..)| *kind == EventKind::NoShow && *actor == Some(me));
-                let Some((_, _, subject, at)) = recorded else { return Err("no_no_show") };
-                if h.events.iter().any(|(kind, ..)| *kind == EventKind::Forgiven) {
-                    return Err("already_forgiven");
-                }
-                karma::forgive_open(now, ms(*at))?;
-                Ok(*subject)
-            })
+            .add_request_event(
+                request_id,
+                user.id,
+                EventKind::Forgiven,
+                &note,
+                |h| {
+                    if h.request.advisor_id != me && h.request.learner_id != me {
+                        return Err("not_yours");
+                    }
+                    let recorded = h
+                        .events
+                        .iter()
+                        .rev()
+                        .find(|(kind, actor, ..)| *kind == EventKind::NoShow && *actor == Some(me));
+                    let Some((_, _, subject, at)) = recorded else { return Err("no_no_show") };
+                    if h.events.iter().any(|(kind, ..)| *kind == EventKind::Forgiven) {
+                        return Err("already_forgiven");
+                    }
+                    karma::forgive_open(now, ms(*at))?;
+                    Ok(*subject)
+                },
+                now.as_millisecond(),
+            )
             .await;
         self.refusal(outcome)?;
         self.after_booking_change(&[request_id]).await;
@@ -138,7 +155,8 @@ impl App {
     /// Gives attendance points for approved sessions whose no-show window
     /// has closed; people recorded absent get none (forgiven or not).
     pub async fn settle_attendance(&self) -> Result<usize, AppError> {
-        let cutoff = self.clock.now().checked_sub(karma::NO_SHOW_WINDOW).unwrap_or(Timestamp::MIN);
+        let now = self.clock.now();
+        let cutoff = now.checked_sub(karma::NO_SHOW_WINDOW).unwrap_or(Timestamp::MIN);
         let rules = self.karma_rules().await?;
         let mut settled = 0;
         loop {
@@ -161,7 +179,7 @@ impl App {
                         });
                     }
                 }
-                if self.store.settle_request(candidate.request_id, &effects).await? {
+                if self.store.settle_request(candidate.request_id, &effects, now.as_millisecond()).await? {
                     settled += 1;
                 }
             }

@@ -36,7 +36,7 @@ impl App {
             return Ok(Thread { other, conversation_id: None, messages: Vec::new() });
         };
         let messages = self.store.messages_in(id, THREAD_LENGTH).await?;
-        self.store.mark_conversation_read(id, user.id).await?;
+        self.store.mark_conversation_read(id, user.id, self.clock.now_ms()).await?;
         Ok(Thread { other, conversation_id: Some(id), messages })
     }
 
@@ -59,7 +59,8 @@ impl App {
         let notice = self.message_notice(sender, &body);
         let mut effects = Effects::default();
         self.notify(&mut effects, &recipient, Kind::Message, notice).await?;
-        let message = self.store.send_local_message(sender.id, recipient.id, &body, effects, None).await?;
+        let message =
+            self.store.send_local_message(sender.id, recipient.id, &body, effects, None, self.clock.now_ms()).await?;
         self.jobs.notify_one();
         Ok(message)
     }
@@ -81,7 +82,11 @@ impl App {
         let notice = self.message_notice(sender, &body);
         let mut effects = Effects::default();
         self.notify(&mut effects, recipient, Kind::Message, notice).await?;
-        match self.store.send_local_message(sender.id, recipient.id, &body, effects, Some(ap_id)).await {
+        match self
+            .store
+            .send_local_message(sender.id, recipient.id, &body, effects, Some(ap_id), self.clock.now_ms())
+            .await
+        {
             Ok(message) => {
                 self.jobs.notify_one();
                 Ok(Some(message))

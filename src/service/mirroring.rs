@@ -21,8 +21,9 @@ impl App {
         event: &MirroredEvent,
         activity: Option<&str>,
     ) -> Result<(), AppError> {
-        let advisor = self.store.shadow_user(owner).await?;
-        match self.store.mirror_event(advisor.id, event, activity).await? {
+        let now = self.clock.now_ms();
+        let advisor = self.store.shadow_user(owner, now).await?;
+        match self.store.mirror_event(advisor.id, event, activity, now).await? {
             Mirrored::Stored(_) | Mirrored::Seen => Ok(()),
             Mirrored::NotOwner => Err(AppError::Forbidden("not_owner", "That event belongs to someone else.".into())),
         }
@@ -39,18 +40,19 @@ impl App {
         activity: &str,
     ) -> Result<bool, AppError> {
         let Some((_, owner_id)) = self.store.mirrored_block(event_id).await? else { return Ok(false) };
-        let advisor = self.store.shadow_user(owner).await?;
+        let now = self.clock.now_ms();
+        let advisor = self.store.shadow_user(owner, now).await?;
         if owner_id != advisor.id {
             return Err(AppError::Forbidden("not_owner", "An actor can only delete its own events.".into()));
         }
-        Ok(self.store.delete_mirrored_event(advisor.id, event_id, activity).await?)
+        Ok(self.store.delete_mirrored_event(advisor.id, event_id, activity, now).await?)
     }
 
     /// A remote advisor as known here (their shadow account) and their
     /// mirrored slots starting in the next `days` days.
     pub async fn remote_advisor_slots(&self, advisor: &RemoteActor, days: i64) -> Result<(User, Vec<Slot>), AppError> {
-        let user = self.store.shadow_user(advisor).await?;
         let now = self.clock.now_ms();
+        let user = self.store.shadow_user(advisor, now).await?;
         let slots = self.store.advisor_slots(user.id, now, now + days * 24 * 60 * 60 * 1000).await?;
         Ok((user, slots))
     }

@@ -22,6 +22,7 @@ pub mod karma;
 pub mod messages;
 pub mod mirroring;
 pub mod notifications;
+pub mod offerings;
 pub mod ports;
 pub mod publishing;
 pub mod rate_limit;

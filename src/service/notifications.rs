@@ -84,7 +84,7 @@ impl App {
 
     /// Marks notifications up to `through` (default: all) as read.
     pub async fn mark_read(&self, user: &User, through: Option<i64>) -> Result<u64, AppError> {
-        Ok(self.store.mark_notifications_read(user.id, through.unwrap_or(i64::MAX)).await?)
+        Ok(self.store.mark_notifications_read(user.id, through.unwrap_or(i64::MAX), self.clock.now_ms()).await?)
     }
 
     pub async fn notification_settings(&self, user: &User) -> Result<NotificationSettings, AppError> {
@@ -133,7 +133,7 @@ impl App {
             ));
         }
         let off: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !wanted.contains(k)).collect();
-        self.store.save_notification_settings(user.id, &off, reminder_minutes).await?;
+        self.store.save_notification_settings(user.id, &off, reminder_minutes, self.clock.now_ms()).await?;
         let user = self.store.user_by_id(user.id).await?;
         self.notification_settings(&user).await
     }
@@ -237,7 +237,11 @@ impl App {
         let mut done = 0;
         for event in events {
             let outcome = match self.event_effects(event).await {
-                Ok(effects) => self.store.apply_event_effects(event.id, &effects).await.map_err(AppError::from),
+                Ok(effects) => self
+                    .store
+                    .apply_event_effects(event.id, &effects, self.clock.now_ms())
+                    .await
+                    .map_err(AppError::from),
                 Err(err) => Err(err),
             };
             match outcome {
@@ -330,6 +334,14 @@ impl App {
             };
             if !event.note.is_empty() {
                 details = format!("Note: {}\n\n{details}", event.note);
+            }
+            // The offering the session is in, when its advisor named it.
+            let about = crate::domain::offering::headline(
+                entry.offering_title.as_deref().unwrap_or(crate::domain::offering::DEFAULT_TITLE),
+                entry.offering_description.as_deref().unwrap_or_default(),
+            );
+            if !about.is_empty() {
+                details = format!("About: {about}\n\n{details}");
             }
             if kind == Kind::RequestApproved {
                 details = format!("{details}\n\n{}", crate::domain::preparation::as_text());
@@ -471,7 +483,7 @@ impl App {
             };
             let mut effects = Effects::default();
             self.notify(&mut effects, &user, Kind::Reminder, notice).await?;
-            if self.store.send_reminder(request_id, user_id, &effects).await? {
+            if self.store.send_reminder(request_id, user_id, &effects, now.as_millisecond()).await? {
                 sent += 1;
             }
         }

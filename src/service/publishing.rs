@@ -36,7 +36,7 @@ impl App {
         events: &[PublishedEvent],
         deliveries: &[NewDelivery],
     ) -> Result<(), AppError> {
-        Ok(self.store.record_publication(events, deliveries).await?)
+        Ok(self.store.record_publication(events, deliveries, self.clock.now_ms()).await?)
     }
 
     /// A block's time zone, even once the block is removed (its published

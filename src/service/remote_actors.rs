@@ -22,7 +22,7 @@ impl App {
 
     /// Stores a freshly fetched actor, replacing what was known of it.
     pub async fn upsert_remote_actor(&self, actor: &NewRemoteActor) -> Result<RemoteActor, AppError> {
-        Ok(self.store.upsert_remote_actor(actor).await?)
+        Ok(self.store.upsert_remote_actor(actor, self.clock.now_ms()).await?)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<User, AppError> {
@@ -42,11 +42,11 @@ impl App {
     /// cancelled with the reason, so the advisor hears and the slot is
     /// free again. Returns how many requests were cancelled.
     pub async fn remote_actor_deleted(&self, actor: &RemoteActor, activity_id: &str) -> Result<usize, AppError> {
-        if !self.store.actor_gone(activity_id, &actor.ap_id, &actor.inbox).await? {
+        let now = self.clock.now_ms();
+        if !self.store.actor_gone(activity_id, &actor.ap_id, &actor.inbox, now).await? {
             return Ok(0);
         }
-        let person = self.store.shadow_user(actor).await?;
-        let now = self.clock.now_ms();
+        let person = self.store.shadow_user(actor, now).await?;
         let live: Vec<i64> = self
             .store
             .sessions_between(person.id, now, i64::MAX)

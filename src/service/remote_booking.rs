@@ -62,6 +62,7 @@ impl App {
                     Ok(RequestStatus::Requested)
                 },
                 RequestText { note: &note, answers: &answers, origin: Some(origin) },
+                now,
             )
             .await;
         let request = match outcome {

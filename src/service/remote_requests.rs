@@ -88,8 +88,9 @@ impl App {
         slot: Option<&str>,
         ask: Ask<'_>,
     ) -> Result<Asked, AppError> {
+        let now = self.clock.now_ms();
         let Some(published) = self.store.published_event(event_id).await? else {
-            self.store.mark_seen(ask.id).await?;
+            self.store.mark_seen(ask.id, now).await?;
             return Err(AppError::NotFound("event"));
         };
         let advisor = self.store.user_by_id(published.advisor_id).await?;
@@ -108,7 +109,7 @@ impl App {
                 if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
             return Ok(Asked::Refused { advisor: Box::new(advisor), reason: reason.into() });
         };
-        let learner = self.store.shadow_user(learner).await?;
+        let learner = self.store.shadow_user(learner, now).await?;
         let origin = Origin { ap_id: ask.id, kind: Channel::Join, received: true };
         match self.request_slot_from(&learner, chosen, ask.text, ask.answers, Some(origin)).await {
             Ok(_) | Err(AppError::Conflict("already_received", _)) => Ok(Asked::Taken),
@@ -123,6 +124,7 @@ impl App {
     /// first open one); other direct notes to someone here are messages.
     pub async fn receive_note(&self, sender: &RemoteActor, note: IncomingNote<'_>) -> Result<NoteOutcome, AppError> {
         let IncomingNote { ask, in_reply_to, addressed, direct } = note;
+        let now = self.clock.now_ms();
         if let Some(reply_to) = in_reply_to
             && let Some(published) = self.store.published_event(reply_to).await?
         {
@@ -141,28 +143,27 @@ impl App {
             }
         }
         let Some(local) = local else {
-            self.store.mark_seen(ask.id).await?;
+            self.store.mark_seen(ask.id, now).await?;
             return Ok(NoteOutcome::Ignored);
         };
         // A new conversation opening with a mention asks for a session;
         // replies, existing threads and whatever a person's own advisor
         // writes to them (an approval with its room link, say) are messages.
         let may_ask = local.is_advisor && in_reply_to.is_none();
-        let person = if may_ask || direct { Some(self.store.shadow_user(sender).await?) } else { None };
+        let person = if may_ask || direct { Some(self.store.shadow_user(sender, now).await?) } else { None };
         if let Some(person) = person.as_ref().filter(|_| may_ask)
             && !self.knows(person, &local).await?
         {
-            let now = self.clock.now_ms();
             let slots = self.store.advisor_slots(local.id, now, now + MENTION_HORIZON_MS).await?;
             // Unlisted offerings (the block's setting, else the advisor's)
             // are only for people with the private link, never for the
             // fediverse.
             let unlisted = self.store.advisor_policy(local.id).await?.unlisted;
-            let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.block_unlisted.unwrap_or(unlisted)).collect();
+            let listed: Vec<Slot> = slots.into_iter().filter(|s| !s.unlisted(unlisted)).collect();
             return Ok(NoteOutcome::Asked(self.ask_by_note(sender, &local, listed, &ask).await?));
         }
         let Some(person) = person.filter(|_| direct) else {
-            self.store.mark_seen(ask.id).await?;
+            self.store.mark_seen(ask.id, now).await?;
             return Ok(NoteOutcome::Ignored);
         };
         self.receive_remote_message(&person, &local, ask.text, ask.id).await?;
@@ -206,7 +207,8 @@ impl App {
         what: Withdrawal<'_>,
         activity_id: &str,
     ) -> Result<(), AppError> {
-        let learner = self.store.shadow_user(learner).await?;
+        let now = self.clock.now_ms();
+        let learner = self.store.shadow_user(learner, now).await?;
         let request = match what {
             Withdrawal::Leave { event_id } => match self.store.published_event(event_id).await? {
                 Some(p) => self.store.live_request_on_block(learner.id, p.block_id, &p.occurrence_date).await?,
@@ -215,7 +217,7 @@ impl App {
             Withdrawal::Undo { join_id } => self.store.request_by_ap_id(join_id).await?,
         };
         let Some(request) = request.filter(|r: &Request| r.learner_id == learner.id) else {
-            self.store.mark_seen(activity_id).await?;
+            self.store.mark_seen(activity_id, now).await?;
             return Ok(());
         };
         match self.decide_by(&learner, request.id, Action::Cancel, "", Some(activity_id)).await {
@@ -235,17 +237,18 @@ impl App {
         text: &str,
         activity_id: &str,
     ) -> Result<bool, AppError> {
+        let now = self.clock.now_ms();
         let request = self.store.request_by_ap_id(note_id).await?;
         let Some(request) = request.filter(|r| r.ap_kind == Some(Channel::Note)) else {
-            self.store.mark_seen(activity_id).await?;
+            self.store.mark_seen(activity_id, now).await?;
             return Ok(false);
         };
-        let learner = self.store.shadow_user(sender).await?;
+        let learner = self.store.shadow_user(sender, now).await?;
         if request.learner_id != learner.id {
             return Err(AppError::Forbidden("not_the_author", "Only the learner who wrote a note can edit it.".into()));
         }
         let text: String = text.trim().chars().take(super::booking::NOTE_MAX).collect();
-        Ok(self.store.edit_request_note(activity_id, request.id, &text).await?)
+        Ok(self.store.edit_request_note(activity_id, request.id, &text, now).await?)
     }
 
     /// A request by note: the slot whose local start time the text names
@@ -279,7 +282,7 @@ impl App {
             };
             return Ok(Asked::Refused { advisor: Box::new(advisor.clone()), reason });
         };
-        let learner = self.store.shadow_user(sender).await?;
+        let learner = self.store.shadow_user(sender, self.clock.now_ms()).await?;
         let origin = Origin { ap_id: ask.id, kind: Channel::Note, received: true };
         match self.request_slot_from(&learner, slot, ask.text, &Value::Null, Some(origin)).await {
             Ok(_) | Err(AppError::Conflict("already_received", _)) => Ok(Asked::Taken),

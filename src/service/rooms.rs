@@ -207,7 +207,7 @@ impl App {
                         Err(err) => return Err(err),
                     }
                 }
-                self.store.presence_checked(session.request_id).await?;
+                self.store.presence_checked(session.request_id, now).await?;
             }
         }
         Ok(recorded)

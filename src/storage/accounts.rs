@@ -84,8 +84,7 @@ pub(super) fn prefixed_user_columns(alias: &str) -> String {
 }
 
 impl Store {
-    pub async fn create_user(&self, new: &NewUser) -> Result<User> {
-        let now = self.now_ms();
+    pub async fn create_user(&self, new: &NewUser, now: i64) -> Result<User> {
         let sql = format!(
             "INSERT INTO users (username, email, email_verified, password_hash, display_name, \
              timezone, is_advisor, is_pro, is_admin, created_at, updated_at) \
@@ -161,7 +160,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn update_profile(&self, user_id: i64, update: &ProfileUpdate) -> Result<User> {
+    pub async fn update_profile(&self, user_id: i64, update: &ProfileUpdate, now: i64) -> Result<User> {
         let sql = format!(
             "UPDATE users SET display_name = $2, bio = $3, timezone = $4, updated_at = $5 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
@@ -171,29 +170,29 @@ impl Store {
             .bind(&update.display_name)
             .bind(&update.bio)
             .bind(&update.timezone)
-            .bind(self.now_ms())
+            .bind(now)
             .fetch_one(self.pool())
             .await?)
     }
 
     /// A new address starts unverified; pending links for the old one die.
-    pub async fn change_email(&self, user_id: i64, email: &str) -> Result<User> {
+    pub async fn change_email(&self, user_id: i64, email: &str, now: i64) -> Result<User> {
         let mut tx = self.pool().begin().await?;
         let sql = format!(
             "UPDATE users SET email = $2, email_verified = FALSE, updated_at = $3 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let user: User = sqlx::query_as(&sql).bind(user_id).bind(email).bind(self.now_ms()).fetch_one(&mut *tx).await?;
+        let user: User = sqlx::query_as(&sql).bind(user_id).bind(email).bind(now).fetch_one(&mut *tx).await?;
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
     }
 
-    pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
+    pub async fn set_password(&self, user_id: i64, password_hash: &str, now: i64) -> Result<()> {
         let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         if done.rows_affected() == 0 {
@@ -202,12 +201,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_roles(&self, user_id: i64, is_pro: bool, is_admin: bool) -> Result<()> {
+    pub async fn set_roles(&self, user_id: i64, is_pro: bool, is_admin: bool, now: i64) -> Result<()> {
         sqlx::query("UPDATE users SET is_pro = $2, is_admin = $3, updated_at = $4 WHERE id = $1")
             .bind(user_id)
             .bind(is_pro)
             .bind(is_admin)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -215,12 +214,12 @@ impl Store {
 
     /// Suspends a person (`Some(when)`) or lifts the suspension (`None`);
     /// their log-in sessions end either way.
-    pub async fn set_suspended(&self, user_id: i64, at: Option<i64>) -> Result<()> {
+    pub async fn set_suspended(&self, user_id: i64, at: Option<i64>, now: i64) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE users SET suspended_at = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(at)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;

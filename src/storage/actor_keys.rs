@@ -53,13 +53,13 @@ impl Store {
     }
 
     /// Stores an instance setting unless it exists; returns the value that counts.
-    pub async fn instance_setting_once(&self, name: &str, value: &str) -> Result<String> {
+    pub async fn instance_setting_once(&self, name: &str, value: &str, now: i64) -> Result<String> {
         sqlx::query(
             "INSERT INTO instance_settings (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(value)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(self.pool())
         .await?;
         Ok(sqlx::query_scalar("SELECT value FROM instance_settings WHERE name = $1")

@@ -47,14 +47,14 @@ pub struct DirectoryPage {
 
 impl Store {
     /// Replaces a person's advisor profile in one transaction.
-    pub async fn save_advisor_profile(&self, user_id: i64, update: &AdvisorUpdate) -> Result<AdvisorProfile> {
+    pub async fn save_advisor_profile(&self, user_id: i64, update: &AdvisorUpdate, now: i64) -> Result<AdvisorProfile> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE users SET is_advisor = $2, headline = $3, bio = $4, updated_at = $5 WHERE id = $1")
             .bind(user_id)
             .bind(update.enabled)
             .bind(&update.headline)
             .bind(&update.bio)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         for table in ["advisor_topics", "advisor_links", "advisor_categories"] {

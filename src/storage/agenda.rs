@@ -17,11 +17,11 @@ impl Store {
         let ids = super::placeholders(2, advisor_ids.len());
         let sql = format!(
             "SELECT s.advisor_id, MIN(s.starts_at) FROM slots s JOIN blocks b ON b.id = s.block_id \
-             LEFT JOIN advisor_policies p ON p.user_id = s.advisor_id \
+             LEFT JOIN advisor_policies p ON p.user_id = s.advisor_id LEFT JOIN offerings o ON o.id = b.offering_id \
              WHERE s.advisor_id IN ({ids}) AND s.ap_id IS NULL AND s.cancelled_at IS NULL AND s.starts_at > $1 \
-             AND s.starts_at >= $1 + 60000 * COALESCE(b.min_notice_minutes, p.min_notice_minutes, 120) \
-             AND s.starts_at <= $1 + 86400000 * COALESCE(b.horizon_days, p.horizon_days, 60) \
-             AND NOT COALESCE(b.unlisted, p.unlisted, FALSE) \
+             AND s.starts_at >= $1 + 60000 * COALESCE(b.min_notice_minutes, o.min_notice_minutes, p.min_notice_minutes, 120) \
+             AND s.starts_at <= $1 + 86400000 * COALESCE(b.horizon_days, o.horizon_days, p.horizon_days, 60) \
+             AND NOT COALESCE(b.unlisted, o.unlisted, p.unlisted, FALSE) \
              AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.slot_id = s.id AND r.status = 'approved') \
              AND NOT EXISTS (SELECT 1 FROM busy_intervals bi WHERE bi.advisor_id = s.advisor_id \
                  AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) \

@@ -37,6 +37,7 @@ impl Store {
         token_hash: &str,
         name: &str,
         expires_at: Option<i64>,
+        now: i64,
     ) -> Result<ApiToken> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
@@ -48,7 +49,7 @@ impl Store {
             .bind(user_id)
             .bind(token_hash)
             .bind(name)
-            .bind(self.now_ms())
+            .bind(now)
             .bind(expires_at)
             .fetch_one(self.pool())
             .await?)
@@ -56,7 +57,7 @@ impl Store {
 
     /// The owner of a token that has not expired (and is not suspended),
     /// recording when it was last used.
-    pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<User>> {
+    pub async fn api_token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id \
@@ -65,7 +66,6 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        let now = self.now_ms();
         let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
         if user.is_some() {
             sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")

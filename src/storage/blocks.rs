@@ -84,6 +84,8 @@ pub struct Block {
     #[sqlx(try_from = "super::DbOptBool")]
     pub unlisted: Option<bool>,
     pub created_at: i64,
+    /// The offering it belongs to; `None` for the advisor's default one.
+    pub offering_id: Option<i64>,
 }
 
 impl Block {
@@ -111,6 +113,8 @@ pub struct NewBlock {
     pub until_date: Option<String>,
     pub session_minutes: i64,
     pub overrides: BlockOverrides,
+    /// The offering it belongs to; `None` for the advisor's default one.
+    pub offering_id: Option<i64>,
     /// Every occurrence with its sessions.
     pub occurrences: Vec<NewOccurrence>,
 }
@@ -140,8 +144,21 @@ pub struct Slot {
     /// The block's own "unlisted" override, if it has one.
     #[sqlx(try_from = "super::DbOptBool")]
     pub block_unlisted: Option<bool>,
+    /// The offering of its block (`None`: the advisor's default one).
+    pub offering_id: Option<i64>,
+    /// The offering's own "unlisted" rule, if it has one.
+    #[sqlx(try_from = "super::DbOptBool")]
+    pub offering_unlisted: Option<bool>,
     /// For a remote advisor's slot mirrored here: its id over there.
     pub ap_id: Option<String>,
+}
+
+impl Slot {
+    /// Whether the slot is unlisted (S4): its block's rule, else its
+    /// offering's, else the advisor's.
+    pub fn unlisted(&self, advisor_unlisted: bool) -> bool {
+        self.block_unlisted.or(self.offering_unlisted).unwrap_or(advisor_unlisted)
+    }
 }
 
 pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.occurrence_date, s.starts_at, s.ends_at, \
@@ -152,12 +169,15 @@ pub(super) const SLOT_SELECT: &str = "SELECT s.id, s.block_id, s.advisor_id, s.o
           ELSE 'open' END AS status, \
      CASE WHEN EXISTS (SELECT 1 FROM busy_intervals bi WHERE bi.advisor_id = s.advisor_id \
           AND bi.starts_at < s.ends_at AND bi.ends_at > s.starts_at) THEN 1 ELSE 0 END AS busy, \
-     (SELECT b.unlisted FROM blocks b WHERE b.id = s.block_id) AS block_unlisted, s.ap_id \
+     (SELECT b.unlisted FROM blocks b WHERE b.id = s.block_id) AS block_unlisted, \
+     (SELECT b.offering_id FROM blocks b WHERE b.id = s.block_id) AS offering_id, \
+     (SELECT o.unlisted FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) \
+     AS offering_unlisted, s.ap_id \
      FROM slots s";
 
 const BLOCK_COLUMNS: &str = "id, advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \
      session_minutes, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
-     unlisted, created_at";
+     unlisted, created_at, offering_id";
 
 impl Store {
     /// A write transaction that holds the write lock from its first statement
@@ -192,7 +212,7 @@ impl Store {
         Ok(found.unwrap_or_else(|| AdvisorPolicy::defaults(user_id)))
     }
 
-    pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy) -> Result<()> {
+    pub async fn save_advisor_policy(&self, policy: &AdvisorPolicy, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO advisor_policies (user_id, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, \
              approval_required, unlisted, private_link_hash, busy_ics_url, busy_checked_at, busy_error, updated_at, \
@@ -212,7 +232,7 @@ impl Store {
         .bind(&policy.busy_ics_url)
         .bind(policy.busy_checked_at)
         .bind(&policy.busy_error)
-        .bind(self.now_ms())
+        .bind(now)
         .bind(policy.note_optional)
         .execute(self.pool())
         .await?;
@@ -221,15 +241,20 @@ impl Store {
 
     /// Inserts a block and all its slots, refusing (`BlockOverlap`) when an
     /// occurrence overlaps a live slot of another block of the same advisor.
-    pub async fn create_block(&self, new: &NewBlock) -> Result<(Block, Vec<Slot>)> {
-        self.create_block_capped(new, None).await
+    pub async fn create_block(&self, new: &NewBlock, now: i64) -> Result<(Block, Vec<Slot>)> {
+        self.create_block_capped(new, None, now).await
     }
 
     /// [`Store::create_block`], refusing with `Limit(SlotCap, open)`
     /// when the advisor's upcoming live slots plus the new ones would pass
     /// `max_open`. The advisor's row is locked first, so two blocks created
     /// at once cannot both pass the count.
-    pub async fn create_block_capped(&self, new: &NewBlock, max_open: Option<i64>) -> Result<(Block, Vec<Slot>)> {
+    pub async fn create_block_capped(
+        &self,
+        new: &NewBlock,
+        max_open: Option<i64>,
+        now: i64,
+    ) -> Result<(Block, Vec<Slot>)> {
         let mut tx = self.begin_write().await?;
         if !self.lock_row(&mut tx, "users", new.advisor_id).await? {
             return Err(StorageError::NotFound);
@@ -239,7 +264,7 @@ impl Store {
                 "SELECT COUNT(*) FROM slots WHERE advisor_id = $1 AND cancelled_at IS NULL AND starts_at >= $2",
             )
             .bind(new.advisor_id)
-            .bind(self.now_ms())
+            .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             let adding: i64 = new.occurrences.iter().map(|o| o.slots.len() as i64).sum();
@@ -265,7 +290,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO blocks (advisor_id, timezone, start_date, start_time, end_time, weekdays, until_date, \
              session_minutes, buffer_minutes, min_notice_minutes, horizon_days, max_per_learner_week, approval_required, \
-             unlisted, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             unlisted, created_at, offering_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16) \
              RETURNING {BLOCK_COLUMNS}"
         );
         let block: Block = sqlx::query_as(&sql)
@@ -283,7 +309,8 @@ impl Store {
             .bind(o.max_per_learner_week)
             .bind(o.approval_required)
             .bind(o.unlisted)
-            .bind(self.now_ms())
+            .bind(now)
+            .bind(new.offering_id)
             .fetch_one(&mut *tx)
             .await?;
         // One statement per chunk of slots, not one per slot, under the
@@ -361,12 +388,12 @@ impl Store {
         from: i64,
         actor_id: i64,
         note: &str,
+        now: i64,
     ) -> Result<Vec<super::Request>> {
         let mut tx = self.begin_write().await?;
         if !self.lock_row(&mut tx, "blocks", block_id).await? {
             return Err(StorageError::NotFound);
         }
-        let now = self.now_ms();
         let series = date.is_none();
         let date = date.unwrap_or("");
         let scope = "block_id = $1 AND cancelled_at IS NULL AND starts_at >= $2 AND ($3 = '' OR occurrence_date = $3)";

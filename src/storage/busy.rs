@@ -51,6 +51,7 @@ impl Store {
         url: Option<&str>,
         checked_at: Option<i64>,
         intervals: &[(i64, i64)],
+        now: i64,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         // Clearing never creates a policy row; setting creates one with the
@@ -67,7 +68,7 @@ impl Store {
                  updated_at = $4"
             }
         };
-        sqlx::query(sql).bind(advisor_id).bind(url).bind(checked_at).bind(self.now_ms()).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(advisor_id).bind(url).bind(checked_at).bind(now).execute(&mut *tx).await?;
         write_intervals(&mut tx, advisor_id, intervals).await?;
         tx.commit().await?;
         Ok(())
@@ -92,6 +93,7 @@ impl Store {
         url: &str,
         checked_at: i64,
         intervals: &[(i64, i64)],
+        now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
@@ -101,7 +103,7 @@ impl Store {
         .bind(advisor_id)
         .bind(url)
         .bind(checked_at)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -115,14 +117,14 @@ impl Store {
 
     /// Records why a refresh failed (the old intervals stay), unless the
     /// advisor changed the URL meanwhile. Returns whether it was recorded.
-    pub async fn record_busy_error(&self, advisor_id: i64, url: &str, error: &str) -> Result<bool> {
+    pub async fn record_busy_error(&self, advisor_id: i64, url: &str, error: &str, now: i64) -> Result<bool> {
         let updated = sqlx::query(
             "UPDATE advisor_policies SET busy_error = $3, updated_at = $4 WHERE user_id = $1 AND busy_ics_url = $2",
         )
         .bind(advisor_id)
         .bind(url)
         .bind(error)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(self.pool())
         .await?
         .rows_affected();

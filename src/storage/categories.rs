@@ -18,13 +18,13 @@ impl Store {
         Ok(sqlx::query_as("SELECT id, slug, name FROM categories ORDER BY name").fetch_all(self.pool()).await?)
     }
 
-    pub async fn create_category(&self, slug: &str, name: &str) -> Result<Category> {
+    pub async fn create_category(&self, slug: &str, name: &str, now: i64) -> Result<Category> {
         Ok(sqlx::query_as(
             "INSERT INTO categories (slug, name, created_at) VALUES ($1, $2, $3) RETURNING id, slug, name",
         )
         .bind(slug)
         .bind(name)
-        .bind(self.now_ms())
+        .bind(now)
         .fetch_one(self.pool())
         .await?)
     }

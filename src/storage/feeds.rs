@@ -33,6 +33,9 @@ pub struct FeedSession {
     pub created_at: i64,
     pub updated_at: i64,
     pub changes: i64,
+    /// The title and description of the slot's offering, if it has one.
+    pub offering_title: Option<String>,
+    pub offering_description: Option<String>,
 }
 
 /// One occurrence of an advisor's availability block.
@@ -52,7 +55,10 @@ pub struct FeedOccurrence {
 const FEED_SESSION_SELECT: &str = "SELECT r.id AS request_id, r.status, s.starts_at, s.ends_at, r.advisor_id, \
      a.username AS advisor_username, a.display_name AS advisor_name, \
      l.username AS learner_username, l.display_name AS learner_name, r.note, r.created_at, r.updated_at, \
-     (SELECT COUNT(*) FROM booking_events e WHERE e.request_id = r.id) - 1 AS changes \
+     (SELECT COUNT(*) FROM booking_events e WHERE e.request_id = r.id) - 1 AS changes, \
+     (SELECT o.title FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) AS offering_title, \
+     (SELECT o.description FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) \
+     AS offering_description \
      FROM requests r JOIN slots s ON s.id = r.slot_id \
      JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id";
 
@@ -74,8 +80,8 @@ impl Store {
         generation: i64,
         token_hash: &str,
         include_blocks: bool,
+        now: i64,
     ) -> Result<bool> {
-        let now = self.now_ms();
         let done = sqlx::query(
             "INSERT INTO calendar_feeds (user_id, generation, token_hash, include_blocks, updated_at) \
              VALUES ($1, $2, $3, $4, $5) \
@@ -94,20 +100,20 @@ impl Store {
 
     /// Stops the feed from answering; the generation stays, so a later feed
     /// gets a new token.
-    pub async fn revoke_feed(&self, user_id: i64) -> Result<()> {
+    pub async fn revoke_feed(&self, user_id: i64, now: i64) -> Result<()> {
         sqlx::query("UPDATE calendar_feeds SET token_hash = NULL, updated_at = $2 WHERE user_id = $1")
             .bind(user_id)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
-    pub async fn set_feed_blocks(&self, user_id: i64, include_blocks: bool) -> Result<()> {
+    pub async fn set_feed_blocks(&self, user_id: i64, include_blocks: bool, now: i64) -> Result<()> {
         sqlx::query("UPDATE calendar_feeds SET include_blocks = $2, updated_at = $3 WHERE user_id = $1")
             .bind(user_id)
             .bind(include_blocks)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())

@@ -83,9 +83,10 @@ impl Store {
         actor_id: &str,
         inbox: &str,
         accept: &NewDelivery,
+        now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
+        if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
         sqlx::query(
@@ -96,18 +97,18 @@ impl Store {
         .bind(actor_id)
         .bind(inbox)
         .bind(activity_id)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
-        insert_delivery(&mut tx, accept, self.now_ms()).await?;
+        insert_delivery(&mut tx, accept, now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// A remote actor stops following a local person (`Undo(Follow)`).
-    pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str) -> Result<bool> {
+    pub async fn remove_follower(&self, activity_id: &str, user_id: i64, actor_id: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
+        if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM followers WHERE user_id = $1 AND actor_id = $2")
@@ -123,9 +124,8 @@ impl Store {
     /// `activity_id`, applied once): it follows no one here, no one here
     /// follows it, and what still waits to go to its own `inbox` is given
     /// up with the reason. False when seen before.
-    pub async fn actor_gone(&self, activity_id: &str, actor_id: &str, inbox: &str) -> Result<bool> {
+    pub async fn actor_gone(&self, activity_id: &str, actor_id: &str, inbox: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let now = self.now_ms();
         if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
@@ -146,9 +146,9 @@ impl Store {
 
     /// A remote actor accepted a local person's follow. Only the actor that
     /// was asked can accept it.
-    pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str) -> Result<bool> {
+    pub async fn follow_accepted(&self, activity_id: &str, follow_id: &str, actor_id: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
+        if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
         let done = sqlx::query(
@@ -156,7 +156,7 @@ impl Store {
         )
         .bind(follow_id)
         .bind(actor_id)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -165,21 +165,21 @@ impl Store {
 
     /// Records an activity that has no effect of its own, so a replay is
     /// recognised; false when seen before.
-    pub async fn mark_seen(&self, activity_id: &str) -> Result<bool> {
+    pub async fn mark_seen(&self, activity_id: &str, now: i64) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let first = first_sight(&mut tx, activity_id, self.now_ms()).await?;
+        let first = first_sight(&mut tx, activity_id, now).await?;
         tx.commit().await?;
         Ok(first)
     }
 
     /// Records a received activity and queues our answer to it (a `Reject`,
     /// a direct message) in one transaction; false when seen before.
-    pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery) -> Result<bool> {
+    pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery, now: i64) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        if !first_sight(&mut tx, activity_id, self.now_ms()).await? {
+        if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
-        insert_delivery(&mut tx, reply, self.now_ms()).await?;
+        insert_delivery(&mut tx, reply, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -221,7 +221,7 @@ impl Store {
 
     /// Starts following a remote actor and queues the `Follow`; returns the
     /// existing follow when there is one (nothing is queued then).
-    pub async fn start_follow(&self, user_id: i64, actor_id: &str, follow: &NewDelivery) -> Result<Follow> {
+    pub async fn start_follow(&self, user_id: i64, actor_id: &str, follow: &NewDelivery, now: i64) -> Result<Follow> {
         let mut tx = self.begin_write().await?;
         let existing: Option<Follow> = sqlx::query_as(
             "SELECT actor_id, follow_id, accepted_at, created_at FROM follows WHERE user_id = $1 AND actor_id = $2",
@@ -233,7 +233,6 @@ impl Store {
         if let Some(existing) = existing {
             return Ok(existing);
         }
-        let now = self.now_ms();
         sqlx::query("INSERT INTO follows (user_id, actor_id, follow_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user_id)
             .bind(actor_id)
@@ -241,7 +240,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        insert_delivery(&mut tx, follow, self.now_ms()).await?;
+        insert_delivery(&mut tx, follow, now).await?;
         tx.commit().await?;
         Ok(Follow {
             actor_id: actor_id.to_string(),
@@ -258,6 +257,7 @@ impl Store {
         user_id: i64,
         actor_id: &str,
         undo: impl FnOnce(&Follow) -> NewDelivery,
+        now: i64,
     ) -> Result<Option<Follow>> {
         let mut tx = self.begin_write().await?;
         let existing: Option<Follow> = sqlx::query_as(
@@ -269,7 +269,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(existing) = existing else { return Ok(None) };
-        insert_delivery(&mut tx, &undo(&existing), self.now_ms()).await?;
+        insert_delivery(&mut tx, &undo(&existing), now).await?;
         tx.commit().await?;
         Ok(Some(existing))
     }
@@ -300,9 +300,9 @@ impl Store {
     }
 
     /// Queues a delivery on its own.
-    pub async fn queue_delivery(&self, delivery: &NewDelivery) -> Result<()> {
+    pub async fn queue_delivery(&self, delivery: &NewDelivery, now: i64) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_delivery(&mut tx, delivery, self.now_ms()).await?;
+        insert_delivery(&mut tx, delivery, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -311,11 +311,10 @@ impl Store {
     /// how they take our signatures, when just learned), in one transaction
     /// (one commit for a whole group of a fan-out instead of two per
     /// delivery).
-    pub async fn deliveries_sent(&self, sent: &[Sent]) -> Result<()> {
+    pub async fn deliveries_sent(&self, sent: &[Sent], now: i64) -> Result<()> {
         if sent.is_empty() {
             return Ok(());
         }
-        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         for row in sent {
             super::queue::finished(&mut *tx, &DELIVERIES, row.id, now).await?;

@@ -68,8 +68,7 @@ impl Store {
 
     /// A delivery to `domain` failed; returns true when this marks it dead
     /// (failures for longer than `dead_after_ms`).
-    pub async fn instance_failed(&self, domain: &str, dead_after_ms: i64) -> Result<bool> {
-        let now = self.now_ms();
+    pub async fn instance_failed(&self, domain: &str, dead_after_ms: i64, now: i64) -> Result<bool> {
         let dead_since: Option<i64> = sqlx::query_scalar(
             "INSERT INTO instances (domain, failures, first_failure_at) VALUES ($1, 1, $2) \
              ON CONFLICT (domain) DO UPDATE SET failures = instances.failures + 1, \
@@ -90,7 +89,7 @@ impl Store {
 
     /// `domain` sent us a verified activity: if it was dead, it is alive
     /// again and its waiting deliveries are due now. True when revived.
-    pub async fn instance_spoke(&self, domain: &str) -> Result<bool> {
+    pub async fn instance_spoke(&self, domain: &str, now: i64) -> Result<bool> {
         let dead: Option<Option<i64>> = sqlx::query_scalar("SELECT dead_since FROM instances WHERE domain = $1")
             .bind(domain)
             .fetch_optional(self.pool())
@@ -98,7 +97,6 @@ impl Store {
         if !matches!(dead, Some(Some(_))) {
             return Ok(false);
         }
-        let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE instances SET failures = 0, first_failure_at = NULL, dead_since = NULL, next_probe_at = NULL, \

@@ -76,7 +76,7 @@ impl Store {
         Ok(rows.into_iter().map(|(name, value)| (name[prefix.len()..].to_string(), value)).collect())
     }
 
-    pub async fn save_instance_settings(&self, prefix: &str, values: &[(&str, String)]) -> Result<()> {
+    pub async fn save_instance_settings(&self, prefix: &str, values: &[(&str, String)], now: i64) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         for (name, value) in values {
             sqlx::query(
@@ -85,7 +85,7 @@ impl Store {
             )
             .bind(format!("{prefix}{name}"))
             .bind(value)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         }
@@ -102,6 +102,7 @@ impl Store {
         kind: EventKind,
         note: &str,
         guard: impl FnOnce(&RequestHistory) -> std::result::Result<Option<i64>, E>,
+        now: i64,
     ) -> Result<std::result::Result<(), E>> {
         let mut tx = self.begin_write().await?;
         if !self.lock_row(&mut tx, "requests", request_id).await? {
@@ -128,7 +129,7 @@ impl Store {
             Ok(subject) => subject,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        log_event_about(&mut tx, request_id, slot_id, Some(actor_id), subject, kind, note, self.now_ms()).await?;
+        log_event_about(&mut tx, request_id, slot_id, Some(actor_id), subject, kind, note, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
@@ -159,11 +160,12 @@ impl Store {
 
     /// Marks a session settled and writes its attendance karma; false when
     /// another worker settled it first.
-    pub async fn settle_request(&self, request_id: i64, karma: &super::Effects) -> Result<bool> {
+    pub async fn settle_request(&self, request_id: i64, karma: &super::Effects, now: i64) -> Result<bool> {
         self.claim_with_effects(
             "UPDATE requests SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL",
             &[request_id],
             karma,
+            now,
         )
         .await
     }

@@ -59,11 +59,11 @@ impl Store {
         body: &str,
         mut effects: Effects,
         received_as: Option<&str>,
+        now: i64,
     ) -> Result<Message> {
-        let now = self.now_ms();
         let mut tx = self.begin_write().await?;
         if let Some(ap_id) = received_as
-            && !super::follows::first_sight(&mut tx, ap_id, self.now_ms()).await?
+            && !super::follows::first_sight(&mut tx, ap_id, now).await?
         {
             return Err(super::StorageError::Duplicate(super::Constraint::Activity));
         }
@@ -107,7 +107,7 @@ impl Store {
         for n in &mut effects.notifications {
             n.conversation_id = Some(conversation_id);
         }
-        super::notifications::write_effects(&mut tx, &effects, self.now_ms()).await?;
+        super::notifications::write_effects(&mut tx, &effects, now).await?;
         tx.commit().await?;
         let sql = format!("{MESSAGE_SELECT} WHERE m.id = $1");
         Ok(sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?)
@@ -154,13 +154,13 @@ impl Store {
         Ok(messages)
     }
 
-    pub async fn mark_conversation_read(&self, conversation_id: i64, user_id: i64) -> Result<()> {
+    pub async fn mark_conversation_read(&self, conversation_id: i64, user_id: i64, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE conversation_participants SET last_read_at = $3 WHERE conversation_id = $1 AND user_id = $2",
         )
         .bind(conversation_id)
         .bind(user_id)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(self.pool())
         .await?;
         // Reading the thread also reads its notifications.
@@ -169,7 +169,7 @@ impl Store {
         )
         .bind(conversation_id)
         .bind(user_id)
-        .bind(self.now_ms())
+        .bind(now)
         .execute(self.pool())
         .await?;
         Ok(())

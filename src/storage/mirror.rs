@@ -55,8 +55,7 @@ pub enum Mirrored {
 
 impl Store {
     /// The shadow account of a remote actor, created on first need.
-    pub async fn shadow_user(&self, actor: &RemoteActor) -> Result<User> {
-        let now = self.now_ms();
+    pub async fn shadow_user(&self, actor: &RemoteActor, now: i64) -> Result<User> {
         let name: String = actor.name.chars().take(100).collect();
         let sql = format!(
             "INSERT INTO users (username, email, email_verified, password_hash, display_name, timezone, \
@@ -107,14 +106,14 @@ impl Store {
         advisor_id: i64,
         event: &MirroredEvent,
         activity: Option<&str>,
+        now: i64,
     ) -> Result<Mirrored> {
         let mut tx = self.begin_write().await?;
         if let Some(id) = activity
-            && !super::follows::first_sight(&mut tx, id, self.now_ms()).await?
+            && !super::follows::first_sight(&mut tx, id, now).await?
         {
             return Ok(Mirrored::Seen);
         }
-        let now = self.now_ms();
         let existing: Option<(i64, i64, Option<i64>)> =
             sqlx::query_as("SELECT id, advisor_id, remote_version FROM blocks WHERE ap_id = $1")
                 .bind(&event.ap_id)
@@ -235,12 +234,11 @@ impl Store {
     /// block and slots are cancelled, if `advisor_id` owns it, and the
     /// activity is recorded in the same transaction. False when it is
     /// unknown, not theirs, or seen before.
-    pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str, activity: &str) -> Result<bool> {
+    pub async fn delete_mirrored_event(&self, advisor_id: i64, ap_id: &str, activity: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !super::follows::first_sight(&mut tx, activity, self.now_ms()).await? {
+        if !super::follows::first_sight(&mut tx, activity, now).await? {
             return Ok(false);
         }
-        let now = self.now_ms();
         let block: Option<i64> = sqlx::query_scalar("SELECT id FROM blocks WHERE ap_id = $1 AND advisor_id = $2")
             .bind(ap_id)
             .bind(advisor_id)

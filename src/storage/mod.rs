@@ -5,6 +5,10 @@
 //! `sqlx::Any` driver hands rows back in one shape, so nothing above this
 //! module knows which database runs. Backend differences (pragmas, migration
 //! folders) live in this file only.
+//!
+//! Storage reads no clock: a method that stamps or compares the current time
+//! takes it as its last argument, `now` (milliseconds since the epoch), which
+//! the service computes once per use case from the app's clock.
 
 mod accounts;
 mod actor_keys;
@@ -24,6 +28,7 @@ mod karma;
 pub mod messages;
 mod mirror;
 mod notifications;
+mod offerings;
 mod presence;
 mod published;
 mod questions;
@@ -52,6 +57,7 @@ pub use notifications::{
     DueReminder, Effects, FeedRow, MAIL_OUTBOX, NewKarma, NewNotification, Notification, OutgoingMail, PendingEvent,
     QueuedMail,
 };
+pub use offerings::Offering;
 pub use presence::{Presence, PresenceCheck};
 pub use published::PublishedEvent;
 pub use queue::Queue;
@@ -65,8 +71,6 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
-
-use crate::clock::Clock;
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -97,8 +101,6 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Where every stored "now" comes from (the app's clock).
-    clock: Clock,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -106,8 +108,7 @@ static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 static DRIVERS: Once = Once::new();
 
 impl Store {
-    /// Connects without migrating (see [`Store::migrate`]), on the system
-    /// clock until [`Store::with_clock`] gives it the app's.
+    /// Connects without migrating (see [`Store::migrate`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
@@ -133,7 +134,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend, clock: Clock::system() })
+        Ok(Store { pool, backend })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -147,22 +148,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// The same store (same pool) on `clock`.
-    pub fn with_clock(mut self, clock: Clock) -> Store {
-        self.clock = clock;
-        self
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    /// Milliseconds since the epoch by the store's clock, the unit of every
-    /// stored instant.
-    pub(crate) fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
     }
 
     /// A cheap round trip, for `/readyz`.

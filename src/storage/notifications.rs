@@ -171,12 +171,12 @@ impl Store {
     }
 
     /// Marks every notification up to `through` as read.
-    pub async fn mark_notifications_read(&self, user_id: i64, through: i64) -> Result<u64> {
+    pub async fn mark_notifications_read(&self, user_id: i64, through: i64, now: i64) -> Result<u64> {
         let done =
             sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL")
                 .bind(user_id)
                 .bind(through)
-                .bind(self.now_ms())
+                .bind(now)
                 .execute(self.pool())
                 .await?;
         Ok(done.rows_affected())
@@ -184,11 +184,11 @@ impl Store {
 
     /// Marks a person's notifications about one request as read (they
     /// opened its page).
-    pub async fn mark_request_notifications_read(&self, user_id: i64, request_id: i64) -> Result<()> {
+    pub async fn mark_request_notifications_read(&self, user_id: i64, request_id: i64, now: i64) -> Result<()> {
         sqlx::query("UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND request_id = $2 AND read_at IS NULL")
             .bind(user_id)
             .bind(request_id)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -210,6 +210,7 @@ impl Store {
         user_id: i64,
         mail_off: &[Kind],
         reminder_minutes: Option<i64>,
+        now: i64,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM notification_mail_off WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
@@ -223,7 +224,7 @@ impl Store {
         sqlx::query("UPDATE users SET reminder_minutes = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(reminder_minutes)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -252,11 +253,12 @@ impl Store {
 
     /// Writes an event's effects and marks it processed, in one transaction.
     /// Returns false (and writes nothing) when another worker got there first.
-    pub async fn apply_event_effects(&self, event_id: i64, effects: &Effects) -> Result<bool> {
+    pub async fn apply_event_effects(&self, event_id: i64, effects: &Effects, now: i64) -> Result<bool> {
         self.claim_with_effects(
             "UPDATE booking_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL",
             &[event_id],
             effects,
+            now,
         )
         .await
     }
@@ -265,16 +267,22 @@ impl Store {
     /// (binding `keys`, then the current time last) must change exactly one
     /// row the first time and none after; only then are the effects written,
     /// in the same transaction. False when it was done before.
-    pub(super) async fn claim_with_effects(&self, claim_sql: &str, keys: &[i64], effects: &Effects) -> Result<bool> {
+    pub(super) async fn claim_with_effects(
+        &self,
+        claim_sql: &str,
+        keys: &[i64],
+        effects: &Effects,
+        now: i64,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let mut claim = sqlx::query(claim_sql);
         for key in keys {
             claim = claim.bind(*key);
         }
-        if claim.bind(self.now_ms()).execute(&mut *tx).await?.rows_affected() != 1 {
+        if claim.bind(now).execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, effects, self.now_ms()).await?;
+        write_effects(&mut tx, effects, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -298,19 +306,20 @@ impl Store {
 
     /// Records a reminder as sent together with its notification and mail;
     /// false when it was sent already.
-    pub async fn send_reminder(&self, request_id: i64, user_id: i64, effects: &Effects) -> Result<bool> {
+    pub async fn send_reminder(&self, request_id: i64, user_id: i64, effects: &Effects, now: i64) -> Result<bool> {
         self.claim_with_effects(
             "INSERT INTO reminders_sent (request_id, user_id, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             &[request_id, user_id],
             effects,
+            now,
         )
         .await
     }
 
     /// Queues one mail on its own (account mails: confirmation, reset).
-    pub async fn queue_mail(&self, mail: &OutgoingMail) -> Result<()> {
+    pub async fn queue_mail(&self, mail: &OutgoingMail, now: i64) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        insert_mail(&mut tx, mail, self.now_ms()).await?;
+        insert_mail(&mut tx, mail, now).await?;
         tx.commit().await?;
         Ok(())
     }

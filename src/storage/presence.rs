@@ -78,10 +78,10 @@ impl Store {
     }
 
     /// The server has checked a session's room for no-shows.
-    pub async fn presence_checked(&self, request_id: i64) -> Result<()> {
+    pub async fn presence_checked(&self, request_id: i64, now: i64) -> Result<()> {
         sqlx::query("UPDATE requests SET presence_checked_at = $2 WHERE id = $1")
             .bind(request_id)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(())

@@ -71,9 +71,13 @@ impl Store {
 
     /// Records what was published and queues its deliveries, in one
     /// transaction.
-    pub async fn record_publication(&self, events: &[PublishedEvent], deliveries: &[NewDelivery]) -> Result<()> {
+    pub async fn record_publication(
+        &self,
+        events: &[PublishedEvent],
+        deliveries: &[NewDelivery],
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        let now = self.now_ms();
         for event in events {
             sqlx::query(
                 "INSERT INTO published_events (block_id, occurrence_date, advisor_id, ap_id, digest, status, \
@@ -95,7 +99,7 @@ impl Store {
             .await?;
         }
         for delivery in deliveries {
-            insert_delivery(&mut tx, delivery, self.now_ms()).await?;
+            insert_delivery(&mut tx, delivery, now).await?;
         }
         tx.commit().await?;
         Ok(())

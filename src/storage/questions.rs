@@ -18,27 +18,73 @@ impl Store {
     pub async fn booking_questions(&self, advisor_id: i64, block: Option<i64>) -> Result<Vec<Question>> {
         let rows: Vec<QuestionRow> = sqlx::query_as(
             "SELECT id, label, kind, choices, required FROM booking_questions \
-             WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2 ORDER BY position",
+             WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2 AND offering_id IS NULL ORDER BY position",
         )
         .bind(advisor_id)
         .bind(block.unwrap_or(0))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Question {
-                id: r.id,
-                label: r.label,
-                kind: if r.kind == "choice" {
-                    Kind::Choice(r.choices.lines().map(str::to_string).collect())
-                } else {
-                    Kind::Text
-                },
-                required: r.required,
-            })
-            .collect())
+        Ok(rows.into_iter().map(question_of).collect())
     }
 
+    /// One offering's own questions (none: it asks the advisor's).
+    pub async fn offering_questions(&self, offering_id: i64) -> Result<Vec<Question>> {
+        let rows: Vec<QuestionRow> = sqlx::query_as(
+            "SELECT id, label, kind, choices, required FROM booking_questions WHERE offering_id = $1 ORDER BY position",
+        )
+        .bind(offering_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(question_of).collect())
+    }
+
+    /// Replaces one offering's questions in one transaction.
+    pub async fn save_offering_questions(
+        &self,
+        advisor_id: i64,
+        offering_id: i64,
+        questions: &[(String, Kind, bool)],
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM booking_questions WHERE offering_id = $1").bind(offering_id).execute(&mut *tx).await?;
+        for (position, (label, kind, required)) in questions.iter().enumerate() {
+            let (kind, choices) = match kind {
+                Kind::Text => ("text", String::new()),
+                Kind::Choice(choices) => ("choice", choices.join("\n")),
+            };
+            sqlx::query(
+                "INSERT INTO booking_questions (advisor_id, offering_id, position, label, kind, choices, required) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(advisor_id)
+            .bind(offering_id)
+            .bind(position as i64)
+            .bind(label)
+            .bind(kind)
+            .bind(choices)
+            .bind(*required)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn question_of(r: QuestionRow) -> Question {
+    Question {
+        id: r.id,
+        label: r.label,
+        kind: if r.kind == "choice" {
+            Kind::Choice(r.choices.lines().map(str::to_string).collect())
+        } else {
+            Kind::Text
+        },
+        required: r.required,
+    }
+}
+
+impl Store {
     /// Replaces an advisor's (or one block's) questions in one transaction.
     pub async fn save_booking_questions(
         &self,
@@ -47,7 +93,9 @@ impl Store {
         questions: &[(String, Kind, bool)],
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM booking_questions WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2")
+        sqlx::query(
+            "DELETE FROM booking_questions WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2 AND offering_id IS NULL",
+        )
             .bind(advisor_id)
             .bind(block.unwrap_or(0))
             .execute(&mut *tx)

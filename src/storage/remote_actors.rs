@@ -60,7 +60,7 @@ impl Store {
     }
 
     /// Stores a freshly fetched actor, replacing what was known of it.
-    pub async fn upsert_remote_actor(&self, actor: &NewRemoteActor) -> Result<RemoteActor> {
+    pub async fn upsert_remote_actor(&self, actor: &NewRemoteActor, now: i64) -> Result<RemoteActor> {
         let sql = format!(
             "INSERT INTO remote_actors (ap_id, kind, username, domain, name, summary, url, inbox, shared_inbox, \
              public_key_pem, fetched_at, public_key_id, ed25519_key_id, ed25519_key) \
@@ -82,7 +82,7 @@ impl Store {
             .bind(&actor.inbox)
             .bind(&actor.shared_inbox)
             .bind(&actor.public_key_pem)
-            .bind(self.now_ms())
+            .bind(now)
             .bind(&actor.public_key_id)
             .bind(&actor.ed25519_key_id)
             .bind(&actor.ed25519_key)

@@ -73,11 +73,27 @@ pub struct SessionEntry {
     pub advisor_timezone: String,
     pub learner_username: String,
     pub learner_name: String,
+    /// The title and description of the slot's offering (`None`: a block
+    /// without one, e.g. a remote advisor's).
+    pub offering_title: Option<String>,
+    pub offering_description: Option<String>,
+}
+
+impl SessionEntry {
+    /// The title and description of its offering, when its advisor named it.
+    pub fn named_offering(&self) -> Option<(&str, &str)> {
+        let title = self.offering_title.as_deref()?;
+        let about = self.offering_description.as_deref().unwrap_or_default();
+        crate::domain::offering::is_named(title, about).then_some((title, about))
+    }
 }
 
 const SESSION_SELECT: &str = "SELECT r.id AS request_id, r.slot_id, r.status, r.note, r.decision_note, \
      s.starts_at, s.ends_at, a.username AS advisor_username, a.display_name AS advisor_name, \
-     a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name \
+     a.timezone AS advisor_timezone, l.username AS learner_username, l.display_name AS learner_name, \
+     (SELECT o.title FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) AS offering_title, \
+     (SELECT o.description FROM blocks b JOIN offerings o ON o.id = b.offering_id WHERE b.id = s.block_id) \
+     AS offering_description \
      FROM requests r JOIN slots s ON s.id = r.slot_id \
      JOIN users a ON a.id = r.advisor_id JOIN users l ON l.id = r.learner_id";
 
@@ -120,12 +136,13 @@ impl Store {
         week: (i64, i64),
         check: impl FnOnce(&RequestContext) -> std::result::Result<RequestStatus, E>,
         text: RequestText<'_>,
+        now: i64,
     ) -> Result<std::result::Result<Request, E>> {
         let RequestText { note, answers, origin } = text;
         let mut tx = self.begin_write().await?;
         if let Some(origin) = origin
             && origin.received
-            && !super::follows::first_sight(&mut tx, origin.ap_id, self.now_ms()).await?
+            && !super::follows::first_sight(&mut tx, origin.ap_id, now).await?
         {
             return Err(StorageError::Duplicate(Constraint::Activity));
         }
@@ -137,7 +154,6 @@ impl Store {
             Ok(status) => status,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = self.now_ms();
         let sql = format!(
             "INSERT INTO requests (slot_id, advisor_id, learner_id, status, note, answers, created_at, updated_at, \
              ap_id, ap_kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING {REQUEST_COLUMNS}"
@@ -154,7 +170,7 @@ impl Store {
             .bind(origin.map(|o| o.kind.as_str()))
             .fetch_one(&mut *tx)
             .await?;
-        log_event(&mut tx, request.id, slot_id, Some(learner_id), status.into(), note, self.now_ms()).await?;
+        log_event(&mut tx, request.id, slot_id, Some(learner_id), status.into(), note, now).await?;
         tx.commit().await?;
         Ok(Ok(request))
     }
@@ -168,6 +184,7 @@ impl Store {
     /// `activity` when a remote activity causes it). When the new
     /// status is `approved`, the other pending requests for the slot are
     /// declined in the same transaction with `others_note`.
+    #[allow(clippy::too_many_arguments)] // the decision, its notes, the activity and its time
     pub async fn decide_request<E>(
         &self,
         request_id: i64,
@@ -176,10 +193,11 @@ impl Store {
         note: &str,
         others_note: &str,
         activity: Option<&str>,
+        now: i64,
     ) -> Result<std::result::Result<Decided, E>> {
         let mut tx = self.begin_write().await?;
         if let Some(activity) = activity
-            && !super::follows::first_sight(&mut tx, activity, self.now_ms()).await?
+            && !super::follows::first_sight(&mut tx, activity, now).await?
         {
             return Err(StorageError::Duplicate(Constraint::Activity));
         }
@@ -199,13 +217,12 @@ impl Store {
             Ok(next) => next,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let now = self.now_ms();
         let sql = format!(
             "UPDATE requests SET status = $2, decision_note = $3, updated_at = $4 WHERE id = $1 RETURNING {REQUEST_COLUMNS}"
         );
         let updated: Request =
             sqlx::query_as(&sql).bind(request_id).bind(next.as_str()).bind(note).bind(now).fetch_one(&mut *tx).await?;
-        log_event(&mut tx, request_id, slot_id, Some(actor_id), next.into(), note, self.now_ms()).await?;
+        log_event(&mut tx, request_id, slot_id, Some(actor_id), next.into(), note, now).await?;
         let mut also_declined: Vec<Request> = Vec::new();
         if next == RequestStatus::Approved {
             let sql = format!(
@@ -220,8 +237,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for other in &also_declined {
-                log_event(&mut tx, other.id, slot_id, Some(actor_id), EventKind::Declined, others_note, self.now_ms())
-                    .await?;
+                log_event(&mut tx, other.id, slot_id, Some(actor_id), EventKind::Declined, others_note, now).await?;
             }
         }
         tx.commit().await?;
@@ -342,9 +358,9 @@ impl Store {
     /// `Update` of it, activity `activity_id`, applied once): the request
     /// takes the new text while it is still waiting for an answer. False
     /// when seen before or no longer pending.
-    pub async fn edit_request_note(&self, activity_id: &str, request_id: i64, note: &str) -> Result<bool> {
+    pub async fn edit_request_note(&self, activity_id: &str, request_id: i64, note: &str, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        if !super::follows::first_sight(&mut tx, activity_id, self.now_ms()).await? {
+        if !super::follows::first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
         let done = sqlx::query("UPDATE requests SET note = $2 WHERE id = $1 AND status = $3")

@@ -7,11 +7,11 @@ use super::accounts::prefixed_user_columns;
 use super::{Result, Store, User};
 
 impl Store {
-    pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+    pub async fn create_login_session(&self, token_hash: &str, user_id: i64, expires_at: i64, now: i64) -> Result<()> {
         sqlx::query("INSERT INTO login_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
-            .bind(self.now_ms())
+            .bind(now)
             .bind(expires_at)
             .execute(self.pool())
             .await?;
@@ -19,7 +19,7 @@ impl Store {
     }
 
     /// The person a live session belongs to, if the session exists and has not expired.
-    pub async fn login_session_user(&self, token_hash: &str) -> Result<Option<User>> {
+    pub async fn login_session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM login_sessions s JOIN users u ON u.id = s.user_id \
@@ -27,7 +27,7 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(self.now_ms()).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?)
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<()> {
@@ -41,8 +41,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn purge_expired(&self) -> Result<u64> {
-        let now = self.now_ms();
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
         // Expired API tokens stay listed (as expired) for a month, so their

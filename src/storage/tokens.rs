@@ -30,6 +30,7 @@ impl Store {
         token_hash: &str,
         email: &str,
         expires_at: i64,
+        now: i64,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
@@ -45,7 +46,7 @@ impl Store {
         .bind(user_id)
         .bind(purpose.as_str())
         .bind(email)
-        .bind(self.now_ms())
+        .bind(now)
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
@@ -59,6 +60,7 @@ impl Store {
         &self,
         purpose: EmailTokenPurpose,
         token_hash: &str,
+        now: i64,
     ) -> Result<Option<(i64, String)>> {
         let row: Option<(i64, String)> = sqlx::query_as(
             "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
@@ -66,18 +68,18 @@ impl Store {
         )
         .bind(token_hash)
         .bind(purpose.as_str())
-        .bind(self.now_ms())
+        .bind(now)
         .fetch_optional(self.pool())
         .await?;
         Ok(row)
     }
 
     /// Marks an address verified, only if it is still the person's address.
-    pub async fn mark_email_verified(&self, user_id: i64, email: &str) -> Result<bool> {
+    pub async fn mark_email_verified(&self, user_id: i64, email: &str, now: i64) -> Result<bool> {
         let done = sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $3 WHERE id = $1 AND email = $2")
             .bind(user_id)
             .bind(email)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
@@ -87,7 +89,12 @@ impl Store {
 impl Store {
     /// The person a still-valid link belongs to, without using it up (to show
     /// the reset form and check the new password against their name).
-    pub async fn peek_email_token(&self, purpose: EmailTokenPurpose, token_hash: &str) -> Result<Option<User>> {
+    pub async fn peek_email_token(
+        &self,
+        purpose: EmailTokenPurpose,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {} FROM email_tokens t JOIN users u ON u.id = t.user_id \
@@ -95,25 +102,20 @@ impl Store {
                 prefixed_user_columns("u")
             )
         });
-        Ok(sqlx::query_as(&SQL)
-            .bind(token_hash)
-            .bind(purpose.as_str())
-            .bind(self.now_ms())
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&SQL).bind(token_hash).bind(purpose.as_str()).bind(now).fetch_optional(self.pool()).await?)
     }
 
     /// Sets a new password through a reset link, in one transaction: the link
     /// is used up, the password replaced, every session ended and every API
     /// token revoked, or nothing happens. Returns the person, or `None` for a dead link.
-    pub async fn reset_password(&self, token_hash: &str, password_hash: &str) -> Result<Option<i64>> {
+    pub async fn reset_password(&self, token_hash: &str, password_hash: &str, now: i64) -> Result<Option<i64>> {
         let mut tx = self.pool().begin().await?;
         let user_id: Option<i64> = sqlx::query_scalar(
             "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = 'reset' AND expires_at > $2 \
              RETURNING user_id",
         )
         .bind(token_hash)
-        .bind(self.now_ms())
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user_id) = user_id else {
@@ -122,7 +124,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .bind(self.now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;

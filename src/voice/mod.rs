@@ -9,6 +9,8 @@
 //!   offer and answer it, feed a datagram, poll for output and events,
 //!   timers, close, stop a room), so the WebRTC stack can be swapped.
 //! - [`rtc_engine`]: that interface on webrtc-rs's sans-IO core `rtc`.
+//! - [`batch`]: datagrams read and sent a batch per system call
+//!   (`recvmmsg`/`sendmmsg` on Linux).
 //! - [`continuity`]: one unbroken RTP numbering per outgoing track, whoever
 //!   its source is (a rejoin starts a new one).
 //! - [`demux`]: which participant a datagram on the one UDP port belongs to
@@ -22,6 +24,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+pub mod batch;
 pub mod continuity;
 pub mod demux;
 pub mod engine;

@@ -28,7 +28,7 @@ use rtc::peer_connection::configuration::interceptor_registry::register_default_
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine as RtcMediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
-use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
@@ -345,9 +345,13 @@ impl RtcEngine {
                 );
                 copy.header.ssrc = out.ssrc;
                 copy.header.payload_type = out.payload_type;
-                let sender = out.sender;
-                let written = peer.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, copy));
-                if matches!(written, Some(Ok(()))) {
+                // Straight into the connection's pipeline: `RTCRtpSender::write_rtp`
+                // would rebuild the sender's parameters (strings and vectors) per
+                // packet to check what is set here: our own SSRC, the payload
+                // type the answer settled on, no header extensions. The track id
+                // is not read on the way out (an empty one allocates nothing).
+                let message = RTCMessage::RtpPacket(String::new(), copy);
+                if peer.pc.handle_write(TaggedRTCMessage { now, message }).is_ok() {
                     room.stats.forwarded += 1;
                 }
                 Self::collect_writes(&mut self.transmits, &mut peer.pc);

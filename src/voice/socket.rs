@@ -18,12 +18,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::VoiceConfig;
-use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, VoiceError};
+use super::batch::{self, Received};
+use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, Transmit, VoiceError};
 use super::rtc_engine::RtcEngine;
-
-/// The most datagrams read in one go before the loop sends what they
-/// produced (keeps latency bounded under load).
-const READ_BATCH: usize = 64;
 
 /// How long the loop sleeps when no connection has a timer.
 const IDLE: Duration = Duration::from_secs(3600);
@@ -122,7 +119,8 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
-    let mut buf = vec![0u8; 2048];
+    let mut received = Received::default();
+    let mut outgoing: Vec<Transmit> = Vec::with_capacity(batch::BATCH);
     let sleep = tokio::time::sleep(IDLE);
     tokio::pin!(sleep);
     loop {
@@ -132,7 +130,7 @@ async fn run(
         if engine.poll_timeout().is_some_and(|at| at <= now) {
             engine.handle_timeout(now);
         }
-        flush(&socket, &mut engine).await;
+        flush(&socket, &mut engine, &mut outgoing).await;
         while let Some(event) = engine.poll_event() {
             // Nobody listening is fine: presence is optional for the media.
             let _ = events.send(event);
@@ -147,14 +145,13 @@ async fn run(
                 None => break,
                 Some(command) => execute(&mut engine, command),
             },
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => {
-                    engine.handle_datagram(Instant::now(), from, &buf[..n]);
-                    for _ in 1..READ_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, from)) => engine.handle_datagram(Instant::now(), from, &buf[..n]),
-                            Err(_) => break,
-                        }
+            read = batch::receive(&socket, &mut received) => match read {
+                // One batch of datagrams, then what they produced goes out
+                // (keeps latency bounded under load).
+                Ok(_) => {
+                    let now = Instant::now();
+                    for (from, data) in received.iter() {
+                        engine.handle_datagram(now, from, data);
                     }
                 }
                 // ICMP errors (a peer gone) surface here on some systems.
@@ -164,7 +161,7 @@ async fn run(
         }
     }
     // Every handle is gone: the server is shutting down.
-    flush(&socket, &mut engine).await;
+    flush(&socket, &mut engine, &mut outgoing).await;
 }
 
 fn execute(engine: &mut impl MediaEngine, command: Command) {
@@ -187,10 +184,14 @@ fn execute(engine: &mut impl MediaEngine, command: Command) {
     }
 }
 
-async fn flush(socket: &UdpSocket, engine: &mut impl MediaEngine) {
-    while let Some(transmit) = engine.poll_transmit() {
-        if let Err(e) = socket.send_to(&transmit.data, transmit.to).await {
-            tracing::trace!("voice: send to {} failed: {e}", transmit.to);
+/// Sends what the engine has queued, a batch per system call.
+async fn flush(socket: &UdpSocket, engine: &mut impl MediaEngine, outgoing: &mut Vec<Transmit>) {
+    loop {
+        outgoing.extend(std::iter::from_fn(|| engine.poll_transmit()).take(batch::BATCH));
+        if outgoing.is_empty() {
+            return;
         }
+        batch::send(socket, outgoing).await;
+        outgoing.clear();
     }
 }

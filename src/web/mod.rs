@@ -50,6 +50,10 @@ pub fn router(app: App) -> Router<App> {
             "/settings/booking/questions",
             get(back("/settings/booking")).post(pages::booking_settings::save_questions),
         )
+        .route("/settings/offerings", get(pages::offerings::list).post(pages::offerings::create))
+        .route("/settings/offerings/{id}", get(pages::offerings::edit_page).post(pages::offerings::update))
+        .route("/settings/offerings/{id}/remove", get(back("/settings/offerings")).post(pages::offerings::remove))
+        .route("/settings/offerings/{id}/link", get(back("/settings/offerings")).post(pages::offerings::new_link))
         .route("/book/{secret}", get(pages::booking_settings::private_page))
         .route("/upcoming", get(pages::upcoming::upcoming))
         .route("/calendar", get(pages::calendar::calendar))

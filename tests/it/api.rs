@@ -290,17 +290,20 @@ async fn advisor_profiles_and_directory() {
 
         let unverified = server
             .store
-            .create_user(&officehours::storage::NewUser {
-                username: "newbie".into(),
-                email: "newbie@example.org".into(),
-                email_verified: false,
-                password_hash: "x".into(),
-                display_name: String::new(),
-                timezone: "UTC".into(),
-                is_advisor: false,
-                is_pro: false,
-                is_admin: false,
-            })
+            .create_user(
+                &officehours::storage::NewUser {
+                    username: "newbie".into(),
+                    email: "newbie@example.org".into(),
+                    email_verified: false,
+                    password_hash: "x".into(),
+                    display_name: String::new(),
+                    timezone: "UTC".into(),
+                    is_advisor: false,
+                    is_pro: false,
+                    is_admin: false,
+                },
+                server.clock.now_ms(),
+            )
             .await
             .unwrap();
         let mut newbie = Api::new(&server);
@@ -366,6 +369,7 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/requests/{id}/decline", "post"),
         ("/api/v1/requests/{id}/cancel", "post"),
         ("/api/v1/me/sessions", "get"),
+        ("/api/v1/me/offerings", "get"),
         ("/api/v1/advisors/{username}/questions", "get"),
         ("/api/v1/me/questions", "put"),
         ("/api/v1/slots/{id}/questions", "get"),

@@ -75,7 +75,7 @@ async fn bad_block_times_get_their_codes_and_create_nothing() {
             .post("/calendar/blocks", &[("date", &d), ("start", "10:00:30"), ("end", "11:00"), ("timezone", "UTC")])
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}]", db.backend);
-        assert!(reply.body.contains("to the minute"), "{}", reply.body);
+        assert!(reply.body.contains("“10:00:30” is not a time like 14:30."), "{}", reply.body);
         let reply = web
             .post("/calendar/blocks", &[("date", &d), ("start", "10:00"), ("end", "11:00"), ("timezone", "localtime")])
             .await;

@@ -242,6 +242,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
             until_date: None,
             session_minutes: 10,
             overrides: Default::default(),
+            offering_id: None,
             occurrences: vec![officehours::storage::NewOccurrence {
                 date: "2000-01-01".into(),
                 start: past,
@@ -249,7 +250,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
                 slots: vec![(past, past + 600_000)],
             }],
         };
-        let (_, past_slots) = server.store.create_block(&new).await.unwrap();
+        let (_, past_slots) = server.store.create_block(&new, server.clock.now_ms()).await.unwrap();
         let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", past_slots[0].id), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_past")), "[{}]", db.backend);
 
@@ -317,7 +318,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
                 is_pro: false,
                 is_admin: false,
             };
-            learners.push(server.store.create_user(&new).await.unwrap());
+            learners.push(server.store.create_user(&new, server.clock.now_ms()).await.unwrap());
         }
 
         // 200 requests for one slot at once, then 200 approvals at once.
@@ -916,14 +917,13 @@ async fn anonymous_visitors_see_slots_in_their_browsers_zone() {
         }
     };
     let utc = page(None).await;
-    assert!(utc.contains("Times in UTC") && utc.contains("<strong>14:00 UTC</strong>"), "{utc}");
+    let zone = |name: &str| format!("Times in <span data-local-zone>{name}</span>");
+    let time = |text: &str| format!("data-local=\"clock\">{text}</time>");
+    assert!(utc.contains(&zone("UTC")) && utc.contains(&time("14:00 UTC")), "{utc}");
     let tokyo = page(Some("oh_tz=Asia%2FTokyo")).await;
-    assert!(
-        tokyo.contains("Times in Asia/Tokyo") && tokyo.contains("<strong>23:00 JST</strong>"),
-        "the browser's zone"
-    );
+    assert!(tokyo.contains(&zone("Asia/Tokyo")) && tokyo.contains(&time("23:00 JST")), "the browser's zone");
     let bogus = page(Some("oh_tz=Nowhere%2FLand")).await;
-    assert!(bogus.contains("Times in UTC"), "an unknown zone is ignored");
+    assert!(bogus.contains(&zone("UTC")), "an unknown zone is ignored");
 }
 
 /// Issue 13, item 8: a suspended advisor is hidden everywhere, takes no

@@ -171,8 +171,19 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
 
     let phone = driver.browser(390, 844).await;
     log_in(&phone, &server, "student").await;
-    let badge = phone.find(Locator::Css("header .badge")).await.unwrap().text().await.unwrap();
-    assert_eq!(badge, "2", "two unread: the confirmation and the message");
+    // At phone width the header is a menu whose button counts everything unread.
+    let menu = phone.find(Locator::Css(".nav-menu summary")).await.unwrap();
+    assert_eq!(menu.find(Locator::Css(".badge")).await.unwrap().text().await.unwrap(), "3");
+    menu.click().await.unwrap();
+    let badge = |href: &'static str| {
+        let phone = phone.clone();
+        async move {
+            let css = format!(".nav-menu a[href='{href}'] .badge");
+            phone.find(Locator::Css(&css)).await.unwrap().text().await.unwrap()
+        }
+    };
+    assert_eq!(badge("/notifications").await, "2", "two unread: the confirmation and the message");
+    assert_eq!(badge("/messages").await, "1", "one unread message");
     phone.goto(&server.url("/notifications")).await.unwrap();
     let text = page_text(&phone).await;
     assert!(text.contains("is confirmed") && text.contains("Bring your schema"), "{text}");

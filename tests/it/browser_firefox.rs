@@ -4,90 +4,15 @@
 
 use crate::support;
 
-use std::time::Duration;
-
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use officehours::domain::booking::RequestStatus;
 use support::firefox::Gecko;
-use support::webdriver::{Driver, TONE_JS, fill, log_in, page_text, screenshot_dir, until_true};
+use support::room_voice::{MEDIA_SWITCHES, assert_audio_rate, assert_hears, join, use_tone};
+use support::webdriver::{Driver, fill, log_in, page_text, screenshot_dir, until_true};
 use support::{TestDatabase, TestServer};
 
-const LEARNER_TONE: f64 = 440.0;
-const ADVISOR_TONE: f64 = 660.0;
-
-/// The audio packets received so far, and the stats' time (ms) of that count.
-const RECEIVED: &str = "return (async () => { const pc = window.__ohPeer; if (!pc) return [0, 0]; \
-    let seen = [0, 0]; (await pc.getStats()).forEach(r => { \
-      if (r.type === 'inbound-rtp' && (r.kind || r.mediaType) === 'audio') seen = [r.packetsReceived, r.timestamp]; }); \
-    return seen; })();";
-
-async fn received(browser: &Client) -> (f64, f64) {
-    let seen = browser.execute(RECEIVED, vec![]).await.unwrap();
-    (seen[0].as_f64().unwrap_or(0.0), seen[1].as_f64().unwrap_or(0.0))
-}
-
-/// The page's connection as the browser sees it (for failure messages).
-async fn peer_state(browser: &Client) -> String {
-    let state = browser
-        .execute(
-            "return (async () => { const pc = window.__ohPeer; if (!pc) return 'no connection'; \
-               const pairs = []; (await pc.getStats()).forEach(r => { \
-                 if (r.type === 'candidate-pair' || r.type.endsWith('candidate')) pairs.push(JSON.stringify(r)); }); \
-               return [pc.signalingState, pc.iceConnectionState, pc.connectionState, \
-                 pc.localDescription && pc.localDescription.sdp, pc.remoteDescription && pc.remoteDescription.sdp, \
-                 pairs.join('\\n')].join('\\n'); })();",
-            vec![],
-        )
-        .await;
-    match state {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
-
-/// Waits until audio flows, then measures its rate (packets per second of
-/// the browser's own stats clock) over about two seconds.
-async fn audio_packet_rate(browser: &Client, who: &str) -> f64 {
-    let mut first = (0.0, 0.0);
-    for _ in 0..400 {
-        first = received(browser).await;
-        if first.0 >= 50.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(
-        first.0 >= 50.0,
-        "{who}: only {} audio packets arrived: {}\n{}",
-        first.0,
-        page_text(browser).await,
-        peer_state(browser).await
-    );
-    let mut last = first;
-    for _ in 0..400 {
-        last = received(browser).await;
-        if last.1 - first.1 >= 2000.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(last.1 - first.1 >= 2000.0, "{who}: the stats' clock did not move: {first:?} {last:?}");
-    (last.0 - first.0) * 1000.0 / (last.1 - first.1)
-}
-
-/// Waits (10 s at most) until the dominant frequency `who` hears is
-/// `expected` ± 30 Hz, and returns the last reading.
-async fn hears(browser: &Client, who: &str, expected: f64) -> f64 {
-    let mut heard = 0.0;
-    for _ in 0..100 {
-        heard = browser.execute("return window.__ohHeardFrequency();", vec![]).await.unwrap().as_f64().unwrap_or(0.0);
-        if (heard - expected).abs() <= 30.0 {
-            return heard;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{who} hears {heard} Hz, not {expected} Hz: {}", page_text(browser).await);
-}
+const LEARNER_TONE: u32 = 440;
+const ADVISOR_TONE: u32 = 660;
 
 #[tokio::test]
 async fn firefox_and_chromium_hear_each_others_tone_chat_and_end_on_time() {
@@ -104,19 +29,12 @@ async fn firefox_and_chromium_hear_each_others_tone_chat_and_end_on_time() {
     // in Chromium. Each page's microphone is a synthesised tone.
     let learner = gecko.browser(1280, 900).await;
     learner.goto(&server.app.room_link(id, lea.id)).await.unwrap();
-    let media = [
-        "--use-fake-ui-for-media-stream",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ];
-    let advisor = chromium.browser_with(1280, 900, &media).await;
+    let advisor = chromium.browser_with(1280, 900, &MEDIA_SWITCHES).await;
     log_in(&advisor, &server, "ada").await;
     advisor.goto(&server.url(&format!("/rooms/{id}"))).await.unwrap();
     for (browser, hz) in [(&learner, LEARNER_TONE), (&advisor, ADVISOR_TONE)] {
-        browser.execute(TONE_JS, vec![]).await.unwrap();
-        browser.execute("window.__ohTestTone(arguments[0]);", vec![hz.into()]).await.unwrap();
-        browser.find(Locator::Id("room-join")).await.unwrap().click().await.unwrap();
-        until_true(browser, "the room", "return !document.getElementById('room-live').hidden;").await;
+        use_tone(browser, hz).await;
+        join(browser).await;
     }
     until_true(
         &learner,
@@ -128,11 +46,10 @@ async fn firefox_and_chromium_hear_each_others_tone_chat_and_end_on_time() {
     // Voice both ways through the server, at about 50 packets a second
     // (Opus in 20 ms frames), each side hearing the other's tone.
     for (browser, who) in [(&learner, "Lea in Firefox"), (&advisor, "Ada in Chromium")] {
-        let rate = audio_packet_rate(browser, who).await;
-        assert!((40.0..=60.0).contains(&rate), "{who} receives {rate:.1} audio packets a second");
+        assert_audio_rate(browser, who).await;
     }
-    hears(&learner, "Lea in Firefox", ADVISOR_TONE).await;
-    hears(&advisor, "Ada in Chromium", LEARNER_TONE).await;
+    assert_hears(&learner, "Lea in Firefox", ADVISOR_TONE).await;
+    assert_hears(&advisor, "Ada in Chromium", LEARNER_TONE).await;
 
     // Chat from Firefox to Chromium, and back.
     fill(&learner, "room-chat-text", "Hello from Firefox, notes at https://example.org/a?b=1").await;

@@ -25,6 +25,12 @@ fn run(db: &TestDatabase, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Now on the wall clock: the CLI runs in its own process on the system
+/// clock, so tokens it makes are checked against real time.
+fn wall_now() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -64,7 +70,7 @@ async fn migrate_user_create_and_token_create() {
         let token = text(&out.stdout).trim().to_string();
         assert!(token.starts_with("oh_"));
         let hash = officehours::service::secrets::hash_secret(&token);
-        assert_eq!(store.api_token_user(&hash).await.unwrap().map(|u| u.username), Some("ada".into()));
+        assert_eq!(store.api_token_user(&hash, wall_now()).await.unwrap().map(|u| u.username), Some("ada".into()));
         let missing = run(&db, &["token", "create", "--username", "nobody"], "");
         assert!(!missing.status.success());
         assert!(text(&missing.stderr).contains("no account named `nobody`"));
@@ -96,7 +102,7 @@ async fn token_create_list_and_revoke() {
         let secret = text(&out.stdout).trim().to_string();
         assert!(secret.starts_with("oh_"), "only the token on stdout: {secret}");
         let hash = officehours::service::secrets::hash_secret(&secret);
-        assert_eq!(store.api_token_user(&hash).await.unwrap().map(|u| u.id), Some(ada.id), "[{tag}]");
+        assert_eq!(store.api_token_user(&hash, wall_now()).await.unwrap().map(|u| u.id), Some(ada.id), "[{tag}]");
 
         let empty = run(&db, &["token", "create", "ada", "--name", "  "], "");
         assert!(!empty.status.success());
@@ -126,7 +132,7 @@ async fn token_create_list_and_revoke() {
         let out = run(&db, &["token", "revoke", "ada", &id.to_string()], "");
         assert!(out.status.success(), "[{tag}] {}", text(&out.stderr));
         assert_eq!(text(&out.stdout).trim(), format!("revoked token {id} “deploy” of @ada"));
-        assert!(store.api_token_user(&hash).await.unwrap().is_none(), "[{tag}] revoked");
+        assert!(store.api_token_user(&hash, wall_now()).await.unwrap().is_none(), "[{tag}] revoked");
     }
 }
 

@@ -32,7 +32,10 @@ async fn failures_are_retried_with_growing_delays() {
         let user = server.create_user("bea", false).await;
         let store = &server.store;
         store
-            .queue_delivery(&delivery(user.id, "http://x.test/activities/1", "http://nowhere.test:1/inbox"))
+            .queue_delivery(
+                &delivery(user.id, "http://x.test/activities/1", "http://nowhere.test:1/inbox"),
+                server.clock.now_ms(),
+            )
             .await
             .unwrap();
         let mut delays = Vec::new();
@@ -62,7 +65,10 @@ async fn refused_inboxes_are_given_up_not_counted_as_delivered() {
         let user = server.create_user("bea", false).await;
         let store = &server.store;
         store
-            .queue_delivery(&delivery(user.id, "http://x.test/activities/2", "http://127.0.0.1:1/inbox"))
+            .queue_delivery(
+                &delivery(user.id, "http://x.test/activities/2", "http://127.0.0.1:1/inbox"),
+                server.clock.now_ms(),
+            )
             .await
             .unwrap();
         assert_eq!(deliver_due(server.node.federation()).await.unwrap(), 0);
@@ -104,7 +110,10 @@ async fn an_inbox_that_refuses_is_not_asked_again_one_that_fails_is() {
         for path in ["refuse", "fail", "take"] {
             let inbox = format!("http://them.test:{port}/{path}");
             store
-                .queue_delivery(&delivery(user.id, &format!("http://x.test/activities/{path}"), &inbox))
+                .queue_delivery(
+                    &delivery(user.id, &format!("http://x.test/activities/{path}"), &inbox),
+                    server.clock.now_ms(),
+                )
                 .await
                 .unwrap();
         }
@@ -139,7 +148,10 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         let store = &server.store;
         for n in 1..=2 {
             let id = format!("http://x.test/activities/d{n}");
-            store.queue_delivery(&delivery(bea.id, &id, "http://nowhere.test:1/inbox")).await.unwrap();
+            store
+                .queue_delivery(&delivery(bea.id, &id, "http://nowhere.test:1/inbox"), server.clock.now_ms())
+                .await
+                .unwrap();
         }
         let admin = server.api_as(&root).await;
         let (status, instances) = admin.get("/api/v1/admin/federation").await;
@@ -184,7 +196,7 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("admin_only")));
 
         // It speaks (a verified activity from it): alive, and its deliveries are due at once.
-        assert!(store.instance_spoke("nowhere.test:1").await.unwrap());
+        assert!(store.instance_spoke("nowhere.test:1", server.clock.now_ms()).await.unwrap());
         let (_, instances) = admin.get("/api/v1/admin/federation").await;
         assert_eq!(instances[0]["state"], "ok", "[{}] {instances}", db.backend);
         let (_, next, ..) = store.delivery_state("http://x.test/activities/d2").await.unwrap().unwrap();
@@ -193,7 +205,10 @@ async fn a_failing_instance_is_marked_dead_waits_and_is_revived_and_the_admin_se
         assert!(attempts("http://x.test/activities/d2").await > before, "tried again at once");
 
         // Finished deliveries are purged after a while; waiting ones never are.
-        store.queue_delivery(&delivery(bea.id, "http://x.test/activities/d3", "not a url")).await.unwrap();
+        store
+            .queue_delivery(&delivery(bea.id, "http://x.test/activities/d3", "not a url"), server.clock.now_ms())
+            .await
+            .unwrap();
         deliver_due(server.node.federation()).await.unwrap();
         let (.., failed, _) = store.delivery_state("http://x.test/activities/d3").await.unwrap().unwrap();
         assert!(failed.is_some(), "a malformed inbox is given up");
@@ -216,7 +231,12 @@ async fn an_event_goes_once_to_each_shared_inbox_whatever_the_number_of_follower
         ];
         for (n, (actor, inbox)) in followers.iter().enumerate() {
             let accept = delivery(ada.id, &format!("http://x.test/accepts/{n}"), "https://acks.example/inbox");
-            assert!(store.add_follower(&format!("{actor}/follows/1"), ada.id, actor, inbox, &accept).await.unwrap());
+            assert!(
+                store
+                    .add_follower(&format!("{actor}/follows/1"), ada.id, actor, inbox, &accept, server.clock.now_ms())
+                    .await
+                    .unwrap()
+            );
         }
         let day =
             (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -299,7 +319,10 @@ async fn the_test_clock_route_moves_time_and_runs_the_jobs_in_test_mode_only() {
     let user = server.create_user("bea", false).await;
     let store = &server.store;
     store
-        .queue_delivery(&delivery(user.id, "http://x.test/activities/c1", "http://nowhere.test:1/inbox"))
+        .queue_delivery(
+            &delivery(user.id, "http://x.test/activities/c1", "http://nowhere.test:1/inbox"),
+            server.clock.now_ms(),
+        )
         .await
         .unwrap();
     deliver_due(server.node.federation()).await.unwrap();

@@ -679,7 +679,7 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
 
         // Karma: two sessions the learner missed, recorded as no-shows by the advisor.
         let actor = server.store.remote_actor(&peer.actor).await.unwrap().expect("the peer is known by now");
-        let masto = server.store.shadow_user(&actor).await.unwrap();
+        let masto = server.store.shadow_user(&actor, server.clock.now_ms()).await.unwrap();
         let mut missed = Vec::new();
         for hours in [2, 3] {
             let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);

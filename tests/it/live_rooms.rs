@@ -62,7 +62,7 @@ async fn two_people_meet_chat_get_warned_extend_and_are_stopped_on_time() {
         let server = support::TestServer::start(&db).await;
         let ada = server.create_advisor("ada").await;
         let lea = server.create_user("lea", false).await;
-        server.store.set_roles(ada.id, true, false).await.unwrap();
+        server.store.set_roles(ada.id, true, false, server.clock.now_ms()).await.unwrap();
         let start = server.now() + SignedDuration::from_mins(3);
         let id = server.session_at(&ada, &lea, start, RequestStatus::Approved).await;
         let end = start + SignedDuration::from_mins(10);

@@ -32,6 +32,7 @@ mod live_rooms;
 mod mail;
 mod messages;
 mod notifications;
+mod offerings;
 mod rooms;
 mod statements;
 mod storage;

@@ -219,6 +219,7 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
                 (0, 1),
                 |_| Ok::<_, ()>(RequestStatus::Requested),
                 officehours::storage::RequestText { note: "left behind", answers: "{}", origin: None },
+                server.clock.now_ms(),
             )
             .await
             .unwrap()

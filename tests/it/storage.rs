@@ -11,8 +11,8 @@ use officehours::storage::{
 };
 use support::test_databases;
 
-/// Now on the wall clock, in the stored unit (these tests drive the store
-/// directly, with its default system clock).
+/// Now on the wall clock, in the stored unit. These tests drive the store
+/// directly: each reads it once and passes it as every call's `now`.
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -49,29 +49,30 @@ async fn both_backends_are_tested() {
 async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
     for db in test_databases().await {
         let store = db.store().await;
+        let now = now_ms();
         let mut ada = new_user("ada");
         ada.is_admin = true;
         ada.email_verified = true;
-        let created = store.create_user(&ada).await.unwrap();
+        let created = store.create_user(&ada, now).await.unwrap();
         assert!(created.id > 0);
         assert!(
             created.is_admin && created.email_verified && !created.is_pro && !created.is_advisor,
             "[{}] booleans",
             db.backend
         );
-        assert!(created.created_at > store.clock().now_ms() - 60_000);
+        assert!(created.created_at > now - 60_000);
 
         let mut same_name = new_user("ada");
         same_name.email = "other@example.org".into();
         assert!(
-            matches!(store.create_user(&same_name).await, Err(StorageError::Duplicate(Constraint::Username))),
+            matches!(store.create_user(&same_name, now).await, Err(StorageError::Duplicate(Constraint::Username))),
             "[{}]",
             db.backend
         );
         let mut same_mail = new_user("bob");
         same_mail.email = "ada@example.org".into();
         assert!(
-            matches!(store.create_user(&same_mail).await, Err(StorageError::Duplicate(Constraint::Email))),
+            matches!(store.create_user(&same_mail, now).await, Err(StorageError::Duplicate(Constraint::Email))),
             "[{}]",
             db.backend
         );
@@ -87,10 +88,10 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
             bio: "Notes on the engine".into(),
             timezone: "Europe/London".into(),
         };
-        let updated = store.update_profile(created.id, &update).await.unwrap();
+        let updated = store.update_profile(created.id, &update, now).await.unwrap();
         assert_eq!((updated.display_name.as_str(), updated.timezone.as_str()), ("Ada L.", "Europe/London"));
 
-        store.set_roles(created.id, true, false).await.unwrap();
+        store.set_roles(created.id, true, false, now).await.unwrap();
         let roles = store.user_by_id(created.id).await.unwrap();
         assert!(roles.is_pro && !roles.is_admin, "[{}]", db.backend);
     }
@@ -100,15 +101,16 @@ async fn users_round_trip_and_uniqueness_is_enforced_by_the_database() {
 async fn sessions_expire_and_end_with_the_password() {
     for db in test_databases().await {
         let store = db.store().await;
-        let user = store.create_user(&new_user("carol")).await.unwrap();
-        store.create_login_session("live", user.id, store.clock().now_ms() + 60_000).await.unwrap();
-        store.create_login_session("expired", user.id, store.clock().now_ms() - 1).await.unwrap();
-        assert_eq!(store.login_session_user("live").await.unwrap().map(|u| u.id), Some(user.id));
-        assert!(store.login_session_user("expired").await.unwrap().is_none(), "[{}]", db.backend);
-        assert!(store.login_session_user("unknown").await.unwrap().is_none());
-        assert_eq!(store.purge_expired().await.unwrap(), 1);
+        let now = now_ms();
+        let user = store.create_user(&new_user("carol"), now).await.unwrap();
+        store.create_login_session("live", user.id, now + 60_000, now).await.unwrap();
+        store.create_login_session("expired", user.id, now - 1, now).await.unwrap();
+        assert_eq!(store.login_session_user("live", now).await.unwrap().map(|u| u.id), Some(user.id));
+        assert!(store.login_session_user("expired", now).await.unwrap().is_none(), "[{}]", db.backend);
+        assert!(store.login_session_user("unknown", now).await.unwrap().is_none());
+        assert_eq!(store.purge_expired(now).await.unwrap(), 1);
         store.delete_user_login_sessions(user.id).await.unwrap();
-        assert!(store.login_session_user("live").await.unwrap().is_none());
+        assert!(store.login_session_user("live", now).await.unwrap().is_none());
     }
 }
 
@@ -116,41 +118,45 @@ async fn sessions_expire_and_end_with_the_password() {
 async fn e_mail_links_work_once_and_only_for_their_purpose() {
     for db in test_databases().await {
         let store = db.store().await;
-        let user = store.create_user(&new_user("dave")).await.unwrap();
-        let later = store.clock().now_ms() + 60_000;
-        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later).await.unwrap();
-        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later).await.unwrap();
+        let now = now_ms();
+        let user = store.create_user(&new_user("dave"), now).await.unwrap();
+        let later = now + 60_000;
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v1", &user.email, later, now).await.unwrap();
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v2", &user.email, later, now).await.unwrap();
         assert!(
-            store.consume_email_token(EmailTokenPurpose::Verify, "v1").await.unwrap().is_none(),
+            store.consume_email_token(EmailTokenPurpose::Verify, "v1", now).await.unwrap().is_none(),
             "a newer link replaces the old"
         );
-        assert!(store.consume_email_token(EmailTokenPurpose::Reset, "v2").await.unwrap().is_none(), "wrong purpose");
-        let (id, email) = store.consume_email_token(EmailTokenPurpose::Verify, "v2").await.unwrap().unwrap();
+        assert!(
+            store.consume_email_token(EmailTokenPurpose::Reset, "v2", now).await.unwrap().is_none(),
+            "wrong purpose"
+        );
+        let (id, email) = store.consume_email_token(EmailTokenPurpose::Verify, "v2", now).await.unwrap().unwrap();
         assert_eq!((id, email.as_str()), (user.id, "dave@example.org"));
-        assert!(store.consume_email_token(EmailTokenPurpose::Verify, "v2").await.unwrap().is_none(), "once");
-        assert!(store.mark_email_verified(user.id, "dave@example.org").await.unwrap());
-        assert!(!store.mark_email_verified(user.id, "old@example.org").await.unwrap(), "only the current address");
+        assert!(store.consume_email_token(EmailTokenPurpose::Verify, "v2", now).await.unwrap().is_none(), "once");
+        assert!(store.mark_email_verified(user.id, "dave@example.org", now).await.unwrap());
+        assert!(!store.mark_email_verified(user.id, "old@example.org", now).await.unwrap(), "only the current address");
 
-        store.create_email_token(user.id, EmailTokenPurpose::Reset, "r1", &user.email, later).await.unwrap();
-        store.create_login_session("s", user.id, later).await.unwrap();
-        assert_eq!(store.peek_email_token(EmailTokenPurpose::Reset, "r1").await.unwrap().map(|u| u.id), Some(user.id));
-        assert_eq!(store.reset_password("r1", "new-hash").await.unwrap(), Some(user.id));
+        store.create_email_token(user.id, EmailTokenPurpose::Reset, "r1", &user.email, later, now).await.unwrap();
+        store.create_login_session("s", user.id, later, now).await.unwrap();
+        assert_eq!(
+            store.peek_email_token(EmailTokenPurpose::Reset, "r1", now).await.unwrap().map(|u| u.id),
+            Some(user.id)
+        );
+        assert_eq!(store.reset_password("r1", "new-hash", now).await.unwrap(), Some(user.id));
         assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
-        assert!(store.login_session_user("s").await.unwrap().is_none(), "[{}] sessions end on reset", db.backend);
-        assert_eq!(store.reset_password("r1", "again").await.unwrap(), None, "once");
+        assert!(store.login_session_user("s", now).await.unwrap().is_none(), "[{}] sessions end on reset", db.backend);
+        assert_eq!(store.reset_password("r1", "again", now).await.unwrap(), None, "once");
 
-        store
-            .create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, store.clock().now_ms() - 1)
-            .await
-            .unwrap();
-        assert_eq!(store.reset_password("old", "x").await.unwrap(), None, "expired");
+        store.create_email_token(user.id, EmailTokenPurpose::Reset, "old", &user.email, now - 1, now).await.unwrap();
+        assert_eq!(store.reset_password("old", "x", now).await.unwrap(), None, "expired");
         assert_eq!(store.user_by_id(user.id).await.unwrap().password_hash, "new-hash");
 
-        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v3", &user.email, later).await.unwrap();
-        let moved = store.change_email(user.id, "dave2@example.org").await.unwrap();
+        store.create_email_token(user.id, EmailTokenPurpose::Verify, "v3", &user.email, later, now).await.unwrap();
+        let moved = store.change_email(user.id, "dave2@example.org", now).await.unwrap();
         assert!(!moved.email_verified);
         assert!(
-            store.consume_email_token(EmailTokenPurpose::Verify, "v3").await.unwrap().is_none(),
+            store.consume_email_token(EmailTokenPurpose::Verify, "v3", now).await.unwrap().is_none(),
             "links die with the address"
         );
     }
@@ -160,10 +166,11 @@ async fn e_mail_links_work_once_and_only_for_their_purpose() {
 async fn api_tokens_identify_their_owner() {
     for db in test_databases().await {
         let store = db.store().await;
-        let user = store.create_user(&new_user("erin")).await.unwrap();
-        store.create_api_token(user.id, "token-hash", "ci", None).await.unwrap();
-        assert_eq!(store.api_token_user("token-hash").await.unwrap().map(|u| u.id), Some(user.id));
-        assert!(store.api_token_user("other").await.unwrap().is_none());
+        let now = now_ms();
+        let user = store.create_user(&new_user("erin"), now).await.unwrap();
+        store.create_api_token(user.id, "token-hash", "ci", None, now).await.unwrap();
+        assert_eq!(store.api_token_user("token-hash", now).await.unwrap().map(|u| u.id), Some(user.id));
+        assert!(store.api_token_user("other", now).await.unwrap().is_none());
     }
 }
 
@@ -171,20 +178,20 @@ async fn api_tokens_identify_their_owner() {
 async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner() {
     for db in test_databases().await {
         let store = db.store().await;
-        let erin = store.create_user(&new_user("erin")).await.unwrap();
-        let finn = store.create_user(&new_user("finn")).await.unwrap();
-        let now = store.clock().now_ms();
-        let live = store.create_api_token(erin.id, "live", "live", Some(now + 60_000)).await.unwrap();
-        let dead = store.create_api_token(erin.id, "dead", "dead", Some(now - 1)).await.unwrap();
-        let theirs = store.create_api_token(finn.id, "theirs", "theirs", None).await.unwrap();
+        let now = now_ms();
+        let erin = store.create_user(&new_user("erin"), now).await.unwrap();
+        let finn = store.create_user(&new_user("finn"), now).await.unwrap();
+        let live = store.create_api_token(erin.id, "live", "live", Some(now + 60_000), now).await.unwrap();
+        let dead = store.create_api_token(erin.id, "dead", "dead", Some(now - 1), now).await.unwrap();
+        let theirs = store.create_api_token(finn.id, "theirs", "theirs", None, now).await.unwrap();
         assert_eq!((live.name.as_str(), live.last_used_at, live.expires_at), ("live", None, Some(now + 60_000)));
 
-        assert!(store.api_token_user("dead").await.unwrap().is_none(), "[{}] expired", db.backend);
-        assert_eq!(store.api_token_user("live").await.unwrap().map(|u| u.id), Some(erin.id));
+        assert!(store.api_token_user("dead", now).await.unwrap().is_none(), "[{}] expired", db.backend);
+        assert_eq!(store.api_token_user("live", now).await.unwrap().map(|u| u.id), Some(erin.id));
         let listed = store.api_tokens_of(erin.id).await.unwrap();
         assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dead", "live"], "newest first");
         assert!(listed[1].last_used_at.is_some() && listed[0].last_used_at.is_none(), "[{}]", db.backend);
-        assert!(listed[0].is_expired(store.clock().now_ms()));
+        assert!(listed[0].is_expired(now));
 
         assert_eq!(store.revoke_api_token(erin.id, theirs.id).await.unwrap(), None, "someone else's id");
         assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1, "[{}] changed nothing", db.backend);
@@ -199,8 +206,9 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
 async fn advisor_profiles_save_whole_and_search_on_both_backends() {
     for db in test_databases().await {
         let store = db.store().await;
-        let a = store.create_user(&new_user("frank")).await.unwrap();
-        let b = store.create_user(&new_user("gwen")).await.unwrap();
+        let now = now_ms();
+        let a = store.create_user(&new_user("frank"), now).await.unwrap();
+        let b = store.create_user(&new_user("gwen"), now).await.unwrap();
         let update = AdvisorUpdate {
             enabled: true,
             headline: "Databases".into(),
@@ -209,7 +217,7 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
             category_slugs: vec!["programming".into(), "no-such-category".into()],
             links: vec!["https://frank.example.org/".into()],
         };
-        let saved = store.save_advisor_profile(a.id, &update).await.unwrap();
+        let saved = store.save_advisor_profile(a.id, &update, now).await.unwrap();
         assert!(saved.user.is_advisor);
         assert_eq!(saved.topics, vec!["PostgreSQL", "SQLite"]);
         assert_eq!(saved.categories.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(), vec!["programming"]);
@@ -217,6 +225,7 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
             .save_advisor_profile(
                 b.id,
                 &AdvisorUpdate { enabled: true, headline: "Design".into(), ..Default::default() },
+                now,
             )
             .await
             .unwrap();
@@ -248,14 +257,14 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
 
         // Saving again replaces the lists rather than appending to them.
         let again =
-            store.save_advisor_profile(a.id, &AdvisorUpdate { enabled: false, ..update.clone() }).await.unwrap();
+            store.save_advisor_profile(a.id, &AdvisorUpdate { enabled: false, ..update.clone() }, now).await.unwrap();
         assert_eq!(again.topics.len(), 2);
         assert_eq!(names(store.search_advisors(&search(&[], None)).await.unwrap()), vec!["gwen"]);
 
         assert!(store.delete_category("programming").await.unwrap());
         assert!(store.advisor_profile("frank").await.unwrap().categories.is_empty(), "[{}] cascade", db.backend);
         assert!(matches!(
-            store.create_category("design", "Design").await,
+            store.create_category("design", "Design", now).await,
             Err(StorageError::Duplicate(Constraint::Category))
         ));
     }
@@ -268,28 +277,32 @@ async fn advisor_profiles_save_whole_and_search_on_both_backends() {
 async fn a_new_remote_actor_gets_one_shadow_account_however_many_ask_at_once() {
     for db in test_databases().await {
         let store = db.store().await;
+        let now = now_ms();
         for round in 0..20 {
             let actor = store
-                .upsert_remote_actor(&officehours::storage::NewRemoteActor {
-                    ap_id: format!("https://alpha.example/users/ada{round}"),
-                    kind: "Person".into(),
-                    username: format!("ada{round}"),
-                    domain: "alpha.example".into(),
-                    name: "Ada".into(),
-                    summary: String::new(),
-                    url: None,
-                    inbox: format!("https://alpha.example/users/ada{round}/inbox"),
-                    shared_inbox: None,
-                    public_key_pem: "key".into(),
-                    public_key_id: format!("https://alpha.example/users/ada{round}#main-key"),
-                    ed25519_key_id: None,
-                    ed25519_key: None,
-                })
+                .upsert_remote_actor(
+                    &officehours::storage::NewRemoteActor {
+                        ap_id: format!("https://alpha.example/users/ada{round}"),
+                        kind: "Person".into(),
+                        username: format!("ada{round}"),
+                        domain: "alpha.example".into(),
+                        name: "Ada".into(),
+                        summary: String::new(),
+                        url: None,
+                        inbox: format!("https://alpha.example/users/ada{round}/inbox"),
+                        shared_inbox: None,
+                        public_key_pem: "key".into(),
+                        public_key_id: format!("https://alpha.example/users/ada{round}#main-key"),
+                        ed25519_key_id: None,
+                        ed25519_key: None,
+                    },
+                    now,
+                )
                 .await
                 .unwrap();
             let asks = (0..32).map(|_| {
                 let (store, actor) = (store.clone(), actor.clone());
-                tokio::spawn(async move { store.shadow_user(&actor).await })
+                tokio::spawn(async move { store.shadow_user(&actor, now).await })
             });
             let asks: Vec<_> = asks.collect();
             let mut ids = Vec::new();
@@ -311,11 +324,12 @@ async fn a_queue_claims_each_row_once_per_lease_then_retries_or_gives_up() {
     for db in test_databases().await {
         let backend = db.backend;
         let store = db.store().await;
+        let now = now_ms();
         for n in 0..3 {
             let mail = OutgoingMail { recipient: format!("{n}@example.org"), subject: "s".into(), body: "b".into() };
-            store.queue_mail(&mail).await.unwrap();
+            store.queue_mail(&mail, now).await.unwrap();
         }
-        let now = now_ms() + 1_000;
+        let now = now + 1_000;
         let lease = 60_000;
         let first = store.claim(&MAIL_OUTBOX, 2, lease, now).await.unwrap();
         let seen: Vec<(&str, i64)> = first.iter().map(|m| (m.recipient.as_str(), m.attempts)).collect();
@@ -606,8 +620,8 @@ async fn both_migration_folders_describe_the_same_schema() {
 
 /// A block of `days` daily occurrences (from tomorrow on) with two 30-minute
 /// slots each, straight through storage.
-async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, days: i64) -> Vec<Slot> {
-    let base = now_ms() + 24 * 3_600_000;
+async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, days: i64, now: i64) -> Vec<Slot> {
+    let base = now + 24 * 3_600_000;
     let occurrences = (0..days)
         .map(|d| {
             let start = base + d * 24 * 3_600_000;
@@ -630,14 +644,21 @@ async fn block_of_days(store: &officehours::storage::Store, advisor_id: i64, day
         until_date: None,
         session_minutes: 30,
         overrides: Default::default(),
+        offering_id: None,
         occurrences,
     };
-    store.create_block(&new).await.unwrap().1
+    store.create_block(&new, now).await.unwrap().1
 }
 
-async fn request_as(store: &officehours::storage::Store, slot: &Slot, learner: i64, status: RequestStatus) -> Request {
+async fn request_as(
+    store: &officehours::storage::Store,
+    slot: &Slot,
+    learner: i64,
+    status: RequestStatus,
+    now: i64,
+) -> Request {
     store
-        .create_request(slot.id, learner, (0, 1), |_| Ok::<_, ()>(status), RequestText::default())
+        .create_request(slot.id, learner, (0, 1), |_| Ok::<_, ()>(status), RequestText::default(), now)
         .await
         .unwrap()
         .unwrap()
@@ -651,13 +672,16 @@ async fn request_as(store: &officehours::storage::Store, slot: &Slot, learner: i
 async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
     for db in test_databases().await {
         let store = db.store().await;
-        let advisor = store.create_user(&new_user("series")).await.unwrap();
-        let (ann, bob) =
-            (store.create_user(&new_user("ann")).await.unwrap(), store.create_user(&new_user("bob")).await.unwrap());
-        let slots = block_of_days(&store, advisor.id, 4).await;
+        let now = now_ms();
+        let advisor = store.create_user(&new_user("series"), now).await.unwrap();
+        let (ann, bob) = (
+            store.create_user(&new_user("ann"), now).await.unwrap(),
+            store.create_user(&new_user("bob"), now).await.unwrap(),
+        );
+        let slots = block_of_days(&store, advisor.id, 4, now).await;
         assert_eq!(slots.len(), 8);
         let block_id = slots[0].block_id;
-        let kept = request_as(&store, &slots[0], ann.id, RequestStatus::Approved).await;
+        let kept = request_as(&store, &slots[0], ann.id, RequestStatus::Approved, now).await;
         let mut live = Vec::new();
         for (slot, learner, status) in [
             (2, ann.id, RequestStatus::Requested),
@@ -666,9 +690,9 @@ async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
             (5, ann.id, RequestStatus::Requested),
             (7, bob.id, RequestStatus::Requested),
         ] {
-            live.push(request_as(&store, &slots[slot], learner, status).await);
+            live.push(request_as(&store, &slots[slot], learner, status, now).await);
         }
-        let declined = request_as(&store, &slots[6], ann.id, RequestStatus::Declined).await;
+        let declined = request_as(&store, &slots[6], ann.id, RequestStatus::Declined, now).await;
         let events = |id| {
             let store = store.clone();
             async move { store.request_events(id).await.unwrap() }
@@ -676,7 +700,7 @@ async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
 
         // The second day only.
         let day = slots[2].occurrence_date.clone();
-        let cancelled = store.cancel_block_slots(block_id, Some(&day), 0, advisor.id, "Ill").await.unwrap();
+        let cancelled = store.cancel_block_slots(block_id, Some(&day), 0, advisor.id, "Ill", now).await.unwrap();
         let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
         assert_eq!(ids, [live[0].id, live[1].id], "[{}]", db.backend);
         assert!(cancelled.iter().all(|r| r.status == RequestStatus::Cancelled && r.decision_note == "Ill"));
@@ -692,7 +716,7 @@ async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
 
         // The whole series from the third day on: the first day is kept.
         let from = slots[4].starts_at;
-        let cancelled = store.cancel_block_slots(block_id, None, from, advisor.id, "Moving").await.unwrap();
+        let cancelled = store.cancel_block_slots(block_id, None, from, advisor.id, "Moving", now).await.unwrap();
         let ids: Vec<i64> = cancelled.iter().map(|r| r.id).collect();
         assert_eq!(ids, [live[2].id, live[3].id, live[4].id], "[{}] in slot order", db.backend);
         for request in &live {
@@ -710,7 +734,7 @@ async fn removing_a_series_cancels_every_live_request_with_one_event_each() {
         assert!(matches!(store.block(block_id).await, Err(StorageError::NotFound)), "the series is deleted");
         let pending = store.pending_events(&ids).await.unwrap();
         assert_eq!(pending.len(), 3 + 3, "[{}] created and cancelled, to be told", db.backend);
-        assert!(matches!(store.cancel_block_slots(0, None, 0, advisor.id, "").await, Err(StorageError::NotFound)));
+        assert!(matches!(store.cancel_block_slots(0, None, 0, advisor.id, "", now).await, Err(StorageError::NotFound)));
     }
 }
 
@@ -732,8 +756,9 @@ fn mirrored_slot(id: &str, starts_at: i64, open: bool, cancelled: bool) -> Mirro
 async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
     for db in test_databases().await {
         let store = db.store().await;
-        let advisor = store.create_user(&new_user("remote")).await.unwrap();
-        let t = now_ms() + 24 * 3_600_000;
+        let now = now_ms();
+        let advisor = store.create_user(&new_user("remote"), now).await.unwrap();
+        let t = now + 24 * 3_600_000;
         let mut event = MirroredEvent {
             ap_id: "https://remote.example/events/1".into(),
             timezone: "UTC".into(),
@@ -750,11 +775,11 @@ async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
             version: 1,
         };
         let Mirrored::Stored(block_id) =
-            store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap()
+            store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1"), now).await.unwrap()
         else {
             panic!("stored")
         };
-        let seen = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1")).await.unwrap();
+        let seen = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/1"), now).await.unwrap();
         assert_eq!(seen, Mirrored::Seen, "[{}] an activity is applied once", db.backend);
         let first = store.block_slots(block_id).await.unwrap();
         let view = |slots: &[Slot]| -> Vec<(String, i64, SlotState)> {
@@ -780,7 +805,7 @@ async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
             mirrored_slot("c", t + 1_200_000, true, true),
             mirrored_slot("d", t + 2_400_000, true, false),
         ];
-        let again = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/2")).await.unwrap();
+        let again = store.mirror_event(advisor.id, &event, Some("https://remote.example/a/2"), now).await.unwrap();
         assert_eq!(again, Mirrored::Stored(block_id));
         let second = store.block_slots(block_id).await.unwrap();
         assert_eq!(
@@ -802,7 +827,7 @@ async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
         event.version = 3;
         event.slots[1].open = true;
         event.slots[2].cancelled = false;
-        store.mirror_event(advisor.id, &event, None).await.unwrap();
+        store.mirror_event(advisor.id, &event, None, now).await.unwrap();
         let third = store.block_slots(block_id).await.unwrap();
         assert_eq!(third.iter().find(|s| s.id == ids(&first, "/a")).unwrap().status, Open);
         assert_eq!(third.iter().find(|s| s.id == ids(&first, "/c")).unwrap().status, Open);
@@ -813,7 +838,7 @@ async fn mirroring_an_event_upserts_its_slots_and_cancels_the_unlisted_ones() {
             slots: vec![mirrored_slot("e", t, true, false), mirrored_slot("a", t, true, false)],
             ..event.clone()
         };
-        let refused = store.mirror_event(advisor.id, &other, Some("https://remote.example/a/3")).await.unwrap();
+        let refused = store.mirror_event(advisor.id, &other, Some("https://remote.example/a/3"), now).await.unwrap();
         assert_eq!(refused, Mirrored::NotOwner, "[{}]", db.backend);
         assert!(store.mirrored_block("https://remote.example/events/2").await.unwrap().is_none());
         assert_eq!(store.block_slots(block_id).await.unwrap(), third, "[{}] unchanged", db.backend);

@@ -190,17 +190,7 @@ impl Client {
         self.sequence = self.sequence.wrapping_add(1);
         let mut payload = vec![0xAB; 80];
         payload[..4].copy_from_slice(&number.to_be_bytes());
-        let packet = rtp::packet::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                payload_type: self.payload_type,
-                sequence_number: self.sequence,
-                timestamp: u32::from(self.sequence) * 960,
-                ssrc: self.ssrc,
-                ..Default::default()
-            },
-            payload: bytes::Bytes::from(payload),
-        };
+        let packet = rtc_peer::opus_packet(self.payload_type, self.ssrc, self.sequence, payload);
         self.pc.rtp_sender(self.sender).unwrap().write_rtp(Instant::now(), packet).unwrap();
         self.flush().await;
     }

@@ -63,7 +63,7 @@ async fn the_picker_lists_free_times_by_day_and_cards_show_the_next_one() {
         assert_eq!(count(&page, "class=\"slot\""), 3, "three free times on Monday");
         assert!(!page.contains("Removed"));
         // Times in the learner's zone (Berlin, UTC+1 in winter, +2 in summer), the advisor's beside them.
-        assert!(page.contains("Times in Europe/Berlin"), "{page}");
+        assert!(page.contains("Times in <span data-local-zone>Europe/Berlin</span>"), "{page}");
         let monday_label = monday.strftime("%A %-d %B %Y").to_string();
         assert!(page.contains(&monday_label), "days are named in words");
         assert!(page.contains("Next free time:"));

@@ -43,6 +43,8 @@ struct RequestPage {
     questions: Vec<(Question, String, Vec<String>)>,
     /// The private booking link's secret an unlisted slot was opened with.
     link: String,
+    /// The slot's offering, when its advisor named it.
+    offering: Option<crate::service::offerings::OfferingLabel>,
 }
 
 struct Typed<'a> {
@@ -93,6 +95,7 @@ async fn request_page(
             (q, answer, choices)
         })
         .collect();
+    let offering = app.named_offering_of_slot(&slot).await?;
     let standing = match &v.user {
         Some(user) => Some(app.standing(user, &slot).await?),
         None => None,
@@ -131,6 +134,7 @@ async fn request_page(
         limit,
         limit_reached,
         link,
+        offering,
         v,
     })
 }

@@ -336,6 +336,8 @@ struct PrivatePage {
     advisor_username: String,
     picker: Picker,
     session_label: String,
+    /// The offering whose own link this is.
+    offering: Option<crate::service::offerings::OfferingLabel>,
 }
 
 /// The page behind a private booking link: the advisor's free times,
@@ -345,14 +347,17 @@ pub async fn private_page(
     v: Visitor,
     Path(secret): Path<String>,
 ) -> Result<Response, WebError> {
-    let (advisor, slots) = app.private_link_slots(&secret).await?;
+    let (advisor, slots, offering) = app.private_link_slots(&secret).await?;
+    let offering = offering.map(|o| app.offering_label(&o));
+    let minutes = offering.as_ref().map(|o| o.minutes).unwrap_or(app.config.session_minutes);
     let zone = v.zone();
     let picker = app.picker(&advisor, &slots, v.user.as_ref(), &zone, Some(&secret)).await?;
     Ok(Page(PrivatePage {
         advisor: advisor.name().to_string(),
         advisor_username: advisor.username.clone(),
         picker,
-        session_label: format!("{}-minute session", app.config.session_minutes),
+        session_label: format!("{minutes}-minute session"),
+        offering,
         v,
     })
     .into_response())

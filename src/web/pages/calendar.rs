@@ -42,6 +42,10 @@ struct CalendarPage {
     later: Option<(String, String)>,
     /// Today's date, for "back to this week".
     today: String,
+    /// The advisor's offerings for the add form: (id, "Title — 10 min").
+    offerings: Vec<(i64, String)>,
+    /// "10 minutes", the length of the only offering.
+    session_label: String,
 }
 
 const WEEKDAYS: [(&str, &str); 7] =
@@ -68,6 +72,9 @@ pub struct BlockFormInput {
     pub weekdays: Vec<String>,
     pub auto_approve: Option<String>,
     pub unlisted: Option<String>,
+    /// The offering's id (empty: the default one).
+    #[serde(default)]
+    pub offering: String,
 }
 
 pub async fn calendar(
@@ -76,7 +83,11 @@ pub async fn calendar(
     SignedIn(user): SignedIn,
     Query(q): Query<WeekQuery>,
 ) -> Result<Response, WebError> {
-    let form = BlockFormInput { timezone: user.timezone.clone(), ..Default::default() };
+    let mut form = BlockFormInput { timezone: user.timezone.clone(), ..Default::default() };
+    if user.is_advisor {
+        // The default offering is preselected.
+        form.offering = app.offerings(&user).await?.first().map(|o| o.id.to_string()).unwrap_or_default();
+    }
     render(&app, v, &user, q.week.as_deref(), form, FieldErrors::new(), StatusCode::OK).await
 }
 
@@ -106,6 +117,15 @@ async fn render(
         }
     }
     let WeekView { zone, monday, days, empty } = view;
+    let mut offerings = Vec::new();
+    let mut session_label = format!("{} minutes", app.config.session_minutes);
+    if user.is_advisor {
+        for o in app.offerings(user).await? {
+            let minutes = app.offering_minutes(&o);
+            session_label = format!("{minutes} minutes");
+            offerings.push((o.id, format!("{} — {minutes} min", o.title)));
+        }
+    }
     let last = monday.checked_add(6.days()).unwrap_or(monday);
     let page = CalendarPage {
         v,
@@ -123,6 +143,8 @@ async fn render(
         jumped,
         later,
         today: time_zone::local_date(app.clock.now_ms(), &user.timezone).map(|d| d.to_string()).unwrap_or_default(),
+        offerings,
+        session_label,
     };
     Ok(Page(page).with_status(status))
 }
@@ -138,8 +160,20 @@ pub async fn add_block(
         let week = form.date.clone();
         return render(&app, v, &user, Some(&week), form, missing, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    let offering = match form.offering.trim() {
+        "" => None,
+        id => match id.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let errors = FieldErrors::single("offering", "unknown_offering", "Choose one of your offerings.");
+                let week = form.date.clone();
+                return render(&app, v, &user, Some(&week), form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+        },
+    };
     let repeat = !form.until.trim().is_empty();
     let input = BlockInput {
+        offering,
         start: format!("{}T{}", form.date.trim(), form.start.trim()),
         end: format!("{}T{}", form.date.trim(), form.end.trim()),
         timezone: form.timezone.clone(),

@@ -11,7 +11,8 @@ use crate::domain::time_zone;
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::advisors::DIRECTORY_PAGE_SIZE;
-use crate::service::agenda::{Picker, next_free_label};
+use crate::service::agenda::{OfferingPicker, Picker, next_free_label};
+use crate::service::offerings::OfferingLabel;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -135,6 +136,10 @@ struct ProfilePage {
     /// "Tue 8 Dec, 14:00 CET": the next free time in the reader's zone.
     next_free: Option<(String, String)>,
     session_label: String,
+    /// The free times by offering, when several offerings have some.
+    sections: Vec<OfferingPicker>,
+    /// The one offering shown otherwise, when its advisor named it.
+    offering: Option<OfferingLabel>,
     /// Their karma score (linked to their history for themselves, to
     /// what karma means for everyone else).
     karma: i64,
@@ -162,15 +167,42 @@ pub async fn profile(
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
     let domain = app.config.domain.clone();
     let mut picker = None;
+    let mut sections = Vec::new();
+    let mut offering = None;
+    let mut session_label = format!("{}-minute session", app.config.session_minutes);
     if p.user.is_advisor && p.user.suspended_at.is_none() {
         let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
         picker = Some(app.picker(&p.user, &slots, v.user.as_ref(), &viewer_zone, None).await?);
+        sections = app.offering_pickers(&p.user, &slots, v.user.as_ref(), &viewer_zone).await?;
+        if sections.len() <= 1 {
+            // One offering with free times (or none): one picker, under its name.
+            let shown = match sections.pop() {
+                Some(section) => Some(section.offering),
+                None => app.offerings(&p.user).await?.first().map(|o| app.offering_label(o)),
+            };
+            if let Some(shown) = shown {
+                session_label = format!("{}-minute session", shown.minutes);
+                offering = shown.named.then_some(shown);
+            }
+        }
     }
     let next_free = picker.as_ref().and_then(|p| p.next_free.clone());
-    let session_label = format!("{}-minute session", app.config.session_minutes);
     let karma = app.karma_score(&p.user).await?;
-    Ok(Page(ProfilePage { v, p, domain, member_since, viewer_zone, is_self, picker, next_free, session_label, karma })
-        .into_response())
+    Ok(Page(ProfilePage {
+        v,
+        p,
+        domain,
+        member_since,
+        viewer_zone,
+        is_self,
+        picker,
+        next_free,
+        session_label,
+        sections,
+        offering,
+        karma,
+    })
+    .into_response())
 }
 
 /// "Next free: Tue 8 Dec, 14:00 CET" for directory and home cards, by

@@ -13,6 +13,7 @@ pub mod home;
 pub mod karma;
 pub mod messages;
 pub mod notifications;
+pub mod offerings;
 pub mod remote;
 pub mod room;
 pub mod settings;

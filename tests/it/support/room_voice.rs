@@ -1,4 +1,4 @@
-//! Voice checks on a room page in Chromium: a synthesised tone for the
+//! Voice checks on a room page (Chromium or Firefox): a synthesised tone for the
 //! microphone (`tone.js`), the rate of audio packets the page receives
 //! (`getStats()`), the frequency it hears, and the end-of-session counts.
 
@@ -48,7 +48,7 @@ pub struct AudioCount {
 pub const AUDIO_COUNT: &str = "(async () => { const pc = window.__ohPeer; \
     const c = { received: 0, sent: 0, timestamp: 0 }; if (!pc) return c; \
     (await pc.getStats()).forEach(r => { c.timestamp = Math.max(c.timestamp, r.timestamp || 0); \
-      if (r.kind !== 'audio') return; \
+      if ((r.kind || r.mediaType) !== 'audio') return; \
       if (r.type === 'inbound-rtp') c.received += r.packetsReceived || 0; \
       if (r.type === 'outbound-rtp') c.sent += r.packetsSent || 0; }); \
     return c; })()";
@@ -66,9 +66,7 @@ pub async fn assert_audio_rate(browser: &Client, who: &str) -> f64 {
     until_true(
         browser,
         &format!("audio arriving at {who}"),
-        "return (async () => { const pc = window.__ohPeer; if (!pc) return false; let n = 0; \
-         (await pc.getStats()).forEach(r => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n = r.packetsReceived; }); \
-         return n > 0; })();",
+        &format!("return (async () => (await {AUDIO_COUNT}).received > 0)();"),
     )
     .await;
     let first = audio_count(browser).await;
@@ -84,16 +82,33 @@ pub async fn assert_audio_rate(browser: &Client, who: &str) -> f64 {
     assert!(seconds >= 2.0, "{who}: the stats reports did not move on ({first:?} → {last:?})");
     let rate = (last.received - first.received) as f64 / seconds;
     if !(40.0..=60.0).contains(&rate) {
-        let state = browser
-            .execute("const pc = window.__ohPeer; return pc ? pc.connectionState : 'no connection';", vec![])
-            .await
-            .unwrap_or_default();
         panic!(
-            "{who} receives {rate:.1} audio packets/s ({first:?} → {last:?}), connection {state}: {}",
-            page_text(browser).await
+            "{who} receives {rate:.1} audio packets/s ({first:?} → {last:?}): {}\n{}",
+            page_text(browser).await,
+            peer_state(browser).await
         );
     }
     rate
+}
+
+/// The page's connection as the browser sees it: states, descriptions and
+/// candidate pairs (for failure messages).
+pub async fn peer_state(browser: &Client) -> String {
+    let state = browser
+        .execute(
+            "return (async () => { const pc = window.__ohPeer; if (!pc) return 'no connection'; \
+               const pairs = []; (await pc.getStats()).forEach(r => { \
+                 if (r.type === 'candidate-pair' || r.type.endsWith('candidate')) pairs.push(JSON.stringify(r)); }); \
+               return [pc.signalingState, pc.iceConnectionState, pc.connectionState, \
+                 pc.localDescription && pc.localDescription.sdp, pc.remoteDescription && pc.remoteDescription.sdp, \
+                 pairs.join('\\n')].join('\\n'); })();",
+            vec![],
+        )
+        .await;
+    match state {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
 }
 
 /// Waits (10 s at most) until the dominant frequency the page hears is

@@ -64,7 +64,7 @@ impl TestServer {
         let node = Arc::new(root::assemble_with_clock(config, clock.clone()).await.expect("app"));
         let app = node.app.clone();
         let jobs = node.spawn_jobs();
-        let store = db.store().await.with_clock(clock.clone());
+        let store = db.store().await;
         let (stop, stopped) = oneshot::channel::<()>();
         let router = node.router();
         tokio::spawn(async move {
@@ -216,6 +216,7 @@ impl TestServer {
             until_date: None,
             session_minutes: 10,
             overrides: Default::default(),
+            offering_id: None,
             occurrences: vec![officehours::storage::NewOccurrence {
                 date,
                 start: start.as_millisecond(),
@@ -223,7 +224,8 @@ impl TestServer {
                 slots: vec![(start.as_millisecond(), end.as_millisecond())],
             }],
         };
-        let (_, slots) = store.create_block(&new).await.expect("block");
+        let now = self.clock.now_ms();
+        let (_, slots) = store.create_block(&new, now).await.expect("block");
         let request = store
             .create_request(
                 slots[0].id,
@@ -231,6 +233,7 @@ impl TestServer {
                 (0, 1),
                 |_| Ok::<_, ()>(status),
                 officehours::storage::RequestText { note: "", answers: "{}", origin: None },
+                now,
             )
             .await
             .expect("request")
