@@ -22,11 +22,24 @@ pub enum ClientMessage {
     /// A line of chat to the other person (not stored).
     Chat { text: String },
     /// The advisor asks for 4 more minutes (last minute, Pro, once).
-    Extend,
+    /// (Written `{}`: serde's `deny_unknown_fields` holds for struct
+    /// variants only, and a unit variant took any extra field.)
+    Extend {},
     /// The browser's WebRTC offer (audio, and video for a shared screen).
     Offer { sdp: String },
     /// Leaving on purpose.
-    Leave,
+    Leave {},
+}
+
+impl ClientMessage {
+    /// Reads one message, a JSON object. (serde's internally tagged enums
+    /// also take a JSON array, `["join","t"]`, which the protocol is not.)
+    pub fn read(text: &str) -> Option<ClientMessage> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
 }
 
 /// To a browser.
@@ -115,10 +128,33 @@ mod tests {
     fn client_messages_are_read_strictly() {
         let join: ClientMessage = serde_json::from_str(r#"{"type":"join","token":"t"}"#).unwrap();
         assert_eq!(join, ClientMessage::Join { token: "t".into() });
-        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"extend"}"#).unwrap(), ClientMessage::Extend);
+        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"extend"}"#).unwrap(), ClientMessage::Extend {});
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"shout","text":"x"}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat","text":"x","extra":1}"#).is_err());
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"chat"}"#).is_err());
+    }
+
+    /// Found by fuzzing (tests/it/fuzz_room.rs): an array was read as a
+    /// message, its first item taken for the type.
+    #[test]
+    fn only_json_objects_are_messages() {
+        assert_eq!(
+            ClientMessage::read(r#" {"type":"chat","text":"hi"}"#),
+            Some(ClientMessage::Chat { text: "hi".into() })
+        );
+        for text in [r#"["join","type"]"#, r#"["extend"]"#, r#"["chat","x"]"#, "", "null"] {
+            assert_eq!(ClientMessage::read(text), None, "{text}");
+        }
+    }
+
+    /// Found by fuzzing (tests/it/fuzz_room.rs): the messages without
+    /// fields took any extra field, unlike the others.
+    #[test]
+    fn messages_without_fields_refuse_extra_fields_too() {
+        assert_eq!(serde_json::from_str::<ClientMessage>(r#"{"type":"leave"}"#).unwrap(), ClientMessage::Leave {});
+        for text in [r#"{"type":"extend","token":""}"#, r#"{"type":"leave","minutes":4}"#] {
+            assert!(serde_json::from_str::<ClientMessage>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -80,9 +80,9 @@ enum Read {
 
 fn read(message: Message) -> Read {
     match message {
-        Message::Text(text) => match serde_json::from_str(text.as_str()) {
-            Ok(message) => Read::Message(message),
-            Err(_) => Read::Bad(ServerMessage::error("bad_message", "That message is not one this room understands.")),
+        Message::Text(text) => match ClientMessage::read(text.as_str()) {
+            Some(message) => Read::Message(message),
+            None => Read::Bad(ServerMessage::error("bad_message", "That message is not one this room understands.")),
         },
         Message::Binary(_) => Read::Bad(ServerMessage::error("bad_message", "This room speaks JSON text only.")),
         Message::Close(_) => Read::Closed,
@@ -132,14 +132,14 @@ async fn connection(app: App, rooms: Arc<Rooms>, id: i64, mut socket: WebSocket)
             incoming = socket.recv() => {
                 let Some(Ok(incoming)) = incoming else { break };
                 let command = match read(incoming) {
-                    Read::Closed | Read::Message(ClientMessage::Leave) => break,
+                    Read::Closed | Read::Message(ClientMessage::Leave {}) => break,
                     Read::Nothing => continue,
                     Read::Message(ClientMessage::Join { .. }) => {
                         send(&mut socket, &ServerMessage::error("already_joined", "You are in the room already.")).await;
                         continue;
                     }
                     Read::Message(ClientMessage::Chat { text }) => Command::Chat { conn, text },
-                    Read::Message(ClientMessage::Extend) => Command::Extend { conn },
+                    Read::Message(ClientMessage::Extend {}) => Command::Extend { conn },
                     Read::Message(ClientMessage::Offer { sdp }) => Command::Offer { conn, sdp },
                     Read::Bad(error) => {
                         send(&mut socket, &error).await;

@@ -399,4 +399,120 @@ mod tests {
             assert!(parse_dictionary(bad).is_err(), "{bad}");
         }
     }
+
+    /// Property tests (fuzzing on stable, docs/fuzzing.md): any text is
+    /// parsed or refused without a panic, and a dictionary serialised by
+    /// section 4.1 parses back to itself. `PROPTEST_CASES` sets the number
+    /// of cases; seeds of failures are kept in `proptest-regressions/`.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A dictionary serialised (RFC 8941 section 4.1.2).
+        fn serialize_dictionary(dictionary: &Dictionary) -> String {
+            let members: Vec<String> = dictionary
+                .iter()
+                .map(|(key, member)| match member {
+                    Member::Item(Item { bare: BareItem::Boolean(true), params }) => {
+                        let mut out = key.clone();
+                        serialize_params(params, &mut out);
+                        out
+                    }
+                    Member::Item(item) => {
+                        let mut out = format!("{key}=");
+                        serialize_bare(&item.bare, &mut out);
+                        serialize_params(&item.params, &mut out);
+                        out
+                    }
+                    Member::InnerList(items, params) => format!("{key}={}", serialize_inner_list(items, params)),
+                })
+                .collect();
+            members.join(", ")
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            "[a-z*][a-z0-9_.*-]{0,6}"
+        }
+
+        fn bare() -> impl Strategy<Value = BareItem> {
+            prop_oneof![
+                (-999_999_999_999_999i64..=999_999_999_999_999).prop_map(BareItem::Integer),
+                (-999_999_999_999i64..=999_999_999_999, 0u32..1000, 1usize..=3).prop_map(|(i, f, digits)| {
+                    let fraction = format!("{f:03}");
+                    BareItem::Decimal(format!("{i}.{}", &fraction[..digits]))
+                }),
+                "[ -~]{0,20}".prop_map(BareItem::String),
+                "[a-zA-Z*][a-zA-Z0-9!#$%&'*+.^_`|~:/-]{0,10}".prop_map(BareItem::Token),
+                prop::collection::vec(any::<u8>(), 0..24).prop_map(BareItem::Bytes),
+                any::<bool>().prop_map(BareItem::Boolean),
+            ]
+        }
+
+        fn params() -> impl Strategy<Value = Parameters> {
+            prop::collection::vec((key(), bare()), 0..3).prop_map(|mut list| {
+                // A later duplicate replaces an earlier one: keep keys unique.
+                let mut seen = Vec::new();
+                list.retain(|(k, _)| {
+                    !seen.contains(k) && {
+                        seen.push(k.clone());
+                        true
+                    }
+                });
+                list
+            })
+        }
+
+        fn item() -> impl Strategy<Value = Item> {
+            (bare(), params()).prop_map(|(bare, params)| Item { bare, params })
+        }
+
+        fn dictionary() -> impl Strategy<Value = Dictionary> {
+            let member = prop_oneof![
+                item().prop_map(Member::Item),
+                (prop::collection::vec(item(), 0..4), params()).prop_map(|(items, p)| Member::InnerList(items, p)),
+            ];
+            prop::collection::vec((key(), member), 0..5).prop_map(|mut list| {
+                let mut seen = Vec::new();
+                list.retain(|(k, _)| {
+                    !seen.contains(k) && {
+                        seen.push(k.clone());
+                        true
+                    }
+                });
+                list
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn dictionaries_round_trip(dictionary in dictionary()) {
+                let text = serialize_dictionary(&dictionary);
+                prop_assert_eq!(parse_dictionary(&text), Ok(dictionary), "{}", text);
+            }
+
+            #[test]
+            fn any_text_is_parsed_or_refused(text in "[ -~\t\u{80}-\u{10ffff}]{0,60}") {
+                if let Ok(dictionary) = parse_dictionary(&text) {
+                    // What parses serialises to a canonical form that parses
+                    // to the same.
+                    let canonical = serialize_dictionary(&dictionary);
+                    prop_assert_eq!(parse_dictionary(&canonical), Ok(dictionary), "{}", canonical);
+                }
+            }
+
+            #[test]
+            fn near_misses_are_parsed_or_refused(
+                pieces in prop::collection::vec(prop::sample::select(vec![
+                    "sig1", "=", "(", ")", "\"@method\"", " ", ";", "created", "1", "-", ".", "5", ":", "YQ==",
+                    "?", "0", ",", "\\", "\"", "*", "keyid", "\t", "a",
+                ]), 0..30)
+            ) {
+                let text = pieces.concat();
+                if let Ok(dictionary) = parse_dictionary(&text) {
+                    let canonical = serialize_dictionary(&dictionary);
+                    prop_assert_eq!(parse_dictionary(&canonical), Ok(dictionary), "{}", canonical);
+                }
+            }
+        }
+    }
 }

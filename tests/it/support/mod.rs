@@ -8,6 +8,7 @@ pub mod client;
 pub mod coturn;
 pub mod databases;
 pub mod firefox;
+pub mod fuzz;
 pub mod peer;
 pub mod room_voice;
 pub mod server;
