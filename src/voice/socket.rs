@@ -22,6 +22,13 @@ use super::batch::{self, Received};
 use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, Transmit, VoiceError};
 use super::rtc_engine::RtcEngine;
 
+/// The media socket's kernel buffers: at a thousand rooms about 100,000
+/// datagrams a second arrive, and the system's default receive buffer
+/// (about 200 KiB, some 270 datagrams) overflows in a pause of a few
+/// milliseconds. The kernel caps this at `net.core.rmem_max` /
+/// `net.core.wmem_max` (docs/voice.md says how to raise them).
+const SOCKET_BUFFER: usize = 4 << 20;
+
 /// How long the loop sleeps when no connection has a timer.
 const IDLE: Duration = Duration::from_secs(3600);
 
@@ -61,9 +68,27 @@ pub type VoiceEvents = mpsc::UnboundedReceiver<MediaEvent>;
 /// Binds the media port and starts the media task on the `rtc` engine.
 pub async fn start(config: &VoiceConfig) -> io::Result<(VoiceHandle, VoiceEvents)> {
     let socket = UdpSocket::bind(config.bind).await?;
+    enlarge_buffers(&socket);
     let bound = socket.local_addr()?;
     let advertised = SocketAddr::new(config.advertised_ip(), bound.port());
     Ok(start_with(socket, RtcEngine::new(advertised), advertised))
+}
+
+/// Asks for [`SOCKET_BUFFER`] each way and says so when the system gives less.
+fn enlarge_buffers(socket: &UdpSocket) {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    // Linux reports twice what it grants (the other half is its bookkeeping).
+    let received = socket.recv_buffer_size().unwrap_or(0);
+    if received < SOCKET_BUFFER {
+        tracing::warn!(
+            "voice: the media socket's receive buffer is {} KiB, not the {} KiB asked for; \
+             raise net.core.rmem_max and net.core.wmem_max (docs/voice.md) before hosting many rooms",
+            received / 1024,
+            SOCKET_BUFFER / 1024
+        );
+    }
 }
 
 /// Starts the media task on an already-bound socket with any engine.
