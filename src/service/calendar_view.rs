@@ -97,7 +97,7 @@ impl App {
                     SlotState::Open => ("open", "Open".to_string(), None),
                 };
                 let time = time_zone::format_span(slot.starts_at, slot.ends_at, &zone);
-                let room = (state == "approved").then(|| room_of(&href, slot.ends_at, now)).flatten();
+                let room = (slot.status == SlotState::Booked).then(|| room_of(&href, slot.ends_at, now)).flatten();
                 let offering = match slot.offering_id {
                     Some(id) => offerings.iter().find(|o| o.id == id),
                     None => offerings.first(),

@@ -47,28 +47,42 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM booking_questions WHERE offering_id = $1").bind(offering_id).execute(&mut *tx).await?;
-        for (position, (label, kind, required)) in questions.iter().enumerate() {
-            let (kind, choices) = match kind {
-                Kind::Text => ("text", String::new()),
-                Kind::Choice(choices) => ("choice", choices.join("\n")),
-            };
-            sqlx::query(
-                "INSERT INTO booking_questions (advisor_id, offering_id, position, label, kind, choices, required) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(advisor_id)
-            .bind(offering_id)
-            .bind(position as i64)
-            .bind(label)
-            .bind(kind)
-            .bind(choices)
-            .bind(*required)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_questions(&mut tx, advisor_id, None, Some(offering_id), questions).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts `questions` in order, for a block, an offering or (neither) the
+/// advisor's own list.
+async fn insert_questions(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    advisor_id: i64,
+    block: Option<i64>,
+    offering: Option<i64>,
+    questions: &[(String, Kind, bool)],
+) -> Result<()> {
+    for (position, (label, kind, required)) in questions.iter().enumerate() {
+        let (kind, choices) = match kind {
+            Kind::Text => ("text", String::new()),
+            Kind::Choice(choices) => ("choice", choices.join("\n")),
+        };
+        sqlx::query(
+            "INSERT INTO booking_questions (advisor_id, block_id, offering_id, position, label, kind, choices, required) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(advisor_id)
+        .bind(block)
+        .bind(offering)
+        .bind(position as i64)
+        .bind(label)
+        .bind(kind)
+        .bind(choices)
+        .bind(*required)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 fn question_of(r: QuestionRow) -> Question {
@@ -100,25 +114,7 @@ impl Store {
             .bind(block.unwrap_or(0))
             .execute(&mut *tx)
             .await?;
-        for (position, (label, kind, required)) in questions.iter().enumerate() {
-            let (kind, choices) = match kind {
-                Kind::Text => ("text", String::new()),
-                Kind::Choice(choices) => ("choice", choices.join("\n")),
-            };
-            sqlx::query(
-                "INSERT INTO booking_questions (advisor_id, block_id, position, label, kind, choices, required) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(advisor_id)
-            .bind(block)
-            .bind(position as i64)
-            .bind(label)
-            .bind(kind)
-            .bind(choices)
-            .bind(*required)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_questions(&mut tx, advisor_id, block, None, questions).await?;
         tx.commit().await?;
         Ok(())
     }

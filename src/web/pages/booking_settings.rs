@@ -163,17 +163,7 @@ pub struct SettingsForm {
 
 impl SettingsForm {
     fn questions(&self) -> Vec<QuestionInput> {
-        let field = |i: usize, name: &str| self.rest.get(&format!("q{i}_{name}")).cloned().unwrap_or_default();
-        (0..QUESTIONS_MAX)
-            .filter(|i| self.rest.contains_key(&format!("q{i}_label")))
-            .map(|i| QuestionInput {
-                label: field(i, "label"),
-                kind: field(i, "kind"),
-                // A short-text question has no choices, whatever was typed before switching.
-                choices: if field(i, "kind") == "choice" { field(i, "choices") } else { String::new() },
-                required: field(i, "required") == "yes",
-            })
-            .collect()
+        questions_of_form(&self.rest)
     }
 
     fn typed(&self) -> Typed {
@@ -361,4 +351,20 @@ pub async fn private_page(
         v,
     })
     .into_response())
+}
+
+/// The questions a form sends as `q{i}_label`, `q{i}_kind`, `q{i}_choices`
+/// and `q{i}_required` (the booking rules page and an offering's page).
+pub(crate) fn questions_of_form(fields: &BTreeMap<String, String>) -> Vec<QuestionInput> {
+    let field = |i: usize, name: &str| fields.get(&format!("q{i}_{name}")).cloned().unwrap_or_default();
+    (0..QUESTIONS_MAX)
+        .filter(|i| fields.contains_key(&format!("q{i}_label")))
+        .map(|i| QuestionInput {
+            label: field(i, "label"),
+            kind: field(i, "kind"),
+            // A short-text question has no choices, whatever was typed before switching.
+            choices: if field(i, "kind") == "choice" { field(i, "choices") } else { String::new() },
+            required: field(i, "required") == "yes",
+        })
+        .collect()
 }

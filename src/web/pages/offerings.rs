@@ -15,7 +15,7 @@ use crate::domain::questions::{QUESTIONS_MAX, QuestionInput};
 use crate::service::offerings::{OfferingInput, OfferingRules};
 use crate::service::{App, AppError};
 use crate::storage::{Offering, User};
-use crate::web::pages::booking_settings::{QuestionRow, number, question_rows};
+use crate::web::pages::booking_settings::{QuestionRow, number, question_rows, questions_of_form};
 use crate::web::render::{Page, WebError, redirect_with_flash};
 use crate::web::session::{SignedIn, Visitor};
 
@@ -214,16 +214,7 @@ pub struct OfferingForm {
 
 impl OfferingForm {
     fn questions(&self) -> Vec<QuestionInput> {
-        let field = |i: usize, name: &str| self.rest.get(&format!("q{i}_{name}")).cloned().unwrap_or_default();
-        (0..QUESTIONS_MAX)
-            .filter(|i| self.rest.contains_key(&format!("q{i}_label")))
-            .map(|i| QuestionInput {
-                label: field(i, "label"),
-                kind: field(i, "kind"),
-                choices: if field(i, "kind") == "choice" { field(i, "choices") } else { String::new() },
-                required: field(i, "required") == "yes",
-            })
-            .collect()
+        questions_of_form(&self.rest)
     }
 
     /// The form's input for the service; numbers left empty keep the
