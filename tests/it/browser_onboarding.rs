@@ -122,6 +122,13 @@ async fn the_phone_header_is_a_menu_and_no_page_scrolls_sideways() {
         .await
         .expect("message");
 
+    // A request of chief's to the advisor (Upcoming, the request's page)
+    // and the advisor's private link.
+    let note = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch".repeat(2);
+    let request = server.app.request_slot(&admin, slot, &note, &serde_json::json!({}), None).await.expect("request");
+    let link = server.app.new_private_link(&advisor).await.expect("private link");
+    let secret = link.rsplit('/').next().unwrap().to_string();
+
     let phone = driver.browser(390, 844).await;
     log_in(&phone, &server, "chief").await;
     // The header: one row with a menu button; the links behind it.
@@ -152,6 +159,9 @@ async fn the_phone_header_is_a_menu_and_no_page_scrolls_sideways() {
         "/help".into(),
         "/help/calendar".into(),
         format!("/slots/{slot}/request"),
+        "/upcoming".into(),
+        format!("/requests/{}", request.id),
+        format!("/book/{secret}"),
         "/calendar".into(),
         "/messages".into(),
         format!("/messages/{long}"),
