@@ -177,13 +177,42 @@ async fn the_phone_header_is_a_menu_and_no_page_scrolls_sideways() {
         "/admin/karma".into(),
         "/admin/federation".into(),
     ];
-    for (i, page) in pages.iter().enumerate() {
-        phone.goto(&server.url(page)).await.unwrap();
-        let overflow =
-            phone.execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await.unwrap();
-        let name = page.trim_matches('/').replace('/', "-");
-        shot(&phone, &format!("phone-{i:02}-{}", if name.is_empty() { "home" } else { &name })).await;
-        assert!(overflow.as_f64().unwrap() <= 0.0, "{page} scrolls sideways by {overflow} px at 390 px");
-    }
+    walk(&phone, &server, "phone", &pages).await;
     phone.close().await.unwrap();
+
+    // The same pages on a desktop, and the advisor's own pages at both
+    // widths (their offerings, the decision on chief's request).
+    let desktop = driver.browser(1280, 900).await;
+    log_in(&desktop, &server, "chief").await;
+    walk(&desktop, &server, "desktop", &pages).await;
+    desktop.close().await.unwrap();
+    let own = [
+        "/upcoming".to_string(),
+        format!("/requests/{}", request.id),
+        "/settings/offerings".into(),
+        "/settings/booking".into(),
+        "/calendar".into(),
+    ];
+    for (label, width, height) in [("advisor-phone", 390, 844), ("advisor-desktop", 1280, 900)] {
+        let browser = driver.browser(width, height).await;
+        log_in(&browser, &server, &long).await;
+        walk(&browser, &server, label, &own).await;
+        browser.goto(&server.url(&format!("/requests/{}", request.id))).await.unwrap();
+        assert!(page_text(&browser).await.contains("Your decision"), "{label}: the advisor decides here");
+        browser.close().await.unwrap();
+    }
+}
+
+/// Opens each page (a screenshot of each) and checks that none is wider
+/// than the window.
+async fn walk(browser: &Client, server: &TestServer, label: &str, pages: &[String]) {
+    for (i, page) in pages.iter().enumerate() {
+        browser.goto(&server.url(page)).await.unwrap();
+        assert!(!page_text(browser).await.contains("Not found"), "{label}: {page} is a page");
+        let overflow =
+            browser.execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![]).await.unwrap();
+        let name = page.trim_matches('/').replace('/', "-");
+        shot(browser, &format!("{label}-{i:02}-{}", if name.is_empty() { "home" } else { &name })).await;
+        assert!(overflow.as_f64().unwrap() <= 0.0, "{label}: {page} scrolls sideways by {overflow} px");
+    }
 }
