@@ -6,7 +6,8 @@ use crate::support;
 use fantoccini::Locator;
 use officehours::domain::booking::RequestStatus;
 use support::room_voice::{
-    MEDIA_SWITCHES, assert_audio_rate, assert_hears, assert_nothing_after_the_end, join, use_tone,
+    MEDIA_SWITCHES, assert_audio_rate, assert_hears, assert_nothing_after_the_end, join, share_canvas,
+    until_screen_shown, use_tone,
 };
 use support::webdriver::{
     Driver, assert_labelled, click_and_wait, entry_states, fill, log_in, page_text, screenshot_dir, set_value, submit,
@@ -302,23 +303,8 @@ async fn two_people_join_a_room_chat_and_see_the_end_screen_at_the_hard_stop() {
 
     // Screen sharing: Ada shares a synthetic screen (a canvas stream in
     // place of the screen picker); Lea's page shows it, with frames coming.
-    advisor
-        .execute(
-            "const c = document.createElement('canvas'); c.width = 320; c.height = 180; \
-             const g = c.getContext('2d'); let n = 0; \
-             setInterval(() => { g.fillStyle = n++ % 2 ? '#2e8b57' : '#dcdcd4'; g.fillRect(0, 0, 320, 180); }, 50); \
-             window.__ohShare(c.captureStream(20));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    until_true(
-        &learner,
-        "the shared screen",
-        "const v = document.getElementById('room-screen'); \
-         return !document.getElementById('room-screen-box').hidden && v.videoWidth > 0;",
-    )
-    .await;
+    share_canvas(&advisor).await;
+    until_screen_shown(&learner, "Lea").await;
 
     // Chat: shown as text, links clickable.
     fill(&advisor, "room-chat-text", "<b>Welcome</b> see https://example.org/notes").await;

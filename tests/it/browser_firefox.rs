@@ -1,13 +1,16 @@
 //! The voice room across browsers: the learner in headless Firefox ESR
 //! (through geckodriver), the advisor in Chromium, on one room of the
-//! server; each hears the other's tone through the server's SFU.
+//! server; each hears the other's tone through the server's SFU, and each
+//! sees the other's shared screen.
 
 use crate::support;
 
 use fantoccini::Locator;
 use officehours::domain::booking::RequestStatus;
 use support::firefox::Gecko;
-use support::room_voice::{MEDIA_SWITCHES, assert_audio_rate, assert_hears, join, use_tone};
+use support::room_voice::{
+    MEDIA_SWITCHES, assert_audio_rate, assert_hears, join, share_canvas, until_screen_shown, use_tone,
+};
 use support::webdriver::{Driver, fill, log_in, page_text, screenshot_dir, until_true};
 use support::{TestDatabase, TestServer};
 
@@ -15,7 +18,7 @@ const LEARNER_TONE: u32 = 440;
 const ADVISOR_TONE: u32 = 660;
 
 #[tokio::test]
-async fn firefox_and_chromium_hear_each_others_tone_chat_and_end_on_time() {
+async fn firefox_and_chromium_hear_each_other_share_screens_chat_and_end_on_time() {
     let Some(gecko) = Gecko::start("Europe/Berlin") else { return };
     let Some(chromium) = Driver::start("Europe/Berlin") else { return };
     let db = TestDatabase::sqlite().await;
@@ -50,6 +53,13 @@ async fn firefox_and_chromium_hear_each_others_tone_chat_and_end_on_time() {
     }
     assert_hears(&learner, "Lea in Firefox", ADVISOR_TONE).await;
     assert_hears(&advisor, "Ada in Chromium", LEARNER_TONE).await;
+
+    // Screen sharing both ways: Firefox encodes its screen (VP8) through
+    // the server to Chromium, and decodes Chromium's.
+    share_canvas(&learner).await;
+    until_screen_shown(&advisor, "Ada in Chromium").await;
+    share_canvas(&advisor).await;
+    until_screen_shown(&learner, "Lea in Firefox").await;
 
     // Chat from Firefox to Chromium, and back.
     fill(&learner, "room-chat-text", "Hello from Firefox, notes at https://example.org/a?b=1").await;

@@ -112,6 +112,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         "wordpress/person.json",
         "gnusocial/person.json",
         "misskey/person.json",
+        "sharkey/person.json",
         "discourse/person.json",
     ];
     for path in actors {
@@ -127,6 +128,8 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         ("lemmy/create_comment.json", true),
         ("hubzilla/create_note.json", true),
         ("gnusocial/create_note.json", true),
+        ("misskey/create_reply.json", true),
+        ("sharkey/direct_note.json", true),
         ("peertube/note.json", false),
         ("wordpress/note.json", false),
     ];
@@ -146,4 +149,11 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
     let note = Note::read(&create.object).unwrap();
     assert_eq!(note.mentions().count(), 1);
     assert_eq!(note.to, ["https://www.w3.org/ns/activitystreams#Public"]);
+    // Sharkey's direct message: addressed to the advisor alone, its mention
+    // tagged, its HTML mention link in single quotes.
+    let create: Incoming = serde_json::from_value(fixture("sharkey/direct_note.json")).unwrap();
+    let note = Note::read(&create.object).unwrap();
+    assert_eq!(note.mentions().count(), 1);
+    assert_eq!(note.to, ["https://officehours.example/users/ada"]);
+    assert!(note.cc.is_empty());
 }

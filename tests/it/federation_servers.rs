@@ -59,6 +59,9 @@ enum After {
     Answered(&'static str),
     /// The actor is gone: not a follower, and its waiting requests cancelled.
     ActorDeleted,
+    /// A message to Ada (no new request): her conversation with the sender
+    /// ends with the text.
+    Message(&'static str),
 }
 
 const OURS: &str = "https://officehours.example";
@@ -164,11 +167,20 @@ async fn check(spec: Server) {
                 note
             };
             // A reply to Ada's event: a pending request, acknowledged.
+            // Another post on the same server: new ids.
+            let new_id = |v: &Value, n: u8| format!("{}-{n}", v.as_str().unwrap().trim_end_matches('/'));
             let mut reply = wrap(fixture(spec.dir, file, &peer, &server, &ada_event));
-            if reply["object"]["inReplyTo"].is_null() {
+            let in_reply_to = reply["object"]["inReplyTo"].clone();
+            if in_reply_to.is_null() {
                 // A top-level post in the fixture: made a reply, as the
                 // server sends replies.
                 reply["object"]["inReplyTo"] = json!(ada_event);
+            } else if in_reply_to != json!(ada_event) {
+                // A reply in the sender's own thread: made a reply to the
+                // event, as another post (the fixture itself may follow).
+                reply["object"]["inReplyTo"] = json!(ada_event);
+                reply["id"] = json!(new_id(&reply["id"], 1));
+                reply["object"]["id"] = json!(new_id(&reply["object"]["id"], 1));
             }
             let note_id = reply["object"]["id"].as_str().unwrap().to_string();
             assert_eq!(send(&peer, &server, &key_id, &reply).await, StatusCode::ACCEPTED, "{tag} the reply");
@@ -184,10 +196,8 @@ async fn check(spec: Server) {
                 let mut mention =
                     wrap(serde_json::from_str(&text.replace(&ada_id, &server.url("/users/abe"))).unwrap());
                 mention["object"].as_object_mut().unwrap().remove("inReplyTo");
-                // Another post: new ids on the same server.
-                let new_id = |v: &Value| format!("{}-2", v.as_str().unwrap().trim_end_matches('/'));
-                mention["id"] = json!(new_id(&mention["id"]));
-                mention["object"]["id"] = json!(new_id(&mention["object"]["id"]));
+                mention["id"] = json!(new_id(&mention["id"], 2));
+                mention["object"]["id"] = json!(new_id(&mention["object"]["id"], 2));
                 let mention_id = mention["object"]["id"].as_str().unwrap().to_string();
                 assert_eq!(send(&peer, &server, &key_id, &mention).await, StatusCode::ACCEPTED, "{tag} the mention");
                 let requests = pending(&abe).await;
@@ -218,6 +228,14 @@ async fn check(spec: Server) {
                     let content = answer["object"]["content"].as_str().unwrap_or_default();
                     assert!(content.contains(text), "{tag} {file}: {content}");
                     assert_eq!(answer["to"], json!([actor]), "{tag} to the sender alone");
+                }
+                After::Message(text) => {
+                    assert_eq!(now, before, "{tag} {file} changed requests or follows");
+                    let (_, conversations) = ada.get("/api/v1/me/conversations").await;
+                    assert!(
+                        conversations.as_array().unwrap().iter().any(|c| c["last_message"] == *text),
+                        "{tag} {file}: {conversations}"
+                    );
                 }
                 After::ActorDeleted => {
                     assert!(before.0 + before.1 > 0, "{tag} nothing was waiting before {file}");
@@ -358,7 +376,34 @@ async fn ghost() {
 
 #[tokio::test]
 async fn misskey() {
-    check(Server { dir: "misskey", actor: "person.json", follow: None, request: None, then: &[] }).await;
+    check(Server {
+        dir: "misskey",
+        actor: "person.json",
+        follow: Some("follow.json"),
+        // A reply that mentions the advisor, to the sender's followers with
+        // the public and the advisor in `cc`, `_misskey_content` and
+        // `source` beside the HTML.
+        request: Some(("create_reply.json", Shape::Create, true)),
+        // Deleting the note leaves the request (the learner withdraws on
+        // the request's page or by `Undo`); the Undo embeds the whole Follow.
+        then: &[("delete_note.json", After::Ignored), ("undo_follow.json", After::Unfollowed)],
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sharkey() {
+    check(Server {
+        dir: "sharkey",
+        actor: "person.json",
+        follow: Some("follow.json"),
+        // A direct message (to the advisor alone, `cc` empty): as a reply to
+        // the event and as a new mention, a request; as it was sent, in the
+        // sender's own thread, a message to the advisor.
+        request: Some(("direct_note.json", Shape::Create, true)),
+        then: &[("direct_note.json", After::Message("2"))],
+    })
+    .await;
 }
 
 #[tokio::test]

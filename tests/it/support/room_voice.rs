@@ -146,3 +146,31 @@ pub async fn assert_nothing_after_the_end(browser: &Client, who: &str) {
     assert!(later.sent > at_end.sent, "{who} kept sending after the end: {at_end:?} → {later:?}");
     assert_eq!(later.received, at_end.received, "{who} received audio after the hard stop: {at_end:?} → {later:?}");
 }
+
+/// Shares a synthetic screen from the page: a canvas stream (alternating
+/// colours, 20 frames a second) handed to the room's share function in place
+/// of the browser's screen picker, which a headless browser cannot show.
+pub async fn share_canvas(browser: &Client) {
+    browser
+        .execute(
+            "const c = document.createElement('canvas'); c.width = 320; c.height = 180; \
+             const g = c.getContext('2d'); let n = 0; \
+             setInterval(() => { g.fillStyle = n++ % 2 ? '#2e8b57' : '#dcdcd4'; g.fillRect(0, 0, 320, 180); }, 50); \
+             return window.__ohShare(c.captureStream(20)).then(() => true);",
+            vec![],
+        )
+        .await
+        .expect("sharing a canvas stream");
+}
+
+/// Waits until the page shows the other person's shared screen with frames
+/// decoded (the video has a size only once a frame arrived).
+pub async fn until_screen_shown(browser: &Client, who: &str) {
+    until_true(
+        browser,
+        &format!("{who} sees the shared screen"),
+        "const v = document.getElementById('room-screen'); \
+         return !document.getElementById('room-screen-box').hidden && v.videoWidth > 0;",
+    )
+    .await;
+}
