@@ -113,6 +113,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         "gnusocial/person.json",
         "misskey/person.json",
         "sharkey/person.json",
+        "pixelfed/person.json",
         "discourse/person.json",
     ];
     for path in actors {
@@ -130,6 +131,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         ("gnusocial/create_note.json", true),
         ("misskey/create_reply.json", true),
         ("sharkey/direct_note.json", true),
+        ("pixelfed/create_reply.json", true),
         ("peertube/note.json", false),
         ("wordpress/note.json", false),
     ];

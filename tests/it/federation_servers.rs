@@ -407,6 +407,20 @@ async fn sharkey() {
 }
 
 #[tokio::test]
+async fn pixelfed() {
+    check(Server {
+        dir: "pixelfed",
+        actor: "person.json",
+        follow: None,
+        // A photo comment: `tag` one `Mention` object, the mentioned actor
+        // in `cc`, the text with no mention link in it.
+        request: Some(("create_reply.json", Shape::Create, true)),
+        then: &[],
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn discourse() {
     check(Server { dir: "discourse", actor: "person.json", follow: None, request: None, then: &[] }).await;
 }
