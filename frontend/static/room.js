@@ -51,8 +51,7 @@
   // A speaking indicator: lights while a stream carries sound.
   function meter(stream, badge) {
     if (!window.AudioContext || !badge) return;
-    audioContext = audioContext || new AudioContext();
-    if (audioContext.state === 'suspended') audioContext.resume().catch(function () {});
+    unlockAudio();
     var analyser = audioContext.createAnalyser();
     analyser.fftSize = 512;
     audioContext.createMediaStreamSource(stream).connect(analyser);
@@ -290,7 +289,15 @@
     }
   }
 
-  joinButton.addEventListener('click', join);
+  // Sound starts inside the click: browsers with the strictest autoplay
+  // rules (Safari) only let a page's audio start from a user's gesture, and
+  // the room's answer comes after it. The speaking meters use this context.
+  function unlockAudio() {
+    if (!window.AudioContext) return;
+    audioContext = audioContext || new AudioContext();
+    if (audioContext.state === 'suspended') audioContext.resume().catch(function () {});
+  }
+  joinButton.addEventListener('click', function () { unlockAudio(); join(); });
   shareButton.addEventListener('click', function () {
     if (shared) { stopSharing(); return; }
     navigator.mediaDevices.getDisplayMedia({ video: true }).then(share).catch(function () {
