@@ -114,6 +114,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         "misskey/person.json",
         "sharkey/person.json",
         "pixelfed/person.json",
+        "mitra/person.json",
         "discourse/person.json",
     ];
     for path in actors {
@@ -132,6 +133,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         ("misskey/create_reply.json", true),
         ("sharkey/direct_note.json", true),
         ("pixelfed/create_reply.json", true),
+        ("mitra/create_reply.json", true),
         ("peertube/note.json", false),
         ("wordpress/note.json", false),
     ];

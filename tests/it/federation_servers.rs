@@ -421,6 +421,22 @@ async fn pixelfed() {
 }
 
 #[tokio::test]
+async fn mitra() {
+    check(Server {
+        dir: "mitra",
+        actor: "person.json",
+        // Addressed to the advisor too (`to`), as Mitra's Follow is.
+        follow: Some("follow.json"),
+        // A reply in Mitra's "conversation" visibility: `to` the mentioned
+        // actor and their followers, `cc` empty; the actor's keys also as
+        // Multikeys (an RSA one under the same id as `publicKey`).
+        request: Some(("create_reply.json", Shape::Create, true)),
+        then: &[],
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn discourse() {
     check(Server { dir: "discourse", actor: "person.json", follow: None, request: None, then: &[] }).await;
 }
