@@ -115,6 +115,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         "sharkey/person.json",
         "pixelfed/person.json",
         "mitra/person.json",
+        "takahe/person.json",
         "discourse/person.json",
     ];
     for path in actors {
@@ -134,6 +135,7 @@ fn every_servers_actor_document_and_note_is_read_by_our_wire_types() {
         ("sharkey/direct_note.json", true),
         ("pixelfed/create_reply.json", true),
         ("mitra/create_reply.json", true),
+        ("takahe/create_reply.json", true),
         ("peertube/note.json", false),
         ("wordpress/note.json", false),
     ];

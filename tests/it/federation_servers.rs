@@ -437,6 +437,20 @@ async fn mitra() {
 }
 
 #[tokio::test]
+async fn takahe() {
+    check(Server {
+        dir: "takahe",
+        actor: "person.json",
+        follow: None,
+        // Compacted by pyld: `to`, `cc` and `tag` single values, the public
+        // as `as:Public`; ids ending in `/` under `/@name@domain/`.
+        request: Some(("create_reply.json", Shape::Create, true)),
+        then: &[],
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn discourse() {
     check(Server { dir: "discourse", actor: "person.json", follow: None, request: None, then: &[] }).await;
 }
