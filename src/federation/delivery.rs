@@ -195,17 +195,19 @@ async fn send(
         request.send()
     };
     let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
+    let limits = crate::outbound::federation_limits(&app.config);
+    let failed = |err: reqwest::Error| unreachable(format!("{inbox}: {}", crate::outbound::failure(&err, &limits)));
     let mut used = knock::first(known);
     let mut response = match used {
         SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
         SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
     }
     .await
-    .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    .map_err(failed)?;
     if knock::knock_again(used, response.status()) {
         tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
         used = SignatureStyle::Cavage;
-        response = post(key.sign_post(&inbox, body)?).await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+        response = post(key.sign_post(&inbox, body)?).await.map_err(failed)?;
     }
     let status = response.status();
     if status.is_success() {

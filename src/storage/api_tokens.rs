@@ -68,11 +68,16 @@ impl Store {
         });
         let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
         if user.is_some() {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
+            // Bookkeeping: a valid token is not refused because its last use
+            // cannot be written (a full disk lets reads go on).
+            let stamped = sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
                 .bind(token_hash)
                 .bind(now)
                 .execute(self.pool())
-                .await?;
+                .await;
+            if let Err(err) = stamped {
+                tracing::warn!(error = %err, "could not record when an API token was last used");
+            }
         }
         Ok(user)
     }
