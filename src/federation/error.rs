@@ -86,6 +86,10 @@ impl From<activitypub_federation::error::Error> for FederationError {
             {
                 FederationError::Invalid(format!("{err}."))
             }
+            E::Reqwest(err) | E::ReqwestMiddleware(reqwest_middleware::Error::Reqwest(err)) if err.is_timeout() => {
+                let url = err.url().map(|u| u.to_string()).unwrap_or_else(|| "the server".into());
+                FederationError::Remote(E::Other(format!("{url}: it did not answer in time")))
+            }
             other => FederationError::Remote(other),
         }
     }

@@ -127,7 +127,17 @@ async fn a_silent_peer_and_a_garbage_peer_hold_no_delivery_up_and_their_answers_
         let federation = server.node.federation().clone();
         let pass = tokio::spawn(async move { deliver_due(&federation).await });
         while received.lock().unwrap().len() < 3 {
-            assert!(started.elapsed() < TIMEOUT, "[{tag}] the healthy inbox waited on the silent one");
+            if started.elapsed() >= TIMEOUT {
+                let mut states = Vec::new();
+                for row in &queued {
+                    states.push(server.store.delivery_state(&row.activity_id).await.unwrap());
+                }
+                panic!(
+                    "[{tag}] the healthy inbox waited on the silent one: {} received, pass finished: {}, {states:?}",
+                    received.lock().unwrap().len(),
+                    pass.is_finished()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let healthy_in = started.elapsed();
@@ -158,10 +168,13 @@ async fn a_silent_peer_and_a_garbage_peer_hold_no_delivery_up_and_their_answers_
             assert!(state(&format!("healthy-{n}")).await.2.is_some(), "[{tag}] recorded delivered");
         }
 
-        // Fetches: an activity whose key lives on the garbage host, then on
-        // the silent one. Each is refused within the timeout and a margin.
+        // Fetches, all at once: an activity whose key lives on the garbage
+        // host (its actor document is 5 MB) or on the silent one, and a
+        // handle on either looked up. Each is refused within the timeout
+        // and a margin, with a short sentence.
         let inbox = server.url("/inbox");
-        for (host, port) in [("garbage.test", garbage), ("silent.test", silent)] {
+        let api = server.api_as(&ada).await;
+        let by_inbox = async |host: &str, port: u16| {
             let actor = format!("http://{host}:{port}/actor");
             let follow = json!({
                 "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{actor}/follows/1"),
@@ -171,19 +184,34 @@ async fn a_silent_peer_and_a_garbage_peer_hold_no_delivery_up_and_their_answers_
             let headers = peer.sign_as(&actor, &inbox, &follow, "application/activity+json");
             let asked = Instant::now();
             let (status, _) = peer.post(&inbox, &follow, headers).await;
-            let took = asked.elapsed();
-            assert!(took < TIMEOUT + Duration::from_secs(2), "[{tag}] the inbox waited {took:?} on {host}");
-            assert!(status.is_client_error() || status == 502, "[{tag}] {host}'s actor: {status}");
-        }
-        let api = server.api_as(&ada).await;
-        for (host, port) in [("garbage.test", garbage), ("silent.test", silent)] {
+            (status.as_u16(), String::new(), asked.elapsed())
+        };
+        let by_handle = async |host: &str, port: u16| {
             let asked = Instant::now();
             let (status, body) = api.post("/api/v1/follows", json!({"handle": format!("someone@{host}:{port}")})).await;
-            let took = asked.elapsed();
-            assert!(took < TIMEOUT + Duration::from_secs(2), "[{tag}] the lookup waited {took:?} on {host}");
-            assert!(status.is_client_error() || status == 502, "[{tag}] {host}: {status} {body}");
-            assert!(body["message"].as_str().is_some_and(|m| m.len() < 400), "[{tag}] {body}");
+            (status.as_u16(), body["message"].as_str().unwrap_or_default().to_string(), asked.elapsed())
+        };
+        let (garbage_actor, silent_actor, garbage_handle, silent_handle) = tokio::join!(
+            by_inbox("garbage.test", garbage),
+            by_inbox("silent.test", silent),
+            by_handle("garbage.test", garbage),
+            by_handle("silent.test", silent),
+        );
+        for (what, (status, message, took)) in [
+            ("an actor on the garbage host", &garbage_actor),
+            ("an actor on the silent host", &silent_actor),
+            ("a handle on the garbage host", &garbage_handle),
+            ("a handle on the silent host", &silent_handle),
+        ] {
+            assert!(*took < TIMEOUT + Duration::from_secs(2), "[{tag}] {what}: waited {took:?}");
+            assert!(message.len() < 300, "[{tag}] {what}: {message}");
+            eprintln!("[{tag}] {what}: {status} after {took:?} {message}");
         }
+        assert_eq!(garbage_actor.0, 422, "[{tag}] an actor document of 5 MB is refused, unread");
+        assert_eq!(silent_actor.0, 502, "[{tag}] the silent host's actor: the remote server failed");
+        assert_eq!(garbage_handle.0, 422, "[{tag}] {}", garbage_handle.1);
+        assert!(garbage_handle.1.contains("more than a megabyte"), "[{tag}] {}", garbage_handle.1);
+        assert_eq!(silent_handle.0, 502, "[{tag}] {}", silent_handle.1);
         eprintln!("[{tag}] healthy inbox served after {healthy_in:?}; the pass ended after {pass_took:?}");
     }
 }
