@@ -70,7 +70,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -130,6 +130,11 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(wait)
             .test_before_acquire(true)
+            // A connection still in a transaction after its release is not
+            // reused: when a write fails with a full disk, SQLite rolls the
+            // transaction back itself, sqlx's own ROLLBACK then fails, and
+            // the connection would otherwise refuse every later BEGIN.
+            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
