@@ -68,6 +68,16 @@ impl AppError {
         }
     }
 
+    /// For `map_err` on a storage call: "not found" means there is no such
+    /// `what`; any other failure keeps its own meaning (a database that
+    /// does not answer is not a missing slot).
+    pub fn missing(what: &'static str) -> impl FnOnce(StorageError) -> AppError {
+        move |err| match err {
+            StorageError::NotFound => AppError::NotFound(what),
+            other => other.into(),
+        }
+    }
+
     /// Logs what people are not shown: the cause of an internal error, a
     /// database that does not answer, a full disk (the admin's to fix).
     pub fn log_cause(&self, what: &str) {
