@@ -83,7 +83,9 @@ impl AppError {
     pub fn log_cause(&self, what: &str) {
         match self {
             AppError::Internal(cause) => tracing::error!(error = ?cause, "{what} failed"),
-            AppError::Unavailable(cause) => tracing::error!(error = %cause, "{what} failed: the database is unavailable"),
+            AppError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "{what} failed: the database is unavailable")
+            }
             AppError::StorageFull(cause) => tracing::error!(error = %cause, "{what} failed: the data disk is full"),
             _ => {}
         }

@@ -77,13 +77,7 @@ async fn a_full_data_disk_refuses_writes_with_507_and_recovers_without_corruptio
     assert_eq!(status, 503, "{text}");
     assert!(text.starts_with("data disk full: 0 MB free"), "{text}");
     // A signed-in page that writes nothing still works.
-    let page = server
-        .http
-        .get(server.url("/api/v1/me"))
-        .bearer_auth(&people.advisor_token)
-        .send()
-        .await
-        .unwrap();
+    let page = server.http.get(server.url("/api/v1/me")).bearer_auth(&people.advisor_token).send().await.unwrap();
     assert_eq!(page.status(), 200, "reading needs no space");
     assert!(server.is_running(), "the server survived the full disk");
 

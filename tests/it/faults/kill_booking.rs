@@ -28,8 +28,10 @@ async fn kill_9_during_booking_loses_no_answered_booking_and_books_no_slot_twice
         assert_eq!(slots.len(), 72);
 
         let load = BookingLoad::start(&server.base, &people.learners, &slots, true);
-        load.until("eight bookings", Duration::from_secs(30), |done| done.iter().filter(|o| o.booked().is_some()).count() >= 8)
-            .await;
+        load.until("eight bookings", Duration::from_secs(30), |done| {
+            done.iter().filter(|o| o.booked().is_some()).count() >= 8
+        })
+        .await;
         server.kill();
         let outcomes = load.stop().await;
 

@@ -39,7 +39,8 @@ async fn garbage_peer() -> u16 {
     let app = Router::new().fallback(move |method: axum::http::Method| {
         let garbage = garbage.clone();
         async move {
-            let status = if method == axum::http::Method::POST { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+            let status =
+                if method == axum::http::Method::POST { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
             (status, [("content-type", "application/activity+json")], garbage.to_vec()).into_response()
         }
     });
@@ -145,7 +146,10 @@ async fn a_silent_peer_and_a_garbage_peer_hold_no_delivery_up_and_their_answers_
         let delivered = pass.await.unwrap().expect("the pass of deliveries");
         let pass_took = started.elapsed();
         assert_eq!(delivered, 3, "[{tag}] the three healthy deliveries");
-        assert!(pass_took >= TIMEOUT && pass_took < TIMEOUT + Duration::from_secs(3), "[{tag}] the pass took {pass_took:?}");
+        assert!(
+            pass_took >= TIMEOUT && pass_took < TIMEOUT + Duration::from_secs(3),
+            "[{tag}] the pass took {pass_took:?}"
+        );
         let mut bodies = received.lock().unwrap().clone();
         bodies.sort();
         let mut sent: Vec<String> = queued[2..].iter().map(|d| d.body.clone()).collect();

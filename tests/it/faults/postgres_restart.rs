@@ -33,8 +33,10 @@ async fn postgres_stopped_under_load_answers_503_and_the_server_recovers_by_itse
     let slots = auto_approved_slots(&server.http, &server.base, &people.advisor_token, "08:00", "16:00").await;
 
     let load = BookingLoad::start(&server.base, &people.learners, &slots, false);
-    load.until("ten bookings", Duration::from_secs(30), |done| done.iter().filter(|o| o.booked().is_some()).count() >= 10)
-        .await;
+    load.until("ten bookings", Duration::from_secs(30), |done| {
+        done.iter().filter(|o| o.booked().is_some()).count() >= 10
+    })
+    .await;
     let stopped_at = load.started.elapsed();
     pg.stop_immediately();
 
@@ -55,7 +57,8 @@ async fn postgres_stopped_under_load_answers_503_and_the_server_recovers_by_itse
     assert_eq!((status, text.as_str()), (503, "database unreachable"), "/readyz while the database is down");
     let page = page.unwrap();
     assert_eq!(page.status(), 503, "a signed-in page while the database is down");
-    let cookies: Vec<_> = page.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_string()).collect();
+    let cookies: Vec<_> =
+        page.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_string()).collect();
     assert!(cookies.iter().all(|c| !c.starts_with("oh_session")), "the session cookie is kept: {cookies:?}");
     let text = page.text().await.unwrap();
     assert!(text.contains("cannot reach its database"), "{text}");

@@ -46,8 +46,10 @@ impl PrivatePostgres {
     /// panic in CI) when PostgreSQL's server binaries are not installed.
     pub fn start() -> Option<PrivatePostgres> {
         let bin = find_bin();
-        if !super::require("PostgreSQL's server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin)", bin.is_some())
-        {
+        if !super::require(
+            "PostgreSQL's server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin)",
+            bin.is_some(),
+        ) {
             return None;
         }
         let dir = tempfile::tempdir().expect("a folder for the cluster");
