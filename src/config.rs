@@ -26,6 +26,10 @@ pub struct Config {
     pub demo: bool,
     pub log_format: LogFormat,
     pub max_db_connections: u32,
+    /// How long a request waits for a database connection (the database
+    /// down, restarting, or every connection busy) before it is answered
+    /// 503, in seconds.
+    pub database_timeout_secs: u64,
     /// The length of a one-to-one session; 10 minutes is the product's identity.
     pub session_minutes: i64,
     /// The session lengths an advisor may give an offering (minutes, each
@@ -55,6 +59,10 @@ pub struct Config {
     /// The first retry delay of a failed federation delivery, in seconds
     /// (doubling each time, at most 8 hours); shortened in tests.
     pub federation_retry_base_secs: u64,
+    /// How long one federation request (a delivery, a signed fetch) may
+    /// take in all, in seconds; a peer that does not answer in time is
+    /// retried later.
+    pub federation_timeout_secs: u64,
     /// How many days ahead availability is published to followers (the
     /// rolling horizon; each occurrence is its own `Event`).
     pub federation_publish_days: u64,
@@ -111,6 +119,7 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub log_format: Option<LogFormat>,
     pub max_db_connections: Option<u32>,
+    pub database_timeout_secs: Option<u64>,
     pub session_minutes: Option<i64>,
     pub session_lengths: Option<Vec<i64>>,
     pub allow_private_fetches: Option<bool>,
@@ -120,6 +129,7 @@ pub struct FileConfig {
     pub room_no_show_minutes: Option<u64>,
     pub federation_retry_base_secs: Option<u64>,
     pub federation_publish_days: Option<u64>,
+    pub federation_timeout_secs: Option<u64>,
     pub federation_dead_after_secs: Option<u64>,
     pub federation_actor_fetches_per_minute: Option<u32>,
     pub trusted_proxies: Option<Vec<String>>,
@@ -235,6 +245,10 @@ impl Config {
             demo: overrides.demo || file.demo.unwrap_or(false),
             log_format: overrides.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             max_db_connections: file.max_db_connections.unwrap_or(8),
+            database_timeout_secs: env_number("OFFICEHOURS_DATABASE_TIMEOUT_SECS")?
+                .or(file.database_timeout_secs)
+                .unwrap_or(5)
+                .clamp(1, 60),
             session_minutes,
             session_lengths: session_lengths(session_minutes, file.session_lengths.as_deref())?,
             allow_private_fetches: file.allow_private_fetches.unwrap_or(false),
@@ -257,6 +271,10 @@ impl Config {
                 .or(file.federation_retry_base_secs)
                 .unwrap_or(60)
                 .clamp(1, 3600),
+            federation_timeout_secs: env_number("OFFICEHOURS_FEDERATION_TIMEOUT_SECS")?
+                .or(file.federation_timeout_secs)
+                .unwrap_or(10)
+                .clamp(1, 60),
             federation_publish_days: env_number("OFFICEHOURS_FEDERATION_PUBLISH_DAYS")?
                 .or(file.federation_publish_days)
                 .unwrap_or(7)

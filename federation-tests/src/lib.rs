@@ -124,6 +124,13 @@
 //!
 //! The peer's log (every request, signature check and delivery) is kept
 //! next to the instances' logs when a test fails.
+//!
+//! ## What an instance stored
+//!
+//! [`Instance::query`] runs a `SELECT` on an instance's own database (with
+//! `psql`, or Python's `sqlite3` module for SQLite) and returns its rows as
+//! tab-separated text, for checks that an API could hide (say, that every
+//! event a sender published is stored once by the receiver).
 
 /// The password of accounts made by [`Instance::create_advisor`].
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
@@ -134,6 +141,7 @@ mod instance;
 mod paths;
 mod peer;
 mod postgres;
+mod sql;
 pub mod web;
 
 use std::fmt;

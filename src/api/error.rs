@@ -37,9 +37,7 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
-        if let AppError::Internal(cause) = &err {
-            tracing::error!(error = ?cause, "API request failed");
-        }
+        err.log_cause("API request");
         let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut api = ApiError::new(status, err.code(), err.message());
         if let AppError::Invalid(errors) = &err {

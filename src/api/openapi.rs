@@ -47,22 +47,37 @@ impl Modify for TokenAuth {
 /// does not parse), `422` for operations with input (a rule the schema
 /// cannot state, or a NUL character), `401` (a missing or wrong token:
 /// anonymous operations check a token when one is sent), `413`/`415` for
-/// operations with a body, `429` where limits apply, and `405` for a method
-/// a path does not take.
+/// operations with a body, `429` where limits apply, `405` for a method
+/// a path does not take, `503` when the database does not answer and `507`
+/// when a write finds the data disk full.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations =
-                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten();
-            for operation in operations {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ]
+            .into_iter()
+            .filter_map(|(writes, operation)| Some((writes, operation.as_mut()?)));
+            for (writes, operation) in operations {
                 let mut common = vec![
                     ("400", "invalid_json, invalid_query or invalid_path: the input does not parse"),
                     ("401", "unauthenticated: the token is missing, unknown, expired or revoked"),
                     ("405", "method_not_allowed: the path does not take this method"),
                     ("429", "rate_limited: too many requests; see Retry-After"),
+                    (
+                        "503",
+                        "database_unavailable: the database does not answer (down or restarting); nothing was changed, try again later",
+                    ),
                 ];
+                if writes {
+                    common.push(("507", "storage_full: the server's data disk is full; nothing was saved"));
+                }
                 let has_input =
                     operation.request_body.is_some() || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 if has_input {

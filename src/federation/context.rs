@@ -61,7 +61,7 @@ impl std::ops::Deref for FedData {
 }
 
 /// The HTTP client every federation request goes through: no redirects,
-/// 10 s in all, and outside test mode no private, loopback or link-local
+/// `federation_timeout_secs` (10 s) in all, and outside test mode no private, loopback or link-local
 /// addresses, whatever DNS says.
 pub fn http_client(app: &App) -> anyhow::Result<reqwest::Client> {
     crate::outbound::federation_client(&app.config)
@@ -86,6 +86,7 @@ pub async fn config(data: FedData, client: reqwest::Client) -> anyhow::Result<Fe
         .client(client)
         .debug(test_mode)
         .http_fetch_limit(20)
+        .request_timeout(crate::outbound::federation_limits(&app.config).timeout)
         .build()
         .await
         .map_err(|e| anyhow::anyhow!("federation configuration: {e}"))

@@ -195,17 +195,19 @@ async fn send(
         request.send()
     };
     let unreachable = |err: String| FederationError::Remote(activitypub_federation::error::Error::Other(err));
+    let limits = crate::outbound::federation_limits(&app.config);
+    let failed = |err: reqwest::Error| unreachable(format!("{inbox}: {}", crate::outbound::failure(&err, &limits)));
     let mut used = knock::first(known);
     let mut response = match used {
         SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
         SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
     }
     .await
-    .map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+    .map_err(failed)?;
     if knock::knock_again(used, response.status()) {
         tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
         used = SignatureStyle::Cavage;
-        response = post(key.sign_post(&inbox, body)?).await.map_err(|e| unreachable(format!("{inbox}: {e}")))?;
+        response = post(key.sign_post(&inbox, body)?).await.map_err(failed)?;
     }
     let status = response.status();
     if status.is_success() {
@@ -229,12 +231,38 @@ async fn start_of(mut response: reqwest::Response) -> String {
             _ => break,
         }
     }
-    String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).chars().take(200).collect::<String>().trim().to_string()
+    bytes.truncate(1024);
+    first_words(&bytes)
+}
+
+/// Up to 200 characters of a body that is text, on one line; a body that
+/// is not (bytes that are not UTF-8, control characters such as NUL, which
+/// PostgreSQL would refuse to store) is named, not copied.
+fn first_words(bytes: &[u8]) -> String {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        // A character cut at the kilobyte's end is fine.
+        Err(err) if err.error_len().is_none() => std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default(),
+        Err(_) => return format!("({} bytes that are not text)", bytes.len()),
+    };
+    if text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        return format!("({} bytes that are not text)", bytes.len());
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ATTEMPTS, LEASE_MS};
+    use super::{ATTEMPTS, LEASE_MS, first_words};
+
+    #[test]
+    fn only_text_from_an_answer_is_kept() {
+        assert_eq!(first_words(b"  Service\n  Unavailable "), "Service Unavailable");
+        assert_eq!(first_words(&[0x5a, 0, 0x5a]), "(3 bytes that are not text)");
+        assert_eq!(first_words(&[0xff, 0xfe, 0x41]), "(3 bytes that are not text)");
+        assert_eq!(first_words(&"hé".as_bytes()[..2]), "h", "a character cut at the end");
+        assert_eq!(first_words(&[b'x'; 1024]).len(), 200);
+    }
     use crate::domain::retry::RetryPolicy;
 
     #[test]

@@ -67,6 +67,15 @@ impl From<activitypub_federation::error::Error> for FederationError {
             // The crate parses error pages too; a WebFinger answer that is no
             // WebFinger document is (nearly always) the server's 404.
             E::ParseFetchedObject(_, url, _) if url.path() == "/.well-known/webfinger" => FederationError::NotFound,
+            // Anything else that does not parse: said without the document,
+            // which may be up to a megabyte of someone else's bytes.
+            E::ParseFetchedObject(err, url, _) => FederationError::Invalid(format!(
+                "{url} did not answer with an ActivityPub document we can read ({}).",
+                short(&err.to_string())
+            )),
+            E::ResponseBodyLimit => FederationError::Invalid(
+                "That server answered with more than a megabyte: not read (an actor or object is far smaller).".into(),
+            ),
             E::UrlVerificationError(reason) => FederationError::Invalid(url_refusal(reason)),
             E::ResolveInternalIpError(host, ip) => FederationError::Invalid(format!(
                 "{host} resolves to {ip}, a private, loopback or link-local address: such servers are not allowed."
@@ -77,8 +86,20 @@ impl From<activitypub_federation::error::Error> for FederationError {
             {
                 FederationError::Invalid(format!("{err}."))
             }
+            E::Reqwest(err) | E::ReqwestMiddleware(reqwest_middleware::Error::Reqwest(err)) if err.is_timeout() => {
+                let url = err.url().map(|u| u.to_string()).unwrap_or_else(|| "the server".into());
+                FederationError::Remote(E::Other(format!("{url}: it did not answer in time")))
+            }
             other => FederationError::Remote(other),
         }
+    }
+}
+
+/// At most 200 characters of a parser's message.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 

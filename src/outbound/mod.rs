@@ -62,9 +62,12 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
-/// The federation client's limits: 5 s to connect, 10 s in all.
-pub const FEDERATION_LIMITS: Limits =
-    Limits { connect_timeout: Duration::from_secs(5), timeout: Duration::from_secs(10) };
+/// The federation client's limits: 5 s to connect (or less), and
+/// `federation_timeout_secs` (10 s by default) in all.
+pub fn federation_limits(config: &Config) -> Limits {
+    let timeout = Duration::from_secs(config.federation_timeout_secs);
+    Limits { connect_timeout: timeout.min(Duration::from_secs(5)), timeout }
+}
 
 /// A client behind a guard.
 #[derive(Clone)]
@@ -196,29 +199,36 @@ impl Outbound {
 
     /// A failed request in words: the guard's own refusal when it was one.
     fn failed(&self, err: &reqwest::Error) -> OutboundError {
-        if let Some(ours) = find::<OutboundError>(err) {
-            return ours.clone();
-        }
-        if err.is_timeout() {
-            return OutboundError::Unreachable(if err.is_connect() {
-                format!("the connection failed (no answer within {} seconds)", self.limits.connect_timeout.as_secs())
-            } else {
-                format!("it did not answer within {} seconds", self.limits.timeout.as_secs())
-            });
-        }
-        let cause = root_cause(err);
-        OutboundError::Unreachable(if find::<rustls::Error>(err).is_some() {
-            format!("the secure connection failed ({cause})")
-        } else if err.is_connect() {
-            format!("the connection failed ({cause})")
-        } else {
-            format!("the request failed ({cause})")
-        })
+        failure(err, &self.limits)
     }
 }
 
+/// A failed request of a client with `limits`, in words: the guard's own
+/// refusal when it was one, else what went wrong (no answer in time, the
+/// connection or TLS failing, …) with its innermost cause.
+pub fn failure(err: &reqwest::Error, limits: &Limits) -> OutboundError {
+    if let Some(ours) = find::<OutboundError>(err) {
+        return ours.clone();
+    }
+    if err.is_timeout() {
+        return OutboundError::Unreachable(if err.is_connect() {
+            format!("the connection failed (no answer within {} seconds)", limits.connect_timeout.as_secs())
+        } else {
+            format!("it did not answer within {} seconds", limits.timeout.as_secs())
+        });
+    }
+    let cause = root_cause(err);
+    OutboundError::Unreachable(if find::<rustls::Error>(err).is_some() {
+        format!("the secure connection failed ({cause})")
+    } else if err.is_connect() {
+        format!("the connection failed ({cause})")
+    } else {
+        format!("the request failed ({cause})")
+    })
+}
+
 /// The federation client (`federation::context::http_client`): public
-/// addresses only, no redirects, [`FEDERATION_LIMITS`]. In federation test
+/// addresses only, no redirects, [`federation_limits`]. In federation test
 /// mode, peers are `<name>.test:<port>` on loopback addresses: those names
 /// are pinned to their addresses (the port is in every URL) and private
 /// addresses are allowed.
@@ -229,7 +239,7 @@ pub fn federation_client(config: &Config) -> anyhow::Result<reqwest::Client> {
         Guard::public_only()
     };
     let user_agent = format!("Officehours/{} (+{})", env!("CARGO_PKG_VERSION"), config.public_url);
-    Ok(Outbound::new(guard, &user_agent, FEDERATION_LIMITS)?.http)
+    Ok(Outbound::new(guard, &user_agent, federation_limits(config))?.http)
 }
 
 /// The first error of type `E` in `err`'s chain (also inside I/O errors,

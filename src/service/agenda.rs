@@ -335,7 +335,7 @@ impl App {
 
     /// Where `learner` stands with the advisor of `slot` before asking.
     pub async fn standing(&self, learner: &User, slot: &Slot) -> Result<Standing, AppError> {
-        let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let block = self.store.block(slot.block_id).await.map_err(AppError::missing("slot"))?;
         let policy = self.policy_for_block(&block).await?;
         let rules = super::booking::effective_policy(&policy, &block);
         let (from, to) = super::booking::week_of(slot.starts_at, &block.timezone);
@@ -363,7 +363,7 @@ impl App {
     ) -> Result<Request, AppError> {
         let (slot, _) = self.requestable_slot(slot_id, link).await?;
         if slot.ap_id.is_none() {
-            let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+            let block = self.store.block(slot.block_id).await.map_err(AppError::missing("slot"))?;
             let policy = self.policy_for_block(&block).await?;
             agenda::check_note(note, policy.note_optional)?;
         }

@@ -141,7 +141,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
     }
-    let store = Store::connect(&config.database_url, config.max_db_connections).await.map_err(|e| {
+    let wait = std::time::Duration::from_secs(config.database_timeout_secs);
+    let store = Store::connect_waiting(&config.database_url, config.max_db_connections, wait).await.map_err(|e| {
         anyhow::anyhow!("cannot open the database {}: {e}", crate::storage::redact_url(&config.database_url))
     })?;
     store.migrate().await?;

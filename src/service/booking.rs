@@ -249,7 +249,7 @@ impl App {
 
     /// The questions asked for one slot (for the request form).
     pub async fn questions_for_slot(&self, slot: &Slot) -> Result<Vec<Question>, AppError> {
-        let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let block = self.store.block(slot.block_id).await.map_err(AppError::missing("slot"))?;
         self.questions_for_block(&block).await
     }
 
@@ -317,7 +317,11 @@ impl App {
         if slot.unlisted(policy.unlisted) {
             let hash = link.map(crate::service::secrets::hash_secret);
             let offering_link = match slot.offering_id {
-                Some(id) => self.store.offering(id).await.ok().and_then(|o| o.private_link_hash),
+                Some(id) => match self.store.offering(id).await {
+                    Ok(offering) => offering.private_link_hash,
+                    Err(StorageError::NotFound) => None,
+                    Err(other) => return Err(other.into()),
+                },
                 None => None,
             };
             let opened = [&policy.private_link_hash, &offering_link].into_iter().any(|kept| {
@@ -345,7 +349,7 @@ impl App {
         let answers = answer_map(answers)?;
         check_not_suspended(&self.store.user_by_id(slot.advisor_id).await?)?;
         self.check_karma_allows_requests(learner).await?;
-        let block = self.store.block(slot.block_id).await.map_err(|_| AppError::NotFound("slot"))?;
+        let block = self.store.block(slot.block_id).await.map_err(AppError::missing("slot"))?;
         let questions = self.questions_for_block(&block).await?;
         let answers = serde_json::to_string(&questions::answers(&questions, &answers)?).unwrap_or_else(|_| "{}".into());
         let policy = effective_policy(&self.policy_for_block(&block).await?, &block);

@@ -21,6 +21,13 @@ pub enum AppError {
     Conflict(&'static str, String),
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// The database does not answer (down, restarting, or no connection
+    /// free in time): nothing was done; trying again later may work (503).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] StorageError),
+    /// The disk under the database is full: the change was not saved (507).
+    #[error("storage full: {0}")]
+    StorageFull(#[source] StorageError),
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }
@@ -41,6 +48,8 @@ impl AppError {
             AppError::Forbidden(..) => 403,
             AppError::Conflict(..) => 409,
             AppError::RateLimited { .. } => 429,
+            AppError::Unavailable(_) => 503,
+            AppError::StorageFull(_) => 507,
             AppError::Internal(_) => 500,
         }
     }
@@ -53,7 +62,32 @@ impl AppError {
             AppError::WrongCredentials => "wrong_credentials",
             AppError::Forbidden(code, _) | AppError::Conflict(code, _) => code,
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::Unavailable(_) => "database_unavailable",
+            AppError::StorageFull(_) => "storage_full",
             AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// For `map_err` on a storage call: "not found" means there is no such
+    /// `what`; any other failure keeps its own meaning (a database that
+    /// does not answer is not a missing slot).
+    pub fn missing(what: &'static str) -> impl FnOnce(StorageError) -> AppError {
+        move |err| match err {
+            StorageError::NotFound => AppError::NotFound(what),
+            other => other.into(),
+        }
+    }
+
+    /// Logs what people are not shown: the cause of an internal error, a
+    /// database that does not answer, a full disk (the admin's to fix).
+    pub fn log_cause(&self, what: &str) {
+        match self {
+            AppError::Internal(cause) => tracing::error!(error = ?cause, "{what} failed"),
+            AppError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "{what} failed: the database is unavailable")
+            }
+            AppError::StorageFull(cause) => tracing::error!(error = %cause, "{what} failed: the data disk is full"),
+            _ => {}
         }
     }
 
@@ -72,6 +106,13 @@ impl AppError {
                     "Too many attempts. Try again in {}.",
                     crate::domain::plural::count(retry_after_secs.div_ceil(60).max(1) as i64, "minute")
                 )
+            }
+            AppError::Unavailable(_) => {
+                "The server cannot reach its database just now; nothing was changed. Try again in a minute.".into()
+            }
+            AppError::StorageFull(_) => {
+                "The server's disk is full, so nothing was saved. Try again later; the administrator has been told."
+                    .into()
             }
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
@@ -107,6 +148,8 @@ impl From<StorageError> for AppError {
                 };
                 AppError::invalid(unique.name(), code, message)
             }
+            StorageError::Unavailable(_) => AppError::Unavailable(err),
+            StorageError::Full(_) => AppError::StorageFull(err),
             other => AppError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use super::accounts::prefixed_user_columns;
-use super::{Result, Store, User};
+use super::{Result, StorageError, Store, User};
 
 /// A token as its owner sees it: never its secret or hash.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -68,11 +68,22 @@ impl Store {
         });
         let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
         if user.is_some() {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
+            // Bookkeeping: a valid token is not refused because its last use
+            // cannot be written on a full disk (reads go on). A database
+            // that stopped answering fails the request now, not after a
+            // second wait.
+            let stamped = sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
                 .bind(token_hash)
                 .bind(now)
                 .execute(self.pool())
-                .await?;
+                .await;
+            match stamped.map_err(StorageError::from) {
+                Ok(_) => {}
+                Err(err @ StorageError::Full(_)) => {
+                    tracing::warn!(error = %err, "could not record when an API token was last used")
+                }
+                Err(err) => return Err(err),
+            }
         }
         Ok(user)
     }

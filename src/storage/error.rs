@@ -19,6 +19,16 @@ pub enum StorageError {
     /// count found.
     #[error("limit {0} reached at {1}")]
     Limit(Constraint, i64),
+    /// The database cannot be reached or does not answer (connection
+    /// refused or lost, no connection free within the pool's wait, the
+    /// server shutting down or starting up): nothing was written, and the
+    /// same request may work a moment later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The disk under the database is full (SQLite `SQLITE_FULL`,
+    /// PostgreSQL `disk_full`): the write was rolled back.
+    #[error("database disk full: {0}")]
+    Full(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration error: {0}")]
@@ -103,6 +113,48 @@ impl From<sqlx::Error> for StorageError {
             }
             return StorageError::Duplicate(Constraint::Other);
         }
-        StorageError::Database(err)
+        match fault(&err) {
+            Some(Fault::Unavailable) => StorageError::Unavailable(err),
+            Some(Fault::Full) => StorageError::Full(err),
+            None => StorageError::Database(err),
+        }
+    }
+}
+
+/// The failures of the database itself, as opposed to a statement's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Unavailable,
+    Full,
+}
+
+/// Whether `err` says the database is unreachable or its disk is full.
+/// PostgreSQL's SQLSTATEs are five characters (class `08` connection
+/// exceptions, `57P01`–`57P03` shutting down or starting up, `53300` too
+/// many connections, `53100` disk full); SQLite's are numbers, the primary
+/// code in the low byte (13 `SQLITE_FULL`, 10 `SQLITE_IOERR`, 14
+/// `SQLITE_CANTOPEN`).
+fn fault(err: &sqlx::Error) -> Option<Fault> {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => return Some(Fault::Unavailable),
+        _ => {}
+    }
+    let code = err.as_database_error()?.code()?;
+    if let Ok(sqlite) = code.parse::<i32>() {
+        return match sqlite & 0xff {
+            13 => Some(Fault::Full),
+            10 | 14 => Some(Fault::Unavailable),
+            _ => None,
+        };
+    }
+    match code.as_ref() {
+        "53100" => Some(Fault::Full),
+        "53300" | "57P01" | "57P02" | "57P03" => Some(Fault::Unavailable),
+        class if class.starts_with("08") => Some(Fault::Unavailable),
+        _ => None,
     }
 }

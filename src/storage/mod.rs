@@ -70,7 +70,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -108,8 +108,18 @@ static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/p
 static DRIVERS: Once = Once::new();
 
 impl Store {
-    /// Connects without migrating (see [`Store::migrate`]).
+    /// Connects without migrating (see [`Store::migrate`]), waiting up to
+    /// 10 s for a connection.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_waiting(url, max_connections, Duration::from_secs(10)).await
+    }
+
+    /// Connects without migrating; a statement waits up to `wait` for a
+    /// connection (also while the database is down and the pool tries to
+    /// reconnect), then fails with [`StorageError::Unavailable`]. The pool
+    /// reconnects by itself when the database is back: a connection found
+    /// broken is dropped when it is next taken (it is pinged first).
+    pub async fn connect_waiting(url: &str, max_connections: u32, wait: Duration) -> Result<Self> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
         let options = AnyConnectOptions::from_str(url)
@@ -118,7 +128,13 @@ impl Store {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(wait)
+            .test_before_acquire(true)
+            // A connection still in a transaction after its release is not
+            // reused: when a write fails with a full disk, SQLite rolls the
+            // transaction back itself, sqlx's own ROLLBACK then fails, and
+            // the connection would otherwise refuse every later BEGIN.
+            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

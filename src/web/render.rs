@@ -60,9 +60,7 @@ impl From<AppError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(cause) = &self.0 {
-            tracing::error!(error = ?cause, "request failed");
-        }
+        self.0.log_cause("request");
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
         response.extensions_mut().insert(ErrorPage { status, message: self.0.message() });
@@ -95,6 +93,8 @@ fn error_title(status: StatusCode) -> &'static str {
         413 => "That was too large",
         400 | 422 => "Please check what you sent",
         429 => "Too many attempts",
+        503 => "Not available just now",
+        507 => "Nothing could be saved",
         500.. => "Something went wrong on our side",
         _ => "That did not work",
     }

@@ -154,11 +154,15 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
     let csrf_cookie = existing_csrf.clone().unwrap_or_else(new_secret);
     let flash = cookie_value(&headers, FLASH_COOKIE).map(decode_cookie);
     let session_secret = cookie_value(&headers, SESSION_COOKIE).map(str::to_string);
+    // A session that cannot be read (the database is down) is not a
+    // session that ended: the page fails (503) and the cookie stays.
+    let mut session_failed = None;
     let user = match &session_secret {
         Some(secret) => match app.session_user(secret).await {
             Ok(user) => user,
             Err(err) => {
-                tracing::error!(error = %err, "loading session failed");
+                err.log_cause("loading the session");
+                session_failed = Some(err);
                 None
             }
         },
@@ -178,7 +182,7 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         None => (0, 0),
     };
     let had_session_cookie = session_secret.is_some();
-    let stale_session = had_session_cookie && user.is_none();
+    let stale_session = had_session_cookie && user.is_none() && session_failed.is_none();
     // Signed in, the forms' token is bound to the session (an HMAC of its
     // secret under the instance key): a token from any other session, or a
     // CSRF cookie planted by a sibling domain, does not pass. Before log-in
@@ -199,6 +203,10 @@ pub async fn browser_session(State(app): State<App>, request: Request, next: Nex
         unread,
         unread_messages,
     };
+    if let Some(err) = session_failed {
+        let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return render_error_page(&visitor, ErrorPage::new(status, &err.message()));
+    }
 
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(visitor.clone());

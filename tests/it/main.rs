@@ -15,6 +15,7 @@ mod browser_voice;
 mod busy_import;
 mod calendar_feed;
 mod cli;
+mod faults;
 mod federation_delivery;
 mod federation_discovery;
 mod federation_effects;

@@ -214,3 +214,105 @@ async fn a_dead_instance_waits_and_is_revived_when_it_speaks() {
     assert_eq!(revived["given_up"], 0, "{revived}");
     assert!(revived["last_seen_at"].is_string(), "{revived}");
 }
+
+/// The rows of `sql` on `instance`'s database, sorted.
+fn stored(instance: &Instance, sql: &str) -> Vec<String> {
+    let mut rows = instance.query(sql).unwrap_or_else(|e| panic!("{e}"));
+    rows.sort();
+    rows
+}
+
+/// Each slot as `start end`, sorted (what two instances must agree on).
+fn times(slots: &[Value]) -> Vec<String> {
+    let mut times: Vec<String> = slots.iter().map(|s| format!("{} {}", s["start"], s["end"])).collect();
+    times.sort();
+    times
+}
+
+/// The sender on PostgreSQL: alpha publishes a series of four days and is
+/// killed with SIGKILL straight away, then again right after approving a
+/// request. After each restart, what beta (SQLite) stored is read from its
+/// own database: exactly the events alpha's database says it published,
+/// each once (by ActivityPub id), with the slots at the times alpha has;
+/// and the approval reached beta once (one approved session, one
+/// notification).
+#[tokio::test]
+async fn a_fan_out_from_postgres_survives_kill_9_and_is_stored_once() {
+    if federation_tests::skip_without_postgres() {
+        return;
+    }
+    let mut cluster =
+        Cluster::start([InstanceSpec::new("alpha").postgres(), InstanceSpec::new("beta")]).await.expect("cluster");
+    let alpha = &cluster["alpha"];
+    alpha.create_advisor("ada");
+    alpha.create_admin("boss");
+    let (ada, root) = (alpha.api_token("ada"), alpha.api_token("boss"));
+    cluster["beta"].create_advisor("bea");
+    let bea = cluster["beta"].api_token("bea");
+    let handle = format!("ada@{}", cluster["alpha"].domain());
+    let beta_domain = cluster["beta"].domain();
+    follow_accepted(&cluster["beta"], &bea, &handle).await;
+
+    let (first, last) = (day(1), day(4));
+    let series = json!({
+        "start": format!("{first}T10:00"), "end": format!("{first}T11:00"), "timezone": "UTC",
+        "repeat_weekly_until": last.to_string(), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "min_notice_minutes": 0, "approval_required": true,
+    });
+    let (status, block) = post(&cluster["alpha"], &ada, "/api/v1/blocks", series).await;
+    assert_eq!(status, 201, "{block}");
+    cluster["alpha"].kill();
+    cluster["alpha"].restart().await.expect("alpha back after kill -9");
+
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    let to_beta = all_delivered(alpha, &root, &beta_domain, 5, Duration::from_secs(45)).await;
+    assert_eq!(to_beta["given_up"], 0, "{to_beta}");
+    // What beta stored, against what alpha published (both databases).
+    let published = stored(alpha, "SELECT ap_id FROM published_events WHERE status = 'live'");
+    assert_eq!(published.len(), 4, "four days published: {published:?}");
+    let mirrored = stored(beta, "SELECT ap_id FROM blocks WHERE ap_id IS NOT NULL");
+    assert_eq!(mirrored, published, "beta stored each event alpha published, once");
+    let creates = stored(
+        alpha,
+        &format!(
+            "SELECT activity_id FROM deliveries WHERE domain = '{beta_domain}' AND delivered_at IS NOT NULL \
+             AND activity_id LIKE '%/activities/create/%'"
+        ),
+    );
+    assert_eq!(creates.len(), 4, "one Create per day delivered to beta: {creates:?}");
+    let seen = stored(beta, "SELECT activity_id FROM inbox_seen");
+    for activity in &creates {
+        assert_eq!(seen.iter().filter(|s| *s == activity).count(), 1, "beta applied {activity} once: {seen:?}");
+    }
+    let own = get(alpha, &ada, "/api/v1/advisors/ada/slots").await;
+    let on_beta = slots(beta, &bea, &handle).await;
+    assert_eq!(times(&on_beta), times(own.as_array().unwrap()), "the same slots at the same times on beta");
+    assert_eq!(on_beta.len(), 24);
+
+    // Bea books the first slot; Ada approves; alpha is killed at once.
+    let (status, request) =
+        post(beta, &bea, &format!("/api/v1/slots/{}/requests", on_beta[0]["id"]), json!({"note": "Crash test"})).await;
+    assert_eq!(status, 201, "{request}");
+    let learner = format!("bea@{beta_domain}");
+    let pending = until("the Join on alpha", || async {
+        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["learner"] == learner.as_str()).cloned()
+    })
+    .await;
+    let approve = format!("/api/v1/requests/{}/approve", pending["request_id"]);
+    assert_eq!(post(alpha, &ada, &approve, json!({"note": "See you"})).await.0, 200);
+    cluster["alpha"].kill();
+    cluster["alpha"].restart().await.expect("alpha back after the second kill -9");
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    let slot = on_beta[0]["id"].clone();
+    until("the approval on beta", || async {
+        let sessions = get(beta, &bea, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["slot_id"] == slot && s["status"] == "approved").cloned()
+    })
+    .await;
+    all_delivered(alpha, &root, &beta_domain, 0, Duration::from_secs(45)).await;
+    let approved = stored(beta, "SELECT status FROM requests");
+    assert_eq!(approved, ["approved"], "one request on beta, approved");
+    let notices = stored(beta, "SELECT kind FROM notifications WHERE kind = 'request_approved'");
+    assert_eq!(notices.len(), 1, "approved once on beta: {notices:?}");
+}

@@ -10,8 +10,11 @@ pub mod databases;
 pub mod firefox;
 pub mod fuzz;
 pub mod peer;
+pub mod private_postgres;
 pub mod room_voice;
+pub mod serve;
 pub mod server;
+pub mod small_disk;
 pub mod smtp;
 pub mod webdriver;
 
