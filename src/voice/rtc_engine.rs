@@ -44,7 +44,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use super::continuity::Continuity;
 use super::demux::{Demux, is_rtp_media};
 use super::engine::{
-    LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, Transmit, VoiceError,
+    EngineTotals, LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, Transmit, VoiceError,
 };
 use super::sfu::{JoinRefused, RoomMedia};
 
@@ -145,6 +145,7 @@ pub struct RtcEngine {
     scratch: Vec<(MediaKind, rtp::Packet)>,
     receive_pool: BytesMut,
     next_key: u64,
+    totals: EngineTotals,
 }
 
 impl RtcEngine {
@@ -165,6 +166,7 @@ impl RtcEngine {
             scratch: Vec::with_capacity(16),
             receive_pool: BytesMut::with_capacity(RECEIVE_POOL_BYTES),
             next_key: 1,
+            totals: EngineTotals::default(),
         }
     }
 
@@ -353,6 +355,7 @@ impl RtcEngine {
                 let message = RTCMessage::RtpPacket(String::new(), copy);
                 if peer.pc.handle_write(TaggedRTCMessage { now, message }).is_ok() {
                     room.stats.forwarded += 1;
+                    self.totals.forwarded += 1;
                 }
                 Self::collect_writes(&mut self.transmits, &mut peer.pc);
                 Self::rearm(&mut self.timers, target, peer);
@@ -574,6 +577,7 @@ impl MediaEngine for RtcEngine {
                 due.push(key);
             }
         }
+        self.totals.timers_fired += due.len() as u64;
         for key in due.drain(..) {
             let Some(peer) = self.peers.get_mut(&key) else { continue };
             peer.deadline = None;
@@ -607,6 +611,10 @@ impl MediaEngine for RtcEngine {
 
     fn room_stats(&self, room: RoomId) -> Option<RoomStats> {
         self.rooms.get(&room).map(|r| r.stats)
+    }
+
+    fn totals(&self) -> EngineTotals {
+        self.totals
     }
 }
 
