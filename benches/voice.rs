@@ -26,9 +26,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use officehours::voice::counters::{BUCKETS, HistogramSnapshot, WORKS};
+use officehours::voice::counters::{BUCKETS, HistogramSnapshot, WORKS, bucket_limit};
 use officehours::voice::demux::is_rtp_media;
-use officehours::voice::{self, CountersSnapshot, ParticipantId, RoomId, VoiceConfig, Work};
+use officehours::voice::{self, CountersSnapshot, EngineOptions, ParticipantId, RoomId, VoiceConfig, Work};
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
@@ -39,7 +39,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 
 /// 20 ms of Opus at a typical voice bit rate.
 const PAYLOAD: usize = 80;
@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     pin_to_cpu(1);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     println!("voice: N rooms × 2 peers, Opus-sized RTP ({PAYLOAD} B) at 50/s each, {seconds} s measured per step");
+    println!("engine: {:?}", options());
     println!(
         "{:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>10} {:>10} {:>9} {:>9}",
         "rooms",
@@ -117,23 +118,29 @@ fn resident_bytes() -> u64 {
 
 /// The SFU on one core, driven over a line-based JSON control connection:
 /// `{"admit":[room, participant, offer]}` → `{"answer": sdp}`;
-/// `{"stats":[rooms…]}` → forwarded packets, CPU time, resident memory.
+/// `{"stats":true}` → the media task's counters, CPU time, resident memory.
+/// The control connection has its own thread (on the same core): on the
+/// runtime's one thread it would wait behind the media task, which under
+/// saturation answered the window's first question only after its end.
 fn serve() -> anyhow::Result<()> {
     pin_to_cpu(0);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let (media, _events) = voice::start(&VoiceConfig::new("127.0.0.1:0".parse()?, None)).await?;
-        let control = TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", control.local_addr()?);
-        let (stream, _) = control.accept().await?;
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        while let Some(line) = lines.next_line().await? {
-            let request: Value = serde_json::from_str(&line)?;
+    let config = VoiceConfig::new("127.0.0.1:0".parse()?, None);
+    let (media, _events) = runtime.block_on(voice::start_with_options(&config, options()))?;
+    let control = std::net::TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", control.local_addr()?);
+    let runtime_handle = runtime.handle().clone();
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let controller = std::thread::spawn(move || -> anyhow::Result<()> {
+        let (stream, _) = control.accept()?;
+        let mut write = stream.try_clone()?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
+            let request: Value = serde_json::from_str(&line?)?;
             let reply = if let Some(admit) = request.get("admit") {
                 let (room, who) = (admit[0].as_i64().unwrap_or(0), admit[1].as_i64().unwrap_or(0));
                 let offer = admit[2].as_str().unwrap_or_default().to_owned();
-                match media.admit(RoomId(room), ParticipantId(who), offer).await {
+                // Only a reply channel is awaited: no driver needed here.
+                match runtime_handle.block_on(media.admit(RoomId(room), ParticipantId(who), offer)) {
                     Ok(answer) => json!({ "answer": answer }),
                     Err(e) => json!({ "error": e.to_string() }),
                 }
@@ -153,13 +160,45 @@ fn serve() -> anyhow::Result<()> {
                     "timers": now.timers_fired,
                     "works": works,
                     "cpu_us": cpu_time().as_micros() as u64,
+                    "run_delay_us": run_delay().as_micros() as u64,
                     "rss": resident_bytes(),
                 })
             };
-            write.write_all(format!("{reply}\n").as_bytes()).await?;
+            std::io::Write::write_all(&mut write, format!("{reply}\n").as_bytes())?;
         }
+        let _ = done.send(());
         Ok(())
-    })
+    });
+    runtime.block_on(async {
+        let _ = finished.await;
+    });
+    controller.join().map_err(|_| anyhow::anyhow!("the control thread panicked"))?
+}
+
+/// How long the process's main thread (the media task's) was ready to run
+/// but waited for the CPU (`/proc/self/schedstat`: other processes on its
+/// core, including the control thread).
+fn run_delay() -> Duration {
+    let schedstat = std::fs::read_to_string("/proc/self/schedstat").unwrap_or_default();
+    let nanos: u64 = schedstat.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// The engine's choices: the server's own unless `OH_VOICE_BENCH_TIMERS`
+/// (timers served per turn; `all`: every due one at once) or
+/// `OH_VOICE_BENCH_LEAN=0` (`rtc`'s default interceptors on every leg, every
+/// poll) ask for the earlier ones, to compare.
+fn options() -> EngineOptions {
+    let mut options = EngineOptions::default();
+    match std::env::var("OH_VOICE_BENCH_TIMERS").as_deref() {
+        Ok("all") => options.timers_per_turn = usize::MAX,
+        Ok(n) => options.timers_per_turn = n.parse().unwrap_or(options.timers_per_turn),
+        Err(_) => {}
+    }
+    if std::env::var("OH_VOICE_BENCH_LEAN").as_deref() == Ok("0") {
+        options.lean = false;
+    }
+    options
 }
 
 struct Server {
@@ -206,7 +245,12 @@ impl Server {
             histogram.total_micros = number(&work["total"]);
             histogram.longest_micros = number(&work["longest"]);
         }
-        Ok(Stats { counters, cpu: Duration::from_micros(number(&reply["cpu_us"])), rss: number(&reply["rss"]) })
+        Ok(Stats {
+            counters,
+            cpu: Duration::from_micros(number(&reply["cpu_us"])),
+            run_delay: Duration::from_micros(number(&reply["run_delay_us"])),
+            rss: number(&reply["rss"]),
+        })
     }
 }
 
@@ -214,6 +258,8 @@ impl Server {
 struct Stats {
     counters: CountersSnapshot,
     cpu: Duration,
+    /// Ready to run but waiting for the CPU.
+    run_delay: Duration,
     rss: u64,
 }
 
@@ -547,8 +593,7 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         }
         let server_media = media_address.ok_or_else(|| anyhow::anyhow!("no host candidate in the answer"))?;
         let (b, a) = (peers.pop().unwrap(), peers.pop().unwrap());
-        let room =
-            Room { a, b, server: server_media, shared: shared.clone(), delays: Vec::new(), late: Vec::new() };
+        let room = Room { a, b, server: server_media, shared: shared.clone(), delays: Vec::new(), late: Vec::new() };
         tasks.spawn(room.run(count, plan.clone()));
     }
     // Every room connected (ICE + DTLS) and its streams encrypted.
@@ -602,27 +647,35 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         100.0 * generator_cpu.as_secs_f64() / elapsed.as_secs_f64(),
         percentile(&late, 0.99),
     );
-    print_turns(&window, elapsed);
+    print_turns(&window, elapsed, after.run_delay - before.run_delay);
     Ok(())
 }
 
 /// The server's media task in the window: how long its turns took and
 /// what they did (the buckets are powers of two, so "≤" is a bucket's
 /// upper bound).
-fn print_turns(window: &CountersSnapshot, elapsed: Duration) {
+fn print_turns(window: &CountersSnapshot, elapsed: Duration, run_delay: Duration) {
     let describe = |h: &HistogramSnapshot| {
+        // The longest of the window, to its bucket (the exact longest is
+        // kept since the start, joins included).
+        let longest = h.buckets.iter().rposition(|n| *n > 0).map_or(0, bucket_limit);
         format!(
-            "{} × mean {:.0} µs, p50 ≤ {} p99 ≤ {} p99.9 ≤ {} µs, longest {} µs, ≥ 1 ms: {}, ≥ 8 ms: {}",
+            "{} × mean {:.0} µs, p50 ≤ {} p99 ≤ {} p99.9 ≤ {} longest ≤ {} µs, ≥ 1 ms: {}, ≥ 8 ms: {}",
             h.count(),
             h.total_micros as f64 / h.count().max(1) as f64,
             h.quantile_limit(0.5),
             h.quantile_limit(0.99),
             h.quantile_limit(0.999),
-            h.longest_micros,
+            longest,
             h.at_least(1000),
             h.at_least(8000),
         )
     };
+    println!(
+        "        the media thread waited {:.0} ms for the CPU ({:.1} % of the window)",
+        run_delay.as_secs_f64() * 1e3,
+        100.0 * run_delay.as_secs_f64() / elapsed.as_secs_f64()
+    );
     let busy = window.histogram(Work::Turn).total_micros as f64 / elapsed.as_secs_f64() / 1e4;
     println!(
         "        turns (busy {busy:.0} %): {}\n        datagram batches (avg {:.1} datagrams): {}\n        \

@@ -38,8 +38,11 @@ pub mod sfu;
 pub mod socket;
 
 pub use counters::{CountersSnapshot, MediaCounters, Work};
-pub use engine::{EngineTotals, LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, VoiceError};
-pub use socket::{VoiceEvents, VoiceHandle, start};
+pub use engine::{
+    EngineTotals, LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, VoiceError,
+};
+pub use rtc_engine::EngineOptions;
+pub use socket::{VoiceEvents, VoiceHandle, start, start_with_options};
 
 /// Listen on every interface by default.
 pub const DEFAULT_BIND_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);

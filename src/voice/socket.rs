@@ -22,7 +22,7 @@ use super::VoiceConfig;
 use super::batch::{self, Received};
 use super::counters::{MediaCounters, Work};
 use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, Transmit, VoiceError};
-use super::rtc_engine::RtcEngine;
+use super::rtc_engine::{EngineOptions, RtcEngine};
 
 /// The media socket's kernel buffers: at a thousand rooms about 100,000
 /// datagrams a second arrive, and the system's default receive buffer
@@ -70,11 +70,20 @@ pub type VoiceEvents = mpsc::UnboundedReceiver<MediaEvent>;
 
 /// Binds the media port and starts the media task on the `rtc` engine.
 pub async fn start(config: &VoiceConfig) -> io::Result<(VoiceHandle, VoiceEvents)> {
+    start_with_options(config, EngineOptions::default()).await
+}
+
+/// [`start`] with other engine choices than the server's (the benchmark
+/// compares them).
+pub async fn start_with_options(
+    config: &VoiceConfig,
+    options: EngineOptions,
+) -> io::Result<(VoiceHandle, VoiceEvents)> {
     let socket = UdpSocket::bind(config.bind).await?;
     enlarge_buffers(&socket);
     let bound = socket.local_addr()?;
     let advertised = SocketAddr::new(config.advertised_ip(), bound.port());
-    Ok(start_with(socket, RtcEngine::new(advertised), advertised))
+    Ok(start_with(socket, RtcEngine::with_options(advertised, options), advertised))
 }
 
 /// Asks for [`SOCKET_BUFFER`] each way and says so when the system gives less.
