@@ -9,7 +9,13 @@
 //! twice. Per step it prints: forwarded packets/s, the server's CPU µs per
 //! forwarded packet (its process CPU time over the packets it forwarded),
 //! loss, delay p50/p99, the server's memory per room (resident set before
-//! and after the rooms joined) and the time to join (offer → connected).
+//! and after the rooms joined), the time to join (offer → connected) and how
+//! late the generator sent (p99); then how long the media thread waited
+//! for the CPU and how long the media task's turns took, by what they did.
+//! The server's figures are read from the media task's shared counters,
+//! not through its command queue, so they are there at saturation too.
+//! `OH_VOICE_BENCH_TIMERS` and `OH_VOICE_BENCH_LEAN` switch the engine to
+//! earlier choices, to compare (see `options`).
 //!
 //! Run: `cargo bench --bench voice` (steps 50,100,250,500,1000,2000 rooms,
 //! 10 s each), or `cargo bench --bench voice -- 50,100 5` for other steps
