@@ -9,7 +9,13 @@
 //! twice. Per step it prints: forwarded packets/s, the server's CPU µs per
 //! forwarded packet (its process CPU time over the packets it forwarded),
 //! loss, delay p50/p99, the server's memory per room (resident set before
-//! and after the rooms joined) and the time to join (offer → connected).
+//! and after the rooms joined), the time to join (offer → connected) and how
+//! late the generator sent (p99); then how long the media thread waited
+//! for the CPU and how long the media task's turns took, by what they did.
+//! The server's figures are read from the media task's shared counters,
+//! not through its command queue, so they are there at saturation too.
+//! `OH_VOICE_BENCH_TIMERS` and `OH_VOICE_BENCH_LEAN` switch the engine to
+//! earlier choices, to compare (see `options`).
 //!
 //! Run: `cargo bench --bench voice` (steps 50,100,250,500,1000,2000 rooms,
 //! 10 s each), or `cargo bench --bench voice -- 50,100 5` for other steps
@@ -26,8 +32,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use officehours::voice::counters::{BUCKETS, HistogramSnapshot, WORKS, bucket_limit};
 use officehours::voice::demux::is_rtp_media;
-use officehours::voice::{self, ParticipantId, RoomId, VoiceConfig};
+use officehours::voice::{self, CountersSnapshot, EngineOptions, ParticipantId, RoomId, VoiceConfig, Work};
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
@@ -38,7 +45,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 
 /// 20 ms of Opus at a typical voice bit rate.
 const PAYLOAD: usize = 80;
@@ -60,8 +67,9 @@ fn main() -> anyhow::Result<()> {
     pin_to_cpu(1);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     println!("voice: N rooms × 2 peers, Opus-sized RTP ({PAYLOAD} B) at 50/s each, {seconds} s measured per step");
+    println!("engine: {:?}", options());
     println!(
-        "{:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>10} {:>10} {:>9}",
+        "{:>6} {:>12} {:>10} {:>9} {:>9} {:>9} {:>11} {:>10} {:>10} {:>9} {:>9}",
         "rooms",
         "fwd pkt/s",
         "µs/pkt",
@@ -71,7 +79,8 @@ fn main() -> anyhow::Result<()> {
         "KiB/room",
         "join p50 ms",
         "join p99 ms",
-        "gen CPU%"
+        "gen CPU%",
+        "gen late p99 ms"
     );
     for rooms in steps {
         runtime.block_on(step(rooms, Duration::from_secs(seconds)))?;
@@ -115,38 +124,87 @@ fn resident_bytes() -> u64 {
 
 /// The SFU on one core, driven over a line-based JSON control connection:
 /// `{"admit":[room, participant, offer]}` → `{"answer": sdp}`;
-/// `{"stats":[rooms…]}` → forwarded packets, CPU time, resident memory.
+/// `{"stats":true}` → the media task's counters, CPU time, resident memory.
+/// The control connection has its own thread (on the same core): on the
+/// runtime's one thread it would wait behind the media task, which under
+/// saturation answered the window's first question only after its end.
 fn serve() -> anyhow::Result<()> {
     pin_to_cpu(0);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let (media, _events) = voice::start(&VoiceConfig::new("127.0.0.1:0".parse()?, None)).await?;
-        let control = TcpListener::bind("127.0.0.1:0").await?;
-        println!("{}", control.local_addr()?);
-        let (stream, _) = control.accept().await?;
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        while let Some(line) = lines.next_line().await? {
-            let request: Value = serde_json::from_str(&line)?;
+    let config = VoiceConfig::new("127.0.0.1:0".parse()?, None);
+    let (media, _events) = runtime.block_on(voice::start_with_options(&config, options()))?;
+    let control = std::net::TcpListener::bind("127.0.0.1:0")?;
+    println!("{}", control.local_addr()?);
+    let runtime_handle = runtime.handle().clone();
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let controller = std::thread::spawn(move || -> anyhow::Result<()> {
+        let (stream, _) = control.accept()?;
+        let mut write = stream.try_clone()?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
+            let request: Value = serde_json::from_str(&line?)?;
             let reply = if let Some(admit) = request.get("admit") {
                 let (room, who) = (admit[0].as_i64().unwrap_or(0), admit[1].as_i64().unwrap_or(0));
                 let offer = admit[2].as_str().unwrap_or_default().to_owned();
-                match media.admit(RoomId(room), ParticipantId(who), offer).await {
+                // Only a reply channel is awaited: no driver needed here.
+                match runtime_handle.block_on(media.admit(RoomId(room), ParticipantId(who), offer)) {
                     Ok(answer) => json!({ "answer": answer }),
                     Err(e) => json!({ "error": e.to_string() }),
                 }
             } else {
-                let mut forwarded = 0;
-                for room in request["stats"].as_array().into_iter().flatten() {
-                    let stats = media.stats(RoomId(room.as_i64().unwrap_or(0))).await?;
-                    forwarded += stats.map_or(0, |s| s.forwarded);
-                }
-                json!({ "forwarded": forwarded, "cpu_us": cpu_time().as_micros() as u64, "rss": resident_bytes() })
+                // Read from the media task's shared counters, not through its
+                // command queue: at saturation a command waits behind the media.
+                let now = media.counters().snapshot();
+                let works: Vec<Value> = now
+                    .histograms
+                    .iter()
+                    .map(|h| json!({ "buckets": h.buckets.to_vec(), "total": h.total_micros, "longest": h.longest_micros }))
+                    .collect();
+                json!({
+                    "forwarded": now.forwarded,
+                    "datagrams": now.datagrams,
+                    "batches": now.batches,
+                    "timers": now.timers_fired,
+                    "works": works,
+                    "cpu_us": cpu_time().as_micros() as u64,
+                    "run_delay_us": run_delay().as_micros() as u64,
+                    "rss": resident_bytes(),
+                })
             };
-            write.write_all(format!("{reply}\n").as_bytes()).await?;
+            std::io::Write::write_all(&mut write, format!("{reply}\n").as_bytes())?;
         }
+        let _ = done.send(());
         Ok(())
-    })
+    });
+    runtime.block_on(async {
+        let _ = finished.await;
+    });
+    controller.join().map_err(|_| anyhow::anyhow!("the control thread panicked"))?
+}
+
+/// How long the process's main thread (the media task's) was ready to run
+/// but waited for the CPU (`/proc/self/schedstat`: other processes on its
+/// core, including the control thread).
+fn run_delay() -> Duration {
+    let schedstat = std::fs::read_to_string("/proc/self/schedstat").unwrap_or_default();
+    let nanos: u64 = schedstat.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// The engine's choices: the server's own unless `OH_VOICE_BENCH_TIMERS`
+/// (timers served per turn; `all`: every due one at once) or
+/// `OH_VOICE_BENCH_LEAN=0` (`rtc`'s default interceptors on every leg, every
+/// poll) ask for the earlier ones, to compare.
+fn options() -> EngineOptions {
+    let mut options = EngineOptions::default();
+    match std::env::var("OH_VOICE_BENCH_TIMERS").as_deref() {
+        Ok("all") => options.timers_per_turn = usize::MAX,
+        Ok(n) => options.timers_per_turn = n.parse().unwrap_or(options.timers_per_turn),
+        Err(_) => {}
+    }
+    if std::env::var("OH_VOICE_BENCH_LEAN").as_deref() == Ok("0") {
+        options.lean = false;
+    }
+    options
 }
 
 struct Server {
@@ -175,11 +233,40 @@ impl Server {
         Ok(serde_json::from_str(&line)?)
     }
 
-    async fn stats(&mut self, rooms: usize) -> anyhow::Result<(u64, Duration, u64)> {
-        let reply = self.call(json!({ "stats": (1..=rooms as i64).collect::<Vec<_>>() })).await?;
-        let number = |k: &str| reply[k].as_u64().unwrap_or(0);
-        Ok((number("forwarded"), Duration::from_micros(number("cpu_us")), number("rss")))
+    async fn stats(&mut self) -> anyhow::Result<Stats> {
+        let reply = self.call(json!({ "stats": true })).await?;
+        let number = |v: &Value| v.as_u64().unwrap_or(0);
+        let mut counters = CountersSnapshot {
+            forwarded: number(&reply["forwarded"]),
+            datagrams: number(&reply["datagrams"]),
+            batches: number(&reply["batches"]),
+            timers_fired: number(&reply["timers"]),
+            ..Default::default()
+        };
+        for (i, work) in reply["works"].as_array().into_iter().flatten().enumerate().take(WORKS.len()) {
+            let histogram = &mut counters.histograms[i];
+            for (b, n) in work["buckets"].as_array().into_iter().flatten().enumerate().take(BUCKETS) {
+                histogram.buckets[b] = number(n);
+            }
+            histogram.total_micros = number(&work["total"]);
+            histogram.longest_micros = number(&work["longest"]);
+        }
+        Ok(Stats {
+            counters,
+            cpu: Duration::from_micros(number(&reply["cpu_us"])),
+            run_delay: Duration::from_micros(number(&reply["run_delay_us"])),
+            rss: number(&reply["rss"]),
+        })
     }
+}
+
+/// The server's counters, CPU time and resident memory at one moment.
+struct Stats {
+    counters: CountersSnapshot,
+    cpu: Duration,
+    /// Ready to run but waiting for the CPU.
+    run_delay: Duration,
+    rss: u64,
 }
 
 impl Drop for Server {
@@ -337,13 +424,15 @@ impl Peer {
         }
     }
 
-    /// Sends every packet that is due (more than one if the generator is late).
-    async fn send_due(&mut self, timeline: &Timeline, shared: &Shared, server: SocketAddr) {
+    /// Sends every packet that is due (more than one if the generator is
+    /// late; how late each in the window went out goes to `late`, in µs).
+    async fn send_due(&mut self, timeline: &Timeline, shared: &Shared, server: SocketAddr, late: &mut Vec<u32>) {
         let now = Instant::now();
         while let Some(at) = self.next_send().filter(|at| *at <= now && *at < timeline.end) {
             let _ = self.socket.send_to(&self.stream[self.next], server).await;
             if timeline.in_window(at) {
                 shared.sent.fetch_add(1, Ordering::Relaxed);
+                late.push(Instant::now().saturating_duration_since(at).as_micros().min(u128::from(u32::MAX)) as u32);
             }
             self.next += 1;
         }
@@ -407,6 +496,8 @@ struct Room {
     server: SocketAddr,
     shared: Arc<Shared>,
     delays: Vec<u32>,
+    /// How late the generator sent each packet (µs).
+    late: Vec<u32>,
 }
 
 impl Room {
@@ -414,7 +505,7 @@ impl Room {
         mut self,
         count: usize,
         mut plan: tokio::sync::watch::Receiver<Option<Timeline>>,
-    ) -> ([u32; 2], Vec<u32>) {
+    ) -> ([u32; 2], Vec<u32>, Vec<u32>) {
         while self.a.connected_at.is_none() || self.b.connected_at.is_none() {
             self.turn(None, Some(&mut plan)).await;
         }
@@ -433,7 +524,7 @@ impl Room {
             self.turn(Some(&timeline), None).await;
         }
         let joined = |p: &Peer| p.connected_at.map_or(u32::MAX, |at| (at - p.asked).as_micros() as u32);
-        ([joined(&self.a), joined(&self.b)], self.delays)
+        ([joined(&self.a), joined(&self.b)], self.delays, self.late)
     }
 
     /// One turn of the room's loop: what is due, then wait for a datagram,
@@ -443,13 +534,13 @@ impl Room {
         timeline: Option<&Timeline>,
         plan: Option<&mut tokio::sync::watch::Receiver<Option<Timeline>>>,
     ) {
-        let Room { a, b, server, shared, delays } = self;
+        let Room { a, b, server, shared, delays, late } = self;
         a.service(shared).await;
         b.service(shared).await;
         let mut wake = Instant::now() + Duration::from_millis(50);
         if let Some(t) = timeline {
-            a.send_due(t, shared, *server).await;
-            b.send_due(t, shared, *server).await;
+            a.send_due(t, shared, *server, late).await;
+            b.send_due(t, shared, *server, late).await;
             wake = [a.next_send(), b.next_send(), Some(t.end)].into_iter().flatten().min().unwrap_or(t.end);
         }
         if let Some(at) = [a.pc.poll_timeout(), b.pc.poll_timeout()].into_iter().flatten().min() {
@@ -486,7 +577,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
     let mut server = Server::start().await?;
-    let (_, _, rss_before) = server.stats(0).await?;
+    let rss_before = server.stats().await?.rss;
     let shared = Arc::new(Shared::default());
     let (plan_tx, plan) = tokio::sync::watch::channel(None);
     let count = Timeline::packets(measured);
@@ -508,7 +599,7 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         }
         let server_media = media_address.ok_or_else(|| anyhow::anyhow!("no host candidate in the answer"))?;
         let (b, a) = (peers.pop().unwrap(), peers.pop().unwrap());
-        let room = Room { a, b, server: server_media, shared: shared.clone(), delays: Vec::new() };
+        let room = Room { a, b, server: server_media, shared: shared.clone(), delays: Vec::new(), late: Vec::new() };
         tasks.spawn(room.run(count, plan.clone()));
     }
     // Every room connected (ICE + DTLS) and its streams encrypted.
@@ -523,41 +614,86 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, _, rss_joined) = server.stats(0).await?;
+    let rss_joined = server.stats().await?.rss;
     let timeline = Timeline::new(Instant::now() + LEAD, measured);
     plan_tx.send(Some(timeline))?;
 
     tokio::time::sleep_until(timeline.open.into()).await;
-    let (forwarded_0, cpu_0, _) = server.stats(rooms).await?;
+    let before = server.stats().await?;
     let (generator_0, window_0) = (cpu_time(), Instant::now());
     tokio::time::sleep_until(timeline.close.into()).await;
-    let (forwarded_1, cpu_1, _) = server.stats(rooms).await?;
+    let after = server.stats().await?;
     let (generator_cpu, elapsed) = (cpu_time() - generator_0, window_0.elapsed());
     let mut delays = Vec::new();
+    let mut late = Vec::new();
     let mut joins = Vec::with_capacity(rooms * 2);
     while let Some(done) = tasks.join_next().await {
-        let (joined, mut d) = done?;
+        let (joined, mut d, mut l) = done?;
         joins.extend(joined);
         delays.append(&mut d);
+        late.append(&mut l);
     }
     delays.sort_unstable();
+    late.sort_unstable();
     joins.sort_unstable();
 
-    let forwarded = forwarded_1 - forwarded_0;
+    let window = after.counters.since(&before.counters);
+    let forwarded = window.forwarded;
     let rate = forwarded as f64 / elapsed.as_secs_f64();
-    let per_packet = (cpu_1 - cpu_0).as_secs_f64() * 1e6 / forwarded.max(1) as f64;
+    let per_packet = (after.cpu - before.cpu).as_secs_f64() * 1e6 / forwarded.max(1) as f64;
     let (sent, received) = (shared.sent.load(Ordering::Relaxed), shared.received.load(Ordering::Relaxed));
     let loss = 100.0 * (1.0 - received as f64 / sent.max(1) as f64);
     let per_room = (rss_joined.saturating_sub(rss_before)) as f64 / 1024.0 / rooms as f64;
     println!(
-        "{rooms:>6} {rate:>12.0} {per_packet:>10.2} {loss:>9.3} {:>9.2} {:>9.2} {per_room:>11.1} {:>10.1} {:>10.1} {:>9.0}",
+        "{rooms:>6} {rate:>12.0} {per_packet:>10.2} {loss:>9.3} {:>9.2} {:>9.2} {per_room:>11.1} {:>10.1} {:>10.1} {:>9.0} {:>9.2}",
         percentile(&delays, 0.5),
         percentile(&delays, 0.99),
         percentile(&joins, 0.5),
         percentile(&joins, 0.99),
         100.0 * generator_cpu.as_secs_f64() / elapsed.as_secs_f64(),
+        percentile(&late, 0.99),
     );
+    print_turns(&window, elapsed, after.run_delay - before.run_delay);
     Ok(())
+}
+
+/// The server's media task in the window: how long its turns took and
+/// what they did (the buckets are powers of two, so "≤" is a bucket's
+/// upper bound).
+fn print_turns(window: &CountersSnapshot, elapsed: Duration, run_delay: Duration) {
+    let describe = |h: &HistogramSnapshot| {
+        // The longest of the window, to its bucket (the exact longest is
+        // kept since the start, joins included).
+        let longest = h.buckets.iter().rposition(|n| *n > 0).map_or(0, bucket_limit);
+        format!(
+            "{} × mean {:.0} µs, p50 ≤ {} p99 ≤ {} p99.9 ≤ {} longest ≤ {} µs, ≥ 1 ms: {}, ≥ 8 ms: {}",
+            h.count(),
+            h.total_micros as f64 / h.count().max(1) as f64,
+            h.quantile_limit(0.5),
+            h.quantile_limit(0.99),
+            h.quantile_limit(0.999),
+            longest,
+            h.at_least(1000),
+            h.at_least(8000),
+        )
+    };
+    println!(
+        "        the media thread waited {:.0} ms for the CPU ({:.1} % of the window)",
+        run_delay.as_secs_f64() * 1e3,
+        100.0 * run_delay.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    let busy = window.histogram(Work::Turn).total_micros as f64 / elapsed.as_secs_f64() / 1e4;
+    println!(
+        "        turns (busy {busy:.0} %): {}\n        datagram batches (avg {:.1} datagrams): {}\n        \
+         timers ({} connection timers): {}\n        flushes: {}\n        commands: {}",
+        describe(window.histogram(Work::Turn)),
+        window.datagrams as f64 / window.batches.max(1) as f64,
+        describe(window.histogram(Work::Datagrams)),
+        window.timers_fired,
+        describe(window.histogram(Work::Timers)),
+        describe(window.histogram(Work::Flush)),
+        describe(window.histogram(Work::Command)),
+    );
 }
 
 /// The server's media address from the host candidate of its answer.

@@ -76,6 +76,16 @@ pub struct RoomStats {
     pub stopped: bool,
 }
 
+/// The engine's running totals, every room together (the media task
+/// publishes them in its counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineTotals {
+    /// RTP packets forwarded to another participant.
+    pub forwarded: u64,
+    /// Connection timers served.
+    pub timers_fired: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VoiceError {
     #[error("the offer is not a valid session description: {0}")]
@@ -129,4 +139,7 @@ pub trait MediaEngine: Send + 'static {
     fn stop_room(&mut self, now: Instant, room: RoomId);
 
     fn room_stats(&self, room: RoomId) -> Option<RoomStats>;
+
+    /// Totals since the engine started.
+    fn totals(&self) -> EngineTotals;
 }

@@ -13,6 +13,9 @@
 //!   (`recvmmsg`/`sendmmsg` on Linux).
 //! - [`continuity`]: one unbroken RTP numbering per outgoing track, whoever
 //!   its source is (a rejoin starts a new one).
+//! - [`counters`]: the media task's counters in shared atomics (packets
+//!   forwarded, how long each turn of its loop takes), read without a
+//!   command through its queue.
 //! - [`demux`]: which participant a datagram on the one UDP port belongs to
 //!   (STUN by ICE username fragment, then by remote address).
 //! - [`keyframes`]: lets PLI and FIR out of `rtc`'s interceptor chain.
@@ -26,6 +29,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub mod batch;
 pub mod continuity;
+pub mod counters;
 pub mod demux;
 pub mod engine;
 pub mod keyframes;
@@ -33,8 +37,12 @@ pub mod rtc_engine;
 pub mod sfu;
 pub mod socket;
 
-pub use engine::{LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, VoiceError};
-pub use socket::{VoiceEvents, VoiceHandle, start};
+pub use counters::{CountersSnapshot, MediaCounters, Work};
+pub use engine::{
+    EngineTotals, LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, VoiceError,
+};
+pub use rtc_engine::EngineOptions;
+pub use socket::{VoiceEvents, VoiceHandle, start, start_with_options};
 
 /// Listen on every interface by default.
 pub const DEFAULT_BIND_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);

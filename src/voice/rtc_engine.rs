@@ -19,12 +19,14 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use rtc::interceptor::Registry;
+use rtc::interceptor::{Registry, Slot, TwccReceiverBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers, register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine as RtcMediaEngine};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
@@ -35,16 +37,19 @@ use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCI
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind, TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
+use rtc::sdp::extmap::TRANSPORT_CC_URI;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use super::continuity::Continuity;
 use super::demux::{Demux, is_rtp_media};
 use super::engine::{
-    LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, Transmit, VoiceError,
+    EngineTotals, LeftReason, MediaEngine, MediaEvent, MediaKind, ParticipantId, RoomId, RoomStats, Transmit,
+    VoiceError,
 };
 use super::sfu::{JoinRefused, RoomMedia};
 
@@ -59,6 +64,30 @@ const STOPPED_ROOM_MEMORY: Duration = Duration::from_secs(600);
 /// The largest offer accepted (a browser's offer with audio and video is
 /// a few kilobytes).
 pub const MAX_OFFER_BYTES: usize = 64 * 1024;
+
+/// The most connection timers one `handle_timeout` serves (about a
+/// batch of datagrams' worth of work).
+pub const TIMERS_PER_TURN: usize = 32;
+
+/// Choices of the engine that the benchmark compares; the defaults are what
+/// the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// The most connection timers served per `handle_timeout`
+    /// ([`TIMERS_PER_TURN`]; `usize::MAX`: every due one at once, as before).
+    pub timers_per_turn: usize,
+    /// Audio-only legs get the reports alone, TWCC is for video only, and
+    /// a connection's pipeline is polled no more than needed (see
+    /// `build_connection` and `handle_datagram`); `false`: `rtc`'s default
+    /// interceptors on every leg and every poll, as before.
+    pub lean: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { timers_per_turn: TIMERS_PER_TURN, lean: true }
+    }
+}
 
 const OPUS_PAYLOAD_TYPE: u8 = 111;
 const VP8_PAYLOAD_TYPE: u8 = 96;
@@ -145,11 +174,17 @@ pub struct RtcEngine {
     scratch: Vec<(MediaKind, rtp::Packet)>,
     receive_pool: BytesMut,
     next_key: u64,
+    totals: EngineTotals,
+    options: EngineOptions,
 }
 
 impl RtcEngine {
     /// `local_addr`: the advertised IP and the shared port.
     pub fn new(local_addr: SocketAddr) -> RtcEngine {
+        RtcEngine::with_options(local_addr, EngineOptions::default())
+    }
+
+    pub fn with_options(local_addr: SocketAddr, options: EngineOptions) -> RtcEngine {
         RtcEngine {
             local_addr,
             peers: HashMap::new(),
@@ -165,6 +200,8 @@ impl RtcEngine {
             scratch: Vec::with_capacity(16),
             receive_pool: BytesMut::with_capacity(RECEIVE_POOL_BYTES),
             next_key: 1,
+            totals: EngineTotals::default(),
+            options,
         }
     }
 
@@ -172,13 +209,54 @@ impl RtcEngine {
         self.peers.len()
     }
 
-    fn build_connection(&self, ufrag: &str, password: &str) -> Result<RTCPeerConnection, VoiceError> {
+    /// A connection with the interceptors its media needs. Audio-only legs
+    /// (no video line in the offer) get the RTCP sender and receiver reports
+    /// alone: NACK is negotiated for video only, and the server does no
+    /// congestion control of its own, so each of those stages would only
+    /// queue and move every packet once more (and TWCC would add a feedback
+    /// packet per connection every 100 ms). Legs with video (browsers offer
+    /// a video line from the start, for a screen share) keep NACK, TWCC and
+    /// the keyframe requests, with TWCC negotiated for video only: the
+    /// sharer's bandwidth estimate is what it is for, and audio then costs
+    /// the TWCC stage a lookup, not a record and a share of the feedback.
+    fn build_connection(&self, ufrag: &str, password: &str, video: bool) -> Result<RTCPeerConnection, VoiceError> {
         let mut media = RtcMediaEngine::default();
         media.register_codec(opus(), RtpCodecKind::Audio).map_err(engine_error)?;
         media.register_codec(vp8(), RtpCodecKind::Video).map_err(engine_error)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media)
-            .map_err(engine_error)?
-            .with(super::keyframes::SLOT, super::keyframes::KeyframeRequests::default());
+        if !self.options.lean {
+            let registry = register_default_interceptors(Registry::new(), &mut media)
+                .map_err(engine_error)?
+                .with(super::keyframes::SLOT, super::keyframes::KeyframeRequests::default());
+            return Self::connection(ufrag, password, media, registry);
+        }
+        let mut registry = configure_rtcp_reports(Registry::new());
+        if video {
+            registry = configure_nack(registry, &mut media);
+            configure_simulcast_extension_headers(&mut media).map_err(engine_error)?;
+            media.register_feedback(
+                RTCPFeedback { typ: TYPE_RTCP_FB_TRANSPORT_CC.to_owned(), parameter: String::new() },
+                RtpCodecKind::Video,
+            );
+            media
+                .register_header_extension(
+                    RTCRtpHeaderExtensionCapability { uri: TRANSPORT_CC_URI.to_owned() },
+                    RtpCodecKind::Video,
+                    None,
+                )
+                .map_err(engine_error)?;
+            registry = registry
+                .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+                .with(super::keyframes::SLOT, super::keyframes::KeyframeRequests::default());
+        }
+        Self::connection(ufrag, password, media, registry)
+    }
+
+    fn connection(
+        ufrag: &str,
+        password: &str,
+        media: RtcMediaEngine,
+        registry: Registry,
+    ) -> Result<RTCPeerConnection, VoiceError> {
         let settings = SettingEngineBuilder::new().with_ice_credentials(ufrag.to_owned(), password.to_owned()).build();
         RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -235,12 +313,18 @@ impl RtcEngine {
     }
 
     /// Everything a connection has to say after it was fed: its events,
-    /// its decrypted packets (forwarded), its datagrams and its next timer.
-    fn service(&mut self, key: PeerKey, now: Instant) {
+    /// its decrypted packets (forwarded), its datagrams (unless `writes` is
+    /// false: see `handle_datagram`) and its next timer.
+    fn service(&mut self, key: PeerKey, now: Instant, writes: bool) {
+        let lean = self.options.lean;
         let Some(peer) = self.peers.get_mut(&key) else { return };
         let mut ended = None;
         let mut keyframe_wanted = false;
         let mut video_started = false;
+        // Events before reads (a track's `OnOpen` comes before its first
+        // packet is read); another pass only when there were events, since
+        // reading what is already decrypted raises none. Each poll walks the
+        // connection's whole pipeline, so the passes are what cost here.
         loop {
             let mut progressed = false;
             while let Some(event) = peer.pc.poll_event() {
@@ -283,7 +367,7 @@ impl RtcEngine {
                 }
             }
             while let Some(read) = peer.pc.poll_read() {
-                progressed = true;
+                progressed |= !lean;
                 match read.message {
                     RTCMessage::RtpPacket(track_id, packet) => {
                         if let Some(kind) = peer.kind_of(&track_id) {
@@ -300,7 +384,9 @@ impl RtcEngine {
                 break;
             }
         }
-        Self::collect_writes(&mut self.transmits, &mut peer.pc);
+        if writes || !lean {
+            Self::collect_writes(&mut self.transmits, &mut peer.pc);
+        }
         Self::rearm(&mut self.timers, key, peer);
         let room_id = peer.room;
 
@@ -353,6 +439,7 @@ impl RtcEngine {
                 let message = RTCMessage::RtpPacket(String::new(), copy);
                 if peer.pc.handle_write(TaggedRTCMessage { now, message }).is_ok() {
                     room.stats.forwarded += 1;
+                    self.totals.forwarded += 1;
                 }
                 Self::collect_writes(&mut self.transmits, &mut peer.pc);
                 Self::rearm(&mut self.timers, target, peer);
@@ -446,7 +533,7 @@ impl MediaEngine for RtcEngine {
 
         let ufrag = random_text(16);
         let password = random_text(32);
-        let mut pc = self.build_connection(&ufrag, &password)?;
+        let mut pc = self.build_connection(&ufrag, &password, wants_video)?;
         let mut audio_out = Self::add_outgoing(&mut pc, RtpCodecKind::Audio, opus().rtp_codec)?;
         let mut video_out =
             if wants_video { Some(Self::add_outgoing(&mut pc, RtpCodecKind::Video, vp8().rtp_codec)?) } else { None };
@@ -535,7 +622,11 @@ impl MediaEngine for RtcEngine {
         if let Err(e) = peer.pc.handle_read(TaggedBytesMut { now, transport, message }) {
             tracing::trace!("voice: a datagram from {from} was refused: {e}");
         }
-        self.service(key, now);
+        // An arriving RTP packet makes its own connection write nothing
+        // (reports and feedback are timed), so its writes are not polled:
+        // asking walks the whole pipeline. Whatever it might have queued
+        // goes out with the connection's next timer or forwarded packet.
+        self.service(key, now, !is_rtp_media(data));
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -563,10 +654,13 @@ impl MediaEngine for RtcEngine {
     fn handle_timeout(&mut self, now: Instant) {
         self.forget_stopped(now);
         // Take what is due first: a connection that asks again for a time
-        // already past is served on the next call, not in a loop here.
+        // already past is served on the next call, not in a loop here. At
+        // most `TIMERS_PER_TURN` at a time: the rest stay due, and the media
+        // task serves them on its next turns, between batches of datagrams,
+        // so a crowd of timers coming due together cannot hold the media up.
         let mut due = std::mem::take(&mut self.due);
         while let Some(Reverse((at, key))) = self.timers.peek().copied() {
-            if at > now {
+            if at > now || due.len() >= self.options.timers_per_turn {
                 break;
             }
             self.timers.pop();
@@ -574,13 +668,14 @@ impl MediaEngine for RtcEngine {
                 due.push(key);
             }
         }
+        self.totals.timers_fired += due.len() as u64;
         for key in due.drain(..) {
             let Some(peer) = self.peers.get_mut(&key) else { continue };
             peer.deadline = None;
             if let Err(e) = peer.pc.handle_timeout(now) {
                 tracing::debug!("voice: a connection's timer failed: {e}");
             }
-            self.service(key, now);
+            self.service(key, now, true);
         }
         self.due = due;
     }
@@ -607,6 +702,10 @@ impl MediaEngine for RtcEngine {
 
     fn room_stats(&self, room: RoomId) -> Option<RoomStats> {
         self.rooms.get(&room).map(|r| r.stats)
+    }
+
+    fn totals(&self) -> EngineTotals {
+        self.totals
     }
 }
 

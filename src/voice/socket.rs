@@ -12,6 +12,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -19,8 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::VoiceConfig;
 use super::batch::{self, Received};
+use super::counters::{MediaCounters, Work};
 use super::engine::{MediaEngine, MediaEvent, ParticipantId, RoomId, RoomStats, Transmit, VoiceError};
-use super::rtc_engine::RtcEngine;
+use super::rtc_engine::{EngineOptions, RtcEngine};
 
 /// The media socket's kernel buffers: at a thousand rooms about 100,000
 /// datagrams a second arrive, and the system's default receive buffer
@@ -60,6 +62,7 @@ enum Command {
 pub struct VoiceHandle {
     commands: mpsc::Sender<Command>,
     local_addr: SocketAddr,
+    counters: Arc<MediaCounters>,
 }
 
 /// Joins and leaves of participants, for presence.
@@ -67,11 +70,20 @@ pub type VoiceEvents = mpsc::UnboundedReceiver<MediaEvent>;
 
 /// Binds the media port and starts the media task on the `rtc` engine.
 pub async fn start(config: &VoiceConfig) -> io::Result<(VoiceHandle, VoiceEvents)> {
+    start_with_options(config, EngineOptions::default()).await
+}
+
+/// [`start`] with other engine choices than the server's (the benchmark
+/// compares them).
+pub async fn start_with_options(
+    config: &VoiceConfig,
+    options: EngineOptions,
+) -> io::Result<(VoiceHandle, VoiceEvents)> {
     let socket = UdpSocket::bind(config.bind).await?;
     enlarge_buffers(&socket);
     let bound = socket.local_addr()?;
     let advertised = SocketAddr::new(config.advertised_ip(), bound.port());
-    Ok(start_with(socket, RtcEngine::new(advertised), advertised))
+    Ok(start_with(socket, RtcEngine::with_options(advertised, options), advertised))
 }
 
 /// Asks for [`SOCKET_BUFFER`] each way and says so when the system gives less.
@@ -95,8 +107,9 @@ fn enlarge_buffers(socket: &UdpSocket) {
 pub fn start_with(socket: UdpSocket, engine: impl MediaEngine, advertised: SocketAddr) -> (VoiceHandle, VoiceEvents) {
     let (commands, command_rx) = mpsc::channel(256);
     let (events_tx, events) = mpsc::unbounded_channel();
-    tokio::spawn(run(socket, engine, command_rx, events_tx));
-    (VoiceHandle { commands, local_addr: advertised }, events)
+    let counters = Arc::new(MediaCounters::default());
+    tokio::spawn(run(socket, engine, command_rx, events_tx, counters.clone()));
+    (VoiceHandle { commands, local_addr: advertised, counters }, events)
 }
 
 impl VoiceHandle {
@@ -127,6 +140,12 @@ impl VoiceHandle {
         done.await.map_err(|_| VoiceError::Unavailable)
     }
 
+    /// The media task's counters (packets forwarded, how long its turns
+    /// take), read without a round trip through the task.
+    pub fn counters(&self) -> &MediaCounters {
+        &self.counters
+    }
+
     pub async fn stats(&self, room: RoomId) -> Result<Option<RoomStats>, VoiceError> {
         let (reply, stats) = oneshot::channel();
         self.send(Command::Stats { room, reply }).await?;
@@ -143,23 +162,31 @@ async fn run(
     mut engine: impl MediaEngine,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    counters: Arc<MediaCounters>,
 ) {
     let mut received = Received::default();
     let mut outgoing: Vec<Transmit> = Vec::with_capacity(batch::BATCH);
     let sleep = tokio::time::sleep(IDLE);
     tokio::pin!(sleep);
+    let mut turn_started = Instant::now();
     loop {
         // Timers first on every turn, so a busy socket cannot starve them
         // (the select below prefers commands and datagrams).
         let now = Instant::now();
         if engine.poll_timeout().is_some_and(|at| at <= now) {
             engine.handle_timeout(now);
+            counters.record(Work::Timers, now.elapsed());
         }
-        flush(&socket, &mut engine, &mut outgoing).await;
+        let flushing = Instant::now();
+        if flush(&socket, &mut engine, &mut outgoing).await > 0 {
+            counters.record(Work::Flush, flushing.elapsed());
+        }
         while let Some(event) = engine.poll_event() {
             // Nobody listening is fine: presence is optional for the media.
             let _ = events.send(event);
         }
+        counters.set_engine_totals(engine.totals());
+        counters.record(Work::Turn, turn_started.elapsed());
         // A deadline already past fires at once below; going through the
         // select keeps the task yielding to the runtime (tokio's budget).
         let deadline = engine.poll_timeout().unwrap_or_else(|| Instant::now() + IDLE);
@@ -168,21 +195,33 @@ async fn run(
             biased;
             command = commands.recv() => match command {
                 None => break,
-                Some(command) => execute(&mut engine, command),
-            },
-            read = batch::receive(&socket, &mut received) => match read {
-                // One batch of datagrams, then what they produced goes out
-                // (keeps latency bounded under load).
-                Ok(_) => {
-                    let now = Instant::now();
-                    for (from, data) in received.iter() {
-                        engine.handle_datagram(now, from, data);
-                    }
+                Some(command) => {
+                    turn_started = Instant::now();
+                    execute(&mut engine, command);
+                    counters.record(Work::Command, turn_started.elapsed());
                 }
-                // ICMP errors (a peer gone) surface here on some systems.
-                Err(e) => tracing::trace!("voice: receive error: {e}"),
             },
-            () = &mut sleep => engine.handle_timeout(Instant::now()),
+            read = batch::receive(&socket, &mut received) => {
+                turn_started = Instant::now();
+                match read {
+                    // One batch of datagrams, then what they produced goes out
+                    // (keeps latency bounded under load).
+                    Ok(n) => {
+                        counters.add_batch(n);
+                        for (from, data) in received.iter() {
+                            engine.handle_datagram(turn_started, from, data);
+                        }
+                        counters.record(Work::Datagrams, turn_started.elapsed());
+                    }
+                    // ICMP errors (a peer gone) surface here on some systems.
+                    Err(e) => tracing::trace!("voice: receive error: {e}"),
+                }
+            }
+            () = &mut sleep => {
+                turn_started = Instant::now();
+                engine.handle_timeout(turn_started);
+                counters.record(Work::Timers, turn_started.elapsed());
+            }
         }
     }
     // Every handle is gone: the server is shutting down.
@@ -209,14 +248,17 @@ fn execute(engine: &mut impl MediaEngine, command: Command) {
     }
 }
 
-/// Sends what the engine has queued, a batch per system call.
-async fn flush(socket: &UdpSocket, engine: &mut impl MediaEngine, outgoing: &mut Vec<Transmit>) {
+/// Sends what the engine has queued, a batch per system call; returns how
+/// many datagrams went out.
+async fn flush(socket: &UdpSocket, engine: &mut impl MediaEngine, outgoing: &mut Vec<Transmit>) -> usize {
+    let mut sent = 0;
     loop {
         outgoing.extend(std::iter::from_fn(|| engine.poll_transmit()).take(batch::BATCH));
         if outgoing.is_empty() {
-            return;
+            return sent;
         }
         batch::send(socket, outgoing).await;
+        sent += outgoing.len();
         outgoing.clear();
     }
 }

@@ -316,6 +316,9 @@ async fn two_clients_hear_each_other_in_order_and_nothing_after_the_stop() {
     let stats = media.stats(room).await.unwrap().unwrap();
     assert_eq!(stats.forwarded, 2 * u64::from(PACKETS));
     assert!(!stats.stopped);
+    // The shared counters say the same without a command (the task
+    // publishes them at the end of every turn, so before it answered).
+    assert_eq!(media.counters().snapshot().forwarded, 2 * u64::from(PACKETS));
 
     // Bob's socket is empty of media now (everything sent to him was read).
     drain_media(&mut b).await;
@@ -408,6 +411,46 @@ async fn bad_offers_are_refused_and_a_second_tab_replaces_the_first() {
     // The room is empty and forgotten.
     assert_eq!(media.stats(room).await.unwrap(), None);
     assert!(events.try_recv().is_err());
+}
+
+/// The `m=` sections of an SDP, each with its lines.
+fn sections(sdp: &str) -> Vec<Vec<&str>> {
+    let mut sections: Vec<Vec<&str>> = Vec::new();
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            sections.push(Vec::new());
+        }
+        if let Some(section) = sections.last_mut() {
+            section.push(line);
+        }
+    }
+    sections
+}
+
+fn mentions_transport_cc(section: &[&str]) -> bool {
+    section.iter().any(|l| l.contains("transport-cc") || l.contains("transport-wide-cc"))
+}
+
+#[tokio::test]
+async fn transport_wide_feedback_is_negotiated_for_video_only() {
+    let config = VoiceConfig::new("127.0.0.1:0".parse().unwrap(), None);
+    let (media, _events) = voice::start(&config).await.unwrap();
+    // Both clients offer TWCC on every line (rtc's default interceptors).
+    let (_a, offer) = Client::new().await;
+    assert!(sections(&offer).iter().all(|s| mentions_transport_cc(s)), "the offer asks for TWCC: {offer}");
+    let answer = media.admit(RoomId(10), ParticipantId(1), offer).await.unwrap();
+    let audio_only = sections(&answer);
+    assert_eq!(audio_only.len(), 1, "{answer}");
+    assert!(!mentions_transport_cc(&audio_only[0]), "an audio-only leg has no TWCC: {answer}");
+
+    let (_b, offer) = Client::with_video(true).await;
+    let answer = media.admit(RoomId(10), ParticipantId(2), offer).await.unwrap();
+    let with_video = sections(&answer);
+    let audio = with_video.iter().find(|s| s[0].starts_with("m=audio")).expect("an audio line");
+    let video = with_video.iter().find(|s| s[0].starts_with("m=video")).expect("a video line");
+    assert!(!mentions_transport_cc(audio), "no TWCC on audio: {answer}");
+    assert!(mentions_transport_cc(video), "TWCC on video: {answer}");
+    assert!(video.iter().any(|l| l.contains("nack")), "NACK on video: {answer}");
 }
 
 #[tokio::test]
