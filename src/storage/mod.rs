@@ -119,6 +119,11 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // SQLite's connections are in this process: a ping before every
+            // query was a round trip to the connection's thread, as costly as
+            // the query (docs/benchmarks.md, "The advisor's profile page").
+            // A PostgreSQL connection can die with the server, so it is checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
