@@ -236,7 +236,7 @@ async fn client(
             let t = Instant::now();
             let outcome = post(http, &format!("{base}/api/v1/requests/{id}/approve"), &advisors[advisor], "").await;
             record.add("approve", t, counted, outcome.map(|_| ()));
-            if round % 4 == 0 {
+            if round.is_multiple_of(4) {
                 // Calendar apps poll now and then, not on every visit.
                 let t = Instant::now();
                 let outcome = get(http, &format!("{base}{}", feeds[round % feeds.len()])).await;
