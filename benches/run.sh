@@ -59,7 +59,7 @@ echo "kernel:   $(uname -r)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
 echo "rustc:    $(rustc --version)"
 echo "binary:   $("$bench_bin" --version), $(stat -c %s "$bench_bin") bytes"
-echo "postgres: ${pg:+$(psql "$pg" -qAtc 'SHOW server_version')}${pg:-none}"
+if [ -n "$pg" ]; then echo "postgres: $(psql "$pg" -qAtc 'SHOW server_version')"; else echo "postgres: none"; fi
 echo "parts:    $only"
 
 if wants baseline; then
