@@ -127,6 +127,7 @@ enum TokenCommand {
 }
 
 pub fn main() -> ExitCode {
+    crate::allocator::tune();
     crate::install_crypto();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -14,10 +14,10 @@ use crate::domain::agenda::{self, AgendaActions, FreeCheck};
 use crate::domain::booking::{RequestStatus, Role, SlotState};
 use crate::domain::room::RoomClock;
 use crate::domain::{FieldErrors, questions, time_zone};
-use crate::storage::{Block, Request, SessionEntry, Slot, User};
+use crate::storage::{AdvisorPolicy, Block, Offering, Request, SessionEntry, Slot, User};
 
 use super::booking::BookingSettings;
-use super::offerings::OfferingLabel;
+use super::offerings::{OfferingLabel, with_offering};
 use super::{App, AppError};
 
 /// The most times one picker lists (a month view of 10-minute sessions).
@@ -45,6 +45,16 @@ pub struct Picker {
     pub next_free: Option<(String, String)>,
     /// Put before the ids of its days, so several pickers fit on a page.
     pub prefix: String,
+}
+
+/// What the pickers of one page share ([`App::picker_rules`]).
+pub struct PickerRules {
+    /// The advisor's offerings, the default one first.
+    pub offerings: Vec<Offering>,
+    /// Each block's minimum notice in minutes, by block id.
+    notices: BTreeMap<i64, i64>,
+    /// The advisor's own, for a slot whose block is gone.
+    default_notice: i64,
 }
 
 /// One offering's free times, for a profile that groups them.
@@ -158,25 +168,67 @@ impl App {
         zone: &str,
         link: Option<&str>,
     ) -> Result<Picker, AppError> {
-        let now = self.clock.now();
         let policy = self.store.advisor_policy(advisor.id).await?;
-        // Each block's minimum notice (its own, else the advisor's), read once.
+        let rules = self.picker_rules(advisor, policy, slots).await?;
+        self.picker_with(&rules, advisor, slots, viewer, zone, link).await
+    }
+
+    /// What the pickers of one page share, read once: the advisor's
+    /// offerings and each block's minimum notice (the block's own, else
+    /// its offering's, else the advisor's).
+    pub async fn picker_rules(
+        &self,
+        advisor: &User,
+        policy: AdvisorPolicy,
+        slots: &[Slot],
+    ) -> Result<PickerRules, AppError> {
+        let offerings = self.offerings(advisor).await?;
         let mut notices: BTreeMap<i64, i64> = BTreeMap::new();
+        for slot in slots {
+            if notices.contains_key(&slot.block_id) {
+                continue;
+            }
+            let block: Option<Block> = self.store.block(slot.block_id).await.ok();
+            let offered = match &block {
+                Some(b) if b.advisor_id == advisor.id => {
+                    let offering = match b.offering_id {
+                        Some(id) => offerings.iter().find(|o| o.id == id).cloned(),
+                        None => offerings.iter().find(|o| o.is_default).cloned(),
+                    };
+                    let offering = match (offering, b.offering_id) {
+                        (Some(found), _) => Some(found),
+                        // Removed since (the list holds the live ones only).
+                        (None, Some(_)) => self.offering_for_block(b).await?,
+                        (None, None) => None,
+                    };
+                    match offering {
+                        Some(o) => with_offering(policy.clone(), &o).min_notice_minutes,
+                        None => policy.min_notice_minutes,
+                    }
+                }
+                Some(b) => self.policy_for_block(b).await?.min_notice_minutes,
+                None => policy.min_notice_minutes,
+            };
+            let notice = block.and_then(|b| b.min_notice_minutes).unwrap_or(offered);
+            notices.insert(slot.block_id, notice);
+        }
+        Ok(PickerRules { offerings, notices, default_notice: policy.min_notice_minutes })
+    }
+
+    /// [`App::picker`] with the rules already read.
+    pub async fn picker_with(
+        &self,
+        rules: &PickerRules,
+        advisor: &User,
+        slots: &[Slot],
+        viewer: Option<&User>,
+        zone: &str,
+        link: Option<&str>,
+    ) -> Result<Picker, AppError> {
+        let now = self.clock.now();
         let mut free = Vec::new();
         for slot in slots {
-            let notice = match notices.get(&slot.block_id) {
-                Some(notice) => *notice,
-                None => {
-                    let block: Option<Block> = self.store.block(slot.block_id).await.ok();
-                    let offered = match &block {
-                        Some(b) => self.policy_for_block(b).await?.min_notice_minutes,
-                        None => policy.min_notice_minutes,
-                    };
-                    let notice = block.and_then(|b| b.min_notice_minutes).unwrap_or(offered);
-                    notices.insert(slot.block_id, notice);
-                    notice
-                }
-            };
+            let notice = rules.notices.get(&slot.block_id).copied().unwrap_or(rules.default_notice);
             let check = FreeCheck {
                 start: Timestamp::from_millisecond(slot.starts_at).unwrap_or(Timestamp::MIN),
                 state: slot.status,
@@ -242,20 +294,20 @@ impl App {
     /// with no free time. A slot without an offering is in the default one.
     pub async fn offering_pickers(
         &self,
+        rules: &PickerRules,
         advisor: &User,
         slots: &[Slot],
         viewer: Option<&User>,
         zone: &str,
     ) -> Result<Vec<OfferingPicker>, AppError> {
-        let offerings = self.offerings(advisor).await?;
         let mut groups: Vec<OfferingPicker> = Vec::new();
-        for (i, offering) in offerings.iter().enumerate() {
+        for (i, offering) in rules.offerings.iter().enumerate() {
             let own: Vec<Slot> = slots
                 .iter()
                 .filter(|s| s.offering_id == Some(offering.id) || (i == 0 && s.offering_id.is_none()))
                 .cloned()
                 .collect();
-            let mut picker = self.picker(advisor, &own, viewer, zone, None).await?;
+            let mut picker = self.picker_with(rules, advisor, &own, viewer, zone, None).await?;
             if picker.days.is_empty() {
                 continue;
             }

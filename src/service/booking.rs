@@ -141,8 +141,21 @@ impl App {
         to: Option<Timestamp>,
     ) -> Result<Vec<Slot>, AppError> {
         let advisor = self.advisor_account(username).await?;
-        let own = viewer.is_some_and(|v| v.id == advisor.id);
         let policy = self.store.advisor_policy(advisor.id).await?;
+        self.slots_of(&advisor, &policy, viewer, from, to).await
+    }
+
+    /// [`App::advisor_slots`] of an advisor already read (listed and not
+    /// suspended), with their policy.
+    pub async fn slots_of(
+        &self,
+        advisor: &User,
+        policy: &AdvisorPolicy,
+        viewer: Option<&User>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Slot>, AppError> {
+        let own = viewer.is_some_and(|v| v.id == advisor.id);
         let now = self.clock.now();
         let from = from.unwrap_or(now);
         let to = match to {

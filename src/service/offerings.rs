@@ -56,10 +56,13 @@ impl App {
     /// An advisor's offerings, the default one first (made when missing;
     /// someone who never was an advisor has none).
     pub async fn offerings(&self, advisor: &User) -> Result<Vec<Offering>, AppError> {
-        if advisor.is_advisor && !advisor.is_remote() {
+        let found = self.store.offerings(advisor.id).await?;
+        if advisor.is_advisor && !advisor.is_remote() && !found.iter().any(|o| o.is_default) {
+            // Made on first use ("Office hours"), then listed first.
             self.store.default_offering(advisor.id, self.clock.now_ms()).await?;
+            return Ok(self.store.offerings(advisor.id).await?);
         }
-        Ok(self.store.offerings(advisor.id).await?)
+        Ok(found)
     }
 
     /// One of `advisor`'s offerings; anyone else's answers as not found.

@@ -129,7 +129,11 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(wait)
-            .test_before_acquire(true)
+            // SQLite's connections are in this process: a ping before every
+            // query was a round trip to the connection's thread, as costly as
+            // the query (docs/benchmarks.md, "The advisor's profile page").
+            // A PostgreSQL connection can die with the server, so it is checked.
+            .test_before_acquire(backend == Backend::Postgres)
             // A connection still in a transaction after its release is not
             // reused: when a write fails with a full disk, SQLite rolls the
             // transaction back itself, sqlx's own ROLLBACK then fails, and

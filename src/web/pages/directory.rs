@@ -171,14 +171,17 @@ pub async fn profile(
     let mut offering = None;
     let mut session_label = format!("{}-minute session", app.config.session_minutes);
     if p.user.is_advisor && p.user.suspended_at.is_none() {
-        let slots = app.advisor_slots(&p.user.username, v.user.as_ref(), None, None).await?;
-        picker = Some(app.picker(&p.user, &slots, v.user.as_ref(), &viewer_zone, None).await?);
-        sections = app.offering_pickers(&p.user, &slots, v.user.as_ref(), &viewer_zone).await?;
+        // Policy, offerings and blocks are read once for the page's pickers.
+        let policy = app.advisor_policy(p.user.id).await?;
+        let slots = app.slots_of(&p.user, &policy, v.user.as_ref(), None, None).await?;
+        let rules = app.picker_rules(&p.user, policy, &slots).await?;
+        picker = Some(app.picker_with(&rules, &p.user, &slots, v.user.as_ref(), &viewer_zone, None).await?);
+        sections = app.offering_pickers(&rules, &p.user, &slots, v.user.as_ref(), &viewer_zone).await?;
         if sections.len() <= 1 {
             // One offering with free times (or none): one picker, under its name.
             let shown = match sections.pop() {
                 Some(section) => Some(section.offering),
-                None => app.offerings(&p.user).await?.first().map(|o| app.offering_label(o)),
+                None => rules.offerings.first().map(|o| app.offering_label(o)),
             };
             if let Some(shown) = shown {
                 session_label = format!("{}-minute session", shown.minutes);
