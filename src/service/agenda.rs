@@ -14,7 +14,7 @@ use crate::domain::agenda::{self, AgendaActions, FreeCheck};
 use crate::domain::booking::{RequestStatus, Role, SlotState};
 use crate::domain::room::RoomClock;
 use crate::domain::{FieldErrors, questions, time_zone};
-use crate::storage::{AdvisorPolicy, Block, Offering, Request, SessionEntry, Slot, User};
+use crate::storage::{AdvisorPolicy, Block, Offering, Request, SessionEntry, Slot, StorageError, User};
 
 use super::booking::BookingSettings;
 use super::offerings::{OfferingLabel, with_offering};
@@ -188,7 +188,13 @@ impl App {
             if notices.contains_key(&slot.block_id) {
                 continue;
             }
-            let block: Option<Block> = self.store.block(slot.block_id).await.ok();
+            // A removed block has no rules of its own (its slots take the
+            // advisor's); a database that does not answer is an error.
+            let block: Option<Block> = match self.store.block(slot.block_id).await {
+                Ok(block) => Some(block),
+                Err(StorageError::NotFound) => None,
+                Err(other) => return Err(other.into()),
+            };
             let offered = match &block {
                 Some(b) if b.advisor_id == advisor.id => {
                     let offering = match b.offering_id {
