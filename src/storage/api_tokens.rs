@@ -4,6 +4,8 @@
 
 use std::sync::LazyLock;
 
+use sqlx::{FromRow, Row};
+
 use serde::Serialize;
 
 use super::accounts::prefixed_user_columns;
@@ -25,6 +27,9 @@ impl ApiToken {
         self.expires_at.is_some_and(|at| at <= now)
     }
 }
+
+/// How precisely a token's last use is recorded.
+pub const LAST_USE_GRANULARITY_MS: i64 = 60_000;
 
 const TOKEN_COLUMNS: &str = "id, label AS name, created_at, last_used_at, expires_at";
 
@@ -56,18 +61,25 @@ impl Store {
     }
 
     /// The owner of a token that has not expired (and is not suspended),
-    /// recording when it was last used.
+    /// recording when it was last used — to the minute: a token used again
+    /// within [`LAST_USE_GRANULARITY_MS`] of its recorded use is not written
+    /// again, so an API client's reads stay reads (on SQLite every write
+    /// takes the one write lock).
     pub async fn api_token_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {} FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                "SELECT {}, t.last_used_at AS token_last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
                  WHERE t.token_hash = $1 AND u.suspended_at IS NULL \
                  AND (t.expires_at IS NULL OR t.expires_at > $2)",
                 prefixed_user_columns("u")
             )
         });
-        let user: Option<User> = sqlx::query_as(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await?;
-        if user.is_some() {
+        let Some(row) = sqlx::query(&SQL).bind(token_hash).bind(now).fetch_optional(self.pool()).await? else {
+            return Ok(None);
+        };
+        let user = User::from_row(&row)?;
+        let last_used: Option<i64> = row.try_get("token_last_used_at")?;
+        if last_used.is_none_or(|at| now - at >= LAST_USE_GRANULARITY_MS) {
             // Bookkeeping: a valid token is not refused because its last use
             // cannot be written on a full disk (reads go on). A database
             // that stopped answering fails the request now, not after a
@@ -85,7 +97,7 @@ impl Store {
                 Err(err) => return Err(err),
             }
         }
-        Ok(user)
+        Ok(Some(user))
     }
 
     /// A person's tokens, expired ones included, newest first.

@@ -192,6 +192,16 @@ async fn api_tokens_expire_record_their_use_and_are_revoked_only_by_their_owner(
         assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["dead", "live"], "newest first");
         assert!(listed[1].last_used_at.is_some() && listed[0].last_used_at.is_none(), "[{}]", db.backend);
         assert!(listed[0].is_expired(now));
+        // The last use is kept to the minute: a use within it writes nothing,
+        // one after it records the new time.
+        let last_use = || async { store.api_tokens_of(finn.id).await.unwrap()[0].last_used_at };
+        store.api_token_user("theirs", now).await.unwrap().unwrap();
+        assert_eq!(last_use().await, Some(now));
+        store.api_token_user("theirs", now + 30_000).await.unwrap().unwrap();
+        store.api_token_user("theirs", now + 59_999).await.unwrap().unwrap();
+        assert_eq!(last_use().await, Some(now), "[{}] within the minute", db.backend);
+        store.api_token_user("theirs", now + 60_000).await.unwrap().unwrap();
+        assert_eq!(last_use().await, Some(now + 60_000), "[{}] a minute later", db.backend);
 
         assert_eq!(store.revoke_api_token(erin.id, theirs.id).await.unwrap(), None, "someone else's id");
         assert_eq!(store.api_tokens_of(finn.id).await.unwrap().len(), 1, "[{}] changed nothing", db.backend);
