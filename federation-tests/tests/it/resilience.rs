@@ -34,6 +34,27 @@ async fn all_delivered(instance: &Instance, root: &str, domain: &str, at_least: 
     .await
 }
 
+/// Bea (`bea`, on `beta`) asks for `slot` of Ada's (`ada`, on `alpha`),
+/// and the request as Ada sees it once the `Join` has arrived.
+async fn book_and_find_the_join(
+    beta: &Instance,
+    bea: &str,
+    slot: &Value,
+    alpha: &Instance,
+    ada: &str,
+    beta_domain: &str,
+) -> Value {
+    let (status, request) =
+        post(beta, bea, &format!("/api/v1/slots/{}/requests", slot["id"]), json!({"note": "Crash test"})).await;
+    assert_eq!(status, 201, "{request}");
+    let learner = format!("bea@{beta_domain}");
+    until("the Join on alpha", || async {
+        let sessions = get(alpha, ada, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["learner"] == learner.as_str()).cloned()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
     if federation_tests::skip_without_postgres() {
@@ -96,15 +117,7 @@ async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
 
     // Bea books the first slot; Ada approves and alpha is killed again at
     // once. The approval reaches beta exactly once.
-    let (status, request) =
-        post(beta, &bea, &format!("/api/v1/slots/{}/requests", on_beta[0]["id"]), json!({"note": "Crash test"})).await;
-    assert_eq!(status, 201, "{request}");
-    let learner = format!("bea@{beta_domain}");
-    let pending = until("the Join on alpha", || async {
-        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
-        sessions.as_array().unwrap().iter().find(|s| s["learner"] == learner.as_str()).cloned()
-    })
-    .await;
+    let pending = book_and_find_the_join(beta, &bea, &on_beta[0], alpha, &ada, &beta_domain).await;
     let request_on_alpha = pending["request_id"].as_i64().unwrap();
     let (status, _) =
         post(alpha, &ada, &format!("/api/v1/requests/{request_on_alpha}/approve"), json!({"note": "See you"})).await;
@@ -290,15 +303,7 @@ async fn a_fan_out_from_postgres_survives_kill_9_and_is_stored_once() {
     assert_eq!(on_beta.len(), 24);
 
     // Bea books the first slot; Ada approves; alpha is killed at once.
-    let (status, request) =
-        post(beta, &bea, &format!("/api/v1/slots/{}/requests", on_beta[0]["id"]), json!({"note": "Crash test"})).await;
-    assert_eq!(status, 201, "{request}");
-    let learner = format!("bea@{beta_domain}");
-    let pending = until("the Join on alpha", || async {
-        let sessions = get(alpha, &ada, "/api/v1/me/sessions").await;
-        sessions.as_array().unwrap().iter().find(|s| s["learner"] == learner.as_str()).cloned()
-    })
-    .await;
+    let pending = book_and_find_the_join(beta, &bea, &on_beta[0], alpha, &ada, &beta_domain).await;
     let approve = format!("/api/v1/requests/{}/approve", pending["request_id"]);
     assert_eq!(post(alpha, &ada, &approve, json!({"note": "See you"})).await.0, 200);
     cluster["alpha"].kill();
