@@ -6,7 +6,9 @@
 //! A queue table has `id`, `attempts` (0 when queued), `next_attempt_at`
 //! (due from then; also the end of a claim's lease), `last_error`,
 //! `failed_at` (given up) and a column that marks the work done (for
-//! example `sent_at`). [`Store::claim`] takes the due rows, oldest first, and
+//! example `sent_at`). [`Store::claim`] takes the due rows, longest due
+//! first (then oldest; an index on `(next_attempt_at, id)` over the pending
+//! rows serves it without reading the others), and
 //! moves their `next_attempt_at` to the end of the lease while counting the
 //! attempt, so each row goes to one worker, and a worker that dies leaves
 //! its rows to be claimed again when the lease ends. [`Store::finished`]
@@ -48,7 +50,7 @@ impl<Row> Queue<Row> {
             "UPDATE {table} SET next_attempt_at = $2, attempts = attempts + 1 \
              WHERE next_attempt_at <= $1 AND {done} IS NULL AND failed_at IS NULL AND id IN \
              (SELECT q.id FROM {table} q WHERE q.{done} IS NULL AND q.failed_at IS NULL \
-              AND q.next_attempt_at <= $1 {hold_back} ORDER BY q.id LIMIT $3) \
+              AND q.next_attempt_at <= $1 {hold_back} ORDER BY q.next_attempt_at, q.id LIMIT $3) \
              RETURNING {returning}"
         )
     }
