@@ -107,7 +107,10 @@ async fn run(
             ))
             .await?;
     }
-    println!("set-up: {followers} followers on {instances} instances stored in {:.2?} (not counted below)", started.elapsed());
+    println!(
+        "set-up: {followers} followers on {instances} instances stored in {:.2?} (not counted below)",
+        started.elapsed()
+    );
 
     // Tomorrow 09:00–10:00 UTC: one Event with six slots.
     let tomorrow = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(1.day())?;
@@ -162,7 +165,11 @@ async fn run(
     for (_, host, ..) in &received {
         *per_host.entry(host.as_str()).or_default() += 1;
     }
-    anyhow::ensure!(per_host.len() == instances, "{} instances received something, expected {instances}", per_host.len());
+    anyhow::ensure!(
+        per_host.len() == instances,
+        "{} instances received something, expected {instances}",
+        per_host.len()
+    );
     anyhow::ensure!(per_host.values().all(|&n| n == 1), "an instance received more than one POST");
     let person: serde_json::Value = reqwest::Client::new()
         .get(format!("http://{addr}/users/ada"))
@@ -301,7 +308,8 @@ fn main() -> anyhow::Result<()> {
     let mut sink = std::process::Command::new(&me).env(SINK, "1").stdout(std::process::Stdio::piped()).spawn()?;
     let mut line = String::new();
     std::io::BufReader::new(sink.stdout.take().expect("piped")).read_line(&mut line)?;
-    let port: u16 = line.trim().parse().map_err(|_| anyhow::anyhow!("the simulated instances did not start: {line:?}"))?;
+    let port: u16 =
+        line.trim().parse().map_err(|_| anyhow::anyhow!("the simulated instances did not start: {line:?}"))?;
     let mut databases = vec!["sqlite"];
     if std::env::var_os("OFFICEHOURS_BENCH_POSTGRES").is_some() {
         databases.push("postgres");
@@ -332,8 +340,12 @@ fn main() -> anyhow::Result<()> {
     }
     let _ = sink.kill();
     let _ = sink.wait();
-    println!("\nHow the cost grows (server peak RSS: the officehours process with this driver, each run in a fresh process; the instances run apart):");
-    println!("| database | followers / instances | queueing | all delivered | per delivery | server RSS before → peak |");
+    println!(
+        "\nHow the cost grows (server peak RSS: the officehours process with this driver, each run in a fresh process; the instances run apart):"
+    );
+    println!(
+        "| database | followers / instances | queueing | all delivered | per delivery | server RSS before → peak |"
+    );
     println!("|---|---|---|---|---|---|");
     for f in &figures {
         println!(

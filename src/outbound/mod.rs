@@ -111,7 +111,7 @@ pub fn any_url(text: &str) -> Result<Url, String> {
 /// most of which get nothing more for a while, and each kept connection
 /// holds its buffers and a descriptor; a host being sent to steadily reuses
 /// its connections well within this.
-const POOL_IDLE: Duration = Duration::from_secs(2);
+const POOL_IDLE: Duration = Duration::from_secs(1);
 
 impl Outbound {
     pub fn new(guard: Guard, user_agent: &str, limits: Limits) -> anyhow::Result<Outbound> {

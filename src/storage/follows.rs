@@ -381,17 +381,15 @@ pub(super) async fn insert_delivery(
 /// [`FANOUT_ROWS_PER_INSERT`] inboxes instead of one per inbox, the body
 /// sent to the database once per statement.
 pub(super) async fn insert_fanout(tx: &mut Transaction<'static, Any>, fanout: &Fanout<'_>, now: i64) -> Result<()> {
-    use std::fmt::Write as _;
     for inboxes in fanout.inboxes.chunks(FANOUT_ROWS_PER_INSERT) {
-        let mut sql = String::with_capacity(64 + inboxes.len() * 32);
-        sql.push_str(
-            "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) VALUES ",
+        // $1 – $4 are shared; each inbox binds its address and domain.
+        let rows: Vec<String> =
+            (0..inboxes.len()).map(|n| format!("($1, $2, ${}, $3, $4, $4, ${})", 5 + 2 * n, 6 + 2 * n)).collect();
+        let values = rows.join(", ");
+        let sql = format!(
+            "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) \
+             VALUES {values}"
         );
-        for n in 0..inboxes.len() {
-            let (inbox, domain) = (5 + 2 * n, 6 + 2 * n);
-            let comma = if n == 0 { "" } else { ", " };
-            let _ = write!(sql, "{comma}($1, $2, ${inbox}, $3, $4, $4, ${domain})");
-        }
         let mut query = sqlx::query(&sql).bind(fanout.activity_id).bind(fanout.sender_id).bind(fanout.body).bind(now);
         for inbox in inboxes {
             query = query.bind(inbox.as_str()).bind(domain_of(inbox));

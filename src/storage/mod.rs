@@ -129,7 +129,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(wait)
-            .test_before_acquire(true)
+            // A PostgreSQL connection may have died with its server: tested
+            // before use. A SQLite one is a thread in this process: a test
+            // would only cost two more thread hand-offs per query.
+            .test_before_acquire(backend == Backend::Postgres)
             // A connection still in a transaction after its release is not
             // reused: when a write fails with a full disk, SQLite rolls the
             // transaction back itself, sqlx's own ROLLBACK then fails, and

@@ -75,12 +75,7 @@ impl Store {
 
     /// Records what was published and queues its deliveries (each
     /// activity to each of its inboxes), in one transaction.
-    pub async fn record_publication(
-        &self,
-        events: &[PublishedEvent],
-        fanouts: &[Fanout<'_>],
-        now: i64,
-    ) -> Result<()> {
+    pub async fn record_publication(&self, events: &[PublishedEvent], fanouts: &[Fanout<'_>], now: i64) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         for event in events {
             sqlx::query(
