@@ -6,7 +6,9 @@
 //! the background jobs on, as a server runs: the job loop signs and delivers
 //! an `Accept` for every Follow while more arrive.
 //! SQLite, and PostgreSQL when OFFICEHOURS_BENCH_POSTGRES names a server.
-//! Run: `cargo bench --bench federation`.
+//! Run: `cargo bench --bench federation`. To profile only the timed
+//! batches: `perf record --control=fifo:FIFO -D -1 …` with
+//! `OFFICEHOURS_BENCH_PERF_CTL=FIFO` (see `support::profile`).
 
 mod support;
 
@@ -95,6 +97,7 @@ async fn blast(
     inbox: &str,
     signed: Vec<Signed>,
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    support::profile(true);
     let started = Instant::now();
     let mut chunks: Vec<Vec<Signed>> = (0..CONCURRENCY).map(|_| Vec::new()).collect();
     for (i, item) in signed.into_iter().enumerate() {
@@ -119,8 +122,10 @@ async fn blast(
     for task in tasks {
         latencies.extend(task.await??);
     }
+    let wall = started.elapsed();
+    support::profile(false);
     latencies.sort();
-    Ok((started.elapsed(), latencies))
+    Ok((wall, latencies))
 }
 
 fn report(what: &str, wall: Duration, latencies: &[Duration]) {

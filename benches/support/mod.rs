@@ -21,7 +21,8 @@ pub fn machine() -> String {
     format!("machine: {cores} cores; {cpu}")
 }
 
-/// Runs `scenario(label, database URL, data dir)` on each database.
+/// Runs `scenario(label, database URL, data dir)` on each database
+/// (`OFFICEHOURS_BENCH_ONLY=sqlite` or `postgres` picks one).
 #[allow(dead_code)] // the voice benchmark has no database
 pub fn on_each_database<F, Fut>(name: &str, mut scenario: F) -> anyhow::Result<()>
 where
@@ -31,10 +32,15 @@ where
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         println!("{}", machine());
+        let only = std::env::var("OFFICEHOURS_BENCH_ONLY").unwrap_or_default();
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-        scenario("SQLite", url, dir.path().to_path_buf()).await?;
-        if let Ok(server) = std::env::var("OFFICEHOURS_BENCH_POSTGRES") {
+        if only != "postgres" {
+            scenario("SQLite", url, dir.path().to_path_buf()).await?;
+        }
+        if let Ok(server) = std::env::var("OFFICEHOURS_BENCH_POSTGRES")
+            && only != "sqlite"
+        {
             let admin = Store::connect(&server, 1).await?;
             let database = format!("oh_bench_{name}_{}", std::process::id());
             admin.execute_raw(&format!("CREATE DATABASE {database}")).await?;
@@ -91,5 +97,22 @@ pub fn advisor(username: &str) -> NewUser {
         is_advisor: true,
         is_pro: false,
         is_admin: false,
+    }
+}
+
+/// Turns `perf record` on or off around a timed phase, when the benchmark
+/// runs under `perf record --control=fifo:FIFO -D -1` with
+/// `OFFICEHOURS_BENCH_PERF_CTL=FIFO` (so set-up work, such as signing the
+/// activities beforehand, stays out of the profile).
+#[allow(dead_code)]
+pub fn profile(on: bool) {
+    if let Ok(fifo) = std::env::var("OFFICEHOURS_BENCH_PERF_CTL") {
+        let command = if on { "enable\n" } else { "disable\n" };
+        if let Err(err) = std::fs::OpenOptions::new().write(true).open(&fifo).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(command.as_bytes())
+        }) {
+            eprintln!("could not tell perf to {command}: {err}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Delivering stored activities: each row of `deliveries` is signed with its
-//! sender's key (`signatures::SigningKey`, parsed once per sender) and POSTed
+//! sender's key (`signatures::SigningKey`, parsed once per sender; the RSA
+//! work on [`super::signer`]'s low-priority threads, so a busy queue does not
+//! starve the inbox) and POSTed
 //! to its inbox through the federation HTTP client. The signature is RFC
 //! 9421 (`rsa-v1_5-sha256`) unless the instance is known to take only
 //! draft-cavage; an RFC 9421 POST answered 401 or 403 is sent again at once
@@ -34,6 +36,7 @@ use super::actors;
 use super::error::FederationError;
 use super::knock::{self, Styles};
 use super::signatures::SigningKey;
+use super::signer::Signer;
 
 /// Attempts before a delivery is given up (1, 2, 4 … minutes, at most 8
 /// hours apart: about three days).
@@ -58,18 +61,20 @@ const CLAIM: i64 = 64;
 const RECORD_EVERY: usize = 32;
 
 /// What delivery keeps between passes: the federation HTTP client (see
-/// `context::http_client`), each sender's parsed key, and how each instance
-/// takes our signatures (shared with the fetcher).
+/// `context::http_client`), each sender's parsed key, how each instance
+/// takes our signatures (shared with the fetcher), and the low-priority
+/// threads that sign ([`Signer`]).
 pub struct Sender {
     client: reqwest::Client,
     keys: moka::sync::Cache<i64, Arc<SigningKey>>,
     pub(super) styles: Styles,
+    signer: Signer,
 }
 
 impl Sender {
     pub fn new(client: reqwest::Client, styles: Styles) -> Sender {
         let keys = moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(3600)).build();
-        Sender { client, keys, styles }
+        Sender { client, keys, styles, signer: Signer::new() }
     }
 }
 
@@ -102,9 +107,10 @@ pub async fn deliver_due(data: &FedData) -> Result<usize, AppError> {
                     continue;
                 }
             };
-            let (app, client, styles) = (app.clone(), sender.client.clone(), sender.styles.clone());
+            let (app, client, styles, signer) =
+                (app.clone(), sender.client.clone(), sender.styles.clone(), sender.signer.clone());
             sending.spawn(async move {
-                let outcome = send(&app, &client, &styles, &key, &row).await;
+                let outcome = send(&app, &client, &styles, &signer, key, &row).await;
                 (row, outcome)
             });
         }
@@ -168,16 +174,17 @@ fn allowed_inbox(app: &App, inbox: &Url) -> bool {
     !ours && named && scheme && (test_mode || inbox.port().is_none())
 }
 
-/// POSTs one stored activity, exactly as stored, signed by its sender:
-/// with RFC 9421 unless the instance takes only draft-cavage, and with
-/// draft-cavage at once when RFC 9421 is refused (401, 403). Returns how
-/// the instance took it when that is news (to be recorded with the
-/// success, in the same commit).
+/// POSTs one stored activity, exactly as stored, signed by its sender (on
+/// the [`Signer`]'s threads): with RFC 9421 unless the instance takes only
+/// draft-cavage, and with draft-cavage at once when RFC 9421 is refused
+/// (401, 403). Returns how the instance took it when that is news (to be
+/// recorded with the success, in the same commit).
 async fn send(
     app: &App,
     client: &reqwest::Client,
     styles: &Styles,
-    key: &SigningKey,
+    signer: &Signer,
+    key: Arc<SigningKey>,
     row: &Delivery,
 ) -> Result<Option<SignatureStyle>, FederationError> {
     let inbox = Url::parse(&row.inbox).map_err(|_| FederationError::Invalid("bad stored inbox".into()))?;
@@ -186,9 +193,18 @@ async fn send(
         return Err(FederationError::Invalid(format!("the inbox {} is not allowed", row.inbox)));
     }
     let known = knock::known(app, styles, &row.domain).await?;
-    let body = row.body.as_bytes();
+    // One copy of the body, shared by the signer and each POST.
+    let body = bytes::Bytes::from(row.body.clone());
+    let sign = |style: SignatureStyle| {
+        let (key, inbox, body) = (key.clone(), inbox.clone(), body.clone());
+        let now_secs = app.clock.now_ms().div_euclid(1000);
+        signer.run(move || match style {
+            SignatureStyle::Rfc9421 => key.sign_post_rfc9421(&inbox, &body, now_secs),
+            SignatureStyle::Cavage => key.sign_post(&inbox, &body),
+        })
+    };
     let post = |headers: Vec<(&'static str, String)>| {
-        let mut request = client.post(inbox.clone()).body(row.body.clone());
+        let mut request = client.post(inbox.clone()).body(body.clone());
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -198,16 +214,11 @@ async fn send(
     let limits = crate::outbound::federation_limits(&app.config);
     let failed = |err: reqwest::Error| unreachable(format!("{inbox}: {}", crate::outbound::failure(&err, &limits)));
     let mut used = knock::first(known);
-    let mut response = match used {
-        SignatureStyle::Rfc9421 => post(key.sign_post_rfc9421(&inbox, body, app.clock.now_ms().div_euclid(1000))?),
-        SignatureStyle::Cavage => post(key.sign_post(&inbox, body)?),
-    }
-    .await
-    .map_err(failed)?;
+    let mut response = post(sign(used).await?).await.map_err(failed)?;
     if knock::knock_again(used, response.status()) {
         tracing::debug!(%inbox, status = %response.status(), "RFC 9421 refused: knocking again with draft-cavage");
         used = SignatureStyle::Cavage;
-        response = post(key.sign_post(&inbox, body)?).await.map_err(failed)?;
+        response = post(sign(used).await?).await.map_err(failed)?;
     }
     let status = response.status();
     if status.is_success() {

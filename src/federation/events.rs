@@ -22,7 +22,7 @@ use crate::domain::{offering, time_zone};
 use crate::service::App;
 use crate::service::AppError;
 use crate::service::offerings::OfferingLabel;
-use crate::storage::{NewDelivery, PublishedEvent, Slot, User};
+use crate::storage::{Fanout, PublishedEvent, Slot, User};
 
 use super::follows::new_activity_id;
 use super::objects::{Event, PUBLIC, SlotRef, event_context};
@@ -108,21 +108,16 @@ pub async fn publish_for(app: &App, advisor: &User) -> Result<usize, AppError> {
     if records.is_empty() {
         return Ok(0);
     }
-    let mut deliveries = Vec::with_capacity(activities.len() * inboxes.len());
-    for activity in &activities {
-        let id = activity["id"].as_str().unwrap_or_default().to_string();
-        let body = activity.to_string();
-        for inbox in &inboxes {
-            deliveries.push(NewDelivery {
-                activity_id: id.clone(),
-                sender_id: advisor.id,
-                inbox: inbox.clone(),
-                body: body.clone(),
-            });
-        }
-    }
-    app.record_publication(&records, &deliveries).await?;
-    if !deliveries.is_empty() {
+    // Each activity once, with the inboxes it goes to (a row per inbox is
+    // written by the database, not built here).
+    let bodies: Vec<(&str, String)> =
+        activities.iter().map(|a| (a["id"].as_str().unwrap_or_default(), a.to_string())).collect();
+    let fanouts: Vec<Fanout> = bodies
+        .iter()
+        .map(|(id, body)| Fanout { activity_id: id, sender_id: advisor.id, body, inboxes: &inboxes })
+        .collect();
+    app.record_publication(&records, &fanouts).await?;
+    if !inboxes.is_empty() && !activities.is_empty() {
         app.wake_jobs();
     }
     Ok(activities.len())
@@ -446,20 +441,20 @@ pub async fn send_live_events_to(app: &App, advisor: &User, inbox: &str) -> Resu
     }
     let me = actors::person_id(app, &advisor.username)?;
     let followers = actors::link(app, &format!("/users/{}/followers", advisor.username))?;
-    let mut deliveries = Vec::with_capacity(live.len());
+    let mut creates = Vec::with_capacity(live.len());
     for event in &live {
         let object: Value = serde_json::from_str(&event.body).map_err(|e| AppError::Internal(e.into()))?;
         let create = activity(app, "Create", &me, &followers, object)?;
-        deliveries.push(NewDelivery {
-            activity_id: create["id"].as_str().unwrap_or_default().to_string(),
-            sender_id: advisor.id,
-            inbox: inbox.to_string(),
-            body: create.to_string(),
-        });
+        creates.push((create["id"].as_str().unwrap_or_default().to_string(), create.to_string()));
     }
-    app.record_publication(&[], &deliveries).await?;
+    let inboxes = [inbox.to_string()];
+    let fanouts: Vec<Fanout> = creates
+        .iter()
+        .map(|(id, body)| Fanout { activity_id: id, sender_id: advisor.id, body, inboxes: &inboxes })
+        .collect();
+    app.record_publication(&[], &fanouts).await?;
     app.wake_jobs();
-    Ok(deliveries.len())
+    Ok(creates.len())
 }
 
 #[cfg(test)]

@@ -18,9 +18,11 @@ use crate::service::{App, AppError};
 /// last read or learned; `None`: not known yet.
 pub type Styles = moka::sync::Cache<String, Option<SignatureStyle>>;
 
-/// An empty memory (shared by the delivery queue and the fetcher).
+/// An empty memory (shared by the delivery queue and the fetcher), large
+/// enough for a fan-out to every instance of a big following (an entry is a
+/// domain name: 100,000 of them are a few MB).
 pub fn styles() -> Styles {
-    moka::sync::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(3600)).build()
+    moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(3600)).build()
 }
 
 /// How `domain` takes our signatures, when known: from the cache, else

@@ -11,7 +11,8 @@
 //! - [`inbox`]: verification, origin checks and dispatch of activities.
 //! - [`follows`], [`events`] (publishing), [`mirror`] (remote events),
 //!   [`requests`] (Join/Accept/Reject/Undo/Leave, Mastodon replies),
-//!   [`messages`] (direct messages), [`delivery`] (the durable queue).
+//!   [`messages`] (direct messages), [`delivery`] (the durable queue,
+//!   signed by [`signer`]'s low-priority threads).
 //! - [`fetch`] (signed GETs) and [`knock`] (which signature each instance
 //!   takes, for both).
 //!
@@ -34,6 +35,7 @@ pub mod ports;
 pub mod remote;
 pub mod requests;
 pub mod signatures;
+pub mod signer;
 pub mod tolerant;
 pub mod wire;
 

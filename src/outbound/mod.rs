@@ -106,6 +106,13 @@ pub fn any_url(text: &str) -> Result<Url, String> {
     Url::parse(text).map_err(|_| "it is not a web address".to_string())
 }
 
+/// How long an idle connection is kept for another request to its host.
+/// Short: a fan-out opens one connection to each of thousands of instances,
+/// most of which get nothing more for a while, and each kept connection
+/// holds its buffers and a descriptor; a host being sent to steadily reuses
+/// its connections well within this.
+const POOL_IDLE: Duration = Duration::from_secs(1);
+
 impl Outbound {
     pub fn new(guard: Guard, user_agent: &str, limits: Limits) -> anyhow::Result<Outbound> {
         crate::install_crypto();
@@ -114,6 +121,7 @@ impl Outbound {
             .no_proxy()
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
+            .pool_idle_timeout(POOL_IDLE)
             .user_agent(user_agent)
             .dns_resolver(guard.clone())
             .build()

@@ -2,7 +2,7 @@
 //! publish, their slots and published events.
 //! Federation reaches storage only through these methods.
 
-use crate::storage::{AdvisorPolicy, NewDelivery, PublishedEvent, Slot};
+use crate::storage::{AdvisorPolicy, Fanout, PublishedEvent, Slot};
 
 use super::{App, AppError};
 
@@ -29,14 +29,10 @@ impl App {
         Ok(self.store.live_published_events(advisor_id, after).await?)
     }
 
-    /// Records what was published and queues its deliveries, in one
-    /// transaction.
-    pub async fn record_publication(
-        &self,
-        events: &[PublishedEvent],
-        deliveries: &[NewDelivery],
-    ) -> Result<(), AppError> {
-        Ok(self.store.record_publication(events, deliveries, self.clock.now_ms()).await?)
+    /// Records what was published and queues its deliveries (each activity
+    /// to each of its inboxes), in one transaction.
+    pub async fn record_publication(&self, events: &[PublishedEvent], fanouts: &[Fanout<'_>]) -> Result<(), AppError> {
+        Ok(self.store.record_publication(events, fanouts, self.clock.now_ms()).await?)
     }
 
     /// A block's time zone, even once the block is removed (its published

@@ -23,6 +23,21 @@ pub struct NewDelivery {
     pub body: String,
 }
 
+/// One activity to deliver to many inboxes (a fan-out to followers): the
+/// body is held once, and stored with one multi-row `INSERT` per
+/// [`FANOUT_ROWS_PER_INSERT`] inboxes that binds it once.
+#[derive(Debug, Clone, Copy)]
+pub struct Fanout<'a> {
+    pub activity_id: &'a str,
+    pub sender_id: i64,
+    pub body: &'a str,
+    pub inboxes: &'a [String],
+}
+
+/// Inboxes per `INSERT` of a fan-out (two parameters each, plus four: far
+/// below SQLite's 32,766 and PostgreSQL's 65,535).
+const FANOUT_ROWS_PER_INSERT: usize = 1000;
+
 /// A delivery that went through: its row, its instance, and how the
 /// instance took our signature when that was just learned (else `None`:
 /// nothing new to write).
@@ -359,6 +374,29 @@ pub(super) async fn insert_delivery(
     .bind(domain_of(&delivery.inbox))
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Queues `fanout`'s activity to each of its inboxes: one statement per
+/// [`FANOUT_ROWS_PER_INSERT`] inboxes instead of one per inbox, the body
+/// sent to the database once per statement.
+pub(super) async fn insert_fanout(tx: &mut Transaction<'static, Any>, fanout: &Fanout<'_>, now: i64) -> Result<()> {
+    for inboxes in fanout.inboxes.chunks(FANOUT_ROWS_PER_INSERT) {
+        // $1 – $4 are shared; each inbox binds its address and domain.
+        let rows: Vec<String> =
+            (0..inboxes.len()).map(|n| format!("($1, $2, ${}, $3, $4, $4, ${})", 5 + 2 * n, 6 + 2 * n)).collect();
+        let values = rows.join(", ");
+        let sql = format!(
+            "INSERT INTO deliveries (activity_id, sender_id, inbox, body, created_at, next_attempt_at, domain) \
+             VALUES {values}"
+        );
+        let mut query = sqlx::query(&sql).bind(fanout.activity_id).bind(fanout.sender_id).bind(fanout.body).bind(now);
+        for inbox in inboxes {
+            query = query.bind(inbox.as_str()).bind(domain_of(inbox));
+        }
+        // Not kept prepared: the last statement's length differs each time.
+        query.persistent(false).execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

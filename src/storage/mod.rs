@@ -48,7 +48,7 @@ pub(crate) use db_bool::{DbBool, DbOptBool};
 pub(crate) use db_word::DbOptWord;
 pub use error::{Constraint, StorageError};
 pub use feeds::{CalendarFeed, FeedOccurrence, FeedSession};
-pub use follows::{DELIVERIES, Delivery, Follow, NewDelivery, Sent, domain_of};
+pub use follows::{DELIVERIES, Delivery, Fanout, Follow, NewDelivery, Sent, domain_of};
 pub use instances::{InstanceHealth, InstanceOverview};
 pub use karma::{KarmaEvent, RequestHistory, SettleCandidate};
 pub use messages::{ConversationSummary, Message, local_pair_key};

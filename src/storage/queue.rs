@@ -6,7 +6,9 @@
 //! A queue table has `id`, `attempts` (0 when queued), `next_attempt_at`
 //! (due from then; also the end of a claim's lease), `last_error`,
 //! `failed_at` (given up) and a column that marks the work done (for
-//! example `sent_at`). [`Store::claim`] takes the due rows, oldest first, and
+//! example `sent_at`). [`Store::claim`] takes the due rows, longest due
+//! first (then oldest; an index on `(next_attempt_at, id)` over the pending
+//! rows serves it without reading the others), and
 //! moves their `next_attempt_at` to the end of the lease while counting the
 //! attempt, so each row goes to one worker, and a worker that dies leaves
 //! its rows to be claimed again when the lease ends. [`Store::finished`]
@@ -24,7 +26,7 @@ use sqlx::{Any, Executor, FromRow};
 
 use crate::domain::retry::AfterFailure;
 
-use super::{Result, Store};
+use super::{Backend, Result, Store};
 
 /// A queue table, the row its claims return, and what a claim skips.
 #[derive(Debug)]
@@ -42,13 +44,26 @@ pub struct Queue<Row> {
 }
 
 impl<Row> Queue<Row> {
-    fn claim_sql(&self) -> String {
+    /// The claim: the due rows picked by a subquery that reads them from
+    /// the `(next_attempt_at, id)` index and stops at the limit, then
+    /// updated by id. The outer conditions repeat the inner ones so that on
+    /// PostgreSQL a row another node claimed meanwhile is skipped (its new
+    /// version is checked again). PostgreSQL gets the ids as an array
+    /// computed once (`= ANY(ARRAY(…))`): with `IN (…)` and statistics that
+    /// lag a sudden fan-out, it plans the subquery once per pending row.
+    fn claim_sql(&self, backend: Backend) -> String {
         let Queue { table, done_column: done, returning, hold_back, .. } = self;
+        let due = format!(
+            "SELECT q.id FROM {table} q WHERE q.{done} IS NULL AND q.failed_at IS NULL \
+             AND q.next_attempt_at <= $1 {hold_back} ORDER BY q.next_attempt_at, q.id LIMIT $3"
+        );
+        let ids = match backend {
+            Backend::Sqlite => format!("id IN ({due})"),
+            Backend::Postgres => format!("id = ANY(ARRAY({due}))"),
+        };
         format!(
             "UPDATE {table} SET next_attempt_at = $2, attempts = attempts + 1 \
-             WHERE next_attempt_at <= $1 AND {done} IS NULL AND failed_at IS NULL AND id IN \
-             (SELECT q.id FROM {table} q WHERE q.{done} IS NULL AND q.failed_at IS NULL \
-              AND q.next_attempt_at <= $1 {hold_back} ORDER BY q.id LIMIT $3) \
+             WHERE next_attempt_at <= $1 AND {done} IS NULL AND failed_at IS NULL AND {ids} \
              RETURNING {returning}"
         )
     }
@@ -65,10 +80,16 @@ impl<Row> Queue<Row> {
         )
     }
 
-    /// Every statement of this queue (the statement test prepares them on
-    /// both databases).
-    pub fn statements(&self) -> [String; 4] {
-        [self.claim_sql(), self.finished_sql(), self.failed_sql(), self.pending_sql()]
+    /// Every statement of this queue that both databases run (the
+    /// statement test prepares them on both).
+    pub fn statements(&self) -> [String; 3] {
+        [self.finished_sql(), self.failed_sql(), self.pending_sql()]
+    }
+
+    /// The claim as `backend` runs it (the statement test prepares each on
+    /// its database).
+    pub fn claim_statement(&self, backend: Backend) -> String {
+        self.claim_sql(backend)
     }
 
     /// Rows neither done nor given up.
@@ -84,7 +105,12 @@ impl Store {
     where
         Row: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
-        Ok(sqlx::query_as(&queue.claim_sql()).bind(now).bind(now + lease_ms).bind(limit).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as(&queue.claim_sql(self.backend()))
+            .bind(now)
+            .bind(now + lease_ms)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Marks a claimed row done at `now`.
@@ -136,9 +162,13 @@ mod tests {
     fn statements_name_the_queue_and_its_columns() {
         let queue: Queue<()> =
             Queue { table: "jobs", done_column: "done_at", returning: "id, attempts", hold_back: "", row: PhantomData };
-        let claim = queue.claim_sql();
-        assert!(claim.starts_with("UPDATE jobs SET next_attempt_at = $2, attempts = attempts + 1"), "{claim}");
-        assert!(claim.contains("q.done_at IS NULL") && claim.ends_with("RETURNING id, attempts"), "{claim}");
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let claim = queue.claim_sql(backend);
+            assert!(claim.starts_with("UPDATE jobs SET next_attempt_at = $2, attempts = attempts + 1"), "{claim}");
+            assert!(claim.contains("q.done_at IS NULL") && claim.ends_with("RETURNING id, attempts"), "{claim}");
+            assert!(claim.contains("ORDER BY q.next_attempt_at, q.id LIMIT $3"), "{claim}");
+        }
+        assert!(queue.claim_sql(Backend::Postgres).contains("id = ANY(ARRAY(SELECT q.id FROM jobs q"));
         assert_eq!(queue.finished_sql(), "UPDATE jobs SET done_at = $2, last_error = NULL WHERE id = $1");
         assert!(queue.failed_sql().starts_with("UPDATE jobs SET last_error = $2"));
         assert_eq!(queue.pending_sql(), "SELECT COUNT(*) FROM jobs WHERE done_at IS NULL AND failed_at IS NULL");

@@ -43,17 +43,24 @@ const QUEUE_SQL: &str = "its SQL is `Queue::statements()`, prepared below for ev
 /// built by `Queue`, which the walk does not follow).
 fn scan_with_queues(source: &Source) -> Scan {
     let mut found = scan(source);
-    for sql in queue_statements() {
+    for (sql, only) in queue_statements() {
         let site = Site { file: "queue.rs".into(), function: "Queue::statements".into() };
-        found.statements.entry((sql, Only::Both)).or_default().insert(site);
+        found.statements.entry((sql, only)).or_default().insert(site);
     }
     found
 }
 
-/// Every durable queue's statements, as the code builds them.
-fn queue_statements() -> Vec<String> {
-    use officehours::storage::{DELIVERIES, MAIL_OUTBOX};
-    MAIL_OUTBOX.statements().into_iter().chain(DELIVERIES.statements()).collect()
+/// Every durable queue's statements, as the code builds them (the claim
+/// differs per database).
+fn queue_statements() -> Vec<(String, Only)> {
+    use officehours::storage::{Backend, DELIVERIES, MAIL_OUTBOX};
+    let mut all: Vec<(String, Only)> =
+        MAIL_OUTBOX.statements().into_iter().chain(DELIVERIES.statements()).map(|sql| (sql, Only::Both)).collect();
+    for (backend, only) in [(Backend::Sqlite, Only::Sqlite), (Backend::Postgres, Only::Postgres)] {
+        all.push((MAIL_OUTBOX.claim_statement(backend), only));
+        all.push((DELIVERIES.claim_statement(backend), only));
+    }
+    all
 }
 
 /// The values of expressions, by their text (without spaces).
@@ -65,33 +72,37 @@ type Scenario = &'static [(&'static str, &'static str)];
 /// variant prepared. Every literal fragment of such a function must appear
 /// in one of its prepared statements, so an edit to the code that is not
 /// reflected here fails.
-const SCENARIOS: &[(&str, &str, &[Scenario])] = &[(
-    "advisors.rs",
-    "search_advisors",
-    &[
-        // No filter.
+const SCENARIOS: &[(&str, &str, &[Scenario])] = &[
+    // A fan-out's rows: two inboxes.
+    ("follows.rs", "insert_fanout", &[&[("values", "($1, $2, $5, $3, $4, $4, $6), ($1, $2, $7, $3, $4, $4, $8)")]]),
+    (
+        "advisors.rs",
+        "search_advisors",
         &[
-            ("filter", " FROM users u WHERE u.is_advisor = TRUE AND u.suspended_at IS NULL"),
-            ("params.len()+1", "1"),
-            ("params.len()+2", "2"),
-        ],
-        // Every filter: karma, one term, a category.
-        &[
-            (
-                "filter",
-                " FROM users u WHERE u.is_advisor = TRUE AND u.suspended_at IS NULL \
+            // No filter.
+            &[
+                ("filter", " FROM users u WHERE u.is_advisor = TRUE AND u.suspended_at IS NULL"),
+                ("params.len()+1", "1"),
+                ("params.len()+2", "2"),
+            ],
+            // Every filter: karma, one term, a category.
+            &[
+                (
+                    "filter",
+                    " FROM users u WHERE u.is_advisor = TRUE AND u.suspended_at IS NULL \
                  AND (SELECT COALESCE(SUM(k.points), 0) FROM karma_events k WHERE k.user_id = u.id) >= -10 \
                  AND (LOWER(u.username) LIKE $1 ESCAPE '\\' OR LOWER(u.display_name) LIKE $1 ESCAPE '\\' \
                  OR LOWER(u.headline) LIKE $1 ESCAPE '\\' OR LOWER(u.bio) LIKE $1 ESCAPE '\\' \
                  OR EXISTS (SELECT 1 FROM advisor_topics t WHERE t.user_id = u.id AND LOWER(t.topic) LIKE $1 ESCAPE '\\')) \
                  AND EXISTS (SELECT 1 FROM advisor_categories ac JOIN categories c ON c.id = ac.category_id \
                  WHERE ac.user_id = u.id AND c.slug = $2)",
-            ),
-            ("params.len()+1", "3"),
-            ("params.len()+2", "4"),
+                ),
+                ("params.len()+1", "3"),
+                ("params.len()+2", "4"),
+            ],
         ],
-    ],
-)];
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Only {
