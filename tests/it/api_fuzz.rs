@@ -4,22 +4,50 @@
 //! fails on any 5xx, on a status code or body the document does not
 //! describe, on invalid input that is accepted and on valid input that is
 //! refused. Bounded in time (`OFFICEHOURS_FUZZ_SECS`, 60 s per database by
-//! default); the seed is fixed so that a failure can be replayed.
+//! default); the seed is fixed so that a failure can be replayed. Longer or
+//! other runs by hand: `OFFICEHOURS_FUZZ_SEED`, and `OFFICEHOURS_FUZZ_PHASES`
+//! (schemathesis' `--phases`, e.g. `stateful`).
 
 use crate::support;
 
 use support::{TestServer, test_databases};
+
+/// What a failed run found, shown as schemathesis wrote it. A test that
+/// returns `Err` prints this last and without a backtrace, so the end of a
+/// CI log (all that is sometimes kept) shows the findings themselves.
+struct Findings(String);
+
+impl std::fmt::Debug for Findings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The findings part of a report (from schemathesis' `FAILURES` heading on),
+/// at most `lines` lines of it; the whole report when it has no such part.
+fn findings(report: &str, lines: usize) -> String {
+    let start = report.find("FAILURES").map_or(0, |at| report[..at].rfind('\n').map_or(0, |nl| nl + 1));
+    let part: Vec<&str> = report[start..].lines().collect();
+    let mut shown = part[..part.len().min(lines)].join("\n");
+    if part.len() > lines {
+        shown.push_str(&format!("\n… {} more lines", part.len() - lines));
+    }
+    shown
+}
 
 fn schemathesis_available() -> bool {
     std::process::Command::new("schemathesis").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_document() {
+async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_document() -> Result<(), Findings> {
     if !support::require("schemathesis (pip install schemathesis)", schemathesis_available()) {
-        return;
+        return Ok(());
     }
     let seconds = std::env::var("OFFICEHOURS_FUZZ_SECS").unwrap_or_else(|_| "60".into());
+    let seed = std::env::var("OFFICEHOURS_FUZZ_SEED").unwrap_or_else(|_| "1".into());
+    let phases =
+        std::env::var("OFFICEHOURS_FUZZ_PHASES").unwrap_or_else(|_| "examples,coverage,fuzzing,stateful".into());
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         // Something for the operations to find: an advisor (also an admin,
@@ -46,11 +74,23 @@ async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_documen
         let token = ada.token.clone().expect("a token");
 
         // The server keeps answering on this runtime's other thread.
-        let (url, seconds) = (server.url("/api/v1/openapi.json"), seconds.clone());
+        let (url, seconds, seed, phases) =
+            (server.url("/api/v1/openapi.json"), seconds.clone(), seed.clone(), phases.clone());
         let output = tokio::task::spawn_blocking(move || {
             std::process::Command::new("schemathesis")
                 .args(["run", &url])
-                .args(["--checks", "all", "--max-time", &seconds, "--seed", "1", "--workers", "2"])
+                .args([
+                    "--checks",
+                    "all",
+                    "--max-time",
+                    &seconds,
+                    "--seed",
+                    &seed,
+                    "--workers",
+                    "2",
+                    "--phases",
+                    &phases,
+                ])
                 .args(["--header", &format!("Authorization: Bearer {token}")])
                 .args(["--suppress-health-check", "all", "--no-color"])
                 // Revoking tokens by id would revoke the run's own token and
@@ -63,7 +103,18 @@ async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_documen
         .expect("run schemathesis");
         let report = String::from_utf8_lossy(&output.stdout);
         let errors = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "[{}] schemathesis found problems:\n{report}\n{errors}", db.backend);
+        // The whole report stays beside the build for a closer look.
+        let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("schemathesis-{}.txt", db.backend));
+        let _ = std::fs::write(&saved, format!("{report}\n{errors}"));
+        if !output.status.success() {
+            let found = findings(&report, 120);
+            return Err(Findings(format!(
+                "[{}] schemathesis found problems ({}):\n{found}\n{errors}",
+                db.backend,
+                saved.display()
+            )));
+        }
         assert!(report.contains("passed"), "[{}] schemathesis ran nothing?\n{report}", db.backend);
     }
+    Ok(())
 }

@@ -55,6 +55,31 @@ async fn book_and_find_the_join(
     .await
 }
 
+/// Ada approves `pending` on alpha and alpha is killed with SIGKILL at once,
+/// then restarted: the approval of Bea's request for `slot` reaches beta and
+/// alpha has nothing left to deliver there.
+async fn approve_then_kill_alpha(
+    cluster: &mut Cluster,
+    (ada, root): (&str, &str),
+    pending: &Value,
+    (bea, slot): (&str, &Value),
+    beta_domain: &str,
+) {
+    let approve = format!("/api/v1/requests/{}/approve", pending["request_id"]);
+    let (status, body) = post(&cluster["alpha"], ada, &approve, json!({"note": "See you"})).await;
+    assert_eq!(status, 200, "{body}");
+    cluster["alpha"].kill();
+    cluster["alpha"].restart().await.expect("alpha back after the second kill -9");
+    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
+    let slot = slot["id"].clone();
+    until("the approval on beta", || async {
+        let sessions = get(beta, bea, "/api/v1/me/sessions").await;
+        sessions.as_array().unwrap().iter().find(|s| s["slot_id"] == slot && s["status"] == "approved").cloned()
+    })
+    .await;
+    all_delivered(alpha, root, beta_domain, 0, Duration::from_secs(45)).await;
+}
+
 #[tokio::test]
 async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
     if federation_tests::skip_without_postgres() {
@@ -118,20 +143,8 @@ async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
     // Bea books the first slot; Ada approves and alpha is killed again at
     // once. The approval reaches beta exactly once.
     let pending = book_and_find_the_join(beta, &bea, &on_beta[0], alpha, &ada, &beta_domain).await;
-    let request_on_alpha = pending["request_id"].as_i64().unwrap();
-    let (status, _) =
-        post(alpha, &ada, &format!("/api/v1/requests/{request_on_alpha}/approve"), json!({"note": "See you"})).await;
-    assert_eq!(status, 200);
-    cluster["alpha"].kill();
-    cluster["alpha"].restart().await.expect("alpha back after the second kill -9");
-    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
-    let slot = on_beta[0]["id"].clone();
-    until("the approval on beta", || async {
-        let sessions = get(beta, &bea, "/api/v1/me/sessions").await;
-        sessions.as_array().unwrap().iter().find(|s| s["slot_id"] == slot && s["status"] == "approved").cloned()
-    })
-    .await;
-    all_delivered(alpha, &root, &beta_domain, 0, Duration::from_secs(45)).await;
+    approve_then_kill_alpha(&mut cluster, (&ada, &root), &pending, (&bea, &on_beta[0]), &beta_domain).await;
+    let beta = &cluster["beta"];
     let notifications = get(beta, &bea, "/api/v1/me/notifications").await;
     let approvals =
         notifications["notifications"].as_array().unwrap().iter().filter(|n| n["kind"] == "request_approved").count();
@@ -304,18 +317,8 @@ async fn a_fan_out_from_postgres_survives_kill_9_and_is_stored_once() {
 
     // Bea books the first slot; Ada approves; alpha is killed at once.
     let pending = book_and_find_the_join(beta, &bea, &on_beta[0], alpha, &ada, &beta_domain).await;
-    let approve = format!("/api/v1/requests/{}/approve", pending["request_id"]);
-    assert_eq!(post(alpha, &ada, &approve, json!({"note": "See you"})).await.0, 200);
-    cluster["alpha"].kill();
-    cluster["alpha"].restart().await.expect("alpha back after the second kill -9");
-    let (alpha, beta) = (&cluster["alpha"], &cluster["beta"]);
-    let slot = on_beta[0]["id"].clone();
-    until("the approval on beta", || async {
-        let sessions = get(beta, &bea, "/api/v1/me/sessions").await;
-        sessions.as_array().unwrap().iter().find(|s| s["slot_id"] == slot && s["status"] == "approved").cloned()
-    })
-    .await;
-    all_delivered(alpha, &root, &beta_domain, 0, Duration::from_secs(45)).await;
+    approve_then_kill_alpha(&mut cluster, (&ada, &root), &pending, (&bea, &on_beta[0]), &beta_domain).await;
+    let beta = &cluster["beta"];
     let approved = stored(beta, "SELECT status FROM requests");
     assert_eq!(approved, ["approved"], "one request on beta, approved");
     let notices = stored(beta, "SELECT kind FROM notifications WHERE kind = 'request_approved'");

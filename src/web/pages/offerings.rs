@@ -144,6 +144,19 @@ async fn page(
     })
 }
 
+/// The page with one saved offering open in the form.
+async fn saved_page(
+    app: &App,
+    v: Visitor,
+    user: &User,
+    offering: &Offering,
+    errors: FieldErrors,
+    new_link: Option<String>,
+) -> Result<OfferingsPage, WebError> {
+    let form = saved_form(app, offering).await?;
+    page(app, v, user, Some(form), errors, new_link).await
+}
+
 async fn saved_form(app: &App, o: &Offering) -> Result<FormView, WebError> {
     let questions = if o.is_default {
         Vec::new()
@@ -180,8 +193,7 @@ pub async fn edit_page(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let offering = app.offering_of(&user, id).await?;
-    let form = saved_form(&app, &offering).await?;
-    Ok(Page(page(&app, v, &user, Some(form), FieldErrors::new(), None).await?).into_response())
+    Ok(Page(saved_page(&app, v, &user, &offering, FieldErrors::new(), None).await?).into_response())
 }
 
 /// The offering form as sent: text fields, and the questions as
@@ -355,8 +367,7 @@ pub async fn remove(
         Ok(()) => Ok(redirect_with_flash(&app, "/settings/offerings", &format!("Removed “{}”.", offering.title))),
         Err(err @ AppError::Conflict(..)) => {
             let errors = FieldErrors::single("remove", err.code(), err.message());
-            let form = saved_form(&app, &offering).await?;
-            let page = page(&app, v, &user, Some(form), errors, None).await?;
+            let page = saved_page(&app, v, &user, &offering, errors, None).await?;
             Ok(Page(page).with_status(StatusCode::CONFLICT))
         }
         Err(other) => Err(other.into()),
@@ -372,6 +383,5 @@ pub async fn new_link(
 ) -> Result<Response, WebError> {
     let link = app.new_offering_link(&user, id).await?;
     let offering = app.offering_of(&user, id).await?;
-    let form = saved_form(&app, &offering).await?;
-    Ok(Page(page(&app, v, &user, Some(form), FieldErrors::new(), Some(link)).await?).into_response())
+    Ok(Page(saved_page(&app, v, &user, &offering, FieldErrors::new(), Some(link)).await?).into_response())
 }
