@@ -5,17 +5,10 @@
 
 use crate::support;
 
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::server::PASSWORD;
 use support::{TestServer, test_databases};
-
-/// `YYYY-MM-DD` `days` from today in UTC.
-fn day(days: i64) -> String {
-    Timestamp::now().to_zoned(TimeZone::UTC).date().checked_add(days.days()).unwrap().to_string()
-}
 
 fn block(start: &str, end: &str, zone: &str) -> Value {
     json!({"start": start, "end": end, "timezone": zone})
@@ -32,7 +25,7 @@ async fn bad_block_times_get_their_codes_and_create_nothing() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("timely").await;
         let ada = server.api_as(&advisor).await;
-        let d = day(5);
+        let d = server.day(5);
         let cases = [
             (block(&format!("{d}T10:00:30.5"), &format!("{d}T11:00"), "UTC"), "invalid_time"),
             (block(&format!("{d}T10:00:30"), &format!("{d}T11:00"), "UTC"), "invalid_time"),
@@ -43,7 +36,7 @@ async fn bad_block_times_get_their_codes_and_create_nothing() {
             (block(&format!("{d} 10:00"), &format!("{d} 11:00"), "UTC"), "invalid_datetime"),
             (block("9999-12-31T22:00", "9999-12-31T23:00", "UTC"), "out_of_range"),
             (block("9999-06-01T10:00", "9999-06-01T11:00", "Europe/Berlin"), "out_of_range"),
-            (block(&format!("{}T10:00", day(91)), &format!("{}T11:00", day(91)), "UTC"), "out_of_range"),
+            (block(&format!("{}T10:00", server.day(91)), &format!("{}T11:00", server.day(91)), "UTC"), "out_of_range"),
             (block("0001-01-01T10:00", "0001-01-01T11:00", "UTC"), "block_in_past"),
             (block(&format!("{d}T10:00"), &format!("{d}T11:00"), "localtime"), "unknown_timezone"),
             (block(&format!("{d}T10:00"), &format!("{d}T11:00"), "posixrules"), "unknown_timezone"),
@@ -90,7 +83,7 @@ async fn bad_block_times_get_their_codes_and_create_nothing() {
         assert_eq!(all_slots(&server, &advisor).await, 0, "[{}] nothing was created from the form", db.backend);
 
         // The good form, at the edge of the range, still works; a backward name is accepted.
-        let edge = day(89);
+        let edge = server.day(89);
         let (status, reply) =
             ada.post("/api/v1/blocks", block(&format!("{edge}T10:00"), &format!("{edge}T10:30"), "UTC")).await;
         assert_eq!(status, StatusCode::CREATED, "[{}] {reply}", db.backend);
@@ -124,15 +117,15 @@ async fn series_and_open_slots_are_capped_and_refusals_create_nothing() {
         let ada = server.api_as(&advisor).await;
 
         // Every day for a week: 7 occurrences, more than 5.
-        let daily = json!({"start": format!("{}T09:00", day(2)), "end": format!("{}T09:10", day(2)), "timezone": "UTC",
-            "repeat_weekly_until": day(8), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]});
+        let daily = json!({"start": format!("{}T09:00", server.day(2)), "end": format!("{}T09:10", server.day(2)), "timezone": "UTC",
+            "repeat_weekly_until": server.day(8), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]});
         let (status, reply) = ada.post("/api/v1/blocks", daily).await;
         assert_eq!((status, reply["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("series_too_long")));
         assert!(reply["message"].as_str().unwrap().contains("7 occurrences"), "{reply}");
         assert!(reply["message"].as_str().unwrap().contains("at most 5"), "{reply}");
 
         // One block bigger than the cap on its own: 36 sessions.
-        let d = day(3);
+        let d = server.day(3);
         let (status, reply) =
             ada.post("/api/v1/blocks", block(&format!("{d}T08:00"), &format!("{d}T14:00"), "UTC")).await;
         assert_eq!((status, reply["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("too_many_slots")));
@@ -174,9 +167,9 @@ async fn the_created_slots_come_in_pages() {
         let advisor = server.create_advisor("pager").await;
         let ada = server.api_as(&advisor).await;
         // 09:00–17:00 on three days: 3 × 48 = 144 sessions.
-        let first = day(2);
+        let first = server.day(2);
         let body = json!({"start": format!("{first}T09:00"), "end": format!("{first}T17:00"), "timezone": "UTC",
-            "repeat_weekly_until": day(4), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "repeat_weekly_until": server.day(4), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
             "buffer_minutes": 0});
         let (status, created) = ada.post("/api/v1/blocks", body).await;
         assert_eq!(status, StatusCode::CREATED, "[{}] {created}", db.backend);
@@ -199,8 +192,12 @@ async fn the_created_slots_come_in_pages() {
         assert_eq!(page3["slots"].as_array().unwrap().len(), 0);
 
         // A small block has no next page; others' blocks are not listed.
-        let (_, small) =
-            ada.post("/api/v1/blocks", block(&format!("{}T10:00", day(6)), &format!("{}T10:30", day(6)), "UTC")).await;
+        let (_, small) = ada
+            .post(
+                "/api/v1/blocks",
+                block(&format!("{}T10:00", server.day(6)), &format!("{}T10:30", server.day(6)), "UTC"),
+            )
+            .await;
         assert_eq!((small["slot_count"].as_i64(), small["next"].is_null()), (Some(3), true), "{small}");
         let learner = server.create_user("peeker", false).await;
         let (status, reply) = server.api_as(&learner).await.get(&format!("/api/v1/blocks/{id}/slots")).await;
@@ -221,7 +218,7 @@ async fn blocks_created_at_once_cannot_together_pass_the_cap() {
             let mut tasks = Vec::new();
             for i in 0..8 {
                 let (app, advisor) = (server.app.clone(), advisor.clone());
-                let date = day(2 + round * 8 + i);
+                let date = server.day(2 + round * 8 + i);
                 tasks.push(tokio::spawn(async move {
                     let input = officehours::service::booking::BlockInput {
                         start: format!("{date}T08:00"),

@@ -4,17 +4,11 @@
 
 use crate::support;
 
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
+use jiff::ToSpan;
 use officehours::domain::federation::PublishedStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestServer, test_databases};
-
-/// `YYYY-MM-DD` `days` from today in UTC.
-fn day(days: i64) -> String {
-    Timestamp::now().to_zoned(TimeZone::UTC).date().checked_add(days.days()).unwrap().to_string()
-}
 
 fn block(date: &str, from: &str, to: &str) -> Value {
     json!({"start": format!("{date}T{from}"), "end": format!("{date}T{to}"), "timezone": "UTC"})
@@ -33,7 +27,7 @@ async fn request_approve_and_both_sides_see_it() {
         let ada = server.api_as(&advisor).await;
         let bob = server.api_as(&learner).await;
 
-        let date = day(3);
+        let date = server.day(3);
         let (status, created) = ada.post("/api/v1/blocks", block(&date, "14:00", "15:00")).await;
         assert_eq!(status, StatusCode::CREATED, "[{}] {created}", db.backend);
         let slots = &created["slots"];
@@ -119,7 +113,7 @@ async fn approving_one_request_declines_the_others_in_the_same_transaction() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("grace").await;
         let ada = server.api_as(&advisor).await;
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(2), "09:00", "09:10")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(2), "09:00", "09:10")).await;
         let slot = created["slots"][0]["id"].as_i64().unwrap();
         let mut requests = Vec::new();
         for name in ["l1", "l2", "l3"] {
@@ -155,14 +149,14 @@ async fn bad_blocks_get_clear_errors_and_change_nothing() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("hedy").await;
         let ada = server.api_as(&advisor).await;
-        let date = day(5);
+        let date = server.day(5);
         let (status, _) = ada.post("/api/v1/blocks", block(&date, "10:00", "11:00")).await;
         assert_eq!(status, StatusCode::CREATED);
         let cases = [
             (block(&date, "15:00", "14:00"), StatusCode::UNPROCESSABLE_ENTITY, "block_ends_before_start"),
             (block(&date, "10:30", "11:30"), StatusCode::CONFLICT, "block_overlap"),
             (block(&date, "16:00", "16:05"), StatusCode::UNPROCESSABLE_ENTITY, "block_holds_no_session"),
-            (block(&day(-2), "10:00", "11:00"), StatusCode::UNPROCESSABLE_ENTITY, "block_in_past"),
+            (block(&server.day(-2), "10:00", "11:00"), StatusCode::UNPROCESSABLE_ENTITY, "block_in_past"),
             (
                 json!({"start": format!("{date}T16:00"), "end": format!("{date}T17:00"), "timezone": "Mars/Olympus"}),
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -174,12 +168,12 @@ async fn bad_blocks_get_clear_errors_and_change_nothing() {
                 "invalid_datetime",
             ),
             (
-                json!({"start": format!("{date}T23:00"), "end": format!("{}T01:00", day(6))}),
+                json!({"start": format!("{date}T23:00"), "end": format!("{}T01:00", server.day(6))}),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "block_spans_days",
             ),
             (
-                json!({"start": format!("{date}T18:00"), "end": format!("{date}T19:00"), "repeat_weekly_until": day(1)}),
+                json!({"start": format!("{date}T18:00"), "end": format!("{date}T19:00"), "repeat_weekly_until": server.day(1)}),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "series_ends_before_start",
             ),
@@ -221,7 +215,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
         let (status, created) = ada
             .post(
                 "/api/v1/blocks",
-                json!({"start": format!("{}T09:00", day(2)), "end": format!("{}T09:10", day(2)), "timezone": "UTC", "min_notice_minutes": 6000}),
+                json!({"start": format!("{}T09:00", server.day(2)), "end": format!("{}T09:10", server.day(2)), "timezone": "UTC", "min_notice_minutes": 6000}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -231,7 +225,7 @@ async fn requests_are_refused_by_the_rules_with_codes() {
         assert!(body["message"].as_str().unwrap().contains("6000 minutes"), "{body}");
 
         // A slot that has already started (written directly: the API refuses past blocks).
-        let past = Timestamp::now().checked_sub(30.minutes()).unwrap().as_millisecond();
+        let past = server.now().checked_sub(30.minutes()).unwrap().as_millisecond();
         let new = officehours::storage::NewBlock {
             advisor_id: advisor.id,
             timezone: "UTC".into(),
@@ -254,13 +248,13 @@ async fn requests_are_refused_by_the_rules_with_codes() {
         let (status, body) = bob.post(&format!("/api/v1/slots/{}/requests", past_slots[0].id), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("slot_past")), "[{}]", db.backend);
 
-        let (_, far) = ada.post("/api/v1/blocks", block(&day(70), "09:00", "09:10")).await;
+        let (_, far) = ada.post("/api/v1/blocks", block(&server.day(70), "09:00", "09:10")).await;
         let far_slot = far["slots"][0]["id"].as_i64().unwrap();
         let (status, body) = bob.post(&format!("/api/v1/slots/{far_slot}/requests"), json!({})).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("beyond_horizon")));
 
         // Two per week by default; the third in the same week is refused.
-        let (_, week) = ada.post("/api/v1/blocks", block(&day(8), "09:00", "09:30")).await;
+        let (_, week) = ada.post("/api/v1/blocks", block(&server.day(8), "09:00", "09:30")).await;
         let slots = ids(&week["slots"]);
         for slot in &slots[..2] {
             let (status, body) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
@@ -303,7 +297,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("popular").await;
         let ada = server.api_as(&advisor).await;
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(4), "12:00", "12:20")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(4), "12:00", "12:20")).await;
         let slots = ids(&created["slots"]);
         let mut learners = Vec::new();
         for i in 0..200 {
@@ -357,7 +351,7 @@ async fn two_hundred_concurrent_requests_and_approvals_book_one_slot_once() {
 
         // With automatic approval, 200 racing requests: one booking, 199 refusals.
         let (_, auto) = ada
-            .post("/api/v1/blocks", json!({"start": format!("{}T12:00", day(5)), "end": format!("{}T12:10", day(5)), "timezone": "UTC", "approval_required": false}))
+            .post("/api/v1/blocks", json!({"start": format!("{}T12:00", server.day(5)), "end": format!("{}T12:10", server.day(5)), "timezone": "UTC", "approval_required": false}))
             .await;
         let slot = auto["slots"][0]["id"].as_i64().unwrap();
         let started = std::time::Instant::now();
@@ -391,7 +385,7 @@ async fn the_database_itself_refuses_a_second_approved_request() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("strict").await;
         let ada = server.api_as(&advisor).await;
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:10")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(3), "10:00", "10:10")).await;
         let slot = created["slots"][0]["id"].as_i64().unwrap();
         let a = server.create_user("first", false).await;
         let b = server.create_user("second", false).await;
@@ -438,7 +432,7 @@ async fn random_booking_sequences_keep_the_invariants() {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let advisor = server.create_advisor(&format!("propadv{seq}")).await;
             let ada = server.api_as(&advisor).await;
-            let (_, created) = ada.post("/api/v1/blocks", block(&day(3 + seq as i64), "10:00", "10:30")).await;
+            let (_, created) = ada.post("/api/v1/blocks", block(&server.day(3 + seq as i64), "10:00", "10:30")).await;
             let slots = ids(&created["slots"]);
             // request id → (slot, learner index, status)
             let mut model: Vec<(i64, i64, usize, RequestStatus)> = Vec::new();
@@ -521,11 +515,11 @@ async fn unlisted_offerings_are_reachable_only_through_the_private_link() {
         let learner = server.create_user("insider", false).await;
         let bob = server.api_as(&learner).await;
 
-        let (_, listed) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:20")).await;
+        let (_, listed) = ada.post("/api/v1/blocks", block(&server.day(3), "09:00", "09:20")).await;
         let (status, hidden) = ada
             .post(
                 "/api/v1/blocks",
-                json!({"start": format!("{}T11:00", day(3)), "end": format!("{}T11:10", day(3)), "timezone": "UTC", "unlisted": true}),
+                json!({"start": format!("{}T11:00", server.day(3)), "end": format!("{}T11:10", server.day(3)), "timezone": "UTC", "unlisted": true}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{hidden}");
@@ -605,11 +599,11 @@ async fn removing_an_occurrence_or_the_whole_series_cancels_its_requests() {
         let ada = server.api_as(&advisor).await;
         let learner = server.create_user("regular", false).await;
         let bob = server.api_as(&learner).await;
-        let first = day(2);
+        let first = server.day(2);
         let (status, created) = ada
             .post(
                 "/api/v1/blocks",
-                json!({"start": format!("{first}T10:00"), "end": format!("{first}T10:20"), "timezone": "UTC", "repeat_weekly_until": day(16), "max_per_learner_week": 0}),
+                json!({"start": format!("{first}T10:00"), "end": format!("{first}T10:20"), "timezone": "UTC", "repeat_weekly_until": server.day(16), "max_per_learner_week": 0}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -696,7 +690,7 @@ async fn booking_rules_private_link_and_calendar_from_the_settings_page() {
 
         // The buffer applies to new blocks: 10 minutes + 5 buffer in 40 minutes = 3 sessions.
         let ada = server.api_as(&advisor).await;
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(2), "09:00", "09:40")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(2), "09:00", "09:40")).await;
         let starts: Vec<&str> =
             created["slots"].as_array().unwrap().iter().map(|s| s["start"].as_str().unwrap()).collect();
         assert_eq!(starts.len(), 3, "{created}");
@@ -756,7 +750,7 @@ async fn booking_questions_are_asked_and_their_answers_checked() {
         let level = questions[0]["id"].as_i64().unwrap().to_string();
         let link = questions[1]["id"].as_i64().unwrap().to_string();
 
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:10")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(3), "09:00", "09:10")).await;
         let slot = created["slots"][0]["id"].as_i64().unwrap();
         let learner = server.create_user("answerer", false).await;
         let bob = server.api_as(&learner).await;
@@ -800,15 +794,16 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
         let server = TestServer::start(&db).await;
         let advisor = server.create_advisor("editor").await;
         let ada = server.api_as(&advisor).await;
-        let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:20")).await;
+        let (_, created) = ada.post("/api/v1/blocks", block(&server.day(3), "09:00", "09:20")).await;
         let block_id = created["id"].as_i64().unwrap();
         let mut web = server.browser();
         web.log_in("editor", support::server::PASSWORD).await;
-        let form = web.page(&format!("/blocks/{block_id}/edit?date={}", day(3))).await;
+        let form = web.page(&format!("/blocks/{block_id}/edit?date={}", server.day(3))).await;
         assert!(form.contains("As in my settings"));
 
-        let bad =
-            web.post(&format!("/blocks/{block_id}/edit"), &[("min_notice_minutes", "soon"), ("date", &day(3))]).await;
+        let bad = web
+            .post(&format!("/blocks/{block_id}/edit"), &[("min_notice_minutes", "soon"), ("date", &server.day(3))])
+            .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let reply = web
             .post(
@@ -817,7 +812,7 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
                     ("approval", "automatic"),
                     ("visibility", "unlisted"),
                     ("max_per_learner_week", "5"),
-                    ("date", &day(3)),
+                    ("date", &server.day(3)),
                 ],
             )
             .await;
@@ -835,10 +830,10 @@ async fn a_block_can_be_edited_to_change_its_own_rules() {
         let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({"link": secret})).await;
         assert_eq!((status, request["status"].as_str()), (StatusCode::CREATED, Some("approved")), "booked at once");
 
-        let page = web.page(&format!("/blocks/{block_id}/edit?date={}", day(3))).await;
+        let page = web.page(&format!("/blocks/{block_id}/edit?date={}", server.day(3))).await;
         assert!(page.contains("Questions for this block"));
         let fields = [("label", "Bring a question list?"), ("kind", "text"), ("required", "yes"), ("choices", "")];
-        let reply = web.post(&format!("/blocks/{block_id}/questions?date={}", day(3)), &fields).await;
+        let reply = web.post(&format!("/blocks/{block_id}/questions?date={}", server.day(3)), &fields).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {}", db.backend, reply.body);
         let (_, asked) = bob.get(&format!("/api/v1/slots/{}/questions?link={secret}", created["slots"][1]["id"])).await;
         assert_eq!(asked[0]["label"], "Bring a question list?");
@@ -858,8 +853,8 @@ async fn a_block_can_ask_its_own_questions_instead_of_the_advisors() {
         let usual = json!([{"label": "What do you want to learn?", "required": true}]);
         let (status, _) = ada.call(reqwest::Method::PUT, "/api/v1/me/questions", Some(usual)).await;
         assert_eq!(status, StatusCode::OK);
-        let (_, plain) = ada.post("/api/v1/blocks", block(&day(3), "09:00", "09:10")).await;
-        let (_, special) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:10")).await;
+        let (_, plain) = ada.post("/api/v1/blocks", block(&server.day(3), "09:00", "09:10")).await;
+        let (_, special) = ada.post("/api/v1/blocks", block(&server.day(3), "10:00", "10:10")).await;
         let special_block = special["id"].as_i64().unwrap();
         let own = json!([{"label": "Which workshop chapter?", "kind": "choice", "choices": ["One", "Two"], "required": true}]);
         let (status, body) =
@@ -904,7 +899,7 @@ async fn anonymous_visitors_see_slots_in_their_browsers_zone() {
     let server = TestServer::start(&db).await;
     let advisor = server.create_advisor("zoned").await;
     let ada = server.api_as(&advisor).await;
-    let (_, created) = ada.post("/api/v1/blocks", block(&day(3), "14:00", "14:10")).await;
+    let (_, created) = ada.post("/api/v1/blocks", block(&server.day(3), "14:00", "14:10")).await;
     assert_eq!(created["slots"].as_array().unwrap().len(), 1);
     let page = |cookie: Option<&'static str>| {
         let url = server.url("/users/zoned");
@@ -939,7 +934,7 @@ async fn a_suspended_advisor_is_hidden_takes_no_requests_and_their_sessions_are_
         let ada = server.api_as(&advisor).await;
         let (bob_user, carl_user) = (server.create_user("bob", false).await, server.create_user("carl", false).await);
         let (bob, carl) = (server.api_as(&bob_user).await, server.api_as(&carl_user).await);
-        let (status, created) = ada.post("/api/v1/blocks", block(&day(3), "10:00", "10:30")).await;
+        let (status, created) = ada.post("/api/v1/blocks", block(&server.day(3), "10:00", "10:30")).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let slots = ids(&created["slots"]);
         let (_, pending) = bob.post(&format!("/api/v1/slots/{}/requests", slots[0]), json!({})).await;

@@ -18,22 +18,15 @@ use axum::http::StatusCode as HttpStatus;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
 use officehours::service::AppError;
 use officehours::storage::User;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestServer, test_databases};
 
-/// `YYYY-MM-DD` `days` from today in UTC.
-fn day(days: i64) -> String {
-    Timestamp::now().to_zoned(TimeZone::UTC).date().checked_add(days.days()).unwrap().to_string()
-}
-
 /// `YYYYMMDD` for ICS.
-fn ics_day(days: i64) -> String {
-    day(days).replace('-', "")
+fn ics_day(server: &TestServer, days: i64) -> String {
+    server.day(days).replace('-', "")
 }
 
 fn calendar(events: &str) -> String {
@@ -46,8 +39,8 @@ fn calendar(events: &str) -> String {
 /// A one-off busy event 14:15–14:35 UTC in three days, a weekly series that
 /// started two weeks earlier at 14:50–15:05 UTC, and events that must not
 /// count (cancelled, free).
-fn busy_calendar() -> String {
-    let (today, start) = (ics_day(3), ics_day(3 - 14));
+fn busy_calendar(server: &TestServer) -> String {
+    let (today, start) = (ics_day(server, 3), ics_day(server, 3 - 14));
     calendar(&format!(
         "BEGIN:VEVENT\r\nUID:dentist@example.org\r\nDTSTART:{today}T141500Z\r\nDTEND:{today}T143500Z\r\n\
          SUMMARY:Dentist\r\nEND:VEVENT\r\n\
@@ -157,14 +150,14 @@ async fn busy_calendar_hides_overlapping_slots_and_bad_addresses_change_nothing(
         let backend = db.backend;
         let server = TestServer::start_with(&db, |config| config.allow_private_fetches = true).await;
         let feed = Feed::default();
-        *feed.ics.lock().unwrap() = busy_calendar();
+        *feed.ics.lock().unwrap() = busy_calendar(&server);
         let base = start_feed(feed.clone()).await;
         let advisor = server.create_advisor("ada").await;
         let learner = server.create_user("bob", false).await;
         let ada = server.api_as(&advisor).await;
         let bob = server.api_as(&learner).await;
 
-        let (status, created) = ada.post("/api/v1/blocks", block(&day(3))).await;
+        let (status, created) = ada.post("/api/v1/blocks", block(&server.day(3))).await;
         assert_eq!(status, StatusCode::CREATED, "[{backend}] {created}");
         let slot_ids: Vec<i64> =
             created["slots"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
@@ -228,7 +221,7 @@ async fn busy_calendar_hides_overlapping_slots_and_bad_addresses_change_nothing(
         assert_eq!((summary.refreshed, summary.failed), (1, 0));
         let (_, listed) = bob.get("/api/v1/advisors/ada/slots").await;
         assert_eq!(starts(&listed), ["14:00", "14:10", "14:20", "14:30", "14:40", "14:50"], "[{backend}]");
-        *feed.ics.lock().unwrap() = busy_calendar();
+        *feed.ics.lock().unwrap() = busy_calendar(&server);
         server.app.refresh_busy_calendars().await.unwrap();
         let refreshed = stored(&server, &advisor).await;
         assert_eq!(refreshed.2, before.2, "[{backend}]");
@@ -258,7 +251,7 @@ async fn loopback_and_private_addresses_are_refused_by_default() {
         let server = TestServer::start(&db).await;
         assert!(!server.app.config.allow_private_fetches);
         let feed = Feed::default();
-        *feed.ics.lock().unwrap() = busy_calendar();
+        *feed.ics.lock().unwrap() = busy_calendar(&server);
         let base = start_feed(feed).await;
         let port = base.rsplit(':').next().unwrap();
         let advisor = server.create_advisor("ada").await;

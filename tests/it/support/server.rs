@@ -92,6 +92,12 @@ impl TestServer {
         self.clock.now()
     }
 
+    /// `YYYY-MM-DD`, `days` from the app's today in UTC.
+    pub fn day(&self, days: i64) -> String {
+        let today = self.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        today.checked_add(jiff::Span::new().days(days)).expect("a date in range").to_string()
+    }
+
     /// Lets `by` pass on the app's clock and returns the new time. The job
     /// loop is not woken: a test runs what it needs (`App::run_jobs_once`,
     /// `deliver_due`, …) itself, so nothing races with its checks.
