@@ -58,8 +58,7 @@ async fn schemathesis_finds_no_server_error_and_no_disagreement_with_the_documen
         let advisor = server.app.save_advisor_profile(&admin, &form).await.unwrap().user;
         let learner = server.create_user("bob", false).await;
         let ada = server.api_as(&advisor).await;
-        let day =
-            jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow().unwrap().tomorrow().unwrap();
+        let day = server.day(2);
         let (status, block) = ada
             .post(
                 "/api/v1/blocks",

@@ -94,7 +94,8 @@ async fn weekly_block_request_approve_and_both_calendars_turn_green() {
     let server = TestServer::start(&db).await;
     server.create_advisor("mentor").await;
     server.create_user("student", false).await;
-    let date = jiff::Timestamp::now()
+    let date = server
+        .now()
         .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
         .date()
         .checked_add(jiff::ToSpan::days(3))
@@ -165,7 +166,7 @@ async fn activity_messages_karma_and_calendar_link_on_a_phone() {
     let mentor = server.create_advisor("mentor").await;
     let student = server.create_user("student", false).await;
     let student = server.app.update_profile(&student, "Student", "", "America/New_York").await.unwrap();
-    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(50);
+    let start = server.now() + jiff::SignedDuration::from_hours(50);
     let request = server.session_at(&mentor, &student, start, RequestStatus::Requested).await;
     server.app.decide(&mentor, request, officehours::domain::booking::Action::Approve, "Welcome!").await.unwrap();
     server.app.send_message(&mentor, "student", "Bring your schema, please.").await.unwrap();

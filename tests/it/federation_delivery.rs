@@ -238,8 +238,7 @@ async fn an_event_goes_once_to_each_shared_inbox_whatever_the_number_of_follower
                     .unwrap()
             );
         }
-        let day =
-            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let day = (server.now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
         let block =
             serde_json::json!({"start": format!("{day}T10:00"), "end": format!("{day}T10:30"), "timezone": "UTC"});
         let (status, body) = server.api_as(&ada).await.post("/api/v1/blocks", block).await;
@@ -268,8 +267,7 @@ async fn wake_ups_do_not_rerun_the_publisher_within_its_interval() {
         })
         .await;
         let ada = server.create_advisor("ada").await;
-        let tomorrow =
-            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let tomorrow = (server.now() + jiff::SignedDuration::from_hours(30)).to_zoned(jiff::tz::TimeZone::UTC).date();
         let (status, block) = server
             .api_as(&ada)
             .await

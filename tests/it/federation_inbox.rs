@@ -350,7 +350,7 @@ async fn unlisted_offerings_never_leave_and_requests_for_them_are_refused() {
 
         // Ada offers 10:00–10:30 to everyone and 12:00–12:30 behind her
         // private link only (Berlin time, two days ahead).
-        let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48))
+        let day = (server.now() + jiff::SignedDuration::from_hours(48))
             .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
             .date();
         let block = |from: &str, to: &str, unlisted: bool| {
@@ -494,7 +494,7 @@ async fn a_followed_peers_events_are_applied_once_and_never_rolled_back() {
         let (status, body) = lea.post("/api/v1/follows", json!({"handle": handle})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-        let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30);
+        let start = server.now() + jiff::SignedDuration::from_hours(30);
         let at = |minutes: i64| (start + jiff::SignedDuration::from_mins(minutes)).to_string();
         let event_id = format!("{}/events/1", peer.base);
         let event = |state: &str, updated: Option<String>| {
@@ -507,8 +507,8 @@ async fn a_followed_peers_events_are_applied_once_and_never_rolled_back() {
             assert_eq!(status, StatusCode::OK, "{slots}");
             slots.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_string()).collect::<Vec<_>>()
         };
-        let older = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(5)).to_string();
-        let newer = jiff::Timestamp::now().to_string();
+        let older = (server.now() - jiff::SignedDuration::from_mins(5)).to_string();
+        let newer = server.now().to_string();
 
         let create = activity("creates/1", "Create", event("open", None));
         assert_eq!(peer.send(&inbox, &create, Tamper::None).await, StatusCode::ACCEPTED, "[{}]", db.backend);
@@ -544,7 +544,7 @@ async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_an
         let api = server.api_as(&ada).await;
         let inbox = server.url("/inbox");
         // In three hours with ten hours' notice; in two days with one session a week per learner.
-        let mut soon = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(3)).to_zoned(jiff::tz::TimeZone::UTC);
+        let mut soon = (server.now() + jiff::SignedDuration::from_hours(3)).to_zoned(jiff::tz::TimeZone::UTC);
         if (&soon + jiff::SignedDuration::from_mins(20)).date() != soon.date() {
             // One day's block: start after midnight instead.
             soon = &soon + jiff::SignedDuration::from_mins(30);
@@ -558,8 +558,7 @@ async fn a_remote_learners_join_meets_the_advisors_rules_and_every_refusal_is_an
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{soon_block}");
-        let day =
-            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+        let day = (server.now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
         let (status, later_block) = api
             .post(
                 "/api/v1/blocks",
@@ -617,9 +616,8 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
         let api = server.api_as(&ada).await;
         let bob = server.create_user("bob", false).await;
         let inbox = server.url("/inbox");
-        let day = |d: i64| {
-            (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d)).to_zoned(jiff::tz::TimeZone::UTC).date()
-        };
+        let day =
+            |d: i64| (server.now() + jiff::SignedDuration::from_hours(24 * d)).to_zoned(jiff::tz::TimeZone::UTC).date();
         // Each block is one 10-minute slot, two or three days ahead: (its slot id, its event).
         let block = |day: jiff::civil::Date, hour: u8, rules: Value| {
             let mut body = json!({"start": format!("{day}T{hour:02}:00"), "end": format!("{day}T{hour:02}:10"),
@@ -682,7 +680,7 @@ async fn a_remote_learner_meets_capacity_horizon_and_karma_like_a_local_one() {
         let masto = server.store.shadow_user(&actor, server.clock.now_ms()).await.unwrap();
         let mut missed = Vec::new();
         for hours in [2, 3] {
-            let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours);
+            let start = server.now() - jiff::SignedDuration::from_hours(hours);
             let session = server.session_at(&ada, &masto, start, RequestStatus::Approved).await;
             let (status, body) = api.post(&format!("/api/v1/requests/{session}/no-show"), json!({})).await;
             assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -712,7 +710,7 @@ async fn remote_learners_get_reminders_and_thread_messages_as_direct_messages() 
         let inbox = server.url("/inbox");
         let ada_id = server.url("/users/ada");
         // A session in about five minutes, inside the 15-minute reminder.
-        let mut start = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(5)).to_zoned(jiff::tz::TimeZone::UTC);
+        let mut start = (server.now() + jiff::SignedDuration::from_mins(5)).to_zoned(jiff::tz::TimeZone::UTC);
         if (&start + jiff::SignedDuration::from_mins(10)).date() != start.date() {
             start = start.date().tomorrow().unwrap().to_zoned(jiff::tz::TimeZone::UTC).unwrap();
         }

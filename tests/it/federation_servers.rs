@@ -88,7 +88,7 @@ async fn pending(api: &support::api::Api) -> Vec<Value> {
 async fn advisor_with_event(server: &TestServer, name: &str) -> (support::api::Api, String) {
     let advisor = server.create_advisor(name).await;
     let api = server.api_as(&advisor).await;
-    let day = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
+    let day = (server.now() + jiff::SignedDuration::from_hours(48)).to_zoned(jiff::tz::TimeZone::UTC).date();
     let (status, block) = api
         .post(
             "/api/v1/blocks",

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use support::server::PASSWORD;
 use support::{TestServer, test_databases};
 
-fn ago(hours: i64) -> Timestamp {
-    Timestamp::now().checked_sub(SignedDuration::from_hours(hours)).unwrap()
+fn ago(server: &TestServer, hours: i64) -> Timestamp {
+    server.now().checked_sub(SignedDuration::from_hours(hours)).unwrap()
 }
 
 fn block_at(start: Timestamp) -> Value {
@@ -42,14 +42,14 @@ async fn no_shows_cost_karma_block_requests_and_forgiveness_restores_them() {
         assert_eq!(score(&bob).await, 0);
 
         // A late cancellation (30 minutes before) costs 2; an early one nothing.
-        let soon = Timestamp::now().checked_add(SignedDuration::from_mins(31)).unwrap();
+        let soon = server.now().checked_add(SignedDuration::from_mins(31)).unwrap();
         let (_, created) = ada.post("/api/v1/blocks", block_at(soon)).await;
         let slot = created["slots"][0]["id"].as_i64().unwrap();
         let (status, req) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
         assert_eq!((status, req["status"].as_str()), (StatusCode::CREATED, Some("approved")), "[{}] {req}", db.backend);
         bob.post(&format!("/api/v1/requests/{}/cancel", req["id"]), json!({})).await;
         assert_eq!(score(&bob).await, -2);
-        let later = Timestamp::now().checked_add(SignedDuration::from_hours(50)).unwrap();
+        let later = server.now().checked_add(SignedDuration::from_hours(50)).unwrap();
         let (_, created) = ada.post("/api/v1/blocks", block_at(later)).await;
         let far_slot = created["slots"][0]["id"].as_i64().unwrap();
         let (_, req) = bob.post(&format!("/api/v1/slots/{far_slot}/requests"), json!({})).await;
@@ -57,11 +57,11 @@ async fn no_shows_cost_karma_block_requests_and_forgiveness_restores_them() {
         assert_eq!(score(&bob).await, -2, "cancelling days ahead is fine");
 
         // No-shows: only from the start until a day after the end, once, by the other party.
-        let missed = server.session_at(&advisor, &learner, ago(1), RequestStatus::Approved).await;
+        let missed = server.session_at(&advisor, &learner, ago(&server, 1), RequestStatus::Approved).await;
         let future = server
-            .session_at(&advisor, &learner, Timestamp::now() + SignedDuration::from_hours(5), RequestStatus::Approved)
+            .session_at(&advisor, &learner, server.now() + SignedDuration::from_hours(5), RequestStatus::Approved)
             .await;
-        let old = server.session_at(&advisor, &learner, ago(30), RequestStatus::Approved).await;
+        let old = server.session_at(&advisor, &learner, ago(&server, 30), RequestStatus::Approved).await;
         // Its no-show window has closed: attendance counts (the background job may be first).
         server.app.settle_attendance().await.unwrap();
         assert_eq!((score(&bob).await, score(&ada).await), (-1, 1));
@@ -137,7 +137,7 @@ async fn admins_set_the_rules_and_low_karma_hides_advisors() {
         assert!(listed(anyone.get("/api/v1/advisors").await.1));
 
         // Bob records that Ada missed a session: −5, still above the default −10.
-        let missed = server.session_at(&advisor, &learner, ago(1), RequestStatus::Approved).await;
+        let missed = server.session_at(&advisor, &learner, ago(&server, 1), RequestStatus::Approved).await;
         bob.post(&format!("/api/v1/requests/{missed}/no-show"), json!({})).await;
         assert_eq!(score(&server.api_as(&advisor).await).await, -5);
 

@@ -25,8 +25,8 @@ async fn smtp_server(db: &support::TestDatabase, smtp: &SmtpServer) -> TestServe
 
 /// A block today-or-later in UTC that starts `minutes` from now (rounded up
 /// to the next minute), with automatic approval off or on.
-fn block_in(minutes: i64, auto: bool) -> serde_json::Value {
-    let start = Timestamp::now().checked_add(SignedDuration::from_mins(minutes + 1)).unwrap();
+fn block_in(server: &TestServer, minutes: i64, auto: bool) -> serde_json::Value {
+    let start = server.now().checked_add(SignedDuration::from_mins(minutes + 1)).unwrap();
     let start = start.to_zoned(jiff::tz::TimeZone::UTC).round(jiff::Unit::Minute).unwrap();
     let end = start.checked_add(10.minutes()).unwrap();
     json!({
@@ -50,7 +50,7 @@ async fn requests_decisions_and_cancellations_notify_the_other_side_by_feed_and_
         let ada = server.api_as(&advisor).await;
         let bob = server.api_as(&learner).await;
 
-        let date = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(3.days()).unwrap();
+        let date = server.day(3);
         let (status, created) = ada
             .post(
                 "/api/v1/blocks",
@@ -137,7 +137,7 @@ async fn reminders_go_out_once_at_the_chosen_time() {
         let ada = server.api_as(&advisor).await;
         let bob = server.api_as(&learner).await;
         // The session starts in about 20 minutes: the default 15-minute reminder is not due yet.
-        let (status, created) = ada.post("/api/v1/blocks", block_in(20, true)).await;
+        let (status, created) = ada.post("/api/v1/blocks", block_in(&server, 20, true)).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let slot = created["slots"][0]["id"].as_i64().unwrap();
         let (status, request) = bob.post(&format!("/api/v1/slots/{slot}/requests"), json!({})).await;
@@ -207,7 +207,7 @@ async fn events_left_by_a_crash_are_applied_once_and_mail_waits_for_the_server()
         let advisor = server.create_advisor("ada").await;
         let learner = server.create_user("bob", false).await;
         // A request written as a crash would leave it: the change committed, its effects not.
-        let start = Timestamp::now() + SignedDuration::from_hours(30);
+        let start = server.now() + SignedDuration::from_hours(30);
         let earlier = server.session_at(&advisor, &learner, start, RequestStatus::Approved).await;
         let slot: i64 = server.store.request(earlier).await.unwrap().slot_id;
         server.execute(&format!("UPDATE requests SET status = 'cancelled' WHERE id = {earlier}")).await;
