@@ -25,7 +25,9 @@
 //! measured seconds of media (default 2); `--default-chains` for `rtc`'s
 //! default interceptors on every leg (`EngineOptions { lean: false }`),
 //! `--no-fast-path` for every packet through the full service
-//! (`fast_media: false`), to compare.
+//! (`fast_media: false`), to compare; `--floor` for the same number of
+//! packets through `rtc_srtp`'s public contexts alone (decrypt, rewrite,
+//! encrypt: what the engine could do if `rtc` exported the DTLS-SRTP keys).
 
 #[path = "support/rtc_peer.rs"]
 mod rtc_peer;
@@ -223,6 +225,9 @@ fn main() -> anyhow::Result<()> {
         command("git", &["rev-parse", "--short", "HEAD"]),
         command("date", &["-u", "+%F %R UTC"])
     );
+    if flag("--floor") {
+        return floor(rooms * 2 * packets);
+    }
     let options = EngineOptions {
         lean: !flag("--default-chains"),
         fast_media: !flag("--no-fast-path"),
@@ -334,6 +339,60 @@ fn main() -> anyhow::Result<()> {
         world.calls,
         time.as_secs_f64() * 1e6 / forwarded.max(1) as f64
     );
+    Ok(())
+}
+
+/// The floor of issue 16 in this stack: what forwarding a packet costs with
+/// `rtc_srtp`'s public contexts alone, as the engine could do it if `rtc`
+/// exported the DTLS-SRTP keys (docs/benchmarks.md, "What upstream would
+/// need"): decrypt, parse the header, rewrite it, marshal, encrypt. No
+/// routing or room lookups (the engine's own share is measured above).
+fn floor(packets: usize) -> anyhow::Result<()> {
+    use rtc::shared::marshal::Marshal;
+    use rtc::srtp::context::Context;
+    use rtc::srtp::protection_profile::ProtectionProfile;
+
+    let crypto = rtc::crypto::providers::RingCrypto;
+    let profile = ProtectionProfile::AeadAes128Gcm;
+    let context = |key: u8| Context::new(&[key; 16], &[key; 12], profile, None, None, &crypto);
+    let (mut client, mut server_in, mut server_out) = (context(1)?, context(1)?, context(2)?);
+    let streams = 100u32;
+    let mut datagrams = Vec::with_capacity(packets);
+    for k in 0..packets {
+        let mut payload = vec![0xAB; PAYLOAD];
+        payload[..4].copy_from_slice(&(k as u32).to_be_bytes());
+        let ssrc = 0x1000_0000 + k as u32 % streams;
+        let packet = rtc_peer::opus_packet(111, ssrc, (k as u32 / streams) as u16, payload);
+        datagrams.push(client.encrypt_rtp(&packet.marshal()?)?);
+    }
+    let mut out = Vec::with_capacity(packets);
+    for batch in datagrams.chunks(BATCH) {
+        engine_floor(batch, &mut server_in, &mut server_out, &mut out)?;
+    }
+    println!("floor: {} packets decrypted, rewritten and encrypted with rtc_srtp's contexts", out.len());
+    Ok(())
+}
+
+/// One batch through the floor (callgrind counts this function too).
+#[inline(never)]
+fn engine_floor(
+    batch: &[BytesMut],
+    decrypt: &mut rtc::srtp::context::Context,
+    encrypt: &mut rtc::srtp::context::Context,
+    out: &mut Vec<BytesMut>,
+) -> anyhow::Result<()> {
+    use rtc::rtp::packet::Packet;
+    use rtc::shared::marshal::{Marshal, Unmarshal};
+    for datagram in batch {
+        let mut plain = decrypt.decrypt_rtp(datagram)?;
+        let mut packet = Packet::unmarshal(&mut plain)?;
+        packet.header.ssrc ^= 0x5555_5555;
+        packet.header.sequence_number = packet.header.sequence_number.wrapping_add(7);
+        packet.header.timestamp = packet.header.timestamp.wrapping_add(960);
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        out.push(encrypt.encrypt_rtp(&packet.marshal()?)?);
+    }
     Ok(())
 }
 
