@@ -12,7 +12,8 @@
 # memory and the pages), `mix` (the realistic mix, benches/mix.rs, 32 and
 # 128 clients on both databases), and the `cargo bench` targets `booking`,
 # `federation`, `fanout`, `publisher` (both databases) and `voice` (only
-# with VOICE=1 or ONLY=voice).
+# with VOICE=1 or ONLY=voice; with it `voice_cost`, the engine's
+# instructions per forwarded packet under callgrind).
 #
 # SKIP_BUILD=1 runs what is built. PostgreSQL: OFFICEHOURS_BENCH_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432/postgres, used when it answers); each
@@ -44,6 +45,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   for b in booking federation fanout publisher mix voice; do
     if wants "$b"; then benches_to_build+=(--bench "$b"); fi
   done
+  if wants voice; then benches_to_build+=(--bench voice_cost); fi
   # One cargo invocation: the benches' dev-dependencies change features, so
   # building them apart would build the binary twice.
   nice cargo build --release --quiet --bin officehours --example bare_axum "${benches_to_build[@]}"
@@ -150,6 +152,27 @@ for b in booking federation fanout publisher voice; do
     cargo bench --quiet --bench "$b"
   fi
 done
+
+if wants voice; then
+  # Instructions per forwarded packet in the media engine, in-process
+  # (benches/voice_cost.rs): natively, then counted under callgrind when
+  # valgrind is installed; the last line divides the total by the packets.
+  echo
+  echo "== cargo bench --bench voice_cost (and under callgrind)"
+  cargo bench --quiet --bench voice_cost -- 50 2
+  cost_bin=$(ls -t "$bench_target"/release/deps/voice_cost-* | grep -v '\.d$' | head -1)
+  if command -v valgrind >/dev/null && [ -n "$cost_bin" ]; then
+    for mode in "" --no-fast-path --floor; do
+      out=$(mktemp)
+      forwarded=$(valgrind --tool=callgrind --collect-atstart=no --toggle-collect='voice_cost::engine_*' \
+        --callgrind-out-file="$out" "$cost_bin" 50 2 $mode 2>/dev/null |
+        sed -n 's/^measured: \([0-9]*\) forwarded.*/\1/p; s/^floor: \([0-9]*\) packets.*/\1/p')
+      total=$(callgrind_annotate "$out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+      echo "callgrind ${mode:-(defaults)}: $total instructions / $forwarded packets = $((total / forwarded)) per packet"
+      rm -f "$out"
+    done
+  fi
+fi
 
 echo
 echo "== done: $log"

@@ -14,8 +14,9 @@
 //! for the CPU and how long the media task's turns took, by what they did.
 //! The server's figures are read from the media task's shared counters,
 //! not through its command queue, so they are there at saturation too.
-//! `OH_VOICE_BENCH_TIMERS` and `OH_VOICE_BENCH_LEAN` switch the engine to
-//! earlier choices, to compare (see `options`).
+//! `OH_VOICE_BENCH_TIMERS`, `OH_VOICE_BENCH_LEAN` and `OH_VOICE_BENCH_FAST`
+//! switch the engine to earlier choices, to compare (see `options`). It also
+//! prints the server's CPU per packet split into user space and kernel.
 //!
 //! Run: `cargo bench --bench voice` (steps 50,100,250,500,1000,2000 rooms,
 //! 10 s each), or `cargo bench --bench voice -- 50,100 5` for other steps
@@ -104,14 +105,20 @@ fn pin_to_cpu(cpu: usize) {
 
 /// This process's CPU time (user + system).
 fn cpu_time() -> Duration {
+    let (user, system) = cpu_times();
+    user + system
+}
+
+/// This process's CPU time in user space and in the kernel.
+fn cpu_times() -> (Duration, Duration) {
     // SAFETY: getrusage writes into the zeroed struct we own.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
     };
-    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+    let micros = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    (micros(usage.ru_utime), micros(usage.ru_stime))
 }
 
 fn resident_bytes() -> u64 {
@@ -166,6 +173,7 @@ fn serve() -> anyhow::Result<()> {
                     "timers": now.timers_fired,
                     "works": works,
                     "cpu_us": cpu_time().as_micros() as u64,
+                    "sys_us": cpu_times().1.as_micros() as u64,
                     "run_delay_us": run_delay().as_micros() as u64,
                     "rss": resident_bytes(),
                 })
@@ -193,7 +201,8 @@ fn run_delay() -> Duration {
 /// The engine's choices: the server's own unless `OH_VOICE_BENCH_TIMERS`
 /// (timers served per turn; `all`: every due one at once) or
 /// `OH_VOICE_BENCH_LEAN=0` (`rtc`'s default interceptors on every leg, every
-/// poll) ask for the earlier ones, to compare.
+/// poll) or `OH_VOICE_BENCH_FAST=0` (no media fast path) ask for the earlier
+/// ones, to compare.
 fn options() -> EngineOptions {
     let mut options = EngineOptions::default();
     match std::env::var("OH_VOICE_BENCH_TIMERS").as_deref() {
@@ -203,6 +212,9 @@ fn options() -> EngineOptions {
     }
     if std::env::var("OH_VOICE_BENCH_LEAN").as_deref() == Ok("0") {
         options.lean = false;
+    }
+    if std::env::var("OH_VOICE_BENCH_FAST").as_deref() == Ok("0") {
+        options.fast_media = false;
     }
     options
 }
@@ -254,6 +266,7 @@ impl Server {
         Ok(Stats {
             counters,
             cpu: Duration::from_micros(number(&reply["cpu_us"])),
+            sys: Duration::from_micros(number(&reply["sys_us"])),
             run_delay: Duration::from_micros(number(&reply["run_delay_us"])),
             rss: number(&reply["rss"]),
         })
@@ -264,6 +277,8 @@ impl Server {
 struct Stats {
     counters: CountersSnapshot,
     cpu: Duration,
+    /// Of `cpu`, the time in the kernel (system calls, the UDP stack).
+    sys: Duration,
     /// Ready to run but waiting for the CPU.
     run_delay: Duration,
     rss: u64,
@@ -652,6 +667,11 @@ async fn step(rooms: usize, measured: Duration) -> anyhow::Result<()> {
         percentile(&joins, 0.99),
         100.0 * generator_cpu.as_secs_f64() / elapsed.as_secs_f64(),
         percentile(&late, 0.99),
+    );
+    println!(
+        "        server CPU per forwarded packet: {:.2} µs in user space, {:.2} µs in the kernel",
+        per_packet - (after.sys - before.sys).as_secs_f64() * 1e6 / forwarded.max(1) as f64,
+        (after.sys - before.sys).as_secs_f64() * 1e6 / forwarded.max(1) as f64,
     );
     print_turns(&window, elapsed, after.run_delay - before.run_delay);
     Ok(())

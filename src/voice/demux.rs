@@ -5,8 +5,9 @@
 //! everything else (DTLS, SRTP, SRTCP) is routed by the remote address that
 //! STUN taught. Pure and allocation-free per packet.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+
+use super::FastMap;
 
 /// The kinds of packet that share a WebRTC port, told apart by their first
 /// byte (RFC 7983).
@@ -63,13 +64,13 @@ pub fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
 /// The routing table of the shared port.
 #[derive(Debug)]
 pub struct Demux<K> {
-    by_ufrag: HashMap<Box<str>, K>,
-    by_addr: HashMap<SocketAddr, K>,
+    by_ufrag: FastMap<Box<str>, K>,
+    by_addr: FastMap<SocketAddr, K>,
 }
 
 impl<K> Default for Demux<K> {
     fn default() -> Self {
-        Demux { by_ufrag: HashMap::new(), by_addr: HashMap::new() }
+        Demux { by_ufrag: FastMap::default(), by_addr: FastMap::default() }
     }
 }
 

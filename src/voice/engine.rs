@@ -25,6 +25,14 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    /// 0 for audio, 1 for video (per-kind arrays).
+    pub fn index(self) -> usize {
+        match self {
+            MediaKind::Audio => 0,
+            MediaKind::Video => 1,
+        }
+    }
+
     /// The RTP clock rate of the codec carried (Opus 48 kHz, VP8 90 kHz).
     pub fn clock_rate(self) -> u32 {
         match self {

@@ -44,6 +44,12 @@ pub use engine::{
 pub use rtc_engine::EngineOptions;
 pub use socket::{VoiceEvents, VoiceHandle, start, start_with_options};
 
+/// The media path's hash maps (connections by key, rooms, remote addresses):
+/// looked up several times per packet, so with foldhash rather than the
+/// standard SipHash (per-process random seed; the keys are our own numbers,
+/// or addresses learnt from a STUN request that named a participant's ufrag).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Listen on every interface by default.
 pub const DEFAULT_BIND_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 

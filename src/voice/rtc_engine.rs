@@ -12,7 +12,7 @@
 //! are due.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,7 @@ use rtc::sansio::Protocol;
 use rtc::sdp::extmap::TRANSPORT_CC_URI;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
+use super::FastMap;
 use super::continuity::Continuity;
 use super::demux::{Demux, is_rtp_media};
 use super::engine::{
@@ -81,11 +82,17 @@ pub struct EngineOptions {
     /// `build_connection` and `handle_datagram`); `false`: `rtc`'s default
     /// interceptors on every leg and every poll, as before.
     pub lean: bool,
+    /// The media fast path: once a connection's track is known, an
+    /// incoming RTP packet costs one walk of its pipeline (the read) and a
+    /// forwarded one one walk of the target's (the write), with no polls of
+    /// events, reads or timers in between (see `media_fast_path`); `false`:
+    /// every packet goes through `service`, as before.
+    pub fast_media: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { timers_per_turn: TIMERS_PER_TURN, lean: true }
+        EngineOptions { timers_per_turn: TIMERS_PER_TURN, lean: true, fast_media: true }
     }
 }
 
@@ -105,6 +112,9 @@ struct Outgoing {
     payload_type: u8,
     /// One unbroken numbering whoever the source is (a rejoin changes it).
     continuity: Continuity,
+    /// The connection's timer was read after a packet of this track was
+    /// written (the interceptors arm their timers on the first one).
+    armed: bool,
 }
 
 #[derive(Debug)]
@@ -123,6 +133,10 @@ struct Peer {
     video_out: Option<Outgoing>,
     incoming: Vec<Incoming>,
     joined: bool,
+    /// The connection's timer was read after an RTP packet of each kind
+    /// (audio, video) arrived: the interceptors arm their timers on the
+    /// first one, and later packets do not move them.
+    armed_in: [bool; 2],
     /// The deadline last pushed to the timer heap.
     deadline: Option<Instant>,
 }
@@ -156,13 +170,13 @@ pub struct RtcEngine {
     /// The host candidate's address (the advertised IP and the port), also
     /// the local address every connection is told datagrams arrive on.
     local_addr: SocketAddr,
-    peers: HashMap<PeerKey, Peer>,
-    by_participant: HashMap<(RoomId, ParticipantId), PeerKey>,
-    rooms: HashMap<RoomId, Room>,
+    peers: FastMap<PeerKey, Peer>,
+    by_participant: FastMap<(RoomId, ParticipantId), PeerKey>,
+    rooms: FastMap<RoomId, Room>,
     demux: Demux<PeerKey>,
     /// Connections of stopped rooms: still routed, so their datagrams are
     /// counted and dropped instead of looking like strangers'.
-    tombstones: HashMap<PeerKey, RoomId>,
+    tombstones: FastMap<PeerKey, RoomId>,
     /// When stopped rooms and their tombstones are forgotten (in order).
     forget: VecDeque<(Instant, RoomId)>,
     timers: BinaryHeap<Reverse<(Instant, PeerKey)>>,
@@ -172,6 +186,8 @@ pub struct RtcEngine {
     events: VecDeque<MediaEvent>,
     /// Reused per datagram: the RTP packets one connection produced.
     scratch: Vec<(MediaKind, rtp::Packet)>,
+    /// Reused per datagram: what the fast path read and left to `service`.
+    pending: Vec<RTCMessage>,
     receive_pool: BytesMut,
     next_key: u64,
     totals: EngineTotals,
@@ -187,17 +203,18 @@ impl RtcEngine {
     pub fn with_options(local_addr: SocketAddr, options: EngineOptions) -> RtcEngine {
         RtcEngine {
             local_addr,
-            peers: HashMap::new(),
-            by_participant: HashMap::new(),
-            rooms: HashMap::new(),
+            peers: FastMap::default(),
+            by_participant: FastMap::default(),
+            rooms: FastMap::default(),
             demux: Demux::default(),
-            tombstones: HashMap::new(),
+            tombstones: FastMap::default(),
             forget: VecDeque::new(),
             timers: BinaryHeap::new(),
             due: Vec::new(),
             transmits: VecDeque::with_capacity(256),
             events: VecDeque::new(),
             scratch: Vec::with_capacity(16),
+            pending: Vec::new(),
             receive_pool: BytesMut::with_capacity(RECEIVE_POOL_BYTES),
             next_key: 1,
             totals: EngineTotals::default(),
@@ -285,7 +302,7 @@ impl RtcEngine {
             }],
         );
         let sender = pc.add_track(track).map_err(engine_error)?;
-        Ok(Outgoing { sender, ssrc, payload_type: 0, continuity: Continuity::default() })
+        Ok(Outgoing { sender, ssrc, payload_type: 0, continuity: Continuity::default(), armed: false })
     }
 
     /// The payload type the answer settled on for a sender.
@@ -366,19 +383,14 @@ impl RtcEngine {
                     _ => {}
                 }
             }
+            // What the fast path took but could not place (a track not yet
+            // announced), now that the events are in.
+            for message in self.pending.drain(..) {
+                keyframe_wanted |= Self::take_read(peer, message, &mut self.scratch);
+            }
             while let Some(read) = peer.pc.poll_read() {
                 progressed |= !lean;
-                match read.message {
-                    RTCMessage::RtpPacket(track_id, packet) => {
-                        if let Some(kind) = peer.kind_of(&track_id) {
-                            self.scratch.push((kind, packet));
-                        }
-                    }
-                    RTCMessage::RtcpPacket(_, packets) => {
-                        keyframe_wanted |= super::keyframes::asks_for_keyframe(&packets);
-                    }
-                    _ => {}
-                }
+                keyframe_wanted |= Self::take_read(peer, read.message, &mut self.scratch);
             }
             if !progressed {
                 break;
@@ -404,6 +416,67 @@ impl RtcEngine {
         }
     }
 
+    /// A message the connection read: an RTP packet of a known track goes to
+    /// `scratch` (to be forwarded); returns whether it asks for a keyframe.
+    fn take_read(peer: &Peer, message: RTCMessage, scratch: &mut Vec<(MediaKind, rtp::Packet)>) -> bool {
+        match message {
+            RTCMessage::RtpPacket(track_id, packet) => {
+                if let Some(kind) = peer.kind_of(&track_id) {
+                    scratch.push((kind, packet));
+                }
+                false
+            }
+            RTCMessage::RtcpPacket(_, packets) => super::keyframes::asks_for_keyframe(&packets),
+            _ => false,
+        }
+    }
+
+    /// An RTP packet was read by `key`'s connection: forwards it with no
+    /// other walk of the connection's pipeline. `handle_read` has already
+    /// run every stage, so the decrypted packets wait in the connection's
+    /// media queue (`poll_media_read` takes them without the walk that
+    /// `poll_read` starts with). Events are not polled: an RTP packet of a
+    /// track already announced raises none (the first packet of a track,
+    /// which raises `OnTrack`, goes to `service`, as does anything but RTP
+    /// of a known track). Writes are not polled (see `handle_datagram`),
+    /// nor the connection's timer once a packet of that kind has armed it:
+    /// the interceptors arm their timers on a stream's first packet, and
+    /// later packets leave them where they are.
+    fn media_fast_path(&mut self, key: PeerKey, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        let mut slow = false;
+        let mut kinds = [false; 2];
+        while let Some(read) = peer.pc.poll_media_read() {
+            match read.message {
+                RTCMessage::RtpPacket(track_id, packet) => match peer.kind_of(&track_id) {
+                    Some(kind) => {
+                        kinds[kind.index()] = true;
+                        self.scratch.push((kind, packet));
+                    }
+                    None => {
+                        slow = true;
+                        self.pending.push(RTCMessage::RtpPacket(track_id, packet));
+                    }
+                },
+                other => {
+                    slow = true;
+                    self.pending.push(other);
+                }
+            }
+        }
+        if slow || (kinds[0] && !peer.armed_in[0]) || (kinds[1] && !peer.armed_in[1]) {
+            for (armed, seen) in peer.armed_in.iter_mut().zip(kinds) {
+                *armed |= seen;
+            }
+            self.service(key, now, false);
+            return;
+        }
+        let room_id = peer.room;
+        if !self.scratch.is_empty() {
+            self.forward(key, room_id, now);
+        }
+    }
+
     /// Sends what `from` produced (in `scratch`) to the others in the room.
     fn forward(&mut self, from: PeerKey, room_id: RoomId, now: Instant) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
@@ -411,6 +484,7 @@ impl RtcEngine {
             return;
         };
         let targets = room.media.targets(from);
+        let fast = self.options.fast_media;
         for (kind, mut packet) in self.scratch.drain(..) {
             // Each leg negotiated its own extension ids: none are forwarded.
             packet.header.extension = false;
@@ -431,6 +505,7 @@ impl RtcEngine {
                 );
                 copy.header.ssrc = out.ssrc;
                 copy.header.payload_type = out.payload_type;
+                let armed = std::mem::replace(&mut out.armed, true);
                 // Straight into the connection's pipeline: `RTCRtpSender::write_rtp`
                 // would rebuild the sender's parameters (strings and vectors) per
                 // packet to check what is set here: our own SSRC, the payload
@@ -441,8 +516,20 @@ impl RtcEngine {
                     room.stats.forwarded += 1;
                     self.totals.forwarded += 1;
                 }
-                Self::collect_writes(&mut self.transmits, &mut peer.pc);
-                Self::rearm(&mut self.timers, target, peer);
+                if fast {
+                    // One packet in, one datagram out: a second `poll_write`
+                    // would walk the pipeline again to find nothing. Anything
+                    // more goes out with the connection's next timer.
+                    if let Some(datagram) = peer.pc.poll_write() {
+                        self.transmits.push_back(Transmit { to: datagram.transport.peer_addr, data: datagram.message });
+                    }
+                    if !armed {
+                        Self::rearm(&mut self.timers, target, peer);
+                    }
+                } else {
+                    Self::collect_writes(&mut self.transmits, &mut peer.pc);
+                    Self::rearm(&mut self.timers, target, peer);
+                }
             }
         }
     }
@@ -585,6 +672,7 @@ impl MediaEngine for RtcEngine {
             video_out,
             incoming: Vec::with_capacity(2),
             joined: false,
+            armed_in: [false; 2],
             deadline: None,
         };
         Self::collect_writes(&mut self.transmits, &mut peer.pc);
@@ -626,7 +714,12 @@ impl MediaEngine for RtcEngine {
         // (reports and feedback are timed), so its writes are not polled:
         // asking walks the whole pipeline. Whatever it might have queued
         // goes out with the connection's next timer or forwarded packet.
-        self.service(key, now, !is_rtp_media(data));
+        let media = is_rtp_media(data);
+        if media && self.options.fast_media {
+            self.media_fast_path(key, now);
+        } else {
+            self.service(key, now, !media);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
