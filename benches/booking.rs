@@ -35,7 +35,11 @@ async fn run(label: &str, database_url: String, dir: &std::path::Path) -> anyhow
     println!("\n== {label}");
     let overrides =
         Overrides { database_url: Some(database_url), data_dir: Some(dir.to_path_buf()), ..Default::default() };
-    let node = officehours::root::assemble(Config::resolve(overrides)?).await?;
+    let mut config = Config::resolve(overrides)?;
+    // The feed's advisor has eight weeks of weekdays open (2,880 slots):
+    // more than the default cap on one advisor's upcoming sessions (1,000).
+    config.max_open_slots_per_advisor = 3_000;
+    let node = officehours::root::assemble(config).await?;
     let app = node.app.clone();
     let store = officehours::storage::Store::connect(&app.config.database_url, 4).await?;
     let mk = |name: String, advisor: bool| NewUser {
