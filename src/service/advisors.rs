@@ -116,6 +116,11 @@ impl App {
         if let Some(hit) = self.directory_cache.get(&key) {
             return Ok(hit);
         }
+        // One search per missing page; the others wait for it.
+        let _loading = self.loads.lock_name(&key).await;
+        if let Some(hit) = self.directory_cache.get(&key) {
+            return Ok(hit);
+        }
         let found = Arc::new(self.store.search_advisors(&query).await?);
         self.directory_cache.insert(key, found.clone());
         Ok(found)

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::service::availability::{AVAILABILITY_CACHE_SECS, Availability};
-use crate::service::changes::Changes;
+use crate::service::changes::{Changes, Loads};
 use crate::service::people::ProfileEntry;
 use crate::service::rate_limit::RateLimiter;
 use crate::storage::{Category, DirectoryPage, Store};
@@ -63,6 +63,8 @@ pub struct AppInner {
     pub(in crate::service) live_instances: Cache<String, ()>,
     /// What this node changed, for the caches below (`service::changes`).
     pub(in crate::service) changes: Changes,
+    /// One reader at a time per missing cache entry.
+    pub(in crate::service) loads: Loads,
     /// Advisors' availability by advisor id (`service::availability`).
     pub(in crate::service) availability_cache: Cache<i64, Arc<Availability>>,
     /// Public profiles by username, with the karma they show (`service::people`).
@@ -97,6 +99,7 @@ impl App {
             action_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
             categories: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
             changes: Changes::default(),
+            loads: Loads::default(),
             availability_cache: Cache::builder()
                 .max_capacity(4_096)
                 .time_to_live(Duration::from_secs(AVAILABILITY_CACHE_SECS))

@@ -96,13 +96,16 @@ impl App {
     /// or when the clock moved past what it holds. `None` when the
     /// advisor's horizons are too long for an entry.
     pub async fn availability(&self, advisor: &User) -> Result<Option<Arc<Availability>>, AppError> {
-        let now = self.clock.now_ms();
-        if let Some(hit) = self.availability_cache.get(&advisor.id)
-            && self.changes.fresh(advisor.id, hit.stamp)
-            && hit.covers(now, now.saturating_add(hit.span_days * DAY_MS))
-        {
+        if let Some(hit) = self.cached_availability(advisor.id) {
             return Ok(Some(hit));
         }
+        // One reader per missing entry; the others take what it read (an
+        // entry read before a change is refused by the check again).
+        let _loading = self.loads.lock(advisor.id as u64).await;
+        if let Some(hit) = self.cached_availability(advisor.id) {
+            return Ok(Some(hit));
+        }
+        let now = self.clock.now_ms();
         let stamp = self.changes.stamp();
         let policy = self.store.advisor_policy(advisor.id).await?;
         let offerings = self.offerings(advisor).await?;
@@ -129,6 +132,16 @@ impl App {
         let entry = Arc::new(Availability { stamp, from: now, to, policy, listed, rules, horizons, span_days });
         self.availability_cache.insert(advisor.id, entry.clone());
         Ok(Some(entry))
+    }
+
+    /// The cached entry, when this node changed nothing in it since and it
+    /// covers the horizon from now.
+    fn cached_availability(&self, advisor_id: i64) -> Option<Arc<Availability>> {
+        let now = self.clock.now_ms();
+        let hit = self.availability_cache.get(&advisor_id)?;
+        let usable =
+            self.changes.fresh(advisor_id, hit.stamp) && hit.covers(now, now.saturating_add(hit.span_days * DAY_MS));
+        usable.then_some(hit)
     }
 
     /// Forgets `advisor_id`'s cached availability after a change to it

@@ -16,6 +16,32 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Locks that let one request at a time read a missing entry of a given
+/// person while the others wait for it (instead of all of them reading the
+/// same rows when an entry expires under load). Sharded by person.
+pub struct Loads([tokio::sync::Mutex<()>; 16]);
+
+impl Default for Loads {
+    fn default() -> Self {
+        Loads(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl Loads {
+    /// Waits for the lock of `key`'s shard.
+    pub async fn lock(&self, key: u64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[(key % 16) as usize].lock().await
+    }
+
+    /// Waits for the lock of a text key's shard.
+    pub async fn lock_name(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.lock(hasher.finish()).await
+    }
+}
+
 #[derive(Default)]
 pub struct Changes {
     /// Counts the marks made on this node.

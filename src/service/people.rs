@@ -41,9 +41,12 @@ impl App {
 
     async fn cached_profile(&self, username: &str) -> Result<Arc<ProfileEntry>, AppError> {
         let key = username.to_ascii_lowercase();
-        if let Some(hit) = self.profile_cache.get(&key)
-            && self.changes.fresh(hit.profile.user.id, hit.stamp)
-        {
+        if let Some(hit) = self.fresh_profile(&key) {
+            return Ok(hit);
+        }
+        // One reader per missing entry (see `App::availability`).
+        let _loading = self.loads.lock_name(&key).await;
+        if let Some(hit) = self.fresh_profile(&key) {
             return Ok(hit);
         }
         let stamp = self.changes.stamp();
@@ -56,5 +59,10 @@ impl App {
         let entry = Arc::new(ProfileEntry { stamp, profile: Arc::new(profile), karma });
         self.profile_cache.insert(key, entry.clone());
         Ok(entry)
+    }
+
+    fn fresh_profile(&self, key: &str) -> Option<Arc<ProfileEntry>> {
+        let hit = self.profile_cache.get(key)?;
+        self.changes.fresh(hit.profile.user.id, hit.stamp).then_some(hit)
     }
 }
