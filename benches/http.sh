@@ -8,7 +8,10 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/oh_bench benches/http.sh
 #
 # DURATION (15s), CONNECTIONS (64), PORT (18080), SKIP_BUILD=1 to use the
-# binary as built. Environment variables such as MIMALLOC_* reach the server.
+# binary as built, BENCH_BIN=path to run another build (a before/after
+# comparison), PAGES="/users/amara /advisors" to time only those paths
+# (and not the uncached search), IDLE_SECS (10) before the idle memory.
+# Environment variables such as MIMALLOC_* reach the server.
 # Needs: wrk (apt-get install wrk), curl. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +29,14 @@ echo "== http ($backend): $("$bench_bin" --version)"
 # Idle: the demo data is written before /readyz answers; start-up's
 # password hashes are freed by then, and mimalloc gives pages back after
 # its purge delay.
-sleep 10
-echo "idle memory 10 s after ready ($backend)          $(rss_line "$server_pid")"
+idle="${IDLE_SECS:-10}"
+sleep "$idle"
+echo "idle memory $idle s after ready ($backend)          $(rss_line "$server_pid")"
 
-for path in "/users/amara" "/advisors" "/api/v1/advisors/amara/slots" "/advisors?q=rust" "/api/v1/advisors" "/healthz"; do
+pages="${PAGES:-/users/amara /advisors /api/v1/advisors/amara/slots /advisors?q=rust /api/v1/advisors /healthz}"
+for path in $pages; do
   wrk_line "GET $path ($backend)" -t2 -c"$connections" -d"$duration" "$server_url$path"
 done
-wrk_line "GET /advisors?q=<random> ($backend, cache miss)" -t2 -c"$connections" -d"$duration" \
-  -s benches/uncached-search.lua "$server_url"
+[ -n "${PAGES:-}" ] || wrk_line "GET /advisors?q=<random> ($backend, cache miss)" -t2 -c"$connections" \
+  -d"$duration" -s benches/uncached-search.lua "$server_url"
 echo "memory after the runs above ($backend)           $(rss_line "$server_pid")"

@@ -73,7 +73,7 @@ if wants baseline; then
   "$bench_target/release/examples/bare_axum" 127.0.0.1:18090 &
   bare_pid=$!
   for _ in $(seq 1 50); do curl -fs http://127.0.0.1:18090/ >/dev/null 2>&1 && break; sleep 0.1; done
-  wrk_line "GET / (bare axum)" -t2 -c64 -d"$DURATION" http://127.0.0.1:18090/
+  server_pid=$bare_pid wrk_line "GET / (bare axum)" -t2 -c64 -d"$DURATION" http://127.0.0.1:18090/
   kill "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
   echo
   echo "== baseline: inbox (bovine $(python3 -c 'import importlib.metadata as m; print(m.version("bovine"))' 2>/dev/null || echo 'not installed'), benches/baseline/bovine_inbox.py)"

@@ -205,7 +205,9 @@ impl App {
                 "This confirmation link has expired or was already used. Log in to get a new one.".into(),
             ));
         };
-        if !self.store.mark_email_verified(user_id, &email, now).await? {
+        let verified = self.store.mark_email_verified(user_id, &email, now).await?;
+        self.person_changed(user_id);
+        if !verified {
             return Err(AppError::Forbidden(
                 "link_expired",
                 "This link was for an address you have since changed. Log in to get a new one.".into(),
@@ -329,7 +331,9 @@ impl App {
         match (display_name, bio, timezone) {
             (Some(display_name), Some(bio), Some(timezone)) => {
                 let update = ProfileUpdate { display_name, bio, timezone };
-                Ok(self.store.update_profile(user.id, &update, self.clock.now_ms()).await?)
+                let updated = self.store.update_profile(user.id, &update, self.clock.now_ms()).await?;
+                self.person_changed(user.id);
+                Ok(updated)
             }
             _ => Err(AppError::Invalid(errors)),
         }
@@ -350,6 +354,7 @@ impl App {
             ));
         }
         let updated = self.store.change_email(user.id, &email, self.clock.now_ms()).await?;
+        self.person_changed(user.id);
         self.send_verification(&updated).await?;
         Ok(updated)
     }
@@ -427,6 +432,7 @@ impl App {
         }
         let now = self.clock.now_ms();
         self.store.set_suspended(user.id, suspended.then_some(now), now).await?;
+        self.person_changed(user.id);
         if suspended {
             self.revoke_all_api_tokens(user.id).await?;
         }

@@ -47,9 +47,11 @@ impl App {
         };
         let update = AdvisorUpdate { enabled: form.enabled, headline, bio, topics, category_slugs, links };
         let saved = self.store.save_advisor_profile(user.id, &update, self.clock.now_ms()).await?;
+        self.person_changed(user.id);
         if form.enabled {
             // Every advisor offers something: the default offering.
             self.store.default_offering(user.id, self.clock.now_ms()).await?;
+            self.availability_changed(user.id);
         }
         self.directory_changed();
         Ok(saved)
@@ -78,14 +80,7 @@ impl App {
     /// is shown to admins only (to lift the suspension), as if it did not
     /// exist to everyone else.
     pub async fn profile(&self, username: &str, viewer: Option<&User>) -> Result<AdvisorProfile, AppError> {
-        match self.store.advisor_profile(&username.to_ascii_lowercase()).await {
-            Ok(profile) if profile.user.suspended_at.is_some() && !viewer.is_some_and(|v| v.is_admin) => {
-                Err(AppError::NotFound("person"))
-            }
-            Ok(profile) => Ok(profile),
-            Err(StorageError::NotFound) => Err(AppError::NotFound("person")),
-            Err(other) => Err(other.into()),
-        }
+        Ok(self.public_profile(username, viewer).await?.profile.as_ref().clone())
     }
 
     /// The profile (advisor or not) of a person, for their own settings page.
@@ -115,9 +110,14 @@ impl App {
             category: category.map(str::to_string),
             page: page.max(1),
             per_page: DIRECTORY_PAGE_SIZE,
-            min_karma: Some(self.karma_rules().await?.directory_threshold),
+            min_karma: Some(self.cached_karma_rules().await?.directory_threshold),
         };
         let key = format!("{}\u{0}{}\u{0}{}", query.terms.join(" ").to_lowercase(), category.unwrap_or(""), query.page);
+        if let Some(hit) = self.directory_cache.get(&key) {
+            return Ok(hit);
+        }
+        // One search per missing page; the others wait for it.
+        let _loading = self.loads.lock_name(&key).await;
         if let Some(hit) = self.directory_cache.get(&key) {
             return Ok(hit);
         }
@@ -160,6 +160,8 @@ impl App {
         if !self.store.delete_category(slug).await? {
             return Err(AppError::NotFound("category"));
         }
+        // Profiles list their categories.
+        self.changes.everyone();
         self.categories.invalidate_all();
         self.directory_changed();
         Ok(())

@@ -57,6 +57,17 @@ pub struct PickerRules {
     default_notice: i64,
 }
 
+impl PickerRules {
+    pub(super) fn new(offerings: Vec<Offering>, notices: BTreeMap<i64, i64>, default_notice: i64) -> PickerRules {
+        PickerRules { offerings, notices, default_notice }
+    }
+
+    /// A block's minimum notice in minutes.
+    pub fn notice(&self, block_id: i64) -> i64 {
+        self.notices.get(&block_id).copied().unwrap_or(self.default_notice)
+    }
+}
+
 /// One offering's free times, for a profile that groups them.
 pub struct OfferingPicker {
     pub offering: OfferingLabel,
@@ -150,10 +161,24 @@ pub struct Requester {
 }
 
 impl App {
-    /// The next free time of each advisor (by id), in one query.
-    pub async fn next_free_times(&self, advisor_ids: &[i64]) -> Result<HashMap<i64, i64>, AppError> {
-        let now = self.clock.now_ms();
-        Ok(self.store.next_free_times(advisor_ids, now).await?.into_iter().collect())
+    /// The next free time of each advisor (by id), from the availability
+    /// cache; advisors it does not hold (horizons too long) in one query.
+    pub async fn next_free_times(&self, advisors: &[&User]) -> Result<HashMap<i64, i64>, AppError> {
+        let now = self.clock.now();
+        let mut found = HashMap::new();
+        let mut uncached = Vec::new();
+        for advisor in advisors.iter().copied() {
+            match self.availability(advisor).await? {
+                Some(shown) => {
+                    if let Some(at) = shown.next_free(now) {
+                        found.insert(advisor.id, at);
+                    }
+                }
+                None => uncached.push(advisor.id),
+            }
+        }
+        found.extend(self.store.next_free_times(&uncached, now.as_millisecond()).await?);
+        Ok(found)
     }
 
     /// The picker of `slots` (already the ones this reader may see) of
@@ -222,11 +247,11 @@ impl App {
     }
 
     /// [`App::picker`] with the rules already read.
-    pub async fn picker_with(
+    pub async fn picker_with<'a>(
         &self,
         rules: &PickerRules,
         advisor: &User,
-        slots: &[Slot],
+        slots: impl IntoIterator<Item = &'a Slot>,
         viewer: Option<&User>,
         zone: &str,
         link: Option<&str>,
@@ -234,7 +259,7 @@ impl App {
         let now = self.clock.now();
         let mut free = Vec::new();
         for slot in slots {
-            let notice = rules.notices.get(&slot.block_id).copied().unwrap_or(rules.default_notice);
+            let notice = rules.notice(slot.block_id);
             let check = FreeCheck {
                 start: Timestamp::from_millisecond(slot.starts_at).unwrap_or(Timestamp::MIN),
                 state: slot.status,
@@ -308,12 +333,11 @@ impl App {
     ) -> Result<Vec<OfferingPicker>, AppError> {
         let mut groups: Vec<OfferingPicker> = Vec::new();
         for (i, offering) in rules.offerings.iter().enumerate() {
-            let own: Vec<Slot> = slots
+            let own: Vec<&Slot> = slots
                 .iter()
                 .filter(|s| s.offering_id == Some(offering.id) || (i == 0 && s.offering_id.is_none()))
-                .cloned()
                 .collect();
-            let mut picker = self.picker_with(rules, advisor, &own, viewer, zone, None).await?;
+            let mut picker = self.picker_with(rules, advisor, own, viewer, zone, None).await?;
             if picker.days.is_empty() {
                 continue;
             }

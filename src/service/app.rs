@@ -13,6 +13,9 @@ use moka::sync::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::Mailer;
+use crate::service::availability::{AVAILABILITY_CACHE_SECS, Availability};
+use crate::service::changes::{Changes, Loads};
+use crate::service::people::ProfileEntry;
 use crate::service::rate_limit::RateLimiter;
 use crate::storage::{Category, DirectoryPage, Store};
 
@@ -58,6 +61,16 @@ pub struct AppInner {
     pub(in crate::service) actor_fetch_limiter: RateLimiter,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
     pub(in crate::service) live_instances: Cache<String, ()>,
+    /// What this node changed, for the caches below (`service::changes`).
+    pub(in crate::service) changes: Changes,
+    /// One reader at a time per missing cache entry.
+    pub(in crate::service) loads: Loads,
+    /// Advisors' availability by advisor id (`service::availability`).
+    pub(in crate::service) availability_cache: Cache<i64, Arc<Availability>>,
+    /// Public profiles by username, with the karma they show (`service::people`).
+    pub(in crate::service) profile_cache: Cache<String, Arc<ProfileEntry>>,
+    /// The karma rules, for the directory's threshold.
+    pub(in crate::service) karma_rules_cache: Cache<(), (u64, crate::domain::karma::Rules)>,
 }
 
 impl App {
@@ -85,6 +98,17 @@ impl App {
             client_limiter: RateLimiter::new(50, Duration::from_secs(15 * 60)),
             action_limiter: RateLimiter::new(20, Duration::from_secs(60 * 60)),
             categories: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
+            changes: Changes::default(),
+            loads: Loads::default(),
+            availability_cache: Cache::builder()
+                .max_capacity(4_096)
+                .time_to_live(Duration::from_secs(AVAILABILITY_CACHE_SECS))
+                .build(),
+            profile_cache: Cache::builder()
+                .max_capacity(4_096)
+                .time_to_live(Duration::from_secs(AVAILABILITY_CACHE_SECS))
+                .build(),
+            karma_rules_cache: Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build(),
             directory_cache: Cache::builder()
                 .max_capacity(256)
                 .time_to_live(Duration::from_secs(DIRECTORY_CACHE_SECS))

@@ -10,7 +10,9 @@ use crate::domain::booking::{
     self, Action, EventKind, LearnerView, PastEvent, Permissions, Policy, Refusal, RequestStatus, Role, SlotView,
 };
 use crate::service::App;
+use crate::service::availability::Availability;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::domain::questions::{self, Question, QuestionInput};
 use crate::domain::{FieldErrors, local_time, time_zone};
@@ -108,7 +110,10 @@ impl App {
                 .collect(),
         };
         match self.store.create_block_capped(&new, i64::try_from(max_open).ok(), now.as_millisecond()).await {
-            Ok(created) => Ok(created),
+            Ok(created) => {
+                self.availability_changed(advisor.id);
+                Ok(created)
+            }
             Err(StorageError::Limit(Constraint::SlotCap, open)) => {
                 let open = usize::try_from(open).unwrap_or(usize::MAX);
                 Err(fail(RuleError::TooManySlots { open, adding, max: max_open }))
@@ -140,24 +145,50 @@ impl App {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<Slot>, AppError> {
-        let advisor = self.advisor_account(username).await?;
-        let policy = self.store.advisor_policy(advisor.id).await?;
-        self.slots_of(&advisor, &policy, viewer, from, to).await
+        let entry = self.cached_advisor(username).await?;
+        let advisor = &entry.profile.user;
+        if viewer.is_some_and(|v| v.id == advisor.id) {
+            let policy = self.store.advisor_policy(advisor.id).await?;
+            return self.slots_of(advisor, &policy, viewer, from, to).await;
+        }
+        match self.listed_slots(advisor, from, to).await? {
+            Some((shown, range)) => Ok(shown.slots()[range].to_vec()),
+            None => {
+                let policy = self.store.advisor_policy(advisor.id).await?;
+                self.slots_of(advisor, &policy, viewer, from, to).await
+            }
+        }
     }
 
-    /// [`App::advisor_slots`] of an advisor already read (listed and not
-    /// suspended), with their policy.
-    pub async fn slots_of(
+    /// The slots anyone but the advisor sees between two instants (default:
+    /// now to the advisor's horizon), from the availability cache: the
+    /// entry and the range of its slots. `None` when the entry does not
+    /// cover the range (read them with [`App::slots_of`]).
+    pub async fn listed_slots(
         &self,
         advisor: &User,
-        policy: &AdvisorPolicy,
-        viewer: Option<&User>,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
-    ) -> Result<Vec<Slot>, AppError> {
-        let own = viewer.is_some_and(|v| v.id == advisor.id);
-        let now = self.clock.now();
-        let from = from.unwrap_or(now);
+    ) -> Result<Option<(Arc<Availability>, std::ops::Range<usize>)>, AppError> {
+        let Some(shown) = self.availability(advisor).await? else { return Ok(None) };
+        let (from, to) = self.listing_range(&shown.policy, from, to)?;
+        let (from, to) = (from.as_millisecond(), to.as_millisecond());
+        if !shown.covers(from, to) {
+            return Ok(None);
+        }
+        let range = shown.range(from, to);
+        Ok(Some((shown, range)))
+    }
+
+    /// The range a listing covers: `from` (default now) to `to` (default
+    /// the advisor's horizon after `from`), at most [`LISTING_MAX_DAYS`].
+    fn listing_range(
+        &self,
+        policy: &AdvisorPolicy,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(Timestamp, Timestamp), AppError> {
+        let from = from.unwrap_or_else(|| self.clock.now());
         let to = match to {
             Some(to) => to,
             None => from.checked_add(SignedDuration::from_hours(24 * policy.horizon_days.max(1))).unwrap_or(from),
@@ -172,6 +203,21 @@ impl App {
                 format!("List at most {LISTING_MAX_DAYS} days at a time."),
             ));
         }
+        Ok((from, to))
+    }
+
+    /// [`App::advisor_slots`] of an advisor already read (listed and not
+    /// suspended), with their policy.
+    pub async fn slots_of(
+        &self,
+        advisor: &User,
+        policy: &AdvisorPolicy,
+        viewer: Option<&User>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Slot>, AppError> {
+        let own = viewer.is_some_and(|v| v.id == advisor.id);
+        let (from, to) = self.listing_range(policy, from, to)?;
         let slots = self.store.advisor_slots(advisor.id, from.as_millisecond(), to.as_millisecond()).await?;
         if own {
             return Ok(slots);
@@ -230,6 +276,7 @@ impl App {
         policy.unlisted = settings.unlisted;
         policy.note_optional = settings.note_optional;
         self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
+        self.availability_changed(advisor.id);
         Ok(policy)
     }
 
@@ -289,6 +336,7 @@ impl App {
         let mut policy = self.store.advisor_policy(advisor.id).await?;
         policy.private_link_hash = Some(crate::service::secrets::hash_secret(&secret));
         self.store.save_advisor_policy(&policy, self.clock.now_ms()).await?;
+        self.availability_changed(advisor.id);
         Ok(self.config.link(&format!("/book/{secret}")))
     }
 
@@ -394,6 +442,7 @@ impl App {
                 now.as_millisecond(),
             )
             .await?;
+        self.availability_changed(slot.advisor_id);
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
         self.after_booking_change(&[request.id]).await;
         Ok(request)
@@ -444,6 +493,7 @@ impl App {
             .await;
         match outcome {
             Ok(Ok(decided)) => {
+                self.availability_changed(decided.request.advisor_id);
                 let touched: Vec<i64> =
                     std::iter::once(decided.request.id).chain(decided.also_declined.iter().map(|r| r.id)).collect();
                 self.after_booking_change(&touched).await;
@@ -480,6 +530,7 @@ impl App {
             if note.is_empty() { "The advisor removed this time from their availability.".to_string() } else { note };
         let now = self.clock.now_ms();
         let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note, now).await?;
+        self.availability_changed(advisor.id);
         self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
         Ok(cancelled)
     }
@@ -497,6 +548,7 @@ impl App {
         validate_overrides(overrides)?;
         let kept = BlockOverrides { buffer_minutes: block.buffer_minutes, ..overrides.clone() };
         self.store.update_block_overrides(block.id, &kept).await?;
+        self.availability_changed(advisor.id);
         Ok(self.store.block(block.id).await?)
     }
 

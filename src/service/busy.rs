@@ -64,6 +64,7 @@ impl App {
                 );
             }
         }
+        self.availability_changed(advisor.id);
         Ok(self.store.advisor_policy(advisor.id).await?)
     }
 
@@ -108,7 +109,9 @@ impl App {
         let stored = match imported {
             Ok(intervals) => {
                 let now = self.clock.now_ms();
-                self.store.save_busy_refresh(entry.advisor_id, &entry.url, now, &intervals, now).await
+                let saved = self.store.save_busy_refresh(entry.advisor_id, &entry.url, now, &intervals, now).await;
+                self.availability_changed(entry.advisor_id);
+                saved
             }
             Err(err) => {
                 // The URL is not logged: calendar addresses often hold a secret.

@@ -32,6 +32,20 @@ impl App {
         Ok(Rules::from_settings(stored.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
     }
 
+    /// The rules as the directory reads them: cached for a minute, dropped
+    /// on this node when an admin changes them.
+    pub async fn cached_karma_rules(&self) -> Result<Rules, AppError> {
+        if let Some((stamp, rules)) = self.karma_rules_cache.get(&())
+            && self.changes.fresh_for_everyone(stamp)
+        {
+            return Ok(rules);
+        }
+        let stamp = self.changes.stamp();
+        let rules = self.karma_rules().await?;
+        self.karma_rules_cache.insert((), (stamp, rules));
+        Ok(rules)
+    }
+
     /// Changes some rules (admins only); every value is checked first and
     /// nothing is saved when one is wrong.
     pub async fn save_karma_rules(&self, admin: &User, changes: &[(String, String)]) -> Result<Rules, AppError> {
@@ -43,6 +57,9 @@ impl App {
         let values: Vec<(&str, String)> =
             karma::SETTINGS.iter().map(|(name, ..)| (*name, rules.get(name).unwrap_or_default().to_string())).collect();
         self.store.save_instance_settings(SETTINGS_PREFIX, &values, self.clock.now_ms()).await?;
+        // The directory's threshold (and so who it lists) may have changed.
+        self.changes.everyone();
+        self.karma_rules_cache.invalidate_all();
         self.directory_changed();
         Ok(rules)
     }
@@ -143,6 +160,19 @@ impl App {
         Ok(())
     }
 
+    /// After karma points were given or taken: the profiles showing them
+    /// and the directory (whose threshold may now hide or show someone).
+    pub(crate) fn karma_changed(&self, people: impl IntoIterator<Item = i64>) {
+        let mut any = false;
+        for person in people {
+            self.person_changed(person);
+            any = true;
+        }
+        if any {
+            self.directory_changed();
+        }
+    }
+
     fn refusal(&self, outcome: Result<Result<(), &'static str>, StorageError>) -> Result<(), AppError> {
         match outcome {
             Ok(Ok(())) => Ok(()),
@@ -181,6 +211,7 @@ impl App {
                 }
                 if self.store.settle_request(candidate.request_id, &effects, now.as_millisecond()).await? {
                     settled += 1;
+                    self.karma_changed(effects.karma.iter().map(|k| k.user_id));
                 }
             }
         }

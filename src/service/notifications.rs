@@ -236,16 +236,22 @@ impl App {
     async fn apply_events(&self, events: &[PendingEvent]) -> usize {
         let mut done = 0;
         for event in events {
+            let mut karma = Vec::new();
             let outcome = match self.event_effects(event).await {
-                Ok(effects) => self
-                    .store
-                    .apply_event_effects(event.id, &effects, self.clock.now_ms())
-                    .await
-                    .map_err(AppError::from),
+                Ok(effects) => {
+                    karma = effects.karma.iter().map(|k| k.user_id).collect();
+                    self.store
+                        .apply_event_effects(event.id, &effects, self.clock.now_ms())
+                        .await
+                        .map_err(AppError::from)
+                }
                 Err(err) => Err(err),
             };
             match outcome {
-                Ok(true) => done += 1,
+                Ok(true) => {
+                    done += 1;
+                    self.karma_changed(karma);
+                }
                 Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(event = event.id, error = %err, "processing a booking event failed; will retry")

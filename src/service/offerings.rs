@@ -152,6 +152,7 @@ impl App {
         self.store.default_offering(advisor.id, self.clock.now_ms()).await?;
         let made =
             self.store.create_offering(&offering_of(advisor.id, 0, &text, &rules, false), self.clock.now_ms()).await?;
+        self.availability_changed(advisor.id);
         if !parsed.is_empty() {
             self.store.save_offering_questions(advisor.id, made.id, &parsed).await?;
         }
@@ -167,6 +168,7 @@ impl App {
         changed.private_link_hash = current.private_link_hash.clone();
         changed.created_at = current.created_at;
         self.store.update_offering(&changed).await?;
+        self.availability_changed(advisor.id);
         if !current.is_default {
             self.store.save_offering_questions(advisor.id, current.id, &parsed).await?;
         }
@@ -181,7 +183,9 @@ impl App {
         let count = self.store.offerings(advisor.id).await?.len();
         let refuse = |r: offering::RemovalRefusal| AppError::Conflict(r.code(), r.message());
         offering::check_removal(offering.is_default, count, 0).map_err(refuse)?;
-        match self.store.remove_offering(offering.id, self.clock.now_ms()).await? {
+        let removed = self.store.remove_offering(offering.id, self.clock.now_ms()).await?;
+        self.availability_changed(advisor.id);
+        match removed {
             Ok(()) => Ok(()),
             Err(live) => Err(refuse(offering::RemovalRefusal::Booked(live))),
         }
@@ -207,6 +211,7 @@ impl App {
         let secret = crate::service::secrets::new_secret();
         offering.private_link_hash = Some(crate::service::secrets::hash_secret(&secret));
         self.store.update_offering(&offering).await?;
+        self.availability_changed(advisor.id);
         Ok(self.config.link(&format!("/book/{secret}")))
     }
 

@@ -46,7 +46,7 @@ impl App {
         if !self.store.actor_gone(activity_id, &actor.ap_id, &actor.inbox, now).await? {
             return Ok(0);
         }
-        let person = self.store.shadow_user(actor, now).await?;
+        let person = self.shadow_user(actor, now).await?;
         let live: Vec<i64> = self
             .store
             .sessions_between(person.id, now, i64::MAX)

@@ -65,6 +65,7 @@ impl App {
                 now,
             )
             .await;
+        self.availability_changed(slot.advisor_id);
         let request = match outcome {
             Ok(Ok(request)) => request,
             Ok(Err(refusal)) => return Err(refusal),

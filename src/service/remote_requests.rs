@@ -109,7 +109,7 @@ impl App {
                 if wanted.is_none() && !slots.is_empty() { FULL } else { "That slot is not part of this event." };
             return Ok(Asked::Refused { advisor: Box::new(advisor), reason: reason.into() });
         };
-        let learner = self.store.shadow_user(learner, now).await?;
+        let learner = self.shadow_user(learner, now).await?;
         let origin = Origin { ap_id: ask.id, kind: Channel::Join, received: true };
         match self.request_slot_from(&learner, chosen, ask.text, ask.answers, Some(origin)).await {
             Ok(_) | Err(AppError::Conflict("already_received", _)) => Ok(Asked::Taken),
@@ -150,7 +150,7 @@ impl App {
         // replies, existing threads and whatever a person's own advisor
         // writes to them (an approval with its room link, say) are messages.
         let may_ask = local.is_advisor && in_reply_to.is_none();
-        let person = if may_ask || direct { Some(self.store.shadow_user(sender, now).await?) } else { None };
+        let person = if may_ask || direct { Some(self.shadow_user(sender, now).await?) } else { None };
         if let Some(person) = person.as_ref().filter(|_| may_ask)
             && !self.knows(person, &local).await?
         {
@@ -208,7 +208,7 @@ impl App {
         activity_id: &str,
     ) -> Result<(), AppError> {
         let now = self.clock.now_ms();
-        let learner = self.store.shadow_user(learner, now).await?;
+        let learner = self.shadow_user(learner, now).await?;
         let request = match what {
             Withdrawal::Leave { event_id } => match self.store.published_event(event_id).await? {
                 Some(p) => self.store.live_request_on_block(learner.id, p.block_id, &p.occurrence_date).await?,
@@ -243,7 +243,7 @@ impl App {
             self.store.mark_seen(activity_id, now).await?;
             return Ok(false);
         };
-        let learner = self.store.shadow_user(sender, now).await?;
+        let learner = self.shadow_user(sender, now).await?;
         if request.learner_id != learner.id {
             return Err(AppError::Forbidden("not_the_author", "Only the learner who wrote a note can edit it.".into()));
         }
@@ -282,7 +282,7 @@ impl App {
             };
             return Ok(Asked::Refused { advisor: Box::new(advisor.clone()), reason });
         };
-        let learner = self.store.shadow_user(sender, self.clock.now_ms()).await?;
+        let learner = self.shadow_user(sender, self.clock.now_ms()).await?;
         let origin = Origin { ap_id: ask.id, kind: Channel::Note, received: true };
         match self.request_slot_from(&learner, slot, ask.text, &Value::Null, Some(origin)).await {
             Ok(_) | Err(AppError::Conflict("already_received", _)) => Ok(Asked::Taken),

@@ -34,6 +34,7 @@ mod mail;
 mod messages;
 mod notifications;
 mod offerings;
+mod read_caches;
 mod rooms;
 mod statements;
 mod storage;

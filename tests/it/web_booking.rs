@@ -68,10 +68,13 @@ async fn the_picker_lists_free_times_by_day_and_cards_show_the_next_one() {
         assert!(page.contains(&monday_label), "days are named in words");
         assert!(page.contains("Next free time:"));
 
-        // The directory card says the same next free time, from its one query.
+        // The directory card says the same next free time (from the
+        // availability cache, and the grouped query agrees).
         let directory = web.page("/advisors").await;
-        let next = server.app.next_free_times(&[ada.id]).await.unwrap();
+        let next = server.app.next_free_times(&[&ada]).await.unwrap();
         assert_eq!(next.get(&ada.id), Some(&first[0].starts_at), "[{}]", db.backend);
+        let grouped = server.store.next_free_times(&[ada.id], server.clock.now_ms()).await.unwrap();
+        assert_eq!(grouped, vec![(ada.id, first[0].starts_at)], "[{}]", db.backend);
         assert!(directory.contains("Next free:"), "{directory}");
         let home = web.page("/").await;
         assert!(home.contains("Next free:"));
@@ -99,7 +102,8 @@ async fn the_picker_lists_free_times_by_day_and_cards_show_the_next_one() {
         ];
         assert_eq!(own.post("/settings/booking", &rules).await.status, StatusCode::SEE_OTHER);
         let link = server.app.new_private_link(&ada).await.unwrap();
-        assert!(server.app.next_free_times(&[ada.id]).await.unwrap().is_empty(), "unlisted: no next free time");
+        assert!(server.app.next_free_times(&[&ada]).await.unwrap().is_empty(), "unlisted: no next free time");
+        assert!(server.store.next_free_times(&[ada.id], server.clock.now_ms()).await.unwrap().is_empty());
         let page = web.page("/users/ada").await;
         assert_eq!(count(&page, "class=\"slot\""), 0);
         let secret = link.rsplit('/').next().unwrap();

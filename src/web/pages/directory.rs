@@ -81,9 +81,9 @@ pub async fn directory(
         ),
         Err(other) => return Err(other.into()),
     };
-    let ids: Vec<i64> = found.advisors.iter().map(|a| a.user.id).collect();
     let zone = v.zone();
-    let next_free = next_free_labels(&app, &ids, &zone).await?;
+    let users: Vec<&crate::storage::User> = found.advisors.iter().map(|a| &a.user).collect();
+    let next_free = next_free_labels(&app, &users, &zone).await?;
     let total = found.total;
     let pages = (total as u32).div_ceil(DIRECTORY_PAGE_SIZE).max(1);
     let href = |p: u32| {
@@ -122,11 +122,27 @@ pub async fn directory(
     Ok(Page(view).with_status(status))
 }
 
+/// The slots a profile shows: a range of the availability cache's, or
+/// read for the advisor themselves.
+enum Shown {
+    Cached(Arc<crate::service::availability::Availability>, std::ops::Range<usize>),
+    Read(Vec<crate::storage::Slot>),
+}
+
+impl Shown {
+    fn slots(&self) -> &[crate::storage::Slot] {
+        match self {
+            Shown::Cached(cached, range) => &cached.slots()[range.clone()],
+            Shown::Read(slots) => slots,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "profile.html")]
 struct ProfilePage {
     v: Visitor,
-    p: AdvisorProfile,
+    p: Arc<AdvisorProfile>,
     domain: String,
     member_since: String,
     viewer_zone: String,
@@ -161,7 +177,8 @@ pub async fn profile(
         PersonRef::Local(name) => name,
         PersonRef::Remote(handle) => return Ok(redirect(&format!("/remote/{handle}"))),
     };
-    let p = app.profile(&username, v.user.as_ref()).await?;
+    let entry = app.public_profile(&username, v.user.as_ref()).await?;
+    let p = entry.profile.clone();
     let viewer_zone = v.zone();
     let member_since = time_zone::format_date(p.user.created_at, &viewer_zone);
     let is_self = v.user.as_ref().is_some_and(|u| u.id == p.user.id);
@@ -171,12 +188,21 @@ pub async fn profile(
     let mut offering = None;
     let mut session_label = format!("{}-minute session", app.config.session_minutes);
     if p.user.is_advisor && p.user.suspended_at.is_none() {
-        // Policy, offerings and blocks are read once for the page's pickers.
-        let policy = app.advisor_policy(p.user.id).await?;
-        let slots = app.slots_of(&p.user, &policy, v.user.as_ref(), None, None).await?;
-        let rules = app.picker_rules(&p.user, policy, &slots).await?;
-        picker = Some(app.picker_with(&rules, &p.user, &slots, v.user.as_ref(), &viewer_zone, None).await?);
-        sections = app.offering_pickers(&rules, &p.user, &slots, v.user.as_ref(), &viewer_zone).await?;
+        // Anyone but the advisor reads the availability cache; the advisor
+        // sees every slot, read for them.
+        let cached = if is_self { None } else { app.listed_slots(&p.user, None, None).await? };
+        let (shown, rules) = match cached {
+            Some((cached, range)) => (Shown::Cached(cached.clone(), range), cached.rules.clone()),
+            None => {
+                let policy = app.advisor_policy(p.user.id).await?;
+                let slots = app.slots_of(&p.user, &policy, v.user.as_ref(), None, None).await?;
+                let rules = Arc::new(app.picker_rules(&p.user, policy, &slots).await?);
+                (Shown::Read(slots), rules)
+            }
+        };
+        let slots = shown.slots();
+        picker = Some(app.picker_with(&rules, &p.user, slots, v.user.as_ref(), &viewer_zone, None).await?);
+        sections = app.offering_pickers(&rules, &p.user, slots, v.user.as_ref(), &viewer_zone).await?;
         if sections.len() <= 1 {
             // One offering with free times (or none): one picker, under its name.
             let shown = match sections.pop() {
@@ -190,7 +216,7 @@ pub async fn profile(
         }
     }
     let next_free = picker.as_ref().and_then(|p| p.next_free.clone());
-    let karma = app.karma_score(&p.user).await?;
+    let karma = entry.karma;
     Ok(Page(ProfilePage {
         v,
         p,
@@ -209,11 +235,11 @@ pub async fn profile(
 }
 
 /// "Next free: Tue 8 Dec, 14:00 CET" for directory and home cards, by
-/// advisor id (one query for all the cards), with the instant for `<time>`.
+/// advisor id (from the availability cache), with the instant for `<time>`.
 pub(crate) async fn next_free_labels(
     app: &App,
-    ids: &[i64],
+    advisors: &[&crate::storage::User],
     zone: &str,
 ) -> Result<HashMap<i64, (String, String)>, WebError> {
-    Ok(app.next_free_times(ids).await?.into_iter().map(|(id, at)| (id, next_free_label(at, zone))).collect())
+    Ok(app.next_free_times(advisors).await?.into_iter().map(|(id, at)| (id, next_free_label(at, zone))).collect())
 }

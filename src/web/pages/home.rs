@@ -21,8 +21,8 @@ struct HomePage {
 pub async fn home(State(app): State<App>, v: Visitor) -> Result<Response, WebError> {
     let advisors = app.newest_advisors(6).await?;
     let categories = app.categories().await?;
-    let ids: Vec<i64> = advisors.iter().map(|a| a.user.id).collect();
-    let next_free = super::directory::next_free_labels(&app, &ids, &v.zone()).await?;
+    let users: Vec<&crate::storage::User> = advisors.iter().map(|a| &a.user).collect();
+    let next_free = super::directory::next_free_labels(&app, &users, &v.zone()).await?;
     Ok(Page(HomePage { v, advisors, categories, next_free }).into_response())
 }
 
