@@ -58,6 +58,8 @@ pub struct AppInner {
     pub(in crate::service) actor_fetch_limiter: RateLimiter,
     /// Remote domains recently known not to be dead (see `App::instance_spoke`).
     pub(in crate::service) live_instances: Cache<String, ()>,
+    /// Booking changes whose effects are written after their answer.
+    pub(in crate::service) after_answer: super::after_answer::AfterAnswer,
 }
 
 impl App {
@@ -77,6 +79,7 @@ impl App {
             ports,
             actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            after_answer: Default::default(),
             config,
             store,
             clock,
@@ -101,8 +104,10 @@ impl App {
         Ok(App::new(config, store, mailer, clock, ports))
     }
 
-    /// Closes the database connections (at shutdown, after the last request).
+    /// Closes the database connections (at shutdown, after the last
+    /// request), once the effects of the changes answered are written.
     pub async fn close(&self) {
+        self.settle_effects().await;
         self.store.close().await;
     }
 

@@ -52,6 +52,7 @@ impl App {
     }
 
     pub async fn karma_report(&self, user: &User) -> Result<KarmaReport, AppError> {
+        self.settle_effects().await;
         let score = self.store.karma_score(user.id).await?;
         let rules = self.karma_rules().await?;
         Ok(KarmaReport {
@@ -65,6 +66,7 @@ impl App {
     /// Refuses a request when the learner's karma is below the threshold,
     /// saying why and how to recover.
     pub async fn check_karma_allows_requests(&self, learner: &User) -> Result<(), AppError> {
+        self.settle_karma().await;
         let score = self.store.karma_score(learner.id).await?;
         karma::can_request(score, &self.karma_rules().await?).map_err(|why| AppError::Forbidden("karma_too_low", why))
     }
@@ -102,7 +104,7 @@ impl App {
             )
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change(&[request_id]).await;
+        self.after_booking_change(&[request_id], true);
         Ok(())
     }
 
@@ -139,7 +141,7 @@ impl App {
             )
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change(&[request_id]).await;
+        self.after_booking_change(&[request_id], true);
         Ok(())
     }
 
