@@ -10,7 +10,10 @@
 //! as an error, like any 5xx or failed connection.
 //!
 //! Prints the request rate, p50/p99/max over every request and per kind,
-//! and the errors. Run by `benches/run.sh` (which starts the server and
+//! and the errors; with an `admin` line in the tokens, the server's
+//! write-lock waits over the counted time (`GET /api/v1/admin/write-lock`:
+//! a histogram in power-of-two buckets); with `OH_MIX_SERVER_PID`, the
+//! server's CPU time per request (user + system, from `/proc`). Run by `benches/run.sh` (which starts the server and
 //! makes the accounts and tokens); by hand:
 //!
 //! ```sh
@@ -19,7 +22,7 @@
 //!
 //! `tokens.tsv` has one `role<TAB>username<TAB>token` line per account:
 //! `advisor` for each demo advisor, `learner` for at least as many learners
-//! as the largest client count.
+//! as the largest client count, and optionally one `admin`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -36,6 +39,10 @@ struct Accounts {
     /// (username, token)
     learners: Vec<(String, String)>,
     advisors: HashMap<String, String>,
+    /// An admin's token, for the write-lock histogram.
+    admin: Option<String>,
+    /// The server's process id, for its CPU time.
+    server_pid: Option<u32>,
     /// (slot id, advisor), open and in the future.
     slots: Vec<(i64, String)>,
     /// The advisors' calendar feed URLs (path and query).
@@ -89,6 +96,7 @@ fn main() -> anyhow::Result<()> {
 async fn accounts(base: String, tokens: &str) -> anyhow::Result<Accounts> {
     let mut learners = Vec::new();
     let mut advisors = HashMap::new();
+    let mut admin = None;
     for line in std::fs::read_to_string(tokens)?.lines() {
         let mut parts = line.split('\t');
         match (parts.next(), parts.next(), parts.next()) {
@@ -96,6 +104,7 @@ async fn accounts(base: String, tokens: &str) -> anyhow::Result<Accounts> {
             (Some("advisor"), Some(name), Some(token)) => {
                 advisors.insert(name.to_string(), token.to_string());
             }
+            (Some("admin"), Some(_), Some(token)) => admin = Some(token.to_string()),
             _ => anyhow::bail!("{tokens}: unreadable line {line:?}"),
         }
     }
@@ -126,7 +135,8 @@ async fn accounts(base: String, tokens: &str) -> anyhow::Result<Accounts> {
         let url = url::Url::parse(feed["url"].as_str().unwrap_or_default())?;
         feeds.push(format!("{}?{}", url.path(), url.query().unwrap_or_default()).trim_end_matches('?').to_string());
     }
-    Ok(Accounts { base, learners, advisors, slots, feeds })
+    let server_pid = std::env::var("OH_MIX_SERVER_PID").ok().and_then(|p| p.parse().ok());
+    Ok(Accounts { base, learners, advisors, admin, server_pid, slots, feeds })
 }
 
 async fn run(accounts: &Accounts, n: usize, length: Duration, label: &str) -> anyhow::Result<()> {
@@ -157,6 +167,11 @@ async fn run(accounts: &Accounts, n: usize, length: Duration, label: &str) -> an
             client(i, &http, &base, learner, advisors, feeds, mine, counted_from, deadline).await
         }));
     }
+    // The server's side over the counted time: its CPU and its write lock.
+    tokio::time::sleep_until(counted_from.into()).await;
+    let http = reqwest::Client::new();
+    let cpu_before = accounts.server_pid.and_then(cpu_ticks);
+    let lock_before = write_lock(&http, accounts).await;
     let mut all = Record::default();
     for task in tasks {
         let record = task.await?;
@@ -195,7 +210,71 @@ async fn run(accounts: &Accounts, n: usize, length: Duration, label: &str) -> an
     for sample in &all.samples {
         println!("  error: {sample}");
     }
+    if let (Some(before), Some(after)) = (cpu_before, accounts.server_pid.and_then(cpu_ticks)) {
+        // Clock ticks of 10 ms (USER_HZ = 100 on Linux).
+        let ms = (after - before) as f64 * 10.0;
+        println!(
+            "  server CPU {:.1} s over {} s ({:.0} % of one core), {:.2} ms per request",
+            ms / 1000.0,
+            length.as_secs(),
+            ms / 10.0 / length.as_secs_f64(),
+            ms / every.len().max(1) as f64
+        );
+    }
+    if let (Some(before), Some(after)) = (lock_before, write_lock(&http, accounts).await) {
+        print_write_lock(&before, &after);
+    }
     Ok(())
+}
+
+/// User + system CPU of a process, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces), from field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The server's write-lock histogram (needs an admin token).
+async fn write_lock(http: &reqwest::Client, accounts: &Accounts) -> Option<Value> {
+    let token = accounts.admin.as_ref()?;
+    let answer = http.get(format!("{}/api/v1/admin/write-lock", accounts.base)).bearer_auth(token).send().await.ok()?;
+    answer.error_for_status().ok()?.json().await.ok()
+}
+
+/// The waits between two histograms: how many, mean, percentiles (as the
+/// bucket's upper bound) and the buckets that hold any.
+fn print_write_lock(before: &Value, after: &Value) {
+    let number = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let buckets = |v: &Value| -> Vec<u64> {
+        v["buckets"].as_array().map(|b| b.iter().map(|n| n.as_u64().unwrap_or(0)).collect()).unwrap_or_default()
+    };
+    let (then, now) = (buckets(before), buckets(after));
+    let window: Vec<u64> = now.iter().enumerate().map(|(i, n)| n - then.get(i).copied().unwrap_or(0)).collect();
+    let count = number(after, "count") - number(before, "count");
+    let total = number(after, "total_micros") - number(before, "total_micros");
+    let below = |p: f64| -> u64 {
+        let rank = ((p / 100.0) * count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in window.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return 1 << i;
+            }
+        }
+        0
+    };
+    println!(
+        "  write lock ({}): {count} waits, mean {}, p50 < {}, p99 < {}, longest since start {}",
+        after["database"].as_str().unwrap_or("?"),
+        ms(total / count.max(1)),
+        micros(below(50.0)),
+        micros(below(99.0)),
+        ms(number(after, "longest_micros"))
+    );
+    let shown: Vec<String> =
+        window.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| format!("< {}: {n}", micros(1 << i))).collect();
+    println!("    waits by bucket: {}", shown.join(", "));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -286,4 +365,9 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 
 fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+/// A bucket bound: µs below a millisecond, else ms.
+fn micros(us: u64) -> String {
+    if us < 1000 { format!("{us} µs") } else { ms(us) }
 }

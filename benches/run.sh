@@ -105,12 +105,14 @@ if wants http; then
   fi
 fi
 
-# The mix's accounts: a token for every demo advisor, and 128 learners with theirs.
+# The mix's accounts: a token for the demo admin (the write-lock histogram),
+# every demo advisor, and 128 learners with theirs.
 mix_accounts() {
   local tokens="$1"
   : >"$tokens"
   local cli=("$bench_bin" --data-dir "$server_data")
   if [ -n "${DATABASE_URL:-}" ]; then cli+=(--database-url "$DATABASE_URL"); fi
+  printf 'admin\tdemo_admin\t%s\n' "$("${cli[@]}" token create demo_admin --name mix 2>/dev/null)" >>"$tokens"
   for a in amara lukas priya maria sam ines kenji chloe; do
     printf 'advisor\t%s\t%s\n' "$a" "$("${cli[@]}" token create "$a" --name mix 2>/dev/null)" >>"$tokens"
   done
@@ -127,7 +129,7 @@ run_mix() {
   local tokens="$server_data/tokens.tsv"
   mix_accounts "$tokens"
   echo "memory before the mix ($label):   $(rss_line "$server_pid")"
-  OH_MIX_URL="$server_url" OH_MIX_TOKENS="$tokens" OH_MIX_LABEL="$label" \
+  OH_MIX_URL="$server_url" OH_MIX_TOKENS="$tokens" OH_MIX_LABEL="$label" OH_MIX_SERVER_PID="$server_pid" \
     nice -n 0 cargo bench --quiet --bench mix -- 32,128 "$mix_secs"
   echo "memory after the mix ($label):    $(rss_line "$server_pid")"
   stop_server

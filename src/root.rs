@@ -129,8 +129,10 @@ impl Node {
         self.jobs.spawn()
     }
 
-    /// One pass over the jobs of the loop (tests, benchmarks).
+    /// One pass over the jobs of the loop (tests, benchmarks), once the
+    /// effects of the changes answered so far are written.
     pub async fn run_jobs_once(&self) {
+        self.app.settle_effects().await;
         self.jobs.run_once().await
     }
 

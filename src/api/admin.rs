@@ -1,4 +1,5 @@
-//! Instance administration over the API: the health of federation.
+//! Instance administration over the API: the health of federation, and
+//! how long writers wait for the database's write lock.
 
 use axum::Json;
 use axum::extract::State;
@@ -71,4 +72,39 @@ impl From<InstanceOverview> for InstanceJson {
 pub async fn federation(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<Vec<InstanceJson>>, ApiError> {
     let instances = app.federation_instances(&user).await?;
     Ok(Json(instances.into_iter().map(InstanceJson::from).collect()))
+}
+
+/// How long this node's writers waited for the database's write lock since
+/// it started: on SQLite the queue for the one write connection and its
+/// `BEGIN IMMEDIATE`, on PostgreSQL the booking changes' row locks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WriteLockJson {
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// Waits counted.
+    pub count: u64,
+    pub total_micros: u64,
+    pub longest_micros: u64,
+    /// Waits per power-of-two bucket: `buckets[i]` counts waits shorter than
+    /// `2^i` microseconds (and at least `2^(i-1)`); the last bucket holds
+    /// every longer one.
+    pub buckets: Vec<u64>,
+}
+
+/// The write lock's wait histogram since the start (admins only).
+#[utoipa::path(get, path = "/api/v1/admin/write-lock", tag = "admin", security(("token" = [])),
+    responses((status = 200, body = WriteLockJson), (status = 403, body = ErrorBody, description = "admin_only")))]
+pub async fn write_lock(State(app): State<App>, ApiUser(user): ApiUser) -> Result<Json<WriteLockJson>, ApiError> {
+    let (backend, waits) = app.write_lock_waits(&user)?;
+    let database = match backend {
+        crate::storage::Backend::Sqlite => "sqlite",
+        crate::storage::Backend::Postgres => "postgres",
+    };
+    Ok(Json(WriteLockJson {
+        database: database.into(),
+        count: waits.count,
+        total_micros: waits.total_micros,
+        longest_micros: waits.longest_micros,
+        buckets: waits.buckets,
+    }))
 }

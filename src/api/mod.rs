@@ -65,6 +65,7 @@ pub fn router() -> Router<App> {
         .route("/api/v1/categories", get(advisors::categories).post(advisors::add_category))
         .route("/api/v1/categories/{slug}", delete(advisors::delete_category))
         .route("/api/v1/admin/federation", get(admin::federation))
+        .route("/api/v1/admin/write-lock", get(admin::write_lock))
         .route("/api/v1/{*rest}", get(error::unknown_endpoint).post(error::unknown_endpoint))
         .layer(axum::middleware::from_fn(error::json_errors))
 }

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         super::engagement::karma, super::engagement::no_show, super::engagement::forgive,
         super::follows::follow, super::follows::unfollow, super::follows::my_follows,
         super::admin::federation,
+        super::admin::write_lock,
     ),
     modifiers(&TokenAuth, &CommonResponses),
     tags((name = "accounts"), (name = "directory"), (name = "booking"), (name = "calendar"), (name = "notifications"), (name = "messages"), (name = "karma"), (name = "federation"), (name = "admin"))

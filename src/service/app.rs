@@ -71,6 +71,8 @@ pub struct AppInner {
     pub(in crate::service) profile_cache: Cache<String, Arc<ProfileEntry>>,
     /// The karma rules, for the directory's threshold.
     pub(in crate::service) karma_rules_cache: Cache<(), (u64, crate::domain::karma::Rules)>,
+    /// Booking changes whose effects are written after their answer.
+    pub(in crate::service) after_answer: super::after_answer::AfterAnswer,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             ports,
             actor_fetch_limiter: RateLimiter::new(config.federation_actor_fetches_per_minute, Duration::from_secs(60)),
             live_instances: Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            after_answer: Default::default(),
             config,
             store,
             clock,
@@ -125,8 +128,10 @@ impl App {
         Ok(App::new(config, store, mailer, clock, ports))
     }
 
-    /// Closes the database connections (at shutdown, after the last request).
+    /// Closes the database connections (at shutdown, after the last
+    /// request), once the effects of the changes answered are written.
     pub async fn close(&self) {
+        self.settle_effects().await;
         self.store.close().await;
     }
 

@@ -444,7 +444,7 @@ impl App {
             .await?;
         self.availability_changed(slot.advisor_id);
         let request = outcome.map_err(|refusal: Refusal| refused(refusal, &policy))?;
-        self.after_booking_change(&[request.id]).await;
+        self.after_booking_change(&[request.id], false);
         Ok(request)
     }
 
@@ -465,6 +465,8 @@ impl App {
         let note = crate::domain::validation_text("note", "A note", note, NOTE_MAX)?;
         let now = self.clock.now_ms();
         let user_id = user.id;
+        // Read by the check, for whether the change may cost karma.
+        let slot_start = std::sync::atomic::AtomicI64::new(i64::MAX);
         let outcome = self
             .store
             .decide_request(
@@ -478,6 +480,7 @@ impl App {
                     } else {
                         return Err(Decision::NotYours);
                     };
+                    slot_start.store(ctx.slot_start, std::sync::atomic::Ordering::Relaxed);
                     let from = ctx.request.status;
                     let next = booking::transition(from, action, role).map_err(|e| Decision::Refused(e.code()))?;
                     if action == Action::Approve && ctx.slot_start <= now {
@@ -496,7 +499,14 @@ impl App {
                 self.availability_changed(decided.request.advisor_id);
                 let touched: Vec<i64> =
                     std::iter::once(decided.request.id).chain(decided.also_declined.iter().map(|r| r.id)).collect();
-                self.after_booking_change(&touched).await;
+                // Only a late cancellation changes karma here (see `event_karma`).
+                let start = slot_start.load(std::sync::atomic::Ordering::Relaxed);
+                let karma = action == Action::Cancel
+                    && match self.karma_rules().await {
+                        Ok(rules) => start.saturating_sub(now) <= rules.late_cancel_minutes.saturating_mul(60_000),
+                        Err(_) => true,
+                    };
+                self.after_booking_change(&touched, karma);
                 Ok(decided)
             }
             Ok(Err(Decision::NotYours)) | Err(StorageError::NotFound) => Err(AppError::NotFound("request")),
@@ -531,7 +541,8 @@ impl App {
         let now = self.clock.now_ms();
         let cancelled = self.store.cancel_block_slots(block.id, date, now, advisor.id, &note, now).await?;
         self.availability_changed(advisor.id);
-        self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>()).await;
+        // The advisor's cancellations may be late ones, which cost karma.
+        self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>(), true);
         Ok(cancelled)
     }
 

@@ -27,6 +27,17 @@ impl App {
         Ok(self.store.instances_overview().await?)
     }
 
+    /// How long writers of this node waited for the database's write lock
+    /// since it started, and which database it is (admins only; see
+    /// `storage::WriteLockStats`).
+    pub fn write_lock_waits(
+        &self,
+        admin: &User,
+    ) -> Result<(crate::storage::Backend, crate::storage::WriteLockSnapshot), AppError> {
+        require_admin(admin)?;
+        Ok((self.store.backend(), self.store.write_lock_waits()))
+    }
+
     /// A verified activity from `domain` arrived: if it was dead it is
     /// revived, and what waited for it is sent now. Domains known not to be
     /// dead are remembered for a minute (per node), so the inbox does not

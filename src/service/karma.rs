@@ -69,6 +69,7 @@ impl App {
     }
 
     pub async fn karma_report(&self, user: &User) -> Result<KarmaReport, AppError> {
+        self.settle_effects().await;
         let score = self.store.karma_score(user.id).await?;
         let rules = self.karma_rules().await?;
         Ok(KarmaReport {
@@ -82,6 +83,7 @@ impl App {
     /// Refuses a request when the learner's karma is below the threshold,
     /// saying why and how to recover.
     pub async fn check_karma_allows_requests(&self, learner: &User) -> Result<(), AppError> {
+        self.settle_karma().await;
         let score = self.store.karma_score(learner.id).await?;
         karma::can_request(score, &self.karma_rules().await?).map_err(|why| AppError::Forbidden("karma_too_low", why))
     }
@@ -119,7 +121,7 @@ impl App {
             )
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change(&[request_id]).await;
+        self.after_booking_change(&[request_id], true);
         Ok(())
     }
 
@@ -156,7 +158,7 @@ impl App {
             )
             .await;
         self.refusal(outcome)?;
-        self.after_booking_change(&[request_id]).await;
+        self.after_booking_change(&[request_id], true);
         Ok(())
     }
 

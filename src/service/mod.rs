@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod activities;
 pub mod actors;
 pub mod advisors;
+mod after_answer;
 pub mod agenda;
 pub mod api_tokens;
 pub mod app;

@@ -2,11 +2,12 @@
 //! booking events and upcoming sessions into notifications and mail.
 //!
 //! Booking changes write an event in their own transaction
-//! (`booking_events`). [`App::process_booking_events`] turns each event into
-//! its effects — notifications, queued mail, karma — in one more transaction
-//! that also marks the event processed, so a crash between the two loses
-//! nothing and nothing is applied twice. Services call it right after a
-//! change; the background jobs call it too, as a safety net.
+//! (`booking_events`). Its effects — notifications, queued mail, karma —
+//! are written in one more transaction that also marks the event
+//! processed, so a crash between the two loses nothing and nothing is
+//! applied twice: right after the answer by the node's effects task
+//! (`service::after_answer`, several events per transaction), and by
+//! [`App::process_booking_events`] in the background jobs, as a safety net.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -44,6 +45,7 @@ impl App {
     }
 
     pub async fn notifications(&self, user: &User, before: Option<i64>) -> Result<Vec<Notification>, AppError> {
+        self.settle_effects().await;
         Ok(self.store.notifications(user.id, before, FEED_PAGE).await?)
     }
 
@@ -52,6 +54,7 @@ impl App {
     /// can approve or decline it from there (names, notes and states read
     /// in the same query).
     pub async fn notification_feed(&self, user: &User, before: Option<i64>) -> Result<Vec<FeedItem>, AppError> {
+        self.settle_effects().await;
         let rows = self.store.notification_feed(user.id, before, FEED_PAGE).await?;
         let now = self.clock.now_ms();
         Ok(rows
@@ -79,6 +82,7 @@ impl App {
     }
 
     pub async fn unread_count(&self, user: &User) -> Result<i64, AppError> {
+        self.settle_effects().await;
         Ok(self.store.unread_notifications(user.id).await?)
     }
 
@@ -233,51 +237,67 @@ impl App {
         Ok(done)
     }
 
-    async fn apply_events(&self, events: &[PendingEvent]) -> usize {
+    /// Applies events in order, writing the effects of several in one
+    /// transaction (a group commit). A batch holds one event per request:
+    /// a request's later event may read what its earlier one wrote (a
+    /// forgiveness reads the no-show's karma), so it waits for the next
+    /// batch. A batch that fails is applied again one event at a time, so
+    /// one bad event does not hold back the others.
+    pub(super) async fn apply_events(&self, events: &[PendingEvent]) -> usize {
         let mut done = 0;
+        let mut batch: Vec<(i64, Effects)> = Vec::new();
+        let mut requests: Vec<Option<i64>> = Vec::new();
         for event in events {
-            let mut karma = Vec::new();
-            let outcome = match self.event_effects(event).await {
+            if event.request_id.is_some() && requests.contains(&event.request_id) {
+                done += self.apply_batch(std::mem::take(&mut batch)).await;
+                requests.clear();
+            }
+            match self.event_effects(event).await {
                 Ok(effects) => {
-                    karma = effects.karma.iter().map(|k| k.user_id).collect();
-                    self.store
-                        .apply_event_effects(event.id, &effects, self.clock.now_ms())
-                        .await
-                        .map_err(AppError::from)
+                    batch.push((event.id, effects));
+                    requests.push(event.request_id);
                 }
-                Err(err) => Err(err),
-            };
-            match outcome {
-                Ok(true) => {
-                    done += 1;
-                    self.karma_changed(karma);
-                }
-                Ok(false) => {}
                 Err(err) => {
                     tracing::warn!(event = event.id, error = %err, "processing a booking event failed; will retry")
                 }
             }
         }
+        done += self.apply_batch(batch).await;
         if done > 0 {
             self.jobs.notify_one();
         }
         done
     }
 
-    /// Applies the events of the requests a change touched, right after it,
-    /// so people see the effects at once. Failures are logged, not returned:
-    /// the change itself is committed, and the background job retries.
-    pub(crate) async fn after_booking_change(&self, request_ids: &[i64]) {
-        let outcome = async {
-            for chunk in request_ids.chunks(100) {
-                let events = self.store.pending_events(chunk).await?;
-                self.apply_events(&events).await;
-            }
-            Ok::<_, AppError>(())
-        };
-        if let Err(err) = outcome.await {
-            tracing::warn!(error = %err, "processing booking events failed; the background job will retry");
+    /// Writes a batch of events' effects in one transaction; how many were
+    /// applied (an event another worker applied first is skipped).
+    async fn apply_batch(&self, batch: Vec<(i64, Effects)>) -> usize {
+        match batch.len() {
+            0 => return 0,
+            1 => {}
+            _ => match self.store.apply_effects_batch(&batch, self.clock.now_ms()).await {
+                Ok(done) => {
+                    // Whoever's karma the batch may have changed is read again.
+                    self.karma_changed(batch.iter().flat_map(|(_, effects)| effects.karma.iter().map(|k| k.user_id)));
+                    return done;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, events = batch.len(), "a batch of booking events failed; one by one")
+                }
+            },
         }
+        let mut done = 0;
+        for (event, effects) in &batch {
+            match self.store.apply_event_effects(*event, effects, self.clock.now_ms()).await {
+                Ok(true) => {
+                    done += 1;
+                    self.karma_changed(effects.karma.iter().map(|k| k.user_id));
+                }
+                Ok(false) => {}
+                Err(err) => tracing::warn!(event, error = %err, "processing a booking event failed; will retry"),
+            }
+        }
+        done
     }
 
     async fn event_effects(&self, event: &PendingEvent) -> Result<Effects, AppError> {

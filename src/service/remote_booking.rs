@@ -72,7 +72,7 @@ impl App {
             Err(StorageError::NotFound) => return Err(AppError::NotFound("slot")),
             Err(other) => return Err(other.into()),
         };
-        self.after_booking_change(&[request.id]).await;
+        self.after_booking_change(&[request.id], false);
         Ok(request)
     }
 }

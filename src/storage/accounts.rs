@@ -177,7 +177,7 @@ impl Store {
 
     /// A new address starts unverified; pending links for the old one die.
     pub async fn change_email(&self, user_id: i64, email: &str, now: i64) -> Result<User> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE users SET email = $2, email_verified = FALSE, updated_at = $3 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
@@ -193,7 +193,7 @@ impl Store {
             .bind(user_id)
             .bind(password_hash)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
@@ -207,7 +207,7 @@ impl Store {
             .bind(is_pro)
             .bind(is_admin)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -215,7 +215,7 @@ impl Store {
     /// Suspends a person (`Some(when)`) or lifts the suspension (`None`);
     /// their log-in sessions end either way.
     pub async fn set_suspended(&self, user_id: i64, at: Option<i64>, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET suspended_at = $2, updated_at = $3 WHERE id = $1")
             .bind(user_id)
             .bind(at)

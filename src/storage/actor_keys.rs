@@ -32,7 +32,7 @@ impl Store {
         .bind(user_id)
         .bind(public)
         .bind(private)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         self.actor_keys(user_id).await?.ok_or(super::StorageError::NotFound)
     }
@@ -43,7 +43,7 @@ impl Store {
         sqlx::query("UPDATE users SET ed25519_private_pem = $2 WHERE id = $1 AND ed25519_private_pem IS NULL")
             .bind(user_id)
             .bind(pem)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         let stored: Option<String> = sqlx::query_scalar("SELECT ed25519_private_pem FROM users WHERE id = $1")
             .bind(user_id)
@@ -60,7 +60,7 @@ impl Store {
         .bind(name)
         .bind(value)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(sqlx::query_scalar("SELECT value FROM instance_settings WHERE name = $1")
             .bind(name)

@@ -48,7 +48,7 @@ pub struct DirectoryPage {
 impl Store {
     /// Replaces a person's advisor profile in one transaction.
     pub async fn save_advisor_profile(&self, user_id: i64, update: &AdvisorUpdate, now: i64) -> Result<AdvisorProfile> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET is_advisor = $2, headline = $3, bio = $4, updated_at = $5 WHERE id = $1")
             .bind(user_id)
             .bind(update.enabled)

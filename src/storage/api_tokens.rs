@@ -87,7 +87,7 @@ impl Store {
             let stamped = sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1")
                 .bind(token_hash)
                 .bind(now)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await;
             match stamped.map_err(StorageError::from) {
                 Ok(_) => {}
@@ -120,7 +120,8 @@ impl Store {
 
     /// Deletes every token of `user_id`; returns how many there were.
     pub async fn revoke_api_tokens_of(&self, user_id: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
+        let done =
+            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user_id).execute(self.writer()).await?;
         Ok(done.rows_affected())
     }
 }

@@ -181,23 +181,39 @@ const BLOCK_COLUMNS: &str = "id, advisor_id, timezone, start_date, start_time, e
 
 impl Store {
     /// A write transaction that holds the write lock from its first statement
-    /// (`BEGIN IMMEDIATE` on SQLite), so checks and writes inside it cannot
-    /// interleave with another writer's.
+    /// (`BEGIN IMMEDIATE` on SQLite, on the store's one write connection:
+    /// writers queue for it first come, first served), so checks and
+    /// writes inside it cannot interleave with another writer's. The wait
+    /// is recorded (see [`Store::write_lock_waits`]).
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
         Ok(match self.backend() {
-            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => {
+                let asked = std::time::Instant::now();
+                let tx = self.writer().begin_with("BEGIN IMMEDIATE").await?;
+                self.record_write_lock_wait(asked.elapsed());
+                tx
+            }
             Backend::Postgres => self.pool().begin().await?,
         })
     }
 
-    /// Locks one row for the rest of the transaction on PostgreSQL (SQLite's
-    /// `BEGIN IMMEDIATE` already serialises writers).
+    /// Locks one row for the rest of the transaction on PostgreSQL, timing
+    /// the wait (SQLite's `BEGIN IMMEDIATE` already serialises writers).
     pub(super) async fn lock_row(&self, tx: &mut Transaction<'static, Any>, table: &str, id: i64) -> Result<bool> {
-        let sql = match self.backend() {
-            Backend::Postgres => format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"),
-            Backend::Sqlite => format!("SELECT id FROM {table} WHERE id = $1"),
+        let found = match self.backend() {
+            Backend::Postgres => {
+                let asked = std::time::Instant::now();
+                let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE");
+                let found = sqlx::query_scalar::<_, i64>(&sql).bind(id).fetch_optional(&mut **tx).await?;
+                self.record_write_lock_wait(asked.elapsed());
+                found
+            }
+            Backend::Sqlite => {
+                let sql = format!("SELECT id FROM {table} WHERE id = $1");
+                sqlx::query_scalar::<_, i64>(&sql).bind(id).fetch_optional(&mut **tx).await?
+            }
         };
-        Ok(sqlx::query_scalar::<_, i64>(&sql).bind(id).fetch_optional(&mut **tx).await?.is_some())
+        Ok(found.is_some())
     }
 
     pub async fn advisor_policy(&self, user_id: i64) -> Result<AdvisorPolicy> {
@@ -234,7 +250,7 @@ impl Store {
         .bind(&policy.busy_error)
         .bind(now)
         .bind(policy.note_optional)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -475,7 +491,7 @@ impl Store {
         .bind(o.max_per_learner_week)
         .bind(o.approval_required)
         .bind(o.unlisted)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

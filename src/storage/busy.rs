@@ -125,7 +125,7 @@ impl Store {
         .bind(url)
         .bind(error)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(updated > 0)

@@ -31,7 +31,7 @@ impl Store {
 
     /// Removes a category; advisors simply lose it from their profile.
     pub async fn delete_category(&self, slug: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM categories WHERE slug = $1").bind(slug).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM categories WHERE slug = $1").bind(slug).execute(self.writer()).await?;
         Ok(done.rows_affected() == 1)
     }
 }

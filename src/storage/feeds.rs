@@ -93,7 +93,7 @@ impl Store {
         .bind(token_hash)
         .bind(include_blocks)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -104,7 +104,7 @@ impl Store {
         sqlx::query("UPDATE calendar_feeds SET token_hash = NULL, updated_at = $2 WHERE user_id = $1")
             .bind(user_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -114,7 +114,7 @@ impl Store {
             .bind(user_id)
             .bind(include_blocks)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

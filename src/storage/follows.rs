@@ -181,7 +181,7 @@ impl Store {
     /// Records an activity that has no effect of its own, so a replay is
     /// recognised; false when seen before.
     pub async fn mark_seen(&self, activity_id: &str, now: i64) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let first = first_sight(&mut tx, activity_id, now).await?;
         tx.commit().await?;
         Ok(first)
@@ -190,7 +190,7 @@ impl Store {
     /// Records a received activity and queues our answer to it (a `Reject`,
     /// a direct message) in one transaction; false when seen before.
     pub async fn reply_once(&self, activity_id: &str, reply: &NewDelivery, now: i64) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if !first_sight(&mut tx, activity_id, now).await? {
             return Ok(false);
         }
@@ -202,7 +202,7 @@ impl Store {
     /// Forgets received activity ids older than `before`.
     pub async fn purge_seen_activities(&self, before: i64) -> Result<u64> {
         let done =
-            sqlx::query("DELETE FROM inbox_seen WHERE received_at < $1").bind(before).execute(self.pool()).await?;
+            sqlx::query("DELETE FROM inbox_seen WHERE received_at < $1").bind(before).execute(self.writer()).await?;
         Ok(done.rows_affected())
     }
 
@@ -213,7 +213,7 @@ impl Store {
              OR (failed_at IS NOT NULL AND failed_at < $1)",
         )
         .bind(before)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected())
     }
@@ -316,7 +316,7 @@ impl Store {
 
     /// Queues a delivery on its own.
     pub async fn queue_delivery(&self, delivery: &NewDelivery, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_delivery(&mut tx, delivery, now).await?;
         tx.commit().await?;
         Ok(())
@@ -330,7 +330,7 @@ impl Store {
         if sent.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for row in sent {
             super::queue::finished(&mut *tx, &DELIVERIES, row.id, now).await?;
         }

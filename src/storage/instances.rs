@@ -97,7 +97,7 @@ impl Store {
         if !matches!(dead, Some(Some(_))) {
             return Ok(false);
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE instances SET failures = 0, first_failure_at = NULL, dead_since = NULL, next_probe_at = NULL, \
              last_seen_at = $2 WHERE domain = $1",
@@ -137,7 +137,7 @@ impl Store {
         )
         .bind(domain)
         .bind(style.as_str())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

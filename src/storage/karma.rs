@@ -77,7 +77,7 @@ impl Store {
     }
 
     pub async fn save_instance_settings(&self, prefix: &str, values: &[(&str, String)], now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for (name, value) in values {
             sqlx::query(
                 "INSERT INTO instance_settings (name, value, updated_at) VALUES ($1, $2, $3) \

@@ -161,7 +161,7 @@ impl Store {
         .bind(conversation_id)
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         // Reading the thread also reads its notifications.
         sqlx::query(
@@ -170,7 +170,7 @@ impl Store {
         .bind(conversation_id)
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

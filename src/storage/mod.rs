@@ -37,6 +37,7 @@ mod remote_actors;
 mod requests;
 mod sessions;
 mod tokens;
+mod write_lock;
 
 pub use accounts::{NewUser, ProfileUpdate, User};
 pub use advisors::{AdvisorProfile, AdvisorUpdate, DirectoryPage, DirectoryQuery};
@@ -64,9 +65,10 @@ pub use queue::Queue;
 pub use remote_actors::{NewRemoteActor, RemoteActor};
 pub use requests::{Decided, DecisionContext, Origin, Request, RequestContext, RequestText, SessionEntry};
 pub use tokens::EmailTokenPurpose;
+pub use write_lock::{WriteLockSnapshot, WriteLockStats};
 
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -100,7 +102,14 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run: on SQLite a pool of one connection of
+    /// its own, so writers queue for it in the order they came (sqlx's
+    /// pool is fair) instead of polling SQLite's lock in `busy_timeout`'s
+    /// growing sleeps, and a queued writer holds none of the readers'
+    /// connections; on PostgreSQL the same pool (row locks order writers).
+    writer: AnyPool,
     backend: Backend,
+    write_lock: Arc<WriteLockStats>,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -126,35 +135,12 @@ impl Store {
             .map_err(|e| StorageError::Config(format!("invalid database URL: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(wait)
-            // SQLite's connections are in this process: a ping before every
-            // query was a round trip to the connection's thread, as costly as
-            // the query (docs/benchmarks.md, "The advisor's profile page").
-            // A PostgreSQL connection can die with the server, so it is checked.
-            .test_before_acquire(backend == Backend::Postgres)
-            // A connection still in a transaction after its release is not
-            // reused: when a write fails with a full disk, SQLite rolls the
-            // transaction back itself, sqlx's own ROLLBACK then fails, and
-            // the connection would otherwise refuse every later BEGIN.
-            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; a busy
-                        // writer is waited for rather than failing at once.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, backend })
+        let pool = pool_options(backend, max_connections, wait).connect_with(options.clone()).await?;
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1, wait).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Store { pool, writer, backend, write_lock: Arc::default() })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -185,11 +171,58 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// The pool for writes outside [`Store::begin_write`] (one statement
+    /// on its own, e.g. claiming queued work): on SQLite the one write
+    /// connection, so it queues with the other writers.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// How long writers have waited for the write lock since the start.
+    pub fn write_lock_waits(&self) -> WriteLockSnapshot {
+        self.write_lock.snapshot()
+    }
+
+    pub(crate) fn record_write_lock_wait(&self, waited: Duration) {
+        self.write_lock.record(waited);
+    }
+}
+
+/// The pool settings of both pools (see [`Store::connect_waiting`]).
+fn pool_options(backend: Backend, max_connections: u32, wait: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(wait)
+        // SQLite's connections are in this process: a ping before every
+        // query was a round trip to the connection's thread, as costly as
+        // the query (docs/benchmarks.md, "The advisor's profile page").
+        // A PostgreSQL connection can die with the server, so it is checked.
+        .test_before_acquire(backend == Backend::Postgres)
+        // A connection still in a transaction after its release is not
+        // reused: when a write fails with a full disk, SQLite rolls the
+        // transaction back itself, sqlx's own ROLLBACK then fails, and
+        // the connection would otherwise refuse every later BEGIN.
+        .before_acquire(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the one writer; a busy
+                    // writer is waited for rather than failing at once.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Hides the password of a database or SMTP URL for logs and errors.

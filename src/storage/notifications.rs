@@ -177,7 +177,7 @@ impl Store {
                 .bind(user_id)
                 .bind(through)
                 .bind(now)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?;
         Ok(done.rows_affected())
     }
@@ -189,7 +189,7 @@ impl Store {
             .bind(user_id)
             .bind(request_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Store {
         reminder_minutes: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM notification_mail_off WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         for kind in mail_off {
             sqlx::query("INSERT INTO notification_mail_off (user_id, kind) VALUES ($1, $2)")
@@ -261,6 +261,28 @@ impl Store {
             now,
         )
         .await
+    }
+
+    /// [`Store::apply_event_effects`] for several events in one transaction
+    /// (a group commit): each event is claimed and, the first time only,
+    /// its effects written. Returns how many were applied.
+    pub async fn apply_effects_batch(&self, batch: &[(i64, Effects)], now: i64) -> Result<usize> {
+        let mut tx = self.begin_write().await?;
+        let mut applied = 0;
+        for (event_id, effects) in batch {
+            let claimed =
+                sqlx::query("UPDATE booking_events SET processed_at = $2 WHERE id = $1 AND processed_at IS NULL")
+                    .bind(event_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            if claimed.rows_affected() == 1 {
+                write_effects(&mut tx, effects, now).await?;
+                applied += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 
     /// The one way "do this once, with its effects" is written: `claim_sql`
@@ -318,7 +340,7 @@ impl Store {
 
     /// Queues one mail on its own (account mails: confirmation, reset).
     pub async fn queue_mail(&self, mail: &OutgoingMail, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_mail(&mut tx, mail, now).await?;
         tx.commit().await?;
         Ok(())
@@ -335,7 +357,7 @@ impl Store {
             "DELETE FROM mail_outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1",
         )
         .bind(before)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected())
     }

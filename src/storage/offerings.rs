@@ -128,7 +128,7 @@ impl Store {
         .bind(offering.unlisted)
         .bind(offering.note_optional)
         .bind(&offering.private_link_hash)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

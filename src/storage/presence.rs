@@ -33,7 +33,7 @@ impl Store {
         .bind(request_id)
         .bind(user_id)
         .bind(at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -44,7 +44,7 @@ impl Store {
             .bind(request_id)
             .bind(user_id)
             .bind(at)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Store {
         sqlx::query("UPDATE requests SET presence_checked_at = $2 WHERE id = $1")
             .bind(request_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -76,7 +76,7 @@ impl Store {
     /// Records what was published and queues its deliveries (each
     /// activity to each of its inboxes), in one transaction.
     pub async fn record_publication(&self, events: &[PublishedEvent], fanouts: &[Fanout<'_>], now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for event in events {
             sqlx::query(
                 "INSERT INTO published_events (block_id, occurrence_date, advisor_id, ap_id, digest, status, \

@@ -45,7 +45,7 @@ impl Store {
         offering_id: i64,
         questions: &[(String, Kind, bool)],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM booking_questions WHERE offering_id = $1").bind(offering_id).execute(&mut *tx).await?;
         insert_questions(&mut tx, advisor_id, None, Some(offering_id), questions).await?;
         tx.commit().await?;
@@ -106,7 +106,7 @@ impl Store {
         block: Option<i64>,
         questions: &[(String, Kind, bool)],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM booking_questions WHERE advisor_id = $1 AND COALESCE(block_id, 0) = $2 AND offering_id IS NULL",
         )

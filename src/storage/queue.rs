@@ -109,13 +109,13 @@ impl Store {
             .bind(now)
             .bind(now + lease_ms)
             .bind(limit)
-            .fetch_all(self.pool())
+            .fetch_all(self.writer())
             .await?)
     }
 
     /// Marks a claimed row done at `now`.
     pub async fn finished<Row>(&self, queue: &Queue<Row>, id: i64, now: i64) -> Result<()> {
-        finished(self.pool(), queue, id, now).await
+        finished(self.writer(), queue, id, now).await
     }
 
     /// A failed attempt at `now`: retried when `next` says so, else given up;
@@ -133,7 +133,7 @@ impl Store {
             .bind(reason)
             .bind(next.retry_at())
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

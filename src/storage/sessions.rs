@@ -13,7 +13,7 @@ impl Store {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -31,24 +31,25 @@ impl Store {
     }
 
     pub async fn delete_login_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1").bind(token_hash).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM login_sessions WHERE token_hash = $1").bind(token_hash).execute(self.writer()).await?;
         Ok(())
     }
 
     /// Ends every session of a person (after a password reset or change).
     pub async fn delete_user_login_sessions(&self, user_id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM login_sessions WHERE user_id = $1").bind(user_id).execute(self.writer()).await?;
         Ok(())
     }
 
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let a = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
-        let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
+        let a =
+            sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
+        let b = sqlx::query("DELETE FROM email_tokens WHERE expires_at <= $1").bind(now).execute(self.writer()).await?;
         // Expired API tokens stay listed (as expired) for a month, so their
         // owner can see why a script stopped working.
         let month_ago = now - 30 * 24 * 3_600_000;
         let c =
-            sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1").bind(month_ago).execute(self.pool()).await?;
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1").bind(month_ago).execute(self.writer()).await?;
         Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
     }
 }

@@ -32,7 +32,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
             .bind(user_id)
             .bind(purpose.as_str())
@@ -80,7 +80,7 @@ impl Store {
             .bind(user_id)
             .bind(email)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -109,7 +109,7 @@ impl Store {
     /// is used up, the password replaced, every session ended and every API
     /// token revoked, or nothing happens. Returns the person, or `None` for a dead link.
     pub async fn reset_password(&self, token_hash: &str, password_hash: &str, now: i64) -> Result<Option<i64>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let user_id: Option<i64> = sqlx::query_scalar(
             "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = 'reset' AND expires_at > $2 \
              RETURNING user_id",

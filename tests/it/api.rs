@@ -393,6 +393,7 @@ async fn openapi_document_describes_every_route() {
         ("/api/v1/blocks/{id}/remove", "post"),
         ("/api/v1/blocks/{id}/slots", "get"),
         ("/api/v1/admin/federation", "get"),
+        ("/api/v1/admin/write-lock", "get"),
     ];
     for (path, method) in expected {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");

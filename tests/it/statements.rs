@@ -534,10 +534,10 @@ impl Walk<'_> {
 }
 
 /// Whether a method's argument is a statement rather than an executor
-/// (`&mut *tx`, `self.pool()`).
+/// (`&mut *tx`, `self.pool()`, `self.writer()`).
 fn is_statement(arg: &Expr) -> bool {
     let text = text_of(arg);
-    !(text.starts_with("&mut") || text.contains("pool"))
+    !(text.starts_with("&mut") || text.contains("pool") || text.contains("writer"))
 }
 
 impl<'ast> Visit<'ast> for Walk<'_> {

@@ -11,6 +11,7 @@
 //! booking is there, no slot is booked twice, nothing is half-written").
 
 mod disk_full;
+mod effects_after_answer;
 mod kill_booking;
 mod peers;
 mod postgres_restart;
