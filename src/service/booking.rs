@@ -507,6 +507,10 @@ impl App {
                         Err(_) => true,
                     };
                 self.after_booking_change(&touched, karma);
+                if karma {
+                    // A late cancellation's karma shows once it is answered.
+                    self.settle_karma().await;
+                }
                 Ok(decided)
             }
             Ok(Err(Decision::NotYours)) | Err(StorageError::NotFound) => Err(AppError::NotFound("request")),
@@ -543,6 +547,7 @@ impl App {
         self.availability_changed(advisor.id);
         // The advisor's cancellations may be late ones, which cost karma.
         self.after_booking_change(&cancelled.iter().map(|r| r.id).collect::<Vec<_>>(), true);
+        self.settle_karma().await;
         Ok(cancelled)
     }
 

@@ -122,6 +122,8 @@ impl App {
             .await;
         self.refusal(outcome)?;
         self.after_booking_change(&[request_id], true);
+        // Karma shows on profiles and in the directory: answered once written.
+        self.settle_karma().await;
         Ok(())
     }
 
@@ -159,6 +161,8 @@ impl App {
             .await;
         self.refusal(outcome)?;
         self.after_booking_change(&[request_id], true);
+        // Karma shows on profiles and in the directory: answered once written.
+        self.settle_karma().await;
         Ok(())
     }
 

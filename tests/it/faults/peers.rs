@@ -147,7 +147,9 @@ async fn a_silent_peer_and_a_garbage_peer_hold_no_delivery_up_and_their_answers_
         let pass_took = started.elapsed();
         assert_eq!(delivered, 3, "[{tag}] the three healthy deliveries");
         assert!(
-            pass_took >= TIMEOUT && pass_took < TIMEOUT + Duration::from_secs(3),
+            // The upper bound is loose: a loaded machine (CI's other tests)
+            // may be slow to schedule the pass once its timeout fires.
+            pass_took >= TIMEOUT && pass_took < TIMEOUT + Duration::from_secs(10),
             "[{tag}] the pass took {pass_took:?}"
         );
         let mut bodies = received.lock().unwrap().clone();
