@@ -40,3 +40,8 @@ done
 [ -n "${PAGES:-}" ] || wrk_line "GET /advisors?q=<random> ($backend, cache miss)" -t2 -c"$connections" \
   -d"$duration" -s benches/uncached-search.lua "$server_url"
 echo "memory after the runs above ($backend)           $(rss_line "$server_pid")"
+
+# Cold start: the same data folder and database, the process started anew
+# (aim < 100 ms to a ready /readyz).
+stop_server_keep_data
+echo "cold start to ready ($backend)                   $(python3 benches/cold_start.py "$bench_bin" "$server_data" "$port" "${DATABASE_URL:-}")"

@@ -66,6 +66,15 @@ stop_server() {
   server_data=""
 }
 
+# Stops the server and keeps its data folder (for a restart).
+stop_server_keep_data() {
+  if [ -n "${server_pid:-}" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+
 # "rss 34.1 MB (peak 52.3 MB)" of a process.
 rss_line() {
   awk '/VmRSS/ {rss=$2} /VmHWM/ {hwm=$2} END {printf "rss %.1f MB (peak %.1f MB)\n", rss/1024, hwm/1024}' "/proc/$1/status"
