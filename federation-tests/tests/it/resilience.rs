@@ -34,6 +34,20 @@ async fn all_delivered(instance: &Instance, root: &str, domain: &str, at_least: 
     .await
 }
 
+/// Ada (`ada`, on `alpha`) opens 10:00–11:00 on each of the next four
+/// days as one series (four `Event`s); the block as created.
+async fn publish_four_days(alpha: &Instance, ada: &str) -> Value {
+    let (first, last) = (day(1), day(4));
+    let series = json!({
+        "start": format!("{first}T10:00"), "end": format!("{first}T11:00"), "timezone": "UTC",
+        "repeat_weekly_until": last.to_string(), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "min_notice_minutes": 0, "approval_required": true,
+    });
+    let (status, block) = post(alpha, ada, "/api/v1/blocks", series).await;
+    assert_eq!(status, 201, "{block}");
+    block
+}
+
 /// Bea (`bea`, on `beta`) asks for `slot` of Ada's (`ada`, on `alpha`),
 /// and the request as Ada sees it once the `Join` has arrived.
 async fn book_and_find_the_join(
@@ -105,14 +119,7 @@ async fn a_fan_out_survives_kill_9_and_reaches_an_instance_that_was_down() {
     // Gamma goes down. Ada publishes a series of four days — four Events,
     // eight deliveries — and alpha is killed with SIGKILL straight away.
     cluster["gamma"].kill();
-    let (first, last) = (day(1), day(4));
-    let series = json!({
-        "start": format!("{first}T10:00"), "end": format!("{first}T11:00"), "timezone": "UTC",
-        "repeat_weekly_until": last.to_string(), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-        "min_notice_minutes": 0, "approval_required": true,
-    });
-    let (status, block) = post(&cluster["alpha"], &ada, "/api/v1/blocks", series).await;
-    assert_eq!(status, 201, "{block}");
+    let block = publish_four_days(&cluster["alpha"], &ada).await;
     cluster["alpha"].kill();
     let before_restart = cluster["alpha"].log_text().matches("delivery failed").count();
     cluster["alpha"].restart().await.expect("alpha back after kill -9");
@@ -279,14 +286,7 @@ async fn a_fan_out_from_postgres_survives_kill_9_and_is_stored_once() {
     let beta_domain = cluster["beta"].domain();
     follow_accepted(&cluster["beta"], &bea, &handle).await;
 
-    let (first, last) = (day(1), day(4));
-    let series = json!({
-        "start": format!("{first}T10:00"), "end": format!("{first}T11:00"), "timezone": "UTC",
-        "repeat_weekly_until": last.to_string(), "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-        "min_notice_minutes": 0, "approval_required": true,
-    });
-    let (status, block) = post(&cluster["alpha"], &ada, "/api/v1/blocks", series).await;
-    assert_eq!(status, 201, "{block}");
+    publish_four_days(&cluster["alpha"], &ada).await;
     cluster["alpha"].kill();
     cluster["alpha"].restart().await.expect("alpha back after kill -9");
 
